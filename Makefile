@@ -1,0 +1,54 @@
+# churnlab — every target calls the CLI inside the project's own virtualenv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed
+CHURNLAB := $(BIN)/churnlab
+
+SEED ?= 42
+ACCOUNTS ?= 5000
+MONTHS ?= 24
+DATA ?= data/demo
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lock run data validate test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): $(LOCK) pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r $(LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+setup: $(STAMP) ## create or update .venv from the lock (re-installs only when the lock changes)
+
+lock: ## regenerate requirements.lock from pyproject.toml (pinned, hashed)
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
+
+data: $(STAMP) ## simulate the demo dataset into $(DATA)
+	$(CHURNLAB) simulate --accounts $(ACCOUNTS) --months $(MONTHS) --seed $(SEED) --out $(DATA)
+
+validate: $(STAMP) ## validate the demo dataset
+	$(CHURNLAB) validate $(DATA)
+
+run: data validate ## the whole demo (so far: simulate, then validate)
+
+test: $(STAMP) ## run the test suite
+	$(BIN)/python -m pytest -n auto -q
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
+	$(BIN)/python bench/simulate.py
+
+clean: ## remove the virtualenv and generated data
+	rm -rf $(VENV) data

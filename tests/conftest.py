@@ -1,0 +1,78 @@
+"""Shared fixtures: a small simulated dataset and a tiny hand-made one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churnlab.data.simulate import SimulationParams, simulate
+
+SMALL = SimulationParams(accounts=1500, months=18, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_sim(tmp_path_factory) -> Path:
+    """A simulated dataset large enough for the mechanisms to show (about 1 s to make)."""
+    out = tmp_path_factory.mktemp("sim") / "small"
+    simulate(out, SMALL)
+    return out
+
+
+def tiny_frames() -> dict[str, pd.DataFrame]:
+    """A valid five-table dataset of three accounts; tests break one thing at a time."""
+    ts = pd.Timestamp
+    return {
+        "accounts": pd.DataFrame(
+            {
+                "account_id": [1, 2, 3],
+                "signup_at": [ts("2024-01-05"), ts("2024-02-01"), ts("2024-03-10")],
+                "segment": ["smb", "smb", "enterprise"],
+                "seats": [3, 1, 40],
+            }
+        ),
+        "subscriptions": pd.DataFrame(
+            {
+                "account_id": [1, 1, 2, 3],
+                "plan": ["basic", "pro", "basic", "enterprise"],
+                "mrr": [45.0, 105.0, 15.0, 2400.0],
+                "billing_period": ["monthly", "monthly", "monthly", "annual"],
+                "started_at": [ts("2024-01-05"), ts("2024-03-01"), ts("2024-02-01"), ts("2024-03-10")],
+                "ended_at": [ts("2024-03-01"), pd.NaT, ts("2024-05-20"), pd.NaT],
+                "end_reason": ["upgrade", None, "too_expensive", None],
+            }
+        ),
+        "events": pd.DataFrame(
+            {
+                "account_id": [1, 1, 2, 3, 3],
+                "user_id": [1001, 1002, 2001, 3001, 3001],
+                "ts": [ts("2024-01-05 10:00"), ts("2024-04-01"), ts("2024-02-02"), ts("2024-03-11"), ts("2024-06-29")],
+                "event_type": ["login", "create_report", "login", "login", "export"],
+                "duration_s": [300.0, 120.0, 20.0, 900.0, 30.0],
+            }
+        ),
+        "tickets": pd.DataFrame(
+            {
+                "account_id": [1, 3],
+                "ticket_id": [10, 11],
+                "created_at": [ts("2024-02-01"), ts("2024-04-01")],
+                "resolved_at": [ts("2024-02-03"), pd.NaT],
+                "category": ["bug", "how_to"],
+                "severity": ["high", "low"],
+            }
+        ),
+        "surveys": pd.DataFrame(
+            {"account_id": [1, 3], "ts": [ts("2024-04-01"), ts("2024-06-01")], "nps": [9, 4]}
+        ),
+    }
+
+
+def write_frames(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in frames.items():
+        if fmt == "parquet":
+            df.to_parquet(folder / f"{name}.parquet", index=False)
+        else:
+            df.to_csv(folder / f"{name}.csv", index=False)
+    return folder

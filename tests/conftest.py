@@ -38,7 +38,12 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
                 "plan": ["basic", "pro", "basic", "enterprise"],
                 "mrr": [45.0, 105.0, 15.0, 2400.0],
                 "billing_period": ["monthly", "monthly", "monthly", "annual"],
-                "started_at": [ts("2024-01-05"), ts("2024-03-01"), ts("2024-02-01"), ts("2024-03-10")],
+                "started_at": [
+                    ts("2024-01-05"),
+                    ts("2024-03-01"),
+                    ts("2024-02-01"),
+                    ts("2024-03-10"),
+                ],
                 "ended_at": [ts("2024-03-01"), pd.NaT, ts("2024-05-20"), pd.NaT],
                 "end_reason": ["upgrade", None, "too_expensive", None],
             }
@@ -47,7 +52,13 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
             {
                 "account_id": [1, 1, 2, 3, 3],
                 "user_id": [1001, 1002, 2001, 3001, 3001],
-                "ts": [ts("2024-01-05 10:00"), ts("2024-04-01"), ts("2024-02-02"), ts("2024-03-11"), ts("2024-06-29")],
+                "ts": [
+                    ts("2024-01-05 10:00"),
+                    ts("2024-04-01"),
+                    ts("2024-02-02"),
+                    ts("2024-03-11"),
+                    ts("2024-06-29"),
+                ],
                 "event_type": ["login", "create_report", "login", "login", "export"],
                 "duration_s": [300.0, 120.0, 20.0, 900.0, 30.0],
             }

@@ -53,7 +53,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="output folder (replaced atomically)")] = Path("data/demo"),
+    out: Annotated[Path, typer.Option(help="output folder (replaced atomically)")] = Path(
+        "data/demo"
+    ),
     accounts: Annotated[int, typer.Option(min=1, help="number of accounts")] = 5000,
     months: Annotated[int, typer.Option(min=1, help="months of history")] = 24,
     seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 42,
@@ -76,7 +78,9 @@ def simulate(
         transient=True,
     ) as bar:
         task = bar.add_task("accounts", total=accounts)
-        manifest = run_simulation(out, params, progress=lambda done, _: bar.update(task, completed=done))
+        manifest = run_simulation(
+            out, params, progress=lambda done, _: bar.update(task, completed=done)
+        )
     elapsed = time.perf_counter() - t0
     if as_json:
         _emit_json({**manifest, "out": str(out), "seconds": round(elapsed, 2)})
@@ -92,12 +96,15 @@ def simulate(
 @app.command()
 def validate(
     data: Annotated[Path | None, typer.Argument(help="dataset folder or .duckdb file")] = None,
-    table: Annotated[Path | None, typer.Option(help="a single customer table (CSV/Parquet)")] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="a single customer table (CSV/Parquet)")
+    ] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="id column of --table")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,
     duration: Annotated[str | None, typer.Option(help="duration column of --table")] = None,
     observed_until: Annotated[
-        str | None, typer.Option("--end", help="end of observation (default: manifest or last event)")
+        str | None,
+        typer.Option("--end", help="end of observation (default: manifest or last event)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
@@ -110,7 +117,9 @@ def validate(
         if table is not None:
             if not id_col or not label:
                 _fail("--table needs --id and --label", code=2)
-            dataset = load_customer_table(table, id_col=id_col, label_col=label, duration_col=duration)
+            dataset = load_customer_table(
+                table, id_col=id_col, label_col=label, duration_col=duration
+            )
         else:
             dataset = load_dataset(data, observed_until=observed_until)
         summary = dataset.summary()

@@ -1,0 +1,92 @@
+"""The churnlab command line: exit codes and messages, through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import tiny_frames, write_frames
+
+CLI = [str(Path(sys.executable).with_name("churnlab"))]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_commands():
+    out = run("--help")
+    assert out.returncode == 0
+    assert "simulate" in out.stdout and "validate" in out.stdout
+
+
+def test_simulate_then_validate_json(tmp_path):
+    out = run(
+        "simulate",
+        "--accounts",
+        "200",
+        "--months",
+        "6",
+        "--seed",
+        "5",
+        "--out",
+        str(tmp_path / "d"),
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    manifest = json.loads(out.stdout)
+    assert manifest["rows"]["accounts"] == 200 and manifest["rows"]["events"] > 1000
+    out = run("validate", str(tmp_path / "d"), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["valid"] and summary["accounts"] == 200
+    assert summary["churned_accounts"] > 0
+
+
+def test_validate_prints_summary(small_sim):
+    out = run("validate", str(small_sim))
+    assert out.returncode == 0, out.stderr
+    for text in ("accounts", "churned accounts", "churn rate", "date range", "events rows"):
+        assert text in out.stdout
+
+
+def test_validate_rejects_bad_data_with_every_problem(tmp_path):
+    frames = tiny_frames()
+    frames["subscriptions"].loc[2, "mrr"] = -1.0
+    frames["events"].loc[0, "account_id"] = 42
+    folder = write_frames(frames, tmp_path / "bad")
+    out = run("validate", str(folder), "--end", "2024-07-01")
+    assert out.returncode == 1
+    assert "2 problem(s)" in out.stderr
+    assert "subscriptions.mrr: 1 negative values" in out.stderr
+    assert "events.account_id: 1 unknown account(s)" in out.stderr and "account_id=42" in out.stderr
+    out = run("validate", str(folder), "--end", "2024-07-01", "--json")
+    assert out.returncode == 1 and len(json.loads(out.stdout)["problems"]) == 2
+
+
+def test_validate_missing_folder_and_bad_usage(tmp_path):
+    out = run("validate", str(tmp_path / "nope"))
+    assert out.returncode == 1 and "not found" in out.stderr
+    out = run("validate")
+    assert out.returncode == 2
+    out = run("validate", "--table", "x.csv")
+    assert out.returncode == 2 and "--id" in out.stderr
+
+
+def test_validate_single_table(tmp_path):
+    src = Path(__file__).parent / "data" / "test_single_table.py"
+    assert src.exists()
+    csv = tmp_path / "crm.csv"
+    csv.write_text("id,plan,months,churn\n1,a,3,Yes\n2,b,10,No\n3,a, ,No\n")
+    out = run(
+        "validate", "--table", str(csv), "--id", "id", "--label", "churn", "--duration", "months"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "churned customers" in out.stdout
+    csv.write_text("id,plan,churn\n1,a,Yes\n1,b,No\n")
+    out = run("validate", "--table", str(csv), "--id", "id", "--label", "churn")
+    assert out.returncode == 1 and "customers.id: 1 duplicate id(s)" in out.stderr
+    shutil.rmtree(tmp_path)

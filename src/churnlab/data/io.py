@@ -1,0 +1,491 @@
+"""Load a dataset onto an Ibis connection and validate it once, reporting every problem.
+
+A dataset is a folder of Parquet or CSV files (``accounts.parquet``, ``events/`` of Parquet
+parts, ``tickets.csv``, ...) or a DuckDB file holding tables of those names. Validation reads the
+raw tables on the engine (DuckDB by default): nothing is copied into pandas to be checked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from churnlab.data.schema import TABLES, TableSchema
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "dataset.json"
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, located by table and column, with example keys or rows."""
+
+    table: str
+    column: str | None
+    message: str
+    examples: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        text = f"{where}: {self.message}"
+        if self.examples:
+            text += " (e.g. " + "; ".join(self.examples) + ")"
+        return text
+
+
+class DataValidationError(ValueError):
+    """Raised once per load with every problem found, so a user fixes them all in one pass."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {len(self.problems)} problem(s) found"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Dataset:
+    """Named, validated tables on one Ibis connection.
+
+    ``tables`` hold canonical types (timestamps, float MRR, ...) for the columns that exist.
+    ``observed_until`` is the end of observation: nothing after it is known, labels and censoring
+    never look past it. ``kind`` is ``"events"`` for the five-table model or ``"customers"`` for a
+    single CRM table, whose column roles (id, label, duration) are in ``roles``.
+    """
+
+    con: Any
+    tables: dict[str, ir.Table]
+    observed_until: pd.Timestamp | None
+    source: str
+    kind: str = "events"
+    roles: dict[str, str | None] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        if table not in self.tables:
+            return False
+        return column is None or column in self.tables[table].columns
+
+    def __getitem__(self, table: str) -> ir.Table:
+        return self.tables[table]
+
+    def summary(self) -> dict[str, Any]:
+        """Rows per table, date range, accounts, churned accounts and churn rate."""
+        if self.kind == "customers":
+            return _customer_summary(self)
+        rows = {name: int(self.con.execute(t.count())) for name, t in self.tables.items()}
+        acc = self.tables["accounts"]
+        first = self.con.execute(acc.signup_at.min())
+        churned = int(self.con.execute(churned_accounts(self).count()))
+        n_accounts = rows["accounts"]
+        return {
+            "source": self.source,
+            "rows": rows,
+            "start": pd.Timestamp(first).isoformat(),
+            "observed_until": self.observed_until.isoformat(),
+            "accounts": n_accounts,
+            "churned_accounts": churned,
+            "churn_rate": churned / n_accounts if n_accounts else float("nan"),
+        }
+
+
+def churned_accounts(dataset: Dataset) -> ir.Table:
+    """Accounts whose last subscription has ended with no later one: (account_id, churned_at)."""
+    subs = dataset["subscriptions"]
+    last = subs.group_by("account_id").agg(
+        last_start=subs.started_at.max(),
+        open_subs=subs.ended_at.isnull().sum(),
+        churned_at=subs.ended_at.max(),
+    )
+    return last.filter((last.open_subs == 0) & (last.churned_at >= last.last_start)).select(
+        "account_id", "churned_at"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
+    """An Ibis connection for the engine. DuckDB is embedded; Spark needs the ``spark`` extra."""
+    if engine == "duckdb":
+        return ibis.duckdb.connect(str(path) if path else ":memory:", read_only=bool(path))
+    raise ValueError(f"unknown engine {engine!r}: expected 'duckdb'")
+
+
+def _read_folder_table(con: Any, folder: Path, name: str) -> ir.Table | None:
+    parquet_file, parquet_dir, csv_file = (
+        folder / f"{name}.parquet",
+        folder / name,
+        folder / f"{name}.csv",
+    )
+    if parquet_file.exists():
+        return con.read_parquet(str(parquet_file), table_name=name)
+    if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
+        return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name)
+    if csv_file.exists():
+        # all_varchar keeps the raw text, so bad values are reported instead of silently re-typed
+        return con.read_csv(str(csv_file), table_name=name, all_varchar=True)
+    return None
+
+
+def read_raw(path: str | Path, engine: str = "duckdb") -> tuple[Any, dict[str, ir.Table], dict]:
+    """The raw tables found at ``path`` (no validation), the connection and the manifest."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset not found: {path}")
+    names = [*TABLES, "truth"]
+    if path.is_file():
+        if path.suffix not in {".duckdb", ".db"}:
+            raise ValueError(f"{path}: expected a folder of Parquet/CSV files or a .duckdb file")
+        con = connect(engine, path)
+        present = set(con.list_tables())
+        return con, {n: con.table(n) for n in names if n in present}, {}
+    con = connect(engine)
+    tables = {}
+    for name in names:
+        t = _read_folder_table(con, path, name)
+        if t is not None:
+            tables[name] = t
+    manifest_path = path / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    return con, tables, manifest
+
+
+def load_dataset(
+    path: str | Path,
+    *,
+    engine: str = "duckdb",
+    observed_until: str | pd.Timestamp | None = None,
+) -> Dataset:
+    """Read and validate a dataset. Raises :class:`DataValidationError` listing every problem.
+
+    ``observed_until`` (end of observation) comes from the argument, else from the folder's
+    ``dataset.json`` manifest, else it is the latest event timestamp.
+    """
+    con, raw, manifest = read_raw(path, engine)
+    if observed_until is None and manifest.get("observed_until"):
+        observed_until = manifest["observed_until"]
+    validator = _Validator(con, raw, str(path), observed_until)
+    tables = validator.run()
+    return Dataset(
+        con=con,
+        tables=tables,
+        observed_until=validator.observed_until,
+        source=str(path),
+        notices=validator.notices,
+        manifest=manifest,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return "null"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(sep=" ")
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+class _Validator:
+    """Collects every problem of a raw dataset, then returns the canonically typed tables."""
+
+    def __init__(self, con: Any, raw: dict[str, ir.Table], source: str, observed_until: Any):
+        self.con = con
+        self.raw = raw
+        self.source = source
+        self.problems: list[Problem] = []
+        self.notices: list[str] = []
+        self.observed_until = pd.Timestamp(observed_until) if observed_until is not None else None
+        self.typed: dict[str, ir.Table] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _problem(self, table: str, column: str | None, message: str, examples=()) -> None:
+        self.problems.append(Problem(table, column, message, tuple(examples)))
+
+    def _examples(self, table: ir.Table, cond: ir.BooleanValue, show: Iterable[str]) -> list[str]:
+        show = list(dict.fromkeys(c for c in show if c in table.columns))
+        rows = self.con.execute(table.filter(cond).select(*show).limit(MAX_EXAMPLES))
+        return [
+            " ".join(f"{c}={_sql_literal(v)}" for c, v in zip(show, row, strict=True))
+            for row in rows.itertuples(index=False)
+        ]
+
+    def _count_many(self, table: ir.Table, conds: dict[str, ir.BooleanValue]) -> dict[str, int]:
+        if not conds:
+            return {}
+        agg = table.aggregate(**{k: c.cast("int64").sum().coalesce(0) for k, c in conds.items()})
+        row = self.con.execute(agg).iloc[0]
+        return {k: int(row[k]) for k in conds}
+
+    def _key_cols(self, schema: TableSchema) -> list[str]:
+        return list(schema.key) if schema.key else ["account_id"]
+
+    # -- steps ---------------------------------------------------------------------------------
+    def run(self) -> dict[str, ir.Table]:
+        for name, schema in TABLES.items():
+            if name not in self.raw:
+                if schema.required:
+                    self._problem(name, None, "required table is missing")
+                else:
+                    self.notices.append(f"table {name} not found: features that need it are skipped")
+                continue
+            self._check_table(schema, self.raw[name])
+        if "truth" in self.raw:
+            self.typed["truth"] = self.raw["truth"]
+        # cross-table checks need the required tables' structure; bad values inside them are
+        # already reported and read as nulls, so checking on still finds every other problem
+        if all(name in self.typed for name, s in TABLES.items() if s.required):
+            self._unify_id_types()
+            self._resolve_observed_until()
+            self._check_relations()
+        if self.problems:
+            raise DataValidationError(self.source, self.problems)
+        return self.typed
+
+    def _check_table(self, schema: TableSchema, raw: ir.Table) -> None:
+        name = schema.name
+        missing = [c for c in schema.required_columns if c not in raw.columns]
+        for col in missing:
+            self._problem(name, col, "required column is missing")
+        optional_missing = [
+            c.name for c in schema.columns if not c.required and c.name not in raw.columns
+        ]
+        if optional_missing:
+            self.notices.append(
+                f"{name}: optional column(s) {', '.join(optional_missing)} not found: "
+                "features that need them are skipped"
+            )
+        if missing:
+            return
+        if int(self.con.execute(raw.count())) == 0:
+            self._problem(name, None, "table is empty")
+            return
+
+        raw = self._integer_ids(schema, raw)
+        typed_cols: dict[str, ir.Value] = {}
+        parse_fail: dict[str, ir.BooleanValue] = {}
+        for col in schema.columns:
+            if col.name not in raw.columns:
+                continue
+            value, failed = _canonical(raw[col.name], col.kind)
+            typed_cols[col.name] = value
+            if failed is not None:
+                parse_fail[col.name] = failed
+        extra = [c for c in raw.columns if c not in typed_cols]
+        typed = raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra)
+
+        key_show = self._key_cols(schema)
+        counts = self._count_many(raw, parse_fail)
+        for col, n in counts.items():
+            if n:
+                kind = schema.column(col).kind
+                what = "timestamps" if kind == "timestamp" else f"{kind} values"
+                ex = self._examples(raw, parse_fail[col], [*key_show, col])
+                self._problem(name, col, f"{n} unparseable {what}", ex)
+        bad_parse = {c for c, n in counts.items() if n}
+
+        conds: dict[str, ir.BooleanValue] = {}
+        messages: dict[str, tuple[str, str]] = {}
+        for col in schema.columns:
+            if col.name not in typed.columns or col.name in bad_parse:
+                continue
+            v = typed[col.name]
+            if not col.nullable:
+                conds[f"{col.name}__null"] = v.isnull()
+                messages[f"{col.name}__null"] = (col.name, "null values in a required column")
+            if col.min_value is not None:
+                conds[f"{col.name}__min"] = v < col.min_value
+                label = "negative values" if col.min_value == 0 else f"values below {col.min_value}"
+                messages[f"{col.name}__min"] = (col.name, label)
+            if col.max_value is not None:
+                conds[f"{col.name}__max"] = v > col.max_value
+                messages[f"{col.name}__max"] = (
+                    col.name,
+                    f"values outside {col.min_value:g}-{col.max_value:g}",
+                )
+        counts = self._count_many(typed, conds)
+        for key, n in counts.items():
+            if n:
+                col, label = messages[key]
+                ex = self._examples(typed, conds[key], [*key_show, col])
+                self._problem(name, col, f"{n} {label}", ex)
+
+        for col in schema.columns:
+            if col.allowed and col.name in typed.columns and col.name not in bad_parse:
+                v = typed[col.name]
+                other = self.con.execute(
+                    typed.filter(v.notnull() & ~v.isin(col.allowed)).select(col.name).distinct().limit(5)
+                )
+                if len(other):
+                    self.notices.append(
+                        f"{name}.{col.name}: values {sorted(other[col.name].astype(str))} are not "
+                        f"among {list(col.allowed)}; they are kept but no feature uses them"
+                    )
+
+        if schema.key and all(k in typed.columns for k in schema.key) and not bad_parse & set(schema.key):
+            dup = typed.group_by(list(schema.key)).agg(n=typed.count()).filter(lambda t: t.n > 1)
+            n_dup = int(self.con.execute(dup.count()))
+            if n_dup:
+                rows = self.con.execute(dup.order_by(list(schema.key)).limit(MAX_EXAMPLES))
+                ex = [
+                    " ".join(f"{k}={_sql_literal(r[k])}" for k in schema.key) + f" ({r['n']} rows)"
+                    for _, r in rows.iterrows()
+                ]
+                self._problem(name, ",".join(schema.key), f"{n_dup} duplicate key(s)", ex)
+        self.typed[name] = typed
+
+    def _integer_ids(self, schema: TableSchema, raw: ir.Table) -> ir.Table:
+        """Text ids that are all whole numbers (as CSV gives them) become integers."""
+        casts = {}
+        for col in schema.columns:
+            if col.kind == "id" and col.name in raw.columns and raw[col.name].type().is_string():
+                text = raw[col.name].strip()
+                as_int = text.try_cast("int64")
+                n_bad = self._count_many(raw, {"x": text.notnull() & as_int.isnull()})["x"]
+                if n_bad == 0:
+                    casts[col.name] = as_int
+        return raw.mutate(**casts) if casts else raw
+
+    def _unify_id_types(self) -> None:
+        """Ids may be integers or strings; when tables disagree, compare them as strings."""
+        types = {name: t.account_id.type() for name, t in self.typed.items() if "account_id" in t.columns}
+        if len({str(t) for t in types.values()}) > 1:
+            self.notices.append(
+                "account_id has different types across tables "
+                f"({', '.join(f'{k}: {v}' for k, v in types.items())}); compared as strings"
+            )
+            for name in types:
+                t = self.typed[name]
+                self.typed[name] = t.mutate(account_id=t.account_id.cast("string"))
+
+    def _resolve_observed_until(self) -> None:
+        if self.observed_until is None:
+            latest = self.con.execute(self.typed["events"].ts.max())
+            if latest is None or pd.isna(latest):
+                raise DataValidationError(self.source, [*self.problems, Problem("events", "ts", "no valid timestamp")])
+            self.observed_until = pd.Timestamp(latest)
+            self.notices.append(
+                f"observed_until not given: using the latest event, {self.observed_until}"
+            )
+
+    def _check_relations(self) -> None:
+        t = self.typed
+        end = ibis.literal(self.observed_until.to_pydatetime())
+        accounts = t["accounts"].select("account_id")
+        for name in ("subscriptions", "events", "tickets", "surveys"):
+            if name not in t:
+                continue
+            tbl = t[name]
+            orphans = tbl.anti_join(accounts, "account_id").select("account_id").distinct()
+            n = int(self.con.execute(orphans.count()))
+            if n:
+                rows = self.con.execute(orphans.order_by("account_id").limit(MAX_EXAMPLES))
+                ex = [f"account_id={_sql_literal(v)}" for v in rows.account_id]
+                self._problem(name, "account_id", f"{n} unknown account(s) not in accounts", ex)
+
+        for name, tbl in t.items():
+            if name not in TABLES:
+                continue
+            schema = TABLES[name]
+            conds = {c: tbl[c] > end for c in schema.timestamp_columns if c in tbl.columns}
+            for col, n in self._count_many(tbl, conds).items():
+                if n:
+                    ex = self._examples(tbl, conds[col], [*self._key_cols(schema), col])
+                    self._problem(
+                        name, col, f"{n} timestamp(s) after the data's end ({self.observed_until})", ex
+                    )
+
+        subs = t["subscriptions"]
+        bad = subs.ended_at < subs.started_at
+        n = self._count_many(subs, {"x": bad})["x"]
+        if n:
+            ex = self._examples(subs, bad, ["account_id", "started_at", "ended_at"])
+            self._problem("subscriptions", "ended_at", f"{n} subscription(s) end before they start", ex)
+        w = ibis.window(group_by="account_id", order_by="started_at")
+        nxt = subs.mutate(next_start=subs.started_at.lead().over(w))
+        overlap = nxt.next_start.notnull() & (
+            nxt.ended_at.isnull() | (nxt.next_start < nxt.ended_at)
+        )
+        n = self._count_many(nxt, {"x": overlap})["x"]
+        if n:
+            ex = self._examples(nxt, overlap, ["account_id", "started_at", "ended_at", "next_start"])
+            self._problem(
+                "subscriptions",
+                "started_at",
+                f"{n} subscription(s) overlap the account's next one",
+                ex,
+            )
+        if "tickets" in t and "resolved_at" in t["tickets"].columns:
+            tk = t["tickets"]
+            bad = tk.resolved_at < tk.created_at
+            n = self._count_many(tk, {"x": bad})["x"]
+            if n:
+                ex = self._examples(tk, bad, ["ticket_id", "created_at", "resolved_at"])
+                self._problem("tickets", "resolved_at", f"{n} ticket(s) resolved before created", ex)
+
+        no_sub = accounts.anti_join(subs, "account_id")
+        n = int(self.con.execute(no_sub.count()))
+        if n:
+            self.notices.append(f"accounts: {n} account(s) have no subscription and are never active")
+
+
+def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | None]:
+    """The value in its canonical type, and the condition marking values that failed to parse."""
+    dtype = value.type()
+    if kind == "id":
+        if dtype.is_integer():
+            return value.cast("int64"), None
+        if dtype.is_floating():
+            return value.cast("int64"), None
+        return value.cast("string"), None
+    if kind == "string":
+        return (value.cast("string") if not dtype.is_string() else value), None
+    target = {"timestamp": "timestamp", "float": "float64", "int": "float64"}[kind]
+    if dtype.is_string():
+        text = value.strip().nullif("")
+        parsed = text.try_cast(target)
+        failed = text.notnull() & parsed.isnull()
+        if kind == "int":
+            failed = failed | (parsed.notnull() & (parsed != parsed.floor()))
+            parsed = parsed.cast("int64")
+        return parsed, failed
+    if kind == "timestamp":
+        if dtype.is_timestamp() and dtype.timezone is not None:
+            return value.cast("timestamp('UTC')").cast("timestamp"), None
+        return (value if dtype.is_timestamp() else value.cast("timestamp")), None
+    if kind == "int" and dtype.is_floating():
+        return value.cast("int64"), value.notnull() & (value != value.floor())
+    return value.cast("int64" if kind == "int" else "float64"), None
+
+
+def _customer_summary(dataset: Dataset) -> dict[str, Any]:
+    t = dataset["customers"]
+    label = dataset.roles["label"]
+    n = int(dataset.con.execute(t.count()))
+    churned = int(dataset.con.execute(t[label].sum()))
+    return {
+        "source": dataset.source,
+        "rows": {"customers": n},
+        "customers": n,
+        "churned_customers": churned,
+        "churn_rate": churned / n if n else float("nan"),
+        "columns": len(t.columns),
+    }

@@ -1,0 +1,138 @@
+"""The canonical data model: five tables of a subscription business.
+
+Only ``accounts``, ``subscriptions`` and ``events`` are required, and within them only ids,
+timestamps, ``plan``, ``mrr`` and ``event_type``. Every other column and table is optional:
+whatever needs a missing one is skipped with a notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["id", "timestamp", "string", "float", "int"]
+
+# Values of ``subscriptions.end_reason`` that do not end the customer relationship: the account
+# moved to another subscription row. Churn is "the last subscription ends with no later one",
+# which holds whatever the reason, so these are informative only.
+PLAN_CHANGE_REASONS = ("upgrade", "downgrade")
+INVOLUNTARY_REASONS = ("payment_failed",)
+TICKET_CATEGORIES = ("bug", "usability", "how_to", "billing")
+BILLING_PERIODS = ("monthly", "annual")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = False
+    nullable: bool = True
+    description: str = ""
+    min_value: float | None = None
+    max_value: float | None = None
+    allowed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    columns: tuple[Column, ...]
+    required: bool
+    description: str
+    key: tuple[str, ...] = ()
+    references_accounts: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def timestamp_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "timestamp"]
+
+
+ACCOUNTS = TableSchema(
+    name="accounts",
+    required=True,
+    key=("account_id",),
+    references_accounts=False,
+    description="one row per customer account",
+    columns=(
+        Column("account_id", "id", required=True, nullable=False, description="account key"),
+        Column("signup_at", "timestamp", required=True, nullable=False, description="sign-up time"),
+        Column("segment", "string", description="smb, mid_market or enterprise"),
+        Column("industry", "string", description="industry of the customer"),
+        Column("country", "string", description="ISO country code"),
+        Column("acquisition_channel", "string", description="organic, paid, partner, sales, ..."),
+        Column("seats", "int", min_value=0, description="team size (licensed seats)"),
+    ),
+)
+
+SUBSCRIPTIONS = TableSchema(
+    name="subscriptions",
+    required=True,
+    key=("account_id", "started_at"),
+    description="billing periods: one row per plan held, consecutive rows per account",
+    columns=(
+        Column("account_id", "id", required=True, nullable=False),
+        Column("plan", "string", required=True, nullable=False, description="trial, basic, pro, ..."),
+        Column("mrr", "float", required=True, nullable=False, min_value=0, description="monthly recurring revenue"),
+        Column("billing_period", "string", allowed=BILLING_PERIODS, description="monthly or annual"),
+        Column("started_at", "timestamp", required=True, nullable=False),
+        Column("ended_at", "timestamp", required=True, description="null while active"),
+        Column(
+            "end_reason",
+            "string",
+            description="null while active; upgrade/downgrade (plan change), a voluntary reason, or payment_failed",
+        ),
+    ),
+)
+
+EVENTS = TableSchema(
+    name="events",
+    required=True,
+    description="product usage events; a 'login' event opens a session and carries its duration",
+    columns=(
+        Column("account_id", "id", required=True, nullable=False),
+        Column("user_id", "id", description="the acting user (null for system events)"),
+        Column("ts", "timestamp", required=True, nullable=False),
+        Column("event_type", "string", required=True, nullable=False),
+        Column("duration_s", "float", min_value=0, description="time on task (session length for logins)"),
+    ),
+)
+
+TICKETS = TableSchema(
+    name="tickets",
+    required=False,
+    key=("ticket_id",),
+    description="support tickets",
+    columns=(
+        Column("account_id", "id", required=True, nullable=False),
+        Column("ticket_id", "id", required=True, nullable=False),
+        Column("created_at", "timestamp", required=True, nullable=False),
+        Column("resolved_at", "timestamp", description="null while open"),
+        Column("category", "string", allowed=TICKET_CATEGORIES, description="bug, usability, how_to, billing"),
+        Column("severity", "string", description="low, medium, high, critical"),
+    ),
+)
+
+SURVEYS = TableSchema(
+    name="surveys",
+    required=False,
+    key=("account_id", "ts"),
+    description="NPS survey responses",
+    columns=(
+        Column("account_id", "id", required=True, nullable=False),
+        Column("ts", "timestamp", required=True, nullable=False),
+        Column("nps", "int", required=True, nullable=False, min_value=0, max_value=10, description="0-10"),
+    ),
+)
+
+TABLES: dict[str, TableSchema] = {t.name: t for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, TICKETS, SURVEYS)}
+
+# The simulator's latent hazard; not part of a customer's data, used for the oracle AUC.
+TRUTH_TABLE = "truth"

@@ -1,0 +1,142 @@
+"""The single-table format: a CRM export with one row per customer.
+
+An id column, a churn label column (Yes/No, 1/0, true/false, churned/active, ...), an optional
+duration column (e.g. tenure in months) and any other columns as attributes. Numbers stored as
+text with blanks (``" "``) become numbers with missing values. CRM exports are small (one row per
+customer), so parsing happens in pandas and the result is registered on the Ibis connection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from churnlab.data.io import MAX_EXAMPLES, DataValidationError, Dataset, Problem, connect
+
+TABLE = "customers"
+LABEL_VALUES = {
+    "1": 1, "0": 0, "1.0": 1, "0.0": 0,
+    "yes": 1, "no": 0, "y": 1, "n": 0,
+    "true": 1, "false": 0, "t": 1, "f": 0,
+    "churned": 1, "churn": 1, "active": 0, "retained": 0, "stayed": 0,
+}  # fmt: skip
+
+
+def map_label(values: pd.Series) -> pd.Series:
+    """0/1 (nullable Int8) from the usual spellings of a churn flag; unknown spellings give NA."""
+    text = values.astype("string").str.strip().str.lower()
+    return text.map(LABEL_VALUES).astype("Int8")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix in {".csv", ".txt"}:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    raise ValueError(f"{path}: expected a .csv or .parquet file")
+
+
+def _parse_numeric_text(col: pd.Series) -> pd.Series | None:
+    """Numbers stored as text (blanks as missing) as floats, or None if the column is not numeric."""
+    text = col.astype("string").str.strip().replace("", pd.NA)
+    if text.notna().sum() == 0:
+        return None
+    parsed = pd.to_numeric(text, errors="coerce")
+    if parsed[text.notna()].isna().any():
+        return None
+    return parsed.astype("float64")
+
+
+def _row_examples(df: pd.DataFrame, mask: pd.Series, id_col: str, col: str) -> tuple[str, ...]:
+    rows = df.loc[mask].head(MAX_EXAMPLES)
+    # row numbers as a spreadsheet shows them: header is line 1
+    return tuple(
+        f"row {int(i) + 2} {id_col}={r[id_col]!r} {col}={r[col]!r}" for i, r in rows.iterrows()
+    )
+
+
+def load_customer_table(
+    path: str | Path,
+    *,
+    id_col: str,
+    label_col: str,
+    duration_col: str | None = None,
+    engine: str = "duckdb",
+) -> Dataset:
+    """Read and validate a single customer table. Raises DataValidationError with every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"table not found: {path}")
+    df = _read(path).reset_index(drop=True)
+    problems: list[Problem] = []
+    src = str(path)
+
+    def problem(column: str | None, message: str, examples=()) -> None:
+        problems.append(Problem(TABLE, column, message, tuple(examples)))
+
+    for role, col in (("id", id_col), ("label", label_col), ("duration", duration_col)):
+        if col is not None and col not in df.columns:
+            problem(col, f"{role} column is missing (columns: {', '.join(map(str, df.columns))})")
+    if problems:
+        raise DataValidationError(src, problems)
+    if df.empty:
+        raise DataValidationError(src, [Problem(TABLE, None, "table is empty")])
+
+    ids = df[id_col]
+    if ids.isna().any():
+        problem(id_col, f"{int(ids.isna().sum())} missing id(s)", _row_examples(df, ids.isna(), id_col, id_col))
+    dup = ids.duplicated(keep=False) & ids.notna()
+    if dup.any():
+        keys = ids[dup].astype(str).unique()
+        problem(
+            id_col,
+            f"{len(keys)} duplicate id(s)",
+            [f"{id_col}={k!r} ({int((ids.astype(str) == k).sum())} rows)" for k in keys[:MAX_EXAMPLES]],
+        )
+
+    label = map_label(df[label_col])
+    unmapped = label.isna()
+    if unmapped.any():
+        values = sorted(df.loc[unmapped, label_col].astype(str).unique())[:MAX_EXAMPLES]
+        problem(
+            label_col,
+            f"{int(unmapped.sum())} label value(s) cannot be mapped to churned/not churned "
+            f"(values {values}; expected one of Yes/No, 1/0, true/false, churned/active)",
+            _row_examples(df, unmapped, id_col, label_col),
+        )
+    elif label.nunique() < 2:
+        problem(label_col, f"label has one class only ({int(label.iloc[0])} for every row)")
+
+    out = df.copy()
+    out[label_col] = label.astype("int64") if not unmapped.any() else label
+    if duration_col is not None:
+        text = df[duration_col].astype("string").str.strip().replace("", pd.NA)
+        duration = pd.to_numeric(text, errors="coerce")
+        bad = text.notna() & duration.isna()
+        if bad.any():
+            problem(duration_col, f"{int(bad.sum())} unparseable number(s)", _row_examples(df, bad, id_col, duration_col))
+        neg = duration < 0
+        if neg.any():
+            problem(duration_col, f"{int(neg.sum())} negative duration(s)", _row_examples(df, neg, id_col, duration_col))
+        out[duration_col] = duration.astype("float64")
+    if problems:
+        raise DataValidationError(src, problems)
+
+    for col in out.columns:
+        if col in (id_col, label_col, duration_col):
+            continue
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            parsed = _parse_numeric_text(out[col])
+            out[col] = parsed if parsed is not None else out[col].astype("string")
+
+    con = connect(engine)
+    table = con.create_table(TABLE, out, overwrite=True)
+    return Dataset(
+        con=con,
+        tables={TABLE: table},
+        observed_until=None,
+        source=src,
+        kind="customers",
+        roles={"id": id_col, "label": label_col, "duration": duration_col},
+    )

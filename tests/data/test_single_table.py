@@ -1,0 +1,79 @@
+"""The single-table (CRM export) format."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from churnlab.data import DataValidationError, load_customer_table, map_label
+
+CSV = """customerID,gender,tenure,Contract,MonthlyCharges,TotalCharges,Churn
+7590-VHVEG,Female,1,Month-to-month,29.85,29.85,No
+5575-GNVDE,Male,34,One year,56.95,1889.5,No
+3668-QPYBK,Male,2,Month-to-month,53.85,108.15,Yes
+7795-CFOCW,Male,45,One year,42.30,1840.75,No
+9237-HQITU,Female,0,Month-to-month,70.70, ,Yes
+"""
+
+
+def _write(tmp_path, text, name="crm.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_labels_numbers_and_blanks(tmp_path):
+    ds = load_customer_table(_write(tmp_path, CSV), id_col="customerID", label_col="Churn", duration_col="tenure")
+    df = ds.con.execute(ds["customers"])
+    assert df["Churn"].tolist() == [0, 0, 1, 0, 1]
+    assert pd.api.types.is_float_dtype(df["TotalCharges"])  # numbers stored as text
+    assert df["TotalCharges"].isna().sum() == 1  # the " " blank
+    assert pd.api.types.is_string_dtype(df["Contract"])
+    s = ds.summary()
+    assert (s["customers"], s["churned_customers"]) == (5, 2)
+    assert ds.roles == {"id": "customerID", "label": "Churn", "duration": "tenure"}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["Yes", "No", " yes "], [1, 0, 1]),
+        (["1", "0", "1.0"], [1, 0, 1]),
+        (["true", "FALSE", "T"], [1, 0, 1]),
+        (["churned", "active", "Churned"], [1, 0, 1]),
+    ],
+)
+def test_label_spellings(values, expected):
+    assert map_label(pd.Series(values)).tolist() == expected
+
+
+def test_unmappable_labels_name_rows(tmp_path):
+    text = CSV.replace("42.30,1840.75,No", "42.30,1840.75,maybe")
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(_write(tmp_path, text), id_col="customerID", label_col="Churn")
+    (p,) = info.value.problems
+    assert (p.table, p.column) == ("customers", "Churn")
+    assert "'maybe'" in p.message and "row 5 customerID='7795-CFOCW'" in p.examples[0]
+
+
+def test_one_class_label(tmp_path):
+    text = CSV.replace(",Yes\n", ",No\n")
+    with pytest.raises(DataValidationError, match="one class only"):
+        load_customer_table(_write(tmp_path, text), id_col="customerID", label_col="Churn")
+
+
+def test_duplicate_ids_missing_columns_and_bad_durations(tmp_path):
+    text = CSV.replace("3668-QPYBK", "7590-VHVEG").replace("Male,34,", "Male,-3,").replace(",45,", ",lots,")
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(_write(tmp_path, text), id_col="customerID", label_col="Churn", duration_col="tenure")
+    found = {(p.column, p.message.split(" ", 1)[1]) for p in info.value.problems}
+    assert ("customerID", "duplicate id(s)") in found
+    assert ("tenure", "unparseable number(s)") in found
+    assert ("tenure", "negative duration(s)") in found
+    with pytest.raises(DataValidationError, match="label column is missing"):
+        load_customer_table(_write(tmp_path, CSV), id_col="customerID", label_col="Exited")
+
+
+def test_empty_table(tmp_path):
+    with pytest.raises(DataValidationError, match="table is empty"):
+        load_customer_table(_write(tmp_path, CSV.splitlines()[0] + "\n"), id_col="customerID", label_col="Churn")

@@ -1,0 +1,184 @@
+"""Every bad-input class is caught, located by table and column, with example keys."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnlab.data import DataValidationError, load_dataset
+from tests.conftest import tiny_frames, write_frames
+
+END = "2024-07-01"
+
+
+def _problems(tmp_path, frames, fmt="parquet", end=END):
+    folder = write_frames(frames, tmp_path / "ds", fmt)
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder, observed_until=end)
+    return info.value.problems
+
+
+def _find(problems, table, column):
+    found = [p for p in problems if p.table == table and p.column == column]
+    assert found, f"no problem for {table}.{column} in {[str(p) for p in problems]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_clean_dataset_loads_with_summary(tmp_path, fmt):
+    ds = load_dataset(write_frames(tiny_frames(), tmp_path / "ds", fmt), observed_until=END)
+    s = ds.summary()
+    assert s["accounts"] == 3
+    assert s["churned_accounts"] == 1  # account 2 ended with no later subscription
+    assert s["rows"]["events"] == 5
+    assert ds["subscriptions"].mrr.type().is_floating()
+    assert ds["events"].ts.type().is_timestamp()
+
+
+def test_optional_tables_and_columns_give_notices_not_errors(tmp_path):
+    frames = tiny_frames()
+    del frames["tickets"], frames["surveys"]
+    frames["events"] = frames["events"].drop(columns=["duration_s", "user_id"])
+    frames["accounts"] = frames["accounts"].drop(columns=["seats", "segment"])
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END)
+    text = "\n".join(ds.notices)
+    assert "tickets not found" in text and "surveys not found" in text
+    assert "duration_s" in text and "seats" in text
+    assert not ds.has("tickets") and not ds.has("events", "duration_s")
+
+
+def test_missing_required_table_and_column(tmp_path):
+    frames = tiny_frames()
+    del frames["subscriptions"]
+    frames["events"] = frames["events"].drop(columns=["event_type"])
+    problems = _problems(tmp_path, frames)
+    _find(problems, "subscriptions", None)
+    _find(problems, "events", "event_type")
+
+
+def test_every_problem_reported_at_once(tmp_path):
+    frames = tiny_frames()
+    frames["subscriptions"].loc[2, "mrr"] = -5.0
+    frames["accounts"].loc[1, "seats"] = -1
+    frames["surveys"].loc[0, "nps"] = 11
+    problems = _problems(tmp_path, frames)
+    assert {(p.table, p.column) for p in problems} >= {
+        ("subscriptions", "mrr"),
+        ("accounts", "seats"),
+        ("surveys", "nps"),
+    }
+    nps = _find(problems, "surveys", "nps")
+    assert "0-10" in nps.message and "account_id=1" in nps.examples[0]
+
+
+def test_unparseable_timestamps_and_numbers_in_csv(tmp_path):
+    frames = {k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""}) for k, v in tiny_frames().items()}
+    frames["accounts"].loc[2, "signup_at"] = "last tuesday"
+    frames["subscriptions"].loc[0, "mrr"] = "forty"
+    problems = _problems(tmp_path, frames, fmt="csv")
+    p = _find(problems, "accounts", "signup_at")
+    assert "unparseable timestamps" in p.message and "account_id=3" in p.examples[0]
+    assert "'last tuesday'" in p.examples[0]
+    _find(problems, "subscriptions", "mrr")
+
+
+def test_blank_numbers_in_csv_are_missing_not_errors(tmp_path):
+    frames = {k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""}) for k, v in tiny_frames().items()}
+    frames["events"].loc[1, "duration_s"] = " "
+    ds = load_dataset(write_frames(frames, tmp_path / "ds", "csv"), observed_until=END)
+    durations = ds.con.execute(ds["events"].duration_s)
+    assert durations.isna().sum() == 1
+
+
+def test_duplicate_keys(tmp_path):
+    frames = tiny_frames()
+    frames["accounts"] = pd.concat([frames["accounts"], frames["accounts"].iloc[[0]]])
+    frames["tickets"].loc[1, "ticket_id"] = 10
+    problems = _problems(tmp_path, frames)
+    p = _find(problems, "accounts", "account_id")
+    assert "duplicate" in p.message and "account_id=1 (2 rows)" in p.examples[0]
+    _find(problems, "tickets", "ticket_id")
+
+
+def test_subscription_ending_before_start_and_overlap(tmp_path):
+    frames = tiny_frames()
+    subs = frames["subscriptions"]
+    subs.loc[2, "ended_at"] = pd.Timestamp("2024-01-15")  # account 2 ends before it starts
+    subs.loc[0, "ended_at"] = pd.Timestamp("2024-03-15")  # account 1 overlaps its next plan
+    problems = _problems(tmp_path, frames)
+    assert "end before they start" in _find(problems, "subscriptions", "ended_at").message
+    overlap = _find(problems, "subscriptions", "started_at")
+    assert "overlap" in overlap.message and "account_id=1" in overlap.examples[0]
+
+
+def test_unknown_accounts(tmp_path):
+    frames = tiny_frames()
+    frames["events"].loc[4, "account_id"] = 99
+    frames["surveys"].loc[1, "account_id"] = 77
+    problems = _problems(tmp_path, frames)
+    assert _find(problems, "events", "account_id").examples == ("account_id=99",)
+    assert _find(problems, "surveys", "account_id").examples == ("account_id=77",)
+
+
+def test_timestamps_after_data_end(tmp_path):
+    frames = tiny_frames()
+    frames["tickets"].loc[1, "created_at"] = pd.Timestamp("2024-09-01")
+    problems = _problems(tmp_path, frames)
+    p = _find(problems, "tickets", "created_at")
+    assert "after the data's end" in p.message and "ticket_id=11" in p.examples[0]
+
+
+def test_empty_table(tmp_path):
+    frames = tiny_frames()
+    frames["events"] = frames["events"].iloc[0:0]
+    _find(_problems(tmp_path, frames), "events", None)
+
+
+def test_negative_durations(tmp_path):
+    frames = tiny_frames()
+    frames["events"].loc[0, "duration_s"] = -3.0
+    assert "negative" in _find(_problems(tmp_path, frames), "events", "duration_s").message
+
+
+def test_observed_until_defaults_to_latest_event(tmp_path):
+    ds = load_dataset(write_frames(tiny_frames(), tmp_path / "ds"))
+    assert ds.observed_until == pd.Timestamp("2024-06-29")
+    assert any("observed_until not given" in n for n in ds.notices)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    as_string=st.booleans(),
+    prefix=st.text(alphabet="abcXYZ-_", min_size=0, max_size=4),
+)
+def test_ids_may_be_integers_or_strings(tmp_path_factory, as_string, prefix):
+    frames = tiny_frames()
+    if as_string:
+        for df in frames.values():
+            df["account_id"] = prefix + "A" + df["account_id"].astype(str)
+    ds = load_dataset(write_frames(frames, tmp_path_factory.mktemp("ids")), observed_until=END)
+    assert ds.summary()["churned_accounts"] == 1
+
+
+def test_integer_ids_stored_as_text_join_integer_ids(tmp_path):
+    frames = tiny_frames()
+    frames["events"]["account_id"] = frames["events"]["account_id"].astype(str)
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END)
+    assert ds["events"].account_id.type().is_integer()
+    assert ds.summary()["accounts"] == 3
+
+
+def test_duckdb_file_source(tmp_path):
+    import duckdb
+
+    path = tmp_path / "crm.duckdb"
+    con = duckdb.connect(str(path))
+    for name, df in tiny_frames().items():
+        con.register("df", df)
+        con.execute(f"create table {name} as select * from df")
+        con.unregister("df")
+    con.close()
+    ds = load_dataset(path, observed_until=END)
+    assert ds.summary()["accounts"] == 3

@@ -23,7 +23,9 @@ def _write(tmp_path, text, name="crm.csv"):
 
 
 def test_labels_numbers_and_blanks(tmp_path):
-    ds = load_customer_table(_write(tmp_path, CSV), id_col="customerID", label_col="Churn", duration_col="tenure")
+    ds = load_customer_table(
+        _write(tmp_path, CSV), id_col="customerID", label_col="Churn", duration_col="tenure"
+    )
     df = ds.con.execute(ds["customers"])
     assert df["Churn"].tolist() == [0, 0, 1, 0, 1]
     assert pd.api.types.is_float_dtype(df["TotalCharges"])  # numbers stored as text
@@ -63,9 +65,15 @@ def test_one_class_label(tmp_path):
 
 
 def test_duplicate_ids_missing_columns_and_bad_durations(tmp_path):
-    text = CSV.replace("3668-QPYBK", "7590-VHVEG").replace("Male,34,", "Male,-3,").replace(",45,", ",lots,")
+    text = (
+        CSV.replace("3668-QPYBK", "7590-VHVEG")
+        .replace("Male,34,", "Male,-3,")
+        .replace(",45,", ",lots,")
+    )
     with pytest.raises(DataValidationError) as info:
-        load_customer_table(_write(tmp_path, text), id_col="customerID", label_col="Churn", duration_col="tenure")
+        load_customer_table(
+            _write(tmp_path, text), id_col="customerID", label_col="Churn", duration_col="tenure"
+        )
     found = {(p.column, p.message.split(" ", 1)[1]) for p in info.value.problems}
     assert ("customerID", "duplicate id(s)") in found
     assert ("tenure", "unparseable number(s)") in found
@@ -76,4 +84,6 @@ def test_duplicate_ids_missing_columns_and_bad_durations(tmp_path):
 
 def test_empty_table(tmp_path):
     with pytest.raises(DataValidationError, match="table is empty"):
-        load_customer_table(_write(tmp_path, CSV.splitlines()[0] + "\n"), id_col="customerID", label_col="Churn")
+        load_customer_table(
+            _write(tmp_path, CSV.splitlines()[0] + "\n"), id_col="customerID", label_col="Churn"
+        )

@@ -74,7 +74,10 @@ def test_every_problem_reported_at_once(tmp_path):
 
 
 def test_unparseable_timestamps_and_numbers_in_csv(tmp_path):
-    frames = {k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""}) for k, v in tiny_frames().items()}
+    frames = {
+        k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""})
+        for k, v in tiny_frames().items()
+    }
     frames["accounts"].loc[2, "signup_at"] = "last tuesday"
     frames["subscriptions"].loc[0, "mrr"] = "forty"
     problems = _problems(tmp_path, frames, fmt="csv")
@@ -85,7 +88,10 @@ def test_unparseable_timestamps_and_numbers_in_csv(tmp_path):
 
 
 def test_blank_numbers_in_csv_are_missing_not_errors(tmp_path):
-    frames = {k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""}) for k, v in tiny_frames().items()}
+    frames = {
+        k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""})
+        for k, v in tiny_frames().items()
+    }
     frames["events"].loc[1, "duration_s"] = " "
     ds = load_dataset(write_frames(frames, tmp_path / "ds", "csv"), observed_until=END)
     durations = ds.con.execute(ds["events"].duration_s)
@@ -148,7 +154,9 @@ def test_observed_until_defaults_to_latest_event(tmp_path):
     assert any("observed_until not given" in n for n in ds.notices)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     as_string=st.booleans(),
     prefix=st.text(alphabet="abcXYZ-_", min_size=0, max_size=4),

@@ -1,8 +1,8 @@
 """The canonical data model: loading, validation, the single-table adapter and the simulator."""
 
 from churnlab.data.io import (
-    DataValidationError,
     Dataset,
+    DataValidationError,
     Problem,
     churned_accounts,
     load_dataset,

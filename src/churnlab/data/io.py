@@ -245,7 +245,9 @@ class _Validator:
                 if schema.required:
                     self._problem(name, None, "required table is missing")
                 else:
-                    self.notices.append(f"table {name} not found: features that need it are skipped")
+                    self.notices.append(
+                        f"table {name} not found: features that need it are skipped"
+                    )
                 continue
             self._check_table(schema, self.raw[name])
         if "truth" in self.raw:
@@ -332,7 +334,10 @@ class _Validator:
             if col.allowed and col.name in typed.columns and col.name not in bad_parse:
                 v = typed[col.name]
                 other = self.con.execute(
-                    typed.filter(v.notnull() & ~v.isin(col.allowed)).select(col.name).distinct().limit(5)
+                    typed.filter(v.notnull() & ~v.isin(col.allowed))
+                    .select(col.name)
+                    .distinct()
+                    .limit(5)
                 )
                 if len(other):
                     self.notices.append(
@@ -340,7 +345,11 @@ class _Validator:
                         f"among {list(col.allowed)}; they are kept but no feature uses them"
                     )
 
-        if schema.key and all(k in typed.columns for k in schema.key) and not bad_parse & set(schema.key):
+        if (
+            schema.key
+            and all(k in typed.columns for k in schema.key)
+            and not bad_parse & set(schema.key)
+        ):
             dup = typed.group_by(list(schema.key)).agg(n=typed.count()).filter(lambda t: t.n > 1)
             n_dup = int(self.con.execute(dup.count()))
             if n_dup:
@@ -366,7 +375,9 @@ class _Validator:
 
     def _unify_id_types(self) -> None:
         """Ids may be integers or strings; when tables disagree, compare them as strings."""
-        types = {name: t.account_id.type() for name, t in self.typed.items() if "account_id" in t.columns}
+        types = {
+            name: t.account_id.type() for name, t in self.typed.items() if "account_id" in t.columns
+        }
         if len({str(t) for t in types.values()}) > 1:
             self.notices.append(
                 "account_id has different types across tables "
@@ -380,7 +391,9 @@ class _Validator:
         if self.observed_until is None:
             latest = self.con.execute(self.typed["events"].ts.max())
             if latest is None or pd.isna(latest):
-                raise DataValidationError(self.source, [*self.problems, Problem("events", "ts", "no valid timestamp")])
+                raise DataValidationError(
+                    self.source, [*self.problems, Problem("events", "ts", "no valid timestamp")]
+                )
             self.observed_until = pd.Timestamp(latest)
             self.notices.append(
                 f"observed_until not given: using the latest event, {self.observed_until}"
@@ -410,7 +423,10 @@ class _Validator:
                 if n:
                     ex = self._examples(tbl, conds[col], [*self._key_cols(schema), col])
                     self._problem(
-                        name, col, f"{n} timestamp(s) after the data's end ({self.observed_until})", ex
+                        name,
+                        col,
+                        f"{n} timestamp(s) after the data's end ({self.observed_until})",
+                        ex,
                     )
 
         subs = t["subscriptions"]
@@ -418,7 +434,9 @@ class _Validator:
         n = self._count_many(subs, {"x": bad})["x"]
         if n:
             ex = self._examples(subs, bad, ["account_id", "started_at", "ended_at"])
-            self._problem("subscriptions", "ended_at", f"{n} subscription(s) end before they start", ex)
+            self._problem(
+                "subscriptions", "ended_at", f"{n} subscription(s) end before they start", ex
+            )
         w = ibis.window(group_by="account_id", order_by="started_at")
         nxt = subs.mutate(next_start=subs.started_at.lead().over(w))
         overlap = nxt.next_start.notnull() & (
@@ -426,7 +444,9 @@ class _Validator:
         )
         n = self._count_many(nxt, {"x": overlap})["x"]
         if n:
-            ex = self._examples(nxt, overlap, ["account_id", "started_at", "ended_at", "next_start"])
+            ex = self._examples(
+                nxt, overlap, ["account_id", "started_at", "ended_at", "next_start"]
+            )
             self._problem(
                 "subscriptions",
                 "started_at",
@@ -439,12 +459,16 @@ class _Validator:
             n = self._count_many(tk, {"x": bad})["x"]
             if n:
                 ex = self._examples(tk, bad, ["ticket_id", "created_at", "resolved_at"])
-                self._problem("tickets", "resolved_at", f"{n} ticket(s) resolved before created", ex)
+                self._problem(
+                    "tickets", "resolved_at", f"{n} ticket(s) resolved before created", ex
+                )
 
         no_sub = accounts.anti_join(subs, "account_id")
         n = int(self.con.execute(no_sub.count()))
         if n:
-            self.notices.append(f"accounts: {n} account(s) have no subscription and are never active")
+            self.notices.append(
+                f"accounts: {n} account(s) have no subscription and are never active"
+            )
 
 
 def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | None]:

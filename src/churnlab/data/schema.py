@@ -79,9 +79,20 @@ SUBSCRIPTIONS = TableSchema(
     description="billing periods: one row per plan held, consecutive rows per account",
     columns=(
         Column("account_id", "id", required=True, nullable=False),
-        Column("plan", "string", required=True, nullable=False, description="trial, basic, pro, ..."),
-        Column("mrr", "float", required=True, nullable=False, min_value=0, description="monthly recurring revenue"),
-        Column("billing_period", "string", allowed=BILLING_PERIODS, description="monthly or annual"),
+        Column(
+            "plan", "string", required=True, nullable=False, description="trial, basic, pro, ..."
+        ),
+        Column(
+            "mrr",
+            "float",
+            required=True,
+            nullable=False,
+            min_value=0,
+            description="monthly recurring revenue",
+        ),
+        Column(
+            "billing_period", "string", allowed=BILLING_PERIODS, description="monthly or annual"
+        ),
         Column("started_at", "timestamp", required=True, nullable=False),
         Column("ended_at", "timestamp", required=True, description="null while active"),
         Column(
@@ -101,7 +112,12 @@ EVENTS = TableSchema(
         Column("user_id", "id", description="the acting user (null for system events)"),
         Column("ts", "timestamp", required=True, nullable=False),
         Column("event_type", "string", required=True, nullable=False),
-        Column("duration_s", "float", min_value=0, description="time on task (session length for logins)"),
+        Column(
+            "duration_s",
+            "float",
+            min_value=0,
+            description="time on task (session length for logins)",
+        ),
     ),
 )
 
@@ -115,7 +131,12 @@ TICKETS = TableSchema(
         Column("ticket_id", "id", required=True, nullable=False),
         Column("created_at", "timestamp", required=True, nullable=False),
         Column("resolved_at", "timestamp", description="null while open"),
-        Column("category", "string", allowed=TICKET_CATEGORIES, description="bug, usability, how_to, billing"),
+        Column(
+            "category",
+            "string",
+            allowed=TICKET_CATEGORIES,
+            description="bug, usability, how_to, billing",
+        ),
         Column("severity", "string", description="low, medium, high, critical"),
     ),
 )
@@ -128,11 +149,21 @@ SURVEYS = TableSchema(
     columns=(
         Column("account_id", "id", required=True, nullable=False),
         Column("ts", "timestamp", required=True, nullable=False),
-        Column("nps", "int", required=True, nullable=False, min_value=0, max_value=10, description="0-10"),
+        Column(
+            "nps",
+            "int",
+            required=True,
+            nullable=False,
+            min_value=0,
+            max_value=10,
+            description="0-10",
+        ),
     ),
 )
 
-TABLES: dict[str, TableSchema] = {t.name: t for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, TICKETS, SURVEYS)}
+TABLES: dict[str, TableSchema] = {
+    t.name: t for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, TICKETS, SURVEYS)
+}
 
 # The simulator's latent hazard; not part of a customer's data, used for the oracle AUC.
 TRUTH_TABLE = "truth"

@@ -78,7 +78,13 @@ TASK_PROBS = np.array([0.30, 0.0, 0.17, 0.09, 0.08, 0.30, 0.03, 0.03])  # core s
 TASK_SECONDS = np.array([25.0, 240.0, 150.0, 40.0, 35.0, 15.0, 60.0, 420.0])
 EVENT_TYPES = ("login", *TASK_TYPES, "csm_call", "payment_failed")
 SEVERITIES = ("low", "medium", "high", "critical")
-CHURN_REASONS = ("too_expensive", "not_using", "product_issues", "switched_competitor", "business_closed")
+CHURN_REASONS = (
+    "too_expensive",
+    "not_using",
+    "product_issues",
+    "switched_competitor",
+    "business_closed",
+)
 # subscriptions.end_reason codes: voluntary churn reasons, then involuntary, then plan changes
 END_REASONS = (*CHURN_REASONS, "payment_failed", "upgrade", "downgrade", "trial_expired")
 PAYMENT_FAILED, UPGRADE, DOWNGRADE, TRIAL_EXPIRED = (END_REASONS.index(r) for r in END_REASONS[5:])
@@ -102,8 +108,8 @@ class SimulationParams:
     annual_discount: float = 0.15
     hazard_intercept: float = -5.6  # weekly logit of deciding to leave at average state
     abrupt_share: float = 0.33  # deciders who cancel without disengaging first
-    disengage_exit: float = 0.18  # weekly probability that a disengaging account cancels
-    disengage_decay: float = 0.65  # weekly factor on active-seat probability while disengaging
+    disengage_exit: float = 0.13  # weekly probability that a disengaging account cancels
+    disengage_decay: float = 0.7  # weekly factor on active-seat probability while disengaging
     bug_rate: float = 0.05  # bugs per account-week (grows with team size)
     payment_fail: tuple[float, float, float] = (0.035, 0.02, 0.006)  # per monthly charge
     payment_recover: float = 0.6
@@ -163,7 +169,9 @@ class _Clock:
         return pa.array(us, type=pa.timestamp("us"), mask=mask)
 
 
-def _dictionary(codes: np.ndarray, values: tuple[str, ...], mask: np.ndarray | None = None) -> pa.Array:
+def _dictionary(
+    codes: np.ndarray, values: tuple[str, ...], mask: np.ndarray | None = None
+) -> pa.Array:
     idx = pa.array(np.asarray(codes, dtype=np.int32), mask=mask)
     return pa.DictionaryArray.from_arrays(idx, pa.array(values, type=pa.string()))
 
@@ -203,7 +211,9 @@ def _simulate_chunk(
     segment = np.array([0, 0, 1, 2])[paid_plan]
     segment = np.where((paid_plan == PRO) & (seats > 15), 1, np.where(paid_plan == PRO, 0, segment))
     industry = rng.choice(len(INDUSTRIES), size=n)
-    country = rng.choice(len(COUNTRIES), size=n, p=[0.4, 0.1, 0.1, 0.07, 0.07, 0.05, 0.05, 0.06, 0.06, 0.04])
+    country = rng.choice(
+        len(COUNTRIES), size=n, p=[0.4, 0.1, 0.1, 0.07, 0.07, 0.05, 0.05, 0.06, 0.06, 0.04]
+    )
     friction = np.exp(rng.normal(0.0, 0.35, n))  # time-on-task multiplier
     is_trial = (rng.random(n) < p.trial_share) & (channel != CHANNELS.index("sales"))
     one_and_done = is_trial & (rng.random(n) < _sigmoid(0.05 - 1.4 * fit))
@@ -266,14 +276,18 @@ def _simulate_chunk(
             res_days = np.exp(rng.normal(np.log(2.5) + 0.4 * (sev >= 2), 1.0))
             impact = np.array([0.4, 0.8, 1.5, 2.6])[sev] * np.sqrt(res_days / 2.5)
             bug_load += np.bincount(b_acc, weights=impact, minlength=n)
-            tickets.add(account=b_acc, day=b_day, cat=np.zeros(len(b_acc), int), sev=sev, res=res_days)
+            tickets.add(
+                account=b_acc, day=b_day, cat=np.zeros(len(b_acc), int), sev=sev, res=res_days
+            )
 
         # -- usability and how-to tickets ----------------------------------------------------
         u_rate = 0.015 * friction[idx] ** 3 + np.where(age[idx] < 4, 0.12, 0.01)
         n_u = rng.poisson(u_rate)
         if n_u.sum():
             u_acc = np.repeat(idx, n_u)
-            usability = rng.random(len(u_acc)) < (friction[u_acc] ** 3 / (friction[u_acc] ** 3 + 1.5))
+            usability = rng.random(len(u_acc)) < (
+                friction[u_acc] ** 3 / (friction[u_acc] ** 3 + 1.5)
+            )
             tickets.add(
                 account=u_acc,
                 day=np.maximum(w0 + rng.random(len(u_acc)) * (week_hi - w0), signup[u_acc]),
@@ -300,7 +314,9 @@ def _simulate_chunk(
         target = 0.8 * fit - 0.6 * np.log(friction) + cs_boost
         sat = np.where(
             act,
-            0.82 * sat + 0.18 * target - 0.22 * bug_load * (1 + 0.8 * np.maximum(-fit, 0))
+            0.82 * sat
+            + 0.18 * target
+            - 0.22 * bug_load * (1 + 0.8 * np.maximum(-fit, 0))
             + rng.normal(0, 0.22, n),
             sat,
         )
@@ -333,7 +349,9 @@ def _simulate_chunk(
         hazard += np.where(monthly & ~healthy, p.disengage_exit, 0.0)
         contract_years = np.floor((w0 + 7.0 - sub_start) / 365.0)
         renewal_day = sub_start + 365.0 * contract_years
-        renewal_now = paid & annual & (contract_years >= 1) & (renewal_day >= w0) & (renewal_day < week_hi)
+        renewal_now = (
+            paid & annual & (contract_years >= 1) & (renewal_day >= w0) & (renewal_day < week_hi)
+        )
         hazard += np.where(renewal_now, np.where(will_not_renew, 1.0, decide_p), 0.0)
         trial_end_now = act & (plan == TRIAL) & (trial_end >= w0) & (trial_end < week_hi)
         p_convert = np.where(one_and_done, 0.0, _sigmoid(0.9 + 1.3 * fit + 0.6 * sat))
@@ -404,7 +422,9 @@ def _simulate_chunk(
         for mask, step, reason in ((up, 1, UPGRADE), (down, -1, DOWNGRADE)):
             if mask.any():
                 m_idx = np.flatnonzero(mask)
-                day = np.maximum(w0 + rng.random(len(m_idx)) * (week_hi - w0), sub_start[m_idx] + 1.0)
+                day = np.maximum(
+                    w0 + rng.random(len(m_idx)) * (week_hi - w0), sub_start[m_idx] + 1.0
+                )
                 ok = day < T
                 m_idx, day = m_idx[ok], day[ok]
                 end_subscription(m_idx, day, np.full(len(m_idx), reason))
@@ -471,7 +491,9 @@ def _simulate_chunk(
             "account_id": pa.array(account_id[sub_acc]),
             "plan": _dictionary(subs.get("plan", int), PLANS),
             "mrr": pa.array(np.round(subs.get("mrr", float), 2)),
-            "billing_period": _dictionary(subs.get("annual", bool).astype(int), ("monthly", "annual")),
+            "billing_period": _dictionary(
+                subs.get("annual", bool).astype(int), ("monthly", "annual")
+            ),
             "started_at": clock.timestamps(subs.get("start", float)),
             "ended_at": clock.nullable_timestamps(subs.get("end", float)),
             "end_reason": _dictionary(np.maximum(r_code, 0), END_REASONS, mask=r_code < 0),
@@ -489,7 +511,9 @@ def _simulate_chunk(
             "ticket_id": pa.array(np.zeros(len(t_acc), np.int64)),
             "created_at": clock.timestamps(t_day),
             "resolved_at": clock.nullable_timestamps(np.where(t_res < T, t_res, np.inf)),
-            "category": _dictionary(tickets.get("cat", int), ("bug", "usability", "how_to", "billing")),
+            "category": _dictionary(
+                tickets.get("cat", int), ("bug", "usability", "how_to", "billing")
+            ),
             "severity": _dictionary(tickets.get("sev", int), SEVERITIES),
         }
     ).take(pa.array(t_order))
@@ -571,7 +595,13 @@ def _events(
     s_start = np.concatenate([signup + rng.random(n) * 0.01, s_start, c_start])
     s_user = np.concatenate([np.zeros(n, np.int64), s_user, np.zeros(len(c_acc), np.int64)])
     s_len = np.concatenate([first_len, s_len, np.full(len(c_acc), 240.0)])
-    s_sat = np.concatenate([np.zeros(n), s_sat, sat_w[c_acc, np.minimum(last_day[c_acc] // 7, sat_w.shape[1] - 1).astype(int)]])
+    s_sat = np.concatenate(
+        [
+            np.zeros(n),
+            s_sat,
+            sat_w[c_acc, np.minimum(last_day[c_acc] // 7, sat_w.shape[1] - 1).astype(int)],
+        ]
+    )
     n_tasks = rng.poisson(p.events_per_session * np.exp(0.25 * s_sat))
     n_tasks[:n] = np.where(one_and_done, 1, 3)
 
@@ -599,7 +629,13 @@ def _events(
     ev_dur = np.concatenate([s_len, t_dur, sys_events.get("dur", float)])
     ev_user = np.concatenate([s_user, s_user[t_sess], np.full(len(sys_acc), -1)])
     ok = ev_ts < last_day[ev_acc]
-    ev_acc, ev_ts, ev_type, ev_dur, ev_user = ev_acc[ok], ev_ts[ok], ev_type[ok], ev_dur[ok], ev_user[ok]
+    ev_acc, ev_ts, ev_type, ev_dur, ev_user = (
+        ev_acc[ok],
+        ev_ts[ok],
+        ev_type[ok],
+        ev_dur[ok],
+        ev_user[ok],
+    )
     order = np.lexsort((ev_ts, ev_acc))
     ev_acc, ev_ts, ev_type, ev_dur, ev_user = (
         ev_acc[order], ev_ts[order], ev_type[order], ev_dur[order], ev_user[order]
@@ -645,14 +681,18 @@ def simulate(
     try:
         for c in range(n_chunks):
             lo, hi = c * CHUNK_ACCOUNTS, min((c + 1) * CHUNK_ACCOUNTS, p.accounts)
-            tables = _simulate_chunk(p, clock, lo + 1, signup[lo:hi], np.random.default_rng(chunk_seeds[c]))
+            tables = _simulate_chunk(
+                p, clock, lo + 1, signup[lo:hi], np.random.default_rng(chunk_seeds[c])
+            )
             tk = tables["tickets"]
             ids = np.arange(next_ticket, next_ticket + tk.num_rows, dtype=np.int64)
             tables["tickets"] = tk.set_column(1, "ticket_id", pa.array(ids))
             next_ticket += tk.num_rows
             for name, table in tables.items():
                 if name not in writers:
-                    writers[name] = pq.ParquetWriter(tmp / f"{name}.parquet", table.schema, compression="zstd")
+                    writers[name] = pq.ParquetWriter(
+                        tmp / f"{name}.parquet", table.schema, compression="zstd"
+                    )
                 writers[name].write_table(table, row_group_size=1 << 20)
                 rows[name] = rows.get(name, 0) + table.num_rows
             if progress:

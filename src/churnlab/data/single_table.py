@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnlab.data.io import MAX_EXAMPLES, DataValidationError, Dataset, Problem, connect
+from churnlab.data.io import MAX_EXAMPLES, Dataset, DataValidationError, Problem, connect
 
 TABLE = "customers"
 LABEL_VALUES = {
@@ -85,14 +85,21 @@ def load_customer_table(
 
     ids = df[id_col]
     if ids.isna().any():
-        problem(id_col, f"{int(ids.isna().sum())} missing id(s)", _row_examples(df, ids.isna(), id_col, id_col))
+        problem(
+            id_col,
+            f"{int(ids.isna().sum())} missing id(s)",
+            _row_examples(df, ids.isna(), id_col, id_col),
+        )
     dup = ids.duplicated(keep=False) & ids.notna()
     if dup.any():
         keys = ids[dup].astype(str).unique()
         problem(
             id_col,
             f"{len(keys)} duplicate id(s)",
-            [f"{id_col}={k!r} ({int((ids.astype(str) == k).sum())} rows)" for k in keys[:MAX_EXAMPLES]],
+            [
+                f"{id_col}={k!r} ({int((ids.astype(str) == k).sum())} rows)"
+                for k in keys[:MAX_EXAMPLES]
+            ],
         )
 
     label = map_label(df[label_col])
@@ -115,10 +122,18 @@ def load_customer_table(
         duration = pd.to_numeric(text, errors="coerce")
         bad = text.notna() & duration.isna()
         if bad.any():
-            problem(duration_col, f"{int(bad.sum())} unparseable number(s)", _row_examples(df, bad, id_col, duration_col))
+            problem(
+                duration_col,
+                f"{int(bad.sum())} unparseable number(s)",
+                _row_examples(df, bad, id_col, duration_col),
+            )
         neg = duration < 0
         if neg.any():
-            problem(duration_col, f"{int(neg.sum())} negative duration(s)", _row_examples(df, neg, id_col, duration_col))
+            problem(
+                duration_col,
+                f"{int(neg.sum())} negative duration(s)",
+                _row_examples(df, neg, id_col, duration_col),
+            )
         out[duration_col] = duration.astype("float64")
     if problems:
         raise DataValidationError(src, problems)

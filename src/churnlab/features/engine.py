@@ -1,0 +1,87 @@
+"""Run feature builders on the dataset's engine and assemble the observation + feature table."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import ibis.expr.types as ir
+
+from churnlab.data.io import Dataset
+from churnlab.features.registry import FeatureBuilder, builders
+
+log = logging.getLogger(__name__)
+KEYS = ["account_id", "cutoff"]
+
+
+def select_builders(
+    dataset: Dataset,
+    drivers: Iterable[str] | None = None,
+    names: Iterable[str] | None = None,
+) -> tuple[list[FeatureBuilder], list[str]]:
+    """The builders that can run on this dataset, and a notice for each one skipped."""
+    chosen, notices = [], []
+    for b in builders(drivers, names):
+        missing = b.missing(dataset)
+        if missing:
+            notices.append(f"feature builder {b.name} skipped: needs {', '.join(missing)}")
+        else:
+            chosen.append(b)
+    return chosen, notices
+
+
+def build_features(
+    dataset: Dataset,
+    observations: ir.Table,
+    drivers: Iterable[str] | None = None,
+    names: Iterable[str] | None = None,
+) -> tuple[ir.Table, list[FeatureBuilder]]:
+    """Observations left-joined with every selected builder's features (one Ibis expression).
+
+    Accounts a builder has no rows for keep their observation and get the feature's ``fill``
+    (0 for counts) or null.
+    """
+    chosen, notices = select_builders(dataset, drivers, names)
+    for notice in notices:
+        log.warning(notice)
+    dataset.notices.extend(notices)
+    keys = observations.select(*KEYS)
+    table = observations
+    for b in chosen:
+        part = b.build(dataset, keys)
+        cols = [f.name for f in b.features]
+        table = table.left_join(part.select(*KEYS, *cols), KEYS).select(
+            *table.columns, *[part[c] for c in cols]
+        )
+    fills = {
+        f.name: table[f.name].fill_null(f.fill)
+        for b in chosen
+        for f in b.features
+        if f.fill is not None
+    }
+    if fills:
+        table = table.mutate(**fills)
+    return table.order_by(KEYS), chosen
+
+
+def write_table(dataset: Dataset, table: ir.Table, out: str | Path) -> Path:
+    """Write ``table`` to Parquet or CSV atomically: a temp file beside ``out``, then rename."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        if out.suffix == ".parquet":
+            dataset.con.to_parquet(table, tmp)
+        elif out.suffix == ".csv":
+            dataset.con.to_csv(table, tmp)
+        else:
+            raise ValueError(f"{out}: expected a .parquet or .csv file")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

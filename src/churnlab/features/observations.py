@@ -1,0 +1,131 @@
+"""Observations: one row per (account_id, cutoff) for accounts active at the cutoff, with labels.
+
+* ``churned_within_h``: the account churned in (cutoff + lead, cutoff + lead + horizon];
+  null when it churned inside the lead gap (cutoff, cutoff + lead].
+* ``duration_days`` / ``event``: days from cutoff to churn (event = 1) or to the end of
+  observation (event = 0, censored): the survival target.
+* ``label_complete``: the label window ends on or before ``observed_until`` (and the label is
+  defined). Incomplete rows stay for survival models; classifiers drop them.
+* ``mrr``: monthly recurring revenue of the subscription in force at the cutoff.
+
+Nothing here reads data after ``observed_until``; labels read only (cutoff, cutoff + lead + horizon].
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from churnlab.data.io import Dataset, churned_accounts
+
+SECONDS_PER_DAY = 86_400.0
+_RANGE = re.compile(r"^(?P<start>[^:]+):(?P<end>[^:]+):(?P<n>\d+)(?P<unit>[DWM])$", re.IGNORECASE)
+
+
+def parse_cutoffs(spec: str | Sequence[str | pd.Timestamp]) -> list[pd.Timestamp]:
+    """Cutoff dates from a list, a comma-separated string, or ``START:END:STEP``.
+
+    STEP is a number of days, weeks or months: ``7D``, ``2W``, ``1M``. END is inclusive.
+
+    >>> [str(c.date()) for c in parse_cutoffs("2024-03-01:2024-05-01:1M")]
+    ['2024-03-01', '2024-04-01', '2024-05-01']
+    """
+    if isinstance(spec, str):
+        match = _RANGE.match(spec.strip())
+        if match:
+            start, end = pd.Timestamp(match["start"]), pd.Timestamp(match["end"])
+            n, unit = int(match["n"]), match["unit"].upper()
+            if n < 1:
+                raise ValueError(f"cutoff step must be positive: {spec!r}")
+            step = (
+                pd.DateOffset(months=n)
+                if unit == "M"
+                else pd.Timedelta(days=n * (7 if unit == "W" else 1))
+            )
+            out, k = [], 0
+            while (
+                c := start + step * k if unit != "M" else start + pd.DateOffset(months=n * k)
+            ) <= end:
+                out.append(pd.Timestamp(c))
+                k += 1
+            if not out:
+                raise ValueError(f"cutoff range {spec!r} is empty (END before START)")
+            return out
+        spec = [s for s in spec.split(",") if s.strip()]
+    try:
+        cutoffs = sorted({pd.Timestamp(s) for s in spec})
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"cannot read cutoffs {spec!r}: give dates (2024-03-01,2024-04-01) or START:END:STEP "
+            "with STEP like 7D, 2W, 1M"
+        ) from exc
+    if not cutoffs:
+        raise ValueError("no cutoffs given")
+    return cutoffs
+
+
+def cutoff_table(cutoffs: Sequence[pd.Timestamp]) -> ir.Table:
+    return ibis.memtable(
+        pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).astype("datetime64[us]")})
+    )
+
+
+def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    """Fractional days from ``earlier`` to ``later``, the same on every engine."""
+    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
+
+
+def build_observations(
+    dataset: Dataset,
+    cutoffs: Sequence[pd.Timestamp] | str,
+    horizon_days: int,
+    lead_days: int = 0,
+) -> ir.Table:
+    """The observation table for ``cutoffs`` (an Ibis expression on the dataset's engine)."""
+    if isinstance(cutoffs, str):
+        cutoffs = parse_cutoffs(cutoffs)
+    if horizon_days < 1 or lead_days < 0:
+        raise ValueError("horizon_days must be >= 1 and lead_days >= 0")
+    end = dataset.observed_until
+    late = [c for c in cutoffs if c >= end]
+    if late:
+        raise ValueError(
+            f"cutoffs on or after the end of observation ({end.date()}): {[str(c.date()) for c in late]}"
+        )
+    cut = cutoff_table(cutoffs)
+    subs = dataset["subscriptions"]
+    acc = dataset["accounts"].select("account_id", "signup_at")
+    active = (
+        subs.cross_join(cut)
+        .filter(
+            lambda t: (t.started_at <= t.cutoff) & (t.ended_at.isnull() | (t.ended_at > t.cutoff))
+        )
+        .select("account_id", "cutoff", "mrr", "started_at")
+    )
+    # one row per (account, cutoff): the latest subscription started on or before the cutoff
+    w = ibis.window(group_by=["account_id", "cutoff"], order_by=ibis.desc("started_at"))
+    active = active.mutate(_rank=ibis.row_number().over(w)).filter(lambda t: t._rank == 0)
+    active = active.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
+    churn = churned_accounts(dataset)
+    obs = active.left_join(churn, "account_id").select("account_id", "cutoff", "mrr", "churned_at")
+    end_lit = ibis.literal(end.to_pydatetime())
+    lead = ibis.interval(days=lead_days)
+    h = ibis.interval(days=horizon_days)
+    churned = obs.churned_at.notnull()
+    in_gap = churned & (obs.churned_at <= obs.cutoff + lead)
+    in_window = (
+        churned & (obs.churned_at > obs.cutoff + lead) & (obs.churned_at <= obs.cutoff + lead + h)
+    )
+    return obs.select(
+        "account_id",
+        "cutoff",
+        churned_within_h=ibis.ifelse(in_gap, ibis.null("boolean"), in_window),
+        duration_days=days_between(obs.churned_at.fill_null(end_lit), obs.cutoff),
+        event=churned.cast("int8"),
+        label_complete=(obs.cutoff + lead + h <= end_lit) & ~in_gap,
+        mrr=obs.mrr.cast("float64"),
+    ).order_by(["cutoff", "account_id"])

@@ -1,0 +1,179 @@
+"""The feature-builder registry and the catalogue it makes.
+
+A builder is a function ``(dataset, keys, **params) -> ibis.Table`` keyed by
+``(account_id, cutoff)``; ``keys`` holds the observations' keys. It declares the churn
+``driver`` it measures, the features it returns and what data it needs. Users add builders in
+their own code with one decorator::
+
+    from churnlab.features import Feature, feature_builder
+
+    @feature_builder(
+        "exports_per_seat", driver="engagement", requires=("events", "accounts.seats"),
+        features=[Feature("exports_per_seat_30d", "exports per seat, last 30 days", "float")],
+    )
+    def exports_per_seat(ds, keys):
+        ...
+
+Every builder must read only rows dated strictly before each cutoff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ibis.expr.types as ir
+
+DRIVERS = (
+    "engagement",
+    "team",
+    "onboarding",
+    "usability",
+    "product_quality",
+    "support",
+    "satisfaction",
+    "billing",
+    "account",
+)
+DType = Literal["int", "float", "bool", "category"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One output column: ``fill`` replaces nulls for accounts with no rows (counts: 0)."""
+
+    name: str
+    description: str
+    dtype: DType = "float"
+    fill: float | bool | None = None
+
+
+@dataclass(frozen=True)
+class FeatureBuilder:
+    name: str
+    driver: str
+    description: str
+    fn: Callable[..., ir.Table]
+    features: tuple[Feature, ...]
+    requires: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def missing(self, dataset) -> list[str]:
+        """The required tables or ``table.column``s the dataset lacks."""
+        out = []
+        for req in self.requires:
+            table, _, column = req.partition(".")
+            if not dataset.has(table, column or None):
+                out.append(req)
+        return out
+
+    def build(self, dataset, keys: ir.Table, **overrides: Any) -> ir.Table:
+        params = {**self.params, **overrides}
+        return self.fn(dataset, keys, **params)
+
+
+_REGISTRY: dict[str, FeatureBuilder] = {}
+
+
+def feature_builder(
+    name: str,
+    *,
+    driver: str,
+    features: Iterable[Feature],
+    description: str = "",
+    requires: Iterable[str] = (),
+    **params: Any,
+) -> Callable[[Callable[..., ir.Table]], Callable[..., ir.Table]]:
+    """Register a builder. ``params`` are its defaults (windows, event types, ...)."""
+    if driver not in DRIVERS:
+        raise ValueError(f"builder {name!r}: unknown driver {driver!r}; expected one of {DRIVERS}")
+
+    def register(fn: Callable[..., ir.Table]) -> Callable[..., ir.Table]:
+        feats = tuple(features)
+        taken = {f.name: b.name for b in _REGISTRY.values() if b.name != name for f in b.features}
+        clash = [f.name for f in feats if f.name in taken]
+        if clash:
+            raise ValueError(
+                f"builder {name!r}: feature name(s) {clash} already defined by {[taken[c] for c in clash]}"
+            )
+        _REGISTRY[name] = FeatureBuilder(
+            name=name,
+            driver=driver,
+            description=description or (fn.__doc__ or "").strip().splitlines()[0],
+            fn=fn,
+            features=feats,
+            requires=tuple(requires),
+            params=dict(params),
+        )
+        return fn
+
+    return register
+
+
+def builders(
+    drivers: Iterable[str] | None = None, names: Iterable[str] | None = None
+) -> list[FeatureBuilder]:
+    """Registered builders, optionally only those of some drivers or names, in registry order."""
+    _load_builtins()
+    drivers = set(drivers) if drivers else None
+    if drivers:
+        unknown = drivers - set(DRIVERS)
+        if unknown:
+            raise ValueError(f"unknown driver(s) {sorted(unknown)}; expected some of {DRIVERS}")
+    names = set(names) if names else None
+    if names:
+        unknown = names - set(_REGISTRY)
+        if unknown:
+            raise ValueError(
+                f"unknown builder(s) {sorted(unknown)}; registered: {sorted(_REGISTRY)}"
+            )
+    return [
+        b
+        for b in _REGISTRY.values()
+        if (drivers is None or b.driver in drivers) and (names is None or b.name in names)
+    ]
+
+
+def get_builder(name: str) -> FeatureBuilder:
+    _load_builtins()
+    return _REGISTRY[name]
+
+
+def catalogue(drivers: Iterable[str] | None = None) -> list[dict[str, str]]:
+    """One row per feature: name, driver, description, dtype and the builder that makes it."""
+    return [
+        {
+            "name": f.name,
+            "driver": b.driver,
+            "description": f.description,
+            "dtype": f.dtype,
+            "builder": b.name,
+        }
+        for b in builders(drivers)
+        for f in b.features
+    ]
+
+
+def driver_map() -> dict[str, str]:
+    """Feature name -> driver, for reasons and roll-ups."""
+    return {row["name"]: row["driver"] for row in catalogue()}
+
+
+def catalogue_json(drivers: Iterable[str] | None = None) -> str:
+    return json.dumps(catalogue(drivers), indent=2) + "\n"
+
+
+def catalogue_markdown(drivers: Iterable[str] | None = None) -> str:
+    rows = catalogue(drivers)
+    lines = [
+        "| feature | driver | dtype | description |",
+        "|---|---|---|---|",
+        *(f"| `{r['name']}` | {r['driver']} | {r['dtype']} | {r['description']} |" for r in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _load_builtins() -> None:
+    import churnlab.features.builtin  # noqa: F401  (registers the built-in builders)

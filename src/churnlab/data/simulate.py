@@ -14,8 +14,9 @@ How churn happens (the mechanisms churn practice reports):
   still active when they cancel); the others enter a *disengaging* phase in which the share of
   active seats decays each week until they cancel (``disengage_exit`` per week).
 * **Billing.** Annual customers can only leave at their renewal date (a decision during the
-  contract year is held until then). Monthly payments fail at random (more on small plans) and
-  unrecovered failures end the subscription with ``payment_failed`` (involuntary churn).
+  contract year is held until then). Monthly payments fail at random (more on small plans, and
+  far more in the quarter after a failure: the card keeps failing); unrecovered failures end the
+  subscription with ``payment_failed`` (involuntary churn).
   Satisfied accounts upgrade, unhappy ones downgrade (new subscription rows).
 * **Product quality and usability.** Bugs arrive at random and are ticketed; each lowers
   satisfaction in proportion to its severity and how slowly it is resolved, and hurts low-fit
@@ -110,7 +111,7 @@ class SimulationParams:
     abrupt_share: float = 0.33  # deciders who cancel without disengaging first
     disengage_exit: float = 0.13  # weekly probability that a disengaging account cancels
     disengage_decay: float = 0.7  # weekly factor on active-seat probability while disengaging
-    bug_rate: float = 0.05  # bugs per account-week (grows with team size)
+    bug_rate: float = 0.06  # bugs per account-week, at random
     payment_fail: tuple[float, float, float] = (0.035, 0.02, 0.006)  # per monthly charge
     payment_recover: float = 0.6
     survey_response: float = 0.35
@@ -240,6 +241,7 @@ def _simulate_chunk(
     will_not_renew = np.zeros(n, bool)
     churn_day = np.full(n, np.inf)
     churn_reason = np.full(n, -1)
+    card_trouble = np.zeros(n)  # weeks left of a payment method that keeps failing
     cancels_in_app = np.zeros(n, bool)  # abrupt self-serve cancellation: a last session that day
     reason_bias = np.zeros(n, int)  # index into CHURN_REASONS that the state suggests
 
@@ -267,7 +269,7 @@ def _simulate_chunk(
         week_hi = min(w0 + 7.0, T)
 
         # -- product quality: bugs and their tickets --------------------------------------
-        n_bugs = rng.poisson(p.bug_rate * (1 + 0.15 * np.sqrt(seats[idx])))
+        n_bugs = rng.poisson(np.full(len(idx), p.bug_rate))
         bug_load *= 0.7
         if n_bugs.sum():
             b_acc = np.repeat(idx, n_bugs)
@@ -311,7 +313,7 @@ def _simulate_chunk(
             )
 
         # -- latent satisfaction ----------------------------------------------------------------
-        target = 0.8 * fit - 0.6 * np.log(friction) + cs_boost
+        target = 0.8 * fit - 1.2 * np.log(friction) + cs_boost
         sat = np.where(
             act,
             0.82 * sat
@@ -342,7 +344,7 @@ def _simulate_chunk(
         months_in = np.floor((w0 + 7.0 - sub_start) / 30.44)
         charge_day = sub_start + 30.44 * months_in
         charge_now = monthly & (charge_day >= w0) & (charge_day < week_hi) & (months_in >= 1)
-        pf = np.array([0.0, *p.payment_fail])[plan]
+        pf = np.array([0.0, *p.payment_fail])[plan] * np.where(card_trouble > 0, 8.0, 1.0)
         hazard += np.where(charge_now, pf * (1 - p.payment_recover), 0.0)
         healthy = phase == 0
         hazard += np.where(monthly & healthy, decide_p * p.abrupt_share, 0.0)
@@ -399,6 +401,7 @@ def _simulate_chunk(
                 cat=np.full(len(billing_ticket), 3), sev=np.full(len(billing_ticket), 1),
                 res=np.full(len(billing_ticket), 1.0),
             )  # fmt: skip
+            card_trouble = np.where(fail, 13.0, card_trouble)
             lost = fail & (rng.random(n) >= p.payment_recover)
             churn_day = np.where(lost, np.maximum(charge_day, sub_start + 1e-3), churn_day)
             churn_reason = np.where(lost, PAYMENT_FAILED, churn_reason)
@@ -455,6 +458,7 @@ def _simulate_chunk(
             )
 
         weeks_in_phase = np.where(phase == 1, weeks_in_phase + 1, 0)
+        card_trouble = np.maximum(card_trouble - 1, 0)
         # accounts whose churn day falls in this week stop after it
         done = act & np.isfinite(churn_day)
         if done.any():

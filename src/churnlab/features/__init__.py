@@ -13,6 +13,7 @@ from churnlab.features.registry import (
     driver_map,
     feature_builder,
     get_builder,
+    remove_builder,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "feature_builder",
     "get_builder",
     "parse_cutoffs",
+    "remove_builder",
     "select_builders",
     "write_table",
 ]

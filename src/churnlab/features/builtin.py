@@ -396,6 +396,11 @@ def time_on_task(ds: Dataset, keys: ir.Table) -> ir.Table:
         Feature("bug_tickets_90d", "bug tickets opened in the last 90 days", "int", 0),
         Feature("open_bug_tickets", "bug tickets open at the cutoff", "int", 0),
         Feature("bug_tickets_365d", "bug tickets opened in the last 365 days", "int", 0),
+        Feature(
+            "mean_bug_resolution_hours_90d",
+            "mean hours to resolve bug tickets opened in the last 90 days (resolved before the cutoff)",
+            "float",
+        ),
     ],
 )
 def bug_tickets(ds: Dataset, keys: ir.Table) -> ir.Table:
@@ -405,6 +410,9 @@ def bug_tickets(ds: Dataset, keys: ir.Table) -> ir.Table:
         bug_tickets_90d=tk.count(where=tk.age_days <= 90),
         open_bug_tickets=tk.count(where=open_now),
         bug_tickets_365d=tk.count(),
+        mean_bug_resolution_hours_90d=(days_between(tk.resolved_at, tk.created_at) * 24).mean(
+            where=tk.resolved_at.notnull() & (tk.resolved_at < tk.cutoff) & (tk.age_days <= 90)
+        ),
     )
 
 

@@ -86,8 +86,7 @@ def build_observations(
     lead_days: int = 0,
 ) -> ir.Table:
     """The observation table for ``cutoffs`` (an Ibis expression on the dataset's engine)."""
-    if isinstance(cutoffs, str):
-        cutoffs = parse_cutoffs(cutoffs)
+    cutoffs = parse_cutoffs(cutoffs)
     if horizon_days < 1 or lead_days < 0:
         raise ValueError("horizon_days must be >= 1 and lead_days >= 0")
     end = dataset.observed_until

@@ -101,7 +101,7 @@ def feature_builder(
         _REGISTRY[name] = FeatureBuilder(
             name=name,
             driver=driver,
-            description=description or (fn.__doc__ or "").strip().splitlines()[0],
+            description=description or next(iter((fn.__doc__ or name).strip().splitlines()), name),
             fn=fn,
             features=feats,
             requires=tuple(requires),
@@ -134,6 +134,11 @@ def builders(
         for b in _REGISTRY.values()
         if (drivers is None or b.driver in drivers) and (names is None or b.name in names)
     ]
+
+
+def remove_builder(name: str) -> None:
+    """Unregister a builder (e.g. one defined in a notebook cell that is being rewritten)."""
+    _REGISTRY.pop(name, None)
 
 
 def get_builder(name: str) -> FeatureBuilder:

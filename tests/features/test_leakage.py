@@ -1,0 +1,163 @@
+"""Point-in-time correctness: nothing on or after a cutoff changes a feature at that cutoff."""
+
+from __future__ import annotations
+
+import duckdb
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnlab.data import load_dataset
+from churnlab.features import build_features, build_observations
+from tests.conftest import tiny_frames, write_frames
+
+KEYS = ["account_id", "cutoff"]
+LABELS = ["churned_within_h", "duration_days", "event", "label_complete", "mrr"]
+
+
+def _features(ds, keys: pd.DataFrame) -> pd.DataFrame:
+    table, _ = build_features(ds, ibis.memtable(keys[KEYS]))
+    return ds.con.execute(table).set_index(KEYS).sort_index()
+
+
+def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns) and a.index.equals(b.index)
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
+            np.testing.assert_allclose(
+                x.astype(float), y.astype(float), rtol=0, atol=1e-9, err_msg=col
+            )
+        else:
+            assert x.astype(object).where(x.notna()).equals(y.astype(object).where(y.notna())), col
+
+
+def _truncate(src, dst, cutoff: str) -> None:
+    """The dataset as it was known at ``cutoff``: later rows dropped, later ends still open."""
+    dst.mkdir()
+    c = f"TIMESTAMP '{cutoff}'"
+    queries = {
+        "accounts": f"select * from '{src}/accounts.parquet' where signup_at <= {c}",
+        "subscriptions": f"""select * replace (
+                case when ended_at > {c} then null else ended_at end as ended_at,
+                case when ended_at > {c} then null else end_reason end as end_reason)
+            from '{src}/subscriptions.parquet' where started_at <= {c}""",
+        "events": f"select * from '{src}/events.parquet' where ts < {c}",
+        "tickets": f"""select * replace (case when resolved_at >= {c} then null else resolved_at end as resolved_at)
+            from '{src}/tickets.parquet' where created_at < {c}""",
+        "surveys": f"select * from '{src}/surveys.parquet' where ts < {c}",
+    }
+    for name, sql in queries.items():
+        duckdb.sql(f"copy ({sql}) to '{dst}/{name}.parquet' (format parquet)")
+
+
+@pytest.mark.parametrize("cutoff", ["2024-08-01", "2025-02-01"])
+def test_features_equal_on_data_truncated_at_cutoff(small_sim, tmp_path, cutoff):
+    full = load_dataset(small_sim)
+    obs = full.con.execute(build_observations(full, [cutoff], horizon_days=60))
+    assert len(obs) > 300
+    _truncate(small_sim, tmp_path / "cut", cutoff)
+    known = load_dataset(tmp_path / "cut", observed_until=cutoff)
+    _assert_same(_features(full, obs), _features(known, obs))
+
+
+CUTOFF = pd.Timestamp("2024-04-15")
+AFTER = st.integers(min_value=0, max_value=76 * 24 * 60).map(
+    lambda m: CUTOFF + pd.Timedelta(minutes=m)
+)
+
+
+@st.composite
+def later_changes(draw):
+    """Arbitrary events, tickets, surveys and subscription changes on or after the cutoff."""
+    n_events = draw(st.integers(0, 6))
+    events = pd.DataFrame(
+        {
+            "account_id": draw(
+                st.lists(st.sampled_from([1, 2, 3]), min_size=n_events, max_size=n_events)
+            ),
+            "user_id": draw(
+                st.lists(
+                    st.sampled_from([1001, 1002, 3001, 3005]), min_size=n_events, max_size=n_events
+                )
+            ),
+            "ts": draw(st.lists(AFTER, min_size=n_events, max_size=n_events)),
+            "event_type": draw(
+                st.lists(
+                    st.sampled_from(
+                        ["login", "create_report", "export", "payment_failed", "csm_call"]
+                    ),
+                    min_size=n_events,
+                    max_size=n_events,
+                )
+            ),
+            "duration_s": draw(st.lists(st.floats(1, 5000), min_size=n_events, max_size=n_events)),
+        }
+    )
+    n_t = draw(st.integers(0, 3))
+    tickets = pd.DataFrame(
+        {
+            "account_id": draw(st.lists(st.sampled_from([1, 3]), min_size=n_t, max_size=n_t)),
+            "ticket_id": list(range(100, 100 + n_t)),
+            "created_at": draw(st.lists(AFTER, min_size=n_t, max_size=n_t)),
+            "resolved_at": [pd.NaT] * n_t,
+            "category": draw(
+                st.lists(
+                    st.sampled_from(["bug", "usability", "billing"]), min_size=n_t, max_size=n_t
+                )
+            ),
+            "severity": ["critical"] * n_t,
+        }
+    )
+    surveys = pd.DataFrame(
+        {"account_id": [3], "ts": [draw(AFTER)], "nps": [draw(st.integers(0, 10))]}
+    )
+    churn_account_1_at = draw(st.one_of(st.none(), AFTER))
+    resolve_open_ticket_at = draw(st.one_of(st.none(), AFTER))
+    return events, tickets, surveys, churn_account_1_at, resolve_open_ticket_at
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(changes=later_changes())
+def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, changes):
+    events, tickets, surveys, churn_at, resolve_at = changes
+    base = tiny_frames()
+    before = load_dataset(
+        write_frames(base, tmp_path_factory.mktemp("before")), observed_until="2024-07-01"
+    )
+    frames = tiny_frames()
+    frames["events"] = pd.concat([frames["events"], events], ignore_index=True)
+    frames["tickets"] = pd.concat([frames["tickets"], tickets], ignore_index=True)
+    frames["surveys"] = pd.concat([frames["surveys"], surveys], ignore_index=True)
+    if churn_at is not None:  # account 1 cancels its open plan after the cutoff
+        subs = frames["subscriptions"]
+        subs.loc[subs.account_id.eq(1) & subs.ended_at.isna(), ["ended_at", "end_reason"]] = [
+            churn_at,
+            "too_expensive",
+        ]
+    if resolve_at is not None:  # the ticket open at the cutoff gets resolved later
+        frames["tickets"].loc[frames["tickets"].ticket_id == 11, "resolved_at"] = resolve_at
+    after = load_dataset(
+        write_frames(frames, tmp_path_factory.mktemp("after")), observed_until="2024-07-01"
+    )
+
+    keys = before.con.execute(build_observations(before, [CUTOFF], horizon_days=30))
+    _assert_same(_features(before, keys), _features(after, keys))
+
+    labels_before = before.con.execute(
+        build_observations(before, [CUTOFF], horizon_days=30)
+    ).set_index(KEYS)
+    labels_after = after.con.execute(
+        build_observations(after, [CUTOFF], horizon_days=30)
+    ).set_index(KEYS)
+    assert labels_before.index.equals(labels_after.index)  # who is active at the cutoff
+    if churn_at is None or churn_at > CUTOFF + pd.Timedelta(days=30):
+        # labels depend only on (cutoff, cutoff + horizon]
+        assert labels_before.churned_within_h.equals(labels_after.churned_within_h)
+    else:
+        assert labels_after.loc[(1, CUTOFF), "churned_within_h"]

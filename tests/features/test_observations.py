@@ -1,0 +1,94 @@
+"""Observations: who is active at each cutoff, labels, censoring and MRR."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from churnlab.data import load_dataset
+from churnlab.features import build_observations, parse_cutoffs
+from tests.conftest import tiny_frames, write_frames
+
+T = pd.Timestamp
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return load_dataset(
+        write_frames(tiny_frames(), tmp_path_factory.mktemp("tiny")), observed_until="2024-07-01"
+    )
+
+
+def test_parse_cutoffs():
+    assert parse_cutoffs("2024-01-31:2024-04-30:1M") == [
+        T("2024-01-31"),
+        T("2024-02-29"),
+        T("2024-03-31"),
+        T("2024-04-30"),
+    ]
+    assert parse_cutoffs("2024-01-01:2024-01-29:2W") == [
+        T("2024-01-01"),
+        T("2024-01-15"),
+        T("2024-01-29"),
+    ]
+    assert len(parse_cutoffs("2024-01-01:2024-01-31:7D")) == 5
+    assert parse_cutoffs("2024-03-01,2024-02-01") == [T("2024-02-01"), T("2024-03-01")]
+    with pytest.raises(ValueError, match="STEP"):
+        parse_cutoffs("2024-01-01:2024-02-01:1Y")
+    with pytest.raises(ValueError, match="empty"):
+        parse_cutoffs("2024-05-01:2024-01-01:1M")
+
+
+def test_labels_durations_and_mrr(tiny):
+    df = tiny.con.execute(
+        build_observations(tiny, ["2024-02-15", "2024-04-15", "2024-06-15"], horizon_days=30)
+    )
+    rows = {(r.account_id, str(r.cutoff.date())): r for r in df.itertuples()}
+    # 2024-02-15: account 3 has not signed up yet
+    assert {k for k in rows if k[1] == "2024-02-15"} == {(1, "2024-02-15"), (2, "2024-02-15")}
+    assert rows[(1, "2024-02-15")].mrr == 45.0 and rows[(1, "2024-04-15")].mrr == 105.0
+    a2 = rows[(2, "2024-04-15")]  # churns 2024-05-20: 35 days later, outside a 30-day horizon
+    assert (a2.churned_within_h, a2.event, a2.duration_days, a2.label_complete) == (
+        False,
+        1,
+        35.0,
+        True,
+    )
+    a1 = rows[(1, "2024-04-15")]  # never churns: censored at the end of observation
+    assert (a1.event, a1.duration_days) == (0, 77.0)
+    # 2024-06-15: account 2 is gone; the 30-day window runs past 2024-07-01
+    assert (2, "2024-06-15") not in rows
+    assert not rows[(1, "2024-06-15")].label_complete
+
+
+def test_horizon_and_lead(tiny):
+    df = tiny.con.execute(build_observations(tiny, ["2024-04-15"], horizon_days=40)).set_index(
+        "account_id"
+    )
+    assert df.loc[2, "churned_within_h"]
+    # a lead gap of 40 days: the churn on 2024-05-20 falls inside the gap, so no label
+    df = tiny.con.execute(
+        build_observations(tiny, ["2024-04-15"], horizon_days=30, lead_days=40)
+    ).set_index("account_id")
+    assert pd.isna(df.loc[2, "churned_within_h"]) and not df.loc[2, "label_complete"]
+    df = tiny.con.execute(
+        build_observations(tiny, ["2024-04-15"], horizon_days=30, lead_days=10)
+    ).set_index("account_id")
+    assert df.loc[2, "churned_within_h"]  # (04-25, 05-25]
+
+
+def test_cutoff_after_data_end_is_rejected(tiny):
+    with pytest.raises(ValueError, match="end of observation"):
+        build_observations(tiny, ["2024-08-01"], horizon_days=30)
+
+
+def test_small_sim_positive_rate(small_sim):
+    ds = load_dataset(small_sim)
+    df = ds.con.execute(build_observations(ds, "2024-04-01:2025-04-01:3M", 60))
+    assert not df.duplicated(["account_id", "cutoff"]).any()
+    complete = df[df.label_complete]
+    assert 0.03 < complete.churned_within_h.mean() < 0.4
+    assert (df.duration_days > 0).all()
+    # a churn inside the window is an event within the horizon
+    pos = complete[complete.churned_within_h]
+    assert (pos.event == 1).all() and (pos.duration_days <= 60).all()

@@ -12,9 +12,12 @@ SEED ?= 42
 ACCOUNTS ?= 5000
 MONTHS ?= 24
 DATA ?= data/demo
+CUTOFFS ?= 2024-03-01:2025-12-01:1M
+HORIZON ?= 90
+FEATURES ?= data/features.parquet
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate test lint bench clean
+.PHONY: help setup lock run data validate features catalogue test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -38,7 +41,14 @@ data: $(STAMP) ## simulate the demo dataset into $(DATA)
 validate: $(STAMP) ## validate the demo dataset
 	$(CHURNLAB) validate $(DATA)
 
-run: data validate ## the whole demo (so far: simulate, then validate)
+features: $(STAMP) ## build the demo's observation + feature table ($(FEATURES))
+	$(CHURNLAB) features --data $(DATA) --cutoffs $(CUTOFFS) --horizon $(HORIZON) --out $(FEATURES)
+
+catalogue: $(STAMP) ## export the feature catalogue to docs/ (Markdown and JSON)
+	$(CHURNLAB) catalogue --format md --out docs/feature-catalogue.md
+	$(CHURNLAB) catalogue --format json --out docs/feature-catalogue.json
+
+run: data validate features ## the whole demo (so far: simulate, validate, build features)
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -n auto -q

@@ -90,3 +90,55 @@ def test_validate_single_table(tmp_path):
     out = run("validate", "--table", str(csv), "--id", "id", "--label", "churn")
     assert out.returncode == 1 and "customers.id: 1 duplicate id(s)" in out.stderr
     shutil.rmtree(tmp_path)
+
+
+def test_features_writes_table_and_summary(small_sim, tmp_path):
+    out = tmp_path / "f.parquet"
+    res = run("features", "--data", str(small_sim), "--cutoffs", "2024-06-01:2024-12-01:3M", "--horizon", "30",
+              "--drivers", "engagement,billing", "--out", str(out), "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["cutoffs"] == 3 and summary["rows"] > 500
+    assert all(0 < c["positive_rate"] < 0.5 for c in summary["per_cutoff"])
+    import pandas as pd
+
+    df = pd.read_parquet(out)
+    assert {"events_30d", "plan", "churned_within_h", "duration_days"} <= set(df.columns)
+    assert "last_nps" not in df.columns  # satisfaction not asked for
+    assert len(df) == summary["rows"]
+
+
+def test_features_bad_input_leaves_no_file(small_sim, tmp_path):
+    out = tmp_path / "f.parquet"
+    res = run(
+        "features",
+        "--data",
+        str(small_sim),
+        "--cutoffs",
+        "2024-06-01:2024-12-01:1Y",
+        "--out",
+        str(out),
+    )
+    assert res.returncode == 1 and "STEP" in res.stderr
+    res = run("features", "--data", str(small_sim), "--cutoffs", "2030-01-01", "--out", str(out))
+    assert res.returncode == 1 and "end of observation" in res.stderr
+    res = run(
+        "features",
+        "--data",
+        str(small_sim),
+        "--cutoffs",
+        "2024-06-01",
+        "--drivers",
+        "vibes",
+        "--out",
+        str(out),
+    )
+    assert res.returncode == 1 and "unknown driver" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_catalogue_json():
+    res = run("catalogue", "--format", "json")
+    assert res.returncode == 0
+    rows = json.loads(res.stdout)
+    assert len(rows) >= 40 and len({r["driver"] for r in rows}) == 9

@@ -138,6 +138,115 @@ def validate(
     _print_summary(summary)
 
 
+@app.command()
+def features(
+    data: Annotated[Path, typer.Option(help="dataset folder or .duckdb file")] = Path("data/demo"),
+    cutoffs: Annotated[
+        str,
+        typer.Option(help="dates (2024-03-01,2024-04-01) or START:END:STEP, STEP like 7D, 2W, 1M"),
+    ] = ...,
+    horizon: Annotated[int, typer.Option(min=1, help="label window in days")] = 90,
+    lead: Annotated[int, typer.Option(min=0, help="days between cutoff and the label window")] = 0,
+    drivers: Annotated[str | None, typer.Option(help="only these drivers, comma-separated")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb")] = "duckdb",
+    out: Annotated[Path, typer.Option(help="output .parquet or .csv (written atomically)")] = Path(
+        "data/features.parquet"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Build point-in-time observations and features at each cutoff and write them to a file."""
+    from churnlab.data import DataValidationError, load_dataset
+    from churnlab.features import build_features, build_observations, parse_cutoffs, write_table
+
+    t0 = time.perf_counter()
+    try:
+        cut = parse_cutoffs(cutoffs)
+        with err.status(f"loading {data}", spinner="dots") as status:
+            dataset = load_dataset(data, engine=engine)
+            status.update(f"planning features at {len(cut)} cutoffs")
+            obs = build_observations(dataset, cut, horizon, lead)
+            table, used = build_features(
+                dataset, obs, drivers=drivers.split(",") if drivers else None
+            )
+            status.update(
+                f"building {len(table.columns) - 7} features x {len(cut)} cutoffs on {engine}"
+            )
+            write_table(dataset, table, out)
+    except DataValidationError as exc:
+        _fail(str(exc))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    elapsed = time.perf_counter() - t0
+    con = dataset.con
+    written = con.read_parquet(str(out)) if out.suffix == ".parquet" else con.read_csv(str(out))
+    per_cutoff = con.execute(
+        written.group_by("cutoff")
+        .agg(
+            rows=written.count(),
+            complete=written.label_complete.sum(),
+            positive_rate=written.churned_within_h.cast("float64").mean(
+                where=written.label_complete
+            ),
+        )
+        .order_by("cutoff")
+    )
+    summary = {
+        "out": str(out),
+        "rows": int(per_cutoff.rows.sum()),
+        "accounts": int(con.execute(written.account_id.nunique())),
+        "cutoffs": len(per_cutoff),
+        "features": len(written.columns) - 7,
+        "builders": [b.name for b in used],
+        "seconds": round(elapsed, 2),
+        "per_cutoff": [
+            {
+                "cutoff": str(r.cutoff.date()),
+                "rows": int(r.rows),
+                "label_complete": int(r.complete),
+                "positive_rate": None if r.complete == 0 else round(float(r.positive_rate), 4),
+            }
+            for r in per_cutoff.itertuples()
+        ],
+    }
+    if as_json:
+        _emit_json(summary)
+        return
+    for notice in dataset.notices:
+        err.print(f"[yellow]notice:[/] {notice}", highlight=False)
+    grid = Table(
+        title=f"{out}: positive rate per cutoff (horizon {horizon} days)", title_justify="left"
+    )
+    for col in ("cutoff", "rows", "label complete", "positive rate"):
+        grid.add_column(col, justify="right")
+    for r in summary["per_cutoff"]:
+        rate = "-" if r["positive_rate"] is None else f"{r['positive_rate']:.1%}"
+        grid.add_row(r["cutoff"], f"{r['rows']:,}", f"{r['label_complete']:,}", rate)
+    console.print(grid)
+    console.print(
+        f"{summary['rows']:,} rows, {summary['accounts']:,} accounts, {summary['cutoffs']} cutoffs, "
+        f"{summary['features']} features in {elapsed:.1f}s"
+    )
+
+
+@app.command()
+def catalogue(
+    fmt: Annotated[str, typer.Option("--format", help="json or md")] = "md",
+    out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
+) -> None:
+    """The feature catalogue: every built-in feature with its driver, dtype and description."""
+    from churnlab.features import catalogue_json, catalogue_markdown
+
+    if fmt not in ("json", "md"):
+        _fail("--format must be json or md", code=2)
+    text = catalogue_json() if fmt == "json" else catalogue_markdown()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        console.print(f"wrote {out}")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     grid = Table(title=f"valid: {summary['source']}", show_header=False, title_justify="left")
     for name, n in summary["rows"].items():

@@ -143,3 +143,12 @@ def test_user_builder_with_one_decorator(tmp_path, request):
     assert f.loc[1, "test_exports_per_seat_30d"] == 0.0
     with pytest.raises(ValueError, match="unknown driver"):
         feature_builder("bad", driver="vibes", features=[])
+
+
+def test_committed_catalogue_is_current():
+    """docs/feature-catalogue.* are exports of the registry: `make catalogue` refreshes them."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    builtin = [r for r in catalogue() if not r["name"].startswith("test_")]
+    assert json.loads((docs / "feature-catalogue.json").read_text()) == builtin

@@ -33,7 +33,7 @@ setup: $(STAMP) ## create or update .venv from the lock (re-installs only when t
 
 lock: ## regenerate requirements.lock from pyproject.toml (pinned, hashed)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
 
 data: $(STAMP) ## simulate the demo dataset into $(DATA)
 	$(CHURNLAB) simulate --accounts $(ACCOUNTS) --months $(MONTHS) --seed $(SEED) --out $(DATA)

@@ -148,7 +148,9 @@ def features(
     horizon: Annotated[int, typer.Option(min=1, help="label window in days")] = 90,
     lead: Annotated[int, typer.Option(min=0, help="days between cutoff and the label window")] = 0,
     drivers: Annotated[str | None, typer.Option(help="only these drivers, comma-separated")] = None,
-    engine: Annotated[str, typer.Option(help="duckdb")] = "duckdb",
+    engine: Annotated[
+        str, typer.Option(help="duckdb (embedded) or spark (local or the active session)")
+    ] = "duckdb",
     out: Annotated[Path, typer.Option(help="output .parquet or .csv (written atomically)")] = Path(
         "data/features.parquet"
     ),

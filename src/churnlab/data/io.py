@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,11 +119,42 @@ def churned_accounts(dataset: Dataset) -> ir.Table:
 # loading
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def spark_session() -> Any:
+    """The active SparkSession (a cluster's, in production), else a local one for this machine."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ValueError("engine 'spark' needs pyspark: pip install 'churnlab[spark]'") from exc
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    return (
+        SparkSession.builder.master(f"local[{os.cpu_count() or 2}]")
+        .appName("churnlab")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        # a feature plan has dozens of joins and sorts in one task, each holding a memory page
+        .config("spark.buffer.pageSize", "2m")
+        .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
+        .config("spark.driver.memory", os.environ.get("CHURNLAB_SPARK_DRIVER_MEMORY", "4g"))
+        .getOrCreate()
+    )
+
+
 def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
-    """An Ibis connection for the engine. DuckDB is embedded; Spark needs the ``spark`` extra."""
+    """An Ibis connection: embedded DuckDB by default, or Spark (the ``spark`` extra)."""
     if engine == "duckdb":
         return ibis.duckdb.connect(str(path) if path else ":memory:", read_only=bool(path))
-    raise ValueError(f"unknown engine {engine!r}: expected 'duckdb'")
+    if engine == "spark":
+        if path:
+            raise ValueError(
+                "engine 'spark' reads folders of Parquet/CSV files, not a .duckdb file"
+            )
+        return ibis.pyspark.connect(spark_session())
+    raise ValueError(f"unknown engine {engine!r}: expected one of {ENGINES}")
 
 
 def _read_folder_table(con: Any, folder: Path, name: str) -> ir.Table | None:
@@ -136,8 +168,10 @@ def _read_folder_table(con: Any, folder: Path, name: str) -> ir.Table | None:
     if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
         return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name)
     if csv_file.exists():
-        # all_varchar keeps the raw text, so bad values are reported instead of silently re-typed
-        return con.read_csv(str(csv_file), table_name=name, all_varchar=True)
+        # raw text, so bad values are reported instead of silently re-typed
+        if con.name == "duckdb":
+            return con.read_csv(str(csv_file), table_name=name, all_varchar=True)
+        return con.read_csv(str(csv_file), table_name=name, header=True, inferSchema=False)
     return None
 
 

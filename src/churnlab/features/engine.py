@@ -74,14 +74,32 @@ def write_table(dataset: Dataset, table: ir.Table, out: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
     os.close(fd)
     try:
-        if out.suffix == ".parquet":
-            dataset.con.to_parquet(table, tmp)
-        elif out.suffix == ".csv":
-            dataset.con.to_csv(table, tmp)
-        else:
+        if out.suffix not in (".parquet", ".csv"):
             raise ValueError(f"{out}: expected a .parquet or .csv file")
+        if dataset.con.name == "duckdb":
+            write = dataset.con.to_parquet if out.suffix == ".parquet" else dataset.con.to_csv
+            write(table, tmp)
+        else:
+            _write_batches(
+                dataset.con.to_pyarrow_batches(table), tmp, out.suffix, table.schema().to_pyarrow()
+            )
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def _write_batches(batches, path: str, suffix: str, schema) -> None:
+    """Stream record batches from a distributed engine into one local file (bounded memory)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    writer = (
+        pq.ParquetWriter(path, schema) if suffix == ".parquet" else pacsv.CSVWriter(path, schema)
+    )
+    try:
+        for batch in batches:
+            writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
+    finally:
+        writer.close()

@@ -75,8 +75,10 @@ def cutoff_table(cutoffs: Sequence[pd.Timestamp]) -> ir.Table:
 
 
 def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
-    """Fractional days from ``earlier`` to ``later``, the same on every engine."""
-    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
+    """Days from ``earlier`` to ``later`` at one-second resolution, identical on every engine
+    (Spark's epoch seconds are whole seconds; DuckDB's carry microseconds)."""
+    seconds = later.epoch_seconds().floor() - earlier.epoch_seconds().floor()
+    return seconds.cast("float64") / SECONDS_PER_DAY
 
 
 def build_observations(

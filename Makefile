@@ -59,6 +59,7 @@ lint: $(STAMP) ## ruff lint and format check
 
 bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/features.py
 
 clean: ## remove the virtualenv and generated data
 	rm -rf $(VENV) data

@@ -48,6 +48,20 @@ def _cutoffs(keys: ir.Table) -> ir.Table:
     return keys.select("cutoff").distinct()
 
 
+def _daily_activity(ds: Dataset) -> ir.Table:
+    """Events rolled up per (account, day): counts, logins and the last timestamp.
+
+    Cutoffs are midnights, so a day is wholly before or wholly on/after any cutoff and window
+    counts over days equal counts over events, from about a tenth of the rows.
+    """
+    ev = ds["events"]
+    return ev.group_by(["account_id", ev.ts.truncate("D").name("day")]).agg(
+        n_events=ev.count(),
+        n_logins=ev.count(where=ev.event_type == "login"),
+        last_ts=ev.ts.max(),
+    )
+
+
 def active_population(dataset: Dataset, cutoffs: ir.Table) -> ir.Table:
     """(account_id, cutoff) for every account subscribed at each cutoff: the population that
     point-in-time statistics are computed over."""
@@ -79,14 +93,14 @@ def active_population(dataset: Dataset, cutoffs: ir.Table) -> ir.Table:
     ],
 )
 def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = _before(keys, ds["events"], "ts", max(WINDOWS))
+    days = _before(keys, _daily_activity(ds), "day", max(WINDOWS))
     aggs = {}
     for w in WINDOWS:
-        inw = ev.age_days <= w
-        aggs[f"events_{w}d"] = ev.count(where=inw)
-        aggs[f"sessions_{w}d"] = ev.count(where=inw & (ev.event_type == "login"))
-        aggs[f"active_days_{w}d"] = ev.ts.date().nunique(where=inw)
-    return ev.group_by(KEYS).agg(**aggs)
+        inw = days.age_days <= w
+        aggs[f"events_{w}d"] = days.n_events.sum(where=inw).fill_null(0)
+        aggs[f"sessions_{w}d"] = days.n_logins.sum(where=inw).fill_null(0)
+        aggs[f"active_days_{w}d"] = days.count(where=inw)
+    return days.group_by(KEYS).agg(**aggs)
 
 
 @feature_builder(
@@ -137,8 +151,10 @@ def event_type_counts(ds: Dataset, keys: ir.Table) -> ir.Table:
     ],
 )
 def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = _before(keys, ds["events"], "ts", 365)
-    return ev.group_by(KEYS).agg(days_since_last_activity=ev.age_days.min())
+    days = _before(keys, _daily_activity(ds), "day", 365)
+    return days.group_by(KEYS).agg(
+        days_since_last_activity=days_between(days.cutoff, days.last_ts).min()
+    )
 
 
 @feature_builder(
@@ -234,8 +250,8 @@ def _with_tenure(ds: Dataset, keys: ir.Table, *columns: str) -> ir.Table:
 )
 def danger_zone(ds: Dataset, keys: ir.Table) -> ir.Table:
     pop = active_population(ds, _cutoffs(keys))
-    ev = _before(pop, ds["events"], "ts", 30)
-    counts = ev.group_by(KEYS).agg(n=ev.count())
+    days = _before(pop, _daily_activity(ds), "day", 30)
+    counts = days.group_by(KEYS).agg(n=days.n_events.sum())
     pop = pop.left_join(counts, KEYS).select(*KEYS, n=lambda t: t.n.fill_null(0))
     by_cutoff = ibis.window(group_by="cutoff", order_by=["n", "account_id"])
     pop = pop.mutate(

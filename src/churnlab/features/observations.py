@@ -29,7 +29,8 @@ _RANGE = re.compile(r"^(?P<start>[^:]+):(?P<end>[^:]+):(?P<n>\d+)(?P<unit>[DWM])
 def parse_cutoffs(spec: str | Sequence[str | pd.Timestamp]) -> list[pd.Timestamp]:
     """Cutoff dates from a list, a comma-separated string, or ``START:END:STEP``.
 
-    STEP is a number of days, weeks or months: ``7D``, ``2W``, ``1M``. END is inclusive.
+    STEP is a number of days, weeks or months: ``7D``, ``2W``, ``1M``. END is inclusive. A cutoff
+    is a date (midnight): a feature at a cutoff sees everything before that day.
 
     >>> [str(c.date()) for c in parse_cutoffs("2024-03-01:2024-05-01:1M")]
     ['2024-03-01', '2024-04-01', '2024-05-01']
@@ -65,6 +66,11 @@ def parse_cutoffs(spec: str | Sequence[str | pd.Timestamp]) -> list[pd.Timestamp
         ) from exc
     if not cutoffs:
         raise ValueError("no cutoffs given")
+    with_time = [str(c) for c in cutoffs if c != c.normalize()]
+    if with_time:
+        raise ValueError(
+            f"cutoffs are dates (features use whole days before them): got {with_time}"
+        )
     return cutoffs
 
 

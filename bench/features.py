@@ -1,0 +1,217 @@
+"""Feature-building benchmark. Results: bench/results/features.json.
+
+Cases (each in its own process, so peak RSS is its own):
+* ``demo``: the full catalogue for the default demo (5,000 accounts, 24 months, 24 monthly
+  cutoffs) on DuckDB and on Spark local.
+* ``large``: the full catalogue for 100,000 accounts x 12 monthly cutoffs on DuckDB (and Spark
+  with ``--spark-large``, slow on 2 cores).
+* ``reference``: 10 features (events, sessions, active days in 7/30/90 days; days since last
+  activity) over about 20M events, by a vectorized pandas groupby and by the DuckDB engine.
+
+Targets (2 cores): DuckDB at least as fast as the pandas reference with at most a third of its
+peak memory; the demo's full catalogue under 30 s; 100k x 12 under 5 minutes and 8 GiB.
+
+Usage: python bench/features.py [--cases demo,large,reference] [--spark-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "features.json"
+WORK = ROOT / "data" / "bench"
+DATASETS = {  # name: (accounts, months)
+    "demo": (5000, 24),
+    "large": (100_000, 24),
+    "reference": (17_000, 24),  # about 20M events
+}
+CUTOFFS = {
+    "demo": "2024-01-01:2025-12-01:1M",
+    "large": "2025-01-01:2025-12-01:1M",
+    "reference": "2025-01-01:2025-12-01:1M",
+}
+REFERENCE_BUILDERS = ["activity_windows", "recency"]
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _dataset(name: str) -> Path:
+    from churnlab.data import SimulationParams, simulate
+
+    accounts, months = DATASETS[name]
+    path = WORK / f"{name}-{accounts}x{months}"
+    if not (path / "dataset.json").exists():
+        simulate(path, SimulationParams(accounts=accounts, months=months, seed=42))
+    return path
+
+
+def run_engine(name: str, engine: str, builders: list[str] | None) -> dict:
+    """Build features with churnlab on ``engine`` and write them to Parquet."""
+    from churnlab.data import load_dataset
+    from churnlab.features import build_features, build_observations, write_table
+
+    path = _dataset(name)
+    t0 = time.perf_counter()
+    ds = load_dataset(path, engine=engine)
+    t_load = time.perf_counter() - t0
+    obs = build_observations(ds, CUTOFFS[name], 90)
+    table, used = build_features(ds, obs, names=builders)
+    out = WORK / f"out-{name}-{engine}.parquet"
+    t1 = time.perf_counter()
+    write_table(ds, table, out)
+    t_features = time.perf_counter() - t1
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(out).metadata.num_rows
+    events = json.loads((path / "dataset.json").read_text())["rows"]["events"]
+    return {
+        "engine": engine,
+        "rows": rows,
+        "features": sum(len(b.features) for b in used),
+        "events": events,
+        "load_validate_s": round(t_load, 2),
+        "features_s": round(t_features, 2),
+        "events_per_s": round(events / t_features),
+        "peak_rss_gib": round(_peak_rss_gib(), 3),
+    }
+
+
+def run_pandas_reference(name: str) -> dict:
+    """A well-written vectorized pandas implementation of the 10 reference features."""
+    import numpy as np
+    import pandas as pd
+
+    from churnlab.data import load_dataset
+    from churnlab.features import build_observations
+
+    path = _dataset(name)
+    ds = load_dataset(path)
+    keys = ds.con.execute(build_observations(ds, CUTOFFS[name], 90))[["account_id", "cutoff"]]
+    t0 = time.perf_counter()
+    ev = pd.read_parquet(path / "events.parquet", columns=["account_id", "ts", "event_type"])
+    ev["login"] = (ev.event_type == "login").to_numpy()
+    ev = ev.drop(columns="event_type")
+    parts = []
+    for cutoff, k in keys.groupby("cutoff"):
+        window = ev[(ev.ts < cutoff) & (ev.ts >= cutoff - pd.Timedelta(days=365))]
+        window = window[window.account_id.isin(k.account_id)]
+        age = (cutoff - window.ts).dt.total_seconds().to_numpy() / 86400
+        frame = pd.DataFrame(
+            {
+                "account_id": window.account_id.to_numpy(),
+                "age": age,
+                "login": window.login.to_numpy(),
+                "day": window.ts.dt.floor("D").to_numpy(),
+            }
+        )
+        out = frame.groupby("account_id").agg(days_since_last_activity=("age", "min"))
+        for w in (7, 30, 90):
+            sub = frame[frame.age <= w]
+            g = sub.groupby("account_id")
+            out[f"events_{w}d"] = g.size()
+            out[f"sessions_{w}d"] = g.login.sum()
+            out[f"active_days_{w}d"] = g.day.nunique()
+        out = k.set_index("account_id").join(out).reset_index()
+        parts.append(out)
+    result = pd.concat(parts, ignore_index=True)
+    counts = [c for c in result.columns if c.endswith("d") and c != "cutoff"]
+    result[counts] = result[counts].fillna(0).astype(np.int64)
+    result["days_since_last_activity"] = result.days_since_last_activity.fillna(365.0)
+    seconds = time.perf_counter() - t0
+    events = json.loads((path / "dataset.json").read_text())["rows"]["events"]
+    return {
+        "engine": "pandas",
+        "rows": len(result),
+        "features": 10,
+        "events": events,
+        "features_s": round(seconds, 2),
+        "events_per_s": round(events / seconds),
+        "peak_rss_gib": round(_peak_rss_gib(), 3),
+    }
+
+
+def _child(kind: str, name: str, engine: str) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, name, engine]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {
+            "engine": engine,
+            "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed",
+        }
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", default="demo,large,reference")
+    parser.add_argument("--spark-large", action="store_true")
+    args = parser.parse_args()
+    cases = args.cases.split(",")
+    report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    results = report.setdefault("results", {})
+    for name in cases:
+        _dataset(name)
+    if "demo" in cases:
+        results["demo"] = [_child("full", "demo", e) for e in ("duckdb", "spark")]
+    if "large" in cases:
+        engines = ("duckdb", "spark") if args.spark_large else ("duckdb",)
+        results["large"] = [_child("full", "large", e) for e in engines]
+    if "reference" in cases:
+        results["reference"] = [_child("reference", "reference", e) for e in ("pandas", "duckdb")]
+    for name, rows in results.items():
+        for r in rows:
+            print(name, json.dumps(r))
+
+    def get(case: str, engine: str) -> dict:
+        return next((r for r in results.get(case, []) if r.get("engine") == engine), {})
+
+    pandas_ref, duck_ref = get("reference", "pandas"), get("reference", "duckdb")
+    demo, large = get("demo", "duckdb"), get("large", "duckdb")
+    report["targets"] = {
+        "reference": "duckdb seconds <= pandas seconds and duckdb peak RSS <= pandas peak RSS / 3",
+        "demo_full_catalogue_s": 30,
+        "large_s": 300,
+        "large_peak_rss_gib": 8,
+    }
+    report["met"] = {
+        "reference_speed": bool(
+            duck_ref and pandas_ref and duck_ref["features_s"] <= pandas_ref["features_s"]
+        ),
+        "reference_memory": bool(
+            duck_ref and pandas_ref and duck_ref["peak_rss_gib"] <= pandas_ref["peak_rss_gib"] / 3
+        ),
+        "demo_under_30s": bool(
+            demo and demo.get("features_s", 1e9) + demo.get("load_validate_s", 0) < 30
+        ),
+        "large_under_5min": bool(
+            large and large.get("features_s", 1e9) + large.get("load_validate_s", 0) < 300
+        ),
+        "large_under_8gib": bool(large and large.get("peak_rss_gib", 1e9) < 8),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {RESULTS}: {report['met']}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        kind, name, engine = sys.argv[2:]
+        if kind == "reference" and engine == "pandas":
+            result = run_pandas_reference(name)
+        else:
+            result = run_engine(name, engine, REFERENCE_BUILDERS if kind == "reference" else None)
+        print(json.dumps(result))
+    else:
+        main()

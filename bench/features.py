@@ -65,10 +65,10 @@ def run_engine(name: str, engine: str, builders: list[str] | None) -> dict:
     t0 = time.perf_counter()
     ds = load_dataset(path, engine=engine)
     t_load = time.perf_counter() - t0
+    t1 = time.perf_counter()
     obs = build_observations(ds, CUTOFFS[name], 90)
     table, used = build_features(ds, obs, names=builders)
     out = WORK / f"out-{name}-{engine}.parquet"
-    t1 = time.perf_counter()
     write_table(ds, table, out)
     t_features = time.perf_counter() - t1
     import pyarrow.parquet as pq
@@ -129,6 +129,7 @@ def run_pandas_reference(name: str) -> dict:
     result[counts] = result[counts].fillna(0).astype(np.int64)
     result["days_since_last_activity"] = result.days_since_last_activity.fillna(365.0)
     seconds = time.perf_counter() - t0
+    result.to_parquet(WORK / f"out-{name}-pandas.parquet")
     events = json.loads((path / "dataset.json").read_text())["rows"]["events"]
     return {
         "engine": "pandas",
@@ -141,15 +142,50 @@ def run_pandas_reference(name: str) -> dict:
     }
 
 
+def _tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (the Spark JVM included)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
 def _child(kind: str, name: str, engine: str) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, name, engine]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        return {
-            "engine": engine,
-            "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed",
-        }
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_bytes(proc.pid))
+        time.sleep(0.1)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        return {"engine": engine, "error": stderr.strip().splitlines()[-1] if stderr else "failed"}
+    result = json.loads(stdout.strip().splitlines()[-1])
+    # sampled every 0.1 s over the whole process tree; ru_maxrss misses child processes
+    result["peak_rss_gib"] = round(max(peak / 2**30, result.pop("peak_rss_gib")), 3)
+    return result
+
+
+def _same_values(name: str) -> bool:
+    """The pandas reference and churnlab agree on every value (1 s resolution on days)."""
+    import numpy as np
+    import pandas as pd
+
+    keys = ["account_id", "cutoff"]
+    a = pd.read_parquet(WORK / f"out-{name}-pandas.parquet").sort_values(keys).reset_index(drop=True)
+    b = pd.read_parquet(WORK / f"out-{name}-duckdb.parquet").sort_values(keys).reset_index(drop=True)
+    cols = [c for c in a.columns if c not in keys]
+    return len(a) == len(b) and all(
+        np.allclose(a[c].astype(float), b[c][: len(a)].astype(float), atol=2 / 86400) for c in cols
+    )
 
 
 def main() -> None:
@@ -178,6 +214,8 @@ def main() -> None:
         return next((r for r in results.get(case, []) if r.get("engine") == engine), {})
 
     pandas_ref, duck_ref = get("reference", "pandas"), get("reference", "duckdb")
+    if "reference" in cases and pandas_ref and duck_ref:
+        report["reference_values_equal"] = _same_values("reference")
     demo, large = get("demo", "duckdb"), get("large", "duckdb")
     report["targets"] = {
         "reference": "duckdb seconds <= pandas seconds and duckdb peak RSS <= pandas peak RSS / 3",

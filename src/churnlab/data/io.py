@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,7 +148,13 @@ def spark_session() -> Any:
 def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
     """An Ibis connection: embedded DuckDB by default, or Spark (the ``spark`` extra)."""
     if engine == "duckdb":
-        return ibis.duckdb.connect(str(path) if path else ":memory:", read_only=bool(path))
+        con = ibis.duckdb.connect(str(path) if path else ":memory:", read_only=bool(path))
+        # bounded memory with spilling to disk; row order comes from explicit ORDER BYs
+        limit = os.environ.get("CHURNLAB_DUCKDB_MEMORY", "6GB")
+        con.raw_sql(f"SET memory_limit = '{limit}'")
+        con.raw_sql("SET preserve_insertion_order = false")
+        con.raw_sql(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'churnlab-duckdb'}'")
+        return con
     if engine == "spark":
         if path:
             raise ValueError(

@@ -62,6 +62,20 @@ def _daily_activity(ds: Dataset) -> ir.Table:
     )
 
 
+def _daily_users(ds: Dataset) -> ir.Table:
+    """Distinct (account, user, day) triples: distinct users over any whole-day window."""
+    ev = ds["events"]
+    return ev.select("account_id", "user_id", day=ev.ts.truncate("D")).distinct()
+
+
+def _daily_types(ds: Dataset) -> ir.Table:
+    """Events rolled up per (account, day, event type)."""
+    ev = ds["events"]
+    return ev.group_by(["account_id", ev.ts.truncate("D").name("day"), "event_type"]).agg(
+        n_events=ev.count()
+    )
+
+
 def active_population(dataset: Dataset, cutoffs: ir.Table) -> ir.Table:
     """(account_id, cutoff) for every account subscribed at each cutoff: the population that
     point-in-time statistics are computed over."""
@@ -114,9 +128,9 @@ def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
     ],
 )
 def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = _before(keys, ds["events"], "ts", max(WINDOWS))
-    return ev.group_by(KEYS).agg(
-        **{f"active_users_{w}d": ev.user_id.nunique(where=ev.age_days <= w) for w in WINDOWS}
+    days = _before(keys, _daily_users(ds), "day", max(WINDOWS))
+    return days.group_by(KEYS).agg(
+        **{f"active_users_{w}d": days.user_id.nunique(where=days.age_days <= w) for w in WINDOWS}
     )
 
 
@@ -130,9 +144,9 @@ def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
     ],
 )
 def event_type_counts(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = _before(keys, ds["events"], "ts", 30)
-    return ev.group_by(KEYS).agg(
-        **{f"n_{t}_30d": ev.count(where=ev.event_type == t) for t in TASK_EVENTS}
+    days = _before(keys, _daily_types(ds), "day", 30)
+    return days.group_by(KEYS).agg(
+        **{f"n_{t}_30d": days.n_events.sum(where=days.event_type == t) for t in TASK_EVENTS}
     )
 
 
@@ -294,10 +308,10 @@ def danger_zone(ds: Dataset, keys: ir.Table) -> ir.Table:
     ],
 )
 def seat_activity(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = _before(keys, ds["events"], "ts", 70)
-    users = ev.group_by(KEYS).agg(
-        now=ev.user_id.nunique(where=ev.age_days <= 14),
-        then=ev.user_id.nunique(where=ev.age_days > 56),
+    days = _before(keys, _daily_users(ds), "day", 70)
+    users = days.group_by(KEYS).agg(
+        now=days.user_id.nunique(where=days.age_days <= 14),
+        then=days.user_id.nunique(where=days.age_days > 56),
     )
     t = _with_tenure(ds, keys, "seats").left_join(users, KEYS)
     t = t.select(*KEYS, "seats", "tenure_days", now=t.now.fill_null(0), then=t.then.fill_null(0))
@@ -358,12 +372,13 @@ def onboarding(ds: Dataset, keys: ir.Table, core_event: str) -> ir.Table:
     features=[Feature("first_session_min", "length of the first session (minutes)", "float")],
 )
 def first_session(ds: Dataset, keys: ir.Table) -> ir.Table:
+    # the first login ever is the first before any cutoff that comes after it
     logins = ds["events"].filter(lambda t: t.event_type == "login")
-    ev = _before(keys, logins, "ts")
-    w = ibis.window(group_by=KEYS, order_by=["ts", "duration_s"])
-    ev = ev.mutate(rn=ibis.row_number().over(w))
-    first = ev.filter(ev.rn == 0)
-    return first.select(*KEYS, first_session_min=first.duration_s / 60.0)
+    w = ibis.window(group_by="account_id", order_by=["ts", "duration_s"])
+    first = logins.mutate(rn=ibis.row_number().over(w)).filter(lambda t: t.rn == 0)
+    j = keys.join(first.select("account_id", "ts", "duration_s"), "account_id")
+    j = j.filter(j.ts < j.cutoff)
+    return j.select(*KEYS, first_session_min=j.duration_s / 60.0)
 
 
 # ---- usability -------------------------------------------------------------------------------
@@ -390,13 +405,18 @@ def first_session(ds: Dataset, keys: ir.Table) -> ir.Table:
 def time_on_task(ds: Dataset, keys: ir.Table) -> ir.Table:
     tasks = ds["events"].filter(lambda t: ~t.event_type.isin(SYSTEM_EVENTS) & (t.duration_s > 0))
     # population baseline per (cutoff, task): geometric means are exact on every engine
+    # one pass over the population's tasks serves both the baseline and every account in it
     pop = _before(active_population(ds, _cutoffs(keys)), tasks, "ts", 90)
-    base = pop.group_by(["cutoff", "event_type"]).agg(base_log=pop.duration_s.ln().mean())
-    ev = _before(keys, tasks, "ts", 90).join(base, ["cutoff", "event_type"])
-    rel = ev.duration_s.ln() - ev.base_log
-    return ev.group_by(KEYS).agg(
+    pop = pop.mutate(log_s=pop.duration_s.ln())
+    base = pop.group_by(["cutoff", "event_type"]).agg(base_log=pop.log_s.mean())
+    ev = pop.join(base, ["cutoff", "event_type"])
+    rel = ev.log_s - ev.base_log
+    per_account = ev.group_by(KEYS).agg(
         time_on_task_ratio_90d=rel.mean().exp(),
         slow_task_share_90d=(rel > math.log(2.0)).cast("float64").mean(),
+    )
+    return keys.join(per_account, KEYS).select(
+        *KEYS, "time_on_task_ratio_90d", "slow_task_share_90d"
     )
 
 

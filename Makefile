@@ -15,9 +15,12 @@ DATA ?= data/demo
 CUTOFFS ?= 2024-03-01:2025-12-01:1M
 HORIZON ?= 90
 FEATURES ?= data/features.parquet
+EXPERIMENT ?= demo
+SPECS ?= $(wildcard experiments/*.yaml)
+METRIC ?= pr_auc
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue test lint bench clean
+.PHONY: help setup lock run data validate features catalogue train compare promote export test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -48,10 +51,22 @@ catalogue: $(STAMP) ## export the feature catalogue to docs/ (Markdown and JSON)
 	$(CHURNLAB) catalogue --format md --out docs/feature-catalogue.md
 	$(CHURNLAB) catalogue --format json --out docs/feature-catalogue.json
 
-run: data validate features ## the whole demo (so far: simulate, validate, build features)
+train: $(STAMP) ## train every spec in experiments/ (each an MLflow run and a registered version)
+	@for spec in $(SPECS); do echo "$(CHURNLAB) train $$spec"; $(CHURNLAB) train $$spec || exit 1; done
+
+compare: $(STAMP) ## leaderboard of the experiment's runs by test metrics
+	$(CHURNLAB) compare --experiment $(EXPERIMENT) --metric $(METRIC)
+
+promote: $(STAMP) ## alias the best version 'champion' if it beats the current one
+	$(CHURNLAB) promote --experiment $(EXPERIMENT) --metric $(METRIC)
+
+export: $(STAMP) ## export the champion to models/churn-$(EXPERIMENT)
+	$(CHURNLAB) export --model models:/churn-$(EXPERIMENT)@champion --out models/churn-$(EXPERIMENT)
+
+run: data validate features train compare promote export ## the whole demo: simulate -> features -> train -> compare -> promote -> export
 
 test: $(STAMP) ## run the test suite
-	$(BIN)/python -m pytest -n auto -q
+	$(BIN)/python -m pytest -n auto --dist loadfile -q
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check src tests bench
@@ -60,6 +75,8 @@ lint: $(STAMP) ## ruff lint and format check
 bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/features.py
+	$(BIN)/python bench/train.py
 
-clean: ## remove the virtualenv and generated data
-	rm -rf $(VENV) data
+clean: ## remove the virtualenv, generated data, MLflow stores and exported models
+	rm -rf $(VENV) data mlflow.db mlartifacts mlruns
+	find models -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

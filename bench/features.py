@@ -180,8 +180,16 @@ def _same_values(name: str) -> bool:
     import pandas as pd
 
     keys = ["account_id", "cutoff"]
-    a = pd.read_parquet(WORK / f"out-{name}-pandas.parquet").sort_values(keys).reset_index(drop=True)
-    b = pd.read_parquet(WORK / f"out-{name}-duckdb.parquet").sort_values(keys).reset_index(drop=True)
+    a = (
+        pd.read_parquet(WORK / f"out-{name}-pandas.parquet")
+        .sort_values(keys)
+        .reset_index(drop=True)
+    )
+    b = (
+        pd.read_parquet(WORK / f"out-{name}-duckdb.parquet")
+        .sort_values(keys)
+        .reset_index(drop=True)
+    )
     cols = [c for c in a.columns if c not in keys]
     return len(a) == len(b) and all(
         np.allclose(a[c].astype(float), b[c][: len(a)].astype(float), atol=2 / 86400) for c in cols

@@ -142,3 +142,64 @@ def test_catalogue_json():
     assert res.returncode == 0
     rows = json.loads(res.stdout)
     assert len(rows) >= 40 and len({r["driver"] for r in rows}) == 9
+
+
+def test_train_single_table_json(tmp_path, monkeypatch):
+    """A CRM-style export: one row per customer, a Yes/No label, a tenure column, text columns."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    contract = rng.choice(["Month-to-month", "One year", "Two year"], n)
+    tenure = rng.integers(1, 72, n)
+    charges = rng.uniform(20, 120, n).round(2)
+    logit = -2.5 + 2.5 * (contract == "Month-to-month") - 0.04 * tenure + 0.02 * charges
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No")
+    pd.DataFrame(
+        {
+            "customerID": [f"C{i:05d}" for i in range(n)],
+            "Contract": contract,
+            "tenure": tenure,
+            "MonthlyCharges": charges,
+            "Churn": churn,
+        }
+    ).to_csv(tmp_path / "crm.csv", index=False)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    res = run(
+        "train",
+        "--table",
+        str(tmp_path / "crm.csv"),
+        "--id",
+        "customerID",
+        "--label",
+        "Churn",
+        "--duration",
+        "tenure",
+        "--mrr",
+        "MonthlyCharges",
+        "--model",
+        "lightgbm",
+        "--experiment",
+        "crm",
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["model_name"] == "churn-crm" and out["model_version"] == "1"
+    assert out["test_metrics"]["roc_auc"] > 0.7
+    assert out["split"]["test"]["rows"] == 240
+    assert "revenue_capture_top10" in out["test_metrics"]
+    assert (tmp_path / "mlflow.db").exists()
+
+
+def test_train_bad_spec_exits_nonzero(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        "name: x\ndata: {path: data/demo}\ncutoffs: '2024-01-01'\nmodel: {family: xgb}\n"
+    )
+    res = run("train", str(spec))
+    assert res.returncode == 1
+    assert "model.family" in res.stderr and "'logistic' or 'lightgbm'" in res.stderr

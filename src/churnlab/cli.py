@@ -249,6 +249,224 @@ def catalogue(
         console.print(f"wrote {out}")
 
 
+def _spec_from_flags(
+    spec_file: Path | None,
+    *,
+    data: Path | None,
+    cutoffs: str | None,
+    horizon: int | None,
+    lead: int | None,
+    table: Path | None,
+    id_col: str | None,
+    label: str | None,
+    duration: str | None,
+    mrr: str | None,
+    model: str | None,
+    experiment: str | None,
+    name: str | None,
+    seed: int | None,
+):
+    """A spec from a YAML file (flags override) or, without one, from the flags alone."""
+    from churnlab.config import SpecError, load_spec, parse_spec
+
+    if spec_file is not None:
+        overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
+        raw_model = {"family": model} if model else None
+        spec = load_spec(spec_file, **overrides)
+        if raw_model:
+            spec = parse_spec(
+                {**spec.model_dump(exclude={"source"}), "model": raw_model}, spec_file
+            )
+        return spec
+    if model is None:
+        raise SpecError("give an experiment spec (SPEC.yaml) or --model with --data or --table")
+    if table is not None:
+        if not (id_col and label):
+            raise SpecError("--table needs --id and --label")
+        source = {
+            "table": str(table),
+            "id": id_col,
+            "label": label,
+            "duration": duration,
+            "mrr": mrr,
+        }
+    elif data is not None:
+        if not cutoffs:
+            raise SpecError("--data needs --cutoffs (e.g. 2024-03-01:2025-12-01:1M)")
+        source = {"path": str(data)}
+    else:
+        raise SpecError("give --data DIR (event data) or --table FILE (single customer table)")
+    raw = {
+        "name": name or model,
+        "data": source,
+        "cutoffs": cutoffs,
+        "horizon_days": horizon or 90,
+        "lead_days": lead or 0,
+        "model": {"family": model},
+        "seed": 42 if seed is None else seed,
+    }
+    if experiment:
+        raw["experiment"] = experiment
+    return parse_spec(raw)
+
+
+@app.command()
+def train(
+    spec_file: Annotated[Path | None, typer.Argument(help="experiment spec (YAML)")] = None,
+    data: Annotated[Path | None, typer.Option(help="event dataset folder (no spec)")] = None,
+    cutoffs: Annotated[str | None, typer.Option(help="START:END:STEP or dates (no spec)")] = None,
+    horizon: Annotated[int | None, typer.Option(min=1, help="label window in days")] = None,
+    lead: Annotated[int | None, typer.Option(min=0, help="days between cutoff and window")] = None,
+    table: Annotated[Path | None, typer.Option(help="single customer table (no spec)")] = None,
+    id_col: Annotated[str | None, typer.Option("--id", help="customer id column")] = None,
+    label: Annotated[str | None, typer.Option(help="churn label column")] = None,
+    duration: Annotated[str | None, typer.Option(help="tenure/duration column")] = None,
+    mrr: Annotated[str | None, typer.Option(help="monthly revenue column")] = None,
+    model: Annotated[str | None, typer.Option(help="model family: logistic or lightgbm")] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
+    name: Annotated[str | None, typer.Option(help="run name")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Train an experiment, evaluate it out of time, explain it and log it to MLflow."""
+    from churnlab.config import SpecError
+    from churnlab.data import DataValidationError
+    from churnlab.modeling.split import SplitError
+    from churnlab.tracking import train_and_log
+
+    try:
+        spec = _spec_from_flags(
+            spec_file,
+            data=data,
+            cutoffs=cutoffs,
+            horizon=horizon,
+            lead=lead,
+            table=table,
+            id_col=id_col,
+            label=label,
+            duration=duration,
+            mrr=mrr,
+            model=model,
+            experiment=experiment,
+            name=name,
+            seed=seed,
+        )
+        text = spec.source.read_text() if spec.source else None
+        with err.status(f"training {spec.name}", spinner="dots") as status:
+            result = train_and_log(spec, spec_text=text, progress=lambda m: status.update(m))
+    except (SpecError, SplitError, DataValidationError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+    out = result.to_dict()
+    if as_json:
+        _emit_json(out)
+        return
+    grid = Table(
+        title=f"{spec.name}: {spec.model.family}, run {result.run_id}", title_justify="left"
+    )
+    grid.add_column("metric")
+    grid.add_column("validation", justify="right")
+    grid.add_column("test", justify="right")
+    for k, v in out["test_metrics"].items():
+        val = out["validation_metrics"].get(k)
+        grid.add_row(k, "" if val is None else f"{val:.4f}", f"{v:.4f}")
+    console.print(grid)
+    console.print(
+        f"registered [bold]{result.model_name}[/] version {result.model_version} "
+        f"in {out['seconds'].get('total', 0):.1f}s"
+    )
+
+
+@app.command()
+def compare(
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name")] = "demo",
+    metric: Annotated[str, typer.Option(help="ranking metric (test)")] = "pr_auc",
+    as_json: Annotated[bool, typer.Option("--json", help="print the leaderboard as JSON")] = False,
+) -> None:
+    """Leaderboard: every finished training run with its test metrics, best first."""
+    from churnlab.tracking import RegistryError
+    from churnlab.tracking.registry import log_leaderboard
+
+    try:
+        board = log_leaderboard(experiment, metric)
+    except RegistryError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit_json(json.loads(board.to_json(orient="records", date_format="iso")))
+        return
+    grid = Table(title=f"{experiment}: test metrics, ranked by {metric}", title_justify="left")
+    shown = {
+        "rank": "#",
+        "run_name": "run",
+        "family": "family",
+        "model_version": "v",
+        "pr_auc": "PR-AUC",
+        "roc_auc": "ROC-AUC",
+        "brier": "Brier",
+        "ece": "ECE",
+        "lift_top10": "lift@10",
+        "revenue_capture_top10": "MRR@10",
+        "oracle_roc_auc": "oracle",
+    }
+    for col, head in shown.items():
+        grid.add_column(head, justify="left" if col in ("run_name", "family") else "right")
+    for r in board.itertuples():
+        cells = [getattr(r, c) for c in shown]
+        grid.add_row(
+            *["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
+        )
+    console.print(grid)
+
+
+@app.command()
+def promote(
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name")] = "demo",
+    metric: Annotated[
+        str, typer.Option(help="metric the candidate must beat the champion on")
+    ] = "pr_auc",
+    model_name: Annotated[str | None, typer.Option("--model", help="registered model name")] = None,
+    force: Annotated[bool, typer.Option(help="promote the best even if it does not win")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+) -> None:
+    """Point the alias 'champion' at the best version if it beats the current champion."""
+    from dataclasses import asdict
+
+    from churnlab.tracking import RegistryError
+    from churnlab.tracking import promote as do_promote
+
+    try:
+        outcome = do_promote(experiment, model_name or f"churn-{experiment}", metric, force)
+    except RegistryError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit_json(asdict(outcome))
+        return
+    console.print(
+        ("[green]promoted:[/] " if outcome.promoted else "[yellow]kept:[/] ") + outcome.message
+    )
+
+
+@app.command()
+def export(
+    model: Annotated[str, typer.Option(help="model URI, e.g. models:/churn-demo@champion")] = (
+        "models:/churn-demo@champion"
+    ),
+    out: Annotated[Path | None, typer.Option(help="output folder (default models/NAME)")] = None,
+) -> None:
+    """Write a registered model to a self-contained MLflow model folder (atomically)."""
+    from churnlab.tracking import RegistryError, export_model
+
+    if out is None:
+        name = model.removeprefix("models:/").split("@")[0].split("/")[0]
+        out = Path("models") / name
+    try:
+        path = export_model(model, out)
+    except RegistryError as exc:
+        _fail(str(exc))
+    console.print(f"exported {model} to {path}")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     grid = Table(title=f"valid: {summary['source']}", show_header=False, title_justify="left")
     for name, n in summary["rows"].items():

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEMO_DATA = Path("data") / "demo"
 
@@ -29,3 +42,164 @@ def data_dir() -> Path:
 def tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else the local SQLite store in the project root."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def artifact_root() -> Path:
+    """Where the local tracking store keeps artifacts (``mlartifacts/`` in the project root)."""
+    return project_root() / "mlartifacts"
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiment specs (experiments/*.yaml)
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_EXPERIMENT = "demo"
+FAMILIES = ("logistic", "lightgbm")
+METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
+LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventData(_Strict):
+    """A dataset folder (or .duckdb file) in the five-table model."""
+
+    path: Path
+    engine: Literal["duckdb", "spark"] = "duckdb"
+
+
+class TableData(_Strict):
+    """A single customer table (CRM export): one row per customer and a churn label."""
+
+    table: Path
+    id: str
+    label: str
+    duration: str | None = None
+    mrr: str | None = Field(None, description="monthly revenue column, for revenue at risk")
+
+
+class SplitSpec(_Strict):
+    """Out-of-time over cutoffs (event data) or stratified random (single tables).
+
+    Out of time: test on the latest cutoff with complete labels, validate on the latest cutoff
+    whose label window ends by the test cutoff, train on cutoffs whose label windows end by the
+    validation cutoff (``purge``), so no label in an earlier part sees past a later part's cutoff.
+    ``backtest_folds`` > 1 repeats this with the test cutoff stepped back (rolling origin).
+    """
+
+    kind: Literal["out_of_time", "random"] = "out_of_time"
+    purge: bool = True
+    backtest_folds: int = Field(1, ge=1, le=12)
+    validation_size: float = Field(0.2, gt=0, lt=0.5)
+    test_size: float = Field(0.2, gt=0, lt=0.5)
+
+
+class FeatureSelection(_Strict):
+    drivers: list[str] | None = None
+    include: list[str] = []
+    exclude: list[str] = []
+
+    @field_validator("drivers")
+    @classmethod
+    def _known_drivers(cls, value: list[str] | None) -> list[str] | None:
+        from churnlab.features.registry import DRIVERS
+
+        unknown = sorted(set(value or ()) - set(DRIVERS))
+        if unknown:
+            raise ValueError(f"unknown driver(s) {unknown}; expected some of {list(DRIVERS)}")
+        return value
+
+
+class ModelSpec(_Strict):
+    family: Literal["logistic", "lightgbm"]
+    params: dict[str, Any] = {}
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
+
+
+class ExperimentSpec(_Strict):
+    """One experiment: data, observations, split, features, model, ranking metric, registry name.
+
+    Example (``experiments/lightgbm.yaml``)::
+
+        name: lightgbm
+        experiment: demo
+        data: {path: data/demo}
+        cutoffs: "2024-03-01:2025-12-01:1M"
+        horizon_days: 90
+        model: {family: lightgbm, params: {num_leaves: 15}}
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*$")
+    experiment: str = DEFAULT_EXPERIMENT
+    description: str = ""
+    data: Annotated[
+        Annotated[EventData, Tag("events")] | Annotated[TableData, Tag("table")],
+        Discriminator(
+            lambda v: "table" if "table" in (v if isinstance(v, dict) else vars(v)) else "events"
+        ),
+    ]
+    cutoffs: str | list[str] | None = None
+    horizon_days: int = Field(90, ge=1)
+    lead_days: int = Field(0, ge=0)
+    split: SplitSpec = SplitSpec()
+    features: FeatureSelection = FeatureSelection()
+    model: ModelSpec
+    metric: Literal[METRICS] = "pr_auc"  # type: ignore[valid-type]
+    registered_model: str | None = None
+    seed: int = 42
+    source: Path | None = Field(None, exclude=True, description="the YAML file, when read from one")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentSpec:
+        if isinstance(self.data, EventData) and self.cutoffs is None:
+            raise ValueError("cutoffs: required for event data (e.g. '2024-03-01:2025-12-01:1M')")
+        if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
+            object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))
+        return self
+
+    @property
+    def model_name(self) -> str:
+        """The registered model: ``churn-<experiment>`` unless the spec names one."""
+        return self.registered_model or f"churn-{self.experiment}"
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec with every default filled in, as plain data (logged with each run)."""
+        return self.model_dump(mode="json")
+
+
+class SpecError(ValueError):
+    """An experiment spec that cannot be used, with every problem named by its key."""
+
+
+def load_spec(path: str | Path, **overrides: Any) -> ExperimentSpec:
+    """Read and validate an experiment spec; errors name the offending key."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: experiment spec not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_spec(raw, source=path)
+
+
+def parse_spec(raw: dict[str, Any], source: str | Path | None = None) -> ExperimentSpec:
+    where = f"{source}: " if source else ""
+    try:
+        spec = ExperimentSpec.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for e in exc.errors():
+            loc = ".".join(str(p) for p in e["loc"] if p not in ("events", "table"))
+            lines.append(f"  {loc or '(spec)'}: {e['msg']}")
+        raise SpecError(
+            f"{where}invalid experiment spec\n" + "\n".join(dict.fromkeys(lines))
+        ) from None
+    if source is not None:
+        object.__setattr__(spec, "source", Path(source))
+    return spec

@@ -1,0 +1,108 @@
+"""Classification, calibration and ranking metrics for churn scores.
+
+Scikit-learn provides the curves and scores; only what it lacks is written here: expected
+calibration error, lift / capture in the top fraction, and the share of lost revenue captured
+when ranking by expected loss (p x MRR).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+)
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate - mean predicted| over equal-width probability bins, weighted by
+    the bins' share of rows."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    gap = np.abs(
+        np.bincount(which, weights=y, minlength=bins)
+        - np.bincount(which, weights=p, minlength=bins)
+    )
+    return float(gap.sum() / max(len(y), 1))
+
+
+def top_fraction(score: np.ndarray, fraction: float) -> np.ndarray:
+    """Mask of the ``fraction`` highest scores (stable order, ties broken by position)."""
+    n = max(1, round(len(score) * fraction))
+    order = np.argsort(-np.asarray(score), kind="stable")
+    mask = np.zeros(len(score), dtype=bool)
+    mask[order[:n]] = True
+    return mask
+
+
+def classification_metrics(
+    y: np.ndarray, p: np.ndarray, mrr: np.ndarray | None = None, top: float = 0.1
+) -> dict[str, float]:
+    """ROC-AUC, PR-AUC, log loss, Brier, ECE, lift and capture in the top 10% by risk, and the
+    share of churners' MRR captured in the top 10% by expected loss (p x MRR)."""
+    y, p = np.asarray(y, int), np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
+    base_rate = y.mean()
+    in_top = top_fraction(p, top)
+    out = {
+        "rows": float(len(y)),
+        "positive_rate": float(base_rate),
+        "mean_p": float(p.mean()),
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "lift_top10": float(y[in_top].mean() / base_rate) if base_rate > 0 else float("nan"),
+        "capture_top10": float(y[in_top].sum() / max(y.sum(), 1)),
+    }
+    if mrr is not None and np.isfinite(mrr).all():
+        mrr = np.asarray(mrr, float)
+        lost = (y * mrr).sum()
+        by_loss = top_fraction(p * mrr, top)
+        out["revenue_capture_top10"] = float((y * mrr)[by_loss].sum() / lost) if lost else 0.0
+    return out
+
+
+def gains_table(y: np.ndarray, score: np.ndarray, points: int = 100) -> pd.DataFrame:
+    """Cumulative gains and lift at each share of customers contacted, highest score first."""
+    y = np.asarray(y, float)
+    order = np.argsort(-np.asarray(score), kind="stable")
+    captured = np.cumsum(y[order]) / max(y.sum(), 1)
+    share = np.arange(1, len(y) + 1) / len(y)
+    idx = np.unique(np.linspace(0, len(y) - 1, min(points, len(y))).astype(int))
+    return pd.DataFrame(
+        {
+            "share_contacted": share[idx],
+            "captured": captured[idx],
+            "lift": captured[idx] / share[idx],
+        }
+    )
+
+
+def oracle_risk(
+    truth_path: str | Path, keys: pd.DataFrame, horizon_days: int, lead_days: int = 0
+) -> np.ndarray:
+    """The simulator's true P(churn in the label window) for each (account_id, cutoff) row:
+    1 - prod(1 - weekly hazard) over the weeks starting in [cutoff + lead, cutoff + lead + h).
+    The best score any model could reach; NaN where the truth table has no weeks."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("keys", keys[["account_id", "cutoff"]].reset_index(drop=True))
+    q = f"""
+        SELECT k.account_id, k.cutoff,
+               1 - exp(sum(ln(greatest(1 - t.hazard, 1e-12)))) AS p
+        FROM keys k JOIN read_parquet('{Path(truth_path)}') t
+          ON t.account_id = k.account_id
+         AND t.week_start >= k.cutoff + INTERVAL {int(lead_days)} DAY
+         AND t.week_start <  k.cutoff + INTERVAL {int(lead_days + horizon_days)} DAY
+        GROUP BY 1, 2
+    """
+    found = con.execute(q).df()
+    merged = keys[["account_id", "cutoff"]].merge(found, on=["account_id", "cutoff"], how="left")
+    return merged.p.to_numpy(dtype=float)

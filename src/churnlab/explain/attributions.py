@@ -1,0 +1,92 @@
+"""SHAP attributions for any estimator (through its ``contributions``), global summaries per
+feature and per driver, and the plots (beeswarm, dependence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Explanation:
+    """Per-row, per-feature attributions on the log-odds scale, the base value per row and the
+    feature values they explain (same index)."""
+
+    values: pd.DataFrame
+    base: np.ndarray
+    data: pd.DataFrame
+
+    def to_shap(self):
+        """A ``shap.Explanation`` (categoricals as codes) for shap's plots."""
+        import shap
+
+        data = self.data.copy()
+        for c in data.columns:
+            if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
+                data[c] = pd.Categorical(data[c].astype("string")).codes.astype(float)
+        return shap.Explanation(
+            values=self.values.to_numpy(),
+            base_values=self.base,
+            data=data.to_numpy(dtype=float, na_value=np.nan),
+            feature_names=list(self.values.columns),
+        )
+
+
+def explain(estimator, X: pd.DataFrame) -> Explanation:
+    values, base = estimator.contributions(X)
+    return Explanation(values=values, base=np.asarray(base), data=X[list(values.columns)])
+
+
+def global_importance(
+    expl: Explanation, drivers: dict[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean |SHAP| per feature and per driver (sum of its features), largest first."""
+    per_feature = (
+        expl.values.abs()
+        .mean()
+        .rename("mean_abs_shap")
+        .rename_axis("feature")
+        .reset_index()
+        .assign(driver=lambda d: d.feature.map(drivers).fillna("other"))
+        .sort_values("mean_abs_shap", ascending=False, ignore_index=True)
+    )
+    per_feature["share"] = per_feature.mean_abs_shap / per_feature.mean_abs_shap.sum()
+    per_driver = (
+        per_feature.groupby("driver", as_index=False)[["mean_abs_shap", "share"]]
+        .sum()
+        .sort_values("mean_abs_shap", ascending=False, ignore_index=True)
+    )
+    return per_feature, per_driver
+
+
+def plot_beeswarm(expl: Explanation, max_display: int = 20, ax=None):
+    import shap
+
+    ax = ax if ax is not None else plt.subplots(figsize=(8, 0.35 * max_display + 1.5))[1]
+    shap.plots.beeswarm(expl.to_shap(), max_display=max_display, ax=ax, show=False, plot_size=None)
+    ax.set_title("SHAP values (log-odds of churn)")
+    return ax
+
+
+def plot_dependence(expl: Explanation, feature: str, ax=None):
+    import shap
+
+    ax = ax if ax is not None else plt.subplots(figsize=(5.5, 4))[1]
+    shap.plots.scatter(expl.to_shap()[:, feature], ax=ax, show=False)
+    ax.set_title(f"SHAP dependence: {feature}")
+    return ax
+
+
+def plot_drivers(per_driver: pd.DataFrame, ax=None):
+    ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+    d = per_driver.sort_values("mean_abs_shap")
+    ax.barh(d.driver, d.mean_abs_shap, color="tab:red")
+    ax.set_xlabel("mean |SHAP| (log-odds), summed over the driver's features")
+    ax.set_title("What drives churn risk")
+    return ax

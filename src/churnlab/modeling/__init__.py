@@ -1,0 +1,31 @@
+"""Estimator families behind one interface, splits and training orchestration."""
+
+from churnlab.modeling.base import ChurnEstimator, NotFittedError, is_categorical
+from churnlab.modeling.gbm import LightGBMChurnModel
+from churnlab.modeling.logistic import LogisticChurnModel
+
+FAMILIES: dict[str, type[ChurnEstimator]] = {
+    "logistic": LogisticChurnModel,
+    "lightgbm": LightGBMChurnModel,
+}
+
+
+def make_estimator(family: str, **kwargs) -> ChurnEstimator:
+    try:
+        cls = FAMILIES[family]
+    except KeyError:
+        raise ValueError(
+            f"unknown model family {family!r}; expected one of {list(FAMILIES)}"
+        ) from None
+    return cls(**kwargs)
+
+
+__all__ = [
+    "FAMILIES",
+    "ChurnEstimator",
+    "LightGBMChurnModel",
+    "LogisticChurnModel",
+    "NotFittedError",
+    "is_categorical",
+    "make_estimator",
+]

@@ -1,0 +1,132 @@
+"""Train / validation / test splits.
+
+Event data are split out of time over cutoffs (see ``SplitSpec``); single tables by a seeded,
+stratified random split. Every split is a set of row masks over one frame, so no
+(account, cutoff) row can sit in two parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+PARTS = ("train", "validation", "test")
+
+
+@dataclass
+class Split:
+    """Boolean row masks per part, and the cutoffs each part covers (out-of-time splits)."""
+
+    masks: dict[str, np.ndarray]
+    cutoffs: dict[str, list[str]] = field(default_factory=dict)
+    fold: int = 0
+
+    def describe(self) -> dict:
+        return {
+            part: {"rows": int(self.masks[part].sum()), "cutoffs": self.cutoffs.get(part, [])}
+            for part in PARTS
+        }
+
+
+class SplitError(ValueError):
+    pass
+
+
+def out_of_time_splits(
+    frame: pd.DataFrame,
+    horizon_days: int,
+    lead_days: int = 0,
+    folds: int = 1,
+    purge: bool = True,
+) -> list[Split]:
+    """Rolling-origin out-of-time splits, latest test cutoff first.
+
+    Only rows with complete labels take part. Fold k tests on the k-th latest complete cutoff,
+    validates on the latest cutoff whose label window has closed by the test cutoff and trains
+    on the cutoffs whose label windows closed by the validation cutoff (``purge``; without it,
+    on every earlier cutoff).
+    """
+    complete = frame[frame.label_complete.astype(bool)]
+    cutoffs = sorted(pd.to_datetime(complete.cutoff.unique()))
+    if not cutoffs:
+        raise SplitError(
+            f"no cutoff has a complete {horizon_days}-day label window (+{lead_days} lead days): "
+            "the horizon runs past the end of the data; use earlier cutoffs or a shorter horizon"
+        )
+    window = pd.Timedelta(days=horizon_days + lead_days)
+
+    def closed_by(limit: pd.Timestamp) -> list[pd.Timestamp]:
+        return [c for c in cutoffs if (c + window <= limit if purge else c < limit)]
+
+    splits = []
+    for k in range(folds):
+        if k >= len(cutoffs):
+            break
+        test = cutoffs[-1 - k]
+        val_candidates = closed_by(test)
+        train = closed_by(val_candidates[-1]) if val_candidates else []
+        if not train:
+            raise SplitError(
+                f"not enough cutoffs for an out-of-time split (fold {k + 1}): test cutoff "
+                f"{test.date()} needs a validation cutoff at least {window.days} days earlier and "
+                f"training cutoffs {window.days} days before that; complete cutoffs are "
+                f"{[str(c.date()) for c in cutoffs]}"
+            )
+        parts = {"train": train, "validation": [val_candidates[-1]], "test": [test]}
+        cut = pd.to_datetime(frame.cutoff)
+        ok = frame.label_complete.astype(bool).to_numpy()
+        masks = {p: (cut.isin(cs).to_numpy() & ok) for p, cs in parts.items()}
+        splits.append(
+            Split(
+                masks=masks,
+                cutoffs={p: [str(c.date()) for c in cs] for p, cs in parts.items()},
+                fold=k,
+            )
+        )
+    if len(splits) < folds:
+        raise SplitError(f"{folds} backtest folds asked, but only {len(splits)} complete cutoffs")
+    return splits
+
+
+def random_split(y: pd.Series, validation_size: float, test_size: float, seed: int) -> Split:
+    """Stratified random split of single-table rows."""
+    idx = np.arange(len(y))
+    counts = y.astype(bool).value_counts()
+    churners, stayers = int(counts.get(True, 0)), int(counts.get(False, 0))
+    if min(churners, stayers) < 3:
+        raise SplitError(
+            f"{churners} churners and {stayers} non-churners among {len(y)} rows: too few "
+            "churners or non-churners to split into train, validation and test"
+        )
+    try:
+        rest, test = train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
+        train, val = train_test_split(
+            rest,
+            test_size=validation_size / (1 - test_size),
+            stratify=y.iloc[rest],
+            random_state=seed,
+        )
+    except ValueError as exc:
+        raise SplitError(f"cannot split {len(y)} rows stratified by the label: {exc}") from exc
+    masks = {}
+    for part, rows in (("train", train), ("validation", val), ("test", test)):
+        m = np.zeros(len(y), dtype=bool)
+        m[rows] = True
+        masks[part] = m
+    return Split(masks=masks)
+
+
+def check_classes(split: Split, y: pd.Series) -> None:
+    """Every part needs churners and non-churners, or metrics and calibration are meaningless."""
+    for part in PARTS:
+        values = y[split.masks[part]]
+        where = f" (cutoffs {', '.join(split.cutoffs[part])})" if split.cutoffs.get(part) else ""
+        if len(values) == 0:
+            raise SplitError(f"split part '{part}'{where} has no rows")
+        positives = int(values.astype(bool).sum())
+        if positives == 0 or positives == len(values):
+            kind = "no churners" if positives == 0 else "only churners"
+            raise SplitError(f"split part '{part}'{where} has {kind} among {len(values)} rows")

@@ -1,0 +1,197 @@
+"""Training orchestration: data -> split -> fit (+ calibration) -> evaluate -> explain.
+
+Returns results as data (``TrainResult``); ``churnlab.tracking`` logs them to MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churnlab.config import EventData, ExperimentSpec
+from churnlab.evaluation import classification_metrics, oracle_risk
+from churnlab.explain import Explanation, explain
+from churnlab.modeling import ChurnEstimator, make_estimator
+from churnlab.modeling.data import TrainingData, load_training_data
+from churnlab.modeling.split import Split, check_classes, out_of_time_splits, random_split
+
+log = logging.getLogger(__name__)
+TIERS = {"high": 0.10, "medium": 0.20}  # top 10% of validation risk, then the next 20%
+EXPLAIN_ROWS = 20_000
+
+
+@dataclass
+class FoldResult:
+    split: Split
+    metrics: dict[str, dict[str, float]]
+    best_iteration: int | None = None
+
+
+@dataclass
+class TrainResult:
+    spec: ExperimentSpec
+    data: TrainingData
+    estimator: ChurnEstimator
+    folds: list[FoldResult]
+    predictions: dict[str, pd.DataFrame]  # part -> keys, y, p, mrr (and oracle on test)
+    explanation: Explanation
+    tier_thresholds: dict[str, float]  # on the raw score (log-odds): high, medium
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def split(self) -> Split:
+        return self.folds[0].split
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Flat metrics: ``validation_*``, ``test_*`` of the final model, and with backtests
+        ``backtest_mean_*`` and ``fold<k>_test_*``."""
+        out = {}
+        for part, values in self.folds[0].metrics.items():
+            out.update({f"{part}_{k}": v for k, v in values.items()})
+        if len(self.folds) > 1:
+            keys = self.folds[0].metrics["test"].keys()
+            for k in keys:
+                vals = [f.metrics["test"][k] for f in self.folds]
+                out[f"backtest_mean_test_{k}"] = float(np.nanmean(vals))
+                out[f"backtest_std_test_{k}"] = float(np.nanstd(vals))
+            for f in self.folds:
+                out.update(
+                    {f"fold{f.split.fold}_test_{k}": v for k, v in f.metrics["test"].items()}
+                )
+        return out
+
+
+def _fit_fold(
+    spec: ExperimentSpec, data: TrainingData, split: Split
+) -> tuple[ChurnEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
+    frame, X = data.frame, data.frame[data.features]
+    y = frame.churned_within_h.astype(int)
+    tr, va = split.masks["train"], split.masks["validation"]
+    est = make_estimator(
+        spec.model.family,
+        params=dict(spec.model.params),
+        calibration=spec.model.calibration,
+        horizon_days=spec.horizon_days,
+        seed=spec.seed,
+    )
+    est.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
+    preds, metrics = {}, {}
+    for part in ("validation", "test"):
+        m = split.masks[part]
+        p = est.predict_risk(X[m])
+        pred = frame.loc[m, ["account_id", "cutoff", "mrr"]].assign(y=y[m].to_numpy(), p=p)
+        preds[part] = pred
+        mrr = pred.mrr.to_numpy() if data.kind == "events" or pred.mrr.notna().all() else None
+        metrics[part] = classification_metrics(pred.y.to_numpy(), p, mrr)
+        if data.truth_path is not None:
+            metrics[part].update(_oracle(spec, data, pred, metrics[part]["roc_auc"]))
+    return est, preds, metrics
+
+
+def _oracle(
+    spec: ExperimentSpec, data: TrainingData, pred: pd.DataFrame, roc_auc: float
+) -> dict[str, float]:
+    """The simulator's oracle on the same rows (in place: ``pred['oracle']``) and the gap."""
+    oracle = oracle_risk(data.truth_path, pred, spec.horizon_days, spec.lead_days)
+    pred["oracle"] = oracle
+    ok = np.isfinite(oracle)
+    if not ok.any() or not 0 < pred.y[ok].mean() < 1:
+        return {}
+    o = classification_metrics(pred.y[ok].to_numpy(), oracle[ok])
+    return {
+        "oracle_roc_auc": o["roc_auc"],
+        "oracle_pr_auc": o["pr_auc"],
+        "oracle_gap_roc_auc": o["roc_auc"] - roc_auc,
+    }
+
+
+def make_splits(spec: ExperimentSpec, data: TrainingData) -> list[Split]:
+    """The spec's splits, checked for churners and non-churners in every part."""
+    y = data.frame.churned_within_h
+    if isinstance(spec.data, EventData) and spec.split.kind == "out_of_time":
+        splits = out_of_time_splits(
+            data.frame,
+            spec.horizon_days,
+            spec.lead_days,
+            folds=spec.split.backtest_folds,
+            purge=spec.split.purge,
+        )
+    else:
+        complete = data.frame.label_complete.astype(bool).to_numpy()
+        sub = random_split(
+            y[complete].astype(int).reset_index(drop=True),
+            spec.split.validation_size,
+            spec.split.test_size,
+            spec.seed,
+        )
+        masks = {}
+        for part, m in sub.masks.items():
+            full = np.zeros(len(y), dtype=bool)
+            full[np.flatnonzero(complete)[m]] = True
+            masks[part] = full
+        splits = [Split(masks=masks)]
+    for s in splits:
+        check_classes(s, y)
+    return splits
+
+
+def train(
+    spec: ExperimentSpec,
+    data: TrainingData | None = None,
+    root: Path | None = None,
+    progress: Callable[[str], Any] | None = None,
+) -> TrainResult:
+    """Train the spec's model; raise before fitting anything if data, split or spec are bad."""
+    say = progress or (lambda msg: log.info(msg))
+    seconds = {}
+    t0 = time.perf_counter()
+    if data is None:
+        say("building observations and features")
+        data = load_training_data(spec, root)
+    seconds["data"] = time.perf_counter() - t0
+    splits = make_splits(spec, data)
+
+    folds, final = [], None
+    t1 = time.perf_counter()
+    for s in splits:
+        say(f"fitting {spec.model.family} (fold {s.fold + 1}/{len(splits)})")
+        est, preds, metrics = _fit_fold(spec, data, s)
+        folds.append(FoldResult(s, metrics, getattr(est, "best_iteration_", None)))
+        if final is None:
+            final = (est, preds)
+    est, preds = final
+    seconds["fit"] = time.perf_counter() - t1
+
+    say("explaining (SHAP)")
+    t2 = time.perf_counter()
+    X_test = data.frame.loc[folds[0].split.masks["test"], data.features]
+    if len(X_test) > EXPLAIN_ROWS:
+        X_test = X_test.sample(EXPLAIN_ROWS, random_state=spec.seed).sort_index()
+    explanation = explain(est, X_test)
+    seconds["explain"] = time.perf_counter() - t2
+
+    # on the uncalibrated score: isotonic calibration ties many rows, the raw score does not
+    val_raw = est.predict_raw(data.frame.loc[folds[0].split.masks["validation"], data.features])
+    thresholds = {
+        "high": float(np.quantile(val_raw, 1 - TIERS["high"])),
+        "medium": float(np.quantile(val_raw, 1 - TIERS["high"] - TIERS["medium"])),
+    }
+    seconds["total"] = time.perf_counter() - t0
+    return TrainResult(
+        spec=spec,
+        data=data,
+        estimator=est,
+        folds=folds,
+        predictions=preds,
+        explanation=explanation,
+        tier_thresholds=thresholds,
+        seconds=seconds,
+    )

@@ -1,0 +1,187 @@
+"""The leaderboard over an experiment's runs, promotion by alias, and export of a registered
+model to a self-contained folder under ``models/``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from churnlab.config import LOWER_IS_BETTER
+from churnlab.tracking.runs import KIND_TAG
+from churnlab.tracking.store import connect
+
+CHAMPION, PREVIOUS = "champion", "previous"
+BOARD_METRICS = [
+    "pr_auc",
+    "roc_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "lift_top10",
+    "capture_top10",
+    "revenue_capture_top10",
+    "oracle_roc_auc",
+]
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
+    """Finished training runs of ``experiment`` with their test metrics, best first."""
+    connect()
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        raise RegistryError(f"no MLflow experiment named {experiment!r}; train one first")
+    runs = mlflow.search_runs(
+        experiment_ids=[exp.experiment_id],
+        filter_string=f"tags.`{KIND_TAG}` = 'training' and attributes.status = 'FINISHED'",
+        output_format="pandas",
+    )
+    if runs.empty:
+        raise RegistryError(f"experiment {experiment!r} has no finished training runs")
+    board = pd.DataFrame(
+        {
+            "run_id": runs["run_id"],
+            "run_name": runs.get("tags.mlflow.runName"),
+            "family": runs.get("tags.churnlab.family"),
+            "model_version": runs.get("tags.churnlab.model_version"),
+            "started": runs["start_time"],
+        }
+    )
+    for m in BOARD_METRICS:
+        col = f"metrics.test_{m}"
+        board[m] = runs[col] if col in runs else float("nan")
+    key = metric if metric in board else None
+    if key is None:
+        raise RegistryError(f"unknown metric {metric!r}; expected one of {BOARD_METRICS}")
+    board = board.sort_values(
+        [key, "started"], ascending=[metric in LOWER_IS_BETTER, False], na_position="last"
+    )
+    board.insert(0, "rank", range(1, len(board) + 1))
+    return board.reset_index(drop=True)
+
+
+@dataclass
+class Promotion:
+    model_name: str
+    promoted: bool
+    version: str
+    previous: str | None
+    metric: str
+    value: float
+    champion_value: float | None
+    message: str
+
+
+def _better(a: float, b: float, metric: str) -> bool:
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
+def promote(
+    experiment: str, model_name: str, metric: str = "pr_auc", force: bool = False
+) -> Promotion:
+    """Point ``champion`` at the best version by test ``metric`` if it beats the current
+    champion (or ``force``); the replaced champion keeps the alias ``previous``."""
+    client = connect()
+    board = leaderboard(experiment, metric)
+    board = board[board.model_version.notna()]
+    if board.empty:
+        raise RegistryError(f"experiment {experiment!r} has no registered model versions")
+    best = board.iloc[0]
+    version, value = str(best.model_version), float(best[metric])
+    try:
+        current = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        current = None
+    champion_value = None
+    if current is not None:
+        if str(current.version) == version:
+            return Promotion(
+                model_name,
+                False,
+                version,
+                None,
+                metric,
+                value,
+                value,
+                f"version {version} is already the champion ({metric} {value:.4f})",
+            )
+        run = client.get_run(current.run_id)
+        champion_value = run.data.metrics.get(f"test_{metric}")
+        if not force and champion_value is not None and not _better(value, champion_value, metric):
+            return Promotion(
+                model_name,
+                False,
+                version,
+                current.version,
+                metric,
+                value,
+                champion_value,
+                f"version {version} ({metric} {value:.4f}) does not beat champion version "
+                f"{current.version} ({metric} {champion_value:.4f}); kept the champion "
+                "(use --force to promote anyway)",
+            )
+        client.set_registered_model_alias(model_name, PREVIOUS, str(current.version))
+    client.set_registered_model_alias(model_name, CHAMPION, version)
+    prev = str(current.version) if current is not None else None
+    was = f"; version {prev} is now '{PREVIOUS}'" if prev else ""
+    return Promotion(
+        model_name,
+        True,
+        version,
+        prev,
+        metric,
+        value,
+        champion_value,
+        f"version {version} ({best.run_name}, {metric} {value:.4f}) is now '{CHAMPION}'{was}",
+    )
+
+
+def export_model(model_uri: str, out: str | Path) -> Path:
+    """Copy a registered model (e.g. ``models:/churn-demo@champion``) to ``out``, atomically:
+    downloaded beside it, then swapped in; an existing export is replaced only on success."""
+    connect()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(tmp))
+        if not (Path(local) / "MLmodel").exists():
+            raise RegistryError(f"{model_uri} is not an MLflow model (no MLmodel file)")
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+        os.replace(local, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except MlflowException as exc:
+        raise RegistryError(f"cannot export {model_uri}: {exc.message}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def log_leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
+    """The leaderboard, also logged as an artifact of a small ``leaderboard`` run."""
+    from churnlab.tracking.runs import tracked_run
+    from churnlab.tracking.store import ensure_experiment
+
+    board = leaderboard(experiment, metric)
+    client = connect()
+    exp_id = ensure_experiment(client, experiment)
+    with tracked_run(exp_id, "leaderboard", {KIND_TAG: "leaderboard", "metric": metric}):
+        table = board.assign(started=board.started.astype(str))
+        mlflow.log_table(table, "leaderboard.json")
+        mlflow.log_text(table.to_csv(index=False), "leaderboard.csv")
+    return board

@@ -1,0 +1,258 @@
+"""Training inside real MLflow runs (SQLite store), the leaderboard, promotion and export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from churnlab.config import SpecError, parse_spec
+from churnlab.modeling.split import SplitError
+from churnlab.tracking import (
+    CHAMPION,
+    PREVIOUS,
+    connect,
+    export_model,
+    leaderboard,
+    promote,
+    train_and_log,
+)
+from tests.tracking.conftest import small_spec
+
+
+@pytest.fixture(scope="module")
+def trained(project, small_sim):
+    return {f: train_and_log(small_spec(small_sim, f)) for f in ("logistic", "lightgbm")}
+
+
+def test_runs_log_everything(trained, small_sim):
+    client = connect()
+    for family, summary in trained.items():
+        run = client.get_run(summary.run_id)
+        assert run.info.status == "FINISHED"
+        m = run.data.metrics
+        for k in (
+            "roc_auc",
+            "pr_auc",
+            "log_loss",
+            "brier",
+            "ece",
+            "lift_top10",
+            "capture_top10",
+            "revenue_capture_top10",
+            "oracle_roc_auc",
+            "oracle_gap_roc_auc",
+        ):
+            assert (f"test_{k}" in m and f"validation_{k}" in m) or k.startswith("oracle")
+        assert m["test_roc_auc"] > 0.65
+        assert m["test_oracle_roc_auc"] > m["test_roc_auc"]
+        tags = run.data.tags
+        assert len(tags["mlflow.source.git.commit"]) >= 7
+        assert tags["churnlab.data_digest"] and tags["churnlab.family"] == family
+        assert run.data.params["model.family"] == family
+        assert run.data.params["horizon_days"] == "60"
+        (ds,) = run.inputs.dataset_inputs
+        assert ds.dataset.digest and ds.tags[0].value == "training"
+        files = {a.path for a in client.list_artifacts(summary.run_id)}
+        assert {"spec.yaml", "split.json", "plots", "shap", "features", "predictions"} <= files
+        plots = {a.path for a in client.list_artifacts(summary.run_id, "plots")}
+        assert {
+            f"plots/{p}.png" for p in ("roc", "precision_recall", "calibration", "gains_lift")
+        } <= plots
+        shap_files = {a.path for a in client.list_artifacts(summary.run_id, "shap")}
+        assert "shap/beeswarm.png" in shap_files and "shap/driver_importance.json" in shap_files
+        assert sum(p.startswith("shap/dependence_") for p in shap_files) == 5
+        version = client.get_model_version("churn-small", summary.model_version)
+        assert version.run_id == summary.run_id
+
+
+def test_logged_model_scores_with_signature_and_reasons(trained, small_sim):
+    summary = trained["lightgbm"]
+    model = mlflow.pyfunc.load_model(f"models:/churn-small/{summary.model_version}")
+    inputs = [c.name for c in model.metadata.get_input_schema().inputs]
+    assert inputs[:3] == ["account_id", "cutoff", "mrr"] and len(inputs) > 60
+    example = model.input_example
+    out = model.predict(example)
+    assert list(out.columns[:6]) == [
+        "account_id",
+        "cutoff",
+        "p_churn",
+        "risk_tier",
+        "health_score",
+        "revenue_at_risk",
+    ]
+    assert out.p_churn.between(0, 1).all() and set(out.risk_tier) <= {"high", "medium", "low"}
+    assert (
+        out.reason_1.notna().any()
+        and out.driver_1.dropna()
+        .isin(
+            [
+                "engagement",
+                "team",
+                "onboarding",
+                "usability",
+                "product_quality",
+                "support",
+                "satisfaction",
+                "billing",
+                "account",
+            ]
+        )
+        .all()
+    )
+    with pytest.raises(Exception, match="events_30d"):
+        model.predict(example.drop(columns="events_30d"))
+
+
+def test_leaderboard_promotion_and_export(trained, project, tmp_path):
+    client = MlflowClient()
+    board = leaderboard("small", "pr_auc")
+    assert len(board) == 2 and board.pr_auc.is_monotonic_decreasing
+    best, other = board.model_version[0], board.model_version[1]
+    first = promote("small", "churn-small", "pr_auc")
+    assert first.promoted and first.version == best
+    assert str(client.get_model_version_by_alias("churn-small", CHAMPION).version) == best
+    again = promote("small", "churn-small", "pr_auc")
+    assert not again.promoted and "already the champion" in again.message
+    # a metric the other model wins moves the champion and keeps the old one as previous
+    flip = next(
+        (
+            m
+            for m in ("roc_auc", "log_loss", "brier", "ece", "lift_top10")
+            if leaderboard("small", m).model_version[0] == other
+        ),
+        None,
+    )
+    if flip is not None:
+        moved = promote("small", "churn-small", flip)
+        assert moved.promoted and moved.version == other and moved.previous == best
+        assert str(client.get_model_version_by_alias("churn-small", PREVIOUS).version) == best
+    # a champion registered from elsewhere with a better score is kept unless forced
+    exp = client.create_experiment("elsewhere")
+    strong = client.create_run(exp)
+    client.log_metric(strong.info.run_id, "test_pr_auc", 0.99)
+    client.set_terminated(strong.info.run_id)
+    source = client.get_model_version("churn-small", best).source
+    v = str(client.create_model_version("churn-small", source, run_id=strong.info.run_id).version)
+    client.set_registered_model_alias("churn-small", CHAMPION, v)
+    kept = promote("small", "churn-small", "pr_auc")
+    assert not kept.promoted and "does not beat" in kept.message
+    assert str(client.get_model_version_by_alias("churn-small", CHAMPION).version) == v
+    forced = promote("small", "churn-small", "pr_auc", force=True)
+    assert forced.promoted and forced.version == best and forced.previous == v
+    assert str(client.get_model_version_by_alias("churn-small", PREVIOUS).version) == v
+
+    out = export_model("models:/churn-small@champion", project / "models" / "churn-small")
+    assert (out / "MLmodel").exists() and not list(out.parent.glob(".churn-small.*"))
+    # loads with nothing but the installed packages, from another directory
+    code = (
+        "import mlflow.pyfunc, sys; m = mlflow.pyfunc.load_model(sys.argv[1]);"
+        "print(m.predict(m.input_example).p_churn.round(12).tolist())"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    exported = json.loads(res.stdout.strip().splitlines()[-1].replace("'", '"'))
+    live = mlflow.pyfunc.load_model("models:/churn-small@champion")
+    np.testing.assert_allclose(exported, live.predict(live.input_example).p_churn.round(12))
+
+
+def test_failed_training_ends_failed_and_registers_nothing(project, small_sim):
+    client = connect()
+    before = len(client.search_model_versions("name='churn-small'"))
+    spec = small_spec(
+        small_sim,
+        "lightgbm",
+        name="broken",
+        model={"family": "lightgbm", "params": {"num_leaves": -3}},
+    )
+    with pytest.raises(Exception, match="num_leaves"):
+        train_and_log(spec)
+    exp = client.get_experiment_by_name("small")
+    (run,) = client.search_runs([exp.experiment_id], "attributes.run_name = 'broken'")
+    assert run.info.status == "FAILED"
+    assert "num_leaves" in run.data.tags["churnlab.error"]
+    assert len(client.search_model_versions("name='churn-small'")) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"model": {"family": "xgboost"}}, SpecError, "model.family"),
+        ({"data": {"path": "/nonexistent/folder"}}, SpecError, "not found"),
+        ({"horizon_days": 900}, SplitError, "horizon runs past the end of the data"),
+        ({"cutoffs": "2025-01-01:2025-04-01:1M"}, SplitError, "not enough cutoffs"),
+        ({"features": {"include": ["no_such_feature"]}}, SpecError, "no_such_feature"),
+        ({"colour": "red"}, SpecError, "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_specs_fail_before_any_run(project, small_sim, change, error, message):
+    raw = small_spec(small_sim, "logistic", experiment="bad-specs").model_dump(mode="json")
+    raw.update(change)
+    client = connect()
+    with pytest.raises(error, match=message):
+        train_and_log(parse_spec(raw))
+    exp = client.get_experiment_by_name("bad-specs")
+    assert exp is None or not client.search_runs([exp.experiment_id])
+    assert not client.search_model_versions("name='churn-bad-specs'")
+
+
+def test_no_positives_in_a_split_is_refused(project, small_sim, tmp_path):
+    # a single table where every validation-sized slice has churners is fine; an all-zero label is not
+    crm = pd.DataFrame({"id": range(200), "churned": [0] * 199 + [1], "x": np.arange(200.0)})
+    crm.to_csv(tmp_path / "crm.csv", index=False)
+    spec = parse_spec(
+        {
+            "name": "t",
+            "experiment": "bad-specs",
+            "data": {"table": str(tmp_path / "crm.csv"), "id": "id", "label": "churned"},
+            "model": {"family": "logistic"},
+        }
+    )
+    with pytest.raises(SplitError, match="too few churners"):
+        train_and_log(spec)
+
+
+def test_sigterm_ends_the_run_killed(project, small_sim, tmp_path):
+    """A scheduled job stopped mid-training leaves a KILLED run, not a RUNNING one."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(
+        f"name: slow\nexperiment: killed\ndata: {{path: {small_sim}}}\n"
+        "cutoffs: '2024-03-01:2025-06-01:1M'\nhorizon_days: 60\nsplit: {backtest_folds: 4}\n"
+        "model: {family: lightgbm, params: {n_estimators: 3000, learning_rate: 0.005, "
+        "early_stopping_rounds: 3000}}\n"
+    )
+    cli = str(Path(sys.executable).with_name("churnlab"))
+    proc = subprocess.Popen(
+        [cli, "train", str(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    client = connect()
+    deadline = time.time() + 120
+    running = None
+    while time.time() < deadline and running is None:
+        exp = client.get_experiment_by_name("killed")
+        runs = client.search_runs([exp.experiment_id]) if exp else []
+        running = next((r for r in runs if r.info.status == "RUNNING"), None)
+        time.sleep(0.2)
+    assert running is not None, proc.communicate(timeout=60)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(60)
+    assert proc.returncode != 0
+    assert client.get_run(running.info.run_id).info.status == "KILLED"
+    assert not client.search_model_versions("name='churn-killed'")

@@ -8,6 +8,9 @@
 * ``shap``: exact tree SHAP throughput (rows/s) of ``shap.TreeExplainer`` (single-threaded)
   and of churnlab's path (LightGBM ``pred_contrib`` on every core) on the same model and rows,
   and the largest difference between them. Target: >= 2x TreeExplainer, identical values.
+  For LightGBM models TreeExplainer calls the same LightGBM routine, so on 2 cores the
+  speedup is bounded by the thread count; shap's own C++ implementation is also timed on a
+  sample (it misreads LightGBM's categorical splits, so its values differ).
 
 Usage: python bench/train.py [--shap-rows 100000]
 """
@@ -88,28 +91,57 @@ def bench_shap(model_uri: str, rows: int) -> dict:
     X = pd.concat([X] * (rows // len(X) + 1), ignore_index=True).head(rows)
     prepared = est._prepare(X)
     booster = est.model_.booster_
+    threads = int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1))
 
+    # churnlab's path: LightGBM's own exact tree SHAP on every core
     t0 = time.perf_counter()
-    ours = booster.predict(prepared, pred_contrib=True)
+    ours = booster.predict(prepared, pred_contrib=True, num_threads=threads)
     t_ours = time.perf_counter() - t0
 
-    explainer = shap.TreeExplainer(booster)
-    t1 = time.perf_counter()
-    theirs = explainer.shap_values(prepared)
-    t_shap = time.perf_counter() - t1
-    diff = float(np.abs(ours[:, :-1] - theirs).max())
+    # shap.TreeExplainer, single-threaded. For a LightGBM model it delegates to the same
+    # LightGBM routine (pred_contrib), with the booster's thread setting: pinned to 1 here.
+    # (a booster rebuilt from the model string carries no thread setting, so the OpenMP limit
+    # holds; reset_parameter on a pickled booster crashes LightGBM 4.7)
+    import lightgbm as lgb
+    from threadpoolctl import threadpool_limits
+
+    single = lgb.Booster(model_str=booster.model_to_string())
+    explainer = shap.TreeExplainer(single)
+    with threadpool_limits(1, user_api="openmp"):
+        t1 = time.perf_counter()
+        theirs = explainer.shap_values(prepared)
+        t_shap = time.perf_counter() - t1
+
+    # shap's own C++ tree SHAP (the path it uses for models it does not delegate), single
+    # thread, on a sample: it reads LightGBM's categorical splits as numeric thresholds
+    sample = min(rows, 5000)
+    numeric = prepared.head(sample).copy()
+    for c in est.categorical_:
+        codes = numeric[c].cat.codes
+        numeric[c] = codes.where(codes >= 0).astype(float)
+    internal = shap.TreeExplainer(single)
+    internal.model.model_type = "internal"
+    t2 = time.perf_counter()
+    own = internal.shap_values(numeric.to_numpy(dtype=float))
+    t_own = time.perf_counter() - t2
     return {
         "rows": rows,
         "features": X.shape[1],
         "trees": booster.num_trees(),
         "leaves_per_tree": int(est.model_.get_params()["num_leaves"]),
-        "threads_ours": int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1)),
+        "tree_explainer_threads": 1,
         "tree_explainer_s": round(t_shap, 2),
         "tree_explainer_rows_per_s": round(rows / t_shap),
+        "churnlab_threads": threads,
         "churnlab_s": round(t_ours, 2),
         "churnlab_rows_per_s": round(rows / t_ours),
         "speedup": round(t_shap / t_ours, 2),
-        "max_abs_difference": diff,
+        "max_abs_difference": float(np.abs(ours[:, :-1] - theirs).max()),
+        "shap_internal_single_thread": {
+            "rows": sample,
+            "rows_per_s": round(sample / t_own),
+            "max_abs_difference": float(np.abs(own - ours[:sample, :-1]).max()),
+        },
     }
 
 

@@ -256,3 +256,33 @@ def test_sigterm_ends_the_run_killed(project, small_sim, tmp_path):
     assert proc.returncode != 0
     assert client.get_run(running.info.run_id).info.status == "KILLED"
     assert not client.search_model_versions("name='churn-killed'")
+
+
+def test_cli_compare_promote_export(trained, project):
+    """The thin commands over the same store: leaderboard JSON, promotion, export."""
+    from pathlib import Path
+
+    cli = str(Path(sys.executable).with_name("churnlab"))
+
+    def run(*args):
+        return subprocess.run(
+            [cli, *args], capture_output=True, text=True, timeout=300, cwd=project
+        )
+
+    res = run("compare", "--experiment", "small", "--metric", "roc_auc", "--json")
+    assert res.returncode == 0, res.stderr
+    board = json.loads(res.stdout)
+    assert [r["rank"] for r in board] == [1, 2]
+    assert board[0]["roc_auc"] >= board[1]["roc_auc"]
+    leaderboard_runs = connect().search_runs(
+        [mlflow.get_experiment_by_name("small").experiment_id],
+        "attributes.run_name = 'leaderboard'",
+    )
+    assert leaderboard_runs and leaderboard_runs[0].info.status == "FINISHED"
+    res = run("promote", "--experiment", "small", "--model", "churn-small", "--json")
+    assert res.returncode == 0 and "version" in json.loads(res.stdout)
+    res = run("export", "--model", "models:/churn-small@champion")
+    assert res.returncode == 0, res.stderr
+    assert (project / "models" / "churn-small" / "MLmodel").exists()
+    res = run("compare", "--experiment", "nope")
+    assert res.returncode == 1 and "no MLflow experiment named 'nope'" in res.stderr

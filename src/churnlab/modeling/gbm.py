@@ -1,5 +1,6 @@
 """LightGBM with native categoricals and early stopping on the validation cutoff.
-Attributions: exact tree SHAP from LightGBM's own ``pred_contrib`` (multi-threaded C++)."""
+Attributions: exact tree SHAP from LightGBM's own ``pred_contrib`` (multi-threaded C++), run
+once per distinct decision pattern per tree (``tree_shap``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.modeling.base import ChurnEstimator
+from churnlab.modeling.tree_shap import lightgbm_contributions
 
 DEFAULTS = {
     "n_estimators": 2000,
@@ -57,5 +59,5 @@ class LightGBMChurnModel(ChurnEstimator):
         return self.model_.predict(X, raw_score=True)
 
     def _contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        values = self.model_.predict(X, pred_contrib=True)
+        values = lightgbm_contributions(self.model_.booster_, X)
         return values[:, :-1], values[:, -1]

@@ -270,14 +270,19 @@ def _spec_from_flags(
     from churnlab.config import SpecError, load_spec, parse_spec
 
     if spec_file is not None:
-        overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
-        raw_model = {"family": model} if model else None
-        spec = load_spec(spec_file, **overrides)
-        if raw_model:
-            spec = parse_spec(
-                {**spec.model_dump(exclude={"source"}), "model": raw_model}, spec_file
+        given = {
+            "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
+            "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
+            "--model": model,
+        }  # fmt: skip
+        clash = [flag for flag, value in given.items() if value is not None]
+        if clash:
+            raise SpecError(
+                f"{', '.join(clash)}: set these in the spec file, not beside it "
+                "(with a spec, only --experiment, --name, --seed and --horizon override it)"
             )
-        return spec
+        overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
+        return load_spec(spec_file, **overrides)
     if model is None:
         raise SpecError("give an experiment spec (SPEC.yaml) or --model with --data or --table")
     if table is not None:

@@ -155,6 +155,11 @@ class ExperimentSpec(_Strict):
     def _consistent(self) -> ExperimentSpec:
         if isinstance(self.data, EventData) and self.cutoffs is None:
             raise ValueError("cutoffs: required for event data (e.g. '2024-03-01:2025-12-01:1M')")
+        if isinstance(self.data, EventData) and self.split.kind == "random":
+            raise ValueError(
+                "split.kind: 'random' would put one account's cutoffs in several parts and train "
+                "on the future; event data are split out of time"
+            )
         if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
             object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))
         return self

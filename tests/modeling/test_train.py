@@ -57,3 +57,25 @@ def test_same_seed_same_model_and_metrics(spec_and_data):
     np.testing.assert_allclose(
         e.values.sum(axis=1).to_numpy() + e.base, a.estimator.predict_raw(e.data), atol=1e-9
     )
+
+
+def test_lead_gap_rows_are_left_out(small_sim):
+    """Churn inside the lead gap leaves a null label: such rows are in no part."""
+    spec = parse_spec(
+        {
+            "name": "lead",
+            "data": {"path": str(small_sim)},
+            "cutoffs": "2024-03-01:2025-06-01:1M",
+            "horizon_days": 60,
+            "lead_days": 14,
+            "features": {"drivers": ["engagement"]},
+            "model": {"family": "logistic"},
+        }
+    )
+    data = load_training_data(spec)
+    gap = data.frame.churned_within_h.isna().to_numpy()
+    assert gap.any()
+    result = train(spec, data=data)
+    for mask in result.split.masks.values():
+        assert not (mask & gap).any()
+    assert result.metrics["test_roc_auc"] > 0.6

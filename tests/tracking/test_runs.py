@@ -195,6 +195,7 @@ def test_failed_training_ends_failed_and_registers_nothing(project, small_sim):
         ({"cutoffs": "2025-01-01:2025-04-01:1M"}, SplitError, "not enough cutoffs"),
         ({"features": {"include": ["no_such_feature"]}}, SpecError, "no_such_feature"),
         ({"colour": "red"}, SpecError, "colour: Extra inputs are not permitted"),
+        ({"split": {"kind": "random"}}, SpecError, "split out of time"),
     ],
 )
 def test_bad_specs_fail_before_any_run(project, small_sim, change, error, message):

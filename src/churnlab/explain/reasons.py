@@ -32,7 +32,11 @@ REASON_TEMPLATES: dict[str, Callable[[float], str]] = {
     "activity_ratio_30_60": lambda v: f"activity in the last 30 days is {v:.2f}x the usual level",
     "weekly_activity_slope_12w": lambda v: f"weekly activity trending {v * 100:+.0f}% per week",
     "days_since_last_activity": lambda v: f"no activity for {_num(v)} days",
-    "in_danger_zone": lambda v: "engagement in the bottom quartile of active accounts",
+    "in_danger_zone": lambda v: (
+        "engagement in the bottom quartile of active accounts"
+        if v
+        else "engagement above the bottom quartile"
+    ),
     "engagement_percentile_30d": lambda v: f"engagement at the {v * 100:.0f}th percentile",
     "events_30d": lambda v: f"{_num(v)} events in the last 30 days",
     "sessions_30d": lambda v: f"{_num(v)} sessions in the last 30 days",

@@ -154,7 +154,13 @@ def _customers(spec: ExperimentSpec, path: Path) -> TrainingData:
     if d.mrr and d.mrr not in df.columns:
         raise SpecError(f"data.mrr: column {d.mrr!r} not in {path}")
     roles = {d.id, d.label, d.duration}
-    available = {c: "account" for c in df.columns if c not in roles}
+    clash = sorted(set(df.columns) - roles & set(OBSERVATION_COLUMNS) - {d.mrr})
+    if clash:
+        raise SpecError(
+            f"data.table: column(s) {clash} in {path} clash with churnlab's observation columns "
+            f"{OBSERVATION_COLUMNS}; rename them"
+        )
+    available = {c: "account" for c in df.columns if c not in roles and c != "mrr"}
     chosen = select_features(spec, available)
     frame = pd.DataFrame(
         {

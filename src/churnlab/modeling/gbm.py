@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from churnlab.modeling.base import ChurnEstimator
 from churnlab.modeling.tree_shap import lightgbm_contributions
@@ -31,16 +32,17 @@ class LightGBMChurnModel(ChurnEstimator):
     def _fit_model(self, X, y, X_val, y_val) -> None:
         import lightgbm as lgb
 
-        params = {**DEFAULTS, **(self.params or {})}
+        params = {
+            "random_state": self.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "n_jobs": int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1)),
+            "verbose": -1,
+            **DEFAULTS,
+            **(self.params or {}),
+        }
         stop = int(params.pop("early_stopping_rounds"))
-        self.model_ = lgb.LGBMClassifier(
-            random_state=self.seed,
-            deterministic=True,
-            force_row_wise=True,
-            n_jobs=int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1)),
-            verbose=-1,
-            **params,
-        )
+        self.model_ = lgb.LGBMClassifier(**params)
         self.model_.fit(
             X,
             y,
@@ -53,7 +55,7 @@ class LightGBMChurnModel(ChurnEstimator):
         self.best_iteration_ = int(self.model_.best_iteration_ or self.model_.n_estimators)
 
     def _classifier(self):
-        return self.model_
+        return _LogOdds(self.model_)
 
     def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict(X, raw_score=True)
@@ -61,3 +63,30 @@ class LightGBMChurnModel(ChurnEstimator):
     def _contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         values = lightgbm_contributions(self.model_.booster_, X)
         return values[:, :-1], values[:, -1]
+
+
+class _LogOdds(ClassifierMixin, BaseEstimator):
+    """The fitted LightGBM model seen through its raw log-odds, so sigmoid calibration is
+    Platt scaling on the margin (as for the logistic model), not on probabilities."""
+
+    def __init__(self, model=None):
+        self.model = model
+
+    @property
+    def classes_(self):
+        return self.model.classes_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def fit(self, X, y):  # never called: the model is fitted (wrapped in FrozenEstimator)
+        return self
+
+    def decision_function(self, X):
+        return self.model.predict(X, raw_score=True)
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)
+
+    def predict(self, X):
+        return self.model.predict(X)

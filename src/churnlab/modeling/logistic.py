@@ -57,7 +57,7 @@ class LogisticChurnModel(ChurnEstimator):
             )
         pre = ColumnTransformer(steps, verbose_feature_names_out=True)
         self.pipeline_ = Pipeline(
-            [("pre", pre), ("lr", LogisticRegression(random_state=self.seed, **params))]
+            [("pre", pre), ("lr", LogisticRegression(**{"random_state": self.seed, **params}))]
         ).fit(X, y)
         Z = pre.transform(X)
         self.train_means_ = Z.mean(axis=0)

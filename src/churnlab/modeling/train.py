@@ -59,7 +59,7 @@ class TrainResult:
         if len(self.folds) > 1:
             keys = self.folds[0].metrics["test"].keys()
             for k in keys:
-                vals = [f.metrics["test"][k] for f in self.folds]
+                vals = [f.metrics["test"].get(k, np.nan) for f in self.folds]
                 out[f"backtest_mean_test_{k}"] = float(np.nanmean(vals))
                 out[f"backtest_std_test_{k}"] = float(np.nanstd(vals))
             for f in self.folds:
@@ -73,7 +73,8 @@ def _fit_fold(
     spec: ExperimentSpec, data: TrainingData, split: Split
 ) -> tuple[ChurnEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
     frame, X = data.frame, data.frame[data.features]
-    y = frame.churned_within_h.astype(int)
+    # labels are null where churn fell in the lead gap; such rows are in no part
+    y = frame.churned_within_h.fillna(False).astype(int)
     tr, va = split.masks["train"], split.masks["validation"]
     est = make_estimator(
         spec.model.family,

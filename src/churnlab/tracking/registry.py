@@ -14,7 +14,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from churnlab.config import LOWER_IS_BETTER
-from churnlab.tracking.runs import KIND_TAG
+from churnlab.tracking.runs import KIND_TAG, MODEL_TAG
 from churnlab.tracking.store import connect
 
 CHAMPION, PREVIOUS = "champion", "previous"
@@ -54,6 +54,7 @@ def leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
             "run_name": runs.get("tags.mlflow.runName"),
             "family": runs.get("tags.churnlab.family"),
             "model_version": runs.get("tags.churnlab.model_version"),
+            "registered_model": runs.get(f"tags.{MODEL_TAG}"),
             "started": runs["start_time"],
         }
     )
@@ -93,9 +94,11 @@ def promote(
     champion (or ``force``); the replaced champion keeps the alias ``previous``."""
     client = connect()
     board = leaderboard(experiment, metric)
-    board = board[board.model_version.notna()]
+    board = board[board.model_version.notna() & (board.registered_model == model_name)]
     if board.empty:
-        raise RegistryError(f"experiment {experiment!r} has no registered model versions")
+        raise RegistryError(
+            f"experiment {experiment!r} has no runs registered as versions of {model_name!r}"
+        )
     best = board.iloc[0]
     version, value = str(best.model_version), float(best[metric])
     try:
@@ -157,12 +160,21 @@ def export_model(model_uri: str, out: str | Path) -> Path:
         local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(tmp))
         if not (Path(local) / "MLmodel").exists():
             raise RegistryError(f"{model_uri} is not an MLflow model (no MLmodel file)")
+        umask = os.umask(0)
+        os.umask(umask)
+        for folder in [Path(local), *(p for p in Path(local).rglob("*") if p.is_dir())]:
+            folder.chmod(0o777 & ~umask)  # mkdtemp made it private; scoring jobs must read it
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(out, old)
-        os.replace(local, out)
+        try:
+            os.replace(local, out)
+        except OSError:
+            if old is not None:
+                os.replace(old, out)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except MlflowException as exc:

@@ -42,6 +42,7 @@ from churnlab.tracking.store import connect, ensure_experiment
 
 log = logging.getLogger(__name__)
 KIND_TAG = "churnlab.kind"
+MODEL_TAG = "churnlab.registered_model"
 TOP_DEPENDENCE = 5
 
 
@@ -108,19 +109,25 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iter
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
     try:
-        yield run
-    except KeyboardInterrupt:
-        mlflow.set_tag("churnlab.error", "interrupted")
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
-        raise
-    except BaseException as exc:
-        mlflow.set_tag("churnlab.error", f"{type(exc).__name__}: {exc}"[:5000])
-        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
-        raise
-    else:
-        mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        status, error = RunStatus.FINISHED, None
+        try:
+            yield run
+        except KeyboardInterrupt:
+            status, error = RunStatus.KILLED, "interrupted (Ctrl-C or SIGTERM)"
+            raise
+        except BaseException as exc:
+            status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000]
+            raise
+        finally:
+            try:
+                if error:
+                    mlflow.set_tag("churnlab.error", error)
+            except Exception:  # the status matters more than the message
+                log.warning("could not record the error on run %s", run.info.run_id)
+            finally:
+                mlflow.end_run(RunStatus.to_string(status))
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
@@ -216,7 +223,9 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
             },
         }
     )
-    mlflow.log_text(spec_text, "spec.yaml")
+    mlflow.log_text(yaml.safe_dump(spec.resolved(), sort_keys=False), "spec.yaml")
+    if spec_text:
+        mlflow.log_text(spec_text, "spec_source.yaml")
     mlflow.log_dict(result.split.describe(), "split.json")
     mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
     mlflow.log_metrics({f"seconds_{k}": v for k, v in result.seconds.items()})
@@ -299,7 +308,6 @@ def train_and_log(
     """
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
-    spec_text = spec_text or yaml.safe_dump(spec.resolved(), sort_keys=False)
     say("building observations and features")
     t0 = time.perf_counter()
     data: TrainingData = load_training_data(spec, root)
@@ -310,6 +318,7 @@ def train_and_log(
     exp_id = ensure_experiment(client, spec.experiment)
     tags = {
         KIND_TAG: "training",
+        MODEL_TAG: spec.model_name,
         "churnlab.version": __version__,
         "churnlab.family": spec.model.family,
         "churnlab.data_digest": data.data_digest,

@@ -17,7 +17,7 @@ HORIZON ?= 90
 FEATURES ?= data/features.parquet
 EXPERIMENT ?= demo
 SPECS ?= $(wildcard experiments/*.yaml)
-METRIC ?= pr_auc
+METRIC ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lock run data validate features catalogue train compare promote export test lint bench clean
@@ -55,10 +55,10 @@ train: $(STAMP) ## train every spec in experiments/ (each an MLflow run and a re
 	@for spec in $(SPECS); do echo "$(CHURNLAB) train $$spec"; $(CHURNLAB) train $$spec || exit 1; done
 
 compare: $(STAMP) ## leaderboard of the experiment's runs by test metrics
-	$(CHURNLAB) compare --experiment $(EXPERIMENT) --metric $(METRIC)
+	$(CHURNLAB) compare --experiment $(EXPERIMENT) $(if $(METRIC),--metric $(METRIC))
 
 promote: $(STAMP) ## alias the best version 'champion' if it beats the current one
-	$(CHURNLAB) promote --experiment $(EXPERIMENT) --metric $(METRIC)
+	$(CHURNLAB) promote --experiment $(EXPERIMENT) $(if $(METRIC),--metric $(METRIC))
 
 export: $(STAMP) ## export the champion to models/churn-$(EXPERIMENT)
 	$(CHURNLAB) export --model models:/churn-$(EXPERIMENT)@champion --out models/churn-$(EXPERIMENT)

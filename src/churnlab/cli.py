@@ -386,14 +386,17 @@ def train(
 @app.command()
 def compare(
     experiment: Annotated[str, typer.Option(help="MLflow experiment name")] = "demo",
-    metric: Annotated[str, typer.Option(help="ranking metric (test)")] = "pr_auc",
+    metric: Annotated[
+        str | None, typer.Option(help="ranking metric (default: the specs' metric)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the leaderboard as JSON")] = False,
 ) -> None:
     """Leaderboard: every finished training run with its test metrics, best first."""
     from churnlab.tracking import RegistryError
-    from churnlab.tracking.registry import log_leaderboard
+    from churnlab.tracking.registry import log_leaderboard, spec_metric
 
     try:
+        metric = metric or spec_metric(experiment)
         board = log_leaderboard(experiment, metric)
     except RegistryError as exc:
         _fail(str(exc))
@@ -428,8 +431,9 @@ def compare(
 def promote(
     experiment: Annotated[str, typer.Option(help="MLflow experiment name")] = "demo",
     metric: Annotated[
-        str, typer.Option(help="metric the candidate must beat the champion on")
-    ] = "pr_auc",
+        str | None,
+        typer.Option(help="metric the candidate must beat the champion on (default: the specs')"),
+    ] = None,
     model_name: Annotated[str | None, typer.Option("--model", help="registered model name")] = None,
     force: Annotated[bool, typer.Option(help="promote the best even if it does not win")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
@@ -439,8 +443,10 @@ def promote(
 
     from churnlab.tracking import RegistryError
     from churnlab.tracking import promote as do_promote
+    from churnlab.tracking.registry import spec_metric
 
     try:
+        metric = metric or spec_metric(experiment)
         outcome = do_promote(experiment, model_name or f"churn-{experiment}", metric, force)
     except RegistryError as exc:
         _fail(str(exc))

@@ -197,3 +197,19 @@ def log_leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
         mlflow.log_table(table, "leaderboard.json")
         mlflow.log_text(table.to_csv(index=False), "leaderboard.csv")
     return board
+
+
+def spec_metric(experiment: str, default: str = "pr_auc") -> str:
+    """The ranking metric the experiment's latest finished training run was specified with."""
+    connect()
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        return default
+    runs = mlflow.search_runs(
+        experiment_ids=[exp.experiment_id],
+        filter_string=f"tags.`{KIND_TAG}` = 'training' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    return runs[0].data.params.get("metric", default) if runs else default

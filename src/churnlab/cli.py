@@ -375,7 +375,8 @@ def train(
     grid.add_column("test", justify="right")
     for k, v in out["test_metrics"].items():
         val = out["validation_metrics"].get(k)
-        grid.add_row(k, "" if val is None else f"{val:.4f}", f"{v:.4f}")
+        fmt = "{:,.0f}" if k == "rows" else "{:.4f}"
+        grid.add_row(k, "" if val is None else fmt.format(val), fmt.format(v))
     console.print(grid)
     console.print(
         f"registered [bold]{result.model_name}[/] version {result.model_version} "
@@ -405,20 +406,12 @@ def compare(
         return
     grid = Table(title=f"{experiment}: test metrics, ranked by {metric}", title_justify="left")
     shown = {
-        "rank": "#",
-        "run_name": "run",
-        "family": "family",
-        "model_version": "v",
-        "pr_auc": "PR-AUC",
-        "roc_auc": "ROC-AUC",
-        "brier": "Brier",
-        "ece": "ECE",
-        "lift_top10": "lift@10",
-        "revenue_capture_top10": "MRR@10",
-        "oracle_roc_auc": "oracle",
-    }
+        "rank": "#", "run_name": "run", "model_version": "v", "pr_auc": "PR-AUC",
+        "roc_auc": "ROC-AUC", "ece": "ECE", "lift_top10": "lift@10",
+        "revenue_capture_top10": "MRR@10", "oracle_roc_auc": "oracle",
+    }  # fmt: skip
     for col, head in shown.items():
-        grid.add_column(head, justify="left" if col in ("run_name", "family") else "right")
+        grid.add_column(head, justify="left" if col == "run_name" else "right", no_wrap=True)
     for r in board.itertuples():
         cells = [getattr(r, c) for c in shown]
         grid.add_row(

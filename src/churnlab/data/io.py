@@ -153,7 +153,8 @@ def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
         limit = os.environ.get("CHURNLAB_DUCKDB_MEMORY", "6GB")
         con.raw_sql(f"SET memory_limit = '{limit}'")
         con.raw_sql("SET preserve_insertion_order = false")
-        con.raw_sql(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'churnlab-duckdb'}'")
+        spill = Path(tempfile.gettempdir()) / f"churnlab-duckdb-{os.getpid()}"  # one per process
+        con.raw_sql(f"SET temp_directory = '{spill}'")
         return con
     if engine == "spark":
         if path:

@@ -154,7 +154,7 @@ def _customers(spec: ExperimentSpec, path: Path) -> TrainingData:
     if d.mrr and d.mrr not in df.columns:
         raise SpecError(f"data.mrr: column {d.mrr!r} not in {path}")
     roles = {d.id, d.label, d.duration}
-    clash = sorted(set(df.columns) - roles & set(OBSERVATION_COLUMNS) - {d.mrr})
+    clash = sorted((set(df.columns) - roles) & (set(OBSERVATION_COLUMNS) - {d.mrr}))
     if clash:
         raise SpecError(
             f"data.table: column(s) {clash} in {path} clash with churnlab's observation columns "

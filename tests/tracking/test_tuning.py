@@ -65,9 +65,7 @@ def test_tune_logs_parent_trials_and_a_registered_model(tuned, project):
     states = {r.data.tags["optuna.state"]: r.info.status for r in trials}
     assert set(states) <= {"complete", "pruned", "failed"}
     done = [r for r in trials if r.data.tags["optuna.state"] == "complete"]
-    assert max(r.data.metrics["validation_pr_auc"] for r in done) == pytest.approx(
-        tuned.best_value
-    )
+    assert max(r.data.metrics["validation_pr_auc"] for r in done) == pytest.approx(tuned.best_value)
     assert all(set(r.data.params) == set(tuned.best_params) for r in trials)
 
     names = {a.path for a in client.list_artifacts(parent.info.run_id, "tuning")}
@@ -158,7 +156,5 @@ def test_sigterm_keeps_trials_and_rerun_resumes(project, small_sim, one_thread, 
     assert {"best_params", "best_validation_pr_auc", "test_metrics"} <= set(out)
     runs = client.search_runs([exp.experiment_id])
     assert not [r for r in runs if r.info.status == "RUNNING"]
-    statuses = sorted(
-        r.info.status for r in runs if r.data.tags.get("churnlab.kind") == "training"
-    )
+    statuses = sorted(r.info.status for r in runs if r.data.tags.get("churnlab.kind") == "training")
     assert statuses == ["FINISHED", "KILLED"]

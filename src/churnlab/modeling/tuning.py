@@ -24,6 +24,7 @@ import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from churnlab.config import LOWER_IS_BETTER, ExperimentSpec, SearchParam
 from churnlab.evaluation import classification_metrics
@@ -123,6 +124,23 @@ def make_pruner(kind: str, report_every: int = 10) -> optuna.pruners.BasePruner:
     raise TuningError(f"tuning.pruner: unknown pruner {kind!r}; expected median, hyperband, none")
 
 
+_SKLEARN_METRICS = {
+    "pr_auc": average_precision_score,
+    "roc_auc": roc_auc_score,
+    "log_loss": lambda y, p: log_loss(y, p, labels=[0, 1]),
+    "brier": brier_score_loss,
+}
+
+
+def metric_value(metric: str, y: np.ndarray, p: np.ndarray) -> float:
+    """``classification_metrics(y, p)[metric]``, computing only that metric when scikit-learn
+    has it (pruning reports call this every few boosting rounds)."""
+    if metric in _SKLEARN_METRICS:
+        p = np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)  # as classification_metrics does
+        return float(_SKLEARN_METRICS[metric](np.asarray(y, int), p))
+    return float(classification_metrics(y, p)[metric])
+
+
 class LightGBMPruningCallback:
     """Report the spec's metric on the validation rows every ``report_every`` boosting rounds
     and stop the trial when the pruner says so.
@@ -143,7 +161,7 @@ class LightGBMPruningCallback:
 
     def _feval(self, preds: np.ndarray, dataset: Any) -> tuple[str, float, bool]:
         y = np.asarray(dataset.get_label(), dtype=int)
-        value = classification_metrics(y, preds)[self.metric]
+        value = metric_value(self.metric, y, preds)
         return f"churnlab_{self.metric}", value, self.metric not in LOWER_IS_BETTER
 
     def __call__(self, env: Any) -> None:
@@ -221,7 +239,7 @@ class TrialObjective:
                 )
                 est.fit(f.X, f.y, duration=f.duration, event=f.event, eval_set=(f.X_val, f.y_val))
                 p = est.predict_risk(f.X_val)
-                values.append(classification_metrics(f.y_val, p)[spec.metric])
+                values.append(metric_value(spec.metric, f.y_val, p))
                 if getattr(est, "best_iteration_", None) is not None:
                     rounds.append(int(est.best_iteration_))
         except optuna.TrialPruned:

@@ -395,6 +395,9 @@ def tune(
     ] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (sampler and model)")] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="delete the spec's stored study and start over")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Tune the spec's model with Optuna (resumable; optuna.db beside mlflow.db), then train,
@@ -439,6 +442,7 @@ def tune(
                 timeout=timeout,
                 callbacks=[on_trial],
                 progress=lambda m: bar.update(task, description=m),
+                fresh=fresh,
             )
     except KeyboardInterrupt:
         err.print(

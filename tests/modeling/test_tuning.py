@@ -175,6 +175,8 @@ def test_a_changed_spec_does_not_resume_the_study(lgb_data, tmp_path):
     changed = spec.model_copy(update={"metric": "roc_auc"})
     with pytest.raises(TuningError, match="different spec"):
         open_study(changed, data, db)
+    assert len(open_study(spec, data, db).trials) == 3  # the refusal changed nothing
+    assert open_study(changed, data, db, fresh=True).trials == []
     # every trial failing (here: a family this branch cannot fit) is an error naming why
     with pytest.raises(TuningError, match="unknown model family"):
         tune(

@@ -308,11 +308,12 @@ def open_study(
     storage: str | Path | None,
     pruner: str | None = None,
     space: dict[str, SearchParam] | None = None,
+    fresh: bool = False,
 ) -> optuna.Study:
     """Create or resume the spec's study in SQLite ``storage`` (in memory when None).
 
     A stored study made from a different spec or data is not resumed (its trials would not be
-    comparable): the error says which study to delete or which name to change.
+    comparable): the error says so; ``fresh`` deletes the stored study and starts over.
     """
     space = space if space is not None else search_space(spec)
     name = study_name(spec)
@@ -321,6 +322,8 @@ def open_study(
         storage = Path(storage)
         storage.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{storage}"
+        if fresh and name in optuna.get_all_study_names(url):
+            optuna.delete_study(study_name=name, storage=url)
     with _quiet_optuna():
         study = optuna.create_study(
             storage=url,
@@ -340,8 +343,7 @@ def open_study(
         raise TuningError(
             f"study {name!r} in {storage} was made from a different spec or data (family, "
             "params, metric, search space, cutoffs or data changed), so its trials cannot be "
-            f"resumed; rename the spec (name:) or delete the study: "
-            f"optuna delete-study --storage sqlite:///{storage} --study-name {name}"
+            "resumed; start it over (churnlab tune --fresh) or rename the spec (name:)"
         )
     if study.direction.name.lower() != direction(spec.metric):
         raise TuningError(f"study {name!r} optimizes in the other direction than {spec.metric}")

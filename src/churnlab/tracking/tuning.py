@@ -176,6 +176,7 @@ def tune_and_log(
     timeout: float | None = None,
     callbacks: Iterable[Callable[[optuna.Study, FrozenTrial], None]] = (),
     progress: Callable[[str], Any] | None = None,
+    fresh: bool = False,
 ) -> TuneSummary:
     """Check data and split, then run (or resume) the study inside a parent MLflow run, train
     the final model with the best params and log it like ``train_and_log``.
@@ -191,7 +192,7 @@ def tune_and_log(
     data_seconds = time.perf_counter() - t0
     splits = make_splits(spec, data)
     storage = optuna_storage(root)
-    study = open_study(spec, data, storage)  # a changed spec fails here, before any run
+    study = open_study(spec, data, storage, fresh=fresh)  # a changed spec fails before any run
 
     client = connect()
     exp_id = ensure_experiment(client, spec.experiment)

@@ -17,9 +17,10 @@ import pytest
 
 from churnlab.tracking import connect, leaderboard, promote
 from churnlab.tracking.tuning import TRIAL_KIND, optuna_storage, tune_and_log
-from tests.tracking.conftest import CUTOFFS, small_spec
+from tests.tracking.conftest import small_spec
 
 FAST = {"n_estimators": 40, "early_stopping_rounds": 20}
+CUTOFFS = "2024-10-01:2025-06-01:1M"  # 3 training cutoffs: features build faster
 CLI = str(Path(sys.executable).with_name("churnlab"))
 
 
@@ -34,7 +35,11 @@ def one_thread():
 @pytest.fixture(scope="module")
 def tuned(project, small_sim, one_thread):
     spec = small_spec(
-        small_sim, "lightgbm", experiment="tuned", model={"family": "lightgbm", "params": FAST}
+        small_sim,
+        "lightgbm",
+        experiment="tuned",
+        cutoffs=CUTOFFS,
+        model={"family": "lightgbm", "params": FAST},
     )
     return tune_and_log(spec, trials=3)
 

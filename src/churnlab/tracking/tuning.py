@@ -19,7 +19,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import mlflow
 import optuna
-from mlflow.entities import RunStatus
+from mlflow.entities import Metric, Param, RunStatus
 from optuna.trial import FrozenTrial, TrialState
 
 from churnlab import __version__, config
@@ -90,7 +90,7 @@ class TrialLogger:
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
-        state = trial.state.name.lower()
+        state = {TrialState.FAIL: "failed"}.get(trial.state, trial.state.name.lower())
         run = self.client.create_run(
             self.experiment_id,
             start_time=int(start * 1000),
@@ -109,16 +109,22 @@ class TrialLogger:
             },
         )
         rid = run.info.run_id
+        ms = int(end * 1000)
         try:
-            for k, v in trial.params.items():
-                self.client.log_param(rid, k, v)
+            metrics = [
+                Metric(f"intermediate_{self.metric}", float(v), ms, int(step))
+                for step, v in sorted(trial.intermediate_values.items())
+            ]
+            metrics.append(Metric("seconds", end - start, ms, 0))
             if trial.value is not None:
-                self.client.log_metric(rid, f"validation_{self.metric}", float(trial.value))
+                metrics.append(Metric(f"validation_{self.metric}", float(trial.value), ms, 0))
             if "best_iteration" in trial.user_attrs:
-                self.client.log_metric(rid, "best_iteration", trial.user_attrs["best_iteration"])
-            for step, value in sorted(trial.intermediate_values.items()):
-                self.client.log_metric(rid, f"intermediate_{self.metric}", value, step=step)
-            self.client.log_metric(rid, "seconds", end - start)
+                metrics.append(Metric("best_iteration", trial.user_attrs["best_iteration"], ms, 0))
+            self.client.log_batch(
+                rid,
+                metrics=metrics,
+                params=[Param(k, str(v)) for k, v in trial.params.items()],
+            )
         finally:
             status = _STATUS.get(trial.state, RunStatus.FAILED)
             self.client.set_terminated(rid, RunStatus.to_string(status), end_time=int(end * 1000))

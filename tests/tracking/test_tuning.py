@@ -163,3 +163,20 @@ def test_sigterm_keeps_trials_and_rerun_resumes(project, small_sim, one_thread, 
     assert not [r for r in runs if r.info.status == "RUNNING"]
     statuses = sorted(r.info.status for r in runs if r.data.tags.get("churnlab.kind") == "training")
     assert statuses == ["FINISHED", "KILLED"]
+
+
+def test_cli_rejects_a_bad_search_space_before_anything_runs(small_sim, tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        f"name: bad\ndata: {{path: {small_sim}}}\ncutoffs: '{CUTOFFS}'\n"
+        "model: {family: lightgbm}\n"
+        "search_space: {num_leaves: {type: int, low: 63, high: 7}, eta: {type: float}}\n"
+    )
+    env = {**os.environ, "CHURNLAB_HOME": str(tmp_path)}
+    res = subprocess.run(
+        [CLI, "tune", str(spec)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert res.returncode == 1
+    assert "search_space.num_leaves" in res.stderr and "search_space.eta" in res.stderr
+    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()

@@ -184,3 +184,19 @@ def test_a_changed_spec_does_not_resume_the_study(lgb_data, tmp_path):
             data,
             splits,
         )
+
+
+def test_backtest_objective_is_the_mean_over_folds(lgb_data):
+    spec, data, _ = lgb_data
+    spec = spec.model_copy(
+        update={
+            "split": spec.split.model_copy(update={"backtest_folds": 2}),
+            "tuning": spec.tuning.model_copy(update={"objective": "backtest"}),
+        }
+    )
+    splits = make_splits(spec, data)
+    res = tune(spec, data, splits, trials=2, pruner="none")
+    for t in res.study.trials:
+        folds = t.user_attrs["fold_values"]
+        assert len(folds) == 2 and folds[0] != folds[1]
+        assert t.value == pytest.approx(sum(folds) / 2)

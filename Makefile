@@ -18,9 +18,11 @@ FEATURES ?= data/features.parquet
 EXPERIMENT ?= demo
 SPECS ?= $(wildcard experiments/*.yaml)
 METRIC ?=
+TUNE_SPEC ?= experiments/lightgbm.yaml
+TUNE_TRIALS ?= 20
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train compare promote export test lint bench clean
+.PHONY: help setup lock run data validate features catalogue train tune compare promote export test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -54,6 +56,9 @@ catalogue: $(STAMP) ## export the feature catalogue to docs/ (Markdown and JSON)
 train: $(STAMP) ## train every spec in experiments/ (each an MLflow run and a registered version)
 	@for spec in $(SPECS); do echo "$(CHURNLAB) train $$spec"; $(CHURNLAB) train $$spec || exit 1; done
 
+tune: $(STAMP) ## tune $(TUNE_SPEC) with Optuna ($(TUNE_TRIALS) trials; resumable), register the best
+	$(CHURNLAB) tune $(TUNE_SPEC) --trials $(TUNE_TRIALS)
+
 compare: $(STAMP) ## leaderboard of the experiment's runs by test metrics
 	$(CHURNLAB) compare --experiment $(EXPERIMENT) $(if $(METRIC),--metric $(METRIC))
 
@@ -63,7 +68,7 @@ promote: $(STAMP) ## alias the best version 'champion' if it beats the current o
 export: $(STAMP) ## export the champion to models/churn-$(EXPERIMENT)
 	$(CHURNLAB) export --model models:/churn-$(EXPERIMENT)@champion --out models/churn-$(EXPERIMENT)
 
-run: data validate features train compare promote export ## the whole demo: simulate -> features -> train -> compare -> promote -> export
+run: data validate features train tune compare promote export ## the whole demo: simulate -> features -> train -> tune -> compare -> promote -> export
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -n auto --dist loadfile -q
@@ -76,7 +81,8 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/tune.py
 
 clean: ## remove the virtualenv, generated data, MLflow stores and exported models
-	rm -rf $(VENV) data mlflow.db mlartifacts mlruns
+	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns
 	find models -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -385,6 +385,98 @@ def train(
 
 
 @app.command()
+def tune(
+    spec_file: Annotated[Path, typer.Argument(help="experiment spec (YAML)")],
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="trial budget of the study (default: the spec's)")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="stop starting trials after this many seconds")
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (sampler and model)")] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="delete the spec's stored study and start over")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Tune the spec's model with Optuna (resumable; optuna.db beside mlflow.db), then train,
+    evaluate and register the best model like `train` does."""
+    from churnlab.config import SpecError, load_spec
+    from churnlab.data import DataValidationError
+    from churnlab.modeling.split import SplitError
+    from churnlab.modeling.tuning import TuningError
+    from churnlab.tracking.tuning import tune_and_log
+
+    try:
+        spec = load_spec(spec_file, experiment=experiment, seed=seed)
+        budget = trials or spec.tuning.trials
+        text = spec.source.read_text() if spec.source else None
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=as_json,
+        )
+
+        def on_trial(study, trial) -> None:
+            finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+            done = sum(t.state.name in ("COMPLETE", "PRUNED") for t in finished)
+            try:
+                best = (
+                    f"best {spec.metric} {study.best_value:.4f} (trial {study.best_trial.number})"
+                )
+            except ValueError:
+                best = ""
+            bar.update(task, completed=min(done, budget), best=best)
+
+        with bar:
+            task = bar.add_task(f"tuning {spec.name}", total=budget, best="")
+            result = tune_and_log(
+                spec,
+                spec_text=text,
+                trials=trials,
+                timeout=timeout,
+                callbacks=[on_trial],
+                progress=lambda m: bar.update(task, description=m),
+                fresh=fresh,
+            )
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]interrupted:[/] finished trials are kept in optuna.db; "
+            "run the same command again to resume the study"
+        )
+        raise typer.Exit(130) from None
+    except (SpecError, SplitError, DataValidationError, TuningError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+    out = result.to_dict()
+    if as_json:
+        _emit_json(out)
+        return
+    grid = Table(
+        title=f"{spec.name}: best params of {sum(result.counts.values())} trials "
+        f"({result.counts['pruned']} pruned, {result.counts['fail']} failed)",
+        title_justify="left",
+    )
+    grid.add_column("param")
+    grid.add_column("value", justify="right")
+    for k, v in result.best_params.items():
+        grid.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    console.print(grid)
+    console.print(
+        f"validation {spec.metric} {result.best_value:.4f}; test {spec.metric} "
+        f"{out['test_metrics'].get(spec.metric, float('nan')):.4f}; registered "
+        f"[bold]{result.run.model_name}[/] version {result.run.model_version} "
+        f"(run {result.run.run_id})"
+    )
+
+
+@app.command()
 def compare(
     experiment: Annotated[str, typer.Option(help="MLflow experiment name")] = "demo",
     metric: Annotated[

@@ -118,6 +118,62 @@ class ModelSpec(_Strict):
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
 
 
+class SearchParam(_Strict):
+    """One dimension of a tuning search space.
+
+    ``int`` and ``float`` take ``low``/``high`` (optionally ``log: true`` or an int ``step``),
+    ``log`` is a float on a log scale (``low`` > 0), ``categorical`` takes ``choices``.
+    """
+
+    type: Literal["int", "float", "log", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+    choices: list[str | int | float | bool | None] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SearchParam:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("categorical needs a non-empty 'choices' list")
+            if self.low is not None or self.high is not None or self.log or self.step:
+                raise ValueError("categorical takes only 'choices' (no low/high/log/step)")
+            return self
+        if self.choices is not None:
+            raise ValueError(f"{self.type} takes low/high, not 'choices'")
+        if self.low is None or self.high is None:
+            raise ValueError(f"{self.type} needs 'low' and 'high'")
+        if not self.low < self.high:
+            raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
+        if (self.log or self.type == "log") and self.low <= 0:
+            raise ValueError(f"a log scale needs 'low' > 0, not {self.low}")
+        if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ValueError("int bounds must be whole numbers")
+        if self.step is not None and (self.log or self.type == "log"):
+            raise ValueError("'step' cannot be combined with a log scale")
+        return self
+
+
+class TuningSpec(_Strict):
+    """How ``churnlab tune`` searches: budget, pruner and what the objective averages over.
+
+    ``objective: validation`` scores each trial on the validation cutoff; ``backtest`` on the
+    mean over the rolling-origin folds' validation cutoffs (``split.backtest_folds``). The test
+    cutoff is never part of the objective. ``pruner``: ``percentile`` stops a trial whose best
+    score so far is not in the top quarter of earlier trials at the same boosting round,
+    ``median`` one below their median (prunes less), ``hyperband`` runs successive halving
+    brackets; on the demo ``percentile`` saved the most time at an equal best value
+    (bench/results/tune.json).
+    """
+
+    trials: int = Field(50, ge=1)
+    timeout: float | None = Field(None, gt=0)
+    pruner: Literal["median", "percentile", "hyperband", "none"] = "percentile"
+    objective: Literal["validation", "backtest"] = "validation"
+    report_every: int = Field(10, ge=1, description="boosting rounds between pruning reports")
+
+
 class ExperimentSpec(_Strict):
     """One experiment: data, observations, split, features, model, ranking metric, registry name.
 
@@ -147,6 +203,8 @@ class ExperimentSpec(_Strict):
     features: FeatureSelection = FeatureSelection()
     model: ModelSpec
     metric: Literal[METRICS] = "pr_auc"  # type: ignore[valid-type]
+    search_space: dict[str, SearchParam] | None = None
+    tuning: TuningSpec = TuningSpec()
     registered_model: str | None = None
     seed: int = 42
     source: Path | None = Field(None, exclude=True, description="the YAML file, when read from one")
@@ -159,6 +217,11 @@ class ExperimentSpec(_Strict):
             raise ValueError(
                 "split.kind: 'random' would put one account's cutoffs in several parts and train "
                 "on the future; event data are split out of time"
+            )
+        if self.tuning.objective == "backtest" and self.split.backtest_folds < 2:
+            raise ValueError(
+                "tuning.objective: 'backtest' averages over rolling-origin folds; "
+                "set split.backtest_folds >= 2"
             )
         if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
             object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))

@@ -5,6 +5,8 @@ once per distinct decision pattern per tree (``tree_shap``)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,21 @@ DEFAULTS = {
 
 
 class LightGBMChurnModel(ChurnEstimator):
+    """``callbacks``: extra LightGBM callbacks run after each boosting round (the tuning pruner
+    uses this); models meant for logging are made without them."""
+
     family = "lightgbm"
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        calibration: str = "sigmoid",
+        horizon_days: int | None = None,
+        seed: int = 42,
+        callbacks: list[Callable] | None = None,
+    ):
+        super().__init__(params, calibration, horizon_days, seed)
+        self.callbacks = callbacks
 
     def _fit_model(self, X, y, X_val, y_val) -> None:
         import lightgbm as lgb
@@ -50,7 +66,7 @@ class LightGBMChurnModel(ChurnEstimator):
             eval_y=y_val,
             eval_metric="binary_logloss",
             categorical_feature=self.categorical_ or "auto",
-            callbacks=[lgb.early_stopping(stop, verbose=False)],
+            callbacks=[lgb.early_stopping(stop, verbose=False), *(self.callbacks or [])],
         )
         self.best_iteration_ = int(self.model_.best_iteration_ or self.model_.n_estimators)
 

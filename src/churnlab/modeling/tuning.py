@@ -1,0 +1,447 @@
+"""Hyperparameter tuning with Optuna: search spaces, the trial objective, pruning and resumable
+studies. Nothing here talks to MLflow: callers pass Optuna callbacks (``tracking.tuning`` logs a
+nested run per trial, the CLI drives a progress bar) and get a ``TuneResult`` back.
+
+The objective fits the spec's family through the shared estimator interface
+(``make_estimator``, ``fit(..., eval_set=...)``, ``predict_risk``) on the training cutoffs and
+scores the spec's ranking metric on the validation cutoff (or the mean over the rolling-origin
+folds' validation cutoffs). The rows of the test cutoff are never handed to the objective: the
+final model is evaluated on them once, after the search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+from churnlab.config import LOWER_IS_BETTER, ExperimentSpec, SearchParam
+from churnlab.evaluation import classification_metrics
+from churnlab.modeling import make_estimator
+from churnlab.modeling.data import TrainingData
+from churnlab.modeling.split import Split
+
+log = logging.getLogger(__name__)
+
+
+def _p(**kw: Any) -> SearchParam:
+    return SearchParam(**kw)
+
+
+_LIGHTGBM_SPACE = {
+    "num_leaves": _p(type="int", low=7, high=127, log=True),
+    "learning_rate": _p(type="log", low=0.01, high=0.2),
+    "min_child_samples": _p(type="int", low=10, high=200, log=True),
+    "colsample_bytree": _p(type="float", low=0.4, high=1.0),  # feature_fraction
+    "subsample": _p(type="float", low=0.5, high=1.0),  # bagging_fraction (subsample_freq=1)
+    "reg_alpha": _p(type="log", low=1e-3, high=10.0),  # lambda_l1
+    "reg_lambda": _p(type="log", low=1e-3, high=10.0),  # lambda_l2
+}
+
+# Sound defaults per family, used when the spec has no ``search_space``. n_estimators is not
+# searched: every LightGBM trial early-stops on the validation cutoff.
+DEFAULT_SEARCH_SPACES: dict[str, dict[str, SearchParam]] = {
+    "lightgbm": _LIGHTGBM_SPACE,
+    # scikit-learn >= 1.8 expresses the penalty as l1_ratio (0 = L2, 1 = L1); saga does both
+    "logistic": {
+        "C": _p(type="log", low=1e-3, high=10.0),
+        "l1_ratio": _p(type="categorical", choices=[0.0, 1.0]),
+        "solver": _p(type="categorical", choices=["saga"]),
+    },
+    "cox": {
+        "penalizer": _p(type="log", low=1e-4, high=1.0),
+        "l1_ratio": _p(type="float", low=0.0, high=1.0),
+    },
+    "lightgbm_survival": {
+        **_LIGHTGBM_SPACE,
+        "interval_days": _p(type="categorical", choices=[7, 14, 30, 60]),
+    },
+}
+
+# families whose fit takes LightGBM callbacks, so trials can be pruned per boosting round
+PRUNABLE_FAMILIES = {"lightgbm", "lightgbm_survival"}
+
+
+class TuningError(ValueError):
+    """A study that cannot run or resume (changed spec, every trial failed, unknown family)."""
+
+
+def search_space(spec: ExperimentSpec) -> dict[str, SearchParam]:
+    """The spec's ``search_space``, or the family's default."""
+    if spec.search_space:
+        return dict(spec.search_space)
+    try:
+        return DEFAULT_SEARCH_SPACES[spec.model.family]
+    except KeyError:
+        raise TuningError(
+            f"model.family {spec.model.family!r} has no default search space; "
+            "declare one under search_space:"
+        ) from None
+
+
+def suggest(trial: optuna.Trial, space: dict[str, SearchParam]) -> dict[str, Any]:
+    """Sample one value per dimension of ``space`` from the trial."""
+    out: dict[str, Any] = {}
+    for name, p in space.items():
+        if p.type == "categorical":
+            out[name] = trial.suggest_categorical(name, p.choices)
+        elif p.type == "int":
+            out[name] = trial.suggest_int(
+                name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log
+            )
+        else:
+            out[name] = trial.suggest_float(
+                name, p.low, p.high, log=p.log or p.type == "log", step=p.step
+            )
+    return out
+
+
+def direction(metric: str) -> str:
+    return "minimize" if metric in LOWER_IS_BETTER else "maximize"
+
+
+def make_pruner(kind: str, report_every: int = 10) -> optuna.pruners.BasePruner:
+    """``median`` or ``percentile`` (keep the top 25%) after 5 finished trials and 2 reports,
+    ``hyperband`` (from 2 reports, reduction factor 3), or ``none``."""
+    warmup = 2 * report_every
+    if kind == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=5, n_warmup_steps=warmup, interval_steps=report_every
+        )
+    if kind == "percentile":
+        return optuna.pruners.PercentilePruner(
+            25.0, n_startup_trials=5, n_warmup_steps=warmup, interval_steps=report_every
+        )
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=warmup, reduction_factor=3)
+    if kind == "none":
+        return optuna.pruners.NopPruner()
+    raise TuningError(
+        f"tuning.pruner: unknown pruner {kind!r}; expected median, percentile, hyperband, none"
+    )
+
+
+_SKLEARN_METRICS = {
+    "pr_auc": average_precision_score,
+    "roc_auc": roc_auc_score,
+    "log_loss": lambda y, p: log_loss(y, p, labels=[0, 1]),
+    "brier": brier_score_loss,
+}
+
+
+def metric_value(metric: str, y: np.ndarray, p: np.ndarray) -> float:
+    """``classification_metrics(y, p)[metric]``, computing only that metric when scikit-learn
+    has it (pruning reports call this every few boosting rounds)."""
+    if metric in _SKLEARN_METRICS:
+        p = np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)  # as classification_metrics does
+        return float(_SKLEARN_METRICS[metric](np.asarray(y, int), p))
+    return float(classification_metrics(y, p)[metric])
+
+
+class LightGBMPruningCallback:
+    """Report the spec's metric on the validation rows every ``report_every`` boosting rounds
+    and stop the trial when the pruner says so.
+
+    The metric is computed by the same ``classification_metrics`` as the objective, on
+    LightGBM's cached validation predictions (``Booster.eval_valid``, no re-prediction), and
+    reported as is: the study's direction (maximize PR-AUC, minimize log loss) is what the
+    pruner compares with. These probabilities are uncalibrated; ranking metrics are unchanged
+    by the (monotone) calibration the objective applies.
+    """
+
+    order = 35  # after LightGBM's early stopping (30)
+
+    def __init__(self, trial: optuna.Trial, metric: str, report_every: int = 10):
+        self.trial = trial
+        self.metric = metric
+        self.report_every = report_every
+
+    def _feval(self, preds: np.ndarray, dataset: Any) -> tuple[str, float, bool]:
+        y = np.asarray(dataset.get_label(), dtype=int)
+        value = metric_value(self.metric, y, preds)
+        return f"churnlab_{self.metric}", value, self.metric not in LOWER_IS_BETTER
+
+    def __call__(self, env: Any) -> None:
+        step = env.iteration + 1
+        if step % self.report_every:
+            return
+        results = env.model.eval_valid(feval=self._feval)
+        value = next(r[2] for r in results if r[1] == f"churnlab_{self.metric}")
+        self.trial.report(float(value), step=step)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at boosting round {step} ({self.metric} {value:.4f})")
+
+
+@dataclass
+class _Fold:
+    """The training and validation rows of one split; the test rows are not kept."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    duration: np.ndarray
+    event: np.ndarray
+    X_val: pd.DataFrame
+    y_val: np.ndarray
+
+
+def _fold(data: TrainingData, split: Split) -> _Fold:
+    frame = data.frame
+    y = frame.churned_within_h.fillna(False).astype(int).to_numpy()
+    tr, va = split.masks["train"], split.masks["validation"]
+    return _Fold(
+        X=frame.loc[tr, data.features],
+        y=y[tr],
+        duration=frame.duration_days.to_numpy()[tr],
+        event=frame.event.to_numpy()[tr],
+        X_val=frame.loc[va, data.features],
+        y_val=y[va],
+    )
+
+
+class TrialObjective:
+    """Optuna objective: sample params, fit the family on each fold's training rows with early
+    stopping on its validation rows, return the metric on validation (mean over folds)."""
+
+    def __init__(
+        self,
+        spec: ExperimentSpec,
+        data: TrainingData,
+        splits: list[Split],
+        space: dict[str, SearchParam] | None = None,
+        prune: bool = True,
+    ):
+        self.spec = spec
+        self.space = space if space is not None else search_space(spec)
+        used = splits if spec.tuning.objective == "backtest" else splits[:1]
+        self.folds = [_fold(data, s) for s in used]
+        self.prune = prune and spec.model.family in PRUNABLE_FAMILIES
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        spec = self.spec
+        params = {**spec.model.params, **suggest(trial, self.space)}
+        values, rounds = [], []
+        try:
+            for k, f in enumerate(self.folds):
+                extra = {}
+                if self.prune and k == 0:  # steps are boosting rounds of the first fold
+                    cb = LightGBMPruningCallback(trial, spec.metric, spec.tuning.report_every)
+                    extra["callbacks"] = [cb]
+                est = make_estimator(
+                    spec.model.family,
+                    params=params,
+                    calibration=spec.model.calibration,
+                    horizon_days=spec.horizon_days,
+                    seed=spec.seed,
+                    **extra,
+                )
+                est.fit(f.X, f.y, duration=f.duration, event=f.event, eval_set=(f.X_val, f.y_val))
+                p = est.predict_risk(f.X_val)
+                values.append(metric_value(spec.metric, f.y_val, p))
+                if getattr(est, "best_iteration_", None) is not None:
+                    rounds.append(int(est.best_iteration_))
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        if rounds:
+            trial.set_user_attr("best_iteration", rounds[0])
+        if len(values) > 1:
+            trial.set_user_attr("fold_values", [float(v) for v in values])
+        return float(np.mean(values))
+
+
+@dataclass
+class TuneResult:
+    """What a (possibly resumed) study found."""
+
+    study_name: str
+    metric: str
+    direction: str
+    best_params: dict[str, Any]  # the sampled values of the best trial
+    params: dict[str, Any]  # the spec's fixed params overlaid with best_params
+    best_value: float
+    best_trial: int
+    counts: dict[str, int]  # trials per state, over the whole study
+    new_trials: int  # trials run by this call
+    seconds: float
+    study: optuna.Study = field(repr=False)
+
+    def tuned_spec(self, spec: ExperimentSpec) -> ExperimentSpec:
+        """The spec with the best params, named ``<name>-tuned``."""
+        model = spec.model.model_copy(update={"params": dict(self.params)})
+        return spec.model_copy(update={"model": model, "name": f"{spec.name}-tuned"})
+
+
+def study_name(spec: ExperimentSpec) -> str:
+    """One study per experiment and spec: ``<experiment>.<spec name>``."""
+    return f"{spec.experiment}.{spec.name}"
+
+
+def fingerprint(spec: ExperimentSpec, data: TrainingData, space: dict[str, SearchParam]) -> str:
+    """What must not change for a study to be resumed: data, observations, family, fixed
+    params, metric, objective and search space."""
+    key = {
+        "data_digest": data.data_digest,
+        "cutoffs": spec.cutoffs,
+        "horizon_days": spec.horizon_days,
+        "lead_days": spec.lead_days,
+        "split": spec.split.model_dump(mode="json"),
+        "features": data.features,
+        "family": spec.model.family,
+        "params": spec.model.params,
+        "calibration": spec.model.calibration,
+        "metric": spec.metric,
+        "objective": spec.tuning.objective,
+        "seed": spec.seed,
+        "space": {k: v.model_dump(mode="json") for k, v in space.items()},
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def open_study(
+    spec: ExperimentSpec,
+    data: TrainingData,
+    storage: str | Path | None,
+    pruner: str | None = None,
+    space: dict[str, SearchParam] | None = None,
+    fresh: bool = False,
+) -> optuna.Study:
+    """Create or resume the spec's study in SQLite ``storage`` (in memory when None).
+
+    A stored study made from a different spec or data is not resumed (its trials would not be
+    comparable): the error says so; ``fresh`` deletes the stored study and starts over.
+    """
+    space = space if space is not None else search_space(spec)
+    name = study_name(spec)
+    url = None
+    if storage is not None:
+        storage = Path(storage)
+        storage.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{storage}"
+        if fresh and name in optuna.get_all_study_names(url):
+            optuna.delete_study(study_name=name, storage=url)
+    with _quiet_optuna():
+        study = optuna.create_study(
+            storage=url,
+            study_name=name,
+            load_if_exists=True,
+            direction=direction(spec.metric),
+            sampler=optuna.samplers.TPESampler(seed=spec.seed),
+            pruner=make_pruner(pruner or spec.tuning.pruner, spec.tuning.report_every),
+        )
+    fp = fingerprint(spec, data, space)
+    stored = study.user_attrs.get("fingerprint")
+    if stored is None:
+        study.set_user_attr("fingerprint", fp)
+        study.set_user_attr("family", spec.model.family)
+        study.set_user_attr("metric", spec.metric)
+    elif stored != fp:
+        raise TuningError(
+            f"study {name!r} in {storage} was made from a different spec or data (family, "
+            "params, metric, search space, cutoffs or data changed), so its trials cannot be "
+            "resumed; start it over (churnlab tune --fresh) or rename the spec (name:)"
+        )
+    if study.direction.name.lower() != direction(spec.metric):
+        raise TuningError(f"study {name!r} optimizes in the other direction than {spec.metric}")
+    return study
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    out = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name.lower()] = out.get(t.state.name.lower(), 0) + 1
+    return out
+
+
+def tune(
+    spec: ExperimentSpec,
+    data: TrainingData,
+    splits: list[Split],
+    storage: str | Path | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    pruner: str | None = None,
+    callbacks: Iterable[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    study: optuna.Study | None = None,
+) -> TuneResult:
+    """Run (or resume) the spec's study until it holds ``trials`` complete or pruned trials
+    (default ``spec.tuning.trials``) or ``timeout`` seconds pass.
+
+    ``callbacks`` are called after every finished trial (complete, pruned or failed). Failed
+    trials (a fit that raises ``ValueError``/``TypeError``/LightGBM errors) are recorded and
+    the search goes on; Ctrl-C or SIGTERM stops it, keeping every finished trial. ``study``:
+    one already made by ``open_study`` (else it is opened from ``storage``).
+    """
+    space = search_space(spec)
+    study = study or open_study(spec, data, storage, pruner, space)
+    budget = trials if trials is not None else spec.tuning.trials
+    timeout = timeout if timeout is not None else spec.tuning.timeout
+    before = counts(study)
+    remaining = max(budget - before["complete"] - before["pruned"], 0)
+    prune = (pruner or spec.tuning.pruner) != "none"
+    objective = TrialObjective(spec, data, splits, space, prune=prune)
+    catch: tuple[type[Exception], ...] = (ValueError, TypeError, ArithmeticError)
+    try:
+        from lightgbm.basic import LightGBMError
+
+        catch = (*catch, LightGBMError)
+    except ImportError:  # pragma: no cover - lightgbm is a core dependency
+        pass
+    t0 = time.perf_counter()
+    if remaining:
+        log.info("study %s: %d trial(s) to run (%s)", study.study_name, remaining, before)
+        with _quiet_optuna():
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                catch=catch,
+                callbacks=list(callbacks),
+            )
+    seconds = time.perf_counter() - t0
+    after = counts(study)
+    if after["complete"] == 0:
+        errors = {
+            t.user_attrs.get("error") for t in study.get_trials(deepcopy=False) if t.user_attrs
+        } - {None}
+        raise TuningError(
+            f"study {study.study_name!r} has no complete trial ({after}); "
+            f"errors: {sorted(errors)[:3] or 'none recorded'}"
+        )
+    best = study.best_trial
+    return TuneResult(
+        study_name=study.study_name,
+        metric=spec.metric,
+        direction=direction(spec.metric),
+        best_params=dict(best.params),
+        params={**spec.model.params, **best.params},
+        best_value=float(best.value),
+        best_trial=best.number,
+        counts=after,
+        new_trials=sum(after.values()) - sum(before.values()),
+        seconds=seconds,
+        study=study,
+    )
+
+
+class _quiet_optuna:
+    """Optuna logs every trial at INFO; churnlab reports trials through callbacks instead."""
+
+    def __enter__(self) -> None:
+        self.level = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def __exit__(self, *exc: object) -> None:
+        optuna.logging.set_verbosity(self.level)

@@ -1,0 +1,271 @@
+"""``churnlab tune`` on MLflow: a parent run holds the study, each trial is a nested run, and
+the final model (best params, evaluated once on the test cutoff) is logged and registered
+exactly as ``churnlab train`` logs one, so it can be compared, promoted and scored.
+
+The Optuna study lives in ``optuna.db`` beside ``mlflow.db``; an interrupted command (Ctrl-C or
+SIGTERM) keeps its finished trials, ends the parent run KILLED, and resumes when re-run.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import mlflow
+import optuna
+from mlflow.entities import Metric, Param, RunStatus
+from optuna.trial import FrozenTrial, TrialState
+
+from churnlab import __version__, config
+from churnlab.config import ExperimentSpec
+from churnlab.modeling.data import TrainingData, load_training_data
+from churnlab.modeling.train import make_splits, train
+from churnlab.modeling.tuning import TuneResult, open_study, study_name, tune
+from churnlab.tracking.runs import (
+    KIND_TAG,
+    MODEL_TAG,
+    RunSummary,
+    git_commit,
+    log_result,
+    tracked_run,
+)
+from churnlab.tracking.store import connect, ensure_experiment
+
+log = logging.getLogger(__name__)
+TRIAL_KIND = "tuning_trial"
+_STATUS = {
+    TrialState.COMPLETE: RunStatus.FINISHED,
+    TrialState.PRUNED: RunStatus.KILLED,
+    TrialState.FAIL: RunStatus.FAILED,
+}
+
+
+def optuna_storage(root: Path | None = None) -> Path:
+    """``optuna.db`` in the project root, beside ``mlflow.db``."""
+    return (root or config.project_root()) / "optuna.db"
+
+
+@dataclass
+class TuneSummary:
+    run: RunSummary
+    study: str
+    storage: str
+    metric: str
+    best_params: dict[str, Any]
+    best_value: float
+    counts: dict[str, int]
+    new_trials: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.run.to_dict()
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "metric": self.metric,
+            "best_params": self.best_params,
+            f"best_validation_{self.metric}": self.best_value,
+            "trials": self.counts,
+            "new_trials": self.new_trials,
+            **out,
+        }
+
+
+class TrialLogger:
+    """Optuna callback: one nested MLflow run per finished trial (params, validation metric,
+    state complete/pruned/failed, timing) under the parent run."""
+
+    def __init__(self, experiment_id: str, parent_run_id: str, metric: str, study: str):
+        self.client = mlflow.tracking.MlflowClient()
+        self.experiment_id = experiment_id
+        self.parent_run_id = parent_run_id
+        self.metric = metric
+        self.study = study
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        # Ctrl-C or SIGTERM waits until the trial's run is logged and ended, never left RUNNING
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self._log(trial)
+        finally:
+            if in_main:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    def _log(self, trial: FrozenTrial) -> None:
+        start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
+        end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
+        state = {TrialState.FAIL: "failed"}.get(trial.state, trial.state.name.lower())
+        run = self.client.create_run(
+            self.experiment_id,
+            start_time=int(start * 1000),
+            run_name=f"trial-{trial.number}",
+            tags={
+                "mlflow.parentRunId": self.parent_run_id,
+                KIND_TAG: TRIAL_KIND,
+                "optuna.study": self.study,
+                "optuna.trial": str(trial.number),
+                "optuna.state": state,
+                **(
+                    {"churnlab.error": trial.user_attrs["error"]}
+                    if "error" in trial.user_attrs
+                    else {}
+                ),
+            },
+        )
+        rid = run.info.run_id
+        ms = int(end * 1000)
+        try:
+            metrics = [
+                Metric(f"intermediate_{self.metric}", float(v), ms, int(step))
+                for step, v in sorted(trial.intermediate_values.items())
+            ]
+            metrics.append(Metric("seconds", end - start, ms, 0))
+            if trial.value is not None:
+                metrics.append(Metric(f"validation_{self.metric}", float(trial.value), ms, 0))
+            if "best_iteration" in trial.user_attrs:
+                metrics.append(Metric("best_iteration", trial.user_attrs["best_iteration"], ms, 0))
+            self.client.log_batch(
+                rid,
+                metrics=metrics,
+                params=[Param(k, str(v)) for k, v in trial.params.items()],
+            )
+        finally:
+            status = _STATUS.get(trial.state, RunStatus.FAILED)
+            self.client.set_terminated(rid, RunStatus.to_string(status), end_time=int(end * 1000))
+
+
+def log_study(result: TuneResult) -> None:
+    """Best params, study counts, the trials table and Optuna's plots, into the active run."""
+    mlflow.log_params(
+        {
+            "tuning.study": result.study_name,
+            **{f"tuning.best.{k}": v for k, v in result.best_params.items()},
+        }
+    )
+    mlflow.log_metrics(
+        {
+            f"tuning_best_validation_{result.metric}": result.best_value,
+            "tuning_best_trial": result.best_trial,
+            "tuning_new_trials": result.new_trials,
+            "seconds_tuning": result.seconds,
+            **{f"tuning_trials_{k}": v for k, v in result.counts.items()},
+        }
+    )
+    table = result.study.trials_dataframe()
+    for c in table.columns:
+        if str(table[c].dtype).startswith(("datetime", "timedelta")):
+            table[c] = table[c].astype(str)
+    mlflow.log_text(table.to_csv(index=False), "tuning/trials.csv")
+    from optuna.visualization import matplotlib as ovm
+
+    plots: dict[str, Callable[[optuna.Study], Any]] = {
+        "optimization_history": ovm.plot_optimization_history,
+        "param_importances": ovm.plot_param_importances,
+        "parallel_coordinate": ovm.plot_parallel_coordinate,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        for name, plot in plots.items():
+            try:
+                ax = plot(result.study)
+            except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ trials
+                log.warning("optuna plot %s skipped: %s", name, exc)
+                continue
+            fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+            fig.set_size_inches(10, 6)
+            fig.tight_layout()
+            mlflow.log_figure(fig, f"tuning/{name}.png")
+            plt.close(fig)
+
+
+def tune_and_log(
+    spec: ExperimentSpec,
+    spec_text: str | None = None,
+    root: Path | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    callbacks: Iterable[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    progress: Callable[[str], Any] | None = None,
+    fresh: bool = False,
+) -> TuneSummary:
+    """Check data and split, then run (or resume) the study inside a parent MLflow run, train
+    the final model with the best params and log it like ``train_and_log``.
+
+    Spec, data and split are checked before any run exists; the study is opened (and checked
+    for a changed spec) before the parent run starts, so neither leaves a half-made run.
+    """
+    say = progress or (lambda msg: log.info(msg))
+    root = root or config.project_root()
+    say("building observations and features")
+    t0 = time.perf_counter()
+    data: TrainingData = load_training_data(spec, root)
+    data_seconds = time.perf_counter() - t0
+    splits = make_splits(spec, data)
+    storage = optuna_storage(root)
+    study = open_study(spec, data, storage, fresh=fresh)  # a changed spec fails before any run
+
+    client = connect()
+    exp_id = ensure_experiment(client, spec.experiment)
+    tags = {
+        KIND_TAG: "training",
+        MODEL_TAG: spec.model_name,
+        "churnlab.version": __version__,
+        "churnlab.family": spec.model.family,
+        "churnlab.data_digest": data.data_digest,
+        "churnlab.tuned": "true",
+        "optuna.study": study_name(spec),
+        "optuna.storage": str(storage),
+        "mlflow.source.git.commit": git_commit(root),
+        "mlflow.note.content": f"{spec.model.family} tuned with Optuna on {data.source}",
+    }
+    with tracked_run(exp_id, f"{spec.name}-tuned", tags) as run:
+        logger = TrialLogger(exp_id, run.info.run_id, spec.metric, study_name(spec))
+        say(f"tuning {spec.model.family} ({study_name(spec)})")
+        result = tune(
+            spec,
+            data,
+            splits,
+            storage=storage,
+            trials=trials,
+            timeout=timeout,
+            callbacks=[logger, *callbacks],
+            study=study,
+        )
+        best_spec = result.tuned_spec(spec)
+        say("training the final model with the best params")
+        final = train(best_spec, data=data, root=root, progress=say)
+        final.seconds["data"] = data_seconds
+        say("logging to MLflow")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
+            version, uri = log_result(final, spec_text)
+        log_study(result)
+        summary = RunSummary(
+            run_id=run.info.run_id,
+            experiment=spec.experiment,
+            model_name=spec.model_name,
+            model_version=version,
+            model_uri=uri,
+            metrics=final.metrics,
+            split=final.split.describe(),
+            seconds={**final.seconds, "tuning": result.seconds},
+        )
+    return TuneSummary(
+        run=summary,
+        study=result.study_name,
+        storage=str(storage),
+        metric=spec.metric,
+        best_params=result.best_params,
+        best_value=result.best_value,
+        counts=result.counts,
+        new_trials=result.new_trials,
+    )

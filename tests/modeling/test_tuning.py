@@ -1,0 +1,202 @@
+"""Optuna tuning without MLflow: search spaces, the objective (never on the test cutoff),
+pruning reports on the study's metric, and studies that refuse to resume a changed spec."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from sklearn.metrics import average_precision_score, log_loss
+
+from churnlab.config import SpecError, parse_spec
+from churnlab.modeling.data import load_training_data
+from churnlab.modeling.train import make_splits
+from churnlab.modeling.tuning import (
+    DEFAULT_SEARCH_SPACES,
+    LightGBMPruningCallback,
+    TrialObjective,
+    TuningError,
+    open_study,
+    suggest,
+    tune,
+)
+from churnlab.modeling.tuning import _fold as fold_of
+from tests.tracking.conftest import small_spec
+
+FAST = {"n_estimators": 40, "early_stopping_rounds": 20}
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    # two LightGBM threads on a shared 2-core machine are many times slower than one
+    monkeypatch.setenv("CHURNLAB_THREADS", "1")
+
+
+@pytest.fixture(scope="module")
+def lgb_data(small_sim):
+    spec = small_spec(small_sim, "lightgbm", model={"family": "lightgbm", "params": FAST})
+    data = load_training_data(spec)
+    return spec, data, make_splits(spec, data)
+
+
+def test_search_space_is_validated_with_the_key_named(small_sim):
+    base = {
+        "name": "s",
+        "data": {"path": str(small_sim)},
+        "cutoffs": "2024-03-01:2025-06-01:1M",
+        "model": {"family": "lightgbm"},
+    }
+    ok = parse_spec(
+        {
+            **base,
+            "search_space": {
+                "num_leaves": {"type": "int", "low": 7, "high": 63, "log": True},
+                "learning_rate": {"type": "log", "low": 0.01, "high": 0.3},
+                "boosting": {"type": "categorical", "choices": ["gbdt", "dart"]},
+            },
+        }
+    )
+    assert ok.search_space["learning_rate"].type == "log"
+    bad = {
+        "num_leaves": {"type": "int", "low": 7, "hi": 63},
+        "learning_rate": {"type": "log", "low": 0, "high": 0.3},
+        "subsample": {"type": "float", "low": 0.9, "high": 0.5},
+        "boosting": {"type": "categorical", "choices": []},
+        "reg_alpha": {"type": "uniform", "low": 0, "high": 1},
+    }
+    with pytest.raises(SpecError) as exc:
+        parse_spec({**base, "search_space": bad})
+    msg = str(exc.value)
+    for where in (
+        "search_space.num_leaves.hi: Extra inputs",
+        "search_space.learning_rate: Value error, a log scale needs 'low' > 0",
+        "search_space.subsample: Value error, 'low' (0.9) must be below 'high' (0.5)",
+        "search_space.boosting: Value error, categorical needs a non-empty 'choices'",
+        "search_space.reg_alpha.type:",
+    ):
+        assert where in msg, (where, msg)
+    with pytest.raises(SpecError, match=r"tuning\.trilas"):
+        parse_spec({**base, "tuning": {"trilas": 5}})
+    with pytest.raises(SpecError, match="backtest_folds"):
+        parse_spec({**base, "tuning": {"objective": "backtest"}})
+
+
+def test_default_spaces_cover_every_family_and_stay_in_bounds():
+    assert set(DEFAULT_SEARCH_SPACES) == {"logistic", "lightgbm", "cox", "lightgbm_survival"}
+    assert {"penalizer", "l1_ratio"} <= set(DEFAULT_SEARCH_SPACES["cox"])
+    assert set(DEFAULT_SEARCH_SPACES["lightgbm"]) < set(DEFAULT_SEARCH_SPACES["lightgbm_survival"])
+    assert "interval_days" in DEFAULT_SEARCH_SPACES["lightgbm_survival"]
+    for family, space in DEFAULT_SEARCH_SPACES.items():
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(20):
+            values = suggest(study.ask(), space)
+            for name, p in space.items():
+                v = values[name]
+                if p.type == "categorical":
+                    assert v in p.choices, (family, name, v)
+                else:
+                    assert p.low <= v <= p.high, (family, name, v)
+                    assert isinstance(v, int) == (p.type == "int"), (family, name, v)
+
+
+def test_objective_never_reads_the_test_cutoff(lgb_data):
+    """Trial values are unchanged when the test labels are corrupted, and do change when the
+    validation labels are (so the comparison can fail)."""
+    spec, data, splits = lgb_data
+
+    def values(part=None):
+        d = data
+        if part is not None:
+            frame = data.frame.copy()
+            m = splits[0].masks[part]
+            frame.loc[m, "churned_within_h"] = ~frame.loc[m, "churned_within_h"].astype(bool)
+            d = type(data)(**{**vars(data), "frame": frame})
+        res = tune(spec, d, splits, storage=None, trials=3)
+        return [t.value for t in res.study.trials]
+
+    clean = values()
+    assert len(clean) == 3 and all(0 < v < 1 for v in clean)
+    assert values(part="test") == clean
+    assert values(part="validation") != clean
+
+
+def test_pruning_reports_the_study_metric(lgb_data):
+    """Each report is the spec's metric (PR-AUC here: higher is better, as the study
+    maximizes) on the validation rows at that boosting round."""
+    _, data, splits = lgb_data
+    f = fold_of(data, splits[0])
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    from churnlab.modeling import make_estimator
+
+    est = make_estimator(
+        "lightgbm",
+        params={"n_estimators": 30, "early_stopping_rounds": 1000},
+        callbacks=[LightGBMPruningCallback(trial, "pr_auc", report_every=10)],
+    ).fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
+    reports = study.trials[0].intermediate_values
+    assert sorted(reports) == [10, 20, 30]
+    Xv = est._prepare(f.X_val)
+    for step, value in reports.items():
+        p = est.model_.predict_proba(Xv, num_iteration=step)[:, 1]
+        assert value == pytest.approx(average_precision_score(f.y_val, p))
+
+    # log loss is minimized: the report is the loss itself, not a flipped score
+    study = optuna.create_study(direction="minimize")
+    trial = study.ask()
+    make_estimator(
+        "lightgbm",
+        params={"n_estimators": 10, "early_stopping_rounds": 1000},
+        callbacks=[LightGBMPruningCallback(trial, "log_loss", report_every=10)],
+    ).fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
+    p = est.model_.predict_proba(Xv, num_iteration=10)[:, 1]
+    assert study.trials[0].intermediate_values[10] == pytest.approx(log_loss(f.y_val, p))
+
+
+def test_a_pruned_trial_stops_early(lgb_data):
+    spec, data, splits = lgb_data
+    spec = spec.model_copy(
+        update={"model": spec.model.model_copy(update={"params": {"n_estimators": 200}})}
+    )
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.99)
+    )
+    study.optimize(TrialObjective(spec, data, splits), n_trials=2)
+    assert [t.state.name for t in study.trials] == ["PRUNED", "PRUNED"]
+    assert all(max(t.intermediate_values) == 10 for t in study.trials)
+
+
+def test_a_changed_spec_does_not_resume_the_study(lgb_data, tmp_path):
+    spec, data, splits = lgb_data
+    db = tmp_path / "optuna.db"
+    first = tune(spec, data, splits, storage=db, trials=2)
+    assert first.counts["complete"] + first.counts["pruned"] == 2
+    again = tune(spec, data, splits, storage=db, trials=3)
+    assert sum(again.counts.values()) == 3 and again.new_trials == 1
+    changed = spec.model_copy(update={"metric": "roc_auc"})
+    with pytest.raises(TuningError, match="different spec"):
+        open_study(changed, data, db)
+    assert len(open_study(spec, data, db).trials) == 3  # the refusal changed nothing
+    assert open_study(changed, data, db, fresh=True).trials == []
+    # every trial failing (here: a family this branch cannot fit) is an error naming why
+    with pytest.raises(TuningError, match="unknown model family"):
+        tune(
+            spec.model_copy(update={"model": spec.model.model_copy(update={"family": "cox"})}),
+            data,
+            splits,
+        )
+
+
+def test_backtest_objective_is_the_mean_over_folds(lgb_data):
+    spec, data, _ = lgb_data
+    spec = spec.model_copy(
+        update={
+            "split": spec.split.model_copy(update={"backtest_folds": 2}),
+            "tuning": spec.tuning.model_copy(update={"objective": "backtest"}),
+        }
+    )
+    splits = make_splits(spec, data)
+    res = tune(spec, data, splits, trials=2, pruner="none")
+    for t in res.study.trials:
+        folds = t.user_attrs["fold_values"]
+        assert len(folds) == 2 and folds[0] != folds[1]
+        assert t.value == pytest.approx(sum(folds) / 2)

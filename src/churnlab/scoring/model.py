@@ -5,7 +5,15 @@ estimator with its calibration, the risk-tier thresholds chosen on the validatio
 feature descriptions and driver map for reasons, and the training MRR statistics. ``predict``
 takes the feature table (one row per account and cutoff) and returns per row: ``p_churn``,
 ``risk_tier``, ``health_score``, ``revenue_at_risk``, ``reason_1..3`` with ``driver_1..3`` and
-``contribution_1..3``, and the model name.
+``contribution_1..3``, and the model name and version.
+
+The registered version is not known when the model is logged, so it travels in the pyfunc's
+``model_config`` (key ``model_version``): a batch job resolves it from the registry URI and
+passes it to ``mlflow.pyfunc.load_model(..., model_config=...)``; an exported folder carries it
+in its ``MLmodel`` file, so ``mlflow models serve`` on the folder reports it too.
+
+``predict`` takes one parameter, ``reasons`` (default true): false skips the attributions for
+risk-only scoring at full speed; the reason columns are then empty, the schema unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +28,12 @@ from churnlab.explain.reasons import top_reasons
 
 DAYS_PER_MONTH = 365.25 / 12
 REASONS = 3
+REASON_COLUMNS = [
+    f"{k}_{i}" for i in range(1, REASONS + 1) for k in ("reason", "driver", "contribution")
+]
+# the pyfunc's model_config keys; only keys logged with the model can be set at load time
+MODEL_CONFIG = {"model_version": None}
+PARAMS = {"reasons": True}
 
 
 class ChurnModel(mlflow.pyfunc.PythonModel):
@@ -33,6 +47,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         horizon_days: int,
         mrr_stats: dict[str, float],
         model_name: str,
+        model_version: str | None = None,
     ):
         self.estimator = estimator
         self.feature_spec = feature_spec
@@ -42,6 +57,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         self.horizon_days = horizon_days
         self.mrr_stats = mrr_stats
         self.model_name = model_name
+        self.model_version = model_version
 
     @property
     def features(self) -> list[str]:
@@ -55,18 +71,23 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         )
         return [*keys, "mrr", *self.features]
 
+    def load_context(self, context) -> None:
+        version = (context.model_config or {}).get("model_version")
+        self.model_version = None if version in (None, "") else str(version)
+
     def predict(
         self, context, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        return self.score(model_input)
+        reasons = (params or {}).get("reasons", True)
+        return self.score(model_input, reasons=bool(reasons))
 
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Risk, tier, health, revenue at risk and top reasons for each row of ``frame``."""
+    def score(self, frame: pd.DataFrame, reasons: bool = True) -> pd.DataFrame:
+        """Risk, tier, health, revenue at risk and (``reasons``) top reasons per row."""
+        est = self.estimator
         X = frame[self.features]
-        p = self.estimator.predict_risk(X)
-        values, _ = self.estimator.contributions(X)
-        reasons = top_reasons(values, X, self.descriptions, self.drivers, k=REASONS)
-        raw, t = self.estimator.predict_raw(X), self.tier_thresholds
+        raw = est.predict_raw(X)
+        p = _calibrated(est, X, raw)
+        t = self.tier_thresholds
         tier = np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
         mrr = (
             pd.to_numeric(frame["mrr"], errors="coerce").to_numpy(dtype=float)
@@ -83,11 +104,34 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
                 "revenue_at_risk": p * mrr * self.horizon_days / DAYS_PER_MONTH,
             }
         )
-        cols = [
-            f"{k}_{i}" for i in range(1, REASONS + 1) for k in ("reason", "driver", "contribution")
-        ]
-        out[cols] = reasons[cols].to_numpy()
+        if reasons:
+            values, _ = est.contributions(X)
+            top = top_reasons(values, X, self.descriptions, self.drivers, k=REASONS)
+            out[REASON_COLUMNS] = top[REASON_COLUMNS].to_numpy()
+        else:
+            for c in REASON_COLUMNS:
+                out[c] = None
         for i in range(1, REASONS + 1):
             out[f"contribution_{i}"] = out[f"contribution_{i}"].astype("float64")
+            for k in ("reason", "driver"):
+                out[f"{k}_{i}"] = out[f"{k}_{i}"].astype(object)
         out["model_name"] = self.model_name
+        out["model_version"] = self.model_version
         return out
+
+
+def _calibrated(est: Any, X: pd.DataFrame, raw: np.ndarray) -> np.ndarray:
+    """Calibrated risk from the raw log-odds already computed (one pass over the trees instead
+    of two); any estimator whose calibration is not a single sigmoid/isotonic map on that score
+    goes through ``predict_risk``."""
+    cal = getattr(est, "calibrator_", None)
+    ccs = getattr(cal, "calibrated_classifiers_", None)
+    if (
+        getattr(est, "kind", "classifier") == "classifier"
+        and ccs is not None
+        and len(ccs) == 1
+        and len(ccs[0].calibrators) == 1
+        and getattr(cal, "method", None) in ("sigmoid", "isotonic")
+    ):
+        return np.asarray(ccs[0].calibrators[0].predict(raw), dtype=float)
+    return est.predict_risk(X)

@@ -155,6 +155,8 @@ def active_accounts(dataset: Dataset, as_of: pd.Timestamp | str) -> ir.Table:
             f"as-of date {cutoff.date()} is after the end of observation ({end.date()}): the "
             "data cannot say who is active then"
         )
-    return _active(dataset, cutoff_table([cutoff])).select(
-        "account_id", "cutoff", mrr=ibis._.mrr.cast("float64")
-    ).order_by(["cutoff", "account_id"])
+    return (
+        _active(dataset, cutoff_table([cutoff]))
+        .select("account_id", "cutoff", mrr=ibis._.mrr.cast("float64"))
+        .order_by(["cutoff", "account_id"])
+    )

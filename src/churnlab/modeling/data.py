@@ -139,16 +139,24 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
     )
 
 
-def feature_frame(ds, observations, builder_specs: list[dict[str, Any]]) -> tuple[pd.DataFrame, list]:
+def feature_table(ds, observations, builder_specs: list[dict[str, Any]]) -> tuple[Any, list]:
+    """The Ibis expression of observations + the named builders' features, each builder run
+    with its recorded parameters (``feature_spec["builders"]``), on the dataset's engine."""
+    from churnlab.features import build_features
+
+    params = {b["name"]: dict(b.get("params") or {}) for b in builder_specs}
+    return build_features(ds, observations, names=list(params), params=params)
+
+
+def feature_frame(
+    ds, observations, builder_specs: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, list]:
     """Run the named builders with their parameters on ``observations`` and collect a pandas
     frame: the one code path for training and scoring (``feature_spec["builders"]``).
 
     Returns the frame (observation columns + features; category features as strings, as the
     estimators expect them) and the builders that ran."""
-    from churnlab.features import build_features
-
-    params = {b["name"]: dict(b.get("params") or {}) for b in builder_specs}
-    table, used = build_features(ds, observations, names=list(params), params=params)
+    table, used = feature_table(ds, observations, builder_specs)
     frame = ds.con.to_pyarrow(table).to_pandas()
     frame["cutoff"] = pd.to_datetime(frame["cutoff"])
     for b in used:

@@ -389,7 +389,9 @@ def score_job(
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     result = ScoreResult(scores=scores, summary=summary, out=written, seconds=seconds)
     if log_run:
-        result.run_id = log_scoring_run(result, loaded.ref, data=data, features=features, as_of=as_of)
+        result.run_id = log_scoring_run(
+            result, loaded.ref, data=data, features=features, as_of=as_of
+        )
     return result
 
 

@@ -84,7 +84,9 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
     def score(self, frame: pd.DataFrame, reasons: bool = True) -> pd.DataFrame:
         """Risk, tier, health, revenue at risk and (``reasons``) top reasons per row."""
         est = self.estimator
-        X = frame[self.features]
+        raw_X = frame[self.features]
+        # prepared once here; the estimator's own preparation of a prepared frame is cheap
+        X = est._prepare(raw_X) if hasattr(est, "_prepare") else raw_X
         raw = est.predict_raw(X)
         p = _calibrated(est, X, raw)
         t = self.tier_thresholds
@@ -106,7 +108,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         )
         if reasons:
             values, _ = est.contributions(X)
-            top = top_reasons(values, X, self.descriptions, self.drivers, k=REASONS)
+            top = top_reasons(values, raw_X, self.descriptions, self.drivers, k=REASONS)
             out[REASON_COLUMNS] = top[REASON_COLUMNS].to_numpy()
         else:
             for c in REASON_COLUMNS:
@@ -118,6 +120,11 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         out["model_name"] = self.model_name
         out["model_version"] = self.model_version
         return out
+
+    def output_example(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``score`` output as the signature should declare it: the version is unknown while
+        logging, but a registered model's rows carry it as a string."""
+        return self.score(frame).assign(model_version="")
 
 
 def _calibrated(est: Any, X: pd.DataFrame, raw: np.ndarray) -> np.ndarray:

@@ -286,7 +286,7 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
     ]
     example[ints] = example[ints].astype("float64")
     with _quiet("mlflow.pyfunc", "mlflow.models"):
-        signature = infer_signature(example, pyfunc.score(example), params=dict(PARAMS))
+        signature = infer_signature(example, pyfunc.output_example(example), params=dict(PARAMS))
         info = _log_model(pyfunc, signature, example, spec)
     version = str(info.registered_model_version) if info.registered_model_version else None
     if version:

@@ -58,8 +58,12 @@ class LoadedModel:
     model: ChurnModel
     input_schema: Any  # mlflow.types.Schema
 
-    def predict(self, frame: pd.DataFrame, reasons: bool = True) -> pd.DataFrame:
-        """The pyfunc's predict (signature enforced), as REST and Spark call it."""
+    def predict(
+        self, frame: pd.DataFrame, reasons: bool = True, source: str = "features"
+    ) -> pd.DataFrame:
+        """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
+        the pyfunc's predict (signature enforced), as REST and Spark call it."""
+        frame = check_feature_table(frame, self, source)
         return self.pyfunc.predict(frame, params={"reasons": reasons})
 
 
@@ -376,8 +380,7 @@ def score_job(
             source = f"features of {data} at {as_of}"
         seconds["features"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        frame = check_feature_table(frame, loaded, source)
-        scores = loaded.predict(frame, reasons=reasons)
+        scores = loaded.predict(frame, reasons=reasons, source=source)
         seconds["scoring"] = time.perf_counter() - t2
     summary = summarize(scores, loaded.ref)
     written = None

@@ -71,8 +71,19 @@ def train_small(
     return trained, mp
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory):
+    """Trained once per test process; the project root is set only while training and, for
+    each scoring test module, by ``scoring_project``."""
     model, mp = train_small(tmp_path_factory, 800, 14, "2024-03-01:2024-12-01:1M")
-    yield model
+    mp.undo()
+    return model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scoring_project(trained):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CHURNLAB_HOME", str(trained.root))
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield trained.root
     mp.undo()

@@ -478,7 +478,8 @@ def score(
     ] = "models:/churn-demo@champion",
     data: Annotated[Path | None, typer.Option(help="event dataset folder (raw data)")] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="score accounts active on this date")
+        str | None,
+        typer.Option("--as-of", help="score accounts active on this date (default: data's end)"),
     ] = None,
     features: Annotated[
         Path | None, typer.Option(help="score a prepared feature table instead of raw data")

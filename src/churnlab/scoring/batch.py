@@ -162,11 +162,12 @@ def stamp_version(folder: str | Path, name: str, version: str) -> None:
 def build_scoring_features(
     model: ChurnModel,
     data: str | Path,
-    as_of: str | pd.Timestamp,
+    as_of: str | pd.Timestamp | None = None,
     engine: str = "duckdb",
 ) -> pd.DataFrame:
-    """Point-in-time features at ``as_of`` for every account active then, with the builders and
-    parameters recorded in the model's feature spec (the training code path)."""
+    """Point-in-time features at ``as_of`` (default: the data's end of observation) for every
+    account active then, with the builders and parameters recorded in the model's feature spec
+    (the training code path)."""
     from churnlab.data import load_dataset
     from churnlab.features import builders
     from churnlab.features.observations import active_accounts
@@ -186,7 +187,10 @@ def build_scoring_features(
             "import the module that defines them"
         )
     ds = load_dataset(data, engine=engine)
-    obs = active_accounts(ds, as_of)
+    try:
+        obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
+    except ValueError as exc:
+        raise ScoringError(f"{data}: {exc}") from exc
     frame, _ = feature_frame(ds, obs, spec["builders"])
     missing = [c for c in model.input_columns() if c not in frame.columns]
     if missing:
@@ -345,15 +349,13 @@ def score_job(
     reasons: bool = True,
     log_run: bool = False,
 ) -> ScoreResult:
-    """Score every account active at ``as_of`` in ``data`` (or the rows of a prepared
-    ``features`` table) with the model at ``model_uri``; write ``out`` atomically.
+    """Score every account active at ``as_of`` in ``data`` (default: the data's last date) or
+    the rows of a prepared ``features`` table with the model at ``model_uri``; write ``out`` atomically.
 
     Nothing is logged to the training run; ``log_run`` records this job as its own MLflow run
     (tag ``churnlab.kind=scoring``) with the summary."""
     if (data is None) == (features is None):
-        raise ScoringError("give either data (with an as-of date) or a prepared feature table")
-    if data is not None and as_of is None:
-        raise ScoringError("scoring raw data needs an as-of date")
+        raise ScoringError("give either raw data (and an as-of date) or a prepared feature table")
     if out is not None and Path(out).suffix not in (".parquet", ".csv"):
         raise ScoringError(f"{out}: expected a .parquet or .csv output file")
     if engine not in ("duckdb", "spark"):

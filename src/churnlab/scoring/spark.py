@@ -37,7 +37,11 @@ def spark_features(loaded: LoadedModel, data: str | Path, as_of: Any) -> Any:
     if spec.get("kind") != "events":
         raise ScoringError("--engine spark scores event data; this model uses a customer table")
     ds = load_dataset(data, engine="spark")
-    table, _ = feature_table(ds, active_accounts(ds, as_of), spec["builders"])
+    try:
+        obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
+    except ValueError as exc:
+        raise ScoringError(f"{data}: {exc}") from exc
+    table, _ = feature_table(ds, obs, spec["builders"])
     names = loaded.input_schema.input_names()
     missing = [c for c in names if c not in table.columns]
     if missing:

@@ -142,9 +142,10 @@ class ChurnEstimator:
                 ):
                     out[c] = col.array  # prepared already
                     continue
-                text = col.astype("string").astype(object).where(col.notna(), None)
-                known = pd.Series(text, index=X.index).isin(self.categories_[c])
-                out[c] = pd.Categorical(text.where(known, None), categories=self.categories_[c])
+                # values outside the training categories (unseen) and missing ones get code -1
+                cats = pd.Index(self.categories_[c], dtype=object)
+                codes = cats.get_indexer(col.astype("string").astype(object))
+                out[c] = pd.Categorical.from_codes(codes, categories=self.categories_[c])
             else:
                 try:
                     out[c] = pd.to_numeric(col, errors="raise").astype("float64")

@@ -251,6 +251,11 @@ def check_feature_table(
 def _convert(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
     """``col`` as the signature type ``kind``; or (None, example offending values)."""
     if kind in ("double", "float", "long", "integer"):
+        target = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
+        if col.dtype == target[kind] or (
+            kind == "double" and pd.api.types.is_integer_dtype(col.dtype) and col.dtype.kind in "iu"
+        ):  # the common case, without a pass over the values
+            return col.astype(target[kind], copy=False), None
         if pd.api.types.is_bool_dtype(col):
             col = col.astype("float64")
         num = pd.to_numeric(col, errors="coerce")

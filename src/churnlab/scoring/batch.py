@@ -234,28 +234,32 @@ def check_feature_table(
         raise ScoringError(
             f"{source}: {int(dup.sum())} rows share duplicate key(s) {keys}, e.g. {shown}"
         )
-    out, bad = {}, []
+    changed, bad = {}, []
     for spec in schema.inputs:
         col = frame[spec.name]
         kind = str(getattr(spec.type, "name", spec.type))
         converted, offending = _convert(col, kind)
         if offending is not None:
             bad.append(f"{spec.name!r} ({kind}): {offending}")
-        else:
-            out[spec.name] = converted
+        elif converted is not col:
+            changed[spec.name] = converted
     if bad:
         raise ScoringError(f"{source}: column(s) with the wrong type: " + "; ".join(bad))
-    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+    # only the converted columns are replaced: rebuilding a wide frame column by column is slow
+    out = frame[names].reset_index(drop=True)
+    for name, col in changed.items():
+        out[name] = col.to_numpy() if isinstance(col, pd.Series) else col
+    return out
 
 
 def _convert(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
     """``col`` as the signature type ``kind``; or (None, example offending values)."""
     if kind in ("double", "float", "long", "integer"):
         target = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
-        if col.dtype == target[kind] or (
-            kind == "double" and pd.api.types.is_integer_dtype(col.dtype) and col.dtype.kind in "iu"
-        ):  # the common case, without a pass over the values
-            return col.astype(target[kind], copy=False), None
+        if col.dtype == target[kind]:
+            return col, None
+        if kind == "double" and col.dtype.kind in "iu":  # counts: no pass over the values
+            return col.astype("float64"), None
         if pd.api.types.is_bool_dtype(col):
             col = col.astype("float64")
         num = pd.to_numeric(col, errors="coerce")
@@ -268,6 +272,8 @@ def _convert(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
             return num.astype("int64" if kind == "long" else "int32"), None
         return num.astype("float64" if kind == "double" else "float32"), None
     if kind == "datetime":
+        if col.dtype == "datetime64[ns]":
+            return col, None
         try:
             return pd.to_datetime(col).astype("datetime64[ns]"), None
         except (ValueError, TypeError):
@@ -281,6 +287,10 @@ def _convert(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
             return None, values[wrong].astype(str).unique()[:3].tolist()
         return values.map(lambda v: v if v is None else bool(v)), None
     if kind == "string":
+        if pd.api.types.is_string_dtype(col.dtype) and (
+            col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
+        ):
+            return col, None
         return col.astype(object).where(col.notna(), None).map(
             lambda v: v if v is None else str(v)
         ), None

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.explain.reasons import top_reasons
+from churnlab.modeling.base import ChurnEstimator
 
 DAYS_PER_MONTH = 365.25 / 12
 REASONS = 3
@@ -85,41 +86,47 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         """Risk, tier, health, revenue at risk and (``reasons``) top reasons per row."""
         est = self.estimator
         raw_X = frame[self.features]
-        # prepared once here; the estimator's own preparation of a prepared frame is cheap
-        X = est._prepare(raw_X) if hasattr(est, "_prepare") else raw_X
-        raw = est.predict_raw(X)
+        n = len(frame)
+        fast = isinstance(est, ChurnEstimator) and est.kind == "classifier"
+        if fast:  # one column preparation for both the risk and the attributions
+            est._check_fitted()
+            X = est._prepare(raw_X)
+            raw = est._raw_log_odds(X)
+        else:
+            X, raw = raw_X, est.predict_raw(raw_X)
         p = _calibrated(est, X, raw)
         t = self.tier_thresholds
         tier = np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
         mrr = (
             pd.to_numeric(frame["mrr"], errors="coerce").to_numpy(dtype=float)
             if "mrr" in frame
-            else np.full(len(frame), np.nan)
+            else np.full(n, np.nan)
         )
-        out = pd.DataFrame(
-            {
-                "account_id": frame["account_id"].to_numpy(),
-                "cutoff": frame["cutoff"].to_numpy() if "cutoff" in frame else pd.NaT,
-                "p_churn": p,
-                "risk_tier": tier,
-                "health_score": np.round(100 * (1 - p), 1),
-                "revenue_at_risk": p * mrr * self.horizon_days / DAYS_PER_MONTH,
-            }
-        )
+        cols: dict[str, Any] = {
+            "account_id": frame["account_id"].to_numpy(),
+            "cutoff": frame["cutoff"].to_numpy() if "cutoff" in frame else np.full(n, pd.NaT),
+            "p_churn": p,
+            "risk_tier": tier,
+            "health_score": np.round(100 * (1 - p), 1),
+            "revenue_at_risk": p * mrr * self.horizon_days / DAYS_PER_MONTH,
+        }
         if reasons:
-            values, _ = est.contributions(X)
+            if fast:
+                values = pd.DataFrame(
+                    est._contributions(X)[0], columns=est.feature_names_in_, index=X.index
+                )
+            else:
+                values, _ = est.contributions(X)
             top = top_reasons(values, raw_X, self.descriptions, self.drivers, k=REASONS)
-            out[REASON_COLUMNS] = top[REASON_COLUMNS].to_numpy()
-        else:
-            for c in REASON_COLUMNS:
-                out[c] = None
-        for i in range(1, REASONS + 1):
-            out[f"contribution_{i}"] = out[f"contribution_{i}"].astype("float64")
-            for k in ("reason", "driver"):
-                out[f"{k}_{i}"] = out[f"{k}_{i}"].astype(object)
-        out["model_name"] = self.model_name
-        out["model_version"] = self.model_version
-        return out
+        for c in REASON_COLUMNS:
+            numeric = c.startswith("contribution_")
+            if reasons:
+                cols[c] = top[c].to_numpy(dtype=float if numeric else object)
+            else:
+                cols[c] = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
+        cols["model_name"] = np.full(n, self.model_name, dtype=object)
+        cols["model_version"] = np.full(n, self.model_version, dtype=object)
+        return pd.DataFrame(cols)
 
     def output_example(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``score`` output as the signature should declare it: the version is unknown while

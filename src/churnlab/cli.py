@@ -517,11 +517,11 @@ def score(
         _emit_json(summary)
         return
     ver = summary["model_version"] or "?"
-    grid = Table(
-        title=f"{summary['accounts']:,} accounts scored with {summary['model_name']} v{ver}"
-        f" as of {', '.join(summary['cutoffs']) or '-'}",
-        title_justify="left",
+    console.print(
+        f"{summary['accounts']:,} accounts scored with [bold]{summary['model_name']}[/] "
+        f"version {ver} as of {', '.join(summary['cutoffs']) or '-'}"
     )
+    grid = Table()
     for col in ("tier", "accounts", "revenue at risk", "mean p(churn)"):
         grid.add_column(col, justify="left" if col == "tier" else "right")
     for tier, d in summary["tiers"].items():

@@ -20,9 +20,11 @@ SPECS ?= $(wildcard experiments/*.yaml)
 METRIC ?=
 TUNE_SPEC ?= experiments/lightgbm.yaml
 TUNE_TRIALS ?= 20
+SCORES ?= data/scores.parquet
+AS_OF ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train tune compare promote export test lint bench clean
+.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -68,7 +70,13 @@ promote: $(STAMP) ## alias the best version 'champion' if it beats the current o
 export: $(STAMP) ## export the champion to models/churn-$(EXPERIMENT)
 	$(CHURNLAB) export --model models:/churn-$(EXPERIMENT)@champion --out models/churn-$(EXPERIMENT)
 
-run: data validate features train tune compare promote export ## the whole demo: simulate -> features -> train -> tune -> compare -> promote -> export
+score: $(STAMP) ## score every account active at the data's last date (or AS_OF) with the champion
+	$(CHURNLAB) score --model models:/churn-$(EXPERIMENT)@champion --data $(DATA) $(if $(AS_OF),--as-of $(AS_OF)) --out $(SCORES)
+
+serve: $(STAMP) ## serve the champion over REST on 127.0.0.1:5001 (POST /invocations)
+	$(CHURNLAB) serve --model models:/churn-$(EXPERIMENT)@champion
+
+run: data validate features train tune compare promote export score ## the whole demo: simulate -> features -> train -> tune -> compare -> promote -> export -> score
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -n auto --dist loadfile -q
@@ -82,6 +90,7 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/tune.py
+	$(BIN)/python bench/score.py
 
 clean: ## remove the virtualenv, generated data, MLflow stores and exported models
 	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns

@@ -563,6 +563,100 @@ def export(
     console.print(f"exported {model} to {path}")
 
 
+@app.command()
+def score(
+    model: Annotated[
+        str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or an exported folder")
+    ] = "models:/churn-demo@champion",
+    data: Annotated[Path | None, typer.Option(help="event dataset folder (raw data)")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="score accounts active on this date (default: data's end)"),
+    ] = None,
+    features: Annotated[
+        Path | None, typer.Option(help="score a prepared feature table instead of raw data")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="output .parquet or .csv (written atomically)")] = Path(
+        "data/scores.parquet"
+    ),
+    engine: Annotated[str, typer.Option(help="feature engine: duckdb or spark")] = "duckdb",
+    log: Annotated[bool, typer.Option("--log", help="record the job as its own MLflow run")] = (
+        False
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Score every account active at --as-of (or a prepared table) with a registered model."""
+    from churnlab.data import DataValidationError
+    from churnlab.scoring.batch import ScoringError, score_job
+
+    try:
+        with err.status(f"scoring with {model}", spinner="dots"):
+            job = score_job(
+                model,
+                data=data,
+                as_of=as_of,
+                features=features,
+                out=out,
+                engine=engine,
+                log_run=log,
+            )
+    except (ScoringError, DataValidationError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+    summary = {**job.summary, "out": str(job.out), "run_id": job.run_id}
+    if as_json:
+        _emit_json(summary)
+        return
+    ver = summary["model_version"] or "?"
+    console.print(
+        f"{summary['accounts']:,} accounts scored with [bold]{summary['model_name']}[/] "
+        f"version {ver} as of {', '.join(summary['cutoffs']) or '-'}"
+    )
+    grid = Table()
+    for col in ("tier", "accounts", "revenue at risk", "mean p(churn)"):
+        grid.add_column(col, justify="left" if col == "tier" else "right")
+    for tier, d in summary["tiers"].items():
+        mean = "-" if d["mean_p_churn"] is None else f"{d['mean_p_churn']:.1%}"
+        grid.add_row(tier, f"{d['accounts']:,}", f"{d['revenue_at_risk']:,.0f}", mean)
+    console.print(grid)
+    if summary["high_tier_drivers"]:
+        console.print(
+            "top drivers in the high tier: "
+            + ", ".join(f"{d['driver']} ({d['share']:.0%})" for d in summary["high_tier_drivers"])
+        )
+    secs = summary["seconds"]
+    console.print(
+        f"wrote [bold]{job.out}[/] in {secs['total']:.1f}s (features "
+        f"{secs.get('features', 0):.1f}s, scoring {secs.get('scoring', 0):.1f}s)"
+        + (f"; logged run {job.run_id}" if job.run_id else "")
+    )
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or an exported folder")
+    ] = "models:/churn-demo@champion",
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 5001,
+    workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 1,
+) -> None:
+    """Serve the model over REST (mlflow models serve): POST rows to /invocations."""
+    import os
+
+    from churnlab.scoring.batch import ScoringError, resolve_model
+    from churnlab.scoring.serve import serve_command
+
+    try:
+        ref = resolve_model(model)
+    except ScoringError as exc:
+        _fail(str(exc))
+    cmd, env = serve_command(ref, host, port, workers)
+    err.print(f"serving {ref.name} version {ref.version} on http://{host}:{port}/invocations")
+    os.execvpe(cmd[0], cmd, env)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     grid = Table(title=f"valid: {summary['source']}", show_header=False, title_justify="left")
     for name, n in summary["rows"].items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -132,6 +133,8 @@ def spark_session() -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    # Python UDFs (model scoring) must run in this interpreter's environment, not the system's
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(f"local[{os.cpu_count() or 2}]")
         .appName("churnlab")

@@ -38,11 +38,13 @@ def build_features(
     observations: ir.Table,
     drivers: Iterable[str] | None = None,
     names: Iterable[str] | None = None,
+    params: dict[str, dict] | None = None,
 ) -> tuple[ir.Table, list[FeatureBuilder]]:
     """Observations left-joined with every selected builder's features (one Ibis expression).
 
     Accounts a builder has no rows for keep their observation and get the feature's ``fill``
-    (0 for counts) or null.
+    (0 for counts) or null. ``params`` (builder name -> parameters) overrides the registered
+    defaults: a scoring job passes the parameters its model was trained with.
     """
     chosen, notices = select_builders(dataset, drivers, names)
     for notice in notices:
@@ -55,7 +57,7 @@ def build_features(
     table = observations
     for b in chosen:
         cols = [f.name for f in b.features]
-        part = b.build(dataset, keys).select(*KEYS, *cols)
+        part = b.build(dataset, keys, **(params or {}).get(b.name, {})).select(*KEYS, *cols)
         if embedded:
             # one builder at a time: DuckDB plans dozens of wide joins in one query poorly
             # (a 100k-account, 12-cutoff build peaked at 20 GiB as one expression)

@@ -87,6 +87,23 @@ def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.Flo
     return seconds.cast("float64") / SECONDS_PER_DAY
 
 
+def _active(dataset: Dataset, cut: ir.Table) -> ir.Table:
+    """(account_id, cutoff, mrr, ...) for accounts with a subscription in force at each cutoff
+    and a signup before it: the latest subscription started on or before the cutoff."""
+    subs = dataset["subscriptions"]
+    acc = dataset["accounts"].select("account_id", "signup_at")
+    active = (
+        subs.cross_join(cut)
+        .filter(
+            lambda t: (t.started_at <= t.cutoff) & (t.ended_at.isnull() | (t.ended_at > t.cutoff))
+        )
+        .select("account_id", "cutoff", "mrr", "started_at")
+    )
+    w = ibis.window(group_by=["account_id", "cutoff"], order_by=ibis.desc("started_at"))
+    active = active.mutate(_rank=ibis.row_number().over(w)).filter(lambda t: t._rank == 0)
+    return active.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
+
+
 def build_observations(
     dataset: Dataset,
     cutoffs: Sequence[pd.Timestamp] | str,
@@ -103,20 +120,7 @@ def build_observations(
         raise ValueError(
             f"cutoffs on or after the end of observation ({end.date()}): {[str(c.date()) for c in late]}"
         )
-    cut = cutoff_table(cutoffs)
-    subs = dataset["subscriptions"]
-    acc = dataset["accounts"].select("account_id", "signup_at")
-    active = (
-        subs.cross_join(cut)
-        .filter(
-            lambda t: (t.started_at <= t.cutoff) & (t.ended_at.isnull() | (t.ended_at > t.cutoff))
-        )
-        .select("account_id", "cutoff", "mrr", "started_at")
-    )
-    # one row per (account, cutoff): the latest subscription started on or before the cutoff
-    w = ibis.window(group_by=["account_id", "cutoff"], order_by=ibis.desc("started_at"))
-    active = active.mutate(_rank=ibis.row_number().over(w)).filter(lambda t: t._rank == 0)
-    active = active.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
+    active = _active(dataset, cutoff_table(cutoffs))
     churn = churned_accounts(dataset)
     obs = active.left_join(churn, "account_id").select("account_id", "cutoff", "mrr", "churned_at")
     end_lit = ibis.literal(end.to_pydatetime())
@@ -136,3 +140,23 @@ def build_observations(
         label_complete=(obs.cutoff + lead + h <= end_lit) & ~in_gap,
         mrr=obs.mrr.cast("float64"),
     ).order_by(["cutoff", "account_id"])
+
+
+def active_accounts(dataset: Dataset, as_of: pd.Timestamp | str) -> ir.Table:
+    """Scoring observations: every account active at ``as_of`` as (account_id, cutoff, mrr).
+
+    The same activity rule as :func:`build_observations` (a subscription in force at the cutoff,
+    signup before it), without labels: at scoring time the future is unknown. ``as_of`` may be
+    the data's end of observation itself (features read only rows before it)."""
+    (cutoff,) = parse_cutoffs([as_of])
+    end = dataset.observed_until
+    if end is not None and cutoff > end:
+        raise ValueError(
+            f"as-of date {cutoff.date()} is after the end of observation ({end.date()}): the "
+            "data cannot say who is active then"
+        )
+    return (
+        _active(dataset, cutoff_table([cutoff]))
+        .select("account_id", "cutoff", mrr=ibis._.mrr.cast("float64"))
+        .order_by(["cutoff", "account_id"])
+    )

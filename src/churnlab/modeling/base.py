@@ -122,13 +122,30 @@ class ChurnEstimator:
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"missing feature column(s): {missing}")
+        dtypes = X.dtypes
+        ready = [
+            c
+            for c in self.feature_names_in_
+            if c not in self.categorical_
+            and (pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c]))
+        ]
+        # the columns that are numbers already convert in one block (single-row scoring latency)
+        block = X[ready].astype("float64")
         out = {}
         for c in self.feature_names_in_:
+            if c in block:
+                continue
             col = X[c]
             if c in self.categorical_:
-                text = col.astype("string").astype(object).where(col.notna(), None)
-                known = pd.Series(text, index=X.index).isin(self.categories_[c])
-                out[c] = pd.Categorical(text.where(known, None), categories=self.categories_[c])
+                if isinstance(col.dtype, pd.CategoricalDtype) and list(col.cat.categories) == list(
+                    self.categories_[c]
+                ):
+                    out[c] = col.array  # prepared already
+                    continue
+                # values outside the training categories (unseen) and missing ones get code -1
+                cats = pd.Index(self.categories_[c], dtype=object)
+                codes = cats.get_indexer(col.astype("string").astype(object))
+                out[c] = pd.Categorical.from_codes(codes, categories=self.categories_[c])
             else:
                 try:
                     out[c] = pd.to_numeric(col, errors="raise").astype("float64")
@@ -137,7 +154,9 @@ class ChurnEstimator:
                     raise ValueError(
                         f"feature column {c!r} must be numeric; bad values {bad.tolist()}"
                     ) from exc
-        return pd.DataFrame(out, index=X.index)
+        if out:
+            block = pd.concat([block, pd.DataFrame(out, index=X.index)], axis=1)
+        return block[self.feature_names_in_]
 
     def _fit_model(self, X, y, X_val, y_val) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -98,7 +98,7 @@ def _resolve(root: Path, path: Path) -> Path:
 
 def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
     from churnlab.data import load_dataset
-    from churnlab.features import build_features, build_observations, builders
+    from churnlab.features import build_observations, builders
     from churnlab.features.engine import select_builders
 
     ds = load_dataset(path, engine=spec.data.engine)
@@ -111,15 +111,11 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
     available = {f.name: b.driver for b in runnable for f in b.features}
     chosen = select_features(spec, available)
     wanted = [b.name for b in runnable if any(f.name in chosen for f in b.features)]
-    table, used = build_features(ds, obs, names=wanted)
-    frame = ds.con.to_pyarrow(table).to_pandas()
-    frame["cutoff"] = pd.to_datetime(frame["cutoff"])
-    feats = {f.name: f for b in used for f in b.features}
-    for name, f in feats.items():
-        if f.dtype == "category" and name in frame:
-            frame[name] = frame[name].astype("string")
-    truth = path / "truth.parquet"
     all_builders = {b.name: b for b in builders()}
+    builder_specs = [{"name": name, "params": dict(all_builders[name].params)} for name in wanted]
+    frame, used = feature_frame(ds, obs, builder_specs)
+    feats = {f.name: f for b in used for f in b.features}
+    truth = path / "truth.parquet"
     return TrainingData(
         frame=frame[OBSERVATION_COLUMNS + chosen],
         features=chosen,
@@ -132,9 +128,7 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
             "horizon_days": h,
             "lead_days": lead,
             "engine": spec.data.engine,
-            "builders": [
-                {"name": name, "params": dict(all_builders[name].params)} for name in wanted
-            ],
+            "builders": builder_specs,
             "features": chosen,
         },
         observed_until=ds.observed_until,
@@ -143,6 +137,33 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
         drivers={n: available[n] for n in chosen},
         notices=notices + ds.notices,
     )
+
+
+def feature_table(ds, observations, builder_specs: list[dict[str, Any]]) -> tuple[Any, list]:
+    """The Ibis expression of observations + the named builders' features, each builder run
+    with its recorded parameters (``feature_spec["builders"]``), on the dataset's engine."""
+    from churnlab.features import build_features
+
+    params = {b["name"]: dict(b.get("params") or {}) for b in builder_specs}
+    return build_features(ds, observations, names=list(params), params=params)
+
+
+def feature_frame(
+    ds, observations, builder_specs: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, list]:
+    """Run the named builders with their parameters on ``observations`` and collect a pandas
+    frame: the one code path for training and scoring (``feature_spec["builders"]``).
+
+    Returns the frame (observation columns + features; category features as strings, as the
+    estimators expect them) and the builders that ran."""
+    table, used = feature_table(ds, observations, builder_specs)
+    frame = ds.con.to_pyarrow(table).to_pandas()
+    frame["cutoff"] = pd.to_datetime(frame["cutoff"])
+    for b in used:
+        for f in b.features:
+            if f.dtype == "category" and f.name in frame:
+                frame[f.name] = frame[f.name].astype("string")
+    return frame, used
 
 
 def _customers(spec: ExperimentSpec, path: Path) -> TrainingData:

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from churnlab.modeling.base import ChurnEstimator
-from churnlab.modeling.tree_shap import lightgbm_contributions
+from churnlab.modeling.tree_shap import lightgbm_contributions, small_batch_threads
 
 DEFAULTS = {
     "n_estimators": 2000,
@@ -74,7 +74,7 @@ class LightGBMChurnModel(ChurnEstimator):
         return _LogOdds(self.model_)
 
     def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict(X, raw_score=True)
+        return self.model_.predict(X, raw_score=True, **small_batch_threads(len(X)))
 
     def _contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         values = lightgbm_contributions(self.model_.booster_, X)
@@ -99,7 +99,7 @@ class _LogOdds(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        return self.model.predict(X, raw_score=True)
+        return self.model.predict(X, raw_score=True, **small_batch_threads(len(X)))
 
     def predict_proba(self, X):
         return self.model.predict_proba(X)

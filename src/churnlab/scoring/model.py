@@ -5,7 +5,15 @@ estimator with its calibration, the risk-tier thresholds chosen on the validatio
 feature descriptions and driver map for reasons, and the training MRR statistics. ``predict``
 takes the feature table (one row per account and cutoff) and returns per row: ``p_churn``,
 ``risk_tier``, ``health_score``, ``revenue_at_risk``, ``reason_1..3`` with ``driver_1..3`` and
-``contribution_1..3``, and the model name.
+``contribution_1..3``, and the model name and version.
+
+The registered version is not known when the model is logged, so it travels in the pyfunc's
+``model_config`` (key ``model_version``): a batch job resolves it from the registry URI and
+passes it to ``mlflow.pyfunc.load_model(..., model_config=...)``; an exported folder carries it
+in its ``MLmodel`` file, so ``mlflow models serve`` on the folder reports it too.
+
+``predict`` takes one parameter, ``reasons`` (default true): false skips the attributions for
+risk-only scoring at full speed; the reason columns are then empty, the schema unchanged.
 """
 
 from __future__ import annotations
@@ -17,9 +25,16 @@ import numpy as np
 import pandas as pd
 
 from churnlab.explain.reasons import top_reasons
+from churnlab.modeling.base import ChurnEstimator
 
 DAYS_PER_MONTH = 365.25 / 12
 REASONS = 3
+REASON_COLUMNS = [
+    f"{k}_{i}" for i in range(1, REASONS + 1) for k in ("reason", "driver", "contribution")
+]
+# the pyfunc's model_config keys; only keys logged with the model can be set at load time
+MODEL_CONFIG = {"model_version": None}
+PARAMS = {"reasons": True}
 
 
 class ChurnModel(mlflow.pyfunc.PythonModel):
@@ -33,6 +48,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         horizon_days: int,
         mrr_stats: dict[str, float],
         model_name: str,
+        model_version: str | None = None,
     ):
         self.estimator = estimator
         self.feature_spec = feature_spec
@@ -42,6 +58,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         self.horizon_days = horizon_days
         self.mrr_stats = mrr_stats
         self.model_name = model_name
+        self.model_version = model_version
 
     @property
     def features(self) -> list[str]:
@@ -55,39 +72,80 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         )
         return [*keys, "mrr", *self.features]
 
+    def load_context(self, context) -> None:
+        version = (context.model_config or {}).get("model_version")
+        self.model_version = None if version in (None, "") else str(version)
+
     def predict(
         self, context, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        return self.score(model_input)
+        reasons = (params or {}).get("reasons", True)
+        return self.score(model_input, reasons=bool(reasons))
 
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Risk, tier, health, revenue at risk and top reasons for each row of ``frame``."""
-        X = frame[self.features]
-        p = self.estimator.predict_risk(X)
-        values, _ = self.estimator.contributions(X)
-        reasons = top_reasons(values, X, self.descriptions, self.drivers, k=REASONS)
-        raw, t = self.estimator.predict_raw(X), self.tier_thresholds
+    def score(self, frame: pd.DataFrame, reasons: bool = True) -> pd.DataFrame:
+        """Risk, tier, health, revenue at risk and (``reasons``) top reasons per row."""
+        est = self.estimator
+        raw_X = frame[self.features]
+        n = len(frame)
+        fast = isinstance(est, ChurnEstimator) and est.kind == "classifier"
+        if fast:  # one column preparation for both the risk and the attributions
+            est._check_fitted()
+            X = est._prepare(raw_X)
+            raw = est._raw_log_odds(X)
+        else:
+            X, raw = raw_X, est.predict_raw(raw_X)
+        p = _calibrated(est, X, raw)
+        t = self.tier_thresholds
         tier = np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
         mrr = (
             pd.to_numeric(frame["mrr"], errors="coerce").to_numpy(dtype=float)
             if "mrr" in frame
-            else np.full(len(frame), np.nan)
+            else np.full(n, np.nan)
         )
-        out = pd.DataFrame(
-            {
-                "account_id": frame["account_id"].to_numpy(),
-                "cutoff": frame["cutoff"].to_numpy() if "cutoff" in frame else pd.NaT,
-                "p_churn": p,
-                "risk_tier": tier,
-                "health_score": np.round(100 * (1 - p), 1),
-                "revenue_at_risk": p * mrr * self.horizon_days / DAYS_PER_MONTH,
-            }
-        )
-        cols = [
-            f"{k}_{i}" for i in range(1, REASONS + 1) for k in ("reason", "driver", "contribution")
-        ]
-        out[cols] = reasons[cols].to_numpy()
-        for i in range(1, REASONS + 1):
-            out[f"contribution_{i}"] = out[f"contribution_{i}"].astype("float64")
-        out["model_name"] = self.model_name
-        return out
+        cols: dict[str, Any] = {
+            "account_id": frame["account_id"].to_numpy(),
+            "cutoff": frame["cutoff"].to_numpy() if "cutoff" in frame else np.full(n, pd.NaT),
+            "p_churn": p,
+            "risk_tier": tier,
+            "health_score": np.round(100 * (1 - p), 1),
+            "revenue_at_risk": p * mrr * self.horizon_days / DAYS_PER_MONTH,
+        }
+        if reasons:
+            if fast:
+                values = pd.DataFrame(
+                    est._contributions(X)[0], columns=est.feature_names_in_, index=X.index
+                )
+            else:
+                values, _ = est.contributions(X)
+            top = top_reasons(values, raw_X, self.descriptions, self.drivers, k=REASONS)
+        for c in REASON_COLUMNS:
+            numeric = c.startswith("contribution_")
+            if reasons:
+                cols[c] = top[c].to_numpy(dtype=float if numeric else object)
+            else:
+                cols[c] = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
+        cols["model_name"] = np.full(n, self.model_name, dtype=object)
+        cols["model_version"] = np.full(n, self.model_version, dtype=object)
+        return pd.DataFrame(cols)
+
+    def output_example(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``score`` output as the signature should declare it: the version is unknown while
+        logging, but a registered model's rows carry it as a string."""
+        return self.score(frame).assign(model_version="")
+
+
+def _calibrated(est: Any, X: pd.DataFrame, raw: np.ndarray) -> np.ndarray:
+    """Calibrated risk from the raw log-odds already computed (one pass over the trees instead
+    of two); any estimator whose calibration is not a single sigmoid/isotonic map on that score
+    goes through ``predict_risk``."""
+    cal = getattr(est, "calibrator_", None)
+    ccs = getattr(cal, "calibrated_classifiers_", None)
+    if (
+        getattr(est, "kind", "classifier") == "classifier"
+        and ccs is not None
+        and len(ccs) == 1
+        and len(ccs[0].calibrators) == 1
+        and getattr(cal, "method", None) in ("sigmoid", "isotonic")
+    ):
+        return np.asarray(ccs[0].calibrators[0].predict(raw), dtype=float)
+    return est.predict_risk(X)

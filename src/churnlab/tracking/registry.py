@@ -160,6 +160,11 @@ def export_model(model_uri: str, out: str | Path) -> Path:
         local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(tmp))
         if not (Path(local) / "MLmodel").exists():
             raise RegistryError(f"{model_uri} is not an MLflow model (no MLmodel file)")
+        if str(model_uri).startswith("models:/"):
+            from churnlab.scoring.batch import resolve_model, stamp_version
+
+            ref = resolve_model(model_uri)  # the folder names the version it holds
+            stamp_version(local, ref.name, ref.version)
         umask = os.umask(0)
         os.umask(umask)
         for folder in [Path(local), *(p for p in Path(local).rglob("*") if p.is_dir())]:

@@ -38,6 +38,7 @@ from churnlab.explain import (
 from churnlab.modeling.data import TrainingData, load_training_data
 from churnlab.modeling.train import TrainResult, make_splits, train
 from churnlab.scoring import ChurnModel
+from churnlab.scoring.model import MODEL_CONFIG, PARAMS
 from churnlab.tracking.store import connect, ensure_experiment
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ def _log_model(pyfunc: ChurnModel, signature, example: pd.DataFrame, spec: Exper
         pip_requirements=_requirements(),
         registered_model_name=spec.model_name,
         tags={"family": spec.model.family},
+        model_config=dict(MODEL_CONFIG),  # the version is set at load time (scoring.model)
     )
 
 
@@ -284,7 +286,7 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
     ]
     example[ints] = example[ints].astype("float64")
     with _quiet("mlflow.pyfunc", "mlflow.models"):
-        signature = infer_signature(example, pyfunc.score(example))
+        signature = infer_signature(example, pyfunc.output_example(example), params=dict(PARAMS))
         info = _log_model(pyfunc, signature, example, spec)
     version = str(info.registered_model_version) if info.registered_model_version else None
     if version:

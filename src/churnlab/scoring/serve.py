@@ -1,0 +1,123 @@
+"""REST serving: ``mlflow models serve`` on a registered or exported churnlab model.
+
+MLflow's scoring server answers ``/invocations`` with the pyfunc's output, so REST and batch
+scoring run the same code. A registry URI is pinned to the version its alias points at now, and
+that version reaches the model through MLflow's ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` (the pyfunc's
+``model_config``); an exported folder already carries it in its ``MLmodel``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from churnlab.scoring.batch import ModelRef, ScoringError, resolve_model
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def serve_command(
+    ref: ModelRef, host: str = "127.0.0.1", port: int = 5001, workers: int = 1
+) -> tuple[list[str], dict[str, str]]:
+    """The ``mlflow models serve`` command line and environment for ``ref``."""
+    uri = f"models:/{ref.name}/{ref.version}" if ref.is_registry else ref.uri
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    cmd = [
+        str(mlflow_cli) if mlflow_cli.exists() else "mlflow",
+        "models",
+        "serve",
+        "-m",
+        uri,
+        "--env-manager",
+        "local",
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "-w",
+        str(workers),
+    ]
+    env = dict(os.environ)
+    # the server runs `uvicorn` from PATH: this interpreter's environment must come first
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if ref.is_registry:
+        from churnlab import config
+
+        env.setdefault("MLFLOW_TRACKING_URI", config.tracking_uri())
+        env["MLFLOW_PYFUNC_INFERENCE_CONFIG"] = json.dumps({"model_version": ref.version})
+    return cmd, env
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Poll ``url``/ping until the server answers 200; fail early if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ScoringError(f"the model server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    raise ScoringError(f"the model server at {url} was not ready after {timeout:.0f}s")
+
+
+def start_server(
+    model_uri: str | Path, host: str = "127.0.0.1", port: int | None = None, **popen
+) -> tuple[subprocess.Popen, str]:
+    """Start ``mlflow models serve`` for ``model_uri`` and wait until it answers; returns the
+    process (the caller terminates it) and the base URL."""
+    ref = resolve_model(model_uri)
+    port = port or free_port(host)
+    cmd, env = serve_command(ref, host, port)
+    # its own process group: the CLI starts a server process that must stop with it
+    process = subprocess.Popen(cmd, env=env, start_new_session=True, **popen)
+    url = f"http://{host}:{port}"
+    try:
+        wait_ready(url, process)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, url
+
+
+def stop_server(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Terminate the server's process group (started by :func:`start_server`), then kill it
+    if it hangs."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+
+
+def invoke(url: str, records: list[dict], params: dict | None = None, timeout: float = 30):
+    """POST rows to ``url``/invocations as ``dataframe_records``; returns the parsed JSON."""
+    body = {"dataframe_records": records}
+    if params:
+        body["params"] = params
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps(body, default=str).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        return json.loads(resp.read())

@@ -1,0 +1,231 @@
+"""Batch scoring against a real registered model: parity with training-time predictions, the
+output contract, bad input, atomic writes and the optional scoring run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churnlab.cli import app
+from churnlab.scoring.batch import (
+    ScoringError,
+    build_scoring_features,
+    load_model,
+    score_job,
+    write_scores,
+)
+from churnlab.scoring.model import DAYS_PER_MONTH
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def at_test_cutoff(trained):
+    """Scores of every account active at the training run's test cutoff, from raw data."""
+    return score_job(trained.uri, data=trained.data, as_of=trained.test_cutoff)
+
+
+def _training_predictions(run_id: str) -> pd.DataFrame:
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions/test.json")
+    table = json.loads(Path(path).read_text())
+    frame = pd.DataFrame(table["data"], columns=table["columns"])
+    frame["cutoff"] = pd.to_datetime(frame["cutoff"])
+    return frame
+
+
+def test_batch_scores_equal_training_time_predictions(trained, at_test_cutoff):
+    scores = at_test_cutoff.scores
+    train_pred = _training_predictions(trained.run_id)
+    assert len(train_pred) > 50
+    merged = train_pred.merge(scores, on=["account_id", "cutoff"], how="left")
+    # every labelled test row is an account active at the cutoff, so it is scored
+    assert merged.p_churn.notna().all()
+    np.testing.assert_allclose(merged.p_churn, merged.p, rtol=0, atol=1e-9)
+    # and the active accounts whose label window is not complete are scored too
+    assert len(scores) >= len(train_pred)
+
+
+def test_output_contract(trained, at_test_cutoff):
+    s = at_test_cutoff.scores
+    for col in [
+        "account_id", "cutoff", "p_churn", "risk_tier", "health_score", "revenue_at_risk",
+        "reason_1", "driver_1", "contribution_1", "reason_3", "driver_3", "contribution_3",
+        "model_name", "model_version",
+    ]:  # fmt: skip
+        assert col in s, col
+    assert not s.account_id.duplicated().any()
+    assert (s.model_version == trained.version).all() and (s.model_name == "churn-scoring").all()
+    assert set(s.risk_tier) == {"high", "medium", "low"}
+    # tiers order the risk: every high-tier account outranks every low-tier one
+    assert (
+        s.loc[s.risk_tier == "high", "p_churn"].min() > s.loc[s.risk_tier == "low", "p_churn"].max()
+    )
+    order = s.sort_values("p_churn")
+    assert order.health_score.is_monotonic_decreasing
+    assert s.health_score.between(0, 100).all()
+    features = build_scoring_features(
+        load_model(trained.uri).model, trained.data, trained.test_cutoff
+    )
+    mrr = features.set_index("account_id").mrr.reindex(s.account_id).to_numpy()
+    np.testing.assert_allclose(s.revenue_at_risk, s.p_churn * mrr * 60 / DAYS_PER_MONTH)
+    high = s[s.risk_tier == "high"]
+    assert high.reason_1.notna().all() and (high.contribution_1 > 0).all()
+    assert (high.contribution_1 >= high.contribution_2.fillna(-np.inf)).all()
+    summary = at_test_cutoff.summary
+    assert summary["accounts"] == len(s)
+    assert sum(t["accounts"] for t in summary["tiers"].values()) == len(s)
+    assert summary["tiers"]["high"]["revenue_at_risk"] == pytest.approx(high.revenue_at_risk.sum())
+    assert summary["high_tier_drivers"] and summary["high_tier_drivers"][0]["accounts"] > 0
+
+
+def test_risk_only_scoring_keeps_the_risk_and_the_schema(trained, at_test_cutoff):
+    model = load_model(trained.uri)
+    frame = build_scoring_features(model.model, trained.data, trained.test_cutoff)
+    fast = model.predict(frame, reasons=False)
+    assert list(fast.columns) == list(at_test_cutoff.scores.columns)
+    np.testing.assert_allclose(fast.p_churn, at_test_cutoff.scores.p_churn, rtol=0, atol=1e-12)
+    assert fast.reason_1.isna().all()
+
+
+def test_exported_folder_and_version_uri_score_the_same(trained, at_test_cutoff, tmp_path):
+    from churnlab.tracking import export_model
+
+    folder = export_model(trained.uri, tmp_path / "models" / "churn-scoring")
+    for uri in (str(folder), f"models:/churn-scoring/{trained.version}"):
+        job = score_job(uri, data=trained.data, as_of=trained.test_cutoff)
+        pd.testing.assert_frame_equal(job.scores, at_test_cutoff.scores)
+
+
+def test_prepared_feature_table_scores_like_raw_data(trained, at_test_cutoff, tmp_path):
+    model = load_model(trained.uri)
+    frame = build_scoring_features(model.model, trained.data, trained.test_cutoff)
+    path = tmp_path / "features.parquet"
+    frame.sample(frac=1, random_state=0).to_parquet(path)  # row order does not matter
+    job = score_job(trained.uri, features=path)
+    got = job.scores.sort_values("account_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, at_test_cutoff.scores)
+
+
+def test_accounts_without_events_are_scored(trained, tmp_path):
+    data = tmp_path / "quiet"
+    data.mkdir()
+    for f in trained.data.iterdir():
+        if f.is_file():
+            (data / f.name).write_bytes(f.read_bytes())
+    scores = score_job(trained.uri, data=trained.data, as_of=trained.observed_until).scores
+    quiet = scores.account_id.iloc[:5].tolist()
+    events = pd.read_parquet(trained.data / "events.parquet")
+    events[~events.account_id.isin(quiet)].to_parquet(data / "events.parquet", index=False)
+    again = score_job(trained.uri, data=data, as_of=trained.observed_until).scores
+    assert set(quiet) <= set(again.account_id)
+    assert len(again) == len(scores)
+    assert again.set_index("account_id").loc[quiet, "p_churn"].notna().all()
+
+
+@pytest.fixture(scope="module")
+def features(trained):
+    model = load_model(trained.uri)
+    return build_scoring_features(model.model, trained.data, trained.test_cutoff)
+
+
+def _fails(trained, frame: pd.DataFrame, tmp_path, *needles: str) -> None:
+    path = tmp_path / "bad.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(ScoringError) as exc:
+        score_job(trained.uri, features=path)
+    for needle in needles:
+        assert needle in str(exc.value)
+
+
+def test_duplicate_account_ids_fail_naming_them(trained, features, tmp_path):
+    dup = pd.concat([features, features.iloc[[3, 7]]], ignore_index=True)
+    ids = features.account_id.iloc[[3, 7]].tolist()
+    _fails(trained, dup, tmp_path, "duplicate", *[str(i) for i in ids])
+
+
+def test_missing_feature_columns_fail_naming_them(trained, features, tmp_path):
+    _fails(trained, features.drop(columns=["tenure_days", "plan"]), tmp_path, "tenure_days", "plan")
+
+
+def test_wrong_dtypes_fail_naming_the_column_and_values(trained, features, tmp_path):
+    bad = features.assign(tenure_days=features.tenure_days.astype(str))
+    bad.loc[2, "tenure_days"] = "about a year"
+    _fails(trained, bad, tmp_path, "tenure_days", "about a year")
+
+
+def test_unseen_categories_are_scored(trained, features, at_test_cutoff):
+    model = load_model(trained.uri)
+    odd = features.assign(plan="platinum-unseen", country="Atlantis")
+    out = model.predict(odd)
+    assert len(out) == len(features) and out.p_churn.between(0, 1).all()
+
+
+def test_as_of_after_the_data_fails(trained):
+    with pytest.raises((ScoringError, ValueError), match="after the end of observation"):
+        score_job(trained.uri, data=trained.data, as_of="2031-01-01")
+
+
+def test_unknown_model_fails_naming_it(trained):
+    with pytest.raises(ScoringError, match="churn-nope"):
+        score_job("models:/churn-nope@champion", data=trained.data, as_of=trained.test_cutoff)
+
+
+def test_atomic_write_keeps_the_previous_output(trained, features, at_test_cutoff, tmp_path):
+    out = tmp_path / "scores.parquet"
+    write_scores(at_test_cutoff.scores, out)
+    before = out.read_bytes()
+    # a failure while writing: pyarrow cannot serialize this column half-way through the frame
+    broken = at_test_cutoff.scores.assign(reason_1=[object()] * len(at_test_cutoff.scores))
+    with pytest.raises(Exception):  # noqa: B017 - pyarrow's own error type
+        write_scores(broken, out)
+    assert out.read_bytes() == before
+    # a failing job (bad input) leaves it too
+    bad = tmp_path / "dup.parquet"
+    pd.concat([features, features.head(1)]).to_parquet(bad)
+    with pytest.raises(ScoringError):
+        score_job(trained.uri, features=bad, out=out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dup.parquet", "scores.parquet"]
+
+
+def test_cli_scores_writes_and_logs_its_own_run(trained, tmp_path):
+    out = tmp_path / "scores.csv"
+    client = mlflow.MlflowClient()
+    training_before = client.get_run(trained.run_id).data
+    result = runner.invoke(
+        app,
+        [
+            "score", "--model", trained.uri, "--data", str(trained.data),
+            "--as-of", trained.observed_until, "--out", str(out), "--json", "--log",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    written = pd.read_csv(out)
+    assert summary["accounts"] == len(written) > 0
+    assert summary["model_version"] == trained.version
+    assert set(summary["tiers"]) == {"high", "medium", "low"}
+    run = client.get_run(summary["run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["churnlab.kind"] == "scoring"
+    assert run.data.metrics["accounts"] == len(written)
+    training_after = client.get_run(trained.run_id).data
+    assert training_after.metrics == training_before.metrics
+    assert training_after.params == training_before.params
+
+
+def test_cli_bad_input_exits_non_zero_with_a_clear_message(trained, features, tmp_path):
+    bad = tmp_path / "bad.parquet"
+    features.drop(columns=["tenure_days"]).to_parquet(bad)
+    out = tmp_path / "s.parquet"
+    result = runner.invoke(
+        app, ["score", "--model", trained.uri, "--features", str(bad), "--out", str(out)]
+    )
+    assert result.exit_code == 1
+    assert "tenure_days" in result.output
+    assert not out.exists()

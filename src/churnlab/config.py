@@ -54,9 +54,9 @@ def artifact_root() -> Path:
 # ---------------------------------------------------------------------------------------------
 
 DEFAULT_EXPERIMENT = "demo"
-FAMILIES = ("logistic", "lightgbm")
+FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
 METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
-LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
+LOWER_IS_BETTER = {"log_loss", "brier", "ece", "ibs"}
 
 
 class _Strict(BaseModel):
@@ -113,7 +113,7 @@ class FeatureSelection(_Strict):
 
 
 class ModelSpec(_Strict):
-    family: Literal["logistic", "lightgbm"]
+    family: Literal["logistic", "lightgbm", "cox", "lightgbm_survival"]
     params: dict[str, Any] = {}
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
 

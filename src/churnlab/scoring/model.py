@@ -5,7 +5,9 @@ estimator with its calibration, the risk-tier thresholds chosen on the validatio
 feature descriptions and driver map for reasons, and the training MRR statistics. ``predict``
 takes the feature table (one row per account and cutoff) and returns per row: ``p_churn``,
 ``risk_tier``, ``health_score``, ``revenue_at_risk``, ``reason_1..3`` with ``driver_1..3`` and
-``contribution_1..3``, and the model name.
+``contribution_1..3``, and the model name. Survival families add ``p_churn_30d``,
+``p_churn_60d``, ``p_churn_90d`` and ``expected_lifetime_days`` (restricted mean survival time
+up to 180 days; see ``churnlab.modeling.survival``).
 """
 
 from __future__ import annotations
@@ -90,4 +92,9 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         for i in range(1, REASONS + 1):
             out[f"contribution_{i}"] = out[f"contribution_{i}"].astype("float64")
         out["model_name"] = self.model_name
+        if getattr(self.estimator, "kind", "classifier") == "survival":
+            from churnlab.modeling.survival import survival_outputs
+
+            for col, values in survival_outputs(self.estimator, X).items():
+                out[col] = values.to_numpy()
         return out

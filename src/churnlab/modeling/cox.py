@@ -48,9 +48,10 @@ class CoxChurnModel(SurvivalChurnEstimator):
         try:
             self.cph_.fit(df, DURATION, EVENT, fit_options=fit_options or None)
         except (ConvergenceError, np.linalg.LinAlgError) as exc:
+            reason = str(exc).splitlines()[0].split(". ")[0]
             raise CoxConvergenceError(
                 f"cox: the fit did not converge with penalizer={params['penalizer']} "
-                f"({str(exc).splitlines()[0]}); raise model.params.penalizer (e.g. to "
+                f"({reason}); raise model.params.penalizer (e.g. to "
                 f"{max(params['penalizer'] * 10, 0.1):g}) or drop collinear features"
             ) from None
         self.train_means_ = Z[:, self.keep_].mean(axis=0)
@@ -60,7 +61,10 @@ class CoxChurnModel(SurvivalChurnEstimator):
         return pd.DataFrame(Z, columns=self.columns_, index=X.index)
 
     def _survival(self, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
-        return self.cph_.predict_survival_function(self._design(X), times=times).T.to_numpy()
+        S = self.cph_.predict_survival_function(self._design(X), times=times).T.to_numpy(copy=True)
+        # lifelines holds the first event time's value before it; S(0) is 1 by definition
+        S[:, np.asarray(times) <= 0] = 1.0
+        return S
 
     def _log_hazard(self, X: pd.DataFrame) -> np.ndarray:
         return self.cph_.predict_log_partial_hazard(self._design(X)).to_numpy()

@@ -55,6 +55,7 @@ def artifact_root() -> Path:
 
 DEFAULT_EXPERIMENT = "demo"
 FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
+SURVIVAL_FAMILIES = ("cox", "lightgbm_survival")
 METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
 LOWER_IS_BETTER = {"log_loss", "brier", "ece", "ibs"}
 
@@ -159,6 +160,15 @@ class ExperimentSpec(_Strict):
             raise ValueError(
                 "split.kind: 'random' would put one account's cutoffs in several parts and train "
                 "on the future; event data are split out of time"
+            )
+        if (
+            isinstance(self.data, TableData)
+            and self.model.family in SURVIVAL_FAMILIES
+            and not self.data.duration
+        ):
+            raise ValueError(
+                f"data.duration: the {self.model.family} survival family needs the table's "
+                "duration column (tenure or time to churn; --duration on the command line)"
             )
         if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
             object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))

@@ -76,6 +76,7 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/survival.py
 
 clean: ## remove the virtualenv, generated data, MLflow stores and exported models
 	rm -rf $(VENV) data mlflow.db mlartifacts mlruns

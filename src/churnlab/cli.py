@@ -419,7 +419,10 @@ def compare(
     for r in board.itertuples():
         cells = [getattr(r, c) for c in shown]
         grid.add_row(
-            *["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
+            *[
+                "" if v is None or v != v else f"{v:.3f}" if isinstance(v, float) else str(v)
+                for v in cells
+            ]
         )
     console.print(grid)
 

@@ -170,6 +170,11 @@ class ExperimentSpec(_Strict):
                 f"data.duration: the {self.model.family} survival family needs the table's "
                 "duration column (tenure or time to churn; --duration on the command line)"
             )
+        if self.model.family in SURVIVAL_FAMILIES and self.lead_days:
+            raise ValueError(
+                f"lead_days: the {self.model.family} survival family scores churn within "
+                "horizon_days of the cutoff; a lead gap is not supported for survival families"
+            )
         if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
             object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))
         return self

@@ -199,3 +199,18 @@ def test_survival_fit_errors():
         LightGBMSurvivalModel(params={"max_intervals": 4}, horizon_days=90).fit(
             X, duration=d, event=e, eval_set=(X, y, d, e)
         )
+
+
+def test_spec_rules_for_survival_families(tmp_path):
+    from churnlab.config import SpecError, parse_spec
+
+    table = {"table": str(tmp_path / "crm.csv"), "id": "id", "label": "churned"}
+    with pytest.raises(SpecError, match=r"data\.duration"):
+        parse_spec({"name": "s", "data": table, "model": {"family": "cox"}})
+    spec = parse_spec(
+        {"name": "s", "data": {**table, "duration": "tenure"}, "model": {"family": "cox"}}
+    )
+    assert spec.model.family == "cox"
+    events = {"name": "s", "data": {"path": "data/demo"}, "cutoffs": "2024-03-01"}
+    with pytest.raises(SpecError, match="lead_days"):
+        parse_spec({**events, "lead_days": 7, "model": {"family": "lightgbm_survival"}})

@@ -99,7 +99,7 @@ def child_scale() -> dict:
     Xv = frame.loc[vmask, data.features].iloc[va].reset_index(drop=True)
     yv, dv, ev = y[vmask][va], dv[va], ev[va]
     params = dict(spec.model.params)
-    rows, _, labels = expand_intervals(dt, et, params["interval_days"], params["max_intervals"])
+    rows, _, labels, _ = expand_intervals(dt, et, params["interval_days"], params["max_intervals"])
     del data, frame
     rss_before = _peak_rss_mib()
     est = LightGBMSurvivalModel(params=params, horizon_days=spec.horizon_days, seed=0)

@@ -18,21 +18,22 @@ from churnlab.modeling.survival import survival_outputs, survival_targets
 
 def test_expansion_by_hand():
     # interval k covers days (7k, 7k + 7]
-    duration = np.array([10.0, 7.0, 15.0, 3.0, 40.0, 40.0, 0.0])
-    event = np.array([1, 1, 0, 0, 1, 0, 1])
-    rows, k, label = expand_intervals(duration, event, interval_days=7, max_intervals=4)
-    got = pd.DataFrame({"row": rows, "k": k, "label": label})
+    duration = np.array([10.0, 7.0, 15.0, 3.0, 40.0, 40.0, 0.0, 14.0])
+    event = np.array([1, 1, 0, 0, 1, 0, 1, 0])
+    rows, k, label, weight = expand_intervals(duration, event, interval_days=7, max_intervals=4)
+    got = pd.DataFrame({"row": rows, "k": k, "label": label, "weight": weight})
     expected = pd.DataFrame(
         [
-            (0, 0, 0), (0, 1, 1),  # churn on day 10: at risk in weeks 0 and 1, churns in 1
-            (1, 0, 1),  # churn on day 7: the end of week 0
-            (2, 0, 0), (2, 1, 0),  # censored on day 15: weeks 0 and 1 fully observed
-            # row 3, censored on day 3: no week fully observed, no rows
-            (4, 0, 0), (4, 1, 0), (4, 2, 0), (4, 3, 0),  # churn after the 4 weeks: censored
-            (5, 0, 0), (5, 1, 0), (5, 2, 0), (5, 3, 0),
-            (6, 0, 1),  # churn on the cutoff day counts in week 0
+            (0, 0, 0, 1), (0, 1, 1, 1),  # churn on day 10: at risk in weeks 0 and 1, churns in 1
+            (1, 0, 1, 1),  # churn on day 7: the end of week 0
+            (2, 0, 0, 1), (2, 1, 0, 1), (2, 2, 0, 1 / 7),  # censored on day 15: 1 day of week 2
+            (3, 0, 0, 3 / 7),  # censored on day 3: 3 days of week 0
+            (4, 0, 0, 1), (4, 1, 0, 1), (4, 2, 0, 1), (4, 3, 0, 1),  # churn after 4 weeks: censored
+            (5, 0, 0, 1), (5, 1, 0, 1), (5, 2, 0, 1), (5, 3, 0, 1),
+            (6, 0, 1, 1),  # churn on the cutoff day counts in week 0
+            (7, 0, 0, 1), (7, 1, 0, 1),  # censored exactly at the end of week 1
         ],
-        columns=["row", "k", "label"],
+        columns=["row", "k", "label", "weight"],
     )  # fmt: skip
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     # not a Cartesian product: only at-risk pairs

@@ -2,7 +2,8 @@
 
 Each observation is expanded into the weekly intervals it was at risk in (``expand_intervals``):
 interval k covers days (7k, 7(k+1)]. A churn in interval k gives rows 0..k with the label 1 on
-the last; a censoring at d days gives the fully observed intervals 0..floor(d/7)-1, all 0.
+the last; a censoring at d days gives the intervals 0..floor(d/7), all 0, the last one weighted
+by the share of it that was observed.
 Follow-up is cut at ``max_intervals`` (26 weeks by default). LightGBM learns the interval hazard
 h_k(x) = P(churn in k | active at its start, x) with the interval index as a feature, and
 S(t | x) = prod_k (1 - h_k(x)) (within an interval, the hazard is spread evenly in log S; after
@@ -48,30 +49,39 @@ BATCH_ROWS = 65_536
 
 def expand_intervals(
     duration: np.ndarray, event: np.ndarray, interval_days: float, max_intervals: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The at-risk (row, interval) pairs and their labels, without copying any features.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The at-risk (row, interval) pairs, their labels and weights, without copying features.
 
-    Returns ``rows`` (index into the observations), ``interval`` (0-based) and ``label``
-    (1 in the interval the churn fell in). A churn after ``max_intervals`` intervals is a
-    censoring at the end of the last one.
+    Returns ``rows`` (index into the observations), ``interval`` (0-based), ``label`` (1 in the
+    interval the churn fell in) and ``weight``. A censoring inside an interval adds that interval
+    with label 0 and the observed share of it as weight (actuarial exposure): dropping it would
+    leave the interval with its churners but without the survivors that were censored in it, and
+    inflate its hazard. A churn after ``max_intervals`` intervals is a censoring at their end.
 
-    >>> rows, k, lab = expand_intervals(np.array([10.0, 7.0, 15.0]), np.array([1, 1, 0]), 7, 26)
-    >>> rows.tolist(), k.tolist(), lab.tolist()
-    ([0, 0, 1, 2, 2], [0, 1, 0, 0, 1], [0, 1, 1, 0, 0])
+    >>> rows, k, lab, w = expand_intervals(np.array([10.0, 7.0, 15.0]), np.array([1, 1, 0]), 7, 26)
+    >>> rows.tolist(), k.tolist(), lab.tolist(), np.round(w, 3).tolist()
+    ([0, 0, 1, 2, 2, 2], [0, 1, 0, 0, 1, 2], [0, 1, 1, 0, 0, 0], [1.0, 1.0, 1.0, 1.0, 1.0, 0.143])
     """
     d = np.asarray(duration, dtype=float)
     e = np.asarray(event).astype(bool)
-    churn_interval = np.maximum(np.ceil(d / interval_days).astype(np.int64) - 1, 0)
-    at_risk = np.where(e, churn_interval + 1, np.floor(d / interval_days).astype(np.int64))
+    units = d / interval_days
+    churn_interval = np.maximum(np.ceil(units).astype(np.int64) - 1, 0)
+    full = np.floor(units).astype(np.int64)
+    exposure = units - full  # observed share of the interval a censoring falls in
+    partial = ~e & (exposure > 1e-9) & (full < max_intervals)
+    at_risk = np.where(e, churn_interval + 1, full + partial)
     churn_seen = e & (churn_interval < max_intervals)
     at_risk = np.minimum(at_risk, max_intervals)
     rows = np.repeat(np.arange(len(d), dtype=np.int64), at_risk)
     start = np.repeat(np.cumsum(at_risk) - at_risk, at_risk)
     interval = (np.arange(len(rows), dtype=np.int64) - start).astype(np.int32)
-    label = np.zeros(len(rows), dtype=np.int8)
     ends = np.cumsum(at_risk) - 1
+    label = np.zeros(len(rows), dtype=np.int8)
     label[ends[churn_seen & (at_risk > 0)]] = 1
-    return rows, interval, label
+    weight = np.ones(len(rows), dtype=np.float64)
+    last_partial = partial & (at_risk > 0)
+    weight[ends[last_partial]] = exposure[last_partial]
+    return rows, interval, label, weight
 
 
 def _at_risk_sequence(M: np.ndarray, rows: np.ndarray, interval: np.ndarray):
@@ -127,11 +137,14 @@ class LightGBMSurvivalModel(SurvivalChurnEstimator):
         }
 
         def dataset(Xp, d, e, reference=None):
-            rows, k, label = expand_intervals(d, e, self.interval_days_, self.max_intervals_)
+            rows, k, label, weight = expand_intervals(
+                d, e, self.interval_days_, self.max_intervals_
+            )
             seq = _at_risk_sequence(_numeric_view(Xp), rows, k.astype(np.float64))
             return lgb.Dataset(
                 seq,
                 label=label,
+                weight=weight,
                 feature_name=names,
                 categorical_feature=cats,
                 reference=reference,

@@ -1,5 +1,6 @@
 """Survival families through real MLflow runs: metrics, plots, pyfunc columns, leaderboard,
-and the single-table command line (duration column + label as the event)."""
+and the single-table command line (duration column + label as the event). Classifiers and
+survival models on one leaderboard: ``make train compare`` on the demo (README)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ SURVIVAL_METRICS = (
 @pytest.fixture(scope="module")
 def trained(project, small_sim):
     specs = {
-        "logistic": small_spec(small_sim, "logistic"),
         "cox": small_spec(small_sim, "cox"),
         "lightgbm_survival": small_spec(
             small_sim,
@@ -57,8 +57,6 @@ def test_survival_runs_log_survival_metrics_and_plots(trained):
         assert ("plots/cox_hazard_ratios.png" in plots) == (family == "cox")
         files = {a.path for a in client.list_artifacts(run.info.run_id, "survival")}
         assert "survival/deciles.json" in files
-    # classifiers log no survival metrics
-    assert "test_c_index_harrell" not in client.get_run(trained["logistic"].run_id).data.metrics
 
 
 def test_survival_pyfunc_adds_horizon_risks_and_lifetime(trained):
@@ -75,13 +73,14 @@ def test_survival_pyfunc_adds_horizon_risks_and_lifetime(trained):
     np.testing.assert_allclose(out.p_churn, out.p_churn_60d)
 
 
-def test_leaderboard_ranks_classifiers_and_survival_models_together(trained):
+def test_leaderboard_ranks_survival_models_on_the_classification_metrics(trained):
+    # the same columns and ranking as for classifiers (tests/tracking/test_runs.py), plus C/IBS
     board = leaderboard("small", "pr_auc")
-    assert set(board.family) == {"logistic", "cox", "lightgbm_survival"}
+    assert set(board.family) == {"cox", "lightgbm_survival"}
     assert board.pr_auc.is_monotonic_decreasing and board.pr_auc.notna().all()
-    surv = board[board.family != "logistic"]
-    assert surv.c_index_harrell.notna().all()
-    assert board.loc[board.family == "logistic", "c_index_harrell"].isna().all()
+    assert board.c_index_harrell.notna().all() and board.ibs.notna().all()
+    by_ibs = leaderboard("small", "ibs")  # lower is better
+    assert by_ibs.ibs.is_monotonic_increasing
 
 
 def test_train_single_table_survival_cli(tmp_path, monkeypatch):

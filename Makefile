@@ -91,6 +91,7 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/tune.py
 	$(BIN)/python bench/score.py
+	$(BIN)/python bench/survival.py
 
 clean: ## remove the virtualenv, generated data, MLflow stores and exported models
 	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns

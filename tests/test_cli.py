@@ -202,4 +202,4 @@ def test_train_bad_spec_exits_nonzero(tmp_path):
     )
     res = run("train", str(spec))
     assert res.returncode == 1
-    assert "model.family" in res.stderr and "'logistic' or 'lightgbm'" in res.stderr
+    assert "model.family" in res.stderr and "'cox' or 'lightgbm_survival'" in res.stderr

@@ -327,7 +327,10 @@ def train(
     label: Annotated[str | None, typer.Option(help="churn label column")] = None,
     duration: Annotated[str | None, typer.Option(help="tenure/duration column")] = None,
     mrr: Annotated[str | None, typer.Option(help="monthly revenue column")] = None,
-    model: Annotated[str | None, typer.Option(help="model family: logistic or lightgbm")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="model family: logistic, lightgbm, cox or lightgbm_survival"),
+    ] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
     name: Annotated[str | None, typer.Option(help="run name")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
@@ -501,13 +504,17 @@ def compare(
         "rank": "#", "run_name": "run", "model_version": "v", "pr_auc": "PR-AUC",
         "roc_auc": "ROC-AUC", "ece": "ECE", "lift_top10": "lift@10",
         "revenue_capture_top10": "MRR@10", "oracle_roc_auc": "oracle",
+        "c_index_harrell": "C", "ibs": "IBS",
     }  # fmt: skip
     for col, head in shown.items():
         grid.add_column(head, justify="left" if col == "run_name" else "right", no_wrap=True)
     for r in board.itertuples():
         cells = [getattr(r, c) for c in shown]
         grid.add_row(
-            *["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
+            *[
+                "" if v is None or v != v else f"{v:.3f}" if isinstance(v, float) else str(v)
+                for v in cells
+            ]
         )
     console.print(grid)
 

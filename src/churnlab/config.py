@@ -54,9 +54,10 @@ def artifact_root() -> Path:
 # ---------------------------------------------------------------------------------------------
 
 DEFAULT_EXPERIMENT = "demo"
-FAMILIES = ("logistic", "lightgbm")
+FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
+SURVIVAL_FAMILIES = ("cox", "lightgbm_survival")
 METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
-LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
+LOWER_IS_BETTER = {"log_loss", "brier", "ece", "ibs"}
 
 
 class _Strict(BaseModel):
@@ -113,7 +114,7 @@ class FeatureSelection(_Strict):
 
 
 class ModelSpec(_Strict):
-    family: Literal["logistic", "lightgbm"]
+    family: Literal["logistic", "lightgbm", "cox", "lightgbm_survival"]
     params: dict[str, Any] = {}
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
 
@@ -222,6 +223,20 @@ class ExperimentSpec(_Strict):
             raise ValueError(
                 "tuning.objective: 'backtest' averages over rolling-origin folds; "
                 "set split.backtest_folds >= 2"
+            )
+        if (
+            isinstance(self.data, TableData)
+            and self.model.family in SURVIVAL_FAMILIES
+            and not self.data.duration
+        ):
+            raise ValueError(
+                f"data.duration: the {self.model.family} survival family needs the table's "
+                "duration column (tenure or time to churn; --duration on the command line)"
+            )
+        if self.model.family in SURVIVAL_FAMILIES and self.lead_days:
+            raise ValueError(
+                f"lead_days: the {self.model.family} survival family scores churn within "
+                "horizon_days of the cutoff; a lead gap is not supported for survival families"
             )
         if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
             object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))

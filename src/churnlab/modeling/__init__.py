@@ -1,12 +1,17 @@
 """Estimator families behind one interface, splits and training orchestration."""
 
 from churnlab.modeling.base import ChurnEstimator, NotFittedError, is_categorical
+from churnlab.modeling.cox import CoxChurnModel
 from churnlab.modeling.gbm import LightGBMChurnModel
+from churnlab.modeling.gbm_survival import LightGBMSurvivalModel
 from churnlab.modeling.logistic import LogisticChurnModel
+from churnlab.modeling.survival import SurvivalChurnEstimator
 
 FAMILIES: dict[str, type[ChurnEstimator]] = {
     "logistic": LogisticChurnModel,
     "lightgbm": LightGBMChurnModel,
+    "cox": CoxChurnModel,
+    "lightgbm_survival": LightGBMSurvivalModel,
 }
 
 
@@ -23,9 +28,12 @@ def make_estimator(family: str, **kwargs) -> ChurnEstimator:
 __all__ = [
     "FAMILIES",
     "ChurnEstimator",
+    "CoxChurnModel",
     "LightGBMChurnModel",
+    "LightGBMSurvivalModel",
     "LogisticChurnModel",
     "NotFittedError",
+    "SurvivalChurnEstimator",
     "is_categorical",
     "make_estimator",
 ]

@@ -75,11 +75,7 @@ class ChurnEstimator:
         for name, target in (("training", y), ("validation", y_val)):
             if target.min() == target.max():
                 raise ValueError(f"the {name} rows have only one class (all {bool(target[0])})")
-        self.feature_names_in_ = list(X.columns)
-        self.categorical_ = [c for c in X.columns if is_categorical(X[c])]
-        self.categories_ = {
-            c: sorted(pd.Series(X[c]).dropna().astype(str).unique()) for c in self.categorical_
-        }
+        self._learn_columns(X)
         Xt, Xv = self._prepare(X), self._prepare(X_val)
         self._fit_model(Xt, y, Xv, y_val)
         self.calibrator_ = CalibratedClassifierCV(
@@ -113,6 +109,14 @@ class ChurnEstimator:
     def _check_fitted(self) -> None:
         if not hasattr(self, "calibrator_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _learn_columns(self, X: pd.DataFrame) -> None:
+        """Record the training columns, which are categorical, and their categories."""
+        self.feature_names_in_ = list(X.columns)
+        self.categorical_ = [c for c in X.columns if is_categorical(X[c])]
+        self.categories_ = {
+            c: sorted(pd.Series(X[c]).dropna().astype(str).unique()) for c in self.categorical_
+        }
 
     def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
         """Columns in training order, categoricals with the training categories (unseen -> NaN),

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
 from churnlab.modeling.base import ChurnEstimator
+from churnlab.modeling.preprocess import (  # noqa: F401  (the helpers keep their old home
+    _as_text,  # for models pickled before the preprocessing moved to its own module)
+    _signed_log1p,
+    column_owners,
+    linear_preprocessor,
+)
 
 DEFAULTS = {"C": 0.05, "max_iter": 5000, "class_weight": None}
-
-
-def _signed_log1p(x):
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
-def _as_text(x):
-    return pd.DataFrame(x).astype(object).where(pd.DataFrame(x).notna(), "(missing)")
 
 
 class LogisticChurnModel(ChurnEstimator):
@@ -31,47 +26,13 @@ class LogisticChurnModel(ChurnEstimator):
     def _fit_model(self, X, y, X_val, y_val) -> None:
         params = {**DEFAULTS, **(self.params or {})}
         numeric = [c for c in X.columns if c not in self.categorical_]
-        steps = [
-            (
-                "num",
-                make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                    FunctionTransformer(_signed_log1p, feature_names_out="one-to-one"),
-                    StandardScaler(),
-                ),
-                numeric,
-            )
-        ]
-        if self.categorical_:
-            steps.append(
-                (
-                    "cat",
-                    make_pipeline(
-                        FunctionTransformer(_as_text, feature_names_out="one-to-one"),
-                        OneHotEncoder(
-                            handle_unknown="ignore", min_frequency=20, sparse_output=False
-                        ),
-                    ),
-                    self.categorical_,
-                )
-            )
-        pre = ColumnTransformer(steps, verbose_feature_names_out=True)
+        pre = linear_preprocessor(numeric, self.categorical_)
         self.pipeline_ = Pipeline(
             [("pre", pre), ("lr", LogisticRegression(**{"random_state": self.seed, **params}))]
         ).fit(X, y)
         Z = pre.transform(X)
         self.train_means_ = Z.mean(axis=0)
-        self.column_owner_ = self._owners(pre.get_feature_names_out())
-
-    def _owners(self, names) -> np.ndarray:
-        """The input feature each transformed column comes from."""
-        features = sorted(self.feature_names_in_, key=len, reverse=True)
-        owners = []
-        for name in names:
-            _, _, rest = name.partition("__")
-            rest = rest.removeprefix("missingindicator_")
-            owners.append(next(f for f in features if rest == f or rest.startswith(f + "_")))
-        return np.array([self.feature_names_in_.index(o) for o in owners])
+        self.column_owner_ = column_owners(pre.get_feature_names_out(), self.feature_names_in_)
 
     def _classifier(self):
         return self.pipeline_

@@ -3,6 +3,12 @@
 Event data are split out of time over cutoffs (see ``SplitSpec``); single tables by a seeded,
 stratified random split. Every split is a set of row masks over one frame, so no
 (account, cutoff) row can sit in two parts.
+
+Survival families use the same split with their own training rows and censoring
+(``churnlab.modeling.survival.survival_targets``): every cutoff before the validation cutoff
+trains, including those whose label window is still open there, with follow-up censored at the
+validation cutoff (no training target sees past it); validation rows are followed up to the test
+cutoff and test rows to the end of the data. The classifiers' masks below are unchanged.
 """
 
 from __future__ import annotations

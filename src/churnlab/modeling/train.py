@@ -72,6 +72,12 @@ class TrainResult:
 def _fit_fold(
     spec: ExperimentSpec, data: TrainingData, split: Split
 ) -> tuple[ChurnEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
+    from churnlab.modeling import FAMILIES
+
+    if FAMILIES[spec.model.family].kind == "survival":
+        from churnlab.modeling.survival import fit_survival_fold
+
+        return fit_survival_fold(spec, data, split)
     frame, X = data.frame, data.frame[data.features]
     # labels are null where churn fell in the lead gap; such rows are in no part
     y = frame.churned_within_h.fillna(False).astype(int)

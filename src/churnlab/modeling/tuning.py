@@ -69,8 +69,10 @@ DEFAULT_SEARCH_SPACES: dict[str, dict[str, SearchParam]] = {
     },
 }
 
-# families whose fit takes LightGBM callbacks, so trials can be pruned per boosting round
-PRUNABLE_FAMILIES = {"lightgbm", "lightgbm_survival"}
+# families whose fit takes LightGBM callbacks, so trials can be pruned per boosting round.
+# lightgbm_survival is not among them: its boosting rounds fit interval hazards, so a per-round
+# report would score hazard rows, not the objective's churn-within-horizon risk.
+PRUNABLE_FAMILIES = {"lightgbm"}
 
 
 class TuningError(ValueError):
@@ -189,23 +191,38 @@ class _Fold:
 
     X: pd.DataFrame
     y: np.ndarray
-    duration: np.ndarray
-    event: np.ndarray
+    duration: np.ndarray | None
+    event: np.ndarray | None
     X_val: pd.DataFrame
     y_val: np.ndarray
+    eval_extra: tuple = ()
 
 
-def _fold(data: TrainingData, split: Split) -> _Fold:
+def _fold(data: TrainingData, split: Split, family: str) -> _Fold:
+    """Classifiers train on the split's training rows; survival families on the rows and
+    follow-up ``survival_targets`` gives them (censored at the validation cutoff, so no
+    training target sees past it), validation durations followed up to the test cutoff."""
+    from churnlab.config import SURVIVAL_FAMILIES
+    from churnlab.modeling.survival import survival_targets
+
     frame = data.frame
     y = frame.churned_within_h.fillna(False).astype(int).to_numpy()
-    tr, va = split.masks["train"], split.masks["validation"]
+    va = split.masks["validation"]
+    if family in SURVIVAL_FAMILIES:
+        targets = survival_targets(frame, split)
+        tr, d_tr, e_tr = targets["train"]
+        _, d_va, e_va = targets["validation"]
+        extra = (d_va, e_va)
+    else:
+        tr, d_tr, e_tr, extra = split.masks["train"], None, None, ()
     return _Fold(
         X=frame.loc[tr, data.features],
         y=y[tr],
-        duration=frame.duration_days.to_numpy()[tr],
-        event=frame.event.to_numpy()[tr],
+        duration=d_tr,
+        event=e_tr,
         X_val=frame.loc[va, data.features],
         y_val=y[va],
+        eval_extra=extra,
     )
 
 
@@ -224,7 +241,7 @@ class TrialObjective:
         self.spec = spec
         self.space = space if space is not None else search_space(spec)
         used = splits if spec.tuning.objective == "backtest" else splits[:1]
-        self.folds = [_fold(data, s) for s in used]
+        self.folds = [_fold(data, s, spec.model.family) for s in used]
         self.prune = prune and spec.model.family in PRUNABLE_FAMILIES
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -245,7 +262,13 @@ class TrialObjective:
                     seed=spec.seed,
                     **extra,
                 )
-                est.fit(f.X, f.y, duration=f.duration, event=f.event, eval_set=(f.X_val, f.y_val))
+                est.fit(
+                    f.X,
+                    f.y,
+                    duration=f.duration,
+                    event=f.event,
+                    eval_set=(f.X_val, f.y_val, *f.eval_extra),
+                )
                 p = est.predict_risk(f.X_val)
                 values.append(metric_value(spec.metric, f.y_val, p))
                 if getattr(est, "best_iteration_", None) is not None:

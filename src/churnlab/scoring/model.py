@@ -5,7 +5,9 @@ estimator with its calibration, the risk-tier thresholds chosen on the validatio
 feature descriptions and driver map for reasons, and the training MRR statistics. ``predict``
 takes the feature table (one row per account and cutoff) and returns per row: ``p_churn``,
 ``risk_tier``, ``health_score``, ``revenue_at_risk``, ``reason_1..3`` with ``driver_1..3`` and
-``contribution_1..3``, and the model name and version.
+``contribution_1..3``, and the model name and version. Survival families add ``p_churn_30d``,
+``p_churn_60d``, ``p_churn_90d`` and ``expected_lifetime_days`` (restricted mean survival time
+up to 180 days; see ``churnlab.modeling.survival``).
 
 The registered version is not known when the model is logged, so it travels in the pyfunc's
 ``model_config`` (key ``model_version``): a batch job resolves it from the registry URI and
@@ -126,6 +128,11 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
                 cols[c] = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
         cols["model_name"] = np.full(n, self.model_name, dtype=object)
         cols["model_version"] = np.full(n, self.model_version, dtype=object)
+        if getattr(est, "kind", "classifier") == "survival":
+            from churnlab.modeling.survival import survival_outputs
+
+            for col, values in survival_outputs(est, X).items():
+                cols[col] = values.to_numpy()
         return pd.DataFrame(cols)
 
     def output_example(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -28,6 +28,10 @@ BOARD_METRICS = [
     "capture_top10",
     "revenue_capture_top10",
     "oracle_roc_auc",
+    "c_index_harrell",
+    "c_index_uno",
+    "auc_90d",
+    "ibs",
 ]
 
 

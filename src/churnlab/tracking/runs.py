@@ -181,7 +181,7 @@ def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
-    pins = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "shap"]
+    pins = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "shap", "lifelines"]
     return [f"churnlab=={__version__}"] + [f"{p}=={version(p)}" for p in pins]
 
 
@@ -245,6 +245,10 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
     for name, plot in EVALUATION_PLOTS.items():
         _log_figure(plot(test.y, test.p, label=spec.name), f"plots/{name}.png")
     mlflow.log_table(_jsonable(test), "predictions/test.json")
+    if result.estimator.kind == "survival":
+        from churnlab.tracking.survival import log_survival_artifacts
+
+        log_survival_artifacts(result)
 
     # explanations
     expl = result.explanation

@@ -1,0 +1,283 @@
+"""Survival families: the shared estimator contract, out-of-time censoring and the fold fit.
+
+A survival family learns S(t | x), the probability that a customer is still active ``t`` days
+after the cutoff, from (duration, event) pairs, so censored observations (no churn seen yet)
+count as "survived at least this long" instead of being dropped. From one fit it answers every
+horizon: ``predict_risk(X, h) = 1 - S(h | x)``.
+
+Calibration: as for the classifiers, the risk at the experiment's horizon is calibrated (the
+spec's method, on the logit of 1 - S(horizon)) on the validation cutoff only. Other horizons
+(``predict_risk(X, 30)``, the pyfunc's ``p_churn_30d``/``p_churn_60d``) are the model's own,
+uncalibrated 1 - S(t): a calibration map fitted at one horizon does not transfer to another.
+
+Out-of-time censoring (``survival_targets``): a training row at cutoff c is followed up only to
+the validation cutoff, so its duration is min(duration, validation cutoff - c) and an event
+after the validation cutoff becomes a censoring there. Training cutoffs are every cutoff before
+the validation cutoff, including those whose label window is still open at the validation
+cutoff (classifiers must drop them; survival models use them, censored). Validation rows are
+followed up to the test cutoff (used for early stopping); test rows to the end of the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+
+from churnlab.modeling.base import ChurnEstimator, _binary
+
+if TYPE_CHECKING:
+    from churnlab.config import ExperimentSpec
+    from churnlab.modeling.data import TrainingData
+    from churnlab.modeling.split import Split
+
+log = logging.getLogger(__name__)
+SCORING_HORIZONS = (30, 60, 90)  # the pyfunc's p_churn_<h>d columns
+RMST_LIMIT_DAYS = 180  # expected remaining lifetime is the restricted mean up to this limit
+
+
+def survival_target(duration: Any, event: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Durations (days, >= 0, finite) and events (0/1) as arrays, or an error naming the part."""
+    d = np.asarray(pd.Series(duration).astype("float64"))
+    e = np.asarray(pd.Series(event).astype("float64"))
+    if len(d) != len(e):
+        raise ValueError(f"{name}: {len(d)} durations but {len(e)} events")
+    bad = ~np.isfinite(d) | (d < 0)
+    if bad.any():
+        raise ValueError(
+            f"{name}: {int(bad.sum())} duration(s) missing, infinite or negative "
+            f"(e.g. {d[bad][:3].tolist()}); survival families need a duration for every row"
+        )
+    if np.isnan(e).any() or not np.isin(e, (0.0, 1.0)).all():
+        raise ValueError(f"{name}: events must be 0/1 (1 = churned, 0 = censored)")
+    return d, e.astype(int)
+
+
+class SurvivalChurnEstimator(ChurnEstimator):
+    """Shared fit / calibration / prediction for survival families. Families implement
+    ``_fit_survival``, ``_survival`` (S at given times for prepared rows), ``_log_hazard`` and
+    ``_contributions`` (additive on ``_log_hazard``)."""
+
+    kind = "survival"
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: Any = None,
+        duration: Any = None,
+        event: Any = None,
+        eval_set: tuple | None = None,
+    ) -> SurvivalChurnEstimator:
+        """Fit on (duration, event) of the training rows (``y`` is not used: censored rows have
+        no complete label). ``eval_set`` is ``(X_val, y_val)`` or ``(X_val, y_val, duration_val,
+        event_val)``: the risk at ``horizon_days`` is calibrated on ``y_val``; families that
+        stop early use the validation durations."""
+        if self.calibration not in ("isotonic", "sigmoid"):
+            raise ValueError(
+                f"calibration must be 'isotonic' or 'sigmoid', not {self.calibration!r}"
+            )
+        if not self.horizon_days:
+            raise ValueError(f"{self.family}: horizon_days is needed to calibrate the risk")
+        if duration is None or event is None:
+            raise ValueError(f"{self.family}: fit needs duration= and event= (survival target)")
+        d, e = survival_target(duration, event, "training")
+        if len(d) != len(X):
+            raise ValueError(f"training: {len(X)} rows but {len(d)} durations")
+        if e.sum() == 0:
+            raise ValueError("the training rows have no churn events; nothing to learn")
+        if eval_set is None or len(eval_set) not in (2, 4):
+            raise ValueError(
+                f"{self.family}: fit needs eval_set=(X_validation, y_validation[, duration, "
+                "event]): probability calibration uses the validation rows only"
+            )
+        X_val, y_val = eval_set[0], _binary(eval_set[1], "eval_set y")
+        if y_val.min() == y_val.max():
+            raise ValueError(f"the validation rows have only one class (all {bool(y_val[0])})")
+        dv, ev = (None, None)
+        if len(eval_set) == 4:
+            dv, ev = survival_target(eval_set[2], eval_set[3], "validation")
+        self._learn_columns(X)
+        Xt, Xv = self._prepare(X), self._prepare(X_val)
+        self._fit_survival(Xt, d, e, Xv, dv, ev)
+        self.calibrator_ = CalibratedClassifierCV(
+            FrozenEstimator(_HorizonRisk(self)), method=self.calibration
+        ).fit(Xv, y_val)
+        return self
+
+    # -- prediction ----------------------------------------------------------------------------
+    def predict_survival(self, X: pd.DataFrame, times: Any) -> np.ndarray:
+        """S(t | x): an array of shape (rows, len(times)), uncalibrated."""
+        self._check_fitted()
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        if (times < 0).any():
+            raise ValueError("times must be >= 0 days")
+        return self._survival(self._prepare(X), times)
+
+    def predict_risk(self, X: pd.DataFrame, horizon_days: int | None = None) -> np.ndarray:
+        """P(churn within ``horizon_days``): calibrated at the trained horizon, 1 - S(h)
+        elsewhere."""
+        self._check_fitted()
+        h = horizon_days or self.horizon_days
+        if h == self.horizon_days:
+            return self.calibrator_.predict_proba(self._prepare(X))[:, 1]
+        return 1.0 - self.predict_survival(X, [h])[:, 0]
+
+    def predict_log_hazard(self, X: pd.DataFrame) -> np.ndarray:
+        """The score ``contributions`` add up to (family-specific log-hazard scale)."""
+        self._check_fitted()
+        return self._log_hazard(self._prepare(X))
+
+    def predict_expected_lifetime(
+        self, X: pd.DataFrame, limit_days: int = RMST_LIMIT_DAYS
+    ) -> np.ndarray:
+        """Restricted mean survival time: the integral of S(t | x) over [0, limit] in days
+        (expected days active within the next ``limit_days``)."""
+        grid = np.arange(0, limit_days + 1, dtype=float)
+        return np.trapezoid(self.predict_survival(X, grid), grid, axis=1)
+
+    def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
+        """logit(1 - S(horizon)): what is calibrated and what risk tiers cut."""
+        s = np.clip(self._survival(X, np.array([float(self.horizon_days)]))[:, 0], 1e-12, 1)
+        p = np.clip(1.0 - s, 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+
+    def _fit_survival(self, X, duration, event, X_val, duration_val, event_val) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _survival(self, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+    def _log_hazard(self, X: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+
+class _HorizonRisk(ClassifierMixin, BaseEstimator):
+    """A fitted survival model seen as a classifier of churn within its horizon, through the
+    logit of 1 - S(horizon), so sigmoid calibration is Platt scaling on that margin."""
+
+    def __init__(self, model=None):
+        self.model = model
+
+    @property
+    def classes_(self):
+        return np.array([0, 1])
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def fit(self, X, y):  # never called: wrapped in FrozenEstimator
+        return self
+
+    def decision_function(self, X):
+        return self.model._raw_log_odds(X)
+
+    def predict_proba(self, X):
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.decision_function(X) > 0).astype(int)
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets per split part, fold fitting, scoring outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def survival_targets(
+    frame: pd.DataFrame, split: Split
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per part: (row mask, duration, event), censored so no part's target sees past the next
+    part's cutoff (see the module docstring). Random splits (single tables) use the rows and
+    durations as they are."""
+    duration = frame.duration_days.to_numpy(dtype=float)
+    event = frame.event.to_numpy(dtype=float)
+    if not split.cutoffs:
+        return {p: (m, duration[m], event[m]) for p, m in split.masks.items()}
+    cut = pd.to_datetime(frame.cutoff)
+    val_cut = pd.Timestamp(split.cutoffs["validation"][0])
+    test_cut = pd.Timestamp(split.cutoffs["test"][0])
+    out = {}
+    parts = {
+        "train": ((cut < val_cut).to_numpy(), val_cut),
+        "validation": (split.masks["validation"], test_cut),
+        "test": (split.masks["test"], None),
+    }
+    for part, (mask, limit) in parts.items():
+        d, e = duration[mask], event[mask]
+        if limit is not None:
+            follow_up = ((limit - cut[mask]).dt.total_seconds() / 86_400.0).to_numpy()
+            e = np.where(d <= follow_up, e, 0.0)
+            d = np.minimum(d, follow_up)
+        out[part] = (mask, d, e.astype(int))
+    return out
+
+
+def fit_survival_fold(
+    spec: ExperimentSpec, data: TrainingData, split: Split
+) -> tuple[SurvivalChurnEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
+    """Fit a survival family on one split; predictions and metrics as ``train._fit_fold``
+    returns them, with the survival metrics added to the test part's."""
+    from churnlab.evaluation import classification_metrics
+    from churnlab.evaluation.survival import survival_metrics
+    from churnlab.modeling import make_estimator
+    from churnlab.modeling.train import _oracle
+
+    frame, X = data.frame, data.frame[data.features]
+    if frame.duration_days.isna().all():
+        raise ValueError(
+            f"{spec.model.family} needs a duration per customer: give the single table's "
+            "duration column (data.duration in the spec, --duration on the command line)"
+        )
+    y = frame.churned_within_h.fillna(False).astype(int)
+    targets = survival_targets(frame, split)
+    tr, d_tr, e_tr = targets["train"]
+    va, d_va, e_va = targets["validation"]
+    est = make_estimator(
+        spec.model.family,
+        params=dict(spec.model.params),
+        calibration=spec.model.calibration,
+        horizon_days=spec.horizon_days,
+        seed=spec.seed,
+    )
+    log.info(
+        "%s: %d training rows (%d events after censoring at the validation cutoff)",
+        spec.model.family,
+        int(tr.sum()),
+        int(e_tr.sum()),
+    )
+    est.fit(X[tr], duration=d_tr, event=e_tr, eval_set=(X[va], y[va], d_va, e_va))
+    preds, metrics = {}, {}
+    for part in ("validation", "test"):
+        m, d, e = targets[part]
+        p = est.predict_risk(X[m])
+        pred = frame.loc[m, ["account_id", "cutoff", "mrr"]].assign(
+            y=y[m].to_numpy(), p=p, duration_days=d, event=e
+        )
+        preds[part] = pred
+        mrr = pred.mrr.to_numpy() if data.kind == "events" or pred.mrr.notna().all() else None
+        metrics[part] = classification_metrics(pred.y.to_numpy(), p, mrr)
+        if data.truth_path is not None:
+            metrics[part].update(_oracle(spec, data, pred, metrics[part]["roc_auc"]))
+    te, d_te, e_te = targets["test"]
+    X_test = X[te]
+    metrics["test"].update(
+        survival_metrics(
+            d_tr, e_tr, d_te, e_te, lambda t: est.predict_survival(X_test, t), spec.horizon_days
+        )
+    )
+    return est, preds, metrics
+
+
+def survival_outputs(estimator: SurvivalChurnEstimator, X: pd.DataFrame) -> pd.DataFrame:
+    """The pyfunc's survival columns: ``p_churn_<h>d`` for 30/60/90 days (calibrated at the
+    trained horizon, 1 - S(h) elsewhere) and ``expected_lifetime_days`` (restricted mean
+    survival time up to ``RMST_LIMIT_DAYS``)."""
+    out = {f"p_churn_{h}d": estimator.predict_risk(X, h) for h in SCORING_HORIZONS}
+    out["expected_lifetime_days"] = estimator.predict_expected_lifetime(X)
+    return pd.DataFrame(out, index=X.index)

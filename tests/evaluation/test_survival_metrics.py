@@ -1,0 +1,66 @@
+"""Survival metrics: sanity on models whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from churnlab.evaluation.survival import decile_table, km_reference, survival_metrics
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    rng = np.random.default_rng(0)
+    n = 600
+    true_t = rng.exponential(120, n)
+    follow_up = rng.uniform(95, 200, n)
+    d, e = np.minimum(true_t, follow_up), (true_t <= follow_up).astype(int)
+    train_t = rng.exponential(120, 2 * n)
+    train_c = rng.uniform(30, 300, 2 * n)
+    return true_t, d, e, np.minimum(train_t, train_c), (train_t <= train_c).astype(int)
+
+
+def test_perfect_order_gets_c_of_one(cohort):
+    true_t, d, e, dtr, etr = cohort
+    # hazards ranked exactly like the true churn times (by rank, so no near-ties)
+    rate = (len(true_t) - np.argsort(np.argsort(true_t))) / len(true_t) / 90
+    perfect = lambda times: np.exp(-np.asarray(times)[None, :] * rate[:, None])  # noqa: E731
+    m = survival_metrics(dtr, etr, d, e, perfect, horizon_days=90)
+    assert m["c_index_harrell"] == pytest.approx(1.0)
+    assert m["c_index_uno"] == pytest.approx(1.0)
+    for t in (30, 60, 90):
+        assert m[f"auc_{t}d"] == pytest.approx(1.0)
+    # reversed order: every comparable pair wrong
+    flipped = 1 / len(true_t) / 90 + rate.max() - rate
+    reverse = lambda times: np.exp(-np.asarray(times)[None, :] * flipped[:, None])  # noqa: E731
+    r = survival_metrics(dtr, etr, d, e, reverse, horizon_days=90)
+    assert r["c_index_harrell"] == pytest.approx(0.0)
+    assert r["auc_30d"] == pytest.approx(0.0)
+
+
+def test_kaplan_meier_model_matches_the_reference(cohort):
+    _, d, e, dtr, etr = cohort
+    km = lambda times: np.tile(km_reference(dtr, etr, np.asarray(times)), (len(d), 1))  # noqa: E731
+    m = survival_metrics(dtr, etr, d, e, km, horizon_days=90)
+    assert m["ibs"] == pytest.approx(m["ibs_km_reference"])
+    assert m["c_index_harrell"] == pytest.approx(0.5)  # everyone tied
+    assert 0 < m["ibs"] < 0.25
+
+
+def test_times_outside_follow_up_are_nan_not_errors(cohort):
+    true_t, d, e, dtr, etr = cohort
+    short = np.minimum(d, 50.0)
+    perfect = lambda times: np.exp(-1e-5 * np.asarray(times)[None, :] / true_t[:, None])  # noqa: E731
+    m = survival_metrics(dtr, etr, short, e * (d <= 50), perfect, horizon_days=90)
+    assert np.isnan(m["auc_60d"]) and np.isnan(m["auc_90d"]) and np.isfinite(m["auc_30d"])
+    assert np.isfinite(m["ibs"])
+
+
+def test_decile_table_against_kaplan_meier(cohort):
+    true_t, d, e, *_ = cohort
+    times = np.arange(0, 91, 10.0)
+    S = np.exp(-times[None, :] / 120.0).repeat(len(d), axis=0)
+    table = decile_table(d, e, 1 / true_t, S, times)
+    assert sorted(table.decile.unique()) == list(range(1, 11))
+    last = table[table.days == 90].set_index("decile").kaplan_meier
+    assert last[10] < last[1]  # the riskiest decile (shortest true times) churns most

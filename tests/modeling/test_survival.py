@@ -1,0 +1,217 @@
+"""Survival families: interval expansion, out-of-time censoring, the estimator contract."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sksurv.metrics import concordance_index_censored
+
+from churnlab.modeling import CoxChurnModel, LightGBMSurvivalModel, NotFittedError
+from churnlab.modeling.cox import CoxConvergenceError
+from churnlab.modeling.gbm_survival import expand_intervals
+from churnlab.modeling.split import out_of_time_splits
+from churnlab.modeling.survival import survival_outputs, survival_targets
+
+
+def test_expansion_by_hand():
+    # interval k covers days (7k, 7k + 7]
+    duration = np.array([10.0, 7.0, 15.0, 3.0, 40.0, 40.0, 0.0, 14.0])
+    event = np.array([1, 1, 0, 0, 1, 0, 1, 0])
+    rows, k, label, weight = expand_intervals(duration, event, interval_days=7, max_intervals=4)
+    got = pd.DataFrame({"row": rows, "k": k, "label": label, "weight": weight})
+    expected = pd.DataFrame(
+        [
+            (0, 0, 0, 1), (0, 1, 1, 1),  # churn on day 10: at risk in weeks 0 and 1, churns in 1
+            (1, 0, 1, 1),  # churn on day 7: the end of week 0
+            (2, 0, 0, 1), (2, 1, 0, 1), (2, 2, 0, 1 / 7),  # censored on day 15: 1 day of week 2
+            (3, 0, 0, 3 / 7),  # censored on day 3: 3 days of week 0
+            (4, 0, 0, 1), (4, 1, 0, 1), (4, 2, 0, 1), (4, 3, 0, 1),  # churn after 4 weeks: censored
+            (5, 0, 0, 1), (5, 1, 0, 1), (5, 2, 0, 1), (5, 3, 0, 1),
+            (6, 0, 1, 1),  # churn on the cutoff day counts in week 0
+            (7, 0, 0, 1), (7, 1, 0, 1),  # censored exactly at the end of week 1
+        ],
+        columns=["row", "k", "label", "weight"],
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    # not a Cartesian product: only at-risk pairs
+    assert len(rows) < len(duration) * 4
+
+
+def _split_frame() -> pd.DataFrame:
+    """Three accounts at monthly cutoffs; data end 2025-12-31."""
+    end = pd.Timestamp("2025-12-31")
+    churn = {0: pd.Timestamp("2025-08-15"), 1: None, 2: pd.Timestamp("2025-11-20")}
+    rows = []
+    for c in pd.date_range("2025-01-01", "2025-10-01", freq="MS"):
+        for a, at in churn.items():
+            if at is not None and at <= c:
+                continue
+            stop = at if at is not None else end
+            rows.append(
+                {
+                    "account_id": a,
+                    "cutoff": c,
+                    "duration_days": (stop - c).days,
+                    "event": int(at is not None),
+                    "churned_within_h": at is not None and at <= c + pd.Timedelta(days=90),
+                    "label_complete": c + pd.Timedelta(days=90) <= end,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_out_of_time_censoring():
+    f = _split_frame()
+    (split,) = out_of_time_splits(f, horizon_days=90)
+    assert split.cutoffs["validation"] == ["2025-07-01"] and split.cutoffs["test"] == ["2025-10-01"]
+    t = survival_targets(f, split)
+    mask, d, e = t["train"]
+    train = f[mask].assign(d=d, e=e)
+    # every cutoff before the validation cutoff, including those whose label window is still
+    # open there (May, June), which the classifiers' purged split drops
+    assert sorted(train.cutoff.dt.strftime("%Y-%m").unique()) == [f"2025-0{m}" for m in range(1, 7)]
+    assert not split.masks["train"][f.cutoff.dt.month.isin([5, 6]).to_numpy()].any()
+    val_cut = pd.Timestamp("2025-07-01")
+    follow_up = (val_cut - train.cutoff).dt.days
+    assert (train.d <= follow_up).all()  # nothing seen past the validation cutoff
+    # account 0 churns 2025-08-15, after the validation cutoff: censored there
+    a0 = train[train.account_id == 0]
+    assert (a0.e == 0).all() and (a0.d == follow_up[a0.index]).all()
+    # validation rows are followed up to the test cutoff only
+    mask, d, e = t["validation"]
+    v = f[mask].assign(d=d, e=e).set_index("account_id")
+    assert v.loc[0, "e"] == 1 and v.loc[0, "d"] == 45  # churn before the test cutoff stays
+    assert v.loc[2, "e"] == 0 and v.loc[2, "d"] == 92  # churn after it is censored there
+    # test rows keep their follow-up to the end of the data
+    mask, d, e = t["test"]
+    assert d.tolist() == f[mask].duration_days.tolist() and e.tolist() == f[mask].event.tolist()
+
+
+def _true_log_hazard(X: pd.DataFrame) -> np.ndarray:
+    return (-5.5 + 0.8 * X.trend - 0.05 * X.seats + 0.6 * (X.plan == "basic")).to_numpy()
+
+
+def _survival_data(n: int, seed: int):
+    """Exponential churn times with a known risk direction, censored by the end of follow-up."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "trend": rng.normal(0, 1, n),
+            "seats": rng.poisson(8, n).astype(float),
+            "plan": rng.choice(["basic", "pro", "enterprise"], n),
+        }
+    )
+    t = rng.exponential(1 / np.exp(_true_log_hazard(X)))
+    follow_up = rng.uniform(60, 240, n)
+    d = np.minimum(t, follow_up)
+    e = (t <= follow_up).astype(int)
+    y = ((t <= 90) & (follow_up >= 90)).astype(int)  # complete 90-day labels where follow-up >= 90
+    return X, d, e, y, t
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, d, e, _, _ = _survival_data(3000, 1)
+    Xv, dv, ev, _, tv = _survival_data(1500, 2)
+    yv = (tv <= 90).astype(int)  # the validation cutoff's labels are complete
+    test = _survival_data(1500, 3)
+    models = {
+        "cox": CoxChurnModel(horizon_days=90),
+        "lightgbm_survival": LightGBMSurvivalModel(
+            params={"n_estimators": 150, "min_child_samples": 50, "learning_rate": 0.1},
+            horizon_days=90,
+        ),
+    }
+    for m in models.values():
+        m.fit(X, duration=d, event=e, eval_set=(Xv, yv, dv, ev))
+    return models, test
+
+
+@pytest.mark.parametrize("family", ["cox", "lightgbm_survival"])
+def test_survival_estimator_contract(fitted, family):
+    models, (Xt, d, e, _, t) = fitted
+    est = models[family]
+    times = np.array([0, 7, 30, 60, 90, 120, 200.0])
+    S = est.predict_survival(Xt, times)
+    assert S.shape == (len(Xt), len(times))
+    assert ((S >= 0) & (S <= 1)).all()
+    assert np.allclose(S[:, 0], 1.0)
+    assert (np.diff(S, axis=1) <= 1e-12).all()  # survival never increases
+    # the risk at the trained horizon is calibrated; the truth is known here (uncensored t)
+    p90 = est.predict_risk(Xt)
+    assert abs(p90.mean() - (t <= 90).mean()) < 0.03
+    # other horizons: 1 - S(h), ordered
+    p30, p60 = est.predict_risk(Xt, 30), est.predict_risk(Xt, 60)
+    np.testing.assert_allclose(p30, 1 - est.predict_survival(Xt, [30])[:, 0])
+    assert (p30 <= p60 + 1e-12).all()
+    c = concordance_index_censored(e.astype(bool), d, 1 - S[:, 4])[0]
+    best = concordance_index_censored(e.astype(bool), d, _true_log_hazard(Xt))[0]
+    assert c > best - 0.03  # close to the generating model's own C-index
+    # attributions add up exactly to the log-hazard score, and follow the generating direction
+    values, base = est.contributions(Xt)
+    assert list(values.columns) == list(Xt.columns)
+    np.testing.assert_allclose(values.sum(axis=1) + base, est.predict_log_hazard(Xt), atol=1e-8)
+    assert np.corrcoef(Xt.trend, values.trend)[0, 1] > 0.5
+    out = survival_outputs(est, Xt)
+    assert list(out.columns) == [
+        "p_churn_30d",
+        "p_churn_60d",
+        "p_churn_90d",
+        "expected_lifetime_days",
+    ]
+    np.testing.assert_allclose(out.p_churn_90d, p90)
+    assert out.expected_lifetime_days.between(0, 180).all()
+    # higher risk, shorter expected lifetime
+    assert np.corrcoef(p90, out.expected_lifetime_days)[0, 1] < -0.9
+
+
+def test_cox_exact_on_log_partial_hazard(fitted):
+    models, (Xt, *_) = fitted
+    cox = models["cox"]
+    values, base = cox.contributions(Xt)
+    np.testing.assert_allclose(base, 0.0)
+    lph = cox.cph_.predict_log_partial_hazard(cox._design(cox._prepare(Xt))).to_numpy()
+    np.testing.assert_allclose(values.sum(axis=1), lph, atol=1e-8)
+    assert {"coef", "exp(coef)"} <= set(cox.summary.columns)
+
+
+def test_survival_fit_errors():
+    X, d, e, y, _ = _survival_data(300, 4)
+    with pytest.raises(NotFittedError):
+        CoxChurnModel(horizon_days=90).predict_survival(X, [30])
+    with pytest.raises(ValueError, match="duration= and event="):
+        CoxChurnModel(horizon_days=90).fit(X, eval_set=(X, y))
+    bad = d.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="1 duration"):
+        CoxChurnModel(horizon_days=90).fit(X, duration=bad, event=e, eval_set=(X, y))
+    # a collinear copy without a penalty: a clear error with the advice, not a stack trace
+    Xc = X.assign(trend_copy=X.trend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(CoxConvergenceError, match=r"raise model\.params\.penalizer"):
+            CoxChurnModel(params={"penalizer": 0.0}, horizon_days=90).fit(
+                Xc, duration=d, event=e, eval_set=(Xc, y)
+            )
+    with pytest.raises(ValueError, match="must cover"):
+        LightGBMSurvivalModel(params={"max_intervals": 4}, horizon_days=90).fit(
+            X, duration=d, event=e, eval_set=(X, y, d, e)
+        )
+
+
+def test_spec_rules_for_survival_families(tmp_path):
+    from churnlab.config import SpecError, parse_spec
+
+    table = {"table": str(tmp_path / "crm.csv"), "id": "id", "label": "churned"}
+    with pytest.raises(SpecError, match=r"data\.duration"):
+        parse_spec({"name": "s", "data": table, "model": {"family": "cox"}})
+    spec = parse_spec(
+        {"name": "s", "data": {**table, "duration": "tenure"}, "model": {"family": "cox"}}
+    )
+    assert spec.model.family == "cox"
+    events = {"name": "s", "data": {"path": "data/demo"}, "cutoffs": "2024-03-01"}
+    with pytest.raises(SpecError, match="lead_days"):
+        parse_spec({**events, "lead_days": 7, "model": {"family": "lightgbm_survival"}})

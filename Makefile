@@ -18,9 +18,10 @@ FEATURES ?= data/features.parquet
 EXPERIMENT ?= demo
 SPECS ?= $(wildcard experiments/*.yaml)
 METRIC ?=
+NB_OUT ?= reports/notebooks
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train compare promote export test lint bench clean
+.PHONY: help setup lock run data validate features catalogue train compare promote export report notebooks test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -63,7 +64,13 @@ promote: $(STAMP) ## alias the best version 'champion' if it beats the current o
 export: $(STAMP) ## export the champion to models/churn-$(EXPERIMENT)
 	$(CHURNLAB) export --model models:/churn-$(EXPERIMENT)@champion --out models/churn-$(EXPERIMENT)
 
-run: data validate features train compare promote export ## the whole demo: simulate -> features -> train -> compare -> promote -> export
+report: $(STAMP) ## HTML report of the champion of $(EXPERIMENT) into reports/ (also logged to its run)
+	$(CHURNLAB) report --experiment $(EXPERIMENT) --out reports
+
+notebooks: $(STAMP) ## execute notebooks/*.py in order (outputs in $(NB_OUT)); see README for Jupyter
+	$(BIN)/python -m churnlab.analytics.notebooks --out $(NB_OUT)
+
+run: data validate features train compare promote export report ## the whole demo: simulate -> features -> train -> compare -> promote -> export -> report
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -n auto --dist loadfile -q

@@ -46,7 +46,9 @@ class DangerZone:
 
     @property
     def lift(self) -> float:
-        return self.churn_rate_in_zone / self.churn_rate_outside if self.churn_rate_outside else np.nan
+        return (
+            self.churn_rate_in_zone / self.churn_rate_outside if self.churn_rate_outside else np.nan
+        )
 
     def summary(self) -> dict[str, float | str]:
         return {
@@ -136,7 +138,11 @@ def find_danger_zone(
         method = "bottom_quartile"
         threshold = float(x.quantile(0.25))
         inside, rin, rout = rates(threshold)
-    healthy = float(curve.churn_rate[curve.lower >= threshold].mean()) if (curve.lower >= threshold).any() else rout
+    healthy = (
+        float(curve.churn_rate[curve.lower >= threshold].mean())
+        if (curve.lower >= threshold).any()
+        else rout
+    )
     return DangerZone(
         feature=feature,
         threshold=threshold,
@@ -153,13 +159,21 @@ def plot_danger_zone(zone: DangerZone, ax=None):
     """Churn rate vs. engagement (per quantile bin), the danger zone shaded."""
     ax = ax if ax is not None else plt.subplots(figsize=(7, 4.5))[1]
     c = zone.curve
-    ax.plot(c.median_value, c.churn_rate * 100, "o", color="tab:grey", ms=4, label="churn rate per bin")
+    ax.plot(
+        c.median_value, c.churn_rate * 100, "o", color="tab:grey", ms=4, label="churn rate per bin"
+    )
     ax.plot(c.median_value, c.smoothed * 100, "-", color="tab:blue", label="smoothed")
-    ax.axhline(zone.healthy_rate * 100, color="tab:green", ls=":", label="mean churn above the zone")
+    ax.axhline(
+        zone.healthy_rate * 100, color="tab:green", ls=":", label="mean churn above the zone"
+    )
     lo = min(float(c.median_value.min()), zone.threshold)
     ax.axvspan(lo, zone.threshold, color="tab:red", alpha=0.15)
-    ax.axvline(zone.threshold, color="tab:red", ls="--",
-               label=f"danger zone: <= {zone.threshold:g} ({zone.method.replace('_', ' ')})")
+    ax.axvline(
+        zone.threshold,
+        color="tab:red",
+        ls="--",
+        label=f"danger zone: <= {zone.threshold:g} ({zone.method.replace('_', ' ')})",
+    )
     ax.yaxis.set_major_formatter(PercentFormatter())
     ax.set_xlabel(zone.feature)
     ax.set_ylabel("churn rate within the horizon")

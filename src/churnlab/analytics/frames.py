@@ -30,7 +30,7 @@ def observation_frame(
     if missing:
         raise ValueError(
             f"{dataset.source}: cannot build {missing}: the data lacks what they need "
-            f"({'; '.join(dataset.notices[-len(missing):])})"
+            f"({'; '.join(dataset.notices[-len(missing) :])})"
         )
     cols = ["account_id", "cutoff", "churned_within_h", "label_complete", "mrr", *features]
     frame = dataset.con.to_pyarrow(table.select(*cols)).to_pandas()

@@ -32,7 +32,9 @@ def onboarding_table(
     """Observations, churned and churn rate per bin of an onboarding feature (missing = its own
     bin: e.g. no first session at all); ``chi2_p`` repeated on every row."""
     if feature not in ONBOARDING_BINS:
-        raise ValueError(f"no onboarding bins for {feature!r}; expected one of {list(ONBOARDING_BINS)}")
+        raise ValueError(
+            f"no onboarding bins for {feature!r}; expected one of {list(ONBOARDING_BINS)}"
+        )
     if feature not in frame:
         raise ValueError(f"feature {feature!r} not in the frame: {list(frame.columns)}")
     d = frame
@@ -48,7 +50,11 @@ def onboarding_table(
     table = table[table.observations > 0]
     table["churn_rate"] = table.churned / table.observations
     counts = np.column_stack([table.churned, table.observations - table.churned])
-    table["chi2_p"] = float(chi2_contingency(counts)[1]) if len(table) > 1 and counts.min(axis=0).all() else np.nan
+    table["chi2_p"] = (
+        float(chi2_contingency(counts)[1])
+        if len(table) > 1 and counts.min(axis=0).all()
+        else np.nan
+    )
     table.index.name = feature
     return table.reset_index()
 
@@ -60,8 +66,15 @@ def plot_onboarding(table: pd.DataFrame, ax=None):
     rate = table.churn_rate * 100
     bars = ax.bar(table[feature].astype(str), rate, color="tab:purple")
     for bar, n in zip(bars, table.observations, strict=True):
-        ax.annotate(f"n={n:,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            f"n={n:,}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax.yaxis.set_major_formatter(PercentFormatter())
     ax.set_ylim(0, float(rate.max()) * 1.2 + 1)
     p = float(table.chi2_p.iloc[0])

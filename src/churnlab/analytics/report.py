@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import tempfile
+from html import escape
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -71,20 +73,40 @@ def _file_png(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _cell(value: Any, column: str, percent: tuple[str, ...], digits: int) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return ""
+    if column in percent:
+        return f"{value:.1%}"
+    if column.endswith("p_value") or column.endswith("_p"):
+        return "< 1e-300" if value == 0 else f"{value:.2g}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float | np.floating):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
 def _html_table(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3) -> str:
-    out = frame.copy()
-    for c in out.columns:
-        if c in percent:
-            out[c] = out[c].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
-        elif pd.api.types.is_float_dtype(out[c]):
-            out[c] = out[c].map(lambda v: "" if pd.isna(v) else f"{v:,.{digits}f}")
-        elif pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d")
-    html = out.to_html(index=False, border=0, escape=True, na_rep="")
-    for c in frame.columns:
-        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]):
-            html = html.replace(f"<th>{c}</th>", f'<th class="text">{c}</th>')
-    return html
+    """A plain HTML table: numbers right-aligned, text left-aligned, everything escaped."""
+    text = {
+        c
+        for c in frame.columns
+        if not (
+            pd.api.types.is_numeric_dtype(frame[c])
+            or pd.api.types.is_datetime64_any_dtype(frame[c])
+        )
+    }
+    cls = {c: ' class="text"' if c in text else "" for c in frame.columns}
+    head = "".join(f"<th{cls[c]}>{escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for rec in frame.itertuples(index=False):
+        cells = "".join(
+            f"<td{cls[c]}>{escape(_cell(v, str(c), percent, digits))}</td>"
+            for c, v in zip(frame.columns, rec, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 # -------------------------------------------------------------------------------------------
@@ -157,7 +179,10 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 def _data_section(dataset) -> dict[str, Any]:
     s = dataset.summary()
-    kpis = [{"label": f"{k} rows", "value": f"{v:,}"} for k, v in s["rows"].items() if k != "truth"]
+    skip = {"truth", "accounts"}
+    kpis = [
+        {"label": f"{k} rows", "value": f"{v:,}"} for k, v in s["rows"].items() if k not in skip
+    ]
     if "accounts" in s:
         kpis = [
             {"label": "accounts", "value": f"{s['accounts']:,}"},
@@ -212,14 +237,18 @@ def _retention_section(dataset, spec: dict[str, Any], danger_feature: str) -> di
             "month. Revenue: the cohort's MRR over its MRR at month 1 (above 100%: expansion).",
             "figures": [
                 {
-                    "png": figure_png(rt.plot_cohort_heatmap(cohorts, title="Account retention (%)")),
+                    "png": figure_png(
+                        rt.plot_cohort_heatmap(cohorts, title="Account retention (%)")
+                    ),
                     "caption": "account retention by sign-up cohort",
-                    "wide": True,
+                    "size": "wide",
                 },
                 {
-                    "png": figure_png(rt.plot_cohort_heatmap(revenue, title="Revenue retention (%)")),
+                    "png": figure_png(
+                        rt.plot_cohort_heatmap(revenue, title="Revenue retention (%)")
+                    ),
                     "caption": "revenue retention by sign-up cohort",
-                    "wide": True,
+                    "size": "wide",
                 },
             ],
         }
@@ -324,7 +353,7 @@ def _shap_section(run_dir: Path) -> dict[str, Any]:
         if (shap_dir / name).exists()
     ]
     dependence = [
-        {"png": _file_png(p), "caption": p.stem.removeprefix("dependence_")}
+        {"png": _file_png(p), "caption": p.stem.removeprefix("dependence_"), "size": "small"}
         for p in sorted(shap_dir.glob("dependence_*.png"))
     ]
     return {
@@ -358,12 +387,18 @@ def _profit_section(run_dir: Path, campaign) -> dict[str, Any]:
     pred = _read_table(run_dir / "predictions" / "test.json")
     if pred["mrr"].isna().all():
         return {"notices": ["the test predictions carry no MRR: no profit curve"], "blocks": []}
-    curve = profit_curve(pred.p, pred.mrr, campaign, churned=pred.y)
+    curve = profit_curve(pred.p, pred.mrr, campaign, churned=pred.y, points=len(pred))
     best = best_k(pred.p, pred.mrr, campaign, churned=pred.y)
     rows = pd.DataFrame(
         [{"ranking": k, **v} for k, v in best.items()]
-        + [{"ranking": "contact everyone", "k": len(pred), "share_contacted": 1.0,
-            "profit": float(curve.iloc[-1].profit_by_risk)}]  # fmt: skip
+        + [
+            {
+                "ranking": "contact everyone",
+                "k": len(pred),
+                "share_contacted": 1.0,
+                "profit": float(curve.iloc[-1].profit_by_risk),
+            }
+        ]  # fmt: skip
     )
     return {
         "intro": (
@@ -439,13 +474,21 @@ def build_report(
             "profit": _profit_section(run_dir, campaign),
         }
     sections = [
-        {"id": sid, "title": title, "intro": "", "kpis": [], "notices": [], "blocks": [], **parts[sid]}
+        {
+            "id": sid,
+            "title": title,
+            "intro": "",
+            "kpis": [],
+            "notices": [],
+            "blocks": [],
+            **parts[sid],
+        }
         for sid, title in SECTIONS
     ]
     for section in sections:
         section["blocks"] = [
             {"heading": "", "text": "", "table": "", **b, "figures": [
-                {"wide": False, **f} for f in b.get("figures", [])
+                {"size": "", **f} for f in b.get("figures", [])
             ]}
             for b in section["blocks"]
         ]  # fmt: skip

@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.ticker import PercentFormatter
 
 from churnlab.data.io import Dataset
@@ -45,9 +46,7 @@ def mrr_snapshots(dataset: Dataset, months: list[pd.Timestamp] | None = None) ->
     """(account_id, month, mrr) for every account subscribed on the first day of each month."""
     months = months if months is not None else month_starts(dataset)
     subs = dataset["subscriptions"]
-    cut = ibis.memtable(
-        pd.DataFrame({"month": pd.to_datetime(months).astype("datetime64[us]")})
-    )
+    cut = ibis.memtable(pd.DataFrame({"month": pd.to_datetime(months).astype("datetime64[us]")}))
     active = subs.cross_join(cut).filter(
         lambda t: (t.started_at <= t.month) & (t.ended_at.isnull() | (t.ended_at > t.month))
     )
@@ -128,10 +127,7 @@ def cohort_retention(dataset: Dataset, by: str = "accounts") -> pd.DataFrame:
         table = mrr.div(mrr[1].where(mrr[1] > 0), axis=0)
     last = months[-1]
     observed = np.array(
-        [
-            [(c + pd.DateOffset(months=int(k))) <= last for k in table.columns]
-            for c in table.index
-        ]
+        [[(c + pd.DateOffset(months=int(k))) <= last for k in table.columns] for c in table.index]
     )
     table = table.where(observed, np.nan)
     # a cohort observed at an age but with nobody left is 0%, not missing
@@ -181,11 +177,15 @@ def plot_cohort_heatmap(table: pd.DataFrame, ax=None, title: str | None = None):
     ax = (
         ax
         if ax is not None
-        else plt.subplots(figsize=(max(6, 0.42 * n_cols + 2), max(3, 0.3 * n_rows + 1.5)))[1]
+        else plt.subplots(figsize=(max(6, 0.45 * n_cols + 2), max(3, 0.2 * n_rows + 1.2)))[1]
     )
     values = table.to_numpy(dtype=float) * 100
     vmax = max(100.0, float(np.nanmax(values)) if np.isfinite(values).any() else 100.0)
-    im = ax.imshow(values, aspect="auto", cmap="YlGnBu", vmin=0, vmax=vmax)
+    if vmax > 100:  # revenue retention: expansion above 100% in green, losses in red
+        norm = TwoSlopeNorm(vmin=0, vcenter=100, vmax=vmax)
+        im = ax.imshow(values, aspect="auto", cmap="RdYlGn", norm=norm)
+    else:
+        im = ax.imshow(values, aspect="auto", cmap="YlGnBu", vmin=0, vmax=vmax)
     for i in range(n_rows):
         for j in range(n_cols):
             v = values[i, j]
@@ -197,12 +197,12 @@ def plot_cohort_heatmap(table: pd.DataFrame, ax=None, title: str | None = None):
                     ha="center",
                     va="center",
                     fontsize=6,
-                    color="white" if v > 0.6 * vmax else "black",
+                    color="white" if vmax <= 100 and v > 60 else "black",
                 )
     ax.set_xticks(range(n_cols), [str(c) for c in table.columns], fontsize=7)
     ax.set_yticks(range(n_rows), list(table.index), fontsize=7)
     ax.set_xlabel("months since sign-up")
     ax.set_ylabel("sign-up cohort")
     ax.set_title(title or "Cohort retention (%)")
-    ax.figure.colorbar(im, ax=ax, format=PercentFormatter(), fraction=0.03)
+    ax.figure.colorbar(im, ax=ax, format=PercentFormatter(), fraction=0.025, pad=0.01)
     return ax

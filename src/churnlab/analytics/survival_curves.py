@@ -33,7 +33,9 @@ def survival_table(dataset: Dataset) -> pd.DataFrame:
     paid = subs.filter(subs.mrr > 0)
     w = ibis.window(group_by="account_id", order_by="started_at")
     first = paid.mutate(_n=ibis.row_number().over(w)).filter(lambda t: t._n == 0)
-    first_cols = ["plan"] + (["billing_period"] if dataset.has("subscriptions", "billing_period") else [])
+    first_cols = ["plan"] + (
+        ["billing_period"] if dataset.has("subscriptions", "billing_period") else []
+    )
     first = first.select("account_id", *first_cols)
     acc_cols = [c for c in ("segment", "acquisition_channel") if dataset.has("accounts", c)]
     end = ibis.literal(dataset.observed_until.to_pydatetime())
@@ -111,7 +113,9 @@ def plot_km(table: pd.DataFrame, by: str, ax=None, ci: bool = True):
         kmf.plot_survival_function(ax=ax, ci_show=ci)
     test = logrank(table, by)
     p = test["p_value"]
-    ax.set_title(f"Survival by {by.replace('_', ' ')} (log-rank p {'< 1e-4' if p < 1e-4 else f'= {p:.3g}'})")
+    ax.set_title(
+        f"Survival by {by.replace('_', ' ')} (log-rank p {'< 1e-4' if p < 1e-4 else f'= {p:.3g}'})"
+    )
     ax.set_xlabel("days since sign-up")
     ax.set_ylabel("share of accounts still subscribed")
     ax.set_ylim(0, 1.02)

@@ -43,9 +43,7 @@ class CampaignParams:
             raise ValueError("offer_cost and contact_cost must be >= 0 and value_months > 0")
 
 
-def contact_profit(
-    outcome: np.ndarray, mrr: np.ndarray, params: CampaignParams
-) -> np.ndarray:
+def contact_profit(outcome: np.ndarray, mrr: np.ndarray, params: CampaignParams) -> np.ndarray:
     """Expected profit of contacting each customer, given churn ``outcome`` (0/1 or probability)."""
     c = np.asarray(outcome, float)
     value = np.nan_to_num(np.asarray(mrr, float)) * params.value_months
@@ -114,17 +112,22 @@ def plot_profit_curve(curve: pd.DataFrame, ax=None, title: str | None = None):
         ax.plot(curve.share_contacted * 100, col, color=color, label=labels[name])
         i = int(col.idxmax())
         ax.scatter([curve.share_contacted[i] * 100], [col[i]], color=color, zorder=3)
+        right = curve.share_contacted[i] > 0.5
         ax.annotate(
             f"best: {curve.k[i]:,} contacted, {col[i]:,.0f}",
             (curve.share_contacted[i] * 100, col[i]),
             textcoords="offset points",
-            xytext=(8, -14 if name == "risk" else 6),
+            xytext=(-8 if right else 8, 8),
+            ha="right" if right else "left",
             fontsize=8,
             color=color,
         )
     ax.axhline(0, color="grey", lw=0.8)
+    top = float(curve[[f"profit_by_{r}" for r in RANKINGS]].to_numpy().max())
+    bottom = float(curve[[f"profit_by_{r}" for r in RANKINGS]].to_numpy().min())
+    ax.set_ylim(min(bottom, 0) * 1.1 - 0.02 * abs(top), max(top, 0) * 1.15 + 1)
     ax.set_xlabel("% of customers contacted")
     ax.set_ylabel("campaign profit")
     ax.set_title(title or "Retention campaign profit curve")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     return ax

@@ -14,9 +14,9 @@ import json
 import logging
 import os
 import tempfile
-from html import escape
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -389,17 +389,13 @@ def _profit_section(run_dir: Path, campaign) -> dict[str, Any]:
         return {"notices": ["the test predictions carry no MRR: no profit curve"], "blocks": []}
     curve = profit_curve(pred.p, pred.mrr, campaign, churned=pred.y, points=len(pred))
     best = best_k(pred.p, pred.mrr, campaign, churned=pred.y)
-    rows = pd.DataFrame(
-        [{"ranking": k, **v} for k, v in best.items()]
-        + [
-            {
-                "ranking": "contact everyone",
-                "k": len(pred),
-                "share_contacted": 1.0,
-                "profit": float(curve.iloc[-1].profit_by_risk),
-            }
-        ]  # fmt: skip
-    )
+    everyone = {
+        "ranking": "contact everyone",
+        "k": len(pred),
+        "share_contacted": 1.0,
+        "profit": float(curve.iloc[-1].profit_by_risk),
+    }
+    rows = pd.DataFrame([{"ranking": k, **v} for k, v in best.items()] + [everyone])
     return {
         "intro": (
             f"Offer cost {campaign.offer_cost:g}, acceptance rate {campaign.acceptance_rate:.0%}, "

@@ -13,6 +13,8 @@ the accounts paying at the start; NRR above 100% is negative net churn: expansio
 
 from __future__ import annotations
 
+import itertools
+
 import ibis
 import matplotlib
 
@@ -66,7 +68,7 @@ def monthly_retention(dataset: Dataset) -> pd.DataFrame:
     months = month_starts(dataset)
     snap = mrr_snapshots(dataset, months)
     rows = []
-    for start, end in zip(months[:-1], months[1:], strict=True):
+    for start, end in itertools.pairwise(months):
         a = snap.loc[snap.month == start, ["account_id", "mrr"]]
         b = snap.loc[snap.month == end, ["account_id", "mrr"]]
         m = a.merge(b, on="account_id", how="outer", suffixes=("_start", "_end")).fillna(0.0)

@@ -67,8 +67,8 @@ export: $(STAMP) ## export the champion to models/churn-$(EXPERIMENT)
 report: $(STAMP) ## HTML report of the champion of $(EXPERIMENT) into reports/ (also logged to its run)
 	$(CHURNLAB) report --experiment $(EXPERIMENT) --out reports
 
-notebooks: $(STAMP) ## execute notebooks/*.py in order (outputs in $(NB_OUT)); see README for Jupyter
-	$(BIN)/python -m churnlab.analytics.notebooks --out $(NB_OUT)
+notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $(NB_OUT)); README: Jupyter
+	$(CHURNLAB) notebooks --out $(NB_OUT)
 
 run: data validate features train compare promote export report ## the whole demo: simulate -> features -> train -> compare -> promote -> export -> report
 

@@ -32,6 +32,7 @@ from churnlab.explain import (
     plot_drivers,
     top_reasons,
 )
+# %matplotlib inline
 
 s = settings()
 ds = load_dataset(s.data)

@@ -23,6 +23,7 @@ from churnlab.analytics import scoring
 from churnlab.analytics.notebooks import settings
 from churnlab.data import load_dataset
 from churnlab.evaluation.profit import CampaignParams, best_k, plot_profit_curve, profit_curve
+# %matplotlib inline
 
 s = settings()
 ds = load_dataset(s.data)

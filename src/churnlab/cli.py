@@ -522,6 +522,26 @@ def report(
     console.print(f"wrote {path}")
 
 
+@app.command()
+def notebooks(
+    out: Annotated[Path, typer.Option(help="folder for the executed .ipynb copies")] = Path(
+        "reports/notebooks"
+    ),
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="notebook .py files (default: all, in order)")
+    ] = None,
+) -> None:
+    """Execute the notebooks top to bottom with the project's Python (settings: CHURNLAB_NB_*)."""
+    from churnlab.analytics.notebooks import execute_notebooks
+
+    try:
+        seconds = execute_notebooks(out, paths or None)
+    except Exception as exc:  # a failing cell: nbclient's error names the cell and the traceback
+        _fail(f"{type(exc).__name__}: {exc}")
+    for name, sec in seconds.items():
+        console.print(f"executed {name} in {sec:.1f}s -> {out / (name + '.ipynb')}")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     grid = Table(title=f"valid: {summary['source']}", show_header=False, title_justify="left")
     for name, n in summary["rows"].items():

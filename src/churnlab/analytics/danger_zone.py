@@ -5,12 +5,12 @@ account churned within the horizon after it):
 
 1. Split the observations into up to ``bins`` quantile bins of the feature (ties kept together,
    so a count with many zeros gets one bin for its lowest values) and take the churn rate in each.
-2. Change point: fit a "hockey stick" to churn rate against engagement *rank* (the bins'
+2. Change point: fit a two-segment curve to churn rate against engagement *rank* (the bins'
    cumulative share of observations, so a long-tailed count does not squash the low end): flat
-   above a knee, rising linearly below it, by weighted least squares (weights = observations)
-   for every candidate knee at a bin edge in the lower half of the population. The knee with the
-   smallest squared error and a rising low end is the threshold: observations with the feature
-   at or below it are in the danger zone.
+   above a knee; below it a jump plus a linear rise (so both a step and a ramp fit), by weighted
+   least squares (weights = observations), for every candidate knee at a bin edge in the lower
+   half of the population. The knee with the smallest squared error whose lowest bin sits above
+   the flat level is the threshold: observations at or below it are in the danger zone.
 3. Fallback: when no knee fits (fewer than three bins, or no candidate rises), or the zone's churn
    rate is not at least ``ratio`` times the rate outside it, the threshold is the bottom quartile
    (25th percentile), the same rule as the ``in_danger_zone`` feature.
@@ -20,9 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -103,11 +100,13 @@ def _hinge_knee(curve: pd.DataFrame) -> int | None:
     for k in range(len(curve) - 1):
         if curve.cum_share.iloc[k] > 0.5:
             break
-        below = np.maximum(0.0, curve.cum_share.iloc[k] - x)
-        design = np.column_stack([np.ones_like(x), below]) * sw[:, None]
+        inside = (np.arange(len(curve)) <= k).astype(float)
+        below = inside * (curve.cum_share.iloc[k] - x)
+        design = np.column_stack([np.ones_like(x), inside, below]) * sw[:, None]
         coef, *_ = np.linalg.lstsq(design, y * sw, rcond=None)
         sse = float(((design @ coef - y * sw) ** 2).sum())
-        if coef[1] > 0 and sse < best_sse:
+        lowest_gap = coef[1] + coef[2] * (curve.cum_share.iloc[k] - x[0])
+        if lowest_gap > 0 and sse < best_sse:
             best, best_sse = k, sse
     return best
 

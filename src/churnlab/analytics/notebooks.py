@@ -13,7 +13,6 @@ Environment variables (all optional; the defaults are the demo):
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -145,19 +144,3 @@ def execute_notebooks(
             seconds[path.stem] = time.perf_counter() - t0
             log.info("executed %s in %.1fs", path.name, seconds[path.stem])
     return seconds
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="execute the notebooks top to bottom")
-    parser.add_argument("--out", default="reports/notebooks", help="folder for executed .ipynb")
-    parser.add_argument("notebooks", nargs="*", help="notebook .py files (default: all, in order)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    paths = [Path(p) for p in args.notebooks] or None
-    for name, sec in execute_notebooks(args.out, paths).items():
-        print(f"{name}: {sec:.1f}s")  # noqa: T201 - a command's output
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,9 +7,6 @@ where onboarding still matters. A chi-square test says whether churn differs acr
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -20,15 +20,14 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import yaml
 
 from churnlab import __version__, config
+from churnlab.tracking.registry import CHAMPION, leaderboard, spec_metric
+from churnlab.tracking.store import connect
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +117,6 @@ def resolve_run(run_id: str | None = None, experiment: str | None = None) -> Run
     else the experiment's best run on the leaderboard."""
     import mlflow
     from mlflow.exceptions import MlflowException
-
-    from churnlab.tracking.registry import CHAMPION, leaderboard, spec_metric
-    from churnlab.tracking.store import connect
 
     client = connect()
     if run_id is None:
@@ -296,8 +292,6 @@ def _retention_section(dataset, spec: dict[str, Any], danger_feature: str) -> di
 
 
 def _leaderboard_section(run: RunInfo) -> dict[str, Any]:
-    from churnlab.tracking.registry import leaderboard, spec_metric
-
     metric = spec_metric(run.experiment)
     board = leaderboard(run.experiment, metric)
     board = board.assign(chosen=(board.run_id == run.run_id).map({True: "<<", False: ""}))

@@ -16,9 +16,6 @@ from __future__ import annotations
 import itertools
 
 import ibis
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnlab.tracking.store import connect  # at import time: see analytics.scoring
+
 
 def run_table(run_id: str, artifact: str) -> pd.DataFrame:
     """A table logged with ``mlflow.log_table`` (e.g. ``predictions/test.json``) as a frame."""
     import mlflow
-
-    from churnlab.tracking.store import connect
 
     connect()
     with tempfile.TemporaryDirectory(prefix="churnlab-run-") as tmp:

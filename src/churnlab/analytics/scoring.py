@@ -14,6 +14,10 @@ import pandas as pd
 from churnlab.data.io import Dataset
 from churnlab.features import build_features, build_observations
 
+# imported here, not lazily: churnlab.tracking pulls in plotting modules that select matplotlib's
+# Agg backend, which must happen before a notebook's `%matplotlib inline`
+from churnlab.tracking.store import connect
+
 
 def champion_uri(experiment: str, model_name: str | None = None) -> str:
     """``models:/<model>@champion``; the model defaults to ``churn-<experiment>``."""
@@ -23,8 +27,6 @@ def champion_uri(experiment: str, model_name: str | None = None) -> str:
 def load_model(model_uri: str) -> Any:
     """The MLflow pyfunc model (``.unwrap_python_model()`` gives the ``ChurnModel``)."""
     import mlflow.pyfunc
-
-    from churnlab.tracking.store import connect
 
     connect()
     return mlflow.pyfunc.load_model(model_uri)

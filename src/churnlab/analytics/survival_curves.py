@@ -9,9 +9,6 @@ one group), ``segment`` and ``acquisition_channel`` from the accounts table.
 from __future__ import annotations
 
 import ibis
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 from lifelines import KaplanMeierFitter

@@ -43,7 +43,11 @@ def as_known_at(dataset: Dataset, cutoff: pd.Timestamp) -> Dataset:
             if col in t.columns:
                 future = t[col] >= cut
                 t = t.mutate(
-                    **{c: ibis.ifelse(future, ibis.null(t[c].type()), t[c]) for c in cleared if c in t.columns}
+                    **{
+                        c: ibis.ifelse(future, ibis.null(t[c].type()), t[c])
+                        for c in cleared
+                        if c in t.columns
+                    }
                 )
         tables[name] = t
     return dataclasses.replace(

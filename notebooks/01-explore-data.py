@@ -94,6 +94,7 @@ pd.DataFrame([logrank(table, g) for g in groupings])
 fig, axes = plt.subplots(2, 2, figsize=(14, 9))
 for g, ax in zip(groupings, axes.flat, strict=False):
     plot_km(table, g, ax=ax)
+fig.tight_layout()
 km_summary(table, "plan")
 
 # %% [markdown]

@@ -450,7 +450,10 @@ def build_report(
         if "table" in spec["data"]:
             from churnlab.data import load_customer_table
 
-            dataset = load_customer_table(path, id_col=spec["data"].get("id", "customer_id"))
+            d = spec["data"]
+            dataset = load_customer_table(
+                path, id_col=d["id"], label_col=d["label"], duration_col=d.get("duration")
+            )
         else:
             dataset = load_dataset(path)
         log.info("rendering the report for run %s", run.run_id)

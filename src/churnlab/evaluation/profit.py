@@ -106,19 +106,15 @@ def plot_profit_curve(curve: pd.DataFrame, ax=None, title: str | None = None):
     labels = {"risk": "top-k by risk (p)", "expected_loss": "top-k by expected loss (p x value)"}
     for name, color in zip(RANKINGS, ("tab:blue", "tab:red"), strict=True):
         col = curve[f"profit_by_{name}"]
-        ax.plot(curve.share_contacted * 100, col, color=color, label=labels[name])
         i = int(col.idxmax())
-        ax.scatter([curve.share_contacted[i] * 100], [col[i]], color=color, zorder=3)
-        right = curve.share_contacted[i] > 0.5
-        ax.annotate(
-            f"best: {curve.k[i]:,} contacted, {col[i]:,.0f}",
-            (curve.share_contacted[i] * 100, col[i]),
-            textcoords="offset points",
-            xytext=(-8 if right else 8, 8),
-            ha="right" if right else "left",
-            fontsize=8,
+        share = curve.share_contacted[i]
+        ax.plot(
+            curve.share_contacted * 100,
+            col,
             color=color,
+            label=f"{labels[name]}; best: {curve.k[i]:,} ({share:.0%}), profit {col[i]:,.0f}",
         )
+        ax.scatter([share * 100], [col[i]], color=color, zorder=3)
     ax.axhline(0, color="grey", lw=0.8)
     top = float(curve[[f"profit_by_{r}" for r in RANKINGS]].to_numpy().max())
     bottom = float(curve[[f"profit_by_{r}" for r in RANKINGS]].to_numpy().min())

@@ -162,7 +162,7 @@ def plot_nrr(table: pd.DataFrame, ax=None):
     lo, hi = float(np.nanmin(nrr)), float(np.nanmax(nrr))
     pad = max(1.0, (hi - lo) * 0.3)
     ax.set_ylim(min(lo, 100) - pad, max(hi, 100) + pad)
-    ax.yaxis.set_major_formatter(PercentFormatter())
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0 if hi - lo > 3 else 1))
     ax.set_ylabel("net revenue retention")
     ax.set_title("Net revenue retention by month (green: > 100%, negative churn)")
     ax.legend(fontsize=8, loc="lower left")

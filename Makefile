@@ -85,5 +85,5 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/train.py
 
 clean: ## remove the virtualenv, generated data, MLflow stores and exported models
-	rm -rf $(VENV) data mlflow.db mlartifacts mlruns
+	rm -rf $(VENV) data mlflow.db mlartifacts mlruns reports
 	find models -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -84,6 +84,6 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/train.py
 
-clean: ## remove the virtualenv, generated data, MLflow stores and exported models
+clean: ## remove the virtualenv, generated data, MLflow stores, exported models and reports
 	rm -rf $(VENV) data mlflow.db mlartifacts mlruns reports
 	find models -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -83,6 +83,7 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/analytics.py
 
 clean: ## remove the virtualenv, generated data, MLflow stores, exported models and reports
 	rm -rf $(VENV) data mlflow.db mlartifacts mlruns reports

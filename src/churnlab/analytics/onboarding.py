@@ -49,7 +49,7 @@ def onboarding_table(
     counts = np.column_stack([table.churned, table.observations - table.churned])
     table["chi2_p"] = (
         float(chi2_contingency(counts)[1])
-        if len(table) > 1 and counts.min(axis=0).all()
+        if len(table) > 1 and counts.sum(axis=0).all()  # a zero column has no expected counts
         else np.nan
     )
     table.index.name = feature

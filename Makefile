@@ -22,9 +22,10 @@ TUNE_SPEC ?= experiments/lightgbm.yaml
 TUNE_TRIALS ?= 20
 SCORES ?= data/scores.parquet
 AS_OF ?=
+NB_OUT ?= reports/notebooks
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve test lint bench clean
+.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve report notebooks test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -76,7 +77,13 @@ score: $(STAMP) ## score every account active at the data's last date (or AS_OF)
 serve: $(STAMP) ## serve the champion over REST on 127.0.0.1:5001 (POST /invocations)
 	$(CHURNLAB) serve --model models:/churn-$(EXPERIMENT)@champion
 
-run: data validate features train tune compare promote export score ## the whole demo: simulate -> features -> train -> tune -> compare -> promote -> export -> score
+report: $(STAMP) ## HTML report of the champion of $(EXPERIMENT) into reports/ (also logged to its run)
+	$(CHURNLAB) report --experiment $(EXPERIMENT) --out reports
+
+notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $(NB_OUT)); README: Jupyter
+	$(CHURNLAB) notebooks --out $(NB_OUT)
+
+run: data validate features train tune compare promote export score report ## the whole demo: simulate -> features -> train -> tune -> compare -> promote -> export -> score -> report
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -n auto --dist loadfile -q
@@ -92,7 +99,8 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/tune.py
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/survival.py
+	$(BIN)/python bench/analytics.py
 
-clean: ## remove the virtualenv, generated data, MLflow stores and exported models
-	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns
+clean: ## remove the virtualenv, generated data, MLflow stores, exported models and reports
+	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns reports
 	find models -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

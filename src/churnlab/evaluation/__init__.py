@@ -7,11 +7,16 @@ from churnlab.evaluation.metrics import (
     oracle_risk,
     top_fraction,
 )
+from churnlab.evaluation.profit import CampaignParams, best_k, plot_profit_curve, profit_curve
 
 __all__ = [
+    "CampaignParams",
+    "best_k",
     "classification_metrics",
     "expected_calibration_error",
     "gains_table",
     "oracle_risk",
+    "plot_profit_curve",
+    "profit_curve",
     "top_fraction",
 ]

@@ -1,0 +1,81 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Explain
+# SHAP for the champion (trained in notebook 03): global importance, the roll-up by driver, and
+# individual customers with their reasons.
+
+# %%
+import pandas as pd
+
+from churnlab.analytics import scoring
+from churnlab.analytics.notebooks import settings
+from churnlab.analytics.report import resolve_run
+from churnlab.analytics.runs import run_table
+from churnlab.data import load_dataset
+from churnlab.explain import (
+    explain,
+    global_importance,
+    plot_beeswarm,
+    plot_dependence,
+    plot_drivers,
+    top_reasons,
+)
+# %matplotlib inline
+
+s = settings()
+ds = load_dataset(s.data)
+run = resolve_run(experiment=s.experiment)
+model = scoring.load_model(scoring.champion_uri(s.experiment)).unwrap_python_model()
+run
+
+# %% [markdown]
+# ## SHAP on the test cutoff, recomputed from the registered model
+
+# %%
+test_cutoff = run_table(run.run_id, "predictions/test.json").cutoff.max()
+frame = scoring.feature_frame(ds, model, test_cutoff)
+expl = explain(model.estimator, frame[model.features])
+per_feature, per_driver = global_importance(expl, model.drivers)
+per_feature.head(10)
+
+# %%
+plot_beeswarm(expl, max_display=15);
+
+# %% [markdown]
+# ## Driver roll-up
+
+# %%
+plot_drivers(per_driver)
+per_driver
+
+# %%
+plot_dependence(expl, per_feature.feature.iloc[0]);
+
+# %% [markdown]
+# ## Individual customers
+# The three riskiest customers at the test cutoff, their top reasons, and the full attribution
+# of the riskiest one.
+
+# %%
+p = pd.Series(model.estimator.predict_risk(frame[model.features]), index=frame.index)
+riskiest = p.nlargest(3).index
+reasons = top_reasons(expl.values.loc[riskiest], expl.data.loc[riskiest], model.descriptions, model.drivers)
+pd.concat([frame.loc[riskiest, ["account_id", "mrr"]], p[riskiest].rename("p_churn"), reasons], axis=1)
+
+# %%
+one = riskiest[0]
+pd.DataFrame(
+    {"value": expl.data.loc[one], "shap": expl.values.loc[one], "driver": pd.Series(model.drivers)}
+).sort_values("shap", key=abs, ascending=False).head(12)

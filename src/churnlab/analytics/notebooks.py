@@ -1,0 +1,146 @@
+"""Settings the notebooks read from the environment, the specs they train, and a runner that
+executes ``notebooks/*.py`` (jupytext percent format) top to bottom with the project's Python.
+
+Environment variables (all optional; the defaults are the demo):
+
+* ``CHURNLAB_NB_DATA``: dataset folder (``data/demo``)
+* ``CHURNLAB_NB_CUTOFFS``: observation cutoffs (``2024-03-01:2025-12-01:1M``)
+* ``CHURNLAB_NB_HORIZON``: horizon in days (``90``)
+* ``CHURNLAB_NB_EXPERIMENT``: MLflow experiment the notebooks train into and read the champion
+  of (``notebooks``, so running them never moves the demo's champion)
+* ``CHURNLAB_NB_FAST``: ``1`` trains small models (the test suite sets it)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from churnlab import config
+
+log = logging.getLogger(__name__)
+KERNEL = "churnlab-venv"
+
+
+@dataclass(frozen=True)
+class NotebookSettings:
+    data: Path
+    cutoffs: str
+    horizon_days: int
+    experiment: str
+    fast: bool
+
+    @classmethod
+    def from_env(cls) -> NotebookSettings:
+        root = config.project_root()
+        data = Path(os.environ.get("CHURNLAB_NB_DATA", "data/demo"))
+        return cls(
+            data=data if data.is_absolute() else root / data,
+            cutoffs=os.environ.get("CHURNLAB_NB_CUTOFFS", "2024-03-01:2025-12-01:1M"),
+            horizon_days=int(os.environ.get("CHURNLAB_NB_HORIZON", "90")),
+            experiment=os.environ.get("CHURNLAB_NB_EXPERIMENT", "notebooks"),
+            fast=os.environ.get("CHURNLAB_NB_FAST", "0") not in ("", "0", "false"),
+        )
+
+    @property
+    def model_name(self) -> str:
+        return f"churn-{self.experiment}"
+
+
+def settings() -> NotebookSettings:
+    """The notebooks' settings (see the module docstring)."""
+    return NotebookSettings.from_env()
+
+
+def experiment_specs(s: NotebookSettings, folder: str | Path = "experiments") -> list:
+    """The project's experiment specs re-pointed at the notebooks' data, cutoffs, horizon and
+    experiment; in fast mode with few trees."""
+    from churnlab.config import parse_spec
+
+    folder = Path(folder)
+    folder = folder if folder.is_absolute() else config.project_root() / folder
+    specs = []
+    for path in sorted(folder.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        raw.update(
+            data={"path": str(s.data)},
+            cutoffs=s.cutoffs,
+            horizon_days=s.horizon_days,
+            experiment=s.experiment,
+            registered_model=None,
+        )
+        if s.fast and raw["model"]["family"] == "lightgbm":
+            raw["model"]["params"] = {**raw["model"].get("params", {}), "n_estimators": 60}
+        specs.append(parse_spec(raw, source=path))
+    return specs
+
+
+def notebook_paths(root: Path | None = None) -> list[Path]:
+    """``notebooks/NN-*.py`` in order."""
+    root = root or config.project_root()
+    return sorted((root / "notebooks").glob("[0-9][0-9]-*.py"))
+
+
+@contextmanager
+def venv_kernel():
+    """A kernelspec named ``churnlab-venv`` that runs this interpreter (the project's venv)."""
+    with tempfile.TemporaryDirectory(prefix="churnlab-kernel-") as tmp:
+        spec_dir = Path(tmp) / "kernels" / KERNEL
+        spec_dir.mkdir(parents=True)
+        (spec_dir / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": "churnlab (.venv)",
+                    "language": "python",
+                }
+            )
+        )
+        old = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [tmp, old]))
+        try:
+            yield KERNEL
+        finally:
+            if old is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = old
+
+
+def execute_notebooks(
+    out: str | Path, paths: list[Path] | None = None, timeout: int = 900
+) -> dict[str, float]:
+    """Execute each notebook top to bottom in the project root; write the executed ``.ipynb``
+    into ``out``. Returns seconds per notebook; raises on the first failing cell."""
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = config.project_root()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+    with venv_kernel() as kernel:
+        for path in paths or notebook_paths(root):
+            t0 = time.perf_counter()
+            nb = jupytext.read(path)
+            client = NotebookClient(
+                nb, kernel_name=kernel, timeout=timeout, resources={"metadata": {"path": str(root)}}
+            )
+            client.execute()
+            target = out / f"{path.stem}.ipynb"
+            tmp = target.with_name(f".{target.name}.tmp")
+            nbformat.write(nb, str(tmp))
+            os.replace(tmp, target)
+            seconds[path.stem] = time.perf_counter() - t0
+            log.info("executed %s in %.1fs", path.name, seconds[path.stem])
+    return seconds

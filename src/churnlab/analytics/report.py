@@ -1,0 +1,514 @@
+"""The HTML report: one self-contained file (images embedded) for people who would rather look.
+
+It reads what a training run logged to MLflow (metrics, plots, SHAP summaries, example reasons,
+test predictions), the experiment's leaderboard, and the run's dataset for the retention
+analytics, renders ``templates/report.html.j2`` and logs the HTML back to the run
+(``report/<file>.html``). Written atomically: a temp file beside the target, then renamed.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
+
+from churnlab import __version__, config
+from churnlab.tracking.registry import CHAMPION, leaderboard, spec_metric
+from churnlab.tracking.store import connect
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = Path(__file__).parent / "templates" / "report.html.j2"
+SECTIONS = (
+    ("data", "Data summary"),
+    ("retention", "Retention analytics"),
+    ("leaderboard", "Leaderboard"),
+    ("model", "Chosen model"),
+    ("explanations", "What drives churn (SHAP)"),
+    ("customers", "Example customers"),
+    ("profit", "Retention campaign profit"),
+)
+EXAMPLES = 12
+
+
+class ReportError(ValueError):
+    """The run or experiment to report on cannot be found or lacks what the report needs."""
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    run_name: str
+    experiment: str
+    model_name: str | None
+    model_version: str | None
+    aliases: list[str] = field(default_factory=list)
+
+
+def figure_png(ax_or_fig: Any, dpi: int = 110) -> str:
+    """A matplotlib figure (or an axes of one) as base64 PNG; the figure is closed."""
+    fig = getattr(ax_or_fig, "figure", ax_or_fig)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _file_png(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _cell(value: Any, column: str, percent: tuple[str, ...], digits: int) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return ""
+    if column in percent:
+        return f"{value:.1%}"
+    if column.endswith("p_value") or column.endswith("_p"):
+        return "< 1e-300" if value == 0 else f"{value:.2g}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float | np.floating):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _html_table(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3) -> str:
+    """A plain HTML table: numbers right-aligned, text left-aligned, everything escaped."""
+    text = {
+        c
+        for c in frame.columns
+        if not (
+            pd.api.types.is_numeric_dtype(frame[c])
+            or pd.api.types.is_datetime64_any_dtype(frame[c])
+        )
+    }
+    cls = {c: ' class="text"' if c in text else "" for c in frame.columns}
+    head = "".join(f"<th{cls[c]}>{escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for rec in frame.itertuples(index=False):
+        cells = "".join(
+            f"<td{cls[c]}>{escape(_cell(v, str(c), percent, digits))}</td>"
+            for c, v in zip(frame.columns, rec, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+# -------------------------------------------------------------------------------------------
+# locating the run
+
+
+def resolve_run(run_id: str | None = None, experiment: str | None = None) -> RunInfo:
+    """The run to report on: ``run_id``, else the champion of ``experiment``'s registered model,
+    else the experiment's best run on the leaderboard."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = connect()
+    if run_id is None:
+        if experiment is None:
+            raise ReportError("give a run id (--run) or an experiment (--experiment)")
+        board = leaderboard(experiment, spec_metric(experiment))
+        run_id = str(board.run_id.iloc[0])
+        for name in board.registered_model.dropna().unique():
+            try:
+                champion = client.get_model_version_by_alias(str(name), CHAMPION)
+            except MlflowException:
+                continue
+            if champion.run_id in set(board.run_id):
+                run_id = champion.run_id
+                break
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        raise ReportError(f"no MLflow run {run_id!r}: {exc.message}") from exc
+    exp = mlflow.get_experiment(run.info.experiment_id)
+    tags = run.data.tags
+    model_name, version = tags.get("churnlab.registered_model"), tags.get("churnlab.model_version")
+    aliases: list[str] = []
+    if model_name and version:
+        try:
+            aliases = list(client.get_model_version(model_name, version).aliases)
+        except MlflowException:
+            aliases = []
+    if tags.get("churnlab.kind") != "training":
+        raise ReportError(f"run {run_id} is not a churnlab training run")
+    return RunInfo(
+        run_id=run_id,
+        run_name=run.info.run_name or run_id[:8],
+        experiment=exp.name,
+        model_name=model_name,
+        model_version=version,
+        aliases=aliases,
+    )
+
+
+def _download(run_id: str, dst: Path) -> Path:
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(dst))
+    return Path(local)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    raw = json.loads(path.read_text())
+    return pd.DataFrame(raw["data"], columns=raw["columns"])
+
+
+# -------------------------------------------------------------------------------------------
+# sections
+
+
+def _data_section(dataset) -> dict[str, Any]:
+    s = dataset.summary()
+    skip = {"truth", "accounts"}
+    kpis = [
+        {"label": f"{k} rows", "value": f"{v:,}"} for k, v in s["rows"].items() if k not in skip
+    ]
+    if "accounts" in s:
+        kpis = [
+            {"label": "accounts", "value": f"{s['accounts']:,}"},
+            {"label": "churned accounts", "value": f"{s['churned_accounts']:,}"},
+            {"label": "churn rate (all time)", "value": f"{s['churn_rate']:.1%}"},
+            {"label": "observed", "value": f"{s['start'][:10]} .. {s['observed_until'][:10]}"},
+            *kpis,
+        ]
+    return {"kpis": kpis, "notices": list(dataset.notices), "blocks": []}
+
+
+def _retention_section(dataset, spec: dict[str, Any], danger_feature: str) -> dict[str, Any]:
+    from churnlab.analytics import danger_zone as dz
+    from churnlab.analytics import onboarding as ob
+    from churnlab.analytics import retention as rt
+    from churnlab.analytics import survival_curves as sc
+    from churnlab.analytics.frames import observation_frame
+
+    if dataset.kind != "events":
+        return {
+            "notices": ["single customer table: no subscription history for retention analytics"],
+            "blocks": [],
+        }
+    blocks = []
+    monthly = rt.monthly_retention(dataset)
+    blocks.append(
+        {
+            "heading": "Churn, MRR churn, expansion and net revenue retention per month",
+            "text": "Over accounts paying at the start of each month; MRR churn counts churned "
+            "and contracted MRR. NRR above 100% is negative net churn.",
+            "figures": [
+                {"png": figure_png(rt.plot_churn_rates(monthly)), "caption": "monthly churn"},
+                {"png": figure_png(rt.plot_nrr(monthly)), "caption": "net revenue retention"},
+            ],
+            "table": _html_table(
+                monthly.tail(12)[
+                    ["month", "paying_accounts", "churned_accounts", "start_mrr", "new_mrr",
+                     "churned_mrr", "contraction_mrr", "expansion_mrr", "churn_rate",
+                     "mrr_churn_rate", "nrr"]
+                ],
+                percent=("churn_rate", "mrr_churn_rate", "nrr"),
+                digits=0,
+            ),
+        }
+    )  # fmt: skip
+    cohorts = rt.cohort_retention(dataset, "accounts")
+    revenue = rt.cohort_retention(dataset, "revenue")
+    blocks.append(
+        {
+            "heading": "Sign-up cohorts",
+            "text": "Accounts: share of the cohort still subscribed k months after its sign-up "
+            "month. Revenue: the cohort's MRR over its MRR at month 1 (above 100%: expansion).",
+            "figures": [
+                {
+                    "png": figure_png(
+                        rt.plot_cohort_heatmap(cohorts, title="Account retention (%)")
+                    ),
+                    "caption": "account retention by sign-up cohort",
+                    "size": "wide",
+                },
+                {
+                    "png": figure_png(
+                        rt.plot_cohort_heatmap(revenue, title="Revenue retention (%)")
+                    ),
+                    "caption": "revenue retention by sign-up cohort",
+                    "size": "wide",
+                },
+            ],
+        }
+    )
+    table = sc.survival_table(dataset)
+    groupings = [g for g in sc.GROUPINGS if g in table]
+    tests = pd.DataFrame([sc.logrank(table, g) for g in groupings])
+    blocks.append(
+        {
+            "heading": "Kaplan-Meier survival from sign-up",
+            "text": "Plan and billing period of the first paid subscription ('trial': never paid).",
+            "figures": [
+                {"png": figure_png(sc.plot_km(table, g)), "caption": f"survival by {g}"}
+                for g in groupings
+            ],
+            "table": _html_table(tests),
+        }
+    )
+    features = [danger_feature, "logins_first_10d", "first_session_min", "tenure_days"]
+    frame = observation_frame(dataset, spec["cutoffs"], int(spec["horizon_days"]), features)
+    zone = dz.find_danger_zone(frame, danger_feature)
+    z = zone.summary()
+    blocks.append(
+        {
+            "heading": f"Engagement danger zone ({danger_feature})",
+            "text": f"Threshold {z['threshold']:g} by {str(z['method']).replace('_', ' ')}: "
+            f"{z['share_in_zone']:.0%} of observations are at or below it and churn at "
+            f"{z['churn_rate_in_zone']:.1%} within {spec['horizon_days']} days, vs "
+            f"{z['churn_rate_outside']:.1%} above it ({z['lift']:.1f}x).",
+            "figures": [{"png": figure_png(dz.plot_danger_zone(zone)), "caption": "danger zone"}],
+        }
+    )
+    onboarding = [ob.onboarding_table(frame, f) for f in ob.ONBOARDING_BINS]
+    blocks.append(
+        {
+            "heading": "Onboarding red flags",
+            "text": "Churn within the horizon for accounts up to 180 days old, by their onboarding.",
+            "figures": [
+                {"png": figure_png(ob.plot_onboarding(t)), "caption": t.columns[0]}
+                for t in onboarding
+            ],
+        }
+    )
+    return {"blocks": blocks, "notices": []}
+
+
+def _leaderboard_section(run: RunInfo) -> dict[str, Any]:
+    metric = spec_metric(run.experiment)
+    board = leaderboard(run.experiment, metric)
+    board = board.assign(chosen=(board.run_id == run.run_id).map({True: "<<", False: ""}))
+    cols = ["rank", "run_name", "family", "model_version", "pr_auc", "roc_auc", "log_loss",
+            "brier", "ece", "lift_top10", "revenue_capture_top10", "oracle_roc_auc", "chosen"]  # fmt: skip
+    return {
+        "intro": f"Finished training runs of '{run.experiment}' by test {metric}.",
+        "blocks": [{"table": _html_table(board[[c for c in cols if c in board]])}],
+        "notices": [],
+    }
+
+
+def _model_section(run_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
+    names = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10",
+             "revenue_capture_top10", "oracle_roc_auc", "positive_rate", "rows"]  # fmt: skip
+    rows = [
+        {
+            "metric": n,
+            "validation": metrics.get(f"validation_{n}"),
+            "test": metrics.get(f"test_{n}"),
+        }
+        for n in names
+        if f"test_{n}" in metrics
+    ]
+    kpis = [
+        {"label": f"test {n.replace('_', ' ')}", "value": f"{metrics[f'test_{n}']:.3f}"}
+        for n in ("roc_auc", "pr_auc", "ece", "lift_top10")
+        if f"test_{n}" in metrics
+    ]
+    plots = sorted((run_dir / "plots").glob("*.png"))
+    return {
+        "kpis": kpis,
+        "blocks": [
+            {"table": _html_table(pd.DataFrame(rows))},
+            {
+                "heading": "Test-cutoff plots",
+                "figures": [
+                    {"png": _file_png(p), "caption": p.stem.replace("_", " ")} for p in plots
+                ],
+            },
+        ],
+        "notices": [] if plots else ["the run logged no plots"],
+    }
+
+
+def _shap_section(run_dir: Path) -> dict[str, Any]:
+    shap_dir = run_dir / "shap"
+    per_driver = _read_table(shap_dir / "driver_importance.json")
+    per_feature = _read_table(shap_dir / "feature_importance.json").head(15)
+    figures = [
+        {"png": _file_png(shap_dir / name), "caption": cap}
+        for name, cap in (("drivers.png", "driver roll-up"), ("beeswarm.png", "beeswarm"))
+        if (shap_dir / name).exists()
+    ]
+    dependence = [
+        {"png": _file_png(p), "caption": p.stem.removeprefix("dependence_"), "size": "small"}
+        for p in sorted(shap_dir.glob("dependence_*.png"))
+    ]
+    return {
+        "intro": "Mean |SHAP| on the log-odds of churn: per driver (its features summed) and "
+        "per feature, on the test cutoff.",
+        "blocks": [
+            {"heading": "Global summary", "figures": figures},
+            {"heading": "Drivers", "table": _html_table(per_driver, percent=("share",))},
+            {"heading": "Top features", "table": _html_table(per_feature, percent=("share",))},
+            {"heading": "Dependence of the top features", "figures": dependence},
+        ],
+        "notices": [],
+    }
+
+
+def _customers_section(run_dir: Path, examples: int) -> dict[str, Any]:
+    ex = _read_table(run_dir / "shap" / "example_reasons.json").head(examples)
+    cols = ["account_id", "cutoff", "p"] + [f"reason_{i}" for i in (1, 2, 3) if f"reason_{i}" in ex]
+    table = ex[cols].rename(columns={"p": "p_churn"})
+    return {
+        "intro": f"The {len(table)} highest-risk customers of the test cutoff and the top reasons "
+        "raising their risk (features with the largest positive SHAP values).",
+        "blocks": [{"table": _html_table(table)}],
+        "notices": [],
+    }
+
+
+def _profit_section(run_dir: Path, campaign) -> dict[str, Any]:
+    from churnlab.evaluation.profit import best_k, plot_profit_curve, profit_curve
+
+    pred = _read_table(run_dir / "predictions" / "test.json")
+    if pred["mrr"].isna().all():
+        return {"notices": ["the test predictions carry no MRR: no profit curve"], "blocks": []}
+    curve = profit_curve(pred.p, pred.mrr, campaign, churned=pred.y, points=len(pred))
+    best = best_k(pred.p, pred.mrr, campaign, churned=pred.y)
+    everyone = {
+        "ranking": "contact everyone",
+        "k": len(pred),
+        "share_contacted": 1.0,
+        "profit": float(curve.iloc[-1].profit_by_risk),
+    }
+    rows = pd.DataFrame([{"ranking": k, **v} for k, v in best.items()] + [everyone])
+    return {
+        "intro": (
+            f"Offer cost {campaign.offer_cost:g}, acceptance rate {campaign.acceptance_rate:.0%}, "
+            f"customer value MRR x {campaign.value_months:g} months, contact cost "
+            f"{campaign.contact_cost:g}; profit counted on the test cutoff's true outcomes "
+            f"({len(pred):,} customers)."
+        ),
+        "blocks": [
+            {"figures": [{"png": figure_png(plot_profit_curve(curve)), "caption": "profit curve"}]},
+            {"table": _html_table(rows, percent=("share_contacted",), digits=0)},
+        ],
+        "notices": [],
+    }
+
+
+# -------------------------------------------------------------------------------------------
+
+
+def build_report(
+    run_id: str | None = None,
+    experiment: str | None = None,
+    out: str | Path = "reports",
+    data: str | Path | None = None,
+    campaign=None,
+    danger_feature: str = "active_days_30d",
+    log_to_run: bool = True,
+) -> Path:
+    """Write the report for a run (or an experiment's champion) into the folder ``out``.
+
+    Returns the HTML file's path. ``data`` overrides the dataset the run was trained on.
+    """
+    import jinja2
+    import mlflow
+
+    from churnlab.data import load_dataset
+    from churnlab.evaluation.profit import CampaignParams
+
+    campaign = campaign or CampaignParams()
+    run = resolve_run(run_id, experiment)
+    metrics = mlflow.get_run(run.run_id).data.metrics
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="churnlab-report-") as tmp:
+        run_dir = _download(run.run_id, Path(tmp))
+        missing = [
+            p
+            for p in ("spec.yaml", "predictions/test.json", "shap/example_reasons.json")
+            if not (run_dir / p).exists()
+        ]
+        if missing:
+            raise ReportError(f"run {run.run_id} lacks the artifacts {missing}")
+        spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
+        source = data or spec["data"].get("path") or spec["data"].get("table")
+        path = Path(source)
+        path = path if path.is_absolute() else config.project_root() / path
+        if not path.exists():
+            raise ReportError(f"dataset {path} of run {run.run_id} not found; pass --data")
+        if "table" in spec["data"]:
+            from churnlab.data import load_customer_table
+
+            d = spec["data"]
+            dataset = load_customer_table(
+                path, id_col=d["id"], label_col=d["label"], duration_col=d.get("duration")
+            )
+        else:
+            dataset = load_dataset(path)
+        log.info("rendering the report for run %s", run.run_id)
+        parts = {
+            "data": _data_section(dataset),
+            "retention": _retention_section(dataset, spec, danger_feature),
+            "leaderboard": _leaderboard_section(run),
+            "model": _model_section(run_dir, metrics),
+            "explanations": _shap_section(run_dir),
+            "customers": _customers_section(run_dir, EXAMPLES),
+            "profit": _profit_section(run_dir, campaign),
+        }
+    sections = [
+        {
+            "id": sid,
+            "title": title,
+            "intro": "",
+            "kpis": [],
+            "notices": [],
+            "blocks": [],
+            **parts[sid],
+        }
+        for sid, title in SECTIONS
+    ]
+    for section in sections:
+        section["blocks"] = [
+            {"heading": "", "text": "", "table": "", **b, "figures": [
+                {"size": "", **f} for f in b.get("figures", [])
+            ]}
+            for b in section["blocks"]
+        ]  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE.parent),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    html = env.get_template(TEMPLATE.name).render(
+        title=f"{run.run_name}" + (f" v{run.model_version}" if run.model_version else ""),
+        run=asdict(run),
+        data_source=str(path),
+        horizon_days=spec.get("horizon_days"),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        sections=sections,
+    )
+    target = out / f"report-{run.experiment}-{run.run_name}-{run.run_id[:8]}.html"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=out)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    if log_to_run:
+        mlflow.tracking.MlflowClient().log_artifact(run.run_id, str(target), "report")
+    return target

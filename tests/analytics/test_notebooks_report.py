@@ -1,0 +1,114 @@
+"""End to end on small data: the five notebooks run top to bottom in a throwaway project (their
+notebook 03 trains and promotes a champion), then the HTML report of that champion renders with
+every section and no broken image, and is logged to the champion's run."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from churnlab.analytics.notebooks import execute_notebooks, notebook_paths
+from churnlab.analytics.report import SECTIONS, build_report
+from churnlab.cli import app
+from churnlab.data.simulate import SimulationParams, simulate
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04-explain", "05-score-and-act"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nbproject")
+    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    shutil.copytree(REPO / "experiments", root / "experiments")
+    simulate(root / "data" / "tiny", SimulationParams(accounts=800, months=15, seed=7))
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for key, value in {
+        "CHURNLAB_HOME": str(root),
+        "CHURNLAB_NB_DATA": "data/tiny",
+        "CHURNLAB_NB_CUTOFFS": "2024-03-01:2025-01-01:1M",
+        "CHURNLAB_NB_HORIZON": "60",
+        "CHURNLAB_NB_EXPERIMENT": "nbtest",
+        "CHURNLAB_NB_FAST": "1",
+    }.items():
+        mp.setenv(key, value)
+    seconds = execute_notebooks(root / "out", notebook_paths(REPO), timeout=600)
+    yield root, seconds
+    mp.undo()
+
+
+def test_notebooks_are_stored_as_percent_scripts_without_outputs():
+    assert [p.stem for p in notebook_paths(REPO)] == NOTEBOOKS
+    for path in notebook_paths(REPO):
+        assert path.read_text().count("# %%") > 3
+        assert "import churnlab" in path.read_text() or "from churnlab" in path.read_text()
+    for ipynb in (REPO / "notebooks").glob("*.ipynb"):  # paired copies, if any, carry no outputs
+        nb = nbformat.read(ipynb, as_version=4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), ipynb
+
+
+def _text(nb) -> str:
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            assert o.output_type != "error", (cell.source, o)
+            out.append(o.get("text", "") or json.dumps(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(out)
+
+
+def test_every_notebook_runs_top_to_bottom(executed):
+    root, seconds = executed
+    assert list(seconds) == NOTEBOOKS
+    texts = {n: _text(nbformat.read(root / "out" / f"{n}.ipynb", as_version=4)) for n in NOTEBOOKS}
+    assert "0 mismatching values" in texts["02-build-features"]
+    assert "is now 'champion'" in texts["03-train-and-compare"]
+    assert re.search(r"scored [\d,]+ accounts at", texts["05-score-and-act"])
+    for n in ("01-explore-data", "03-train-and-compare", "04-explain", "05-score-and-act"):
+        nb = nbformat.read(root / "out" / f"{n}.ipynb", as_version=4)
+        images = [
+            o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+        ]
+        assert images, f"{n} drew no plot"
+
+
+def test_report_renders_every_section_with_working_images(executed, tmp_path):
+    import mlflow
+
+    path = build_report(experiment="nbtest", out=tmp_path)
+    html = path.read_text()
+    for sid, title in SECTIONS:
+        assert f'<section id="{sid}">' in html and title in html
+    images = re.findall(r'<img alt="([^"]*)" src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) >= 15
+    for alt, data in images:
+        img = Image.open(io.BytesIO(base64.b64decode(data)))
+        img.load()
+        assert img.format == "PNG" and min(img.size) > 100, alt
+    assert "http://" not in html and "https://" not in html  # opens offline
+    assert not list(tmp_path.glob(".*"))  # no temp file left behind
+    run_id = re.search(r"run <code>([0-9a-f]{32})</code>", html).group(1)
+    logged = mlflow.tracking.MlflowClient().list_artifacts(run_id, "report")
+    assert [a.path for a in logged] == [f"report/{path.name}"]
+
+
+def test_report_command_names_bad_input(executed, tmp_path):
+    runner = CliRunner()
+    bad_run = runner.invoke(app, ["report", "--run", "0" * 32, "--out", str(tmp_path)])
+    assert bad_run.exit_code == 1 and "no MLflow run" in bad_run.output
+    no_exp = runner.invoke(app, ["report", "--experiment", "nope", "--out", str(tmp_path)])
+    assert no_exp.exit_code == 1 and "no MLflow experiment named 'nope'" in no_exp.output
+    ok = runner.invoke(
+        app, ["report", "--experiment", "nbtest", "--out", str(tmp_path), "--no-log"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert len(list(tmp_path.glob("report-nbtest-*.html"))) == 1

@@ -19,11 +19,10 @@
 # %%
 import pandas as pd
 
-from churnlab.analytics import scoring
 from churnlab.analytics.notebooks import settings
 from churnlab.analytics.report import resolve_run
 from churnlab.analytics.runs import run_table
-from churnlab.data import load_dataset
+from churnlab.scoring.batch import build_scoring_features, load_model
 from churnlab.explain import (
     explain,
     global_importance,
@@ -35,9 +34,8 @@ from churnlab.explain import (
 # %matplotlib inline
 
 s = settings()
-ds = load_dataset(s.data)
 run = resolve_run(experiment=s.experiment)
-model = scoring.load_model(scoring.champion_uri(s.experiment)).unwrap_python_model()
+model = load_model(f"models:/churn-{s.experiment}@champion").model
 run
 
 # %% [markdown]
@@ -45,7 +43,7 @@ run
 
 # %%
 test_cutoff = run_table(run.run_id, "predictions/test.json").cutoff.max()
-frame = scoring.feature_frame(ds, model, test_cutoff)
+frame = build_scoring_features(model, s.data, as_of=test_cutoff)
 expl = explain(model.estimator, frame[model.features])
 per_feature, per_driver = global_importance(expl, model.drivers)
 per_feature.head(10)

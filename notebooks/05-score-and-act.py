@@ -19,20 +19,20 @@
 # %%
 import pandas as pd
 
-from churnlab.analytics import scoring
 from churnlab.analytics.notebooks import settings
 from churnlab.data import load_dataset
 from churnlab.evaluation.profit import CampaignParams, best_k, plot_profit_curve, profit_curve
+from churnlab.scoring.batch import build_scoring_features, load_model
 # %matplotlib inline
 
 s = settings()
 ds = load_dataset(s.data)
-uri = scoring.champion_uri(s.experiment)
-model = scoring.load_model(uri).unwrap_python_model()
+uri = f"models:/churn-{s.experiment}@champion"
+champion = load_model(uri)  # the batch scoring job's loader: registry alias -> version
 # the latest month start before the end of observation
 cutoff = (ds.observed_until - pd.Timedelta(days=1)).to_period("M").to_timestamp()
-frame = scoring.feature_frame(ds, model, cutoff)
-scores = scoring.score(uri, frame)
+frame = build_scoring_features(champion.model, s.data, as_of=cutoff)
+scores = champion.predict(frame)
 print(f"scored {len(scores):,} accounts at {cutoff.date()} with {uri}")
 scores.head()
 

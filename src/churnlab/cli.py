@@ -40,6 +40,11 @@ def main(
     ] = False,
 ) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s")
+    # the command line only writes plots to files; the library leaves the backend to its host
+    # (a notebook's inline backend, a script's default)
+    import matplotlib
+
+    matplotlib.use("Agg")
 
 
 def _emit_json(obj: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnlab.tracking.store import connect  # at import time: see analytics.scoring
+from churnlab.tracking.store import connect
 
 
 def run_table(run_id: str, artifact: str) -> pd.DataFrame:

@@ -18,9 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

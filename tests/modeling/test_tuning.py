@@ -123,7 +123,7 @@ def test_pruning_reports_the_study_metric(lgb_data):
     """Each report is the spec's metric (PR-AUC here: higher is better, as the study
     maximizes) on the validation rows at that boosting round."""
     _, data, splits = lgb_data
-    f = fold_of(data, splits[0])
+    f = fold_of(data, splits[0], "lightgbm")
     study = optuna.create_study(direction="maximize")
     trial = study.ask()
     from churnlab.modeling import make_estimator
@@ -177,13 +177,37 @@ def test_a_changed_spec_does_not_resume_the_study(lgb_data, tmp_path):
         open_study(changed, data, db)
     assert len(open_study(spec, data, db).trials) == 3  # the refusal changed nothing
     assert open_study(changed, data, db, fresh=True).trials == []
-    # every trial failing (here: a family this branch cannot fit) is an error naming why
-    with pytest.raises(TuningError, match="unknown model family"):
+    # every trial failing (here: LightGBM's params handed to the Cox family) is an error
+    # naming why
+    with pytest.raises(TuningError, match=r"unknown model\.params"):
         tune(
             spec.model_copy(update={"model": spec.model.model_copy(update={"family": "cox"})}),
             data,
             splits,
         )
+
+
+def test_survival_trials_train_on_targets_censored_at_the_validation_cutoff(lgb_data):
+    """A survival family's trial sees every training cutoff before the validation cutoff, with
+    follow-up cut there: no training duration reaches past it, later churns are censorings."""
+    import numpy as np
+    import pandas as pd
+
+    _, data, splits = lgb_data
+    f = fold_of(data, splits[0], "cox")
+    val_cut = pd.Timestamp(splits[0].cutoffs["validation"][0])
+    frame = data.frame
+    cut = pd.to_datetime(frame.cutoff)
+    train = (cut < val_cut).to_numpy()
+    follow_up = ((val_cut - cut[train]).dt.days).to_numpy()
+    assert len(f.X) == train.sum() > splits[0].masks["train"].sum()  # open windows included
+    assert (f.duration <= follow_up + 1e-9).all()
+    later = frame.event.to_numpy()[train].astype(bool) & (
+        frame.duration_days.to_numpy()[train] > follow_up
+    )
+    assert later.any() and not f.event[later].any()
+    assert np.array_equal(f.X_val.index, frame.index[splits[0].masks["validation"]])
+    assert len(f.eval_extra) == 2  # validation durations and events for early stopping
 
 
 def test_backtest_objective_is_the_mean_over_folds(lgb_data):

@@ -521,7 +521,8 @@ def compare(
                 for v in cells
             ]
         )
-    console.print(grid)
+    # piped or under make, rich assumes 80 columns and would cut every number to "0.…"
+    (console if console.is_terminal else Console(width=140)).print(grid)
 
 
 @app.command()

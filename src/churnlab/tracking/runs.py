@@ -301,6 +301,20 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
     return version, info.model_uri
 
 
+def run_tags(spec: ExperimentSpec, data: TrainingData, root: Path, **extra: str) -> dict[str, str]:
+    """The tags every training run carries: kind, registered model, family, versions, lineage."""
+    return {
+        KIND_TAG: "training",
+        MODEL_TAG: spec.model_name,
+        "churnlab.version": __version__,
+        "churnlab.family": spec.model.family,
+        "churnlab.data_digest": data.data_digest,
+        "mlflow.source.git.commit": git_commit(root),
+        "mlflow.note.content": spec.description or f"{spec.model.family} on {data.source}",
+        **extra,
+    }
+
+
 def train_and_log(
     spec: ExperimentSpec,
     spec_text: str | None = None,
@@ -322,16 +336,7 @@ def train_and_log(
 
     client = connect()
     exp_id = ensure_experiment(client, spec.experiment)
-    tags = {
-        KIND_TAG: "training",
-        MODEL_TAG: spec.model_name,
-        "churnlab.version": __version__,
-        "churnlab.family": spec.model.family,
-        "churnlab.data_digest": data.data_digest,
-        "mlflow.source.git.commit": git_commit(root),
-        "mlflow.note.content": spec.description or f"{spec.model.family} on {data.source}",
-    }
-    with tracked_run(exp_id, spec.name, tags) as run:
+    with tracked_run(exp_id, spec.name, run_tags(spec, data, root)) as run:
         result = train(spec, data=data, root=root, progress=say)
         result.seconds["data"] = data_seconds
         say("logging to MLflow")

@@ -24,17 +24,16 @@ import optuna
 from mlflow.entities import Metric, Param, RunStatus
 from optuna.trial import FrozenTrial, TrialState
 
-from churnlab import __version__, config
+from churnlab import config
 from churnlab.config import ExperimentSpec
 from churnlab.modeling.data import TrainingData, load_training_data
 from churnlab.modeling.train import make_splits, train
 from churnlab.modeling.tuning import TuneResult, open_study, study_name, tune
 from churnlab.tracking.runs import (
     KIND_TAG,
-    MODEL_TAG,
     RunSummary,
-    git_commit,
     log_result,
+    run_tags,
     tracked_run,
 )
 from churnlab.tracking.store import connect, ensure_experiment
@@ -215,18 +214,17 @@ def tune_and_log(
 
     client = connect()
     exp_id = ensure_experiment(client, spec.experiment)
-    tags = {
-        KIND_TAG: "training",
-        MODEL_TAG: spec.model_name,
-        "churnlab.version": __version__,
-        "churnlab.family": spec.model.family,
-        "churnlab.data_digest": data.data_digest,
-        "churnlab.tuned": "true",
-        "optuna.study": study_name(spec),
-        "optuna.storage": str(storage),
-        "mlflow.source.git.commit": git_commit(root),
-        "mlflow.note.content": f"{spec.model.family} tuned with Optuna on {data.source}",
-    }
+    tags = run_tags(
+        spec,
+        data,
+        root,
+        **{
+            "churnlab.tuned": "true",
+            "optuna.study": study_name(spec),
+            "optuna.storage": str(storage),
+            "mlflow.note.content": f"{spec.model.family} tuned with Optuna on {data.source}",
+        },
+    )
     with tracked_run(exp_id, f"{spec.name}-tuned", tags) as run:
         logger = TrialLogger(exp_id, run.info.run_id, spec.metric, study_name(spec))
         say(f"tuning {spec.model.family} ({study_name(spec)})")

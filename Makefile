@@ -89,7 +89,7 @@ test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -n auto --dist loadfile -q
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench notebooks
 	$(BIN)/ruff format --check src tests bench
 
 bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json

@@ -41,6 +41,7 @@ from churnlab.analytics import (
 from churnlab.analytics.notebooks import settings
 from churnlab.analytics.survival_curves import GROUPINGS
 from churnlab.data import load_dataset
+
 # %matplotlib inline
 
 s = settings()

@@ -25,6 +25,7 @@ from churnlab.data import load_dataset
 from churnlab.features import build_observations, catalogue, parse_cutoffs
 from churnlab.features.leakage import leakage_check
 from churnlab.modeling.data import load_training_data
+
 # %matplotlib inline
 
 s = settings()

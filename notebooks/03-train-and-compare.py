@@ -25,6 +25,7 @@ from churnlab.analytics.notebooks import experiment_specs, settings
 from churnlab.analytics.runs import run_table
 from churnlab.evaluation.plots import plot_calibration
 from churnlab.tracking import leaderboard, promote, train_and_log
+
 # %matplotlib inline
 
 s = settings()

@@ -22,7 +22,6 @@ import pandas as pd
 from churnlab.analytics.notebooks import settings
 from churnlab.analytics.report import resolve_run
 from churnlab.analytics.runs import run_table
-from churnlab.scoring.batch import build_scoring_features, load_model
 from churnlab.explain import (
     explain,
     global_importance,
@@ -31,6 +30,8 @@ from churnlab.explain import (
     plot_drivers,
     top_reasons,
 )
+from churnlab.scoring.batch import build_scoring_features, load_model
+
 # %matplotlib inline
 
 s = settings()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churnlab.explain import explain
 from churnlab.modeling import LightGBMChurnModel, LogisticChurnModel, NotFittedError
 
 
@@ -46,6 +47,7 @@ def test_calibrated_and_exact_attributions(cls, data):
     values, base = est.contributions(Xt)
     assert list(values.columns) == list(X.columns)
     np.testing.assert_allclose(values.sum(axis=1) + base, est.predict_raw(Xt), atol=1e-9)
+    assert explain(est, Xt.head(50)).scale == "log-odds"
     # the direction the data were generated with
     assert np.corrcoef(Xt.trend, values.trend)[0, 1] < -0.5
 

@@ -155,6 +155,9 @@ def test_survival_estimator_contract(fitted, family):
     assert list(values.columns) == list(Xt.columns)
     np.testing.assert_allclose(values.sum(axis=1) + base, est.predict_log_hazard(Xt), atol=1e-8)
     assert np.corrcoef(Xt.trend, values.trend)[0, 1] > 0.5
+    from churnlab.explain import explain
+
+    assert explain(est, Xt.head(50)).scale == "log-hazard"  # what plots and reports label
     out = survival_outputs(est, Xt)
     assert list(out.columns) == [
         "p_churn_30d",

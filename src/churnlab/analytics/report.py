@@ -351,8 +351,9 @@ def _shap_section(run_dir: Path) -> dict[str, Any]:
         for p in sorted(shap_dir.glob("dependence_*.png"))
     ]
     return {
-        "intro": "Mean |SHAP| on the log-odds of churn: per driver (its features summed) and "
-        "per feature, on the test cutoff.",
+        "intro": "Mean |SHAP| on the model's score (the log-odds of churn for classifiers, the "
+        "log-hazard for survival families): per driver (its features summed) and per feature, "
+        "on the test cutoff.",
         "blocks": [
             {"heading": "Global summary", "figures": figures},
             {"heading": "Drivers", "table": _html_table(per_driver, percent=("share",))},

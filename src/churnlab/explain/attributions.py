@@ -12,12 +12,14 @@ import pandas as pd
 
 @dataclass
 class Explanation:
-    """Per-row, per-feature attributions on the log-odds scale, the base value per row and the
-    feature values they explain (same index)."""
+    """Per-row, per-feature attributions, the base value per row and the feature values they
+    explain (same index). ``scale``: what they add up to, the log-odds of churn for the
+    classifiers, the log-hazard for the survival families."""
 
     values: pd.DataFrame
     base: np.ndarray
     data: pd.DataFrame
+    scale: str = "log-odds"
 
     def to_shap(self):
         """A ``shap.Explanation`` (categoricals as codes) for shap's plots."""
@@ -37,7 +39,10 @@ class Explanation:
 
 def explain(estimator, X: pd.DataFrame) -> Explanation:
     values, base = estimator.contributions(X)
-    return Explanation(values=values, base=np.asarray(base), data=X[list(values.columns)])
+    scale = "log-hazard" if getattr(estimator, "kind", "classifier") == "survival" else "log-odds"
+    return Explanation(
+        values=values, base=np.asarray(base), data=X[list(values.columns)], scale=scale
+    )
 
 
 def global_importance(
@@ -67,7 +72,7 @@ def plot_beeswarm(expl: Explanation, max_display: int = 20, ax=None):
 
     ax = ax if ax is not None else plt.subplots(figsize=(8, 0.35 * max_display + 1.5))[1]
     shap.plots.beeswarm(expl.to_shap(), max_display=max_display, ax=ax, show=False, plot_size=None)
-    ax.set_title("SHAP values (log-odds of churn)")
+    ax.set_title(f"SHAP values ({expl.scale} of churn)")
     return ax
 
 
@@ -80,10 +85,10 @@ def plot_dependence(expl: Explanation, feature: str, ax=None):
     return ax
 
 
-def plot_drivers(per_driver: pd.DataFrame, ax=None):
+def plot_drivers(per_driver: pd.DataFrame, ax=None, scale: str = "log-odds"):
     ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
     d = per_driver.sort_values("mean_abs_shap")
     ax.barh(d.driver, d.mean_abs_shap, color="tab:red")
-    ax.set_xlabel("mean |SHAP| (log-odds), summed over the driver's features")
+    ax.set_xlabel(f"mean |SHAP| ({scale}), summed over the driver's features")
     ax.set_title("What drives churn risk")
     return ax

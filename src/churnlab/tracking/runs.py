@@ -259,7 +259,7 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
         {f"shap_driver_{r.driver}": float(r.mean_abs_shap) for r in per_driver.itertuples()}
     )
     _log_figure(plot_beeswarm(expl), "shap/beeswarm.png")
-    _log_figure(plot_drivers(per_driver), "shap/drivers.png")
+    _log_figure(plot_drivers(per_driver, scale=expl.scale), "shap/drivers.png")
     for feat in per_feature.feature.head(TOP_DEPENDENCE):
         _log_figure(plot_dependence(expl, feat), f"shap/dependence_{feat}.png")
     reasons = top_reasons(expl.values, expl.data, data.descriptions, data.drivers)

@@ -25,6 +25,19 @@ def make_estimator(family: str, **kwargs) -> ChurnEstimator:
     return cls(**kwargs)
 
 
+def estimator_for(spec, params: dict | None = None, **extra) -> ChurnEstimator:
+    """The spec's model family with its calibration, horizon and seed; ``params`` (default: the
+    spec's) replaces the model params, ``extra`` goes to the estimator (e.g. ``callbacks``)."""
+    return make_estimator(
+        spec.model.family,
+        params=dict(spec.model.params if params is None else params),
+        calibration=spec.model.calibration,
+        horizon_days=spec.horizon_days,
+        seed=spec.seed,
+        **extra,
+    )
+
+
 __all__ = [
     "FAMILIES",
     "ChurnEstimator",
@@ -34,6 +47,7 @@ __all__ = [
     "LogisticChurnModel",
     "NotFittedError",
     "SurvivalChurnEstimator",
+    "estimator_for",
     "is_categorical",
     "make_estimator",
 ]

@@ -225,7 +225,7 @@ def fit_survival_fold(
     returns them, with the survival metrics added to the test part's."""
     from churnlab.evaluation import classification_metrics
     from churnlab.evaluation.survival import survival_metrics
-    from churnlab.modeling import make_estimator
+    from churnlab.modeling import estimator_for
     from churnlab.modeling.train import _oracle
 
     frame, X = data.frame, data.frame[data.features]
@@ -238,13 +238,7 @@ def fit_survival_fold(
     targets = survival_targets(frame, split)
     tr, d_tr, e_tr = targets["train"]
     va, d_va, e_va = targets["validation"]
-    est = make_estimator(
-        spec.model.family,
-        params=dict(spec.model.params),
-        calibration=spec.model.calibration,
-        horizon_days=spec.horizon_days,
-        seed=spec.seed,
-    )
+    est = estimator_for(spec)
     log.info(
         "%s: %d training rows (%d events after censoring at the validation cutoff)",
         spec.model.family,

@@ -18,7 +18,7 @@ import pandas as pd
 from churnlab.config import EventData, ExperimentSpec
 from churnlab.evaluation import classification_metrics, oracle_risk
 from churnlab.explain import Explanation, explain
-from churnlab.modeling import ChurnEstimator, make_estimator
+from churnlab.modeling import ChurnEstimator, estimator_for
 from churnlab.modeling.data import TrainingData, load_training_data
 from churnlab.modeling.split import Split, check_classes, out_of_time_splits, random_split
 
@@ -82,13 +82,7 @@ def _fit_fold(
     # labels are null where churn fell in the lead gap; such rows are in no part
     y = frame.churned_within_h.fillna(False).astype(int)
     tr, va = split.masks["train"], split.masks["validation"]
-    est = make_estimator(
-        spec.model.family,
-        params=dict(spec.model.params),
-        calibration=spec.model.calibration,
-        horizon_days=spec.horizon_days,
-        seed=spec.seed,
-    )
+    est = estimator_for(spec)
     est.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
     preds, metrics = {}, {}
     for part in ("validation", "test"):

@@ -28,7 +28,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 
 from churnlab.config import LOWER_IS_BETTER, ExperimentSpec, SearchParam
 from churnlab.evaluation import classification_metrics
-from churnlab.modeling import make_estimator
+from churnlab.modeling import estimator_for
 from churnlab.modeling.data import TrainingData
 from churnlab.modeling.split import Split
 
@@ -254,14 +254,7 @@ class TrialObjective:
                 if self.prune and k == 0:  # steps are boosting rounds of the first fold
                     cb = LightGBMPruningCallback(trial, spec.metric, spec.tuning.report_every)
                     extra["callbacks"] = [cb]
-                est = make_estimator(
-                    spec.model.family,
-                    params=params,
-                    calibration=spec.model.calibration,
-                    horizon_days=spec.horizon_days,
-                    seed=spec.seed,
-                    **extra,
-                )
+                est = estimator_for(spec, params, **extra)
                 est.fit(
                     f.X,
                     f.y,

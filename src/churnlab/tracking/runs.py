@@ -301,6 +301,26 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
     return version, info.model_uri
 
 
+def log_and_summarize(
+    run: Any, result: TrainResult, spec_text: str | None, **extra_seconds: float
+) -> RunSummary:
+    """``log_result`` into ``run`` (the active run) and the summary the CLI prints."""
+    with warnings.catch_warnings():
+        # ids and counts are integers without missing values; MLflow hints at every one
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
+        version, uri = log_result(result, spec_text)
+    return RunSummary(
+        run_id=run.info.run_id,
+        experiment=result.spec.experiment,
+        model_name=result.spec.model_name,
+        model_version=version,
+        model_uri=uri,
+        metrics=result.metrics,
+        split=result.split.describe(),
+        seconds={**result.seconds, **extra_seconds},
+    )
+
+
 def run_tags(spec: ExperimentSpec, data: TrainingData, root: Path, **extra: str) -> dict[str, str]:
     """The tags every training run carries: kind, registered model, family, versions, lineage."""
     return {
@@ -340,17 +360,4 @@ def train_and_log(
         result = train(spec, data=data, root=root, progress=say)
         result.seconds["data"] = data_seconds
         say("logging to MLflow")
-        with warnings.catch_warnings():
-            # ids and counts are integers without missing values; MLflow hints at every one
-            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
-            version, uri = log_result(result, spec_text)
-        return RunSummary(
-            run_id=run.info.run_id,
-            experiment=spec.experiment,
-            model_name=spec.model_name,
-            model_version=version,
-            model_uri=uri,
-            metrics=result.metrics,
-            split=result.split.describe(),
-            seconds=result.seconds,
-        )
+        return log_and_summarize(run, result, spec_text)

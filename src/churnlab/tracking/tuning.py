@@ -32,7 +32,7 @@ from churnlab.modeling.tuning import TuneResult, open_study, study_name, tune
 from churnlab.tracking.runs import (
     KIND_TAG,
     RunSummary,
-    log_result,
+    log_and_summarize,
     run_tags,
     tracked_run,
 )
@@ -243,20 +243,8 @@ def tune_and_log(
         final = train(best_spec, data=data, root=root, progress=say)
         final.seconds["data"] = data_seconds
         say("logging to MLflow")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
-            version, uri = log_result(final, spec_text)
+        summary = log_and_summarize(run, final, spec_text, tuning=result.seconds)
         log_study(result)
-        summary = RunSummary(
-            run_id=run.info.run_id,
-            experiment=spec.experiment,
-            model_name=spec.model_name,
-            model_version=version,
-            model_uri=uri,
-            metrics=final.metrics,
-            split=final.split.describe(),
-            seconds={**final.seconds, "tuning": result.seconds},
-        )
     return TuneSummary(
         run=summary,
         study=result.study_name,

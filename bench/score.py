@@ -100,7 +100,7 @@ def bench_prepared(loaded, frame: pd.DataFrame) -> dict:
         "risk_only": {"seconds": round(risk_s, 3), "accounts_per_s": round(n / risk_s)},
         "with_reasons": {"seconds": round(reasons_s, 3), "accounts_per_s": round(n / reasons_s)},
     }
-    booster = getattr(getattr(est, "model_", None), "booster_", None)
+    booster = est.booster_ if est.family == "lightgbm" else None
     if booster is not None:
         X = est._prepare(frame[loaded.model.features])
         best = booster.best_iteration if booster.best_iteration > 0 else None

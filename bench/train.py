@@ -102,7 +102,7 @@ def bench_shap(model_uri: str, rows: int) -> dict:
     X = frame.drop(columns=OBSERVATION_COLUMNS).sample(n=min(rows, len(frame)), random_state=0)
     rows = len(X)
     prepared = est._prepare(X)
-    booster = est.model_.booster_
+    booster = est.booster_
     threads = int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1))
 
     # churnlab's path: LightGBM's exact tree SHAP on every core, once per decision pattern
@@ -143,7 +143,7 @@ def bench_shap(model_uri: str, rows: int) -> dict:
         "rows": rows,
         "features": X.shape[1],
         "trees": booster.num_trees(),
-        "leaves_per_tree": int(est.model_.get_params()["num_leaves"]),
+        "leaves_per_tree": int(booster.params["num_leaves"]),
         "tree_explainer_threads": 1,
         "tree_explainer_s": round(t_shap, 2),
         "tree_explainer_rows_per_s": round(rows / t_shap),

@@ -9,8 +9,9 @@ features built once and shared by every arm:
   params, evaluated once on the test cutoff. Targets: best validation >= untuned validation;
   test not worse than the untuned mean by more than the seed noise (max - min).
 * ``no_pruning``, ``median``, ``percentile``, ``hyperband``: the same 50 seeded trials with
-  pruning off and with each pruner, run in lockstep (trial k of every study, then trial k + 1)
-  so load from other jobs falls on every arm alike; wall and process CPU time per arm.
+  pruning off and with each pruner, each study one ``tune`` call as ``churnlab tune`` makes it,
+  repeated twice in alternating order so load from other jobs falls on every arm alike; wall
+  and process CPU time per arm (fastest repeat).
   Target: pruning cuts wall time by >= 40% at an equal or better best value.
 * ``random_search``: scikit-learn ``RandomizedSearchCV`` over the same space (scipy-like
   distributions made from the same ``SearchParam`` entries), the same 50 fits of
@@ -61,24 +62,29 @@ def _final(spec, data) -> dict:
     return {"validation_pr_auc": m["validation_pr_auc"], "test_pr_auc": m["test_pr_auc"]}
 
 
-def _arms(spec, data, splits, trials: int, pruners: dict[str, str]) -> dict[str, dict]:
-    """One study per pruner, run in lockstep (trial k of every study, then trial k + 1), so
-    every arm sees the same load on the shared CPU; wall and process CPU time per arm."""
+def _arms(spec, data, splits, trials: int, pruners: dict[str, str], repeats: int = 2) -> dict:
+    """One whole study per pruner, as ``churnlab tune`` runs it (one ``tune`` call of
+    ``trials`` trials), repeated ``repeats`` times in alternating order (A B C D, D C B A) so
+    load from other jobs falls on every arm alike; wall and process CPU time per arm are the
+    fastest repeat's (the studies are seeded: every repeat runs the same trials)."""
     from churnlab.modeling.gbm import DEFAULTS
     from churnlab.modeling.tuning import open_study, tune
 
-    studies = {name: open_study(spec, data, None, pruner) for name, pruner in pruners.items()}
-    wall, cpu, last = dict.fromkeys(pruners, 0.0), dict.fromkeys(pruners, 0.0), {}
-    for k in range(1, trials + 1):
-        for name, pruner in pruners.items():
+    runs: dict[str, list] = {name: [] for name in pruners}
+    for rep in range(repeats):
+        order = list(pruners) if rep % 2 == 0 else list(reversed(pruners))
+        for name in order:
+            study = open_study(spec, data, None, pruners[name])
             w, c = time.perf_counter(), time.process_time()
-            last[name] = tune(spec, data, splits, trials=k, pruner=pruner, study=studies[name])
-            wall[name] += time.perf_counter() - w
-            cpu[name] += time.process_time() - c
+            res = tune(spec, data, splits, trials=trials, pruner=pruners[name], study=study)
+            runs[name].append((time.perf_counter() - w, time.process_time() - c, res))
     params = {**DEFAULTS, **spec.model.params}
     cap, stop = params["n_estimators"], params["early_stopping_rounds"]
     out = {}
-    for name, res in last.items():
+    for name, reps in runs.items():
+        res = reps[0][2]
+        values = {[t.value for t in r.study.trials].__repr__() for _, _, r in reps}
+        assert len(values) == 1, f"{name}: repeats ran different trials"
         rounds = [  # boosting rounds each trial ran: pruned at its last report, else early-stopped
             max(t.intermediate_values)
             if t.state.name == "PRUNED"
@@ -88,8 +94,9 @@ def _arms(spec, data, splits, trials: int, pruners: dict[str, str]) -> dict[str,
         final = _final(res.tuned_spec(spec), data)
         out[name] = {
             "pruner": pruners[name],
-            "seconds": round(wall[name], 1),
-            "cpu_seconds": round(cpu[name], 1),
+            "seconds": round(min(r[0] for r in reps), 1),
+            "cpu_seconds": round(min(r[1] for r in reps), 1),
+            "seconds_per_repeat": [round(r[0], 1) for r in reps],
             "best_validation_pr_auc": round(res.best_value, 4),
             "best_trial": res.best_trial,
             "trials": res.counts,

@@ -59,7 +59,7 @@ def test_lightgbm_contributions_equal_shap_tree_explainer(data):
     est = LightGBMChurnModel(params={"n_estimators": 200}).fit(X, y, eval_set=(Xv, yv))
     ours, base = est.contributions(Xt.head(500))
     prepared = est._prepare(Xt.head(500))
-    explainer = shap.TreeExplainer(est.model_.booster_)
+    explainer = shap.TreeExplainer(est.booster_)
     theirs = explainer.shap_values(prepared)
     np.testing.assert_allclose(ours.to_numpy(), theirs, atol=1e-6)
     np.testing.assert_allclose(base, explainer.expected_value, atol=1e-6)

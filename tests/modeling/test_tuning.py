@@ -137,18 +137,18 @@ def test_pruning_reports_the_study_metric(lgb_data):
     assert sorted(reports) == [10, 20, 30]
     Xv = est._prepare(f.X_val)
     for step, value in reports.items():
-        p = est.model_.predict_proba(Xv, num_iteration=step)[:, 1]
+        p = est.booster_.predict(Xv, num_iteration=step)
         assert value == pytest.approx(average_precision_score(f.y_val, p))
 
     # log loss is minimized: the report is the loss itself, not a flipped score
     study = optuna.create_study(direction="minimize")
     trial = study.ask()
-    make_estimator(
+    est = make_estimator(
         "lightgbm",
         params={"n_estimators": 10, "early_stopping_rounds": 1000},
         callbacks=[LightGBMPruningCallback(trial, "log_loss", report_every=10)],
     ).fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
-    p = est.model_.predict_proba(Xv, num_iteration=10)[:, 1]
+    p = est.booster_.predict(Xv, num_iteration=10)
     assert study.trials[0].intermediate_values[10] == pytest.approx(log_loss(f.y_val, p))
 
 
@@ -224,3 +224,54 @@ def test_backtest_objective_is_the_mean_over_folds(lgb_data):
         folds = t.user_attrs["fold_values"]
         assert len(folds) == 2 and folds[0] != folds[1]
         assert t.value == pytest.approx(sum(folds) / 2)
+
+
+def test_trials_bin_the_rows_once_and_fit_as_a_fresh_model_would(lgb_data):
+    """Trials share one binned Dataset per fold; a fit on it equals a fit that bins afresh
+    (even when min_child_samples, which LightGBM may pre-filter features by, changes)."""
+    from churnlab.modeling import make_estimator
+
+    _, data, splits = lgb_data
+    f = fold_of(data, splits[0], "lightgbm")
+    cache: dict = {}
+    for leaves in (20, 5):  # the first fit builds the cache, the second reuses it
+        params = {**FAST, "min_child_samples": leaves}
+        shared = make_estimator("lightgbm", params=params, datasets=cache)
+        shared.fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
+        fresh = make_estimator("lightgbm", params=params).fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
+        assert shared.best_iteration_ == fresh.best_iteration_
+        assert (shared.predict_risk(f.X_val) == fresh.predict_risk(f.X_val)).all()
+    first = cache["train"]
+    make_estimator("lightgbm", params=FAST, datasets=cache).fit(
+        f.X, f.y, eval_set=(f.X_val, f.y_val)
+    )
+    assert cache["train"] is first  # reused, not rebuilt
+    with pytest.raises(ValueError, match="other rows"):
+        make_estimator("lightgbm", params=FAST, datasets=cache).fit(
+            f.X.iloc[:-5], f.y[:-5], eval_set=(f.X_val, f.y_val)
+        )
+
+    objective = TrialObjective(lgb_data[0], data, splits)
+    assert objective.datasets == [{}]  # one cache per fold, filled by the first trial
+
+
+@pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
+def test_a_trial_scores_what_the_calibrated_model_scores(lgb_data, calibration):
+    """Under sigmoid calibration PR-AUC trials skip calibrating (a monotone map of the margin);
+    either way a trial's value is the PR-AUC of the calibrated model with its params."""
+    from churnlab.modeling import estimator_for
+
+    spec, data, splits = lgb_data
+    spec = spec.model_copy(
+        update={"model": spec.model.model_copy(update={"calibration": calibration})}
+    )
+    objective = TrialObjective(spec, data, splits, prune=False)
+    assert objective.uncalibrated == (calibration == "sigmoid")
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    study.optimize(objective, n_trials=2)
+    f = objective.folds[0]
+    for t in study.trials:
+        est = estimator_for(spec, {**spec.model.params, **t.params})
+        est.fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
+        expected = average_precision_score(f.y_val, est.predict_risk(f.X_val))
+        assert t.value == pytest.approx(expected, abs=1e-9)

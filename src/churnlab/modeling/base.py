@@ -60,7 +60,11 @@ class ChurnEstimator:
         duration: Any = None,
         event: Any = None,
         eval_set: tuple[pd.DataFrame, Any] | None = None,
+        calibrate: bool = True,
     ) -> ChurnEstimator:
+        """``calibrate=False`` skips fitting the calibration: ``predict_raw`` and
+        ``contributions`` work, ``predict_risk`` does not (tuning trials scored by a ranking
+        metric under sigmoid calibration, which cannot change the ranking, use this)."""
         if self.calibration not in ("isotonic", "sigmoid"):
             raise ValueError(
                 f"calibration must be 'isotonic' or 'sigmoid', not {self.calibration!r}"
@@ -78,6 +82,9 @@ class ChurnEstimator:
         self._learn_columns(X)
         Xt, Xv = self._prepare(X), self._prepare(X_val)
         self._fit_model(Xt, y, Xv, y_val)
+        self.fitted_ = True
+        if not calibrate:
+            return self
         self.calibrator_ = CalibratedClassifierCV(
             FrozenEstimator(self._classifier()), method=self.calibration
         ).fit(Xv, y_val)
@@ -87,6 +94,11 @@ class ChurnEstimator:
     def predict_risk(self, X: pd.DataFrame, horizon_days: int | None = None) -> np.ndarray:
         """Calibrated probability of churn within the trained horizon."""
         self._check_fitted()
+        if not hasattr(self, "calibrator_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} was fitted with calibrate=False: it has no "
+                "probabilities, only predict_raw"
+            )
         if horizon_days is not None and self.horizon_days and horizon_days != self.horizon_days:
             raise ValueError(
                 f"this {self.family} model predicts churn within {self.horizon_days} days; "
@@ -107,7 +119,7 @@ class ChurnEstimator:
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "calibrator_"):
+        if not getattr(self, "fitted_", False):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _learn_columns(self, X: pd.DataFrame) -> None:

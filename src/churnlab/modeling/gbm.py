@@ -4,6 +4,7 @@ once per distinct decision pattern per tree (``tree_shap``)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +31,10 @@ DEFAULTS = {
 
 class LightGBMChurnModel(ChurnEstimator):
     """``callbacks``: extra LightGBM callbacks run after each boosting round (the tuning pruner
-    uses this); models meant for logging are made without them."""
+    uses this). ``datasets``: a dict shared by fits on the *same* training and validation rows
+    (tuning trials): the first fit stores its binned LightGBM Datasets there and later fits
+    reuse them instead of re-binning the rows. Models meant for logging are made without
+    either."""
 
     family = "lightgbm"
 
@@ -41,14 +45,18 @@ class LightGBMChurnModel(ChurnEstimator):
         horizon_days: int | None = None,
         seed: int = 42,
         callbacks: list[Callable] | None = None,
+        datasets: dict | None = None,
     ):
         super().__init__(params, calibration, horizon_days, seed)
         self.callbacks = callbacks
+        self.datasets = datasets
 
     def _fit_model(self, X, y, X_val, y_val) -> None:
         import lightgbm as lgb
 
         params = {
+            "objective": "binary",
+            "metric": "binary_logloss",
             "random_state": self.seed,
             "deterministic": True,
             "force_row_wise": True,
@@ -58,39 +66,67 @@ class LightGBMChurnModel(ChurnEstimator):
             **(self.params or {}),
         }
         stop = int(params.pop("early_stopping_rounds"))
-        self.model_ = lgb.LGBMClassifier(**params)
-        self.model_.fit(
-            X,
-            y,
-            eval_X=X_val,
-            eval_y=y_val,
-            eval_metric="binary_logloss",
-            categorical_feature=self.categorical_ or "auto",
+        rounds = int(params.pop("n_estimators"))
+        train_set, valid_set = self._datasets(X, y, X_val, y_val)
+        self.booster_ = lgb.train(
+            params,
+            train_set,
+            num_boost_round=rounds,
+            valid_sets=[valid_set],
             callbacks=[lgb.early_stopping(stop, verbose=False), *(self.callbacks or [])],
         )
-        self.best_iteration_ = int(self.model_.best_iteration_ or self.model_.n_estimators)
+        self.best_iteration_ = int(
+            self.booster_.best_iteration or self.booster_.current_iteration()
+        )
+
+    def _datasets(self, X, y, X_val, y_val):
+        """The training and validation Datasets: built here, or reused from ``self.datasets``
+        when an earlier fit on the same rows stored them there."""
+        import lightgbm as lgb
+
+        key = (X.shape, X_val.shape, tuple(X.columns), _digest(y), _digest(y_val))
+        cache = self.datasets
+        if cache is not None and cache.get("key") == key:
+            return cache["train"], cache["validation"]
+        if cache is not None and cache:
+            raise ValueError("datasets= holds Datasets of other rows; pass a new dict per fold")
+        # binning does not depend on the tuned params: min_data_in_leaf may change between fits
+        # of one Dataset only when features are not pre-filtered by it
+        binning = {"verbose": -1, "feature_pre_filter": False}
+        categorical = self.categorical_ or "auto"
+        train_set = lgb.Dataset(X, y, categorical_feature=categorical, params=binning)
+        valid_set = lgb.Dataset(
+            X_val, y_val, reference=train_set, categorical_feature=categorical, params=binning
+        )
+        if cache is not None:
+            cache.update(key=key, train=train_set.construct(), validation=valid_set.construct())
+        return train_set, valid_set
 
     def _classifier(self):
-        return _LogOdds(self.model_)
+        return _LogOdds(self.booster_)
 
     def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict(X, raw_score=True, **small_batch_threads(len(X)))
+        return self.booster_.predict(X, raw_score=True, **small_batch_threads(len(X)))
 
     def _contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        values = lightgbm_contributions(self.model_.booster_, X)
+        values = lightgbm_contributions(self.booster_, X)
         return values[:, :-1], values[:, -1]
 
 
+def _digest(y: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(y)).hexdigest()
+
+
 class _LogOdds(ClassifierMixin, BaseEstimator):
-    """The fitted LightGBM model seen through its raw log-odds, so sigmoid calibration is
+    """The fitted LightGBM booster seen through its raw log-odds, so sigmoid calibration is
     Platt scaling on the margin (as for the logistic model), not on probabilities."""
 
-    def __init__(self, model=None):
-        self.model = model
+    def __init__(self, booster=None):
+        self.booster = booster
 
     @property
     def classes_(self):
-        return self.model.classes_
+        return np.array([0, 1])
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
@@ -99,10 +135,11 @@ class _LogOdds(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        return self.model.predict(X, raw_score=True, **small_batch_threads(len(X)))
+        return self.booster.predict(X, raw_score=True, **small_batch_threads(len(X)))
 
     def predict_proba(self, X):
-        return self.model.predict_proba(X)
+        p = self.booster.predict(X, **small_batch_threads(len(X)))
+        return np.column_stack([1 - p, p])
 
     def predict(self, X):
-        return self.model.predict(X)
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)

@@ -104,6 +104,7 @@ class SurvivalChurnEstimator(ChurnEstimator):
         self._learn_columns(X)
         Xt, Xv = self._prepare(X), self._prepare(X_val)
         self._fit_survival(Xt, d, e, Xv, dv, ev)
+        self.fitted_ = True
         self.calibrator_ = CalibratedClassifierCV(
             FrozenEstimator(_HorizonRisk(self)), method=self.calibration
         ).fit(Xv, y_val)

@@ -3,7 +3,7 @@ studies. Nothing here talks to MLflow: callers pass Optuna callbacks (``tracking
 nested run per trial, the CLI drives a progress bar) and get a ``TuneResult`` back.
 
 The objective fits the spec's family through the shared estimator interface
-(``make_estimator``, ``fit(..., eval_set=...)``, ``predict_risk``) on the training cutoffs and
+(``estimator_for``, ``fit(..., eval_set=...)``, ``predict_risk``) on the training cutoffs and
 scores the spec's ranking metric on the validation cutoff (or the mean over the rolling-origin
 folds' validation cutoffs). The rows of the test cutoff are never handed to the objective: the
 final model is evaluated on them once, after the search.
@@ -26,7 +26,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
-from churnlab.config import LOWER_IS_BETTER, ExperimentSpec, SearchParam
+from churnlab.config import LOWER_IS_BETTER, SURVIVAL_FAMILIES, ExperimentSpec, SearchParam
 from churnlab.evaluation import classification_metrics
 from churnlab.modeling import estimator_for
 from churnlab.modeling.data import TrainingData
@@ -73,6 +73,8 @@ DEFAULT_SEARCH_SPACES: dict[str, dict[str, SearchParam]] = {
 # lightgbm_survival is not among them: its boosting rounds fit interval hazards, so a per-round
 # report would score hazard rows, not the objective's churn-within-horizon risk.
 PRUNABLE_FAMILIES = {"lightgbm"}
+# families that can keep their binned training data between fits on the same rows (``datasets=``)
+DATASET_REUSE_FAMILIES = {"lightgbm"}
 
 
 class TuningError(ValueError):
@@ -134,9 +136,13 @@ def make_pruner(kind: str, report_every: int = 10) -> optuna.pruners.BasePruner:
     )
 
 
+# metrics of the ranking alone: Platt scaling (sigmoid calibration) is a strictly increasing map
+# of the margin, so they are the same on the calibrated probabilities and on the raw log-odds
+RANKING_METRICS = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}
+
+
 _SKLEARN_METRICS = {
-    "pr_auc": average_precision_score,
-    "roc_auc": roc_auc_score,
+    **RANKING_METRICS,
     "log_loss": lambda y, p: log_loss(y, p, labels=[0, 1]),
     "brier": brier_score_loss,
 }
@@ -202,7 +208,6 @@ def _fold(data: TrainingData, split: Split, family: str) -> _Fold:
     """Classifiers train on the split's training rows; survival families on the rows and
     follow-up ``survival_targets`` gives them (censored at the validation cutoff, so no
     training target sees past it), validation durations followed up to the test cutoff."""
-    from churnlab.config import SURVIVAL_FAMILIES
     from churnlab.modeling.survival import survival_targets
 
     frame = data.frame
@@ -243,6 +248,16 @@ class TrialObjective:
         used = splits if spec.tuning.objective == "backtest" else splits[:1]
         self.folds = [_fold(data, s, spec.model.family) for s in used]
         self.prune = prune and spec.model.family in PRUNABLE_FAMILIES
+        # every trial fits the same rows: LightGBM bins them once per fold, not once per trial
+        reuse = spec.model.family in DATASET_REUSE_FAMILIES
+        self.datasets: list[dict | None] = [{} if reuse else None for _ in self.folds]
+        # a ranking metric under sigmoid calibration is scored on the raw log-odds: calibrating
+        # each trial could not change its value (isotonic can: it ties scores)
+        self.uncalibrated = (
+            spec.metric in RANKING_METRICS
+            and spec.model.calibration == "sigmoid"
+            and spec.model.family not in SURVIVAL_FAMILIES
+        )
 
     def __call__(self, trial: optuna.Trial) -> float:
         spec = self.spec
@@ -250,20 +265,27 @@ class TrialObjective:
         values, rounds = [], []
         try:
             for k, f in enumerate(self.folds):
-                extra = {}
+                extra: dict[str, Any] = {}
+                if self.datasets[k] is not None:
+                    extra["datasets"] = self.datasets[k]
                 if self.prune and k == 0:  # steps are boosting rounds of the first fold
                     cb = LightGBMPruningCallback(trial, spec.metric, spec.tuning.report_every)
                     extra["callbacks"] = [cb]
                 est = estimator_for(spec, params, **extra)
+                fit = {"calibrate": False} if self.uncalibrated else {}
                 est.fit(
                     f.X,
                     f.y,
                     duration=f.duration,
                     event=f.event,
                     eval_set=(f.X_val, f.y_val, *f.eval_extra),
+                    **fit,
                 )
-                p = est.predict_risk(f.X_val)
-                values.append(metric_value(spec.metric, f.y_val, p))
+                if self.uncalibrated:
+                    score = RANKING_METRICS[spec.metric](f.y_val, est.predict_raw(f.X_val))
+                    values.append(float(score))
+                else:
+                    values.append(metric_value(spec.metric, f.y_val, est.predict_risk(f.X_val)))
                 if getattr(est, "best_iteration_", None) is not None:
                     rounds.append(int(est.best_iteration_))
         except optuna.TrialPruned:

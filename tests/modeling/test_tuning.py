@@ -275,3 +275,28 @@ def test_a_trial_scores_what_the_calibrated_model_scores(lgb_data, calibration):
         est.fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
         expected = average_precision_score(f.y_val, est.predict_risk(f.X_val))
         assert t.value == pytest.approx(expected, abs=1e-9)
+
+
+def test_an_interrupt_outside_a_trial_waits_for_the_next_trial(lgb_data):
+    """SIGTERM while Optuna stores a trial or callbacks log it is held (an interrupt inside
+    Optuna's bookkeeping breaks its _run_trial) and raised as KeyboardInterrupt when the next
+    trial starts; the interrupted trial is the only one not complete."""
+    import os
+    import signal
+
+    spec, data, splits = lgb_data
+    logged = []
+
+    def callback(study, trial):
+        if trial.number == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled at once, in this thread
+        logged.append(trial.number)  # not cut short by the signal
+
+    study = optuna.create_study(direction="maximize")
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        tune(spec, data, splits, trials=5, pruner="none", study=study, callbacks=[callback])
+    assert logged == [0, 1]
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert signal.getsignal(signal.SIGTERM) == handler  # restored

@@ -14,8 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,6 +263,10 @@ class TrialObjective:
         )
 
     def __call__(self, trial: optuna.Trial) -> float:
+        with _interruptible():
+            return self._run(trial)
+
+    def _run(self, trial: optuna.Trial) -> float:
         spec = self.spec
         params = {**spec.model.params, **suggest(trial, self.space)}
         values, rounds = [], []
@@ -440,7 +447,7 @@ def tune(
     t0 = time.perf_counter()
     if remaining:
         log.info("study %s: %d trial(s) to run (%s)", study.study_name, remaining, before)
-        with _quiet_optuna():
+        with _quiet_optuna(), _deferred_interrupts():
             study.optimize(
                 objective,
                 n_trials=remaining,
@@ -472,6 +479,62 @@ def tune(
         seconds=seconds,
         study=study,
     )
+
+
+class _Interrupts(threading.local):
+    """Ctrl-C / SIGTERM while a study runs: raised as ``KeyboardInterrupt`` inside the objective
+    (Optuna records that trial as failed and stops), and held while Optuna stores a trial or
+    callbacks log one; Optuna 5 turns an interrupt inside its own bookkeeping into an
+    ``UnboundLocalError`` in ``_run_trial``. A held interrupt is raised when the next trial
+    starts or the study returns."""
+
+    active = False  # handlers installed (main thread, inside tune)
+    raising = False  # inside the objective: interrupt now
+    pending: int | None = None
+
+
+_INTERRUPTS = _Interrupts()
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    if _INTERRUPTS.raising:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    _INTERRUPTS.pending = signum
+
+
+def _raise_pending() -> None:
+    signum, _INTERRUPTS.pending = _INTERRUPTS.pending, None
+    if signum is not None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextmanager
+def _deferred_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread() or _INTERRUPTS.active:
+        yield
+        return
+    previous = {sig: signal.signal(sig, _on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _INTERRUPTS.active, _INTERRUPTS.pending = True, None
+    try:
+        yield
+    finally:
+        _INTERRUPTS.active = False
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _raise_pending()
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    if not _INTERRUPTS.active:
+        yield
+        return
+    _INTERRUPTS.raising = True  # from here a signal raises at once; one held earlier, now
+    try:
+        _raise_pending()
+        yield
+    finally:
+        _INTERRUPTS.raising = False
 
 
 class _quiet_optuna:

@@ -9,8 +9,6 @@ SIGTERM) keeps its finished trials, ends the parent run KILLED, and resumes when
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -89,17 +87,8 @@ class TrialLogger:
         self.study = study
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        # Ctrl-C or SIGTERM waits until the trial's run is logged and ended, never left RUNNING
-        in_main = threading.current_thread() is threading.main_thread()
-        if in_main:
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            self._log(trial)
-        finally:
-            if in_main:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-
-    def _log(self, trial: FrozenTrial) -> None:
+        # ``tune`` holds Ctrl-C or SIGTERM until this returns: the trial's run is logged and
+        # ended, never left RUNNING
         start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
         state = {TrialState.FAIL: "failed"}.get(trial.state, trial.state.name.lower())

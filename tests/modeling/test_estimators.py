@@ -99,3 +99,31 @@ def test_fit_requires_validation_and_two_classes(data):
         LogisticChurnModel().fit(X, y, eval_set=(Xv, yv * 0))
     with pytest.raises(ValueError, match="predicts churn within 90 days"):
         LogisticChurnModel(horizon_days=90).fit(X, y, eval_set=(Xv, yv)).predict_risk(X, 30)
+
+
+def test_lightgbm_models_pickled_with_an_lgbmclassifier_still_load(data):
+    """Models logged before LightGBM was trained through lgb.train held an LGBMClassifier
+    (``model_``, and ``model`` in the calibrator's wrapper); they unpickle and predict."""
+    import pickle
+
+    import lightgbm as lgb
+
+    (X, y), (Xv, yv), (Xt, _) = data
+    est = LightGBMChurnModel(params={"n_estimators": 50}).fit(X, y, eval_set=(Xv, yv))
+    clf = lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(est._prepare(X), y)
+    old = pickle.loads(pickle.dumps(est))
+    del old.booster_
+    old.model_ = clf  # the old layout
+    wrapper = old.calibrator_.calibrated_classifiers_[0].estimator.estimator
+    del wrapper.booster
+    wrapper.model = clf
+    loaded = pickle.loads(pickle.dumps(old))
+    raw = clf.predict(est._prepare(Xt), raw_score=True)
+    np.testing.assert_allclose(loaded.predict_raw(Xt), raw)
+    assert loaded.predict_risk(Xt).shape == (len(Xt),)
+    np.testing.assert_allclose(
+        loaded.calibrator_.calibrated_classifiers_[0].estimator.estimator.decision_function(
+            est._prepare(Xt)
+        ),
+        raw,
+    )

@@ -102,6 +102,12 @@ class LightGBMChurnModel(ChurnEstimator):
             cache.update(key=key, train=train_set.construct(), validation=valid_set.construct())
         return train_set, valid_set
 
+    def __setstate__(self, state: dict) -> None:
+        # models pickled before churnlab trained through lgb.train held an LGBMClassifier
+        if "booster_" not in state and "model_" in state:
+            state["booster_"] = state.pop("model_").booster_
+        self.__dict__.update(state)
+
     def _classifier(self):
         return _LogOdds(self.booster_)
 
@@ -123,6 +129,11 @@ class _LogOdds(ClassifierMixin, BaseEstimator):
 
     def __init__(self, booster=None):
         self.booster = booster
+
+    def __setstate__(self, state: dict) -> None:
+        if "booster" not in state and "model" in state:  # pickled with an LGBMClassifier
+            state["booster"] = state.pop("model").booster_
+        super().__setstate__(state)
 
     @property
     def classes_(self):

@@ -21,14 +21,24 @@ class Explanation:
     data: pd.DataFrame
     scale: str = "log-odds"
 
+    def categories(self) -> dict[str, list[str]]:
+        """The levels of each non-numeric feature, in the order ``to_shap`` codes them."""
+        return {
+            c: [str(v) for v in pd.Categorical(self.data[c].astype("string")).categories]
+            for c in self.data.columns
+            if not pd.api.types.is_numeric_dtype(self.data[c])
+            or pd.api.types.is_bool_dtype(self.data[c])
+        }
+
     def to_shap(self):
-        """A ``shap.Explanation`` (categoricals as codes) for shap's plots."""
+        """A ``shap.Explanation`` for shap's plots: categoricals as their codes in
+        ``categories()`` (missing values as NaN)."""
         import shap
 
         data = self.data.copy()
-        for c in data.columns:
-            if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
-                data[c] = pd.Categorical(data[c].astype("string")).codes.astype(float)
+        for c, levels in self.categories().items():
+            codes = pd.Categorical(data[c].astype("string"), categories=levels).codes
+            data[c] = np.where(codes < 0, np.nan, codes.astype(float))
         return shap.Explanation(
             values=self.values.to_numpy(),
             base_values=self.base,
@@ -81,6 +91,9 @@ def plot_dependence(expl: Explanation, feature: str, ax=None):
 
     ax = ax if ax is not None else plt.subplots(figsize=(5.5, 4))[1]
     shap.plots.scatter(expl.to_shap()[:, feature], ax=ax, show=False)
+    levels = expl.categories().get(feature)
+    if levels is not None:  # name the levels, not their codes
+        ax.set_xticks(range(len(levels)), levels)
     ax.set_title(f"SHAP dependence: {feature}")
     return ax
 

@@ -307,6 +307,10 @@ def main() -> None:
             "shap_identical_1e-6": shap_result["max_abs_difference"] < 1e-6,
         },
     }
+    if RESULTS.exists():  # the seed study is run on its own (--calibration-seeds); keep it
+        seeds = json.loads(RESULTS.read_text()).get("calibration_seeds")
+        if seeds:
+            report["calibration_seeds"] = seeds
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["targets"], indent=2), file=sys.stderr)

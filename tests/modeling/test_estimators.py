@@ -112,7 +112,7 @@ def test_lightgbm_models_pickled_with_an_lgbmclassifier_still_load(data):
     est = LightGBMChurnModel(params={"n_estimators": 50}).fit(X, y, eval_set=(Xv, yv))
     clf = lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(est._prepare(X), y)
     old = pickle.loads(pickle.dumps(est))
-    del old.booster_
+    del old.booster_, old.fitted_
     old.model_ = clf  # the old layout
     wrapper = old.calibrator_.calibrated_classifiers_[0].estimator.estimator
     del wrapper.booster

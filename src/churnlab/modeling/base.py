@@ -119,7 +119,8 @@ class ChurnEstimator:
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not getattr(self, "fitted_", False):
+        # calibrator_ alone: a model pickled before ``fitted_`` existed
+        if not (getattr(self, "fitted_", False) or hasattr(self, "calibrator_")):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _learn_columns(self, X: pd.DataFrame) -> None:

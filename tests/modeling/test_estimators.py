@@ -112,7 +112,7 @@ def test_lightgbm_models_pickled_with_an_lgbmclassifier_still_load(data):
     est = LightGBMChurnModel(params={"n_estimators": 50}).fit(X, y, eval_set=(Xv, yv))
     clf = lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(est._prepare(X), y)
     old = pickle.loads(pickle.dumps(est))
-    del old.booster_, old.fitted_
+    del old.booster_, old.fitted_, old.datasets
     old.model_ = clf  # the old layout
     wrapper = old.calibrator_.calibrated_classifiers_[0].estimator.estimator
     del wrapper.booster
@@ -127,3 +127,15 @@ def test_lightgbm_models_pickled_with_an_lgbmclassifier_still_load(data):
         ),
         raw,
     )
+
+    loaded.fit(X, y, eval_set=(Xv, yv))  # and refit
+
+
+def test_a_refit_without_calibration_keeps_no_old_calibrator(data):
+    (X, y), (Xv, yv), (Xt, _) = data
+    est = LogisticChurnModel().fit(X, y, eval_set=(Xv, yv))
+    assert est.predict_risk(Xt).shape == (len(Xt),)
+    est.fit(X.iloc[:3000], y.iloc[:3000], eval_set=(Xv, yv), calibrate=False)
+    assert est.predict_raw(Xt).shape == (len(Xt),)
+    with pytest.raises(NotFittedError, match="calibrate=False"):
+        est.predict_risk(Xt)

@@ -3,6 +3,7 @@ pruning reports on the study's metric, and studies that refuse to resume a chang
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
 import pytest
 from sklearn.metrics import average_precision_score, log_loss
@@ -228,47 +229,62 @@ def test_backtest_objective_is_the_mean_over_folds(lgb_data):
 
 def test_trials_bin_the_rows_once_and_fit_as_a_fresh_model_would(lgb_data):
     """Trials share one binned Dataset per fold; a fit on it equals a fit that bins afresh
-    (even when min_child_samples, which LightGBM may pre-filter features by, changes)."""
+    (even when min_child_samples, which LightGBM may pre-filter features by, changes). Other
+    rows, or other binning params or seed, get Datasets of their own."""
     from churnlab.modeling import make_estimator
 
     _, data, splits = lgb_data
     f = fold_of(data, splits[0], "lightgbm")
     cache: dict = {}
-    for leaves in (20, 5):  # the first fit builds the cache, the second reuses it
-        params = {**FAST, "min_child_samples": leaves}
-        shared = make_estimator("lightgbm", params=params, datasets=cache)
-        shared.fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
-        fresh = make_estimator("lightgbm", params=params).fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
+
+    def check(X, y, seed=42, **params):
+        params = {**FAST, **params}
+        shared = make_estimator("lightgbm", params=params, seed=seed, datasets=cache)
+        shared.fit(X, y, eval_set=(f.X_val, f.y_val))
+        fresh = make_estimator("lightgbm", params=params, seed=seed)
+        fresh.fit(X, y, eval_set=(f.X_val, f.y_val))
         assert shared.best_iteration_ == fresh.best_iteration_
-        assert (shared.predict_risk(f.X_val) == fresh.predict_risk(f.X_val)).all()
-    first = cache["train"]
-    make_estimator("lightgbm", params=FAST, datasets=cache).fit(
-        f.X, f.y, eval_set=(f.X_val, f.y_val)
-    )
-    assert cache["train"] is first  # reused, not rebuilt
-    with pytest.raises(ValueError, match="other rows"):
-        make_estimator("lightgbm", params=FAST, datasets=cache).fit(
-            f.X.iloc[:-5], f.y[:-5], eval_set=(f.X_val, f.y_val)
-        )
+        np.testing.assert_array_equal(shared.predict_raw(f.X_val), fresh.predict_raw(f.X_val))
+        return cache["train"]
+
+    first = check(f.X, f.y, min_child_samples=20)
+    assert check(f.X, f.y, min_child_samples=5) is first  # reused, not rebuilt
+    coarse = check(f.X, f.y, max_bin=31)
+    assert coarse is not first  # binned otherwise: rebuilt
+    assert check(f.X, f.y, max_bin=31, seed=7) is not coarse  # bins sampled with another seed
+    other = f.X.copy()
+    other[other.columns[0]] = other[other.columns[0]].sample(frac=1, random_state=0).to_numpy()
+    before = check(f.X, f.y)
+    assert check(other, f.y) is not before  # same shape, other values: rebuilt
 
     objective = TrialObjective(lgb_data[0], data, splits)
     assert objective.datasets == [{}]  # one cache per fold, filled by the first trial
 
 
 @pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
-def test_a_trial_scores_what_the_calibrated_model_scores(lgb_data, calibration):
+def test_a_trial_scores_what_the_calibrated_model_scores(lgb_data, calibration, monkeypatch):
     """Under sigmoid calibration PR-AUC trials skip calibrating (a monotone map of the margin);
     either way a trial's value is the PR-AUC of the calibrated model with its params."""
     from churnlab.modeling import estimator_for
+    from churnlab.modeling.base import ChurnEstimator
 
     spec, data, splits = lgb_data
     spec = spec.model_copy(
         update={"model": spec.model.model_copy(update={"calibration": calibration})}
     )
+    calibrated = []
+    fit = ChurnEstimator.fit
+
+    def spy(self, *args, **kwargs):
+        calibrated.append(kwargs.get("calibrate", True))
+        return fit(self, *args, **kwargs)
+
     objective = TrialObjective(spec, data, splits, prune=False)
-    assert objective.uncalibrated == (calibration == "sigmoid")
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
-    study.optimize(objective, n_trials=2)
+    with monkeypatch.context() as m:
+        m.setattr(ChurnEstimator, "fit", spy)
+        study.optimize(objective, n_trials=2)
+    assert calibrated == [calibration == "isotonic"] * 2
     f = objective.folds[0]
     for t in study.trials:
         est = estimator_for(spec, {**spec.model.params, **t.params})
@@ -277,10 +293,10 @@ def test_a_trial_scores_what_the_calibrated_model_scores(lgb_data, calibration):
         assert t.value == pytest.approx(expected, abs=1e-9)
 
 
-def test_an_interrupt_outside_a_trial_waits_for_the_next_trial(lgb_data):
+def test_an_interrupt_outside_a_trial_stops_the_study_after_its_callbacks(lgb_data):
     """SIGTERM while Optuna stores a trial or callbacks log it is held (an interrupt inside
-    Optuna's bookkeeping breaks its _run_trial) and raised as KeyboardInterrupt when the next
-    trial starts; the interrupted trial is the only one not complete."""
+    Optuna's bookkeeping breaks its _run_trial): the callbacks finish, the study stops and
+    raises KeyboardInterrupt; no trial is failed for it."""
     import os
     import signal
 
@@ -297,6 +313,32 @@ def test_an_interrupt_outside_a_trial_waits_for_the_next_trial(lgb_data):
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
         tune(spec, data, splits, trials=5, pruner="none", study=study, callbacks=[callback])
     assert logged == [0, 1]
-    states = [t.state.name for t in study.trials]
-    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     assert signal.getsignal(signal.SIGTERM) == handler  # restored
+
+
+def test_an_interrupt_inside_a_trial_stops_it_at_once(lgb_data, monkeypatch):
+    """Ctrl-C inside the objective raises there: that trial fails, the study stops, the
+    previous handler is back and nothing is left set to raise."""
+    import os
+    import signal
+
+    from churnlab.modeling import tuning
+
+    spec, data, splits = lgb_data
+    reached = []
+
+    def metric(y, score):
+        os.kill(os.getpid(), signal.SIGINT)
+        reached.append(True)  # never: the signal raises first
+        return 0.5
+
+    monkeypatch.setitem(tuning.RANKING_METRICS, "pr_auc", metric)
+    study = optuna.create_study(direction="maximize")
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt, match="SIGINT"):
+        tune(spec, data, splits, trials=3, pruner="none", study=study)
+    assert reached == []
+    assert [t.state.name for t in study.trials] == ["FAIL"]
+    assert signal.getsignal(signal.SIGINT) == handler
+    assert not tuning._INTERRUPTS.raising and tuning._INTERRUPTS.pending is None

@@ -79,15 +79,16 @@ class ChurnEstimator:
         for name, target in (("training", y), ("validation", y_val)):
             if target.min() == target.max():
                 raise ValueError(f"the {name} rows have only one class (all {bool(target[0])})")
+        for attr in ("fitted_", "calibrator_"):  # a refit leaves nothing of the previous fit
+            self.__dict__.pop(attr, None)
         self._learn_columns(X)
         Xt, Xv = self._prepare(X), self._prepare(X_val)
         self._fit_model(Xt, y, Xv, y_val)
+        if calibrate:
+            self.calibrator_ = CalibratedClassifierCV(
+                FrozenEstimator(self._classifier()), method=self.calibration
+            ).fit(Xv, y_val)
         self.fitted_ = True
-        if not calibrate:
-            return self
-        self.calibrator_ = CalibratedClassifierCV(
-            FrozenEstimator(self._classifier()), method=self.calibration
-        ).fit(Xv, y_val)
         return self
 
     # -- prediction ----------------------------------------------------------------------------

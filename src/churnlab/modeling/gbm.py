@@ -67,7 +67,7 @@ class LightGBMChurnModel(ChurnEstimator):
         }
         stop = int(params.pop("early_stopping_rounds"))
         rounds = int(params.pop("n_estimators"))
-        train_set, valid_set = self._datasets(X, y, X_val, y_val)
+        train_set, valid_set = self._datasets(X, y, X_val, y_val, params)
         self.booster_ = lgb.train(
             params,
             train_set,
@@ -79,33 +79,42 @@ class LightGBMChurnModel(ChurnEstimator):
             self.booster_.best_iteration or self.booster_.current_iteration()
         )
 
-    def _datasets(self, X, y, X_val, y_val):
-        """The training and validation Datasets: built here, or reused from ``self.datasets``
-        when an earlier fit on the same rows stored them there."""
+    def _datasets(self, X, y, X_val, y_val, params: dict):
+        """The training and validation Datasets, binned with the fit's params (seed, max_bin,
+        ...): built here, or reused from ``self.datasets`` when an earlier fit stored Datasets
+        of the same rows binned the same way there (else they are rebuilt and replace them)."""
         import lightgbm as lgb
 
-        key = (X.shape, X_val.shape, tuple(X.columns), _digest(y), _digest(y_val))
-        cache = self.datasets
-        if cache is not None and cache.get("key") == key:
-            return cache["train"], cache["validation"]
-        if cache is not None and cache:
-            raise ValueError("datasets= holds Datasets of other rows; pass a new dict per fold")
-        # binning does not depend on the tuned params: min_data_in_leaf may change between fits
-        # of one Dataset only when features are not pre-filtered by it
-        binning = {"verbose": -1, "feature_pre_filter": False}
+        # min_data_in_leaf (min_child_samples) may change between fits of one Dataset only when
+        # features are not pre-filtered by it; off for every fit, so a tuning trial and the
+        # final model with the same params are the same model
+        params = {**params, "feature_pre_filter": False}
         categorical = self.categorical_ or "auto"
-        train_set = lgb.Dataset(X, y, categorical_feature=categorical, params=binning)
-        valid_set = lgb.Dataset(
-            X_val, y_val, reference=train_set, categorical_feature=categorical, params=binning
+        train_set = lgb.Dataset(X, y, categorical_feature=categorical, params=params)
+        cache = self.datasets
+        if cache is None:
+            return train_set, lgb.Dataset(
+                X_val, y_val, reference=train_set, categorical_feature=categorical, params=params
+            )
+        binning = {k: params.get(k) for k in ("seed", "random_state", "data_random_seed")}
+        key = (
+            _digest(X, y),
+            _digest(X_val, y_val),
+            sorted({**train_set.get_params(), **binning}.items(), key=str),
         )
-        if cache is not None:
+        if cache.get("key") != key:
+            valid_set = lgb.Dataset(
+                X_val, y_val, reference=train_set, categorical_feature=categorical, params=params
+            )
+            cache.clear()
             cache.update(key=key, train=train_set.construct(), validation=valid_set.construct())
-        return train_set, valid_set
+        return cache["train"], cache["validation"]
 
     def __setstate__(self, state: dict) -> None:
         # models pickled before churnlab trained through lgb.train held an LGBMClassifier
         if "booster_" not in state and "model_" in state:
             state["booster_"] = state.pop("model_").booster_
+        state.setdefault("datasets", None)
         self.__dict__.update(state)
 
     def _classifier(self):
@@ -119,8 +128,12 @@ class LightGBMChurnModel(ChurnEstimator):
         return values[:, :-1], values[:, -1]
 
 
-def _digest(y: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(y)).hexdigest()
+def _digest(X: pd.DataFrame, y: np.ndarray) -> str:
+    """Of the rows' values, columns, dtypes and labels."""
+    h = hashlib.sha1(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    h.update(repr([(c, str(t)) for c, t in X.dtypes.items()]).encode())
+    h.update(np.ascontiguousarray(y).tobytes())
+    return h.hexdigest()
 
 
 class _LogOdds(ClassifierMixin, BaseEstimator):

@@ -101,10 +101,12 @@ class SurvivalChurnEstimator(ChurnEstimator):
         dv, ev = (None, None)
         if len(eval_set) == 4:
             dv, ev = survival_target(eval_set[2], eval_set[3], "validation")
+        for attr in ("fitted_", "calibrator_"):  # a refit leaves nothing of the previous fit
+            self.__dict__.pop(attr, None)
         self._learn_columns(X)
         Xt, Xv = self._prepare(X), self._prepare(X_val)
         self._fit_survival(Xt, d, e, Xv, dv, ev)
-        self.fitted_ = True
+        self.fitted_ = True  # the calibration below predicts through the fitted model
         self.calibrator_ = CalibratedClassifierCV(
             FrozenEstimator(_HorizonRisk(self)), method=self.calibration
         ).fit(Xv, y_val)

@@ -140,8 +140,20 @@ def make_pruner(kind: str, report_every: int = 10) -> optuna.pruners.BasePruner:
 
 
 # metrics of the ranking alone: Platt scaling (sigmoid calibration) is a strictly increasing map
-# of the margin, so they are the same on the calibrated probabilities and on the raw log-odds
+# of the margin whenever its fitted slope is positive (the margin ranks validation churners
+# higher at all), so they are the same on the calibrated probabilities and on the raw log-odds
 RANKING_METRICS = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}
+
+
+def scores_raw(spec: ExperimentSpec) -> bool:
+    """Whether trials score the raw log-odds and skip calibrating: a ranking metric under
+    sigmoid calibration, for a classifier family (isotonic ties scores, so it can change the
+    ranking; a trial with an anti-predictive margin scores 1 - AUC here, worse, not better)."""
+    return (
+        spec.metric in RANKING_METRICS
+        and spec.model.calibration == "sigmoid"
+        and spec.model.family not in SURVIVAL_FAMILIES
+    )
 
 
 _SKLEARN_METRICS = {
@@ -256,11 +268,7 @@ class TrialObjective:
         self.datasets: list[dict | None] = [{} if reuse else None for _ in self.folds]
         # a ranking metric under sigmoid calibration is scored on the raw log-odds: calibrating
         # each trial could not change its value (isotonic can: it ties scores)
-        self.uncalibrated = (
-            spec.metric in RANKING_METRICS
-            and spec.model.calibration == "sigmoid"
-            and spec.model.family not in SURVIVAL_FAMILIES
-        )
+        self.uncalibrated = scores_raw(spec)
 
     def __call__(self, trial: optuna.Trial) -> float:
         with _interruptible():
@@ -349,6 +357,7 @@ def fingerprint(spec: ExperimentSpec, data: TrainingData, space: dict[str, Searc
         "calibration": spec.model.calibration,
         "metric": spec.metric,
         "objective": spec.tuning.objective,
+        "trial_scoring": "raw log-odds" if scores_raw(spec) else "calibrated",
         "seed": spec.seed,
         "space": {k: v.model_dump(mode="json") for k, v in space.items()},
     }
@@ -453,7 +462,7 @@ def tune(
                 n_trials=remaining,
                 timeout=timeout,
                 catch=catch,
-                callbacks=list(callbacks),
+                callbacks=[*callbacks, _stop_if_interrupted],
             )
     seconds = time.perf_counter() - t0
     after = counts(study)
@@ -483,10 +492,11 @@ def tune(
 
 class _Interrupts(threading.local):
     """Ctrl-C / SIGTERM while a study runs: raised as ``KeyboardInterrupt`` inside the objective
-    (Optuna records that trial as failed and stops), and held while Optuna stores a trial or
-    callbacks log one; Optuna 5 turns an interrupt inside its own bookkeeping into an
-    ``UnboundLocalError`` in ``_run_trial``. A held interrupt is raised when the next trial
-    starts or the study returns."""
+    (Optuna records that trial as failed and stops), and held while Optuna samples or stores a
+    trial or callbacks log one: Optuna 5 turns an interrupt inside its own bookkeeping into an
+    ``UnboundLocalError`` in ``_run_trial``. After a finished trial's callbacks a held
+    interrupt stops the study, which then raises it; one held while the next trial is sampled
+    is raised when that trial starts."""
 
     active = False  # handlers installed (main thread, inside tune)
     raising = False  # inside the objective: interrupt now
@@ -508,15 +518,31 @@ def _raise_pending() -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def _stop_if_interrupted(study: optuna.Study, trial: FrozenTrial) -> None:
+    """The last callback: an interrupt held during this trial's bookkeeping stops the study."""
+    if _INTERRUPTS.pending is not None:
+        study.stop()
+
+
 @contextmanager
 def _deferred_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or _INTERRUPTS.active:
         yield
         return
-    previous = {sig: signal.signal(sig, _on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _INTERRUPTS.active, _INTERRUPTS.pending = True, None
+    _INTERRUPTS.pending, _INTERRUPTS.raising = None, False
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if handler is signal.SIG_IGN or handler is None:  # ignored (nohup) or not Python's
+            continue
+        previous[sig] = signal.signal(sig, _on_interrupt)
+    _INTERRUPTS.active = True
     try:
         yield
+    except Exception as exc:  # an interrupt held when the study failed still interrupts
+        if _INTERRUPTS.pending is not None:
+            raise KeyboardInterrupt(signal.Signals(_INTERRUPTS.pending).name) from exc
+        raise
     finally:
         _INTERRUPTS.active = False
         for sig, handler in previous.items():
@@ -529,12 +555,13 @@ def _interruptible() -> Iterator[None]:
     if not _INTERRUPTS.active:
         yield
         return
-    _INTERRUPTS.raising = True  # from here a signal raises at once; one held earlier, now
+    before = _INTERRUPTS.raising
     try:
+        _INTERRUPTS.raising = True  # from here a signal raises at once; one held earlier, now
         _raise_pending()
         yield
     finally:
-        _INTERRUPTS.raising = False
+        _INTERRUPTS.raising = before
 
 
 class _quiet_optuna:

@@ -335,6 +335,18 @@ def run_tags(spec: ExperimentSpec, data: TrainingData, root: Path, **extra: str)
     }
 
 
+def checked_data(
+    spec: ExperimentSpec, root: Path, say: Callable[[str], Any]
+) -> tuple[TrainingData, list, float]:
+    """Observations, features and splits of ``spec``, and the seconds the data took: what can
+    be checked before an MLflow run exists (a bad spec or split raises here, leaving no run)."""
+    say("building observations and features")
+    t0 = time.perf_counter()
+    data = load_training_data(spec, root)
+    seconds = time.perf_counter() - t0
+    return data, make_splits(spec, data), seconds
+
+
 def train_and_log(
     spec: ExperimentSpec,
     spec_text: str | None = None,
@@ -348,11 +360,7 @@ def train_and_log(
     """
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
-    say("building observations and features")
-    t0 = time.perf_counter()
-    data: TrainingData = load_training_data(spec, root)
-    data_seconds = time.perf_counter() - t0
-    make_splits(spec, data)  # raises SplitError before any run exists
+    data, _, data_seconds = checked_data(spec, root, say)
 
     client = connect()
     exp_id = ensure_experiment(client, spec.experiment)

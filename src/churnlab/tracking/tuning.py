@@ -24,12 +24,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from churnlab import config
 from churnlab.config import ExperimentSpec
-from churnlab.modeling.data import TrainingData, load_training_data
-from churnlab.modeling.train import make_splits, train
+from churnlab.modeling.train import train
 from churnlab.modeling.tuning import TuneResult, open_study, study_name, tune
 from churnlab.tracking.runs import (
     KIND_TAG,
     RunSummary,
+    checked_data,
     log_and_summarize,
     run_tags,
     tracked_run,
@@ -193,11 +193,7 @@ def tune_and_log(
     """
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
-    say("building observations and features")
-    t0 = time.perf_counter()
-    data: TrainingData = load_training_data(spec, root)
-    data_seconds = time.perf_counter() - t0
-    splits = make_splits(spec, data)
+    data, splits, data_seconds = checked_data(spec, root, say)
     storage = optuna_storage(root)
     study = open_study(spec, data, storage, fresh=fresh)  # a changed spec fails before any run
 

@@ -18,7 +18,18 @@ from pydantic import (
     model_validator,
 )
 
-DEMO_DATA = Path("data") / "demo"
+from churnlab.vocab import (
+    DEFAULT_DATA,
+    DEFAULT_EXPERIMENT,
+    DRIVERS,
+    FAMILIES,
+    LOWER_IS_BETTER,
+    METRICS,
+    SURVIVAL_FAMILIES,
+    registered_model_name,
+)
+
+DEMO_DATA = Path(DEFAULT_DATA)
 
 
 def project_root() -> Path:
@@ -53,11 +64,11 @@ def artifact_root() -> Path:
 # Experiment specs (experiments/*.yaml)
 # ---------------------------------------------------------------------------------------------
 
-DEFAULT_EXPERIMENT = "demo"
-FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
-SURVIVAL_FAMILIES = ("cox", "lightgbm_survival")
-METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
-LOWER_IS_BETTER = {"log_loss", "brier", "ece", "ibs"}
+
+
+
+
+
 
 
 class _Strict(BaseModel):
@@ -105,8 +116,6 @@ class FeatureSelection(_Strict):
     @field_validator("drivers")
     @classmethod
     def _known_drivers(cls, value: list[str] | None) -> list[str] | None:
-        from churnlab.features.registry import DRIVERS
-
         unknown = sorted(set(value or ()) - set(DRIVERS))
         if unknown:
             raise ValueError(f"unknown driver(s) {unknown}; expected some of {list(DRIVERS)}")
@@ -114,7 +123,7 @@ class FeatureSelection(_Strict):
 
 
 class ModelSpec(_Strict):
-    family: Literal["logistic", "lightgbm", "cox", "lightgbm_survival"]
+    family: Literal[FAMILIES]  # type: ignore[valid-type]
     params: dict[str, Any] = {}
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
 
@@ -245,7 +254,7 @@ class ExperimentSpec(_Strict):
     @property
     def model_name(self) -> str:
         """The registered model: ``churn-<experiment>`` unless the spec names one."""
-        return self.registered_model or f"churn-{self.experiment}"
+        return self.registered_model or registered_model_name(self.experiment)
 
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in, as plain data (logged with each run)."""

@@ -1,12 +1,8 @@
 """The canonical data model: loading, validation, the single-table adapter and the simulator."""
 
-from churnlab.data.io import (
-    Dataset,
-    DataValidationError,
-    Problem,
-    churned_accounts,
-    load_dataset,
-)
+from churnlab.data.dataset import Dataset, DataValidationError, Problem, churned_accounts
+from churnlab.data.engines import connect, spark_session
+from churnlab.data.load import load_dataset, load_source, read_raw
 from churnlab.data.schema import TABLES, Column, TableSchema
 from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.data.single_table import load_customer_table, map_label
@@ -20,8 +16,12 @@ __all__ = [
     "SimulationParams",
     "TableSchema",
     "churned_accounts",
+    "connect",
     "load_customer_table",
     "load_dataset",
+    "load_source",
     "map_label",
+    "read_raw",
     "simulate",
+    "spark_session",
 ]

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -53,7 +52,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from churnlab.data.io import MANIFEST
+from churnlab.data.dataset import MANIFEST
+from churnlab.files import replace_folder
 
 log = logging.getLogger(__name__)
 
@@ -711,21 +711,10 @@ def simulate(
             "rows": rows,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace_dir(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         for w in writers.values():
             w.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, replacing an existing folder only once ``src`` is complete."""
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}-old-{os.getpid()}")
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnlab.data.io import MAX_EXAMPLES, Dataset, DataValidationError, Problem, connect
+from churnlab.data.dataset import MAX_EXAMPLES, Dataset, DataValidationError, Problem
+from churnlab.data.engines import connect
 
 TABLE = "customers"
 LABEL_VALUES = {

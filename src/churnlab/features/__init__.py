@@ -1,9 +1,21 @@
 """Point-in-time observations and feature builders, one definition for every engine."""
 
+# registers the built-in builders (after the registry exists; their order is the catalogue's)
+from churnlab.features import builtin  # noqa: F401
 from churnlab.features.engine import build_features, select_builders, write_table
-from churnlab.features.observations import build_observations, days_between, parse_cutoffs
+from churnlab.features.frames import (
+    default_refs,
+    feature_frame,
+    feature_table,
+    observation_frame,
+)
+from churnlab.features.observations import (
+    active_accounts,
+    build_observations,
+    days_between,
+    parse_cutoffs,
+)
 from churnlab.features.registry import (
-    DRIVERS,
     Feature,
     FeatureBuilder,
     builders,
@@ -15,11 +27,16 @@ from churnlab.features.registry import (
     get_builder,
     remove_builder,
 )
+from churnlab.features.spec import BuilderRef, FeatureSpec
+from churnlab.vocab import DRIVERS
 
 __all__ = [
     "DRIVERS",
+    "BuilderRef",
     "Feature",
     "FeatureBuilder",
+    "FeatureSpec",
+    "active_accounts",
     "build_features",
     "build_observations",
     "builders",
@@ -27,9 +44,13 @@ __all__ = [
     "catalogue_json",
     "catalogue_markdown",
     "days_between",
+    "default_refs",
     "driver_map",
     "feature_builder",
+    "feature_frame",
+    "feature_table",
     "get_builder",
+    "observation_frame",
     "parse_cutoffs",
     "remove_builder",
     "select_builders",

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import ibis.expr.types as ir
 
-from churnlab.data.io import Dataset
+from churnlab.data import Dataset
 from churnlab.features.registry import FeatureBuilder, builders
+from churnlab.files import atomic_file
+from churnlab.vocab import KEYS as _KEYS
 
 log = logging.getLogger(__name__)
-KEYS = ["account_id", "cutoff"]
+KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
 
 
 def select_builders(
@@ -81,23 +81,19 @@ def _materialize(con, expr: ir.Table, name: str) -> ir.Table:
 def write_table(dataset: Dataset, table: ir.Table, out: str | Path) -> Path:
     """Write ``table`` to Parquet or CSV atomically: a temp file beside ``out``, then rename."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        if out.suffix not in (".parquet", ".csv"):
-            raise ValueError(f"{out}: expected a .parquet or .csv file")
+    if out.suffix not in (".parquet", ".csv"):
+        raise ValueError(f"{out}: expected a .parquet or .csv file")
+    with atomic_file(out) as tmp:
         if dataset.con.name == "duckdb":
             write = dataset.con.to_parquet if out.suffix == ".parquet" else dataset.con.to_csv
-            write(table, tmp)
+            write(table, str(tmp))
         else:
             _write_batches(
-                dataset.con.to_pyarrow_batches(table), tmp, out.suffix, table.schema().to_pyarrow()
+                dataset.con.to_pyarrow_batches(table),
+                str(tmp),
+                out.suffix,
+                table.schema().to_pyarrow(),
             )
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

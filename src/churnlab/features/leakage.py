@@ -16,7 +16,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from churnlab.data.io import Dataset
+from churnlab.data import Dataset
 from churnlab.features.engine import KEYS, build_features
 from churnlab.features.observations import build_observations
 

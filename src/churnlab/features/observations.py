@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data.io import Dataset, churned_accounts
+from churnlab.data import Dataset, churned_accounts
 
 SECONDS_PER_DAY = 86_400.0
 _RANGE = re.compile(r"^(?P<start>[^:]+):(?P<end>[^:]+):(?P<n>\d+)(?P<unit>[DWM])$", re.IGNORECASE)

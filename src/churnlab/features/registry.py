@@ -26,17 +26,8 @@ from typing import Any, Literal
 
 import ibis.expr.types as ir
 
-DRIVERS = (
-    "engagement",
-    "team",
-    "onboarding",
-    "usability",
-    "product_quality",
-    "support",
-    "satisfaction",
-    "billing",
-    "account",
-)
+from churnlab.vocab import DRIVERS
+
 DType = Literal["int", "float", "bool", "category"]
 
 
@@ -116,7 +107,6 @@ def builders(
     drivers: Iterable[str] | None = None, names: Iterable[str] | None = None
 ) -> list[FeatureBuilder]:
     """Registered builders, optionally only those of some drivers or names, in registry order."""
-    _load_builtins()
     drivers = set(drivers) if drivers else None
     if drivers:
         unknown = drivers - set(DRIVERS)
@@ -142,7 +132,6 @@ def remove_builder(name: str) -> None:
 
 
 def get_builder(name: str) -> FeatureBuilder:
-    _load_builtins()
     return _REGISTRY[name]
 
 
@@ -178,7 +167,3 @@ def catalogue_markdown(drivers: Iterable[str] | None = None) -> str:
         *(f"| `{r['name']}` | {r['driver']} | {r['dtype']} | {r['description']} |" for r in rows),
     ]
     return "\n".join(lines) + "\n"
-
-
-def _load_builtins() -> None:
-    import churnlab.features.builtin  # noqa: F401  (registers the built-in builders)

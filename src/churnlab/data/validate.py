@@ -1,243 +1,21 @@
-"""Load a dataset onto an Ibis connection and validate it once, reporting every problem.
-
-A dataset is a folder of Parquet or CSV files (``accounts.parquet``, ``events/`` of Parquet
-parts, ``tickets.csv``, ...) or a DuckDB file holding tables of those names. Validation reads the
-raw tables on the engine (DuckDB by default): nothing is copied into pandas to be checked.
-"""
+"""Validation of raw tables: every problem found in one pass (missing tables or columns,
+unparseable values, negative amounts, duplicate keys, overlapping subscriptions, unknown
+accounts, timestamps after the data's end), and the canonically typed tables."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import sys
-import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from churnlab.data.dataset import MAX_EXAMPLES, DataValidationError, Problem
 from churnlab.data.schema import TABLES, TableSchema
 
 log = logging.getLogger(__name__)
-
-MANIFEST = "dataset.json"
-MAX_EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input, located by table and column, with example keys or rows."""
-
-    table: str
-    column: str | None
-    message: str
-    examples: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        where = f"{self.table}.{self.column}" if self.column else self.table
-        text = f"{where}: {self.message}"
-        if self.examples:
-            text += " (e.g. " + "; ".join(self.examples) + ")"
-        return text
-
-
-class DataValidationError(ValueError):
-    """Raised once per load with every problem found, so a user fixes them all in one pass."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source = source
-        self.problems = list(problems)
-        lines = [f"{source}: {len(self.problems)} problem(s) found"]
-        lines += [f"  - {p}" for p in self.problems]
-        super().__init__("\n".join(lines))
-
-
-@dataclass
-class Dataset:
-    """Named, validated tables on one Ibis connection.
-
-    ``tables`` hold canonical types (timestamps, float MRR, ...) for the columns that exist.
-    ``observed_until`` is the end of observation: nothing after it is known, labels and censoring
-    never look past it. ``kind`` is ``"events"`` for the five-table model or ``"customers"`` for a
-    single CRM table, whose column roles (id, label, duration) are in ``roles``.
-    """
-
-    con: Any
-    tables: dict[str, ir.Table]
-    observed_until: pd.Timestamp | None
-    source: str
-    kind: str = "events"
-    roles: dict[str, str | None] = field(default_factory=dict)
-    notices: list[str] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict)
-
-    def has(self, table: str, column: str | None = None) -> bool:
-        if table not in self.tables:
-            return False
-        return column is None or column in self.tables[table].columns
-
-    def __getitem__(self, table: str) -> ir.Table:
-        return self.tables[table]
-
-    def summary(self) -> dict[str, Any]:
-        """Rows per table, date range, accounts, churned accounts and churn rate."""
-        if self.kind == "customers":
-            return _customer_summary(self)
-        rows = {name: int(self.con.execute(t.count())) for name, t in self.tables.items()}
-        acc = self.tables["accounts"]
-        first = self.con.execute(acc.signup_at.min())
-        churned = int(self.con.execute(churned_accounts(self).count()))
-        n_accounts = rows["accounts"]
-        return {
-            "source": self.source,
-            "rows": rows,
-            "start": pd.Timestamp(first).isoformat(),
-            "observed_until": self.observed_until.isoformat(),
-            "accounts": n_accounts,
-            "churned_accounts": churned,
-            "churn_rate": churned / n_accounts if n_accounts else float("nan"),
-        }
-
-
-def churned_accounts(dataset: Dataset) -> ir.Table:
-    """Accounts whose last subscription has ended with no later one: (account_id, churned_at)."""
-    subs = dataset["subscriptions"]
-    last = subs.group_by("account_id").agg(
-        last_start=subs.started_at.max(),
-        open_subs=subs.ended_at.isnull().sum(),
-        churned_at=subs.ended_at.max(),
-    )
-    return last.filter((last.open_subs == 0) & (last.churned_at >= last.last_start)).select(
-        "account_id", "churned_at"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# loading
-
-
-ENGINES = ("duckdb", "spark")
-
-
-def spark_session() -> Any:
-    """The active SparkSession (a cluster's, in production), else a local one for this machine."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise ValueError("engine 'spark' needs pyspark: pip install 'churnlab[spark]'") from exc
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-    # Python UDFs (model scoring) must run in this interpreter's environment, not the system's
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
-        SparkSession.builder.master(f"local[{os.cpu_count() or 2}]")
-        .appName("churnlab")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        # a feature plan has dozens of joins and sorts in one task, each holding a memory page
-        .config("spark.buffer.pageSize", "2m")
-        .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
-        .config("spark.driver.memory", os.environ.get("CHURNLAB_SPARK_DRIVER_MEMORY", "4g"))
-        .getOrCreate()
-    )
-
-
-def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
-    """An Ibis connection: embedded DuckDB by default, or Spark (the ``spark`` extra)."""
-    if engine == "duckdb":
-        con = ibis.duckdb.connect(str(path) if path else ":memory:", read_only=bool(path))
-        # bounded memory with spilling to disk; row order comes from explicit ORDER BYs
-        limit = os.environ.get("CHURNLAB_DUCKDB_MEMORY", "6GB")
-        con.raw_sql(f"SET memory_limit = '{limit}'")
-        con.raw_sql("SET preserve_insertion_order = false")
-        spill = Path(tempfile.gettempdir()) / f"churnlab-duckdb-{os.getpid()}"  # one per process
-        con.raw_sql(f"SET temp_directory = '{spill}'")
-        return con
-    if engine == "spark":
-        if path:
-            raise ValueError(
-                "engine 'spark' reads folders of Parquet/CSV files, not a .duckdb file"
-            )
-        return ibis.pyspark.connect(spark_session())
-    raise ValueError(f"unknown engine {engine!r}: expected one of {ENGINES}")
-
-
-def _read_folder_table(con: Any, folder: Path, name: str) -> ir.Table | None:
-    parquet_file, parquet_dir, csv_file = (
-        folder / f"{name}.parquet",
-        folder / name,
-        folder / f"{name}.csv",
-    )
-    if parquet_file.exists():
-        return con.read_parquet(str(parquet_file), table_name=name)
-    if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
-        return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name)
-    if csv_file.exists():
-        # raw text, so bad values are reported instead of silently re-typed
-        if con.name == "duckdb":
-            return con.read_csv(str(csv_file), table_name=name, all_varchar=True)
-        return con.read_csv(str(csv_file), table_name=name, header=True, inferSchema=False)
-    return None
-
-
-def read_raw(path: str | Path, engine: str = "duckdb") -> tuple[Any, dict[str, ir.Table], dict]:
-    """The raw tables found at ``path`` (no validation), the connection and the manifest."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"dataset not found: {path}")
-    names = [*TABLES, "truth"]
-    if path.is_file():
-        if path.suffix not in {".duckdb", ".db"}:
-            raise ValueError(f"{path}: expected a folder of Parquet/CSV files or a .duckdb file")
-        con = connect(engine, path)
-        present = set(con.list_tables())
-        return con, {n: con.table(n) for n in names if n in present}, {}
-    con = connect(engine)
-    tables = {}
-    for name in names:
-        t = _read_folder_table(con, path, name)
-        if t is not None:
-            tables[name] = t
-    manifest_path = path / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    return con, tables, manifest
-
-
-def load_dataset(
-    path: str | Path,
-    *,
-    engine: str = "duckdb",
-    observed_until: str | pd.Timestamp | None = None,
-) -> Dataset:
-    """Read and validate a dataset. Raises :class:`DataValidationError` listing every problem.
-
-    ``observed_until`` (end of observation) comes from the argument, else from the folder's
-    ``dataset.json`` manifest, else it is the latest event timestamp.
-    """
-    con, raw, manifest = read_raw(path, engine)
-    if observed_until is None and manifest.get("observed_until"):
-        observed_until = manifest["observed_until"]
-    validator = _Validator(con, raw, str(path), observed_until)
-    tables = validator.run()
-    return Dataset(
-        con=con,
-        tables=tables,
-        observed_until=validator.observed_until,
-        source=str(path),
-        notices=validator.notices,
-        manifest=manifest,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# validation
-
 
 def _sql_literal(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
@@ -249,7 +27,7 @@ def _sql_literal(value: Any) -> str:
     return str(value)
 
 
-class _Validator:
+class Validator:
     """Collects every problem of a raw dataset, then returns the canonically typed tables."""
 
     def __init__(self, con: Any, raw: dict[str, ir.Table], source: str, observed_until: Any):
@@ -543,18 +321,3 @@ def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | 
     if kind == "int" and dtype.is_floating():
         return value.cast("int64"), value.notnull() & (value != value.floor())
     return value.cast("int64" if kind == "int" else "float64"), None
-
-
-def _customer_summary(dataset: Dataset) -> dict[str, Any]:
-    t = dataset["customers"]
-    label = dataset.roles["label"]
-    n = int(dataset.con.execute(t.count()))
-    churned = int(dataset.con.execute(t[label].sum()))
-    return {
-        "source": dataset.source,
-        "rows": {"customers": n},
-        "customers": n,
-        "churned_customers": churned,
-        "churn_rate": churned / n if n else float("nan"),
-        "columns": len(t.columns),
-    }

@@ -1,0 +1,115 @@
+"""The dataset: named, validated tables on one Ibis connection, and the problems validation
+reports (table, column, example rows), all at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+MANIFEST = "dataset.json"
+MAX_EXAMPLES = 5
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, located by table and column, with example keys or rows."""
+
+    table: str
+    column: str | None
+    message: str
+    examples: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        text = f"{where}: {self.message}"
+        if self.examples:
+            text += " (e.g. " + "; ".join(self.examples) + ")"
+        return text
+
+
+class DataValidationError(ValueError):
+    """Raised once per load with every problem found, so a user fixes them all in one pass."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {len(self.problems)} problem(s) found"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Dataset:
+    """Named, validated tables on one Ibis connection.
+
+    ``tables`` hold canonical types (timestamps, float MRR, ...) for the columns that exist.
+    ``observed_until`` is the end of observation: nothing after it is known, labels and censoring
+    never look past it. ``kind`` is ``"events"`` for the five-table model or ``"customers"`` for a
+    single CRM table, whose column roles (id, label, duration) are in ``roles``.
+    """
+
+    con: Any
+    tables: dict[str, ir.Table]
+    observed_until: pd.Timestamp | None
+    source: str
+    kind: str = "events"
+    roles: dict[str, str | None] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        if table not in self.tables:
+            return False
+        return column is None or column in self.tables[table].columns
+
+    def __getitem__(self, table: str) -> ir.Table:
+        return self.tables[table]
+
+    def summary(self) -> dict[str, Any]:
+        """Rows per table, date range, accounts, churned accounts and churn rate."""
+        if self.kind == "customers":
+            return customer_summary(self)
+        rows = {name: int(self.con.execute(t.count())) for name, t in self.tables.items()}
+        acc = self.tables["accounts"]
+        first = self.con.execute(acc.signup_at.min())
+        churned = int(self.con.execute(churned_accounts(self).count()))
+        n_accounts = rows["accounts"]
+        return {
+            "source": self.source,
+            "rows": rows,
+            "start": pd.Timestamp(first).isoformat(),
+            "observed_until": self.observed_until.isoformat(),
+            "accounts": n_accounts,
+            "churned_accounts": churned,
+            "churn_rate": churned / n_accounts if n_accounts else float("nan"),
+        }
+
+
+def churned_accounts(dataset: Dataset) -> ir.Table:
+    """Accounts whose last subscription has ended with no later one: (account_id, churned_at)."""
+    subs = dataset["subscriptions"]
+    last = subs.group_by("account_id").agg(
+        last_start=subs.started_at.max(),
+        open_subs=subs.ended_at.isnull().sum(),
+        churned_at=subs.ended_at.max(),
+    )
+    return last.filter((last.open_subs == 0) & (last.churned_at >= last.last_start)).select(
+        "account_id", "churned_at"
+    )
+
+
+def customer_summary(dataset: Dataset) -> dict[str, Any]:
+    t = dataset["customers"]
+    label = dataset.roles["label"]
+    n = int(dataset.con.execute(t.count()))
+    churned = int(dataset.con.execute(t[label].sum()))
+    return {
+        "source": dataset.source,
+        "rows": {"customers": n},
+        "customers": n,
+        "churned_customers": churned,
+        "churn_rate": churned / n if n else float("nan"),
+        "columns": len(t.columns),
+    }

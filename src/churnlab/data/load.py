@@ -1,0 +1,104 @@
+"""Reading a dataset: a folder of Parquet or CSV files (``accounts.parquet``, ``events/`` of
+Parquet parts, ``tickets.csv``, ...) or a DuckDB file holding tables of those names, validated
+once on the engine (nothing is copied into pandas to be checked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from churnlab.data.dataset import MANIFEST, Dataset
+from churnlab.data.engines import connect
+from churnlab.data.schema import TABLES
+from churnlab.data.validate import Validator
+
+
+def _read_folder_table(con: Any, folder: Path, name: str) -> ir.Table | None:
+    parquet_file, parquet_dir, csv_file = (
+        folder / f"{name}.parquet",
+        folder / name,
+        folder / f"{name}.csv",
+    )
+    if parquet_file.exists():
+        return con.read_parquet(str(parquet_file), table_name=name)
+    if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
+        return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name)
+    if csv_file.exists():
+        # raw text, so bad values are reported instead of silently re-typed
+        if con.name == "duckdb":
+            return con.read_csv(str(csv_file), table_name=name, all_varchar=True)
+        return con.read_csv(str(csv_file), table_name=name, header=True, inferSchema=False)
+    return None
+
+
+def read_raw(path: str | Path, engine: str = "duckdb") -> tuple[Any, dict[str, ir.Table], dict]:
+    """The raw tables found at ``path`` (no validation), the connection and the manifest."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset not found: {path}")
+    names = [*TABLES, "truth"]
+    if path.is_file():
+        if path.suffix not in {".duckdb", ".db"}:
+            raise ValueError(f"{path}: expected a folder of Parquet/CSV files or a .duckdb file")
+        con = connect(engine, path)
+        present = set(con.list_tables())
+        return con, {n: con.table(n) for n in names if n in present}, {}
+    con = connect(engine)
+    tables = {}
+    for name in names:
+        t = _read_folder_table(con, path, name)
+        if t is not None:
+            tables[name] = t
+    manifest_path = path / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    return con, tables, manifest
+
+
+def load_dataset(
+    path: str | Path,
+    *,
+    engine: str = "duckdb",
+    observed_until: str | pd.Timestamp | None = None,
+) -> Dataset:
+    """Read and validate a dataset. Raises :class:`DataValidationError` listing every problem.
+
+    ``observed_until`` (end of observation) comes from the argument, else from the folder's
+    ``dataset.json`` manifest, else it is the latest event timestamp.
+    """
+    con, raw, manifest = read_raw(path, engine)
+    if observed_until is None and manifest.get("observed_until"):
+        observed_until = manifest["observed_until"]
+    validator = Validator(con, raw, str(path), observed_until)
+    tables = validator.run()
+    return Dataset(
+        con=con,
+        tables=tables,
+        observed_until=validator.observed_until,
+        source=str(path),
+        notices=validator.notices,
+        manifest=manifest,
+    )
+
+
+def load_source(source: Any, root: str | Path | None = None) -> Dataset:
+    """The dataset an experiment spec names (``EventData``: a folder or .duckdb file in the
+    five-table model; ``TableData``: one customer table), validated; relative paths resolve
+    against ``root`` (default: the working directory). The one loading function training,
+    the report and the CLI use."""
+    from churnlab.data.single_table import load_customer_table
+
+    root = Path(root) if root is not None else Path.cwd()
+    table = getattr(source, "table", None)
+    path = Path(table if table is not None else source.path)
+    path = path if path.is_absolute() else root / path
+    if not path.exists():
+        raise FileNotFoundError(f"data: {path} not found")
+    if table is not None:
+        return load_customer_table(
+            path, id_col=source.id, label_col=source.label, duration_col=source.duration
+        )
+    return load_dataset(path, engine=source.engine)

@@ -1,0 +1,112 @@
+"""Billing: plan, MRR change, billing period, plan changes and failed payments."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from churnlab.data import Dataset
+from churnlab.features.builtin.common import KEYS, before
+from churnlab.features.observations import days_between
+from churnlab.features.registry import Feature, feature_builder
+
+
+def _subscription_at(ds: Dataset, keys: ir.Table, shift_days: int = 0) -> ir.Table:
+    """The subscription in force at ``cutoff - shift_days`` for each key (latest start wins)."""
+    j = keys.join(ds["subscriptions"], "account_id")
+    at = j.cutoff - ibis.interval(days=shift_days) if shift_days else j.cutoff
+    j = j.filter((j.started_at <= at) & (j.ended_at.isnull() | (j.ended_at > at)))
+    j = j.mutate(
+        rn=ibis.row_number().over(ibis.window(group_by=KEYS, order_by=ibis.desc("started_at")))
+    )
+    return j.filter(j.rn == 0)
+
+
+@feature_builder(
+    "plan",
+    driver="billing",
+    description="current plan, MRR and its 90-day change",
+    requires=("subscriptions",),
+    features=[
+        Feature("plan", "plan at the cutoff", "category"),
+        Feature("current_mrr", "MRR at the cutoff", "float"),
+        Feature(
+            "mrr_change_90d",
+            "MRR now minus MRR 90 days earlier (null if not subscribed then)",
+            "float",
+        ),
+        Feature("days_on_plan", "days since the current subscription started", "float"),
+    ],
+)
+def plan(ds: Dataset, keys: ir.Table) -> ir.Table:
+    now = _subscription_at(ds, keys).select(*KEYS, "plan", "mrr", "started_at")
+    then = _subscription_at(ds, keys, 90).select(*KEYS, mrr_then="mrr")
+    t = now.left_join(then, KEYS).select(*KEYS, "plan", "mrr", "started_at", "mrr_then")
+    return t.select(
+        *KEYS,
+        plan=t.plan.cast("string"),
+        current_mrr=t.mrr.cast("float64"),
+        mrr_change_90d=(t.mrr - t.mrr_then).cast("float64"),
+        days_on_plan=days_between(t.cutoff, t.started_at),
+    )
+
+
+@feature_builder(
+    "billing_period",
+    driver="billing",
+    description="billing period and days to the next renewal",
+    requires=("subscriptions.billing_period",),
+    features=[
+        Feature("billing_period", "monthly or annual", "category"),
+        Feature(
+            "days_to_renewal",
+            "days to the next renewal (annual: contract anniversary; monthly: next charge)",
+            "float",
+        ),
+    ],
+)
+def billing_period(ds: Dataset, keys: ir.Table) -> ir.Table:
+    now = _subscription_at(ds, keys)
+    period = ibis.ifelse(now.billing_period == "annual", 365.0, 30.44)
+    elapsed = days_between(now.cutoff, now.started_at)
+    return now.select(
+        *KEYS,
+        billing_period=now.billing_period.cast("string"),
+        days_to_renewal=period - elapsed % period,
+    )
+
+
+@feature_builder(
+    "plan_changes",
+    driver="billing",
+    description="downgrades and upgrades in the last 365 days",
+    requires=("subscriptions.end_reason",),
+    features=[
+        Feature("downgrades_365d", "downgrades in the last 365 days", "int", 0),
+        Feature("upgrades_365d", "upgrades in the last 365 days", "int", 0),
+    ],
+)
+def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
+    s = before(keys, ds["subscriptions"].filter(lambda t: t.ended_at.notnull()), "ended_at", 365)
+    return s.group_by(KEYS).agg(
+        downgrades_365d=s.count(where=s.end_reason == "downgrade"),
+        upgrades_365d=s.count(where=s.end_reason == "upgrade"),
+    )
+
+
+@feature_builder(
+    "failed_payments",
+    driver="billing",
+    description="failed payments in the last 90 and 365 days",
+    requires=("events",),
+    features=[
+        Feature("failed_payments_90d", "failed payments in the last 90 days", "int", 0),
+        Feature("failed_payments_365d", "failed payments in the last 365 days", "int", 0),
+    ],
+)
+def failed_payments(ds: Dataset, keys: ir.Table) -> ir.Table:
+    ev = before(keys, ds["events"].filter(lambda t: t.event_type == "payment_failed"), "ts", 365)
+    return ev.group_by(KEYS).agg(
+        failed_payments_90d=ev.count(where=ev.age_days <= 90),
+        failed_payments_365d=ev.count(),
+    )

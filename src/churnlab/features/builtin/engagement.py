@@ -1,0 +1,208 @@
+"""Engagement: activity volume, active users, event types, recency, sessions, trend and the danger zone."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from churnlab.data import Dataset
+from churnlab.features.builtin.common import (
+    KEYS,
+    TASK_EVENTS,
+    WINDOWS,
+    active_population,
+    before,
+    cutoff_dates,
+    daily_activity,
+    daily_types,
+    daily_users,
+    with_tenure,
+)
+from churnlab.features.observations import days_between
+from churnlab.features.registry import Feature, feature_builder
+
+
+@feature_builder(
+    "activity_windows",
+    driver="engagement",
+    description="events, sessions and active days in the last 7/30/90 days",
+    requires=("events",),
+    features=[
+        Feature(f"{what}_{w}d", f"{label} in the last {w} days", "int", 0)
+        for w in WINDOWS
+        for what, label in (
+            ("events", "events"),
+            ("sessions", "sessions (logins)"),
+            ("active_days", "days with any event"),
+        )
+    ],
+)
+def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
+    days = before(keys, daily_activity(ds), "day", max(WINDOWS))
+    aggs = {}
+    for w in WINDOWS:
+        inw = days.age_days <= w
+        aggs[f"events_{w}d"] = days.n_events.sum(where=inw).fill_null(0)
+        aggs[f"sessions_{w}d"] = days.n_logins.sum(where=inw).fill_null(0)
+        aggs[f"active_days_{w}d"] = days.count(where=inw)
+    return days.group_by(KEYS).agg(**aggs)
+
+
+@feature_builder(
+    "active_users",
+    driver="engagement",
+    description="distinct active users in the last 7/30/90 days",
+    requires=("events.user_id",),
+    features=[
+        Feature(f"active_users_{w}d", f"distinct users active in the last {w} days", "int", 0)
+        for w in WINDOWS
+    ],
+)
+def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
+    days = before(keys, daily_users(ds), "day", max(WINDOWS))
+    return days.group_by(KEYS).agg(
+        **{f"active_users_{w}d": days.user_id.nunique(where=days.age_days <= w) for w in WINDOWS}
+    )
+
+
+@feature_builder(
+    "event_type_counts",
+    driver="engagement",
+    description="counts per product event type in the last 30 days",
+    requires=("events",),
+    features=[
+        Feature(f"n_{t}_30d", f"'{t}' events in the last 30 days", "int", 0) for t in TASK_EVENTS
+    ],
+)
+def event_type_counts(ds: Dataset, keys: ir.Table) -> ir.Table:
+    days = before(keys, daily_types(ds), "day", 30)
+    return days.group_by(KEYS).agg(
+        **{f"n_{t}_30d": days.n_events.sum(where=days.event_type == t) for t in TASK_EVENTS}
+    )
+
+
+@feature_builder(
+    "recency",
+    driver="engagement",
+    description="days since the last event (capped at 365)",
+    requires=("events",),
+    features=[
+        Feature(
+            "days_since_last_activity",
+            "days since the last event, 365 if none in a year",
+            "float",
+            365.0,
+        )
+    ],
+)
+def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
+    days = before(keys, daily_activity(ds), "day", 365)
+    return days.group_by(KEYS).agg(
+        days_since_last_activity=days_between(days.cutoff, days.last_ts).min()
+    )
+
+
+@feature_builder(
+    "session_duration",
+    driver="engagement",
+    description="session length statistics over the last 30 days",
+    requires=("events.duration_s",),
+    features=[
+        Feature("mean_session_min_30d", "mean session length (minutes), last 30 days", "float"),
+        Feature("max_session_min_30d", "longest session (minutes), last 30 days", "float"),
+        Feature(
+            "total_session_hours_30d", "total session time (hours), last 30 days", "float", 0.0
+        ),
+    ],
+)
+def session_duration(ds: Dataset, keys: ir.Table) -> ir.Table:
+    ev = before(keys, ds["events"], "ts", 30)
+    ev = ev.filter(ev.event_type == "login")
+    return ev.group_by(KEYS).agg(
+        mean_session_min_30d=ev.duration_s.mean() / 60.0,
+        max_session_min_30d=ev.duration_s.max() / 60.0,
+        total_session_hours_30d=ev.duration_s.sum() / 3600.0,
+    )
+
+
+@feature_builder(
+    "activity_trend",
+    driver="engagement",
+    description="activity churn: last 30 days vs the prior 60, and the 12-week slope",
+    requires=("events",),
+    features=[
+        Feature(
+            "activity_ratio_30_60",
+            "events in the last 30 days / half the events of the 60 before (+1 smoothing; null before 90 days of tenure)",
+            "float",
+        ),
+        Feature(
+            "weekly_activity_slope_12w",
+            "least-squares slope of weekly events over 12 weeks, relative to the weekly mean (null before 12 weeks of tenure)",
+            "float",
+        ),
+    ],
+)
+def activity_trend(ds: Dataset, keys: ir.Table) -> ir.Table:
+    ev = before(keys, ds["events"], "ts", 90)
+    recent = ev.count(where=ev.age_days <= 30)
+    prior = ev.count(where=ev.age_days > 30)
+    # weeks k = 0..11 in time order (11 = the week before the cutoff); with x fixed, the slope
+    # sum((x - 5.5)(y - mean y)) / sum((x - 5.5)^2) reduces to a sum over events, zeros included
+    week = 11 - (ev.age_days / 7).floor()
+    in12 = ev.age_days <= 84
+    sxx = sum((k - 5.5) ** 2 for k in range(12))
+    slope = ((week - 5.5) * in12.cast("float64")).sum() / sxx
+    weekly_mean = ev.count(where=in12).cast("float64") / 12
+    g = ev.group_by(KEYS).agg(
+        ratio=(recent + 1).cast("float64") / (prior.cast("float64") / 2 + 1),
+        slope=slope / (weekly_mean + 1),
+    )
+    t = with_tenure(ds, keys).left_join(g, KEYS)
+    return t.select(
+        *KEYS,
+        activity_ratio_30_60=ibis.ifelse(
+            t.tenure_days >= 90, t.ratio.fill_null(1.0), ibis.null("float64")
+        ),
+        weekly_activity_slope_12w=ibis.ifelse(
+            t.tenure_days >= 84, t.slope.fill_null(0.0), ibis.null("float64")
+        ),
+    )
+
+
+@feature_builder(
+    "danger_zone",
+    driver="engagement",
+    description="30-day events relative to the cutoff's active population (bottom quartile = danger zone)",
+    requires=("events",),
+    features=[
+        Feature(
+            "engagement_percentile_30d",
+            "percentile rank of 30-day events among accounts active at the cutoff",
+            "float",
+        ),
+        Feature(
+            "in_danger_zone",
+            "30-day events at or below the bottom quartile of accounts active at the cutoff",
+            "bool",
+        ),
+    ],
+)
+def danger_zone(ds: Dataset, keys: ir.Table) -> ir.Table:
+    pop = active_population(ds, cutoff_dates(keys))
+    days = before(pop, daily_activity(ds), "day", 30)
+    counts = days.group_by(KEYS).agg(n=days.n_events.sum())
+    pop = pop.left_join(counts, KEYS).select(*KEYS, n=lambda t: t.n.fill_null(0))
+    by_cutoff = ibis.window(group_by="cutoff", order_by=["n", "account_id"])
+    pop = pop.mutate(
+        rank=ibis.row_number().over(by_cutoff),
+        size=pop.count().over(ibis.window(group_by="cutoff")),
+        pct=ibis.percent_rank().over(ibis.window(group_by="cutoff", order_by="n")),
+    )
+    # the lower quartile by rank, exact and identical on every engine
+    q = pop.filter(pop.rank == ((pop.size - 1) * 0.25).floor().cast("int64")).select(
+        "cutoff", q25="n"
+    )
+    pop = pop.join(q, "cutoff")
+    flagged = pop.select(*KEYS, engagement_percentile_30d="pct", in_danger_zone=pop.n <= pop.q25)
+    return keys.join(flagged, KEYS).select(*KEYS, "engagement_percentile_30d", "in_danger_zone")

@@ -1,0 +1,53 @@
+"""Usability: time on task against the population baseline."""
+
+from __future__ import annotations
+
+import math
+
+import ibis.expr.types as ir
+
+from churnlab.data import Dataset
+from churnlab.features.builtin.common import (
+    KEYS,
+    SYSTEM_EVENTS,
+    active_population,
+    before,
+    cutoff_dates,
+)
+from churnlab.features.registry import Feature, feature_builder
+
+
+@feature_builder(
+    "time_on_task",
+    driver="usability",
+    description="time on task relative to the population for the same task (last 90 days)",
+    requires=("events.duration_s",),
+    features=[
+        Feature(
+            "time_on_task_ratio_90d",
+            "geometric mean of task time / population geometric mean for the same task",
+            "float",
+        ),
+        Feature(
+            "slow_task_share_90d",
+            "share of tasks taking over twice the population's typical time",
+            "float",
+        ),
+    ],
+)
+def time_on_task(ds: Dataset, keys: ir.Table) -> ir.Table:
+    tasks = ds["events"].filter(lambda t: ~t.event_type.isin(SYSTEM_EVENTS) & (t.duration_s > 0))
+    # population baseline per (cutoff, task): geometric means are exact on every engine
+    # one pass over the population's tasks serves both the baseline and every account in it
+    pop = before(active_population(ds, cutoff_dates(keys)), tasks, "ts", 90)
+    pop = pop.mutate(log_s=pop.duration_s.ln())
+    base = pop.group_by(["cutoff", "event_type"]).agg(base_log=pop.log_s.mean())
+    ev = pop.join(base, ["cutoff", "event_type"])
+    rel = ev.log_s - ev.base_log
+    per_account = ev.group_by(KEYS).agg(
+        time_on_task_ratio_90d=rel.mean().exp(),
+        slow_task_share_90d=(rel > math.log(2.0)).cast("float64").mean(),
+    )
+    return keys.join(per_account, KEYS).select(
+        *KEYS, "time_on_task_ratio_90d", "slow_task_share_90d"
+    )

@@ -1,0 +1,91 @@
+"""The typed contract between training and scoring: which features a model was trained on and
+how to build them again.
+
+Training writes a :class:`FeatureSpec` into the model; batch, REST and Spark scoring replay it
+(:meth:`FeatureSpec.build`) with the same builders and parameters, so a scoring job can never
+build a feature differently from training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from churnlab.vocab import KEYS
+
+
+@dataclass(frozen=True)
+class BuilderRef:
+    """A registered builder by name and the parameters it ran with."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """``kind="events"``: built at cutoffs by ``builders`` from the five-table model;
+    ``kind="customers"``: the columns of a single customer table (``roles``: id, label,
+    duration and mrr column names). ``features`` are the model's input columns, in order."""
+
+    kind: Literal["events", "customers"]
+    features: tuple[str, ...]
+    builders: tuple[BuilderRef, ...] = ()
+    cutoffs: str | tuple[str, ...] | None = None
+    horizon_days: int | None = None
+    lead_days: int = 0
+    engine: str = "duckdb"
+    roles: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        """The key columns of a feature table for this spec."""
+        return list(KEYS) if self.kind == "events" else ["account_id"]
+
+    def input_columns(self) -> list[str]:
+        """Keys, ``mrr`` and the features: the columns a scoring input must have."""
+        return [*self.keys, "mrr", *self.features]
+
+    def builder_params(self) -> dict[str, dict[str, Any]]:
+        """Builder name -> the parameters it ran with."""
+        return {b.name: dict(b.params) for b in self.builders}
+
+    def missing_builders(self) -> list[str]:
+        """Builders this spec needs that are not registered in this process."""
+        from churnlab.features.registry import builders
+
+        known = {b.name for b in builders()}
+        return [b.name for b in self.builders if b.name not in known]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (logged with each run)."""
+        out = asdict(self)
+        out["features"] = list(self.features)
+        out["builders"] = [{"name": b.name, "params": dict(b.params)} for b in self.builders]
+        if self.kind == "customers":
+            return {"kind": self.kind, **self.roles, "features": out["features"]}
+        out.pop("roles")
+        out["cutoffs"] = list(self.cutoffs) if isinstance(self.cutoffs, tuple) else self.cutoffs
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> FeatureSpec:
+        """The inverse of :meth:`to_dict` (and the untyped dict of models logged before)."""
+        raw = dict(raw)
+        kind = raw.pop("kind")
+        features = tuple(raw.pop("features"))
+        if kind == "customers":
+            roles = {k: raw.get(k) for k in ("id", "label", "duration", "mrr")}
+            return cls(kind=kind, features=features, roles=roles)
+        cutoffs = raw.get("cutoffs")
+        return cls(
+            kind=kind,
+            features=features,
+            builders=tuple(
+                BuilderRef(b["name"], dict(b.get("params") or {})) for b in raw.get("builders", ())
+            ),
+            cutoffs=tuple(cutoffs) if isinstance(cutoffs, list) else cutoffs,
+            horizon_days=raw.get("horizon_days"),
+            lead_days=raw.get("lead_days", 0),
+            engine=raw.get("engine", "duckdb"),
+        )

@@ -1,0 +1,72 @@
+"""Shared names: keys, drivers, model families, metric names, aliases and defaults.
+
+The one place every layer takes these from; nothing here imports churnlab or does work.
+"""
+
+from __future__ import annotations
+
+# the key of every observation, feature and score row
+KEYS = ("account_id", "cutoff")
+# observation columns: keys, targets and MRR; never model inputs
+OBSERVATION_COLUMNS = (
+    "account_id",
+    "cutoff",
+    "churned_within_h",
+    "duration_days",
+    "event",
+    "label_complete",
+    "mrr",
+)
+
+# what a feature measures; reasons and SHAP roll-ups are grouped by these
+DRIVERS = (
+    "engagement",
+    "team",
+    "onboarding",
+    "usability",
+    "product_quality",
+    "support",
+    "satisfaction",
+    "billing",
+    "account",
+)
+
+FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
+SURVIVAL_FAMILIES = ("cox", "lightgbm_survival")
+
+# ranking metrics a spec may name; the leaderboard shows these and the survival metrics
+METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
+BOARD_METRICS = (
+    *METRICS,
+    "revenue_capture_top10",
+    "oracle_roc_auc",
+    "c_index_harrell",
+    "c_index_uno",
+    "auc_90d",
+    "ibs",
+)
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "ibs"})
+
+# risk tiers: the top 10% of validation risk is high, the next 20% medium, the rest low
+TIER_SHARES = {"high": 0.10, "medium": 0.20}
+TIERS = ("high", "medium", "low")
+DAYS_PER_MONTH = 365.25 / 12
+
+# the registry: the alias scoring names, and the one a replaced champion keeps
+CHAMPION, PREVIOUS = "champion", "previous"
+DEFAULT_EXPERIMENT = "demo"
+DEFAULT_DATA = "data/demo"
+
+# MLflow tags churnlab reads back
+KIND_TAG = "churnlab.kind"
+MODEL_TAG = "churnlab.registered_model"
+
+
+def registered_model_name(experiment: str = DEFAULT_EXPERIMENT) -> str:
+    """The registered model of an experiment unless its spec names one: ``churn-<experiment>``."""
+    return f"churn-{experiment}"
+
+
+def champion_uri(experiment: str = DEFAULT_EXPERIMENT) -> str:
+    """``models:/churn-<experiment>@champion``: what scoring loads by default."""
+    return f"models:/{registered_model_name(experiment)}@{CHAMPION}"

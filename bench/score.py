@@ -62,13 +62,12 @@ def _train_demo_lightgbm(data: Path) -> str:
 def _feature_table(loaded, data: Path, rows: int) -> pd.DataFrame:
     """The demo's features at monthly cutoffs (the training path), tiled to >= ``rows``."""
     from churnlab.data import load_dataset
-    from churnlab.features import build_observations
-    from churnlab.modeling.data import feature_frame
+    from churnlab.features import build_observations, feature_frame
 
     ds = load_dataset(data)
     spec = loaded.model.feature_spec
-    obs = build_observations(ds, CUTOFFS, spec["horizon_days"], spec.get("lead_days", 0))
-    frame, _ = feature_frame(ds, obs, spec["builders"])
+    obs = build_observations(ds, CUTOFFS, spec.horizon_days, spec.lead_days)
+    frame, _ = feature_frame(ds, obs, spec.builders)
     frame = frame[loaded.model.input_columns()]
     copies, step = -(-rows // len(frame)), int(frame.account_id.max()) + 1
     tiled = pd.concat(
@@ -172,7 +171,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     args = parser.parse_args()
 
-    from churnlab.scoring.batch import load_model
+    from churnlab.scoring import load_model
 
     data = _dataset()
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}

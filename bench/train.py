@@ -85,13 +85,13 @@ def bench_shap(model_uri: str, rows: int) -> dict:
     import numpy as np
     import shap
 
-    from churnlab.modeling.data import OBSERVATION_COLUMNS
+    from churnlab.training.data import OBSERVATION_COLUMNS
     from churnlab.modeling.tree_shap import lightgbm_contributions
 
     model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     est = model.estimator
     from churnlab.config import load_spec
-    from churnlab.modeling.data import load_training_data
+    from churnlab.training.data import load_training_data
 
     # distinct real rows: the demo's features at weekly cutoffs (about 118k account-weeks)
     spec = load_spec(ROOT / "experiments" / "lightgbm.yaml")
@@ -170,8 +170,8 @@ def bench_calibration_folds(folds: int = 5, draws: int = 500) -> dict:
 
     from churnlab.config import load_spec
     from churnlab.evaluation.metrics import expected_calibration_error
-    from churnlab.modeling.data import load_training_data
-    from churnlab.modeling.train import train
+    from churnlab.training.data import load_training_data
+    from churnlab.training.train import train
 
     data_path, out, frame = _dataset(), {}, None
     for family in ("logistic", "lightgbm"):
@@ -218,8 +218,8 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
 
     from churnlab.config import load_spec
     from churnlab.data import SimulationParams, simulate
-    from churnlab.modeling.data import load_training_data
-    from churnlab.modeling.train import train
+    from churnlab.training.data import load_training_data
+    from churnlab.training.train import train
 
     rows: list[dict] = []
     for seed in range(1, seeds + 1):

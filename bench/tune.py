@@ -56,7 +56,7 @@ def _with(spec, **model_params):
 
 def _final(spec, data) -> dict:
     """Train as ``churnlab train`` does (fit, calibrate, evaluate, explain): both parts."""
-    from churnlab.modeling.train import train
+    from churnlab.training.train import train
 
     m = train(spec, data=data).metrics
     return {"validation_pr_auc": m["validation_pr_auc"], "test_pr_auc": m["test_pr_auc"]}
@@ -68,7 +68,7 @@ def _arms(spec, data, splits, trials: int, pruners: dict[str, str], repeats: int
     load from other jobs falls on every arm alike; wall and process CPU time per arm are the
     fastest repeat's (the studies are seeded: every repeat runs the same trials)."""
     from churnlab.modeling.gbm import DEFAULTS
-    from churnlab.modeling.tuning import open_study, tune
+    from churnlab.training.tuning import open_study, tune
 
     runs: dict[str, list] = {name: [] for name in pruners}
     for rep in range(repeats):
@@ -137,7 +137,7 @@ def _random_search(spec, data, splits, trials: int) -> dict:
 
     from churnlab.modeling.base import is_categorical
     from churnlab.modeling.gbm import DEFAULTS
-    from churnlab.modeling.tuning import search_space
+    from churnlab.training.tuning import search_space
 
     split = splits[0]
     tr, va = split.masks["train"], split.masks["validation"]
@@ -205,8 +205,8 @@ def main() -> None:
     import numpy as np
 
     from churnlab.config import load_spec
-    from churnlab.modeling.data import load_training_data
-    from churnlab.modeling.train import make_splits
+    from churnlab.training.data import load_training_data
+    from churnlab.training.train import make_splits
 
     spec = load_spec(ROOT / "experiments" / "lightgbm.yaml")
     spec = spec.model_copy(update={"data": spec.data.model_copy(update={"path": _dataset()})})

@@ -16,7 +16,7 @@
 # Tables, monthly churn / MRR churn / NRR, sign-up cohorts, Kaplan–Meier curves with log-rank
 # tests, the engagement danger zone and onboarding red flags. Every computation lives in
 # `churnlab.analytics`; this notebook only calls it. Settings come from `CHURNLAB_NB_*`
-# environment variables (see `churnlab.analytics.notebooks`).
+# environment variables (see `churnlab.notebooks`).
 
 # %%
 import matplotlib.pyplot as plt
@@ -38,7 +38,7 @@ from churnlab.analytics import (
     plot_onboarding,
     survival_table,
 )
-from churnlab.analytics.notebooks import settings
+from churnlab.notebooks import settings
 from churnlab.analytics.survival_curves import GROUPINGS
 from churnlab.data import load_dataset
 

@@ -20,11 +20,11 @@
 import pandas as pd
 
 from churnlab.analytics.lift import driver_lift, univariate_lift
-from churnlab.analytics.notebooks import experiment_specs, settings
+from churnlab.notebooks import experiment_specs, settings
 from churnlab.data import load_dataset
 from churnlab.features import build_observations, catalogue, parse_cutoffs
 from churnlab.features.leakage import leakage_check
-from churnlab.modeling.data import load_training_data
+from churnlab.training.data import load_training_data
 
 # %matplotlib inline
 

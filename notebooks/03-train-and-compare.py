@@ -21,8 +21,8 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from churnlab.analytics.notebooks import experiment_specs, settings
-from churnlab.analytics.runs import run_table
+from churnlab.notebooks import experiment_specs, settings
+from churnlab.tracking import run_table
 from churnlab.evaluation.plots import plot_calibration
 from churnlab.tracking import leaderboard, promote, train_and_log
 

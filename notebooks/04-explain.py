@@ -19,9 +19,9 @@
 # %%
 import pandas as pd
 
-from churnlab.analytics.notebooks import settings
+from churnlab.notebooks import settings
 from churnlab.analytics.report import resolve_run
-from churnlab.analytics.runs import run_table
+from churnlab.tracking import run_table
 from churnlab.explain import (
     explain,
     global_importance,
@@ -30,7 +30,7 @@ from churnlab.explain import (
     plot_drivers,
     top_reasons,
 )
-from churnlab.scoring.batch import build_scoring_features, load_model
+from churnlab.scoring import build_scoring_features, load_model
 
 # %matplotlib inline
 

@@ -19,10 +19,10 @@
 # %%
 import pandas as pd
 
-from churnlab.analytics.notebooks import settings
+from churnlab.notebooks import settings
 from churnlab.data import load_dataset
 from churnlab.evaluation.profit import CampaignParams, best_k, plot_profit_curve, profit_curve
-from churnlab.scoring.batch import build_scoring_features, load_model
+from churnlab.scoring import build_scoring_features, load_model
 
 # %matplotlib inline
 

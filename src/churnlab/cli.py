@@ -344,7 +344,7 @@ def train(
     """Train an experiment, evaluate it out of time, explain it and log it to MLflow."""
     from churnlab.config import SpecError
     from churnlab.data import DataValidationError
-    from churnlab.modeling.split import SplitError
+    from churnlab.training.split import SplitError
     from churnlab.tracking import train_and_log
 
     try:
@@ -412,8 +412,8 @@ def tune(
     evaluate and register the best model like `train` does."""
     from churnlab.config import SpecError, load_spec
     from churnlab.data import DataValidationError
-    from churnlab.modeling.split import SplitError
-    from churnlab.modeling.tuning import TuningError
+    from churnlab.training.split import SplitError
+    from churnlab.training.tuning import TuningError
     from churnlab.tracking.tuning import tune_and_log
 
     try:
@@ -600,7 +600,7 @@ def score(
 ) -> None:
     """Score every account active at --as-of (or a prepared table) with a registered model."""
     from churnlab.data import DataValidationError
-    from churnlab.scoring.batch import ScoringError, score_job
+    from churnlab.scoring import ScoringError, score_job
 
     try:
         with err.status(f"scoring with {model}", spinner="dots"):
@@ -658,12 +658,13 @@ def serve(
     """Serve the model over REST (mlflow models serve): POST rows to /invocations."""
     import os
 
-    from churnlab.scoring.batch import ScoringError, resolve_model
+    from churnlab.scoring import ScoringError
     from churnlab.scoring.serve import serve_command
+    from churnlab.tracking import RegistryError, resolve_model
 
     try:
         ref = resolve_model(model)
-    except ScoringError as exc:
+    except (ScoringError, RegistryError) as exc:
         _fail(str(exc))
     cmd, env = serve_command(ref, host, port, workers)
     err.print(f"serving {ref.name} version {ref.version} on http://{host}:{port}/invocations")
@@ -731,7 +732,7 @@ def notebooks(
     ] = None,
 ) -> None:
     """Execute the notebooks top to bottom with the project's Python (settings: CHURNLAB_NB_*)."""
-    from churnlab.analytics.notebooks import execute_notebooks
+    from churnlab.notebooks import execute_notebooks
 
     try:
         seconds = execute_notebooks(out, paths or None)

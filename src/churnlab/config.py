@@ -23,7 +23,6 @@ from churnlab.vocab import (
     DEFAULT_EXPERIMENT,
     DRIVERS,
     FAMILIES,
-    LOWER_IS_BETTER,
     METRICS,
     SURVIVAL_FAMILIES,
     registered_model_name,

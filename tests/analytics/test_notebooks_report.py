@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from churnlab.analytics.notebooks import execute_notebooks, notebook_paths
+from churnlab.notebooks import execute_notebooks, notebook_paths
 from churnlab.analytics.report import SECTIONS, build_report
 from churnlab.cli import app
 from churnlab.data.simulate import SimulationParams, simulate

@@ -16,7 +16,7 @@ KEYS = ["cutoff", "account_id"]
 
 @pytest.fixture(scope="module")
 def spark():
-    from churnlab.data.io import spark_session
+    from churnlab.data import spark_session
 
     session = spark_session()
     yield session

@@ -13,14 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from churnlab.cli import app
-from churnlab.scoring.batch import (
+from churnlab.scoring import (
     ScoringError,
     build_scoring_features,
     load_model,
     score_job,
     write_scores,
 )
-from churnlab.scoring.model import DAYS_PER_MONTH
+from churnlab.vocab import DAYS_PER_MONTH
 
 runner = CliRunner()
 

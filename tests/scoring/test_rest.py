@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.scoring.batch import build_scoring_features, load_model, score_job
+from churnlab.scoring import build_scoring_features, load_model, score_job
 from churnlab.scoring.serve import invoke, start_server, stop_server
 
 

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from churnlab.config import SpecError, parse_spec
 from churnlab.features import DRIVERS
-from churnlab.modeling.split import SplitError
+from churnlab.training.split import SplitError
 from churnlab.tracking import (
     CHAMPION,
     PREVIOUS,

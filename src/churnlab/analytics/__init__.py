@@ -3,7 +3,6 @@ zone, onboarding red flags) and the HTML report. Tables come from functions; plo
 functions that take ``ax=None`` and return the axes."""
 
 from churnlab.analytics.danger_zone import DangerZone, find_danger_zone, plot_danger_zone
-from churnlab.analytics.frames import observation_frame
 from churnlab.analytics.onboarding import onboarding_table, plot_onboarding
 from churnlab.analytics.retention import (
     cohort_retention,
@@ -30,7 +29,6 @@ __all__ = [
     "logrank",
     "monthly_retention",
     "mrr_snapshots",
-    "observation_frame",
     "onboarding_table",
     "plot_churn_rates",
     "plot_cohort_heatmap",

@@ -12,7 +12,6 @@ import base64
 import io
 import json
 import logging
-import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +25,10 @@ import pandas as pd
 import yaml
 
 from churnlab import __version__, config
-from churnlab.tracking.registry import CHAMPION, leaderboard, spec_metric
-from churnlab.tracking.store import connect
+from churnlab.config import EventData, TableData
+from churnlab.data import load_source
+from churnlab.files import atomic_file
+from churnlab.tracking import champion_version, connect, leaderboard, spec_metric
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +126,8 @@ def resolve_run(run_id: str | None = None, experiment: str | None = None) -> Run
         board = leaderboard(experiment, spec_metric(experiment))
         run_id = str(board.run_id.iloc[0])
         for name in board.registered_model.dropna().unique():
-            try:
-                champion = client.get_model_version_by_alias(str(name), CHAMPION)
-            except MlflowException:
-                continue
-            if champion.run_id in set(board.run_id):
+            champion = champion_version(client, str(name))
+            if champion is not None and champion.run_id in set(board.run_id):
                 run_id = champion.run_id
                 break
     try:
@@ -195,7 +193,7 @@ def _retention_section(dataset, spec: dict[str, Any], danger_feature: str) -> di
     from churnlab.analytics import onboarding as ob
     from churnlab.analytics import retention as rt
     from churnlab.analytics import survival_curves as sc
-    from churnlab.analytics.frames import observation_frame
+    from churnlab.features import observation_frame
 
     if dataset.kind != "events":
         return {
@@ -425,7 +423,6 @@ def build_report(
     import jinja2
     import mlflow
 
-    from churnlab.data import load_dataset
     from churnlab.evaluation.profit import CampaignParams
 
     campaign = campaign or CampaignParams()
@@ -448,15 +445,12 @@ def build_report(
         path = path if path.is_absolute() else config.project_root() / path
         if not path.exists():
             raise ReportError(f"dataset {path} of run {run.run_id} not found; pass --data")
-        if "table" in spec["data"]:
-            from churnlab.data import load_customer_table
-
-            d = spec["data"]
-            dataset = load_customer_table(
-                path, id_col=d["id"], label_col=d["label"], duration_col=d.get("duration")
-            )
+        d = spec["data"]
+        if "table" in d:
+            fields = {k: d.get(k) for k in ("id", "label", "duration", "mrr")}
+            dataset = load_source(TableData(table=path, **fields))
         else:
-            dataset = load_dataset(path)
+            dataset = load_source(EventData(path=path))
         log.info("rendering the report for run %s", run.run_id)
         parts = {
             "data": _data_section(dataset),
@@ -501,15 +495,8 @@ def build_report(
         sections=sections,
     )
     target = out / f"report-{run.experiment}-{run.run_name}-{run.run_id[:8]}.html"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=out)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     if log_to_run:
         mlflow.tracking.MlflowClient().log_artifact(run.run_id, str(target), "report")
     return target

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.ticker import PercentFormatter
 
-from churnlab.data.io import Dataset
+from churnlab.data import Dataset
 
 
 def _require_events_dataset(dataset: Dataset) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from churnlab.data.io import Dataset, churned_accounts
+from churnlab.data import Dataset, churned_accounts
 from churnlab.features.observations import days_between
 
 GROUPINGS = ("plan", "segment", "billing_period", "acquisition_channel")

@@ -21,7 +21,7 @@ followed up to the test cutoff (used for early stopping); test rows to the end o
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,11 +30,6 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
 from churnlab.modeling.base import ChurnEstimator, _binary
-
-if TYPE_CHECKING:
-    from churnlab.config import ExperimentSpec
-    from churnlab.modeling.data import TrainingData
-    from churnlab.modeling.split import Split
 
 log = logging.getLogger(__name__)
 SCORING_HORIZONS = (30, 60, 90)  # the pyfunc's p_churn_<h>d columns
@@ -185,90 +180,6 @@ class _HorizonRisk(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return (self.decision_function(X) > 0).astype(int)
-
-
-# ---------------------------------------------------------------------------------------------
-# Targets per split part, fold fitting, scoring outputs
-# ---------------------------------------------------------------------------------------------
-
-
-def survival_targets(
-    frame: pd.DataFrame, split: Split
-) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per part: (row mask, duration, event), censored so no part's target sees past the next
-    part's cutoff (see the module docstring). Random splits (single tables) use the rows and
-    durations as they are."""
-    duration = frame.duration_days.to_numpy(dtype=float)
-    event = frame.event.to_numpy(dtype=float)
-    if not split.cutoffs:
-        return {p: (m, duration[m], event[m]) for p, m in split.masks.items()}
-    cut = pd.to_datetime(frame.cutoff)
-    val_cut = pd.Timestamp(split.cutoffs["validation"][0])
-    test_cut = pd.Timestamp(split.cutoffs["test"][0])
-    out = {}
-    parts = {
-        "train": ((cut < val_cut).to_numpy(), val_cut),
-        "validation": (split.masks["validation"], test_cut),
-        "test": (split.masks["test"], None),
-    }
-    for part, (mask, limit) in parts.items():
-        d, e = duration[mask], event[mask]
-        if limit is not None:
-            follow_up = ((limit - cut[mask]).dt.total_seconds() / 86_400.0).to_numpy()
-            e = np.where(d <= follow_up, e, 0.0)
-            d = np.minimum(d, follow_up)
-        out[part] = (mask, d, e.astype(int))
-    return out
-
-
-def fit_survival_fold(
-    spec: ExperimentSpec, data: TrainingData, split: Split
-) -> tuple[SurvivalChurnEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
-    """Fit a survival family on one split; predictions and metrics as ``train._fit_fold``
-    returns them, with the survival metrics added to the test part's."""
-    from churnlab.evaluation import classification_metrics
-    from churnlab.evaluation.survival import survival_metrics
-    from churnlab.modeling import estimator_for
-    from churnlab.modeling.train import _oracle
-
-    frame, X = data.frame, data.frame[data.features]
-    if frame.duration_days.isna().all():
-        raise ValueError(
-            f"{spec.model.family} needs a duration per customer: give the single table's "
-            "duration column (data.duration in the spec, --duration on the command line)"
-        )
-    y = frame.churned_within_h.fillna(False).astype(int)
-    targets = survival_targets(frame, split)
-    tr, d_tr, e_tr = targets["train"]
-    va, d_va, e_va = targets["validation"]
-    est = estimator_for(spec)
-    log.info(
-        "%s: %d training rows (%d events after censoring at the validation cutoff)",
-        spec.model.family,
-        int(tr.sum()),
-        int(e_tr.sum()),
-    )
-    est.fit(X[tr], duration=d_tr, event=e_tr, eval_set=(X[va], y[va], d_va, e_va))
-    preds, metrics = {}, {}
-    for part in ("validation", "test"):
-        m, d, e = targets[part]
-        p = est.predict_risk(X[m])
-        pred = frame.loc[m, ["account_id", "cutoff", "mrr"]].assign(
-            y=y[m].to_numpy(), p=p, duration_days=d, event=e
-        )
-        preds[part] = pred
-        mrr = pred.mrr.to_numpy() if data.kind == "events" or pred.mrr.notna().all() else None
-        metrics[part] = classification_metrics(pred.y.to_numpy(), p, mrr)
-        if data.truth_path is not None:
-            metrics[part].update(_oracle(spec, data, pred, metrics[part]["roc_auc"]))
-    te, d_te, e_te = targets["test"]
-    X_test = X[te]
-    metrics["test"].update(
-        survival_metrics(
-            d_tr, e_tr, d_te, e_te, lambda t: est.predict_survival(X_test, t), spec.horizon_days
-        )
-    )
-    return est, preds, metrics
 
 
 def survival_outputs(estimator: SurvivalChurnEstimator, X: pd.DataFrame) -> pd.DataFrame:

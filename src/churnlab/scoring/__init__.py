@@ -1,5 +1,19 @@
-"""Scoring: the pyfunc model that carries everything scoring needs."""
+"""Scoring: batch jobs, REST parity and the Spark UDF, sharing one loader and one input check."""
 
-from churnlab.scoring.model import ChurnModel
+from churnlab.scoring.batch import ScoreResult, score_job, summarize, write_scores
+from churnlab.scoring.check import check_feature_table
+from churnlab.scoring.features import build_scoring_features, read_feature_table
+from churnlab.scoring.load import LoadedModel, ScoringError, load_model
 
-__all__ = ["ChurnModel"]
+__all__ = [
+    "LoadedModel",
+    "ScoreResult",
+    "ScoringError",
+    "build_scoring_features",
+    "check_feature_table",
+    "load_model",
+    "read_feature_table",
+    "score_job",
+    "summarize",
+    "write_scores",
+]

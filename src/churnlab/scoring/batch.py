@@ -15,9 +15,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
-import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,45 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnlab.scoring.model import ChurnModel
+from churnlab.files import atomic_file
+from churnlab.scoring.features import build_scoring_features, read_feature_table
+from churnlab.scoring.load import ScoringError, load_model
+from churnlab.tracking import ModelRef, log_scoring_run
+from churnlab.vocab import TIERS
 
 log = logging.getLogger(__name__)
-TIERS = ("high", "medium", "low")
-KEYS = ["account_id", "cutoff"]
-_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
-
-
-class ScoringError(ValueError):
-    """Bad model reference or input: the message names the model, table or columns."""
-
-
-@dataclass
-class ModelRef:
-    """Where a model comes from: the URI given, its registered name and version (if known)."""
-
-    uri: str
-    name: str | None
-    version: str | None
-
-    @property
-    def is_registry(self) -> bool:
-        return self.uri.startswith("models:/")
-
-
-@dataclass
-class LoadedModel:
-    ref: ModelRef
-    pyfunc: Any  # mlflow.pyfunc.PyFuncModel
-    model: ChurnModel
-    input_schema: Any  # mlflow.types.Schema
-
-    def predict(
-        self, frame: pd.DataFrame, reasons: bool = True, source: str = "features"
-    ) -> pd.DataFrame:
-        """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
-        the pyfunc's predict (signature enforced), as REST and Spark call it."""
-        frame = check_feature_table(frame, self, source)
-        return self.pyfunc.predict(frame, params={"reasons": reasons})
 
 
 @dataclass
@@ -74,227 +39,6 @@ class ScoreResult:
     out: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
-
-
-# -- the model ----------------------------------------------------------------------------------
-def resolve_model(uri: str | Path) -> ModelRef:
-    """Name and version behind ``uri``; a registry alias is resolved to its current version."""
-    from mlflow.exceptions import MlflowException
-
-    uri = str(uri)
-    if uri.startswith("models:/"):
-        from churnlab.tracking.store import connect
-
-        match = _REGISTRY_URI.match(uri)
-        if not match:
-            raise ScoringError(
-                f"model URI {uri!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION "
-                "or an exported model folder"
-            )
-        client = connect()
-        name = match["name"]
-        try:
-            if match["alias"]:
-                version = client.get_model_version_by_alias(name, match["alias"]).version
-            else:
-                version = client.get_model_version(name, match["version"]).version
-        except MlflowException as exc:
-            raise ScoringError(f"model {uri}: {exc.message}") from exc
-        return ModelRef(uri=uri, name=name, version=str(version))
-    folder = Path(uri)
-    if not (folder / "MLmodel").is_file():
-        raise ScoringError(
-            f"model {uri}: not a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION) "
-            "and not an MLflow model folder (no MLmodel file)"
-        )
-    from mlflow.models import Model
-
-    config = Model.load(str(folder / "MLmodel")).flavors.get("python_function", {})
-    config = config.get("config") or {}
-    version = config.get("model_version")
-    return ModelRef(
-        uri=str(folder),
-        name=config.get("model_name"),
-        version=None if version in (None, "") else str(version),
-    )
-
-
-def load_model(uri: str | Path) -> LoadedModel:
-    """The pyfunc model behind ``uri``, told its registered version."""
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
-
-    ref = resolve_model(uri)
-    try:
-        pyfunc = mlflow.pyfunc.load_model(
-            ref.uri, model_config={"model_version": ref.version} if ref.version else None
-        )
-    except MlflowException as exc:
-        raise ScoringError(f"cannot load model {ref.uri}: {exc.message}") from exc
-    model = pyfunc.unwrap_python_model()
-    if not isinstance(model, ChurnModel):
-        raise ScoringError(f"model {ref.uri} is not a churnlab model ({type(model).__name__})")
-    if ref.name is None:
-        ref.name = model.model_name
-    schema = pyfunc.metadata.get_input_schema()
-    if schema is None:
-        raise ScoringError(f"model {ref.uri} has no input signature")
-    return LoadedModel(ref=ref, pyfunc=pyfunc, model=model, input_schema=schema)
-
-
-def stamp_version(folder: str | Path, name: str, version: str) -> None:
-    """Write the registered name and version into an exported model folder's ``MLmodel``
-    (the pyfunc's ``model_config``), so serving the folder reports them."""
-    from mlflow.models import Model
-
-    path = Path(folder) / "MLmodel"
-    meta = Model.load(str(path))
-    flavor = meta.flavors.get("python_function", {})
-    config = flavor.get("config")
-    if config is None or "model_version" not in config:
-        log.warning("%s was logged without a model_version config; not stamped", folder)
-        return
-    flavor["config"] = {**config, "model_version": str(version), "model_name": name}
-    meta.save(str(path))
-
-
-# -- features -----------------------------------------------------------------------------------
-def build_scoring_features(
-    model: ChurnModel,
-    data: str | Path,
-    as_of: str | pd.Timestamp | None = None,
-    engine: str = "duckdb",
-) -> pd.DataFrame:
-    """Point-in-time features at ``as_of`` (default: the data's end of observation) for every
-    account active then, with the builders and parameters recorded in the model's feature spec
-    (the training code path)."""
-    from churnlab.data import load_dataset
-    from churnlab.features import builders
-    from churnlab.features.observations import active_accounts
-    from churnlab.modeling.data import feature_frame
-
-    spec = model.feature_spec
-    if spec.get("kind") != "events":
-        raise ScoringError(
-            "this model was trained on a single customer table: score a prepared table with "
-            "--features FILE (one row per customer with the training columns)"
-        )
-    known = {b.name for b in builders()}
-    unknown = [b["name"] for b in spec["builders"] if b["name"] not in known]
-    if unknown:
-        raise ScoringError(
-            f"the model needs feature builder(s) {unknown} that are not registered here; "
-            "import the module that defines them"
-        )
-    ds = load_dataset(data, engine=engine)
-    try:
-        obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
-    except ValueError as exc:
-        raise ScoringError(f"{data}: {exc}") from exc
-    frame, _ = feature_frame(ds, obs, spec["builders"])
-    missing = [c for c in model.input_columns() if c not in frame.columns]
-    if missing:
-        raise ScoringError(
-            f"{data}: the data cannot produce feature column(s) {missing} the model needs "
-            f"(notices: {'; '.join(ds.notices) or 'none'})"
-        )
-    return frame[model.input_columns()]
-
-
-def read_feature_table(path: str | Path) -> pd.DataFrame:
-    """A prepared feature table (Parquet or CSV)."""
-    path = Path(path)
-    if not path.exists():
-        raise ScoringError(f"feature table {path} not found")
-    if path.suffix == ".parquet" or path.is_dir():
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    raise ScoringError(f"feature table {path}: expected a .parquet or .csv file")
-
-
-def check_feature_table(
-    frame: pd.DataFrame, loaded: LoadedModel, source: str = "features"
-) -> pd.DataFrame:
-    """The columns the model's signature asks for, with their declared types.
-
-    Raises :class:`ScoringError` naming missing columns, duplicate keys (up to 5 examples) and
-    columns whose values cannot take the declared type (with example values). Categories unseen
-    in training are allowed: the estimator treats them as missing."""
-    schema = loaded.input_schema
-    names = schema.input_names()
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        raise ScoringError(f"{source}: missing column(s) {missing}")
-    keys = [k for k in KEYS if k in names]
-    dup = frame.duplicated(keys, keep=False)
-    if dup.any():
-        examples = frame.loc[dup, keys].drop_duplicates().head(5)
-        shown = examples.to_dict("records") if len(keys) > 1 else examples[keys[0]].tolist()
-        raise ScoringError(
-            f"{source}: {int(dup.sum())} rows share duplicate key(s) {keys}, e.g. {shown}"
-        )
-    changed, bad = {}, []
-    for spec in schema.inputs:
-        col = frame[spec.name]
-        kind = str(getattr(spec.type, "name", spec.type))
-        converted, offending = _convert(col, kind)
-        if offending is not None:
-            bad.append(f"{spec.name!r} ({kind}): {offending}")
-        elif converted is not col:
-            changed[spec.name] = converted
-    if bad:
-        raise ScoringError(f"{source}: column(s) with the wrong type: " + "; ".join(bad))
-    # only the converted columns are replaced: rebuilding a wide frame column by column is slow
-    out = frame[names].reset_index(drop=True)
-    for name, col in changed.items():
-        out[name] = col.to_numpy() if isinstance(col, pd.Series) else col
-    return out
-
-
-def _convert(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
-    """``col`` as the signature type ``kind``; or (None, example offending values)."""
-    if kind in ("double", "float", "long", "integer"):
-        target = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
-        if col.dtype == target[kind]:
-            return col, None
-        if kind == "double" and col.dtype.kind in "iu":  # counts: no pass over the values
-            return col.astype("float64"), None
-        if pd.api.types.is_bool_dtype(col):
-            col = col.astype("float64")
-        num = pd.to_numeric(col, errors="coerce")
-        wrong = num.isna() & col.notna()
-        if wrong.any():
-            return None, col[wrong].astype(str).unique()[:3].tolist()
-        if kind in ("long", "integer"):
-            if num.isna().any() or (num != np.floor(num)).any():
-                return None, ["missing or fractional ids"]
-            return num.astype("int64" if kind == "long" else "int32"), None
-        return num.astype("float64" if kind == "double" else "float32"), None
-    if kind == "datetime":
-        if col.dtype == "datetime64[ns]":
-            return col, None
-        try:
-            return pd.to_datetime(col).astype("datetime64[ns]"), None
-        except (ValueError, TypeError):
-            return None, col.astype(str).head(3).tolist()
-    if kind == "boolean":
-        if pd.api.types.is_bool_dtype(col) and not col.isna().any():
-            return col.astype(bool), None
-        values = col.astype(object).where(col.notna(), None)
-        wrong = ~values.map(lambda v: v is None or v in (True, False)).astype(bool)
-        if wrong.any():
-            return None, values[wrong].astype(str).unique()[:3].tolist()
-        return values.map(lambda v: v if v is None else bool(v)), None
-    if kind == "string":
-        if pd.api.types.is_string_dtype(col.dtype) and (
-            col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
-        ):
-            return col, None
-        return col.astype(object).where(col.notna(), None).map(
-            lambda v: v if v is None else str(v)
-        ), None
-    return col, None
 
 
 # -- summary and output -------------------------------------------------------------------------
@@ -337,18 +81,11 @@ def write_scores(scores: pd.DataFrame, out: str | Path) -> Path:
     out = Path(out)
     if out.suffix not in (".parquet", ".csv"):
         raise ScoringError(f"{out}: expected a .parquet or .csv output file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_file(out) as tmp:
         if out.suffix == ".parquet":
             scores.to_parquet(tmp, index=False)
         else:
             scores.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 
@@ -382,7 +119,7 @@ def score_job(
 
     t1 = time.perf_counter()
     if engine == "spark":
-        from churnlab.scoring.spark import score_spark
+        from churnlab.scoring.spark import score_spark  # pyspark is an optional extra
 
         if data is None:
             raise ScoringError("--engine spark builds features from raw data: give --data")
@@ -413,49 +150,3 @@ def score_job(
             result, loaded.ref, data=data, features=features, as_of=as_of
         )
     return result
-
-
-def log_scoring_run(
-    result: ScoreResult,
-    ref: ModelRef,
-    *,
-    data: str | Path | None,
-    features: str | Path | None,
-    as_of: Any,
-    experiment: str = "scoring",
-) -> str:
-    """Record a finished scoring job as its own MLflow run (never the training run)."""
-    import mlflow
-
-    from churnlab.tracking.runs import KIND_TAG, tracked_run
-    from churnlab.tracking.store import connect, ensure_experiment
-
-    client = connect()
-    exp_id = ensure_experiment(client, experiment)
-    tags = {
-        KIND_TAG: "scoring",
-        "churnlab.model_uri": ref.uri,
-        "churnlab.model_name": str(ref.name),
-        "churnlab.model_version": str(ref.version),
-    }
-    name = f"score-{ref.name}-v{ref.version}"
-    with tracked_run(exp_id, name, tags) as run:
-        mlflow.log_params(
-            {
-                "model_uri": ref.uri,
-                "model_version": ref.version,
-                "data": str(data) if data else None,
-                "features": str(features) if features else None,
-                "as_of": str(as_of) if as_of is not None else None,
-                "out": str(result.out) if result.out else None,
-            }
-        )
-        s = result.summary
-        metrics = {"accounts": s["accounts"], "revenue_at_risk": s["revenue_at_risk"]}
-        for tier, d in s["tiers"].items():
-            metrics[f"{tier}_accounts"] = d["accounts"]
-            metrics[f"{tier}_revenue_at_risk"] = d["revenue_at_risk"]
-        metrics.update({f"seconds_{k}": v for k, v in result.seconds.items()})
-        mlflow.log_metrics(metrics)
-        mlflow.log_dict(s, "summary.json")
-        return run.info.run_id

@@ -19,7 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from churnlab.scoring.batch import ModelRef, ScoringError, resolve_model
+from churnlab.scoring.load import ScoringError
+from churnlab.tracking import ModelRef, resolve_model
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -13,7 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from churnlab.scoring.batch import LoadedModel, ScoringError
+from churnlab.data import load_dataset, spark_session
+from churnlab.features import active_accounts, feature_table
+from churnlab.scoring.load import LoadedModel, ScoringError
 
 SPARK_TYPES = {
     "double": "double",
@@ -29,19 +31,15 @@ SPARK_TYPES = {
 def spark_features(loaded: LoadedModel, data: str | Path, as_of: Any) -> Any:
     """A Spark DataFrame of the model's input columns for every account active at ``as_of``,
     built with the model's builders and parameters, cast to the signature's types."""
-    from churnlab.data import load_dataset
-    from churnlab.features.observations import active_accounts
-    from churnlab.modeling.data import feature_table
-
     spec = loaded.model.feature_spec
-    if spec.get("kind") != "events":
+    if spec.kind != "events":
         raise ScoringError("--engine spark scores event data; this model uses a customer table")
     ds = load_dataset(data, engine="spark")
     try:
         obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
-    table, _ = feature_table(ds, obs, spec["builders"])
+    table, _ = feature_table(ds, obs, spec.builders)
     names = loaded.input_schema.input_names()
     missing = [c for c in names if c not in table.columns]
     if missing:
@@ -68,8 +66,6 @@ def score_spark(
     (rows ordered by cutoff and account) with the seconds spent."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
-
-    from churnlab.data.io import spark_session
 
     t0 = time.perf_counter()
     spark = spark_session()

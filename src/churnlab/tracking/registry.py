@@ -11,32 +11,15 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
-from churnlab.config import LOWER_IS_BETTER
-from churnlab.tracking.runs import KIND_TAG, MODEL_TAG
-from churnlab.tracking.store import connect
-
-CHAMPION, PREVIOUS = "champion", "previous"
-BOARD_METRICS = [
-    "pr_auc",
-    "roc_auc",
-    "log_loss",
-    "brier",
-    "ece",
-    "lift_top10",
-    "capture_top10",
-    "revenue_capture_top10",
-    "oracle_roc_auc",
-    "c_index_harrell",
-    "c_index_uno",
-    "auc_90d",
-    "ibs",
-]
-
-
-class RegistryError(ValueError):
-    pass
+from churnlab.files import replace_folder
+from churnlab.tracking.runs import tracked_run
+from churnlab.tracking.store import connect, ensure_experiment
+from churnlab.tracking.uris import RegistryError, resolve_model, stamp_version
+from churnlab.vocab import BOARD_METRICS, CHAMPION, KIND_TAG, LOWER_IS_BETTER, MODEL_TAG, PREVIOUS
 
 
 def leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
@@ -67,7 +50,7 @@ def leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
         board[m] = runs[col] if col in runs else float("nan")
     key = metric if metric in board else None
     if key is None:
-        raise RegistryError(f"unknown metric {metric!r}; expected one of {BOARD_METRICS}")
+        raise RegistryError(f"unknown metric {metric!r}; expected one of {list(BOARD_METRICS)}")
     board = board.sort_values(
         [key, "started"], ascending=[metric in LOWER_IS_BETTER, False], na_position="last"
     )
@@ -85,6 +68,14 @@ class Promotion:
     value: float
     champion_value: float | None
     message: str
+
+
+def champion_version(client: MlflowClient, model_name: str) -> ModelVersion | None:
+    """The version the ``champion`` alias points at, or None (no alias, no such model)."""
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
 
 
 def _better(a: float, b: float, metric: str) -> bool:
@@ -105,10 +96,7 @@ def promote(
         )
     best = board.iloc[0]
     version, value = str(best.model_version), float(best[metric])
-    try:
-        current = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        current = None
+    current = champion_version(client, model_name)
     champion_value = None
     if current is not None:
         if str(current.version) == version:
@@ -165,27 +153,13 @@ def export_model(model_uri: str, out: str | Path) -> Path:
         if not (Path(local) / "MLmodel").exists():
             raise RegistryError(f"{model_uri} is not an MLflow model (no MLmodel file)")
         if str(model_uri).startswith("models:/"):
-            from churnlab.scoring.batch import resolve_model, stamp_version
-
             ref = resolve_model(model_uri)  # the folder names the version it holds
             stamp_version(local, ref.name, ref.version)
         umask = os.umask(0)
         os.umask(umask)
         for folder in [Path(local), *(p for p in Path(local).rglob("*") if p.is_dir())]:
             folder.chmod(0o777 & ~umask)  # mkdtemp made it private; scoring jobs must read it
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-        try:
-            os.replace(local, out)
-        except OSError:
-            if old is not None:
-                os.replace(old, out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(local, out)
     except MlflowException as exc:
         raise RegistryError(f"cannot export {model_uri}: {exc.message}") from exc
     finally:
@@ -195,9 +169,6 @@ def export_model(model_uri: str, out: str | Path) -> Path:
 
 def log_leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
     """The leaderboard, also logged as an artifact of a small ``leaderboard`` run."""
-    from churnlab.tracking.runs import tracked_run
-    from churnlab.tracking.store import ensure_experiment
-
     board = leaderboard(experiment, metric)
     client = connect()
     exp_id = ensure_experiment(client, experiment)

@@ -1,6 +1,5 @@
-"""Train an experiment inside an MLflow run and log everything a reviewer or a scoring job needs:
-resolved spec, data lineage, metrics, plots, SHAP summaries, the feature catalogue and the pyfunc
-model (signature, input example), registered as a new version of the experiment's model."""
+"""MLflow runs that always end (FINISHED, FAILED with the error, or KILLED on Ctrl-C/SIGTERM),
+the tags every training run carries, and the record of a scoring job as its own run."""
 
 from __future__ import annotations
 
@@ -9,42 +8,23 @@ import logging
 import signal
 import subprocess
 import threading
-import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import mlflow
-import numpy as np
-import pandas as pd
-import yaml
 from mlflow.entities import RunStatus
-from mlflow.models import infer_signature
 
 from churnlab import __version__, config
 from churnlab.config import ExperimentSpec
-from churnlab.evaluation.plots import EVALUATION_PLOTS
-from churnlab.explain import (
-    global_importance,
-    plot_beeswarm,
-    plot_dependence,
-    plot_drivers,
-    top_reasons,
-)
-from churnlab.modeling.data import TrainingData, load_training_data
-from churnlab.modeling.train import TrainResult, make_splits, train
-from churnlab.scoring import ChurnModel
-from churnlab.scoring.model import MODEL_CONFIG, PARAMS
 from churnlab.tracking.store import connect, ensure_experiment
+from churnlab.tracking.uris import ModelRef
+from churnlab.training import TrainingData
+from churnlab.vocab import KIND_TAG, MODEL_TAG
 
 log = logging.getLogger(__name__)
-KIND_TAG = "churnlab.kind"
-MODEL_TAG = "churnlab.registered_model"
-TOP_DEPENDENCE = 5
 
 
 @dataclass
@@ -134,191 +114,15 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iter
             signal.signal(signal.SIGTERM, previous)
 
 
-def _flat_params(spec: dict[str, Any], prefix: str = "") -> dict[str, str]:
+def flat_params(spec: dict[str, Any], prefix: str = "") -> dict[str, str]:
     out = {}
     for k, v in spec.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict) and v:
-            out.update(_flat_params(v, key + "."))
+            out.update(flat_params(v, key + "."))
         else:
             out[key] = json.dumps(v) if isinstance(v, list | dict) else str(v)
     return out
-
-
-def _log_figure(ax, path: str) -> None:
-    fig = ax.figure
-    fig.tight_layout()
-    mlflow.log_figure(fig, path)
-    plt.close(fig)
-
-
-def build_pyfunc(result: TrainResult) -> ChurnModel:
-    data = result.data
-    mrr = data.frame.loc[result.split.masks["train"], "mrr"]
-    return ChurnModel(
-        estimator=result.estimator,
-        feature_spec=data.feature_spec,
-        tier_thresholds=result.tier_thresholds,
-        descriptions=data.descriptions,
-        drivers=data.drivers,
-        horizon_days=result.spec.horizon_days,
-        mrr_stats={
-            "mean": float(mrr.mean()) if mrr.notna().any() else float("nan"),
-            "median": float(mrr.median()) if mrr.notna().any() else float("nan"),
-        },
-        model_name=result.spec.model_name,
-    )
-
-
-def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.reset_index(drop=True).copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d")
-    return out
-
-
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    pins = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "shap", "lifelines"]
-    return [f"churnlab=={__version__}"] + [f"{p}=={version(p)}" for p in pins]
-
-
-@contextmanager
-def _quiet(*loggers: str) -> Iterator[None]:
-    saved = {name: logging.getLogger(name).level for name in loggers}
-    for name in loggers:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def _log_model(pyfunc: ChurnModel, signature, example: pd.DataFrame, spec: ExperimentSpec):
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=pyfunc,
-        signature=signature,
-        input_example=example.head(5),
-        pip_requirements=_requirements(),
-        registered_model_name=spec.model_name,
-        tags={"family": spec.model.family},
-        model_config=dict(MODEL_CONFIG),  # the version is set at load time (scoring.model)
-    )
-
-
-def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | None]:
-    """Log a finished training result into the active run; returns (model version, model URI)."""
-    spec, data = result.spec, result.data
-    mlflow.log_params(_flat_params(spec.resolved()))
-    mlflow.log_params(
-        {
-            "n_features": len(data.features),
-            "best_iteration": result.folds[0].best_iteration,
-            **{
-                f"split.{part}.{k}": json.dumps(v) if isinstance(v, list) else v
-                for part, d in result.split.describe().items()
-                for k, v in d.items()
-            },
-        }
-    )
-    mlflow.log_text(yaml.safe_dump(spec.resolved(), sort_keys=False), "spec.yaml")
-    if spec_text:
-        mlflow.log_text(spec_text, "spec_source.yaml")
-    mlflow.log_dict(result.split.describe(), "split.json")
-    mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
-    mlflow.log_metrics({f"seconds_{k}": v for k, v in result.seconds.items()})
-
-    # lineage: the exact training frame (digest) and where it came from
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
-        lineage = mlflow.data.from_pandas(
-            data.frame, source=data.source, targets="churned_within_h", name=f"{spec.name}-features"
-        )
-    mlflow.log_input(lineage, context="training")
-
-    # evaluation plots on the test part
-    test = result.predictions["test"]
-    for name, plot in EVALUATION_PLOTS.items():
-        _log_figure(plot(test.y, test.p, label=spec.name), f"plots/{name}.png")
-    mlflow.log_table(_jsonable(test), "predictions/test.json")
-    if result.estimator.kind == "survival":
-        from churnlab.tracking.survival import log_survival_artifacts
-
-        log_survival_artifacts(result)
-
-    # explanations
-    expl = result.explanation
-    per_feature, per_driver = global_importance(expl, data.drivers)
-    mlflow.log_table(per_feature, "shap/feature_importance.json")
-    mlflow.log_table(per_driver, "shap/driver_importance.json")
-    mlflow.log_metrics(
-        {f"shap_driver_{r.driver}": float(r.mean_abs_shap) for r in per_driver.itertuples()}
-    )
-    _log_figure(plot_beeswarm(expl), "shap/beeswarm.png")
-    _log_figure(plot_drivers(per_driver, scale=expl.scale), "shap/drivers.png")
-    for feat in per_feature.feature.head(TOP_DEPENDENCE):
-        _log_figure(plot_dependence(expl, feat), f"shap/dependence_{feat}.png")
-    reasons = top_reasons(expl.values, expl.data, data.descriptions, data.drivers)
-    examples = pd.concat(
-        [test.loc[expl.values.index, ["account_id", "cutoff", "p"]], reasons], axis=1
-    ).nlargest(50, "p")
-    mlflow.log_table(_jsonable(examples), "shap/example_reasons.json")
-    mlflow.log_dict(
-        {
-            "features": [
-                {"name": f, "driver": data.drivers[f], "description": data.descriptions[f]}
-                for f in data.features
-            ],
-            "feature_spec": data.feature_spec,
-        },
-        "features/catalogue.json",
-    )
-
-    # the model
-    pyfunc = build_pyfunc(result)
-    cols = pyfunc.input_columns()
-    example = data.frame.loc[result.split.masks["test"], cols].head(20).reset_index(drop=True)
-    # integer counts are declared as doubles: a feature table with a missing count still scores
-    ints = [
-        c
-        for c in example.columns
-        if pd.api.types.is_integer_dtype(example[c]) and c != "account_id"
-    ]
-    example[ints] = example[ints].astype("float64")
-    with _quiet("mlflow.pyfunc", "mlflow.models"):
-        signature = infer_signature(example, pyfunc.output_example(example), params=dict(PARAMS))
-        info = _log_model(pyfunc, signature, example, spec)
-    version = str(info.registered_model_version) if info.registered_model_version else None
-    if version:
-        mlflow.set_tag("churnlab.model_version", version)
-        client = mlflow.tracking.MlflowClient()
-        client.set_model_version_tag(spec.model_name, version, "family", spec.model.family)
-        client.set_model_version_tag(spec.model_name, version, "run_name", spec.name)
-    return version, info.model_uri
-
-
-def log_and_summarize(
-    run: Any, result: TrainResult, spec_text: str | None, **extra_seconds: float
-) -> RunSummary:
-    """``log_result`` into ``run`` (the active run) and the summary the CLI prints."""
-    with warnings.catch_warnings():
-        # ids and counts are integers without missing values; MLflow hints at every one
-        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
-        version, uri = log_result(result, spec_text)
-    return RunSummary(
-        run_id=run.info.run_id,
-        experiment=result.spec.experiment,
-        model_name=result.spec.model_name,
-        model_version=version,
-        model_uri=uri,
-        metrics=result.metrics,
-        split=result.split.describe(),
-        seconds={**result.seconds, **extra_seconds},
-    )
 
 
 def run_tags(spec: ExperimentSpec, data: TrainingData, root: Path, **extra: str) -> dict[str, str]:
@@ -335,37 +139,43 @@ def run_tags(spec: ExperimentSpec, data: TrainingData, root: Path, **extra: str)
     }
 
 
-def checked_data(
-    spec: ExperimentSpec, root: Path, say: Callable[[str], Any]
-) -> tuple[TrainingData, list, float]:
-    """Observations, features and splits of ``spec``, and the seconds the data took: what can
-    be checked before an MLflow run exists (a bad spec or split raises here, leaving no run)."""
-    say("building observations and features")
-    t0 = time.perf_counter()
-    data = load_training_data(spec, root)
-    seconds = time.perf_counter() - t0
-    return data, make_splits(spec, data), seconds
 
-
-def train_and_log(
-    spec: ExperimentSpec,
-    spec_text: str | None = None,
-    root: Path | None = None,
-    progress: Callable[[str], Any] | None = None,
-) -> RunSummary:
-    """Check the data and split, then train and log inside one MLflow run.
-
-    Everything that can be checked without fitting (spec, data, features, split) is checked
-    before the run starts, so a bad spec leaves no run and registers nothing.
-    """
-    say = progress or (lambda msg: log.info(msg))
-    root = root or config.project_root()
-    data, _, data_seconds = checked_data(spec, root, say)
-
+def log_scoring_run(
+    result: Any,
+    ref: ModelRef,
+    *,
+    data: str | Path | None,
+    features: str | Path | None,
+    as_of: Any,
+    experiment: str = "scoring",
+) -> str:
+    """Record a finished scoring job as its own MLflow run (never the training run)."""
     client = connect()
-    exp_id = ensure_experiment(client, spec.experiment)
-    with tracked_run(exp_id, spec.name, run_tags(spec, data, root)) as run:
-        result = train(spec, data=data, root=root, progress=say)
-        result.seconds["data"] = data_seconds
-        say("logging to MLflow")
-        return log_and_summarize(run, result, spec_text)
+    exp_id = ensure_experiment(client, experiment)
+    tags = {
+        KIND_TAG: "scoring",
+        "churnlab.model_uri": ref.uri,
+        "churnlab.model_name": str(ref.name),
+        "churnlab.model_version": str(ref.version),
+    }
+    name = f"score-{ref.name}-v{ref.version}"
+    with tracked_run(exp_id, name, tags) as run:
+        mlflow.log_params(
+            {
+                "model_uri": ref.uri,
+                "model_version": ref.version,
+                "data": str(data) if data else None,
+                "features": str(features) if features else None,
+                "as_of": str(as_of) if as_of is not None else None,
+                "out": str(result.out) if result.out else None,
+            }
+        )
+        s = result.summary
+        metrics = {"accounts": s["accounts"], "revenue_at_risk": s["revenue_at_risk"]}
+        for tier, d in s["tiers"].items():
+            metrics[f"{tier}_accounts"] = d["accounts"]
+            metrics[f"{tier}_revenue_at_risk"] = d["revenue_at_risk"]
+        metrics.update({f"seconds_{k}": v for k, v in result.seconds.items()})
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(s, "summary.json")
+        return run.info.run_id

@@ -4,23 +4,16 @@ the hazard-ratio plot and coefficient table. Called from ``runs.log_result`` ins
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
 
 from churnlab.evaluation.survival import decile_table, plot_sample_curves, plot_survival_by_decile
-from churnlab.modeling.train import TrainResult
+from churnlab.tracking.artifacts import log_figure
+from churnlab.training import TrainResult
 
 CURVE_DAYS = 180
 SAMPLE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.9, 0.99)
-
-
-def _log_figure(ax, path: str) -> None:
-    fig = ax.figure
-    fig.tight_layout()
-    mlflow.log_figure(fig, path)
-    plt.close(fig)
 
 
 def log_survival_artifacts(result: TrainResult) -> None:
@@ -35,7 +28,7 @@ def log_survival_artifacts(result: TrainResult) -> None:
         test.duration_days.to_numpy(), test.event.to_numpy(), risk, surv[:, shown], times[shown]
     )
     mlflow.log_table(table, "survival/deciles.json")
-    _log_figure(
+    log_figure(
         plot_survival_by_decile(table, label=result.spec.name), "plots/survival_by_decile.png"
     )
     order = np.argsort(risk, kind="stable")
@@ -44,7 +37,7 @@ def log_survival_artifacts(result: TrainResult) -> None:
         f"account {test.account_id.iloc[i]} (risk {q:.0%} quantile)"
         for i, q in zip(picks, SAMPLE_QUANTILES, strict=True)
     ]
-    _log_figure(plot_sample_curves(surv[picks], times, labels), "plots/survival_samples.png")
+    log_figure(plot_sample_curves(surv[picks], times, labels), "plots/survival_samples.png")
     mlflow.log_table(
         pd.DataFrame(surv[picks], columns=[f"day_{int(t)}" for t in times]).assign(
             account_id=test.account_id.iloc[picks].to_numpy()
@@ -52,5 +45,5 @@ def log_survival_artifacts(result: TrainResult) -> None:
         "survival/sample_curves.json",
     )
     if hasattr(est, "plot_hazard_ratios"):
-        _log_figure(est.plot_hazard_ratios(), "plots/cox_hazard_ratios.png")
+        log_figure(est.plot_hazard_ratios(), "plots/cox_hazard_ratios.png")
         mlflow.log_table(est.summary.reset_index(), "cox/summary.json")

@@ -24,17 +24,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from churnlab import config
 from churnlab.config import ExperimentSpec
-from churnlab.modeling.train import train
-from churnlab.modeling.tuning import TuneResult, open_study, study_name, tune
-from churnlab.tracking.runs import (
-    KIND_TAG,
-    RunSummary,
-    checked_data,
-    log_and_summarize,
-    run_tags,
-    tracked_run,
-)
+from churnlab.tracking.runs import RunSummary, run_tags, tracked_run
 from churnlab.tracking.store import connect, ensure_experiment
+from churnlab.tracking.training import log_and_summarize
+from churnlab.training import checked_data, train
+from churnlab.training.tuning import TuneResult, open_study, study_name, tune
+from churnlab.vocab import KIND_TAG
 
 log = logging.getLogger(__name__)
 TRIAL_KIND = "tuning_trial"
@@ -225,7 +220,7 @@ def tune_and_log(
         )
         best_spec = result.tuned_spec(spec)
         say("training the final model with the best params")
-        final = train(best_spec, data=data, root=root, progress=say)
+        final = train(best_spec, data=data, root=root, progress=say, splits=splits)
         final.seconds["data"] = data_seconds
         say("logging to MLflow")
         summary = log_and_summarize(run, final, spec_text, tuning=result.seconds)

@@ -10,14 +10,20 @@ Importing this package registers the builders; the import order is the catalogue
 the feature columns' order in every table).
 """
 
-from churnlab.features.builtin import (  # noqa: F401  (registers the builders, in this order)
-    account,
-    billing,
-    engagement,
-    onboarding,
-    product_quality,
-    satisfaction,
-    support,
-    team,
-    usability,
+from importlib import import_module
+
+# registration order = catalogue order = column order of every feature table (changing it
+# changes which columns LightGBM's column sampling draws, so models would differ)
+DRIVER_MODULES = (
+    "engagement",
+    "team",
+    "onboarding",
+    "usability",
+    "product_quality",
+    "support",
+    "satisfaction",
+    "billing",
+    "account",
 )
+for _module in DRIVER_MODULES:
+    import_module(f"{__name__}.{_module}")

@@ -9,9 +9,9 @@ import pytest
 from sklearn.metrics import average_precision_score, log_loss
 
 from churnlab.config import SpecError, parse_spec
-from churnlab.modeling.data import load_training_data
-from churnlab.modeling.train import make_splits
-from churnlab.modeling.tuning import (
+from churnlab.training.data import load_training_data
+from churnlab.training.train import make_splits
+from churnlab.training.tuning import (
     DEFAULT_SEARCH_SPACES,
     LightGBMPruningCallback,
     TrialObjective,
@@ -20,7 +20,7 @@ from churnlab.modeling.tuning import (
     suggest,
     tune,
 )
-from churnlab.modeling.tuning import _fold as fold_of
+from churnlab.training.tuning import trial_fold as fold_of
 from tests.tracking.conftest import small_spec
 
 FAST = {"n_estimators": 40, "early_stopping_rounds": 20}
@@ -323,7 +323,8 @@ def test_an_interrupt_inside_a_trial_stops_it_at_once(lgb_data, monkeypatch):
     import os
     import signal
 
-    from churnlab.modeling import tuning
+    from churnlab.training import tuning
+    from churnlab.training.tuning import interrupts
 
     spec, data, splits = lgb_data
     reached = []
@@ -341,4 +342,4 @@ def test_an_interrupt_inside_a_trial_stops_it_at_once(lgb_data, monkeypatch):
     assert reached == []
     assert [t.state.name for t in study.trials] == ["FAIL"]
     assert signal.getsignal(signal.SIGINT) == handler
-    assert not tuning._INTERRUPTS.raising and tuning._INTERRUPTS.pending is None
+    assert not interrupts.INTERRUPTS.raising and interrupts.INTERRUPTS.pending is None

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.modeling.split import SplitError, check_classes, out_of_time_splits, random_split
+from churnlab.training.split import SplitError, check_classes, out_of_time_splits, random_split
 
 
 def _frame(end="2025-12-31", horizon=90) -> pd.DataFrame:

@@ -1,11 +1,15 @@
-"""Read what a training run logged: tables (``predictions/test.json``, ``shap/*.json``)."""
+"""Artifacts of a run: figures and tables logged, and tables read back (``predictions/test.json``,
+``shap/*.json``)."""
 
 from __future__ import annotations
 
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import matplotlib.pyplot as plt
+import mlflow
 import pandas as pd
 
 from churnlab.tracking.store import connect
@@ -25,3 +29,20 @@ def run_table(run_id: str, artifact: str) -> pd.DataFrame:
     if "cutoff" in frame:
         frame["cutoff"] = pd.to_datetime(frame["cutoff"])
     return frame
+
+
+def log_figure(ax: Any, path: str) -> None:
+    """Log the figure of ``ax`` into the active run as ``path`` (PNG) and close it."""
+    fig = ax.figure
+    fig.tight_layout()
+    mlflow.log_figure(fig, path)
+    plt.close(fig)
+
+
+def jsonable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with dates as ISO days, as ``mlflow.log_table`` stores them."""
+    out = frame.reset_index(drop=True).copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d")
+    return out

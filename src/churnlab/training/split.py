@@ -5,7 +5,7 @@ stratified random split. Every split is a set of row masks over one frame, so no
 (account, cutoff) row can sit in two parts.
 
 Survival families use the same split with their own training rows and censoring
-(``churnlab.modeling.survival.survival_targets``): every cutoff before the validation cutoff
+(:func:`survival_targets`): every cutoff before the validation cutoff
 trains, including those whose label window is still open there, with follow-up censored at the
 validation cutoff (no training target sees past it); validation rows are followed up to the test
 cutoff and test rows to the end of the data. The classifiers' masks below are unchanged.
@@ -136,3 +136,32 @@ def check_classes(split: Split, y: pd.Series) -> None:
         if positives == 0 or positives == len(values):
             kind = "no churners" if positives == 0 else "only churners"
             raise SplitError(f"split part '{part}'{where} has {kind} among {len(values)} rows")
+
+
+def survival_targets(
+    frame: pd.DataFrame, split: Split
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per part: (row mask, duration, event), censored so no part's target sees past the next
+    part's cutoff (see the module docstring). Random splits (single tables) use the rows and
+    durations as they are."""
+    duration = frame.duration_days.to_numpy(dtype=float)
+    event = frame.event.to_numpy(dtype=float)
+    if not split.cutoffs:
+        return {p: (m, duration[m], event[m]) for p, m in split.masks.items()}
+    cut = pd.to_datetime(frame.cutoff)
+    val_cut = pd.Timestamp(split.cutoffs["validation"][0])
+    test_cut = pd.Timestamp(split.cutoffs["test"][0])
+    out = {}
+    parts = {
+        "train": ((cut < val_cut).to_numpy(), val_cut),
+        "validation": (split.masks["validation"], test_cut),
+        "test": (split.masks["test"], None),
+    }
+    for part, (mask, limit) in parts.items():
+        d, e = duration[mask], event[mask]
+        if limit is not None:
+            follow_up = ((limit - cut[mask]).dt.total_seconds() / 86_400.0).to_numpy()
+            e = np.where(d <= follow_up, e, 0.0)
+            d = np.minimum(d, follow_up)
+        out[part] = (mask, d, e.astype(int))
+    return out

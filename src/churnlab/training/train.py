@@ -17,13 +17,21 @@ import pandas as pd
 
 from churnlab.config import EventData, ExperimentSpec
 from churnlab.evaluation import classification_metrics, oracle_risk
+from churnlab.evaluation.survival import survival_metrics
 from churnlab.explain import Explanation, explain
 from churnlab.modeling import ChurnEstimator, estimator_for
-from churnlab.modeling.data import TrainingData, load_training_data
-from churnlab.modeling.split import Split, check_classes, out_of_time_splits, random_split
+from churnlab.training.data import TrainingData, load_training_data
+from churnlab.training.split import (
+    Split,
+    check_classes,
+    out_of_time_splits,
+    random_split,
+    survival_targets,
+)
+from churnlab.vocab import SURVIVAL_FAMILIES, TIER_SHARES
 
 log = logging.getLogger(__name__)
-TIERS = {"high": 0.10, "medium": 0.20}  # top 10% of validation risk, then the next 20%
+TIERS = TIER_SHARES  # top 10% of validation risk, then the next 20%
 EXPLAIN_ROWS = 20_000
 
 
@@ -69,31 +77,70 @@ class TrainResult:
         return out
 
 
+def fold_targets(
+    frame: pd.DataFrame, split: Split, survival: bool
+) -> dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+    """Per part: (row mask, duration, event). Classifiers use the split's masks and no
+    durations; survival families train on every cutoff before the validation cutoff with
+    follow-up censored at each next part's cutoff (:func:`survival_targets`)."""
+    if survival:
+        return survival_targets(frame, split)
+    return {part: (mask, None, None) for part, mask in split.masks.items()}
+
+
 def _fit_fold(
     spec: ExperimentSpec, data: TrainingData, split: Split
 ) -> tuple[ChurnEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
-    from churnlab.modeling import FAMILIES
-
-    if FAMILIES[spec.model.family].kind == "survival":
-        from churnlab.modeling.survival import fit_survival_fold
-
-        return fit_survival_fold(spec, data, split)
+    """Fit the spec's family on one split; validation and test predictions and metrics (the
+    survival metrics added to the test part's for survival families)."""
     frame, X = data.frame, data.frame[data.features]
+    survival = spec.model.family in SURVIVAL_FAMILIES
+    if survival and frame.duration_days.isna().all():
+        raise ValueError(
+            f"{spec.model.family} needs a duration per customer: give the single table's "
+            "duration column (data.duration in the spec, --duration on the command line)"
+        )
     # labels are null where churn fell in the lead gap; such rows are in no part
     y = frame.churned_within_h.fillna(False).astype(int)
-    tr, va = split.masks["train"], split.masks["validation"]
+    targets = fold_targets(frame, split, survival)
+    tr, d_tr, e_tr = targets["train"]
+    va, d_va, e_va = targets["validation"]
     est = estimator_for(spec)
-    est.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
+    if survival:
+        log.info(
+            "%s: %d training rows (%d events after censoring at the validation cutoff)",
+            spec.model.family,
+            int(tr.sum()),
+            int(e_tr.sum()),
+        )
+        est.fit(X[tr], duration=d_tr, event=e_tr, eval_set=(X[va], y[va], d_va, e_va))
+    else:
+        est.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
     preds, metrics = {}, {}
     for part in ("validation", "test"):
-        m = split.masks[part]
+        m, d, e = targets[part]
         p = est.predict_risk(X[m])
         pred = frame.loc[m, ["account_id", "cutoff", "mrr"]].assign(y=y[m].to_numpy(), p=p)
+        if survival:
+            pred = pred.assign(duration_days=d, event=e)
         preds[part] = pred
         mrr = pred.mrr.to_numpy() if data.kind == "events" or pred.mrr.notna().all() else None
         metrics[part] = classification_metrics(pred.y.to_numpy(), p, mrr)
         if data.truth_path is not None:
             metrics[part].update(_oracle(spec, data, pred, metrics[part]["roc_auc"]))
+    if survival:
+        te, d_te, e_te = targets["test"]
+        X_test = X[te]
+        metrics["test"].update(
+            survival_metrics(
+                d_tr,
+                e_tr,
+                d_te,
+                e_te,
+                lambda t: est.predict_survival(X_test, t),
+                spec.horizon_days,
+            )
+        )
     return est, preds, metrics
 
 
@@ -149,6 +196,7 @@ def train(
     data: TrainingData | None = None,
     root: Path | None = None,
     progress: Callable[[str], Any] | None = None,
+    splits: list[Split] | None = None,
 ) -> TrainResult:
     """Train the spec's model; raise before fitting anything if data, split or spec are bad."""
     say = progress or (lambda msg: log.info(msg))
@@ -158,7 +206,7 @@ def train(
         say("building observations and features")
         data = load_training_data(spec, root)
     seconds["data"] = time.perf_counter() - t0
-    splits = make_splits(spec, data)
+    splits = splits if splits is not None else make_splits(spec, data)
 
     folds, final = [], None
     t1 = time.perf_counter()
@@ -196,3 +244,15 @@ def train(
         tier_thresholds=thresholds,
         seconds=seconds,
     )
+
+
+def checked_data(
+    spec: ExperimentSpec, root: Path, say: Callable[[str], Any]
+) -> tuple[TrainingData, list[Split], float]:
+    """Observations, features and splits of ``spec``, and the seconds the data took: what can
+    be checked before anything is fitted or tracked (a bad spec or split raises here)."""
+    say("building observations and features")
+    t0 = time.perf_counter()
+    data = load_training_data(spec, root)
+    seconds = time.perf_counter() - t0
+    return data, make_splits(spec, data), seconds

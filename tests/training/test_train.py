@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from churnlab.config import parse_spec
-from churnlab.modeling.data import load_training_data
-from churnlab.modeling.train import train
+from churnlab.training.data import load_training_data
+from churnlab.training.train import train
 
 
 @pytest.fixture(scope="module")

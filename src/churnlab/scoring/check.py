@@ -1,0 +1,93 @@
+"""The input check batch, REST and Spark scoring share: the signature's columns with their
+declared types, no duplicate keys, and errors that name the columns and example values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churnlab.scoring.load import ScoringError
+from churnlab.vocab import KEYS
+
+
+def check_feature_table(frame: pd.DataFrame, schema: Any, source: str = "features") -> pd.DataFrame:
+    """The columns the model's signature asks for, with their declared types.
+
+    ``schema``: the model's MLflow input schema. Raises :class:`ScoringError` naming missing columns, duplicate keys (up to 5 examples) and
+    columns whose values cannot take the declared type (with example values). Categories unseen
+    in training are allowed: the estimator treats them as missing."""
+    names = schema.input_names()
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise ScoringError(f"{source}: missing column(s) {missing}")
+    keys = [k for k in KEYS if k in names]
+    dup = frame.duplicated(keys, keep=False)
+    if dup.any():
+        examples = frame.loc[dup, keys].drop_duplicates().head(5)
+        shown = examples.to_dict("records") if len(keys) > 1 else examples[keys[0]].tolist()
+        raise ScoringError(
+            f"{source}: {int(dup.sum())} rows share duplicate key(s) {keys}, e.g. {shown}"
+        )
+    changed, bad = {}, []
+    for spec in schema.inputs:
+        col = frame[spec.name]
+        kind = str(getattr(spec.type, "name", spec.type))
+        converted, offending = _convert(col, kind)
+        if offending is not None:
+            bad.append(f"{spec.name!r} ({kind}): {offending}")
+        elif converted is not col:
+            changed[spec.name] = converted
+    if bad:
+        raise ScoringError(f"{source}: column(s) with the wrong type: " + "; ".join(bad))
+    # only the converted columns are replaced: rebuilding a wide frame column by column is slow
+    out = frame[names].reset_index(drop=True)
+    for name, col in changed.items():
+        out[name] = col.to_numpy() if isinstance(col, pd.Series) else col
+    return out
+
+
+def _convert(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
+    """``col`` as the signature type ``kind``; or (None, example offending values)."""
+    if kind in ("double", "float", "long", "integer"):
+        target = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
+        if col.dtype == target[kind]:
+            return col, None
+        if kind == "double" and col.dtype.kind in "iu":  # counts: no pass over the values
+            return col.astype("float64"), None
+        if pd.api.types.is_bool_dtype(col):
+            col = col.astype("float64")
+        num = pd.to_numeric(col, errors="coerce")
+        wrong = num.isna() & col.notna()
+        if wrong.any():
+            return None, col[wrong].astype(str).unique()[:3].tolist()
+        if kind in ("long", "integer"):
+            if num.isna().any() or (num != np.floor(num)).any():
+                return None, ["missing or fractional ids"]
+            return num.astype("int64" if kind == "long" else "int32"), None
+        return num.astype("float64" if kind == "double" else "float32"), None
+    if kind == "datetime":
+        if col.dtype == "datetime64[ns]":
+            return col, None
+        try:
+            return pd.to_datetime(col).astype("datetime64[ns]"), None
+        except (ValueError, TypeError):
+            return None, col.astype(str).head(3).tolist()
+    if kind == "boolean":
+        if pd.api.types.is_bool_dtype(col) and not col.isna().any():
+            return col.astype(bool), None
+        values = col.astype(object).where(col.notna(), None)
+        wrong = ~values.map(lambda v: v is None or v in (True, False)).astype(bool)
+        if wrong.any():
+            return None, values[wrong].astype(str).unique()[:3].tolist()
+        return values.map(lambda v: v if v is None else bool(v)), None
+    if kind == "string":
+        if pd.api.types.is_string_dtype(col.dtype) and (
+            col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
+        ):
+            return col, None
+        return col.astype(object).where(col.notna(), None).map(
+            lambda v: v if v is None else str(v)
+        ), None
+    return col, None

@@ -1,0 +1,60 @@
+"""Loading a churnlab model by URI, told the registered version it is, and the error every
+scoring input problem raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from churnlab.model import ChurnModel
+from churnlab.tracking import ModelRef, RegistryError, resolve_model
+
+
+class ScoringError(ValueError):
+    """Bad model reference or input: the message names the model, table or columns."""
+
+
+@dataclass
+class LoadedModel:
+    ref: ModelRef
+    pyfunc: Any  # mlflow.pyfunc.PyFuncModel
+    model: ChurnModel
+    input_schema: Any  # mlflow.types.Schema
+
+    def predict(
+        self, frame: pd.DataFrame, reasons: bool = True, source: str = "features"
+    ) -> pd.DataFrame:
+        """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
+        the pyfunc's predict (signature enforced), as REST and Spark call it."""
+        from churnlab.scoring.check import check_feature_table
+
+        frame = check_feature_table(frame, self.input_schema, source)
+        return self.pyfunc.predict(frame, params={"reasons": reasons})
+
+
+def load_model(uri: str | Path) -> LoadedModel:
+    """The pyfunc model behind ``uri``, told its registered version."""
+    try:
+        ref = resolve_model(uri)
+    except RegistryError as exc:
+        raise ScoringError(str(exc)) from None
+    try:
+        pyfunc = mlflow.pyfunc.load_model(
+            ref.uri, model_config={"model_version": ref.version} if ref.version else None
+        )
+    except MlflowException as exc:
+        raise ScoringError(f"cannot load model {ref.uri}: {exc.message}") from exc
+    model = pyfunc.unwrap_python_model()
+    if not isinstance(model, ChurnModel):
+        raise ScoringError(f"model {ref.uri} is not a churnlab model ({type(model).__name__})")
+    if ref.name is None:
+        ref.name = model.model_name
+    schema = pyfunc.metadata.get_input_schema()
+    if schema is None:
+        raise ScoringError(f"model {ref.uri} has no input signature")
+    return LoadedModel(ref=ref, pyfunc=pyfunc, model=model, input_schema=schema)

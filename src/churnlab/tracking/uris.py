@@ -1,0 +1,91 @@
+"""Model URIs: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or an exported folder, resolved
+to the registered name and version they hold."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model
+
+from churnlab.tracking.store import connect
+
+log = logging.getLogger(__name__)
+_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+class RegistryError(ValueError):
+    """A registry operation that cannot be done: unknown experiment, model, alias or URI."""
+
+
+@dataclass
+class ModelRef:
+    """Where a model comes from: the URI given, its registered name and version (if known)."""
+
+    uri: str
+    name: str | None
+    version: str | None
+
+    @property
+    def is_registry(self) -> bool:
+        return self.uri.startswith("models:/")
+
+
+def resolve_model(uri: str | Path) -> ModelRef:
+    """Name and version behind ``uri``; a registry alias is resolved to its current version."""
+    uri = str(uri)
+    if uri.startswith("models:/"):
+        match = _REGISTRY_URI.match(uri)
+        if not match:
+            raise RegistryError(
+                f"model URI {uri!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION "
+                "or an exported model folder"
+            )
+        client = connect()
+        name = match["name"]
+        try:
+            if match["alias"]:
+                version = client.get_model_version_by_alias(name, match["alias"]).version
+            else:
+                version = client.get_model_version(name, match["version"]).version
+        except MlflowException as exc:
+            raise RegistryError(f"model {uri}: {exc.message}") from exc
+        return ModelRef(uri=uri, name=name, version=str(version))
+    folder = Path(uri)
+    if not (folder / "MLmodel").is_file():
+        raise RegistryError(
+            f"model {uri}: not a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION) "
+            "and not an MLflow model folder (no MLmodel file)"
+        )
+    config = Model.load(str(folder / "MLmodel")).flavors.get("python_function", {})
+    config = config.get("config") or {}
+    version = config.get("model_version")
+    return ModelRef(
+        uri=str(folder),
+        name=config.get("model_name"),
+        version=None if version in (None, "") else str(version),
+    )
+
+
+def stamp_version(folder: str | Path, name: str, version: str) -> None:
+    """Write the registered name and version into an exported model folder's ``MLmodel``
+    (the pyfunc's ``model_config``), so serving the folder reports them."""
+    path = Path(folder) / "MLmodel"
+    meta = Model.load(str(path))
+    flavor = meta.flavors.get("python_function", {})
+    config = flavor.get("config")
+    if config is None or "model_version" not in config:
+        log.warning("%s was logged without a model_version config; not stamped", folder)
+        return
+    flavor["config"] = {**config, "model_version": str(version), "model_name": name}
+    meta.save(str(path))
+
+
+def model_name_of(uri: str) -> str:
+    """The registered name in a ``models:/`` URI, or the folder name of an exported model."""
+    if uri.startswith("models:/"):
+        return uri.removeprefix("models:/").split("@")[0].split("/")[0]
+    return Path(uri).name

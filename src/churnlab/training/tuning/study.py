@@ -1,0 +1,203 @@
+"""Resumable studies: one per experiment and spec, fingerprinted so a changed spec or data is
+refused, run until they hold the budget of complete or pruned trials."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from churnlab.config import ExperimentSpec, SearchParam
+from churnlab.training.data import TrainingData
+from churnlab.training.split import Split
+from churnlab.training.tuning.interrupts import (
+    deferred_interrupts,
+    quiet_optuna,
+    stop_if_interrupted,
+)
+from churnlab.training.tuning.objective import TrialObjective, scores_raw
+from churnlab.training.tuning.space import TuningError, direction, make_pruner, search_space
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class TuneResult:
+    """What a (possibly resumed) study found."""
+
+    study_name: str
+    metric: str
+    direction: str
+    best_params: dict[str, Any]  # the sampled values of the best trial
+    params: dict[str, Any]  # the spec's fixed params overlaid with best_params
+    best_value: float
+    best_trial: int
+    counts: dict[str, int]  # trials per state, over the whole study
+    new_trials: int  # trials run by this call
+    seconds: float
+    study: optuna.Study = field(repr=False)
+
+    def tuned_spec(self, spec: ExperimentSpec) -> ExperimentSpec:
+        """The spec with the best params, named ``<name>-tuned``."""
+        model = spec.model.model_copy(update={"params": dict(self.params)})
+        return spec.model_copy(update={"model": model, "name": f"{spec.name}-tuned"})
+
+
+def study_name(spec: ExperimentSpec) -> str:
+    """One study per experiment and spec: ``<experiment>.<spec name>``."""
+    return f"{spec.experiment}.{spec.name}"
+
+
+def fingerprint(spec: ExperimentSpec, data: TrainingData, space: dict[str, SearchParam]) -> str:
+    """What must not change for a study to be resumed: data, observations, family, fixed
+    params, metric, objective and search space."""
+    key = {
+        "data_digest": data.data_digest,
+        "cutoffs": spec.cutoffs,
+        "horizon_days": spec.horizon_days,
+        "lead_days": spec.lead_days,
+        "split": spec.split.model_dump(mode="json"),
+        "features": data.features,
+        "family": spec.model.family,
+        "params": spec.model.params,
+        "calibration": spec.model.calibration,
+        "metric": spec.metric,
+        "objective": spec.tuning.objective,
+        "trial_scoring": "raw log-odds" if scores_raw(spec) else "calibrated",
+        "seed": spec.seed,
+        "space": {k: v.model_dump(mode="json") for k, v in space.items()},
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def open_study(
+    spec: ExperimentSpec,
+    data: TrainingData,
+    storage: str | Path | None,
+    pruner: str | None = None,
+    space: dict[str, SearchParam] | None = None,
+    fresh: bool = False,
+) -> optuna.Study:
+    """Create or resume the spec's study in SQLite ``storage`` (in memory when None).
+
+    A stored study made from a different spec or data is not resumed (its trials would not be
+    comparable): the error says so; ``fresh`` deletes the stored study and starts over.
+    """
+    space = space if space is not None else search_space(spec)
+    name = study_name(spec)
+    url = None
+    if storage is not None:
+        storage = Path(storage)
+        storage.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{storage}"
+        if fresh and name in optuna.get_all_study_names(url):
+            optuna.delete_study(study_name=name, storage=url)
+    with quiet_optuna():
+        study = optuna.create_study(
+            storage=url,
+            study_name=name,
+            load_if_exists=True,
+            direction=direction(spec.metric),
+            sampler=optuna.samplers.TPESampler(seed=spec.seed),
+            pruner=make_pruner(pruner or spec.tuning.pruner, spec.tuning.report_every),
+        )
+    fp = fingerprint(spec, data, space)
+    stored = study.user_attrs.get("fingerprint")
+    if stored is None:
+        study.set_user_attr("fingerprint", fp)
+        study.set_user_attr("family", spec.model.family)
+        study.set_user_attr("metric", spec.metric)
+    elif stored != fp:
+        raise TuningError(
+            f"study {name!r} in {storage} was made from a different spec or data (family, "
+            "params, metric, search space, cutoffs or data changed), so its trials cannot be "
+            "resumed; start it over (churnlab tune --fresh) or rename the spec (name:)"
+        )
+    if study.direction.name.lower() != direction(spec.metric):
+        raise TuningError(f"study {name!r} optimizes in the other direction than {spec.metric}")
+    return study
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    out = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name.lower()] = out.get(t.state.name.lower(), 0) + 1
+    return out
+
+
+def tune(
+    spec: ExperimentSpec,
+    data: TrainingData,
+    splits: list[Split],
+    storage: str | Path | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    pruner: str | None = None,
+    callbacks: Iterable[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    study: optuna.Study | None = None,
+) -> TuneResult:
+    """Run (or resume) the spec's study until it holds ``trials`` complete or pruned trials
+    (default ``spec.tuning.trials``) or ``timeout`` seconds pass.
+
+    ``callbacks`` are called after every finished trial (complete, pruned or failed). Failed
+    trials (a fit that raises ``ValueError``/``TypeError``/LightGBM errors) are recorded and
+    the search goes on; Ctrl-C or SIGTERM stops it, keeping every finished trial. ``study``:
+    one already made by ``open_study`` (else it is opened from ``storage``).
+    """
+    space = search_space(spec)
+    study = study or open_study(spec, data, storage, pruner, space)
+    budget = trials if trials is not None else spec.tuning.trials
+    timeout = timeout if timeout is not None else spec.tuning.timeout
+    before = counts(study)
+    remaining = max(budget - before["complete"] - before["pruned"], 0)
+    prune = (pruner or spec.tuning.pruner) != "none"
+    objective = TrialObjective(spec, data, splits, space, prune=prune)
+    catch: tuple[type[Exception], ...] = (ValueError, TypeError, ArithmeticError)
+    try:
+        from lightgbm.basic import LightGBMError
+
+        catch = (*catch, LightGBMError)
+    except ImportError:  # pragma: no cover - lightgbm is a core dependency
+        pass
+    t0 = time.perf_counter()
+    if remaining:
+        log.info("study %s: %d trial(s) to run (%s)", study.study_name, remaining, before)
+        with quiet_optuna(), deferred_interrupts():
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                catch=catch,
+                callbacks=[*callbacks, stop_if_interrupted],
+            )
+    seconds = time.perf_counter() - t0
+    after = counts(study)
+    if after["complete"] == 0:
+        errors = {
+            t.user_attrs.get("error") for t in study.get_trials(deepcopy=False) if t.user_attrs
+        } - {None}
+        raise TuningError(
+            f"study {study.study_name!r} has no complete trial ({after}); "
+            f"errors: {sorted(errors)[:3] or 'none recorded'}"
+        )
+    best = study.best_trial
+    return TuneResult(
+        study_name=study.study_name,
+        metric=spec.metric,
+        direction=direction(spec.metric),
+        best_params=dict(best.params),
+        params={**spec.model.params, **best.params},
+        best_value=float(best.value),
+        best_trial=best.number,
+        counts=after,
+        new_trials=sum(after.values()) - sum(before.values()),
+        seconds=seconds,
+        study=study,
+    )

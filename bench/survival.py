@@ -81,9 +81,9 @@ def child_scale() -> dict:
     import numpy as np
 
     from churnlab.modeling import LightGBMSurvivalModel
-    from churnlab.training.data import load_training_data
     from churnlab.modeling.gbm_survival import expand_intervals
     from churnlab.modeling.survival import survival_targets
+    from churnlab.training.data import load_training_data
     from churnlab.training.train import make_splits
 
     spec = _spec("lightgbm_survival")

@@ -85,8 +85,8 @@ def bench_shap(model_uri: str, rows: int) -> dict:
     import numpy as np
     import shap
 
-    from churnlab.training.data import OBSERVATION_COLUMNS
     from churnlab.modeling.tree_shap import lightgbm_contributions
+    from churnlab.training.data import OBSERVATION_COLUMNS
 
     model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     est = model.estimator

@@ -28,7 +28,6 @@ from churnlab.analytics import (
     km_summary,
     logrank,
     monthly_retention,
-    observation_frame,
     onboarding_table,
     plot_churn_rates,
     plot_cohort_heatmap,
@@ -38,9 +37,10 @@ from churnlab.analytics import (
     plot_onboarding,
     survival_table,
 )
-from churnlab.notebooks import settings
 from churnlab.analytics.survival_curves import GROUPINGS
 from churnlab.data import load_dataset
+from churnlab.features import observation_frame
+from churnlab.notebooks import settings
 
 # %matplotlib inline
 

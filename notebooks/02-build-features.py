@@ -20,10 +20,10 @@
 import pandas as pd
 
 from churnlab.analytics.lift import driver_lift, univariate_lift
-from churnlab.notebooks import experiment_specs, settings
 from churnlab.data import load_dataset
 from churnlab.features import build_observations, catalogue, parse_cutoffs
 from churnlab.features.leakage import leakage_check
+from churnlab.notebooks import experiment_specs, settings
 from churnlab.training.data import load_training_data
 
 # %matplotlib inline

@@ -21,10 +21,9 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from churnlab.notebooks import experiment_specs, settings
-from churnlab.tracking import run_table
 from churnlab.evaluation.plots import plot_calibration
-from churnlab.tracking import leaderboard, promote, train_and_log
+from churnlab.notebooks import experiment_specs, settings
+from churnlab.tracking import leaderboard, promote, run_table, train_and_log
 
 # %matplotlib inline
 

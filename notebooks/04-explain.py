@@ -19,9 +19,7 @@
 # %%
 import pandas as pd
 
-from churnlab.notebooks import settings
 from churnlab.analytics.report import resolve_run
-from churnlab.tracking import run_table
 from churnlab.explain import (
     explain,
     global_importance,
@@ -30,7 +28,9 @@ from churnlab.explain import (
     plot_drivers,
     top_reasons,
 )
+from churnlab.notebooks import settings
 from churnlab.scoring import build_scoring_features, load_model
+from churnlab.tracking import run_table
 
 # %matplotlib inline
 

@@ -19,9 +19,9 @@
 # %%
 import pandas as pd
 
-from churnlab.notebooks import settings
 from churnlab.data import load_dataset
 from churnlab.evaluation.profit import CampaignParams, best_k, plot_profit_curve, profit_curve
+from churnlab.notebooks import settings
 from churnlab.scoring import build_scoring_features, load_model
 
 # %matplotlib inline

@@ -344,8 +344,8 @@ def train(
     """Train an experiment, evaluate it out of time, explain it and log it to MLflow."""
     from churnlab.config import SpecError
     from churnlab.data import DataValidationError
-    from churnlab.training.split import SplitError
     from churnlab.tracking import train_and_log
+    from churnlab.training.split import SplitError
 
     try:
         spec = _spec_from_flags(
@@ -412,9 +412,9 @@ def tune(
     evaluate and register the best model like `train` does."""
     from churnlab.config import SpecError, load_spec
     from churnlab.data import DataValidationError
+    from churnlab.tracking.tuning import tune_and_log
     from churnlab.training.split import SplitError
     from churnlab.training.tuning import TuningError
-    from churnlab.tracking.tuning import tune_and_log
 
     try:
         spec = load_spec(spec_file, experiment=experiment, seed=seed)

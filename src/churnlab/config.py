@@ -64,12 +64,6 @@ def artifact_root() -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from churnlab.notebooks import execute_notebooks, notebook_paths
 from churnlab.analytics.report import SECTIONS, build_report
 from churnlab.cli import app
 from churnlab.data.simulate import SimulationParams, simulate
+from churnlab.notebooks import execute_notebooks, notebook_paths
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04-explain", "05-score-and-act"]  # fmt: skip

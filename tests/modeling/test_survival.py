@@ -12,9 +12,8 @@ from sksurv.metrics import concordance_index_censored
 from churnlab.modeling import CoxChurnModel, LightGBMSurvivalModel, NotFittedError
 from churnlab.modeling.cox import CoxConvergenceError
 from churnlab.modeling.gbm_survival import expand_intervals
-from churnlab.training.split import out_of_time_splits
 from churnlab.modeling.survival import survival_outputs
-from churnlab.training.split import survival_targets
+from churnlab.training.split import out_of_time_splits, survival_targets
 
 
 def test_expansion_by_hand():

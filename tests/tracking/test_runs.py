@@ -14,7 +14,6 @@ from mlflow.tracking import MlflowClient
 
 from churnlab.config import SpecError, parse_spec
 from churnlab.features import DRIVERS
-from churnlab.training.split import SplitError
 from churnlab.tracking import (
     CHAMPION,
     PREVIOUS,
@@ -24,6 +23,7 @@ from churnlab.tracking import (
     promote,
     train_and_log,
 )
+from churnlab.training.split import SplitError
 from tests.tracking.conftest import small_spec
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 MANIFEST = "dataset.json"
 MAX_EXAMPLES = 5
 
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, located by table and column, with example keys or rows."""

@@ -17,6 +17,7 @@ from churnlab.data.schema import TABLES, TableSchema
 
 log = logging.getLogger(__name__)
 
+
 def _sql_literal(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
         return "null"

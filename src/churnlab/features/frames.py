@@ -76,5 +76,3 @@ def observation_frame(
     frame["churned_within_h"] = frame.churned_within_h.astype(bool)
     frame["cutoff"] = pd.to_datetime(frame.cutoff)
     return frame.reset_index(drop=True)
-
-

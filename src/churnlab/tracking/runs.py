@@ -139,7 +139,6 @@ def run_tags(spec: ExperimentSpec, data: TrainingData, root: Path, **extra: str)
     }
 
 
-
 def log_scoring_run(
     result: Any,
     ref: ModelRef,

@@ -28,6 +28,7 @@ from churnlab.training.tuning.space import TuningError, direction, make_pruner, 
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class TuneResult:
     """What a (possibly resumed) study found."""

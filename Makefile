@@ -25,7 +25,7 @@ AS_OF ?=
 NB_OUT ?= reports/notebooks
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve report notebooks test lint bench clean
+.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve report notebooks test docs lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -80,13 +80,16 @@ serve: $(STAMP) ## serve the champion over REST on 127.0.0.1:5001 (POST /invocat
 report: $(STAMP) ## HTML report of the champion of $(EXPERIMENT) into reports/ (also logged to its run)
 	$(CHURNLAB) report --experiment $(EXPERIMENT) --out reports
 
-notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $(NB_OUT)); README: Jupyter
+notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $(NB_OUT)); Jupyter: docs/analytics.md
 	$(CHURNLAB) notebooks --out $(NB_OUT)
 
 run: data validate features train tune compare promote export score report ## the whole demo: simulate -> features -> train -> tune -> compare -> promote -> export -> score -> report
 
-test: $(STAMP) ## run the test suite
+test: $(STAMP) docs ## build the docs strictly, then run the test suite
 	$(BIN)/python -m pytest -n auto --dist loadfile -q
+
+docs: $(STAMP) ## build the documentation site into site/ (mkdocs --strict, offline)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check src tests bench notebooks
@@ -101,6 +104,6 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/survival.py
 	$(BIN)/python bench/analytics.py
 
-clean: ## remove the virtualenv, generated data, MLflow stores, exported models and reports
-	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns reports
+clean: ## remove the virtualenv, generated data, MLflow stores, exported models, reports and the docs site
+	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns reports site
 	find models -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

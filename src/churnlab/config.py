@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from churnlab.errors import ChurnlabError
 from churnlab.vocab import (
     DEFAULT_DATA,
     DEFAULT_EXPERIMENT,
@@ -254,7 +255,7 @@ class ExperimentSpec(_Strict):
         return self.model_dump(mode="json")
 
 
-class SpecError(ValueError):
+class SpecError(ChurnlabError):
     """An experiment spec that cannot be used, with every problem named by its key."""
 
 
@@ -288,3 +289,68 @@ def parse_spec(raw: dict[str, Any], source: str | Path | None = None) -> Experim
     if source is not None:
         object.__setattr__(spec, "source", Path(source))
     return spec
+
+
+def spec_from_options(
+    spec_file: Path | None,
+    *,
+    data: Path | None,
+    cutoffs: str | None,
+    horizon: int | None,
+    lead: int | None,
+    table: Path | None,
+    id_col: str | None,
+    label: str | None,
+    duration: str | None,
+    mrr: str | None,
+    model: str | None,
+    experiment: str | None,
+    name: str | None,
+    seed: int | None,
+) -> ExperimentSpec:
+    """A spec from a YAML file (command-line options override a few keys) or, without one,
+    from the options alone (``churnlab train --data ... --model ...``)."""
+    if spec_file is not None:
+        given = {
+            "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
+            "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
+            "--model": model,
+        }  # fmt: skip
+        clash = [flag for flag, value in given.items() if value is not None]
+        if clash:
+            raise SpecError(
+                f"{', '.join(clash)}: set these in the spec file, not beside it "
+                "(with a spec, only --experiment, --name, --seed and --horizon override it)"
+            )
+        overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
+        return load_spec(spec_file, **overrides)
+    if model is None:
+        raise SpecError("give an experiment spec (SPEC.yaml) or --model with --data or --table")
+    if table is not None:
+        if not (id_col and label):
+            raise SpecError("--table needs --id and --label")
+        source = {
+            "table": str(table),
+            "id": id_col,
+            "label": label,
+            "duration": duration,
+            "mrr": mrr,
+        }
+    elif data is not None:
+        if not cutoffs:
+            raise SpecError("--data needs --cutoffs (e.g. 2024-03-01:2025-12-01:1M)")
+        source = {"path": str(data)}
+    else:
+        raise SpecError("give --data DIR (event data) or --table FILE (single customer table)")
+    raw = {
+        "name": name or model,
+        "data": source,
+        "cutoffs": cutoffs,
+        "horizon_days": horizon or ExperimentSpec.model_fields["horizon_days"].default,
+        "lead_days": lead or 0,
+        "model": {"family": model},
+        "seed": ExperimentSpec.model_fields["seed"].default if seed is None else seed,
+    }
+    if experiment:
+        raw["experiment"] = experiment
+    return parse_spec(raw)

@@ -74,3 +74,6 @@ def file_digest(path: str | Path) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     return h.hexdigest()[:16]
+
+
+__all__ = ["atomic_file", "file_digest", "replace_folder"]

@@ -70,3 +70,26 @@ def registered_model_name(experiment: str = DEFAULT_EXPERIMENT) -> str:
 def champion_uri(experiment: str = DEFAULT_EXPERIMENT) -> str:
     """``models:/churn-<experiment>@champion``: what scoring loads by default."""
     return f"models:/{registered_model_name(experiment)}@{CHAMPION}"
+
+
+__all__ = [
+    "BOARD_METRICS",
+    "CHAMPION",
+    "DAYS_PER_MONTH",
+    "DEFAULT_DATA",
+    "DEFAULT_EXPERIMENT",
+    "DRIVERS",
+    "FAMILIES",
+    "KEYS",
+    "KIND_TAG",
+    "LOWER_IS_BETTER",
+    "METRICS",
+    "MODEL_TAG",
+    "OBSERVATION_COLUMNS",
+    "PREVIOUS",
+    "SURVIVAL_FAMILIES",
+    "TIERS",
+    "TIER_SHARES",
+    "champion_uri",
+    "registered_model_name",
+]

@@ -27,6 +27,7 @@ import yaml
 from churnlab import __version__, config
 from churnlab.config import EventData, TableData
 from churnlab.data import load_source
+from churnlab.errors import ChurnlabError
 from churnlab.files import atomic_file
 from churnlab.tracking import champion_version, connect, leaderboard, spec_metric
 
@@ -45,7 +46,7 @@ SECTIONS = (
 EXAMPLES = 12
 
 
-class ReportError(ValueError):
+class ReportError(ChurnlabError):
     """The run or experiment to report on cannot be found or lacks what the report needs."""
 
 

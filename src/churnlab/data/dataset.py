@@ -9,6 +9,8 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
+from churnlab.errors import ChurnlabError
+
 MANIFEST = "dataset.json"
 MAX_EXAMPLES = 5
 
@@ -30,7 +32,7 @@ class Problem:
         return text
 
 
-class DataValidationError(ValueError):
+class DataValidationError(ChurnlabError):
     """Raised once per load with every problem found, so a user fixes them all in one pass."""
 
     def __init__(self, source: str, problems: list[Problem]):

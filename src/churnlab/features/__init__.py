@@ -2,7 +2,12 @@
 
 # registers the built-in builders (after the registry exists; their order is the catalogue's)
 from churnlab.features import builtin  # noqa: F401
-from churnlab.features.engine import build_features, select_builders, write_table
+from churnlab.features.engine import (
+    build_features,
+    select_builders,
+    summarize_written,
+    write_table,
+)
 from churnlab.features.frames import (
     default_refs,
     feature_frame,
@@ -54,5 +59,6 @@ __all__ = [
     "parse_cutoffs",
     "remove_builder",
     "select_builders",
+    "summarize_written",
     "write_table",
 ]

@@ -12,6 +12,7 @@ from churnlab.data import Dataset
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.files import atomic_file
 from churnlab.vocab import KEYS as _KEYS
+from churnlab.vocab import OBSERVATION_COLUMNS
 
 log = logging.getLogger(__name__)
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
@@ -110,3 +111,39 @@ def _write_batches(batches, path: str, suffix: str, schema) -> None:
             writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
     finally:
         writer.close()
+
+
+def summarize_written(dataset: Dataset, out: str | Path, used: list[FeatureBuilder]) -> dict:
+    """What ``churnlab features`` reports of a written table: rows, accounts, cutoffs, features,
+    builders and per cutoff the rows, complete labels and positive rate."""
+    out = Path(out)
+    con = dataset.con
+    written = con.read_parquet(str(out)) if out.suffix == ".parquet" else con.read_csv(str(out))
+    per_cutoff = con.execute(
+        written.group_by("cutoff")
+        .agg(
+            rows=written.count(),
+            complete=written.label_complete.sum(),
+            positive_rate=written.churned_within_h.cast("float64").mean(
+                where=written.label_complete
+            ),
+        )
+        .order_by("cutoff")
+    )
+    return {
+        "out": str(out),
+        "rows": int(per_cutoff.rows.sum()),
+        "accounts": int(con.execute(written.account_id.nunique())),
+        "cutoffs": len(per_cutoff),
+        "features": len([c for c in written.columns if c not in OBSERVATION_COLUMNS]),
+        "builders": [b.name for b in used],
+        "per_cutoff": [
+            {
+                "cutoff": str(r.cutoff.date()),
+                "rows": int(r.rows),
+                "label_complete": int(r.complete),
+                "positive_rate": None if r.complete == 0 else round(float(r.positive_rate), 4),
+            }
+            for r in per_cutoff.itertuples()
+        ],
+    }

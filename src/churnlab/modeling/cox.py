@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnlab.errors import ChurnlabError
 from churnlab.modeling.preprocess import column_owners, linear_preprocessor
 from churnlab.modeling.survival import SurvivalChurnEstimator
 
@@ -17,7 +18,7 @@ DEFAULTS = {"penalizer": 0.1, "l1_ratio": 0.0}
 DURATION, EVENT = "_duration_days", "_event"
 
 
-class CoxConvergenceError(ValueError):
+class CoxConvergenceError(ChurnlabError):
     """The Newton-Raphson fit did not converge (usually collinear or separating features)."""
 
 

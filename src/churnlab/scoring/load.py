@@ -11,11 +11,12 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from churnlab.errors import ChurnlabError
 from churnlab.model import ChurnModel
 from churnlab.tracking import ModelRef, RegistryError, resolve_model
 
 
-class ScoringError(ValueError):
+class ScoringError(ChurnlabError):
     """Bad model reference or input: the message names the model, table or columns."""
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
+from churnlab.errors import ChurnlabError
 from churnlab.tracking.store import connect
 
 log = logging.getLogger(__name__)
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
-class RegistryError(ValueError):
+class RegistryError(ChurnlabError):
     """A registry operation that cannot be done: unknown experiment, model, alias or URI."""
 
 

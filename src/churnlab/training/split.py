@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from churnlab.errors import ChurnlabError
+
 PARTS = ("train", "validation", "test")
 
 
@@ -37,7 +39,7 @@ class Split:
         }
 
 
-class SplitError(ValueError):
+class SplitError(ChurnlabError):
     pass
 
 

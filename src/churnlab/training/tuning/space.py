@@ -7,6 +7,7 @@ from typing import Any
 import optuna
 
 from churnlab.config import ExperimentSpec, SearchParam
+from churnlab.errors import ChurnlabError
 from churnlab.vocab import LOWER_IS_BETTER
 
 
@@ -52,7 +53,7 @@ PRUNABLE_FAMILIES = {"lightgbm"}
 DATASET_REUSE_FAMILIES = {"lightgbm"}
 
 
-class TuningError(ValueError):
+class TuningError(ChurnlabError):
     """A study that cannot run or resume (changed spec, every trial failed, unknown family)."""
 
 

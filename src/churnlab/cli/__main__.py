@@ -1,0 +1,5 @@
+"""``python -m churnlab.cli``."""
+
+from churnlab.cli import app
+
+app()

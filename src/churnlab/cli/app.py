@@ -1,0 +1,74 @@
+"""The Typer app, the consoles, and the one error handler every command runs under."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from churnlab import __version__
+from churnlab.errors import ChurnlabError
+
+app = typer.Typer(
+    name="churnlab",
+    help="Predictive churn modeling workbench: who leaves, when, why, and what it is worth.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"churnlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s")
+    # the command line only writes plots to files; the library leaves the backend to its host
+    # (a notebook's inline backend, a script's default)
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def emit_json(obj: Any) -> None:
+    """Print ``obj`` as JSON (``--json`` output)."""
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors_reported() -> Iterator[None]:
+    """The one error handler: churnlab's input errors and missing files print their message,
+    any other ``ValueError`` its type and message; each exits 1 without a traceback."""
+    try:
+        yield
+    except (ChurnlabError, FileNotFoundError) as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+
+
+def notices(items: list[str]) -> None:
+    for notice in items:
+        err.print(f"[yellow]notice:[/] {notice}", highlight=False)

@@ -1,0 +1,114 @@
+"""`churnlab simulate` and `churnlab validate`: make demo data, check a dataset."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices
+from churnlab.vocab import DEFAULT_DATA
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="output folder (replaced atomically)")] = Path(
+        DEFAULT_DATA
+    ),
+    accounts: Annotated[int, typer.Option(min=1, help="number of accounts")] = 5000,
+    months: Annotated[int, typer.Option(min=1, help="months of history")] = 24,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 42,
+    start: Annotated[str, typer.Option(help="first day of the simulated history")] = "2024-01-01",
+    as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
+) -> None:
+    """Simulate a SaaS business: accounts, subscriptions, events, tickets, surveys and truth."""
+    from churnlab.data.simulate import SimulationParams
+    from churnlab.data.simulate import simulate as run_simulation
+
+    params = SimulationParams(accounts=accounts, months=months, seed=seed, start=start)
+    t0 = time.perf_counter()
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("accounts", total=accounts)
+        manifest = run_simulation(
+            out, params, progress=lambda done, _: bar.update(task, completed=done)
+        )
+    elapsed = time.perf_counter() - t0
+    if as_json:
+        emit_json({**manifest, "out": str(out), "seconds": round(elapsed, 2)})
+        return
+    rows = manifest["rows"]
+    console.print(
+        f"wrote [bold]{out}[/]: "
+        + ", ".join(f"{name} {n:,}" for name, n in rows.items())
+        + f" rows in {elapsed:.1f}s ({rows['events'] / elapsed:,.0f} events/s)"
+    )
+
+
+@app.command()
+def validate(
+    data: Annotated[Path | None, typer.Argument(help="dataset folder or .duckdb file")] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="a single customer table (CSV/Parquet)")
+    ] = None,
+    id_col: Annotated[str | None, typer.Option("--id", help="id column of --table")] = None,
+    label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,
+    duration: Annotated[str | None, typer.Option(help="duration column of --table")] = None,
+    observed_until: Annotated[
+        str | None,
+        typer.Option("--end", help="end of observation (default: manifest or last event)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Check a dataset and report every problem at once; print a summary when it is clean."""
+    from churnlab.data import DataValidationError, load_customer_table, load_dataset
+
+    if (data is None) == (table is None):
+        fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
+    if table is not None and not (id_col and label):
+        fail("--table needs --id and --label", code=2)
+    with errors_reported():
+        try:
+            if table is not None:
+                dataset = load_customer_table(
+                    table, id_col=id_col, label_col=label, duration_col=duration
+                )
+            else:
+                dataset = load_dataset(data, observed_until=observed_until)
+            summary = dataset.summary()
+        except DataValidationError as exc:
+            if not as_json:
+                raise
+            emit_json({"valid": False, "problems": [str(p) for p in exc.problems]})
+            raise typer.Exit(1) from None
+    if as_json:
+        emit_json({"valid": True, **summary, "notices": dataset.notices})
+        return
+    notices(dataset.notices)
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    grid = Table(title=f"valid: {summary['source']}", show_header=False, title_justify="left")
+    for name, n in summary["rows"].items():
+        grid.add_row(f"{name} rows", f"{n:,}")
+    if "start" in summary:
+        grid.add_row("date range", f"{summary['start'][:10]} .. {summary['observed_until'][:10]}")
+        grid.add_row("accounts", f"{summary['accounts']:,}")
+        grid.add_row("churned accounts", f"{summary['churned_accounts']:,}")
+    else:
+        grid.add_row("customers", f"{summary['customers']:,}")
+        grid.add_row("churned customers", f"{summary['churned_customers']:,}")
+    grid.add_row("churn rate", f"{summary['churn_rate']:.1%}")
+    console.print(grid)

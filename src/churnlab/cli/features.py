@@ -1,0 +1,96 @@
+"""`churnlab features` and `churnlab catalogue`: point-in-time feature tables, the catalogue."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices
+from churnlab.files import atomic_file
+from churnlab.vocab import DEFAULT_DATA
+
+
+@app.command()
+def features(
+    data: Annotated[Path, typer.Option(help="dataset folder or .duckdb file")] = Path(DEFAULT_DATA),
+    cutoffs: Annotated[
+        str,
+        typer.Option(help="dates (2024-03-01,2024-04-01) or START:END:STEP, STEP like 7D, 2W, 1M"),
+    ] = ...,
+    horizon: Annotated[int, typer.Option(min=1, help="label window in days")] = 90,
+    lead: Annotated[int, typer.Option(min=0, help="days between cutoff and the label window")] = 0,
+    drivers: Annotated[str | None, typer.Option(help="only these drivers, comma-separated")] = None,
+    engine: Annotated[
+        str, typer.Option(help="duckdb (embedded) or spark (local or the active session)")
+    ] = "duckdb",
+    out: Annotated[Path, typer.Option(help="output .parquet or .csv (written atomically)")] = Path(
+        "data/features.parquet"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Build point-in-time observations and features at each cutoff and write them to a file."""
+    from churnlab.data import load_dataset
+    from churnlab.features import (
+        build_features,
+        build_observations,
+        parse_cutoffs,
+        summarize_written,
+        write_table,
+    )
+    from churnlab.vocab import OBSERVATION_COLUMNS
+
+    t0 = time.perf_counter()
+    with errors_reported():
+        cut = parse_cutoffs(cutoffs)
+        with err.status(f"loading {data}", spinner="dots") as status:
+            dataset = load_dataset(data, engine=engine)
+            status.update(f"planning features at {len(cut)} cutoffs")
+            obs = build_observations(dataset, cut, horizon, lead)
+            table, used = build_features(
+                dataset, obs, drivers=drivers.split(",") if drivers else None
+            )
+            n_features = len(table.columns) - len(OBSERVATION_COLUMNS)
+            status.update(f"building {n_features} features x {len(cut)} cutoffs on {engine}")
+            write_table(dataset, table, out)
+    elapsed = time.perf_counter() - t0
+    summary = {**summarize_written(dataset, out, used), "seconds": round(elapsed, 2)}
+    if as_json:
+        emit_json(summary)
+        return
+    notices(dataset.notices)
+    grid = Table(
+        title=f"{out}: positive rate per cutoff (horizon {horizon} days)", title_justify="left"
+    )
+    for col in ("cutoff", "rows", "label complete", "positive rate"):
+        grid.add_column(col, justify="right")
+    for r in summary["per_cutoff"]:
+        rate = "-" if r["positive_rate"] is None else f"{r['positive_rate']:.1%}"
+        grid.add_row(r["cutoff"], f"{r['rows']:,}", f"{r['label_complete']:,}", rate)
+    console.print(grid)
+    console.print(
+        f"{summary['rows']:,} rows, {summary['accounts']:,} accounts, {summary['cutoffs']} cutoffs, "
+        f"{summary['features']} features in {elapsed:.1f}s"
+    )
+
+
+@app.command()
+def catalogue(
+    fmt: Annotated[str, typer.Option("--format", help="json or md")] = "md",
+    out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
+) -> None:
+    """The feature catalogue: every built-in feature with its driver, dtype and description."""
+    from churnlab.features import catalogue_json, catalogue_markdown
+
+    if fmt not in ("json", "md"):
+        fail("--format must be json or md", code=2)
+    text = catalogue_json() if fmt == "json" else catalogue_markdown()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        with atomic_file(out) as tmp:
+            tmp.write_text(text)
+        console.print(f"wrote {out}")

@@ -1,0 +1,99 @@
+"""`churnlab score` and `churnlab serve`: batch scores with the champion, REST serving."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from churnlab.cli.app import app, console, emit_json, err, errors_reported
+from churnlab.vocab import champion_uri
+
+
+@app.command()
+def score(
+    model: Annotated[
+        str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or an exported folder")
+    ] = champion_uri(),
+    data: Annotated[Path | None, typer.Option(help="event dataset folder (raw data)")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="score accounts active on this date (default: data's end)"),
+    ] = None,
+    features: Annotated[
+        Path | None, typer.Option(help="score a prepared feature table instead of raw data")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="output .parquet or .csv (written atomically)")] = Path(
+        "data/scores.parquet"
+    ),
+    engine: Annotated[str, typer.Option(help="feature engine: duckdb or spark")] = "duckdb",
+    log: Annotated[bool, typer.Option("--log", help="record the job as its own MLflow run")] = (
+        False
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Score every account active at --as-of (or a prepared table) with a registered model."""
+
+    from churnlab.scoring import score_job
+
+    with errors_reported(), err.status(f"scoring with {model}", spinner="dots"):
+        job = score_job(
+            model,
+            data=data,
+            as_of=as_of,
+            features=features,
+            out=out,
+            engine=engine,
+            log_run=log,
+        )
+    summary = {**job.summary, "out": str(job.out), "run_id": job.run_id}
+    if as_json:
+        emit_json(summary)
+        return
+    ver = summary["model_version"] or "?"
+    console.print(
+        f"{summary['accounts']:,} accounts scored with [bold]{summary['model_name']}[/] "
+        f"version {ver} as of {', '.join(summary['cutoffs']) or '-'}"
+    )
+    grid = Table()
+    for col in ("tier", "accounts", "revenue at risk", "mean p(churn)"):
+        grid.add_column(col, justify="left" if col == "tier" else "right")
+    for tier, d in summary["tiers"].items():
+        mean = "-" if d["mean_p_churn"] is None else f"{d['mean_p_churn']:.1%}"
+        grid.add_row(tier, f"{d['accounts']:,}", f"{d['revenue_at_risk']:,.0f}", mean)
+    console.print(grid)
+    if summary["high_tier_drivers"]:
+        console.print(
+            "top drivers in the high tier: "
+            + ", ".join(f"{d['driver']} ({d['share']:.0%})" for d in summary["high_tier_drivers"])
+        )
+    secs = summary["seconds"]
+    console.print(
+        f"wrote [bold]{job.out}[/] in {secs['total']:.1f}s (features "
+        f"{secs.get('features', 0):.1f}s, scoring {secs.get('scoring', 0):.1f}s)"
+        + (f"; logged run {job.run_id}" if job.run_id else "")
+    )
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or an exported folder")
+    ] = champion_uri(),
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 5001,
+    workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 1,
+) -> None:
+    """Serve the model over REST (mlflow models serve): POST rows to /invocations."""
+
+    from churnlab.scoring.serve import serve_command
+    from churnlab.tracking import resolve_model
+
+    with errors_reported():
+        ref = resolve_model(model)
+    cmd, env = serve_command(ref, host, port, workers)
+    err.print(f"serving {ref.name} version {ref.version} on http://{host}:{port}/invocations")
+    os.execvpe(cmd[0], cmd, env)

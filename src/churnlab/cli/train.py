@@ -1,0 +1,162 @@
+"""`churnlab train` and `churnlab tune`: fit, evaluate, explain and register a spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnlab.cli.app import app, console, emit_json, err, errors_reported
+
+
+@app.command()
+def train(
+    spec_file: Annotated[Path | None, typer.Argument(help="experiment spec (YAML)")] = None,
+    data: Annotated[Path | None, typer.Option(help="event dataset folder (no spec)")] = None,
+    cutoffs: Annotated[str | None, typer.Option(help="START:END:STEP or dates (no spec)")] = None,
+    horizon: Annotated[int | None, typer.Option(min=1, help="label window in days")] = None,
+    lead: Annotated[int | None, typer.Option(min=0, help="days between cutoff and window")] = None,
+    table: Annotated[Path | None, typer.Option(help="single customer table (no spec)")] = None,
+    id_col: Annotated[str | None, typer.Option("--id", help="customer id column")] = None,
+    label: Annotated[str | None, typer.Option(help="churn label column")] = None,
+    duration: Annotated[str | None, typer.Option(help="tenure/duration column")] = None,
+    mrr: Annotated[str | None, typer.Option(help="monthly revenue column")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="model family: logistic, lightgbm, cox or lightgbm_survival"),
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
+    name: Annotated[str | None, typer.Option(help="run name")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Train an experiment, evaluate it out of time, explain it and log it to MLflow."""
+    from churnlab.config import spec_from_options
+    from churnlab.tracking import train_and_log
+
+    with errors_reported():
+        spec = spec_from_options(
+            spec_file,
+            data=data,
+            cutoffs=cutoffs,
+            horizon=horizon,
+            lead=lead,
+            table=table,
+            id_col=id_col,
+            label=label,
+            duration=duration,
+            mrr=mrr,
+            model=model,
+            experiment=experiment,
+            name=name,
+            seed=seed,
+        )
+        text = spec.source.read_text() if spec.source else None
+        with err.status(f"training {spec.name}", spinner="dots") as status:
+            result = train_and_log(spec, spec_text=text, progress=lambda m: status.update(m))
+    out = result.to_dict()
+    if as_json:
+        emit_json(out)
+        return
+    grid = Table(
+        title=f"{spec.name}: {spec.model.family}, run {result.run_id}", title_justify="left"
+    )
+    grid.add_column("metric")
+    grid.add_column("validation", justify="right")
+    grid.add_column("test", justify="right")
+    for k, v in out["test_metrics"].items():
+        val = out["validation_metrics"].get(k)
+        fmt = "{:,.0f}" if k == "rows" else "{:.4f}"
+        grid.add_row(k, "" if val is None else fmt.format(val), fmt.format(v))
+    console.print(grid)
+    console.print(
+        f"registered [bold]{result.model_name}[/] version {result.model_version} "
+        f"in {out['seconds'].get('total', 0):.1f}s"
+    )
+
+
+@app.command()
+def tune(
+    spec_file: Annotated[Path, typer.Argument(help="experiment spec (YAML)")],
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="trial budget of the study (default: the spec's)")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="stop starting trials after this many seconds")
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (sampler and model)")] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="delete the spec's stored study and start over")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Tune the spec's model with Optuna (resumable; optuna.db beside mlflow.db), then train,
+    evaluate and register the best model like `train` does."""
+    from churnlab.config import load_spec
+    from churnlab.tracking.tuning import tune_and_log
+
+    try:
+        with errors_reported():
+            spec = load_spec(spec_file, experiment=experiment, seed=seed)
+            budget = trials or spec.tuning.trials
+            text = spec.source.read_text() if spec.source else None
+            bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[best]}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=as_json,
+            )
+
+            def on_trial(study, trial) -> None:
+                finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+                done = sum(t.state.name in ("COMPLETE", "PRUNED") for t in finished)
+                try:
+                    best = f"best {spec.metric} {study.best_value:.4f} (trial {study.best_trial.number})"
+                except ValueError:
+                    best = ""
+                bar.update(task, completed=min(done, budget), best=best)
+
+            with bar:
+                task = bar.add_task(f"tuning {spec.name}", total=budget, best="")
+                result = tune_and_log(
+                    spec,
+                    spec_text=text,
+                    trials=trials,
+                    timeout=timeout,
+                    callbacks=[on_trial],
+                    progress=lambda m: bar.update(task, description=m),
+                    fresh=fresh,
+                )
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]interrupted:[/] finished trials are kept in optuna.db; "
+            "run the same command again to resume the study"
+        )
+        raise typer.Exit(130) from None
+    out = result.to_dict()
+    if as_json:
+        emit_json(out)
+        return
+    grid = Table(
+        title=f"{spec.name}: best params of {sum(result.counts.values())} trials "
+        f"({result.counts['pruned']} pruned, {result.counts['fail']} failed)",
+        title_justify="left",
+    )
+    grid.add_column("param")
+    grid.add_column("value", justify="right")
+    for k, v in result.best_params.items():
+        grid.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    console.print(grid)
+    console.print(
+        f"validation {spec.metric} {result.best_value:.4f}; test {spec.metric} "
+        f"{out['test_metrics'].get(spec.metric, float('nan')):.4f}; registered "
+        f"[bold]{result.run.model_name}[/] version {result.run.model_version} "
+        f"(run {result.run.run_id})"
+    )

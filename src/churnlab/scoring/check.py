@@ -8,8 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnlab.scoring.load import ScoringError
+from churnlab.errors import ChurnlabError
 from churnlab.vocab import KEYS
+
+
+class ScoringError(ChurnlabError):
+    """Bad model reference or input: the message names the model, table or columns."""
 
 
 def check_feature_table(frame: pd.DataFrame, schema: Any, source: str = "features") -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 from churnlab.data import load_dataset
 from churnlab.features import active_accounts, feature_frame
 from churnlab.model import ChurnModel
-from churnlab.scoring.load import ScoringError
+from churnlab.scoring.check import ScoringError
 
 
 def build_scoring_features(

@@ -11,13 +11,9 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from churnlab.errors import ChurnlabError
 from churnlab.model import ChurnModel
+from churnlab.scoring.check import ScoringError, check_feature_table
 from churnlab.tracking import ModelRef, RegistryError, resolve_model
-
-
-class ScoringError(ChurnlabError):
-    """Bad model reference or input: the message names the model, table or columns."""
 
 
 @dataclass
@@ -32,8 +28,6 @@ class LoadedModel:
     ) -> pd.DataFrame:
         """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
         the pyfunc's predict (signature enforced), as REST and Spark call it."""
-        from churnlab.scoring.check import check_feature_table
-
         frame = check_feature_table(frame, self.input_schema, source)
         return self.pyfunc.predict(frame, params={"reasons": reasons})
 

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from churnlab.scoring.load import ScoringError
+from churnlab.scoring.check import ScoringError
 from churnlab.tracking import ModelRef, resolve_model
 
 

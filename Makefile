@@ -83,17 +83,19 @@ report: $(STAMP) ## HTML report of the champion of $(EXPERIMENT) into reports/ (
 notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $(NB_OUT)); Jupyter: docs/analytics.md
 	$(CHURNLAB) notebooks --out $(NB_OUT)
 
-run: data validate features train tune compare promote export score report ## the whole demo: simulate -> features -> train -> tune -> compare -> promote -> export -> score -> report
+run: data validate train tune compare promote export score report ## the whole demo: simulate -> train (features built once, cached) -> tune -> compare -> promote -> export -> score -> report
 
-test: $(STAMP) docs ## build the docs strictly, then run the test suite
+test: $(STAMP) docs ## check the layer contracts, build the docs strictly, run the test suite
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n auto --dist loadfile -q
 
 docs: $(STAMP) ## build the documentation site into site/ (mkdocs --strict, offline)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, layer contracts (lint-imports)
 	$(BIN)/ruff check src tests bench notebooks
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py

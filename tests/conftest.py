@@ -12,6 +12,15 @@ from churnlab.data.simulate import SimulationParams, simulate
 SMALL = SimulationParams(accounts=1500, months=18, seed=7)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _feature_cache(tmp_path_factory):
+    """Feature tables built by the tests are kept in a temporary folder, not in data/cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CHURNLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def small_sim(tmp_path_factory) -> Path:
     """A simulated dataset large enough for the mechanisms to show (about 1 s to make)."""

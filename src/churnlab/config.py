@@ -55,6 +55,13 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
+def cache_dir() -> Path:
+    """Where built feature tables are kept for reuse: ``CHURNLAB_CACHE`` if set, else
+    ``data/cache`` in the project root (git-ignored with ``data/``)."""
+    env = os.environ.get("CHURNLAB_CACHE")
+    return Path(env).resolve() if env else data_dir() / "cache"
+
+
 def artifact_root() -> Path:
     """Where the local tracking store keeps artifacts (``mlartifacts/`` in the project root)."""
     return project_root() / "mlartifacts"

@@ -4,6 +4,7 @@ scoring and the analytics (each runs the builders through :func:`feature_table`)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -60,19 +61,44 @@ def observation_frame(
     unknown = sorted(set(features) - set(owners))
     if unknown:
         raise ValueError(f"unknown feature(s) {unknown}; see `churnlab catalogue`")
-    names = sorted({owners[f] for f in features})
-    obs = build_observations(dataset, cutoffs, horizon_days)
-    table, used = build_features(dataset, obs, names=names)
-    built = {f.name for b in used for f in b.features}
-    missing = sorted(set(features) - built)
-    if missing:
-        raise ValueError(
-            f"{dataset.source}: cannot build {missing}: the data lacks what they need "
-            f"({'; '.join(dataset.notices[-len(missing) :])})"
-        )
     cols = ["account_id", "cutoff", "churned_within_h", "label_complete", "mrr", *features]
-    frame = dataset.con.to_pyarrow(table.select(*cols)).to_pandas()
+    frame = _from_cache(dataset, cutoffs, horizon_days, cols)
+    if frame is None:
+        names = sorted({owners[f] for f in features})
+        obs = build_observations(dataset, cutoffs, horizon_days)
+        table, used = build_features(dataset, obs, names=names)
+        built = {f.name for b in used for f in b.features}
+        missing = sorted(set(features) - built)
+        if missing:
+            raise ValueError(
+                f"{dataset.source}: cannot build {missing}: the data lacks what they need "
+                f"({'; '.join(dataset.notices[-len(missing) :])})"
+            )
+        frame = dataset.con.to_pyarrow(table.select(*cols)).to_pandas()
     frame = frame[frame.label_complete.astype(bool)].drop(columns="label_complete")
     frame["churned_within_h"] = frame.churned_within_h.astype(bool)
     frame["cutoff"] = pd.to_datetime(frame.cutoff)
     return frame.reset_index(drop=True)
+
+
+def _from_cache(
+    dataset: Dataset, cutoffs: Any, horizon_days: int, cols: list[str]
+) -> pd.DataFrame | None:
+    """``cols`` of the training features kept for this data, cutoffs and horizon, if any."""
+    from pathlib import Path
+
+    from churnlab.features import cache
+    from churnlab.features.observations import parse_cutoffs
+    from churnlab.files import file_digest
+
+    source = Path(dataset.source)
+    if not (cache.enabled() and source.exists()):
+        return None
+    engine = "duckdb" if dataset.con.name == "duckdb" else "spark"
+    key = cache.frame_key(
+        file_digest(source), parse_cutoffs(cutoffs), horizon_days, 0, engine, builders()
+    )
+    hit = cache.load(key)
+    if hit is None or not set(cols) <= set(hit[0].columns):
+        return None
+    return hit[0][cols]

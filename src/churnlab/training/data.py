@@ -12,14 +12,17 @@ from pathlib import Path
 import pandas as pd
 
 from churnlab.config import EventData, ExperimentSpec, SpecError
-from churnlab.data import Dataset, load_source
+from churnlab.data import Dataset, load_dataset, load_source
 from churnlab.features import (
     BuilderRef,
     FeatureSpec,
     build_observations,
+    builders,
     feature_frame,
+    parse_cutoffs,
     select_builders,
 )
+from churnlab.features import cache as feature_cache
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
@@ -68,40 +71,56 @@ def select_features(spec: ExperimentSpec, available: dict[str, str]) -> list[str
 
 
 def load_training_data(spec: ExperimentSpec, root: Path | None = None) -> TrainingData:
-    """Build the experiment's frame. Relative data paths resolve against ``root``."""
+    """Build the experiment's frame. Relative data paths resolve against ``root``.
+
+    Event data: observations and the features of every builder that can run on the data,
+    built once per (data digest, cutoffs, horizon, lead, builders) and then read from the
+    feature cache (:mod:`churnlab.features.cache`) by every spec that asks for them."""
+    if isinstance(spec.data, EventData):
+        return _events(spec, _resolve(root, spec.data.path))
     try:
         ds = load_source(spec.data, root)
     except FileNotFoundError as exc:
         raise SpecError(str(exc)) from None
-    if isinstance(spec.data, EventData):
-        return _events(spec, ds)
     return _customers(spec, ds)
 
 
-def _events(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
-    path = Path(ds.source)
+def _resolve(root: Path | None, path: Path) -> Path:
+    root = root if root is not None else Path.cwd()
+    path = path if path.is_absolute() else root / path
+    if not path.exists():
+        raise SpecError(f"data: {path} not found")
+    return path
+
+
+def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
     h, lead = spec.horizon_days, spec.lead_days
     try:
-        obs = build_observations(ds, spec.cutoffs, h, lead)
+        cutoffs = parse_cutoffs(spec.cutoffs)
     except ValueError as exc:
         raise SpecError(f"cutoffs: {exc}") from exc
-    runnable, notices = select_builders(ds)
-    available = {f.name: b.driver for b in runnable for f in b.features}
+    digest = file_digest(path)
+    key = feature_cache.frame_key(digest, cutoffs, h, lead, spec.data.engine, builders())
+    cached = feature_cache.load(key)
+    if cached is None:
+        frame, meta = _build_events(spec, path, cutoffs)
+        feature_cache.store(key, frame, meta)
+    else:
+        frame, meta = cached
+    available = meta["drivers"]
     chosen = select_features(spec, available)
     refs = [
-        BuilderRef(b.name, dict(b.params))
-        for b in runnable
-        if any(f.name in chosen for f in b.features)
+        BuilderRef(name, dict(params))
+        for name, params, outputs in meta["builders"]
+        if any(f in chosen for f in outputs)
     ]
-    frame, used = feature_frame(ds, obs, refs)
-    feats = {f.name: f for b in used for f in b.features}
     truth = path / "truth.parquet"
     return TrainingData(
         frame=frame[OBSERVATION_COLUMNS + chosen],
         features=chosen,
         kind="events",
         source=str(path),
-        data_digest=file_digest(path),
+        data_digest=digest,
         feature_spec=FeatureSpec(
             kind="events",
             features=tuple(chosen),
@@ -111,12 +130,35 @@ def _events(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
             lead_days=lead,
             engine=spec.data.engine,
         ),
-        observed_until=ds.observed_until,
+        observed_until=pd.Timestamp(meta["observed_until"]),
         truth_path=truth if truth.exists() else None,
-        descriptions={n: feats[n].description for n in chosen},
+        descriptions={n: meta["descriptions"][n] for n in chosen},
         drivers={n: available[n] for n in chosen},
-        notices=notices + ds.notices,
+        notices=list(meta["notices"]),
     )
+
+
+def _build_events(
+    spec: ExperimentSpec, path: Path, cutoffs: list[pd.Timestamp]
+) -> tuple[pd.DataFrame, dict]:
+    """Observations and every runnable builder's features, and what training needs of them."""
+    ds = load_dataset(path, engine=spec.data.engine)
+    try:
+        obs = build_observations(ds, cutoffs, spec.horizon_days, spec.lead_days)
+    except ValueError as exc:
+        raise SpecError(f"cutoffs: {exc}") from exc
+    runnable, notices = select_builders(ds)
+    refs = [BuilderRef(b.name, dict(b.params)) for b in runnable]
+    frame, used = feature_frame(ds, obs, refs)
+    meta = {
+        "source": str(path),
+        "observed_until": ds.observed_until.isoformat(),
+        "drivers": {f.name: b.driver for b in runnable for f in b.features},
+        "descriptions": {f.name: f.description for b in used for f in b.features},
+        "builders": [[b.name, dict(b.params), [f.name for f in b.features]] for b in runnable],
+        "notices": notices + ds.notices,
+    }
+    return frame, meta
 
 
 def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:

@@ -70,82 +70,25 @@ def load_customer_table(
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
     df = _read(path).reset_index(drop=True)
-    problems: list[Problem] = []
     src = str(path)
 
-    def problem(column: str | None, message: str, examples=()) -> None:
-        problems.append(Problem(TABLE, column, message, tuple(examples)))
-
-    for role, col in (("id", id_col), ("label", label_col), ("duration", duration_col)):
-        if col is not None and col not in df.columns:
-            problem(col, f"{role} column is missing (columns: {', '.join(map(str, df.columns))})")
+    problems = _missing_role_columns(df, id_col, label_col, duration_col)
     if problems:
         raise DataValidationError(src, problems)
     if df.empty:
         raise DataValidationError(src, [Problem(TABLE, None, "table is empty")])
 
-    ids = df[id_col]
-    if ids.isna().any():
-        problem(
-            id_col,
-            f"{int(ids.isna().sum())} missing id(s)",
-            _row_examples(df, ids.isna(), id_col, id_col),
-        )
-    dup = ids.duplicated(keep=False) & ids.notna()
-    if dup.any():
-        keys = ids[dup].astype(str).unique()
-        problem(
-            id_col,
-            f"{len(keys)} duplicate id(s)",
-            [
-                f"{id_col}={k!r} ({int((ids.astype(str) == k).sum())} rows)"
-                for k in keys[:MAX_EXAMPLES]
-            ],
-        )
-
-    label = map_label(df[label_col])
-    unmapped = label.isna()
-    if unmapped.any():
-        values = sorted(df.loc[unmapped, label_col].astype(str).unique())[:MAX_EXAMPLES]
-        problem(
-            label_col,
-            f"{int(unmapped.sum())} label value(s) cannot be mapped to churned/not churned "
-            f"(values {values}; expected one of Yes/No, 1/0, true/false, churned/active)",
-            _row_examples(df, unmapped, id_col, label_col),
-        )
-    elif label.nunique() < 2:
-        problem(label_col, f"label has one class only ({int(label.iloc[0])} for every row)")
-
+    problems += _id_problems(df, id_col)
     out = df.copy()
-    out[label_col] = label.astype("int64") if not unmapped.any() else label
+    out[label_col], label_problems = _checked_label(df, id_col, label_col)
+    problems += label_problems
     if duration_col is not None:
-        text = df[duration_col].astype("string").str.strip().replace("", pd.NA)
-        duration = pd.to_numeric(text, errors="coerce")
-        bad = text.notna() & duration.isna()
-        if bad.any():
-            problem(
-                duration_col,
-                f"{int(bad.sum())} unparseable number(s)",
-                _row_examples(df, bad, id_col, duration_col),
-            )
-        neg = duration < 0
-        if neg.any():
-            problem(
-                duration_col,
-                f"{int(neg.sum())} negative duration(s)",
-                _row_examples(df, neg, id_col, duration_col),
-            )
-        out[duration_col] = duration.astype("float64")
+        out[duration_col], duration_problems = _checked_duration(df, id_col, duration_col)
+        problems += duration_problems
     if problems:
         raise DataValidationError(src, problems)
 
-    for col in out.columns:
-        if col in (id_col, label_col, duration_col):
-            continue
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            parsed = _parse_numeric_text(out[col])
-            out[col] = parsed if parsed is not None else out[col].astype("string")
-
+    _parse_attributes(out, skip=(id_col, label_col, duration_col))
     con = connect(engine)
     table = con.create_table(TABLE, out, overwrite=True)
     return Dataset(
@@ -156,3 +99,112 @@ def load_customer_table(
         kind="customers",
         roles={"id": id_col, "label": label_col, "duration": duration_col},
     )
+
+
+def _missing_role_columns(
+    df: pd.DataFrame, id_col: str, label_col: str, duration_col: str | None
+) -> list[Problem]:
+    """One problem per id/label/duration column named but absent from the table."""
+    columns = ", ".join(map(str, df.columns))
+    return [
+        Problem(TABLE, col, f"{role} column is missing (columns: {columns})")
+        for role, col in (("id", id_col), ("label", label_col), ("duration", duration_col))
+        if col is not None and col not in df.columns
+    ]
+
+
+def _id_problems(df: pd.DataFrame, id_col: str) -> list[Problem]:
+    """Missing and duplicate customer ids."""
+    problems = []
+    ids = df[id_col]
+    if ids.isna().any():
+        problems.append(
+            Problem(
+                TABLE,
+                id_col,
+                f"{int(ids.isna().sum())} missing id(s)",
+                _row_examples(df, ids.isna(), id_col, id_col),
+            )
+        )
+    dup = ids.duplicated(keep=False) & ids.notna()
+    if dup.any():
+        keys = ids[dup].astype(str).unique()
+        problems.append(
+            Problem(
+                TABLE,
+                id_col,
+                f"{len(keys)} duplicate id(s)",
+                tuple(
+                    f"{id_col}={k!r} ({int((ids.astype(str) == k).sum())} rows)"
+                    for k in keys[:MAX_EXAMPLES]
+                ),
+            )
+        )
+    return problems
+
+
+def _checked_label(
+    df: pd.DataFrame, id_col: str, label_col: str
+) -> tuple[pd.Series, list[Problem]]:
+    """The label as 0/1 (int64 when every value maps), and unmapped values or a single class."""
+    label = map_label(df[label_col])
+    unmapped = label.isna()
+    if unmapped.any():
+        values = sorted(df.loc[unmapped, label_col].astype(str).unique())[:MAX_EXAMPLES]
+        return label, [
+            Problem(
+                TABLE,
+                label_col,
+                f"{int(unmapped.sum())} label value(s) cannot be mapped to churned/not churned "
+                f"(values {values}; expected one of Yes/No, 1/0, true/false, churned/active)",
+                _row_examples(df, unmapped, id_col, label_col),
+            )
+        ]
+    problems = []
+    if label.nunique() < 2:
+        problems.append(
+            Problem(
+                TABLE, label_col, f"label has one class only ({int(label.iloc[0])} for every row)"
+            )
+        )
+    return label.astype("int64"), problems
+
+
+def _checked_duration(
+    df: pd.DataFrame, id_col: str, duration_col: str
+) -> tuple[pd.Series, list[Problem]]:
+    """The duration as floats (blanks missing), and unparseable or negative values."""
+    text = df[duration_col].astype("string").str.strip().replace("", pd.NA)
+    duration = pd.to_numeric(text, errors="coerce")
+    problems = []
+    bad = text.notna() & duration.isna()
+    if bad.any():
+        problems.append(
+            Problem(
+                TABLE,
+                duration_col,
+                f"{int(bad.sum())} unparseable number(s)",
+                _row_examples(df, bad, id_col, duration_col),
+            )
+        )
+    neg = duration < 0
+    if neg.any():
+        problems.append(
+            Problem(
+                TABLE,
+                duration_col,
+                f"{int(neg.sum())} negative duration(s)",
+                _row_examples(df, neg, id_col, duration_col),
+            )
+        )
+    return duration.astype("float64"), problems
+
+
+def _parse_attributes(out: pd.DataFrame, skip: tuple[str | None, ...]) -> None:
+    """In place: text attribute columns become floats when numeric, pandas strings otherwise."""
+    for col in out.columns:
+        if col in skip:
+            continue
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            parsed = _parse_numeric_text(out[col])
+            out[col] = parsed if parsed is not None else out[col].astype("string")

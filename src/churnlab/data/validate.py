@@ -87,37 +87,38 @@ class Validator:
         return self.typed
 
     def _check_table(self, schema: TableSchema, raw: ir.Table) -> None:
-        name = schema.name
+        if not self._check_columns_present(schema, raw):
+            return
+        if int(self.con.execute(raw.count())) == 0:
+            self._problem(schema.name, None, "table is empty")
+            return
+        raw = self._integer_ids(schema, raw)
+        typed, parse_fail = _typed_table(schema, raw)
+        bad_parse = self._check_parse_failures(schema, raw, parse_fail)
+        self._check_value_ranges(schema, typed, bad_parse)
+        self._note_unknown_values(schema, typed, bad_parse)
+        self._check_duplicate_keys(schema, typed, bad_parse)
+        self.typed[schema.name] = typed
+
+    def _check_columns_present(self, schema: TableSchema, raw: ir.Table) -> bool:
+        """Report missing required columns, note missing optional ones; False if any required."""
         missing = [c for c in schema.required_columns if c not in raw.columns]
         for col in missing:
-            self._problem(name, col, "required column is missing")
+            self._problem(schema.name, col, "required column is missing")
         optional_missing = [
             c.name for c in schema.columns if not c.required and c.name not in raw.columns
         ]
         if optional_missing:
             self.notices.append(
-                f"{name}: optional column(s) {', '.join(optional_missing)} not found: "
+                f"{schema.name}: optional column(s) {', '.join(optional_missing)} not found: "
                 "features that need them are skipped"
             )
-        if missing:
-            return
-        if int(self.con.execute(raw.count())) == 0:
-            self._problem(name, None, "table is empty")
-            return
+        return not missing
 
-        raw = self._integer_ids(schema, raw)
-        typed_cols: dict[str, ir.Value] = {}
-        parse_fail: dict[str, ir.BooleanValue] = {}
-        for col in schema.columns:
-            if col.name not in raw.columns:
-                continue
-            value, failed = _canonical(raw[col.name], col.kind)
-            typed_cols[col.name] = value
-            if failed is not None:
-                parse_fail[col.name] = failed
-        extra = [c for c in raw.columns if c not in typed_cols]
-        typed = raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra)
-
+    def _check_parse_failures(
+        self, schema: TableSchema, raw: ir.Table, parse_fail: dict[str, ir.BooleanValue]
+    ) -> set[str]:
+        """Report values that did not parse; the columns with any, whose later checks are moot."""
         key_show = self._key_cols(schema)
         counts = self._count_many(raw, parse_fail)
         for col, n in counts.items():
@@ -125,9 +126,13 @@ class Validator:
                 kind = schema.column(col).kind
                 what = "timestamps" if kind == "timestamp" else f"{kind} values"
                 ex = self._examples(raw, parse_fail[col], [*key_show, col])
-                self._problem(name, col, f"{n} unparseable {what}", ex)
-        bad_parse = {c for c, n in counts.items() if n}
+                self._problem(schema.name, col, f"{n} unparseable {what}", ex)
+        return {c for c, n in counts.items() if n}
 
+    def _check_value_ranges(
+        self, schema: TableSchema, typed: ir.Table, bad_parse: set[str]
+    ) -> None:
+        """Nulls in required columns and values below the minimum or above the maximum."""
         conds: dict[str, ir.BooleanValue] = {}
         messages: dict[str, tuple[str, str]] = {}
         for col in schema.columns:
@@ -147,13 +152,17 @@ class Validator:
                     col.name,
                     f"values outside {col.min_value:g}-{col.max_value:g}",
                 )
-        counts = self._count_many(typed, conds)
-        for key, n in counts.items():
+        key_show = self._key_cols(schema)
+        for key, n in self._count_many(typed, conds).items():
             if n:
                 col, label = messages[key]
                 ex = self._examples(typed, conds[key], [*key_show, col])
-                self._problem(name, col, f"{n} {label}", ex)
+                self._problem(schema.name, col, f"{n} {label}", ex)
 
+    def _note_unknown_values(
+        self, schema: TableSchema, typed: ir.Table, bad_parse: set[str]
+    ) -> None:
+        """Values outside a column's allowed set are kept, with a notice."""
         for col in schema.columns:
             if col.allowed and col.name in typed.columns and col.name not in bad_parse:
                 v = typed[col.name]
@@ -165,25 +174,29 @@ class Validator:
                 )
                 if len(other):
                     self.notices.append(
-                        f"{name}.{col.name}: values {sorted(other[col.name].astype(str))} are not "
-                        f"among {list(col.allowed)}; they are kept but no feature uses them"
+                        f"{schema.name}.{col.name}: values {sorted(other[col.name].astype(str))} "
+                        f"are not among {list(col.allowed)}; they are kept but no feature uses them"
                     )
 
+    def _check_duplicate_keys(
+        self, schema: TableSchema, typed: ir.Table, bad_parse: set[str]
+    ) -> None:
+        """Rows sharing the table's key (skipped when a key column failed to parse)."""
         if (
-            schema.key
-            and all(k in typed.columns for k in schema.key)
-            and not bad_parse & set(schema.key)
+            not schema.key
+            or not all(k in typed.columns for k in schema.key)
+            or bad_parse & set(schema.key)
         ):
-            dup = typed.group_by(list(schema.key)).agg(n=typed.count()).filter(lambda t: t.n > 1)
-            n_dup = int(self.con.execute(dup.count()))
-            if n_dup:
-                rows = self.con.execute(dup.order_by(list(schema.key)).limit(MAX_EXAMPLES))
-                ex = [
-                    " ".join(f"{k}={_sql_literal(r[k])}" for k in schema.key) + f" ({r['n']} rows)"
-                    for _, r in rows.iterrows()
-                ]
-                self._problem(name, ",".join(schema.key), f"{n_dup} duplicate key(s)", ex)
-        self.typed[name] = typed
+            return
+        dup = typed.group_by(list(schema.key)).agg(n=typed.count()).filter(lambda t: t.n > 1)
+        n_dup = int(self.con.execute(dup.count()))
+        if n_dup:
+            rows = self.con.execute(dup.order_by(list(schema.key)).limit(MAX_EXAMPLES))
+            ex = [
+                " ".join(f"{k}={_sql_literal(r[k])}" for k in schema.key) + f" ({r['n']} rows)"
+                for _, r in rows.iterrows()
+            ]
+            self._problem(schema.name, ",".join(schema.key), f"{n_dup} duplicate key(s)", ex)
 
     def _integer_ids(self, schema: TableSchema, raw: ir.Table) -> ir.Table:
         """Text ids that are all whole numbers (as CSV gives them) become integers."""
@@ -224,13 +237,19 @@ class Validator:
             )
 
     def _check_relations(self) -> None:
-        t = self.typed
-        end = ibis.literal(self.observed_until.to_pydatetime())
-        accounts = t["accounts"].select("account_id")
+        self._check_unknown_accounts()
+        self._check_future_timestamps()
+        self._check_subscription_periods()
+        self._check_ticket_order()
+        self._note_accounts_without_subscription()
+
+    def _check_unknown_accounts(self) -> None:
+        """Rows of the account-level tables whose account is not in accounts."""
+        accounts = self.typed["accounts"].select("account_id")
         for name in ("subscriptions", "events", "tickets", "surveys"):
-            if name not in t:
+            if name not in self.typed:
                 continue
-            tbl = t[name]
+            tbl = self.typed[name]
             orphans = tbl.anti_join(accounts, "account_id").select("account_id").distinct()
             n = int(self.con.execute(orphans.count()))
             if n:
@@ -238,7 +257,10 @@ class Validator:
                 ex = [f"account_id={_sql_literal(v)}" for v in rows.account_id]
                 self._problem(name, "account_id", f"{n} unknown account(s) not in accounts", ex)
 
-        for name, tbl in t.items():
+    def _check_future_timestamps(self) -> None:
+        """Timestamps after observed_until: the data cannot know about them."""
+        end = ibis.literal(self.observed_until.to_pydatetime())
+        for name, tbl in self.typed.items():
             if name not in TABLES:
                 continue
             schema = TABLES[name]
@@ -253,7 +275,9 @@ class Validator:
                         ex,
                     )
 
-        subs = t["subscriptions"]
+    def _check_subscription_periods(self) -> None:
+        """Subscriptions that end before they start, or overlap the account's next one."""
+        subs = self.typed["subscriptions"]
         bad = subs.ended_at < subs.started_at
         n = self._count_many(subs, {"x": bad})["x"]
         if n:
@@ -277,22 +301,43 @@ class Validator:
                 f"{n} subscription(s) overlap the account's next one",
                 ex,
             )
-        if "tickets" in t and "resolved_at" in t["tickets"].columns:
-            tk = t["tickets"]
-            bad = tk.resolved_at < tk.created_at
-            n = self._count_many(tk, {"x": bad})["x"]
-            if n:
-                ex = self._examples(tk, bad, ["ticket_id", "created_at", "resolved_at"])
-                self._problem(
-                    "tickets", "resolved_at", f"{n} ticket(s) resolved before created", ex
-                )
 
-        no_sub = accounts.anti_join(subs, "account_id")
+    def _check_ticket_order(self) -> None:
+        """Tickets resolved before they were created."""
+        if "tickets" not in self.typed or "resolved_at" not in self.typed["tickets"].columns:
+            return
+        tk = self.typed["tickets"]
+        bad = tk.resolved_at < tk.created_at
+        n = self._count_many(tk, {"x": bad})["x"]
+        if n:
+            ex = self._examples(tk, bad, ["ticket_id", "created_at", "resolved_at"])
+            self._problem("tickets", "resolved_at", f"{n} ticket(s) resolved before created", ex)
+
+    def _note_accounts_without_subscription(self) -> None:
+        """Accounts with no subscription are allowed (never active), with a notice."""
+        accounts = self.typed["accounts"].select("account_id")
+        no_sub = accounts.anti_join(self.typed["subscriptions"], "account_id")
         n = int(self.con.execute(no_sub.count()))
         if n:
             self.notices.append(
                 f"accounts: {n} account(s) have no subscription and are never active"
             )
+
+
+def _typed_table(schema: TableSchema, raw: ir.Table) -> tuple[ir.Table, dict[str, ir.BooleanValue]]:
+    """The schema's columns in canonical types (extra columns kept as they are), and per column
+    the condition marking values that failed to parse."""
+    typed_cols: dict[str, ir.Value] = {}
+    parse_fail: dict[str, ir.BooleanValue] = {}
+    for col in schema.columns:
+        if col.name not in raw.columns:
+            continue
+        value, failed = _canonical(raw[col.name], col.kind)
+        typed_cols[col.name] = value
+        if failed is not None:
+            parse_fail[col.name] = failed
+    extra = [c for c in raw.columns if c not in typed_cols]
+    return raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra), parse_fail
 
 
 def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | None]:

@@ -52,46 +52,68 @@ def check_feature_table(frame: pd.DataFrame, schema: Any, source: str = "feature
     return out
 
 
+_NUMERIC_TARGETS = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
+
+
 def _convert(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
     """``col`` as the signature type ``kind``; or (None, example offending values)."""
-    if kind in ("double", "float", "long", "integer"):
-        target = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
-        if col.dtype == target[kind]:
-            return col, None
-        if kind == "double" and col.dtype.kind in "iu":  # counts: no pass over the values
-            return col.astype("float64"), None
-        if pd.api.types.is_bool_dtype(col):
-            col = col.astype("float64")
-        num = pd.to_numeric(col, errors="coerce")
-        wrong = num.isna() & col.notna()
-        if wrong.any():
-            return None, col[wrong].astype(str).unique()[:3].tolist()
-        if kind in ("long", "integer"):
-            if num.isna().any() or (num != np.floor(num)).any():
-                return None, ["missing or fractional ids"]
-            return num.astype("int64" if kind == "long" else "int32"), None
-        return num.astype("float64" if kind == "double" else "float32"), None
+    if kind in _NUMERIC_TARGETS:
+        return _to_number(col, kind)
     if kind == "datetime":
-        if col.dtype == "datetime64[ns]":
-            return col, None
-        try:
-            return pd.to_datetime(col).astype("datetime64[ns]"), None
-        except (ValueError, TypeError):
-            return None, col.astype(str).head(3).tolist()
+        return _to_datetime(col)
     if kind == "boolean":
-        if pd.api.types.is_bool_dtype(col) and not col.isna().any():
-            return col.astype(bool), None
-        values = col.astype(object).where(col.notna(), None)
-        wrong = ~values.map(lambda v: v is None or v in (True, False)).astype(bool)
-        if wrong.any():
-            return None, values[wrong].astype(str).unique()[:3].tolist()
-        return values.map(lambda v: v if v is None else bool(v)), None
+        return _to_boolean(col)
     if kind == "string":
-        if pd.api.types.is_string_dtype(col.dtype) and (
-            col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
-        ):
-            return col, None
-        return col.astype(object).where(col.notna(), None).map(
-            lambda v: v if v is None else str(v)
-        ), None
+        return _to_string(col)
     return col, None
+
+
+def _to_number(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None]:
+    """Floats or integers; ids (long/integer) must be whole and present."""
+    if col.dtype == _NUMERIC_TARGETS[kind]:
+        return col, None
+    if kind == "double" and col.dtype.kind in "iu":  # counts: no pass over the values
+        return col.astype("float64"), None
+    if pd.api.types.is_bool_dtype(col):
+        col = col.astype("float64")
+    num = pd.to_numeric(col, errors="coerce")
+    wrong = num.isna() & col.notna()
+    if wrong.any():
+        return None, col[wrong].astype(str).unique()[:3].tolist()
+    if kind in ("long", "integer"):
+        if num.isna().any() or (num != np.floor(num)).any():
+            return None, ["missing or fractional ids"]
+        return num.astype("int64" if kind == "long" else "int32"), None
+    return num.astype("float64" if kind == "double" else "float32"), None
+
+
+def _to_datetime(col: pd.Series) -> tuple[pd.Series | None, list | None]:
+    """Nanosecond timestamps, parsing text if needed."""
+    if col.dtype == "datetime64[ns]":
+        return col, None
+    try:
+        return pd.to_datetime(col).astype("datetime64[ns]"), None
+    except (ValueError, TypeError):
+        return None, col.astype(str).head(3).tolist()
+
+
+def _to_boolean(col: pd.Series) -> tuple[pd.Series | None, list | None]:
+    """Plain bools, or objects holding True/False/None when values are missing."""
+    if pd.api.types.is_bool_dtype(col) and not col.isna().any():
+        return col.astype(bool), None
+    values = col.astype(object).where(col.notna(), None)
+    wrong = ~values.map(lambda v: v is None or v in (True, False)).astype(bool)
+    if wrong.any():
+        return None, values[wrong].astype(str).unique()[:3].tolist()
+    return values.map(lambda v: v if v is None else bool(v)), None
+
+
+def _to_string(col: pd.Series) -> tuple[pd.Series | None, list | None]:
+    """Strings kept as they are; anything else as ``str`` objects with None for missing."""
+    if pd.api.types.is_string_dtype(col.dtype) and (
+        col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
+    ):
+        return col, None
+    return col.astype(object).where(col.notna(), None).map(
+        lambda v: v if v is None else str(v)
+    ), None

@@ -87,7 +87,7 @@ def _best_of(fn, repeat: int = 3) -> float:
 
 
 def bench_prepared(loaded, frame: pd.DataFrame) -> dict:
-    est = loaded.model.estimator
+    est = loaded.model.estimator.estimator  # the fitted estimator inside the calibration
     n = len(frame)
     loaded.predict(frame.head(1000), reasons=False)  # warm-up
     risk_s = _best_of(lambda: loaded.predict(frame, reasons=False))

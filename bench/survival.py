@@ -80,10 +80,10 @@ def child_demo(family: str) -> dict:
 def child_scale() -> dict:
     import numpy as np
 
-    from churnlab.modeling import LightGBMSurvivalModel
+    from churnlab.modeling import make_estimator
     from churnlab.modeling.gbm_survival import expand_intervals
-    from churnlab.modeling.survival import survival_targets
     from churnlab.training.data import load_training_data
+    from churnlab.training.split import survival_targets
     from churnlab.training.train import make_splits
 
     spec = _spec("lightgbm_survival")
@@ -107,7 +107,7 @@ def child_scale() -> dict:
     rows, _, labels, _ = expand_intervals(dt, et, params["interval_days"], params["max_intervals"])
     del data, frame
     rss_before = _peak_rss_mib()
-    est = LightGBMSurvivalModel(params=params, horizon_days=spec.horizon_days, seed=0)
+    est = make_estimator("lightgbm_survival", params, horizon_days=spec.horizon_days, seed=0)
     t0, c0 = time.perf_counter(), _cpu_s()
     est.fit(Xt, duration=dt, event=et, eval_set=(Xv, yv, dv, ev))
     fit_s, fit_cpu_s = time.perf_counter() - t0, _cpu_s() - c0

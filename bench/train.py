@@ -89,7 +89,7 @@ def bench_shap(model_uri: str, rows: int) -> dict:
     from churnlab.training.data import OBSERVATION_COLUMNS
 
     model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
-    est = model.estimator
+    est = model.estimator.estimator  # the fitted estimator inside the calibration
     from churnlab.config import load_spec
     from churnlab.training.data import load_training_data
 

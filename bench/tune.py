@@ -67,7 +67,7 @@ def _arms(spec, data, splits, trials: int, pruners: dict[str, str], repeats: int
     ``trials`` trials), repeated ``repeats`` times in alternating order (A B C D, D C B A) so
     load from other jobs falls on every arm alike; wall and process CPU time per arm are the
     fastest repeat's (the studies are seeded: every repeat runs the same trials)."""
-    from churnlab.modeling.gbm import DEFAULTS
+    from churnlab.modeling import LightGBMChurnModel
     from churnlab.training.tuning import open_study, tune
 
     runs: dict[str, list] = {name: [] for name in pruners}
@@ -78,7 +78,7 @@ def _arms(spec, data, splits, trials: int, pruners: dict[str, str], repeats: int
             w, c = time.perf_counter(), time.process_time()
             res = tune(spec, data, splits, trials=trials, pruner=pruners[name], study=study)
             runs[name].append((time.perf_counter() - w, time.process_time() - c, res))
-    params = {**DEFAULTS, **spec.model.params}
+    params = {**LightGBMChurnModel.model_defaults(), **spec.model.params}
     cap, stop = params["n_estimators"], params["early_stopping_rounds"]
     out = {}
     for name, reps in runs.items():
@@ -135,8 +135,8 @@ def _random_search(spec, data, splits, trials: int) -> dict:
     import pandas as pd
     from sklearn.model_selection import PredefinedSplit, RandomizedSearchCV
 
+    from churnlab.modeling import LightGBMChurnModel
     from churnlab.modeling.base import is_categorical
-    from churnlab.modeling.gbm import DEFAULTS
     from churnlab.training.tuning import search_space
 
     split = splits[0]
@@ -151,7 +151,7 @@ def _random_search(spec, data, splits, trials: int) -> dict:
             X[c] = pd.to_numeric(X[c]).astype("float64")
     y = frame.churned_within_h.fillna(False).astype(int).to_numpy()
     fold = np.where(va[rows], 0, -1)
-    params = {**DEFAULTS, **spec.model.params}
+    params = {**LightGBMChurnModel.model_defaults(), **spec.model.params}
     stop = int(params.pop("early_stopping_rounds"))
     est = lgb.LGBMClassifier(
         random_state=spec.seed,

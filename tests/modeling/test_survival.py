@@ -12,7 +12,6 @@ from sksurv.metrics import concordance_index_censored
 from churnlab.modeling import CoxChurnModel, LightGBMSurvivalModel, NotFittedError
 from churnlab.modeling.cox import CoxConvergenceError
 from churnlab.modeling.gbm_survival import expand_intervals
-from churnlab.modeling.survival import survival_outputs
 from churnlab.training.split import out_of_time_splits, survival_targets
 
 
@@ -121,18 +120,19 @@ def fitted():
     models = {
         "cox": CoxChurnModel(horizon_days=90),
         "lightgbm_survival": LightGBMSurvivalModel(
-            params={"n_estimators": 150, "min_child_samples": 50, "learning_rate": 0.1},
-            horizon_days=90,
+            n_estimators=150, min_child_samples=50, learning_rate=0.1, horizon_days=90
         ),
     }
     for m in models.values():
-        m.fit(X, duration=d, event=e, eval_set=(Xv, yv, dv, ev))
-    return models, test
+        assert m.fit(X, duration=d, event=e, eval_set=(Xv, yv, dv, ev)) is m
+    return models, test, (Xv, yv)
 
 
 @pytest.mark.parametrize("family", ["cox", "lightgbm_survival"])
 def test_survival_estimator_contract(fitted, family):
-    models, (Xt, d, e, _, t) = fitted
+    """S(t | x) and attributions of the fitted model (its calibration:
+    tests/training/test_calibration.py)."""
+    models, (Xt, d, e, _, _), _ = fitted
     est = models[family]
     times = np.array([0, 7, 30, 60, 90, 120, 200.0])
     S = est.predict_survival(Xt, times)
@@ -140,13 +140,9 @@ def test_survival_estimator_contract(fitted, family):
     assert ((S >= 0) & (S <= 1)).all()
     assert np.allclose(S[:, 0], 1.0)
     assert (np.diff(S, axis=1) <= 1e-12).all()  # survival never increases
-    # the risk at the trained horizon is calibrated; the truth is known here (uncensored t)
-    p90 = est.predict_risk(Xt)
-    assert abs(p90.mean() - (t <= 90).mean()) < 0.03
-    # other horizons: 1 - S(h), ordered
-    p30, p60 = est.predict_risk(Xt, 30), est.predict_risk(Xt, 60)
-    np.testing.assert_allclose(p30, 1 - est.predict_survival(Xt, [30])[:, 0])
-    assert (p30 <= p60 + 1e-12).all()
+    # the raw score is the logit of the uncalibrated risk at the trained horizon
+    p90 = 1 - S[:, 4]
+    np.testing.assert_allclose(est.predict_raw(Xt), np.log(p90 / (1 - p90)), rtol=1e-9)
     c = concordance_index_censored(e.astype(bool), d, 1 - S[:, 4])[0]
     best = concordance_index_censored(e.astype(bool), d, _true_log_hazard(Xt))[0]
     assert c > best - 0.03  # close to the generating model's own C-index
@@ -155,24 +151,20 @@ def test_survival_estimator_contract(fitted, family):
     assert list(values.columns) == list(Xt.columns)
     np.testing.assert_allclose(values.sum(axis=1) + base, est.predict_log_hazard(Xt), atol=1e-8)
     assert np.corrcoef(Xt.trend, values.trend)[0, 1] > 0.5
+    raw, together, _ = est.predict_raw_and_contributions(Xt)
+    np.testing.assert_array_equal(raw, est.predict_raw(Xt))
+    pd.testing.assert_frame_equal(together, values)
     from churnlab.explain import explain
 
     assert explain(est, Xt.head(50)).scale == "log-hazard"  # what plots and reports label
-    out = survival_outputs(est, Xt)
-    assert list(out.columns) == [
-        "p_churn_30d",
-        "p_churn_60d",
-        "p_churn_90d",
-        "expected_lifetime_days",
-    ]
-    np.testing.assert_allclose(out.p_churn_90d, p90)
-    assert out.expected_lifetime_days.between(0, 180).all()
+    lifetime = est.predict_expected_lifetime(Xt)
+    assert ((lifetime >= 0) & (lifetime <= 180)).all()
     # higher risk, shorter expected lifetime
-    assert np.corrcoef(p90, out.expected_lifetime_days)[0, 1] < -0.9
+    assert np.corrcoef(p90, lifetime)[0, 1] < -0.9
 
 
 def test_cox_exact_on_log_partial_hazard(fitted):
-    models, (Xt, *_) = fitted
+    models, (Xt, *_), _ = fitted
     cox = models["cox"]
     values, base = cox.contributions(Xt)
     np.testing.assert_allclose(base, 0.0)
@@ -187,6 +179,10 @@ def test_survival_fit_errors():
         CoxChurnModel(horizon_days=90).predict_survival(X, [30])
     with pytest.raises(ValueError, match="duration= and event="):
         CoxChurnModel(horizon_days=90).fit(X, eval_set=(X, y))
+    with pytest.raises(ValueError, match="horizon_days is needed"):
+        CoxChurnModel().fit(X, duration=d, event=e, eval_set=(X, y))
+    with pytest.raises(ValueError, match="validation rows have only one class"):
+        CoxChurnModel(horizon_days=90).fit(X, duration=d, event=e, eval_set=(X, y * 0))
     bad = d.copy()
     bad[3] = np.nan
     with pytest.raises(ValueError, match="1 duration"):
@@ -196,11 +192,11 @@ def test_survival_fit_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(CoxConvergenceError, match=r"raise model\.params\.penalizer"):
-            CoxChurnModel(params={"penalizer": 0.0}, horizon_days=90).fit(
+            CoxChurnModel(penalizer=0.0, horizon_days=90).fit(
                 Xc, duration=d, event=e, eval_set=(Xc, y)
             )
     with pytest.raises(ValueError, match="must cover"):
-        LightGBMSurvivalModel(params={"max_intervals": 4}, horizon_days=90).fit(
+        LightGBMSurvivalModel(max_intervals=4, horizon_days=90).fit(
             X, duration=d, event=e, eval_set=(X, y, d, e)
         )
 

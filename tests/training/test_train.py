@@ -48,6 +48,10 @@ def test_same_seed_same_model_and_metrics(spec_and_data):
     assert m["test_oracle_roc_auc"] - m["test_roc_auc"] == pytest.approx(
         m["test_oracle_gap_roc_auc"]
     )
+    # the fitted estimator, calibrated on the validation cutoff; its early-stopping round
+    est = a.estimator.estimator
+    assert a.estimator.method == spec.model.calibration and est.n_estimators == 200
+    assert a.folds[0].best_iteration == est.best_iteration_ <= 200
     # tiers from validation risk: top 10% high, next 20% medium
     val = a.estimator.predict_raw(data.frame.loc[a.split.masks["validation"], data.features])
     assert np.mean(val >= a.tier_thresholds["high"]) == pytest.approx(0.10, abs=0.005)

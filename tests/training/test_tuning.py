@@ -266,30 +266,31 @@ def test_a_trial_scores_what_the_calibrated_model_scores(lgb_data, calibration, 
     """Under sigmoid calibration PR-AUC trials skip calibrating (a monotone map of the margin);
     either way a trial's value is the PR-AUC of the calibrated model with its params."""
     from churnlab.modeling import estimator_for
-    from churnlab.modeling.base import ChurnEstimator
+    from churnlab.training.calibration import CalibratedChurnModel
 
     spec, data, splits = lgb_data
     spec = spec.model_copy(
         update={"model": spec.model.model_copy(update={"calibration": calibration})}
     )
     calibrated = []
-    fit = ChurnEstimator.fit
+    fit = CalibratedChurnModel.fit
 
     def spy(self, *args, **kwargs):
-        calibrated.append(kwargs.get("calibrate", True))
+        calibrated.append(self.method)
         return fit(self, *args, **kwargs)
 
     objective = TrialObjective(spec, data, splits, prune=False)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
     with monkeypatch.context() as m:
-        m.setattr(ChurnEstimator, "fit", spy)
+        m.setattr(CalibratedChurnModel, "fit", spy)
         study.optimize(objective, n_trials=2)
-    assert calibrated == [calibration == "isotonic"] * 2
+    assert calibrated == ([] if calibration == "sigmoid" else ["isotonic"] * 2)
     f = objective.folds[0]
     for t in study.trials:
         est = estimator_for(spec, {**spec.model.params, **t.params})
         est.fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
-        expected = average_precision_score(f.y_val, est.predict_risk(f.X_val))
+        model = CalibratedChurnModel(est, calibration).fit(f.X_val, f.y_val)
+        expected = average_precision_score(f.y_val, model.predict_risk(f.X_val))
         assert t.value == pytest.approx(expected, abs=1e-9)
 
 

@@ -48,10 +48,14 @@ class Explanation:
 
 
 def explain(estimator, X: pd.DataFrame) -> Explanation:
+    """The ``contributions`` of a fitted estimator (or calibrated model) on ``X``, on its
+    ``attribution_scale``."""
     values, base = estimator.contributions(X)
-    scale = "log-hazard" if getattr(estimator, "kind", "classifier") == "survival" else "log-odds"
     return Explanation(
-        values=values, base=np.asarray(base), data=X[list(values.columns)], scale=scale
+        values=values,
+        base=np.asarray(base),
+        data=X[list(values.columns)],
+        scale=estimator.attribution_scale,
     )
 
 

@@ -1,13 +1,13 @@
 """The MLflow pyfunc model: everything scoring needs in one object.
 
 It carries the feature spec (builders and parameters, or the customer-table columns), the fitted
-estimator with its calibration, the risk-tier thresholds chosen on the validation cutoff, the
+estimator with its calibration (a ``training.CalibratedChurnModel``), the risk-tier thresholds chosen on the validation cutoff, the
 feature descriptions and driver map for reasons, and the training MRR statistics. ``predict``
 takes the feature table (one row per account and cutoff) and returns per row: ``p_churn``,
 ``risk_tier``, ``health_score``, ``revenue_at_risk``, ``reason_1..3`` with ``driver_1..3`` and
 ``contribution_1..3``, and the model name and version. Survival families add ``p_churn_30d``,
 ``p_churn_60d``, ``p_churn_90d`` and ``expected_lifetime_days`` (restricted mean survival time
-up to 180 days; see ``churnlab.modeling.survival``).
+up to 180 days; see ``CalibratedChurnModel.extra_outputs``).
 
 The registered version is not known when the model is logged, so it travels in the pyfunc's
 ``model_config`` (key ``model_version``): a batch job resolves it from the registry URI and
@@ -29,7 +29,7 @@ import pandas as pd
 from churnlab.explain import top_reasons
 from churnlab.features import FeatureSpec
 from churnlab.modeling import ChurnEstimator
-from churnlab.modeling.survival import survival_outputs
+from churnlab.training import CalibratedChurnModel
 from churnlab.vocab import DAYS_PER_MONTH
 
 REASONS = 3
@@ -44,7 +44,7 @@ PARAMS = {"reasons": True}
 class ChurnModel(mlflow.pyfunc.PythonModel):
     def __init__(
         self,
-        estimator: Any,
+        estimator: CalibratedChurnModel,
         feature_spec: FeatureSpec,
         tier_thresholds: dict[str, float],
         descriptions: dict[str, str],
@@ -68,6 +68,9 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         # models logged before the feature spec was typed carry it as a plain dict
         if isinstance(state.get("feature_spec"), dict):
             state["feature_spec"] = FeatureSpec.from_dict(state["feature_spec"])
+        # models logged before calibration left the estimators carry a calibrated estimator
+        if isinstance(state.get("estimator"), ChurnEstimator):
+            state["estimator"] = CalibratedChurnModel.from_legacy(state["estimator"])
         self.__dict__.update(state)
 
     @property
@@ -89,17 +92,9 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
 
     def score(self, frame: pd.DataFrame, reasons: bool = True) -> pd.DataFrame:
         """Risk, tier, health, revenue at risk and (``reasons``) top reasons per row."""
-        est = self.estimator
-        raw_X = frame[self.features]
+        X = frame[self.features]
         n = len(frame)
-        fast = isinstance(est, ChurnEstimator) and est.kind == "classifier"
-        if fast:  # one column preparation for both the risk and the attributions
-            est._check_fitted()
-            X = est._prepare(raw_X)
-            raw = est._raw_log_odds(X)
-        else:
-            X, raw = raw_X, est.predict_raw(raw_X)
-        p = _calibrated(est, X, raw)
+        p, raw, values = self.estimator.score(X, contributions=reasons)
         t = self.tier_thresholds
         tier = np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
         mrr = (
@@ -115,45 +110,31 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
             "health_score": np.round(100 * (1 - p), 1),
             "revenue_at_risk": p * mrr * self.horizon_days / DAYS_PER_MONTH,
         }
-        if reasons:
-            if fast:
-                values = pd.DataFrame(
-                    est._contributions(X)[0], columns=est.feature_names_in_, index=X.index
-                )
-            else:
-                values, _ = est.contributions(X)
-            top = top_reasons(values, raw_X, self.descriptions, self.drivers, k=REASONS)
-        for c in REASON_COLUMNS:
-            numeric = c.startswith("contribution_")
-            if reasons:
-                cols[c] = top[c].to_numpy(dtype=float if numeric else object)
-            else:
-                cols[c] = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
+        cols.update(self._reason_columns(values, X))
         cols["model_name"] = np.full(n, self.model_name, dtype=object)
         cols["model_version"] = np.full(n, self.model_version, dtype=object)
-        if getattr(est, "kind", "classifier") == "survival":
-            for col, values in survival_outputs(est, X).items():
-                cols[col] = values.to_numpy()
+        for col, extra in self.estimator.extra_outputs(X).items():
+            cols[col] = extra.to_numpy()
         return pd.DataFrame(cols)
+
+    def _reason_columns(self, values: pd.DataFrame | None, X: pd.DataFrame) -> dict[str, Any]:
+        """``reason_i``, ``driver_i``, ``contribution_i`` from the attributions; empty (same
+        types) when there are none (``reasons=False``)."""
+        n = len(X)
+        if values is None:
+            return {
+                c: np.full(n, np.nan)
+                if c.startswith("contribution_")
+                else np.full(n, None, dtype=object)
+                for c in REASON_COLUMNS
+            }
+        top = top_reasons(values, X, self.descriptions, self.drivers, k=REASONS)
+        return {
+            c: top[c].to_numpy(dtype=float if c.startswith("contribution_") else object)
+            for c in REASON_COLUMNS
+        }
 
     def output_example(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``score`` output as the signature should declare it: the version is unknown while
         logging, but a registered model's rows carry it as a string."""
         return self.score(frame).assign(model_version="")
-
-
-def _calibrated(est: Any, X: pd.DataFrame, raw: np.ndarray) -> np.ndarray:
-    """Calibrated risk from the raw log-odds already computed (one pass over the trees instead
-    of two); any estimator whose calibration is not a single sigmoid/isotonic map on that score
-    goes through ``predict_risk``."""
-    cal = getattr(est, "calibrator_", None)
-    ccs = getattr(cal, "calibrated_classifiers_", None)
-    if (
-        getattr(est, "kind", "classifier") == "classifier"
-        and ccs is not None
-        and len(ccs) == 1
-        and len(ccs[0].calibrators) == 1
-        and getattr(cal, "method", None) in ("sigmoid", "isotonic")
-    ):
-        return np.asarray(ccs[0].calibrators[0].predict(raw), dtype=float)
-    return est.predict_risk(X)

@@ -1,6 +1,17 @@
-"""Estimator families behind one interface, splits and training orchestration."""
+"""Estimator families behind one scikit-learn style interface (keyword parameters, ``fit``
+returns ``self``, fitted attributes end in ``_``), and the mapping of a spec's ``model.params``
+onto them."""
 
-from churnlab.modeling.base import ChurnEstimator, NotFittedError, is_categorical
+from collections.abc import Mapping
+from typing import Any
+
+from churnlab.modeling.base import (
+    ChurnEstimator,
+    NotFittedError,
+    binary_labels,
+    check_two_classes,
+    is_categorical,
+)
 from churnlab.modeling.cox import CoxChurnModel
 from churnlab.modeling.gbm import LightGBMChurnModel
 from churnlab.modeling.gbm_survival import LightGBMSurvivalModel
@@ -15,23 +26,31 @@ FAMILIES: dict[str, type[ChurnEstimator]] = {
 }
 
 
-def make_estimator(family: str, **kwargs) -> ChurnEstimator:
+def make_estimator(
+    family: str, params: Mapping[str, Any] | None = None, **kwargs: Any
+) -> ChurnEstimator:
+    """An unfitted estimator of ``family``: ``params`` (a spec's ``model.params``) mapped onto
+    its keywords (:meth:`ChurnEstimator.keywords_for`), ``kwargs`` passed as they are
+    (``horizon_days``, ``seed``, ``callbacks``, ...).
+
+    >>> make_estimator("logistic", {"C": 0.5, "solver": "saga"}, seed=7)
+    LogisticChurnModel(C=0.5, extra_params={'solver': 'saga'}, seed=7)
+    """
     try:
         cls = FAMILIES[family]
     except KeyError:
         raise ValueError(
             f"unknown model family {family!r}; expected one of {list(FAMILIES)}"
         ) from None
-    return cls(**kwargs)
+    return cls(**cls.keywords_for(params or {}), **kwargs)
 
 
-def estimator_for(spec, params: dict | None = None, **extra) -> ChurnEstimator:
-    """The spec's model family with its calibration, horizon and seed; ``params`` (default: the
-    spec's) replaces the model params, ``extra`` goes to the estimator (e.g. ``callbacks``)."""
+def estimator_for(spec, params: Mapping[str, Any] | None = None, **extra: Any) -> ChurnEstimator:
+    """The spec's model family with its horizon and seed; ``params`` (default: the spec's)
+    replaces the model params, ``extra`` goes to the estimator (e.g. ``callbacks``)."""
     return make_estimator(
         spec.model.family,
-        params=dict(spec.model.params if params is None else params),
-        calibration=spec.model.calibration,
+        dict(spec.model.params if params is None else params),
         horizon_days=spec.horizon_days,
         seed=spec.seed,
         **extra,
@@ -47,6 +66,8 @@ __all__ = [
     "LogisticChurnModel",
     "NotFittedError",
     "SurvivalChurnEstimator",
+    "binary_labels",
+    "check_two_classes",
     "estimator_for",
     "is_categorical",
     "make_estimator",

@@ -1,23 +1,33 @@
-"""The estimator contract every family follows (scikit-learn style).
+"""The estimator contract every family follows (scikit-learn's).
 
-``__init__`` only stores parameters; ``fit(X, y, duration=None, event=None, eval_set=None)``
-validates, fits the model on the training rows and its probability calibration on ``eval_set``
-(the validation cutoff) only, and returns ``self``; fitted attributes end in ``_``.
-``predict_risk(X, horizon_days)`` gives calibrated P(churn within the horizon);
-``contributions(X)`` gives exact additive attributions on the model's log-odds scale plus the
-base value, so ``contributions.sum(axis=1) + base == raw log-odds`` for every row.
+``__init__`` only stores its keyword parameters, so ``get_params``, ``set_params`` and
+``sklearn.base.clone`` work; ``fit(X, y, duration=None, event=None, eval_set=None)`` validates,
+fits the model on the training rows (the validation rows in ``eval_set`` serve early stopping and
+the input checks) and returns ``self``; fitted attributes end in ``_``.
+``predict_raw(X)`` is the model's uncalibrated score of churn within the horizon (log-odds);
+``contributions(X)`` gives exact additive attributions on the family's ``attribution_scale``
+plus the base value, so ``contributions.sum(axis=1) + base`` is that scale's score for every row.
+Probabilities are not the estimator's: ``churnlab.training.calibration`` calibrates
+``predict_raw`` on the validation rows.
+
+A spec's ``model.params`` dict maps onto the keywords with :meth:`ChurnEstimator.keywords_for`:
+the names a family declares go to their keyword, any other library parameter to
+``extra_params``.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
+from sklearn.base import BaseEstimator
 
 CATEGORY_KINDS = ("O", "U", "S")
+# keyword parameters that are not the model library's: never set from a spec's model.params
+RUN_PARAMETERS = frozenset({"horizon_days", "seed", "callbacks", "datasets", "extra_params"})
 
 
 def is_categorical(col: pd.Series) -> bool:
@@ -33,24 +43,63 @@ class NotFittedError(RuntimeError):
     pass
 
 
-class ChurnEstimator:
-    """Shared column handling and calibration; families implement ``_fit_model``,
-    ``_raw_log_odds``, ``_contributions`` and ``_classifier`` (a scikit-learn classifier)."""
+class ChurnEstimator(BaseEstimator):
+    """Shared parameters, column handling and fit checks. Families declare their keyword
+    parameters in ``__init__`` (library parameters first, in the order the library gets them)
+    and implement ``_fit_model``, ``_raw_log_odds`` and ``_contributions``."""
 
     family: ClassVar[str] = ""
     kind: ClassVar[str] = "classifier"
+    attribution_scale: ClassVar[str] = "log-odds"  # what ``contributions`` add up to
 
-    def __init__(
-        self,
-        params: dict[str, Any] | None = None,
-        calibration: str = "sigmoid",
-        horizon_days: int | None = None,
-        seed: int = 42,
-    ):
-        self.params = params
-        self.calibration = calibration
-        self.horizon_days = horizon_days
-        self.seed = seed
+    # -- parameters ----------------------------------------------------------------------------
+    @classmethod
+    def model_defaults(cls) -> dict[str, Any]:
+        """The family's library parameters and their defaults, in signature order."""
+        return {
+            name: p.default for name, p in _parameters(cls).items() if name not in RUN_PARAMETERS
+        }
+
+    @classmethod
+    def keywords_for(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A spec's ``model.params`` as keyword arguments: the family's own parameters by name,
+        any other into ``extra_params`` (an error for families without it).
+
+        >>> from churnlab.modeling import LightGBMChurnModel
+        >>> LightGBMChurnModel.keywords_for({"num_leaves": 7, "max_bin": 63})
+        {'num_leaves': 7, 'extra_params': {'max_bin': 63}}
+        """
+        names = cls.model_defaults()
+        keywords = {k: v for k, v in params.items() if k in names}
+        other = {k: v for k, v in params.items() if k not in names}
+        if other and "extra_params" not in _parameters(cls):
+            raise ValueError(f"{cls.family}: unknown model.params {sorted(other)}")
+        return {**keywords, "extra_params": other} if other else keywords
+
+    def _model_params(self) -> dict[str, Any]:
+        """The library parameters of this fit: the keywords in signature order, then
+        ``extra_params`` (which may not repeat a keyword)."""
+        own = {name: getattr(self, name) for name in self.model_defaults()}
+        extra = dict(getattr(self, "extra_params", None) or {})
+        clash = sorted(set(extra) & set(own))
+        if clash:
+            raise ValueError(
+                f"{self.family}: extra_params {clash} are keyword parameters of "
+                f"{type(self).__name__}; set them as keywords"
+            )
+        return {**own, **extra}
+
+    def __setstate__(self, state: dict) -> None:
+        # estimators pickled before they took keyword parameters held one ``params`` dict;
+        # parameters added since a model was pickled take their defaults
+        legacy = state.pop("params", None)
+        if legacy:
+            state = {**type(self).keywords_for(legacy), **state}
+        for name, p in _parameters(type(self)).items():
+            state.setdefault(name, p.default)
+        if "calibrator_" in state:  # fitted before ``fitted_`` existed
+            state.setdefault("fitted_", True)
+        super().__setstate__(state)
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -60,68 +109,53 @@ class ChurnEstimator:
         duration: Any = None,
         event: Any = None,
         eval_set: tuple[pd.DataFrame, Any] | None = None,
-        calibrate: bool = True,
     ) -> ChurnEstimator:
-        """``calibrate=False`` skips fitting the calibration: ``predict_raw`` and
-        ``contributions`` work, ``predict_risk`` does not (tuning trials scored by a ranking
-        metric under sigmoid calibration, which cannot change the ranking, use this)."""
-        if self.calibration not in ("isotonic", "sigmoid"):
-            raise ValueError(
-                f"calibration must be 'isotonic' or 'sigmoid', not {self.calibration!r}"
-            )
+        """Fit on the training rows. ``eval_set=(X_validation, y_validation)`` is required:
+        early stopping uses it where the family stops early, and the calibration that follows
+        fits on the same rows. ``duration`` and ``event`` are for the survival families."""
         if eval_set is None:
             raise ValueError(
                 f"{self.family}: fit needs eval_set=(X_validation, y_validation): early stopping "
                 "and probability calibration use the validation rows only"
             )
-        y = _binary(y, "y")
-        X_val, y_val = eval_set[0], _binary(eval_set[1], "eval_set y")
-        for name, target in (("training", y), ("validation", y_val)):
-            if target.min() == target.max():
-                raise ValueError(f"the {name} rows have only one class (all {bool(target[0])})")
-        for attr in ("fitted_", "calibrator_"):  # a refit leaves nothing of the previous fit
-            self.__dict__.pop(attr, None)
+        y = binary_labels(y, "y")
+        X_val, y_val = eval_set[0], binary_labels(eval_set[1], "eval_set y")
+        check_two_classes(y, "training")
+        check_two_classes(y_val, "validation")
+        self.__dict__.pop("fitted_", None)  # a failed refit leaves no fitted model behind
         self._learn_columns(X)
-        Xt, Xv = self._prepare(X), self._prepare(X_val)
-        self._fit_model(Xt, y, Xv, y_val)
-        if calibrate:
-            self.calibrator_ = CalibratedClassifierCV(
-                FrozenEstimator(self._classifier()), method=self.calibration
-            ).fit(Xv, y_val)
+        self._fit_model(self._prepare(X), y, self._prepare(X_val), y_val)
         self.fitted_ = True
         return self
 
     # -- prediction ----------------------------------------------------------------------------
-    def predict_risk(self, X: pd.DataFrame, horizon_days: int | None = None) -> np.ndarray:
-        """Calibrated probability of churn within the trained horizon."""
-        self._check_fitted()
-        if not hasattr(self, "calibrator_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} was fitted with calibrate=False: it has no "
-                "probabilities, only predict_raw"
-            )
-        if horizon_days is not None and self.horizon_days and horizon_days != self.horizon_days:
-            raise ValueError(
-                f"this {self.family} model predicts churn within {self.horizon_days} days; "
-                f"for other horizons ({horizon_days}) train a survival family or another model"
-            )
-        return self.calibrator_.predict_proba(self._prepare(X))[:, 1]
-
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated log-odds of the fitted model (what ``contributions`` add up to)."""
+        """The model's uncalibrated score of churn within the horizon, as log-odds: what
+        calibration maps to a probability and risk tiers cut."""
         self._check_fitted()
         return self._raw_log_odds(self._prepare(X))
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        """Per-feature additive attributions on the log-odds scale and the base value per row."""
+        """Per-feature additive attributions on ``attribution_scale`` and the base value per
+        row."""
         self._check_fitted()
         values, base = self._contributions(self._prepare(X))
         return pd.DataFrame(values, columns=self.feature_names_in_, index=X.index), base
 
+    def predict_raw_and_contributions(
+        self, X: pd.DataFrame
+    ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+        """``predict_raw`` and ``contributions`` from one column preparation (scoring with
+        reasons): the raw score, the attributions per feature and the base value per row."""
+        self._check_fitted()
+        prepared = self._prepare(X)
+        raw = self._raw_log_odds(prepared)
+        values, base = self._contributions(prepared)
+        return raw, pd.DataFrame(values, columns=self.feature_names_in_, index=X.index), base
+
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        # calibrator_ alone: a model pickled before ``fitted_`` existed
-        if not (getattr(self, "fitted_", False) or hasattr(self, "calibrator_")):
+        if not getattr(self, "fitted_", False):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _learn_columns(self, X: pd.DataFrame) -> None:
@@ -185,17 +219,24 @@ class ChurnEstimator:
     def _contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
-    def _classifier(self):  # pragma: no cover - abstract
-        raise NotImplementedError
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(params={self.params!r}, calibration={self.calibration!r})"
+def _parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """The keyword parameters of ``cls.__init__`` (``self`` left out)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {name: p for name, p in params.items() if name != "self"}
 
 
-def _binary(y: Any, name: str) -> np.ndarray:
+def binary_labels(y: Any, name: str) -> np.ndarray:
+    """0/1 labels (booleans allowed) as an int array, or an error naming ``name``."""
     arr = np.asarray(pd.Series(y).astype("float64"))
     if np.isnan(arr).any():
         raise ValueError(f"{name}: {int(np.isnan(arr).sum())} missing label(s)")
     if not np.isin(arr, (0.0, 1.0)).all():
         raise ValueError(f"{name}: labels must be 0/1 or booleans")
     return arr.astype(int)
+
+
+def check_two_classes(y: np.ndarray, rows: str) -> None:
+    """Churners and non-churners both among ``rows`` (e.g. "validation")."""
+    if y.min() == y.max():
+        raise ValueError(f"the {rows} rows have only one class (all {bool(y[0])})")

@@ -14,7 +14,6 @@ from churnlab.errors import ChurnlabError
 from churnlab.modeling.preprocess import column_owners, linear_preprocessor
 from churnlab.modeling.survival import SurvivalChurnEstimator
 
-DEFAULTS = {"penalizer": 0.1, "l1_ratio": 0.0}
 DURATION, EVENT = "_duration_days", "_event"
 
 
@@ -23,16 +22,33 @@ class CoxConvergenceError(ChurnlabError):
 
 
 class CoxChurnModel(SurvivalChurnEstimator):
+    """``penalizer`` and ``l1_ratio`` are CoxPHFitter's; ``step_size`` and ``max_steps`` its
+    Newton-Raphson fit options (lifelines' defaults when None). No other parameter is taken."""
+
     family = "cox"
+
+    def __init__(
+        self,
+        *,
+        penalizer: float = 0.1,
+        l1_ratio: float = 0.0,
+        step_size: float | None = None,
+        max_steps: int | None = None,
+        horizon_days: int | None = None,
+        seed: int = 42,
+    ):
+        self.penalizer = penalizer
+        self.l1_ratio = l1_ratio
+        self.step_size = step_size
+        self.max_steps = max_steps
+        self.horizon_days = horizon_days
+        self.seed = seed
 
     def _fit_survival(self, X, duration, event, X_val, duration_val, event_val) -> None:
         from lifelines import CoxPHFitter
         from lifelines.exceptions import ConvergenceError
 
-        params = {**DEFAULTS, **(self.params or {})}
-        unknown = sorted(set(params) - {"penalizer", "l1_ratio", "step_size", "max_steps"})
-        if unknown:
-            raise ValueError(f"cox: unknown model.params {unknown}")
+        params = self._model_params()
         numeric = [c for c in X.columns if c not in self.categorical_]
         self.preprocessor_ = linear_preprocessor(numeric, self.categorical_).fit(X)
         Z = self.preprocessor_.transform(X)

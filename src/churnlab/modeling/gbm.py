@@ -16,21 +16,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from churnlab.modeling.base import ChurnEstimator
 from churnlab.modeling.tree_shap import lightgbm_contributions, small_batch_threads
 
-DEFAULTS = {
-    "n_estimators": 2000,
-    "learning_rate": 0.03,
-    "num_leaves": 15,
-    "min_child_samples": 50,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.7,
-    "reg_lambda": 1.0,
-    "early_stopping_rounds": 100,
-}
-
 
 class LightGBMChurnModel(ChurnEstimator):
-    """``callbacks``: extra LightGBM callbacks run after each boosting round (the tuning pruner
+    """The keywords before ``extra_params`` are LightGBM parameters (scikit-learn API names;
+    ``n_estimators`` is the cap on boosting rounds, ``early_stopping_rounds`` the patience on
+    the validation rows); ``extra_params`` takes any other (e.g. ``reg_alpha``, ``max_bin``).
+
+    ``callbacks``: extra LightGBM callbacks run after each boosting round (the tuning pruner
     uses this). ``datasets``: a dict shared by fits on the *same* training and validation rows
     (tuning trials): the first fit stores its binned LightGBM Datasets there and later fits
     reuse them instead of re-binning the rows. Models meant for logging are made without
@@ -40,14 +32,34 @@ class LightGBMChurnModel(ChurnEstimator):
 
     def __init__(
         self,
-        params: dict[str, Any] | None = None,
-        calibration: str = "sigmoid",
+        *,
+        n_estimators: int = 2000,
+        learning_rate: float = 0.03,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
+        subsample: float = 0.8,
+        subsample_freq: int = 1,
+        colsample_bytree: float = 0.7,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 100,
+        extra_params: dict[str, Any] | None = None,
         horizon_days: int | None = None,
         seed: int = 42,
         callbacks: list[Callable] | None = None,
         datasets: dict | None = None,
     ):
-        super().__init__(params, calibration, horizon_days, seed)
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.extra_params = extra_params
+        self.horizon_days = horizon_days
+        self.seed = seed
         self.callbacks = callbacks
         self.datasets = datasets
 
@@ -62,8 +74,7 @@ class LightGBMChurnModel(ChurnEstimator):
             "force_row_wise": True,
             "n_jobs": int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1)),
             "verbose": -1,
-            **DEFAULTS,
-            **(self.params or {}),
+            **self._model_params(),
         }
         stop = int(params.pop("early_stopping_rounds"))
         rounds = int(params.pop("n_estimators"))
@@ -114,11 +125,7 @@ class LightGBMChurnModel(ChurnEstimator):
         # models pickled before churnlab trained through lgb.train held an LGBMClassifier
         if "booster_" not in state and "model_" in state:
             state["booster_"] = state.pop("model_").booster_
-        state.setdefault("datasets", None)
-        self.__dict__.update(state)
-
-    def _classifier(self):
-        return _LogOdds(self.booster_)
+        super().__setstate__(state)
 
     def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
         return self.booster_.predict(X, raw_score=True, **small_batch_threads(len(X)))
@@ -137,8 +144,8 @@ def _digest(X: pd.DataFrame, y: np.ndarray) -> str:
 
 
 class _LogOdds(ClassifierMixin, BaseEstimator):
-    """The fitted LightGBM booster seen through its raw log-odds, so sigmoid calibration is
-    Platt scaling on the margin (as for the logistic model), not on probabilities."""
+    """The fitted LightGBM booster seen through its raw log-odds: what the calibration inside
+    models pickled before calibration left the estimators was fitted on (kept so they load)."""
 
     def __init__(self, booster=None):
         self.booster = booster

@@ -23,6 +23,7 @@ interval feature's part (and the bias) goes to the per-row base value.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,19 +31,6 @@ import pandas as pd
 from churnlab.modeling.survival import SurvivalChurnEstimator
 from churnlab.modeling.tree_shap import _numeric_view, lightgbm_contributions
 
-DEFAULTS = {
-    "n_estimators": 1000,
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "min_child_samples": 200,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.7,
-    "reg_lambda": 1.0,
-    "early_stopping_rounds": 50,
-    "interval_days": 7,
-    "max_intervals": 26,
-}
 INTERVAL = "interval"
 BATCH_ROWS = 65_536
 
@@ -104,12 +92,49 @@ def _at_risk_sequence(M: np.ndarray, rows: np.ndarray, interval: np.ndarray):
 
 
 class LightGBMSurvivalModel(SurvivalChurnEstimator):
+    """The keywords up to ``early_stopping_rounds`` are LightGBM parameters (as for
+    ``LightGBMChurnModel``); ``interval_days`` and ``max_intervals`` set the discrete-time
+    grid; ``extra_params`` takes any other LightGBM parameter."""
+
     family = "lightgbm_survival"
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 1000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 200,
+        subsample: float = 0.8,
+        subsample_freq: int = 1,
+        colsample_bytree: float = 0.7,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 50,
+        interval_days: float = 7,
+        max_intervals: int = 26,
+        extra_params: dict[str, Any] | None = None,
+        horizon_days: int | None = None,
+        seed: int = 42,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.interval_days = interval_days
+        self.max_intervals = max_intervals
+        self.extra_params = extra_params
+        self.horizon_days = horizon_days
+        self.seed = seed
 
     def _fit_survival(self, X, duration, event, X_val, duration_val, event_val) -> None:
         import lightgbm as lgb
 
-        params = {**DEFAULTS, **(self.params or {})}
+        params = self._model_params()
         self.interval_days_ = float(params.pop("interval_days"))
         self.max_intervals_ = int(params.pop("max_intervals"))
         if self.interval_days_ * self.max_intervals_ < self.horizon_days:

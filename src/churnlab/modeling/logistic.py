@@ -4,6 +4,8 @@ w_j * (x_j - mean_j) on the transformed columns, summed back to each input featu
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
@@ -17,14 +19,32 @@ from churnlab.modeling.preprocess import (  # noqa: F401  (the helpers keep thei
     linear_preprocessor,
 )
 
-DEFAULTS = {"C": 0.05, "max_iter": 5000, "class_weight": None}
-
 
 class LogisticChurnModel(ChurnEstimator):
+    """``C``, ``max_iter`` and ``class_weight`` are LogisticRegression's; ``extra_params`` takes
+    any other of its parameters (e.g. ``l1_ratio``, ``solver``)."""
+
     family = "logistic"
 
+    def __init__(
+        self,
+        *,
+        C: float = 0.05,
+        max_iter: int = 5000,
+        class_weight: dict | str | None = None,
+        extra_params: dict[str, Any] | None = None,
+        horizon_days: int | None = None,
+        seed: int = 42,
+    ):
+        self.C = C
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.extra_params = extra_params
+        self.horizon_days = horizon_days
+        self.seed = seed
+
     def _fit_model(self, X, y, X_val, y_val) -> None:
-        params = {**DEFAULTS, **(self.params or {})}
+        params = self._model_params()
         numeric = [c for c in X.columns if c not in self.categorical_]
         pre = linear_preprocessor(numeric, self.categorical_)
         self.pipeline_ = Pipeline(
@@ -33,9 +53,6 @@ class LogisticChurnModel(ChurnEstimator):
         Z = pre.transform(X)
         self.train_means_ = Z.mean(axis=0)
         self.column_owner_ = column_owners(pre.get_feature_names_out(), self.feature_names_in_)
-
-    def _classifier(self):
-        return self.pipeline_
 
     def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
         return self.pipeline_.decision_function(X)

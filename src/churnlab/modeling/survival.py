@@ -3,12 +3,13 @@
 A survival family learns S(t | x), the probability that a customer is still active ``t`` days
 after the cutoff, from (duration, event) pairs, so censored observations (no churn seen yet)
 count as "survived at least this long" instead of being dropped. From one fit it answers every
-horizon: ``predict_risk(X, h) = 1 - S(h | x)``.
+horizon: the risk of churn within h days is 1 - S(h | x).
 
-Calibration: as for the classifiers, the risk at the experiment's horizon is calibrated (the
-spec's method, on the logit of 1 - S(horizon)) on the validation cutoff only. Other horizons
-(``predict_risk(X, 30)``, the pyfunc's ``p_churn_30d``/``p_churn_60d``) are the model's own,
-uncalibrated 1 - S(t): a calibration map fitted at one horizon does not transfer to another.
+The raw score (``predict_raw``) is logit(1 - S(horizon_days)). As for the classifiers, the
+training layer calibrates it on the validation cutoff only
+(``churnlab.training.calibration``); other horizons (the pyfunc's ``p_churn_30d`` and
+``p_churn_60d``) are the model's own, uncalibrated 1 - S(h): a calibration map fitted at one
+horizon does not transfer to another.
 
 Out-of-time censoring (``survival_targets``): a training row at cutoff c is followed up only to
 the validation cutoff, so its duration is min(duration, validation cutoff - c) and an event
@@ -26,10 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
 
-from churnlab.modeling.base import ChurnEstimator, _binary
+from churnlab.modeling.base import ChurnEstimator, binary_labels, check_two_classes
 
 log = logging.getLogger(__name__)
 SCORING_HORIZONS = (30, 60, 90)  # the pyfunc's p_churn_<h>d columns
@@ -54,11 +53,12 @@ def survival_target(duration: Any, event: Any, name: str) -> tuple[np.ndarray, n
 
 
 class SurvivalChurnEstimator(ChurnEstimator):
-    """Shared fit / calibration / prediction for survival families. Families implement
-    ``_fit_survival``, ``_survival`` (S at given times for prepared rows), ``_log_hazard`` and
-    ``_contributions`` (additive on ``_log_hazard``)."""
+    """Shared fit and prediction for survival families. Families implement ``_fit_survival``,
+    ``_survival`` (S at given times for prepared rows), ``_log_hazard`` and ``_contributions``
+    (additive on ``_log_hazard``)."""
 
     kind = "survival"
+    attribution_scale = "log-hazard"
 
     def fit(
         self,
@@ -70,14 +70,21 @@ class SurvivalChurnEstimator(ChurnEstimator):
     ) -> SurvivalChurnEstimator:
         """Fit on (duration, event) of the training rows (``y`` is not used: censored rows have
         no complete label). ``eval_set`` is ``(X_val, y_val)`` or ``(X_val, y_val, duration_val,
-        event_val)``: the risk at ``horizon_days`` is calibrated on ``y_val``; families that
-        stop early use the validation durations."""
-        if self.calibration not in ("isotonic", "sigmoid"):
-            raise ValueError(
-                f"calibration must be 'isotonic' or 'sigmoid', not {self.calibration!r}"
-            )
+        event_val)``: families that stop early use the validation durations; the calibration
+        that follows fits on ``y_val``."""
         if not self.horizon_days:
-            raise ValueError(f"{self.family}: horizon_days is needed to calibrate the risk")
+            raise ValueError(
+                f"{self.family}: horizon_days is needed (the risk score is 1 - S(horizon_days))"
+            )
+        d, e = self._training_target(X, duration, event)
+        X_val, dv, ev = self._validation_rows(eval_set)
+        self.__dict__.pop("fitted_", None)  # a failed refit leaves no fitted model behind
+        self._learn_columns(X)
+        self._fit_survival(self._prepare(X), d, e, self._prepare(X_val), dv, ev)
+        self.fitted_ = True
+        return self
+
+    def _training_target(self, X: pd.DataFrame, duration: Any, event: Any):
         if duration is None or event is None:
             raise ValueError(f"{self.family}: fit needs duration= and event= (survival target)")
         d, e = survival_target(duration, event, "training")
@@ -85,27 +92,19 @@ class SurvivalChurnEstimator(ChurnEstimator):
             raise ValueError(f"training: {len(X)} rows but {len(d)} durations")
         if e.sum() == 0:
             raise ValueError("the training rows have no churn events; nothing to learn")
+        return d, e
+
+    def _validation_rows(self, eval_set: tuple | None):
+        """(X_val, duration_val, event_val) from ``eval_set``, the labels checked."""
         if eval_set is None or len(eval_set) not in (2, 4):
             raise ValueError(
                 f"{self.family}: fit needs eval_set=(X_validation, y_validation[, duration, "
                 "event]): probability calibration uses the validation rows only"
             )
-        X_val, y_val = eval_set[0], _binary(eval_set[1], "eval_set y")
-        if y_val.min() == y_val.max():
-            raise ValueError(f"the validation rows have only one class (all {bool(y_val[0])})")
-        dv, ev = (None, None)
-        if len(eval_set) == 4:
-            dv, ev = survival_target(eval_set[2], eval_set[3], "validation")
-        for attr in ("fitted_", "calibrator_"):  # a refit leaves nothing of the previous fit
-            self.__dict__.pop(attr, None)
-        self._learn_columns(X)
-        Xt, Xv = self._prepare(X), self._prepare(X_val)
-        self._fit_survival(Xt, d, e, Xv, dv, ev)
-        self.fitted_ = True  # the calibration below predicts through the fitted model
-        self.calibrator_ = CalibratedClassifierCV(
-            FrozenEstimator(_HorizonRisk(self)), method=self.calibration
-        ).fit(Xv, y_val)
-        return self
+        check_two_classes(binary_labels(eval_set[1], "eval_set y"), "validation")
+        if len(eval_set) == 2:
+            return eval_set[0], None, None
+        return eval_set[0], *survival_target(eval_set[2], eval_set[3], "validation")
 
     # -- prediction ----------------------------------------------------------------------------
     def predict_survival(self, X: pd.DataFrame, times: Any) -> np.ndarray:
@@ -115,15 +114,6 @@ class SurvivalChurnEstimator(ChurnEstimator):
         if (times < 0).any():
             raise ValueError("times must be >= 0 days")
         return self._survival(self._prepare(X), times)
-
-    def predict_risk(self, X: pd.DataFrame, horizon_days: int | None = None) -> np.ndarray:
-        """P(churn within ``horizon_days``): calibrated at the trained horizon, 1 - S(h)
-        elsewhere."""
-        self._check_fitted()
-        h = horizon_days or self.horizon_days
-        if h == self.horizon_days:
-            return self.calibrator_.predict_proba(self._prepare(X))[:, 1]
-        return 1.0 - self.predict_survival(X, [h])[:, 0]
 
     def predict_log_hazard(self, X: pd.DataFrame) -> np.ndarray:
         """The score ``contributions`` add up to (family-specific log-hazard scale)."""
@@ -139,7 +129,7 @@ class SurvivalChurnEstimator(ChurnEstimator):
         return np.trapezoid(self.predict_survival(X, grid), grid, axis=1)
 
     def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
-        """logit(1 - S(horizon)): what is calibrated and what risk tiers cut."""
+        """logit(1 - S(horizon_days)): what is calibrated and what risk tiers cut."""
         s = np.clip(self._survival(X, np.array([float(self.horizon_days)]))[:, 0], 1e-12, 1)
         p = np.clip(1.0 - s, 1e-12, 1 - 1e-12)
         return np.log(p) - np.log1p(-p)
@@ -156,7 +146,8 @@ class SurvivalChurnEstimator(ChurnEstimator):
 
 class _HorizonRisk(ClassifierMixin, BaseEstimator):
     """A fitted survival model seen as a classifier of churn within its horizon, through the
-    logit of 1 - S(horizon), so sigmoid calibration is Platt scaling on that margin."""
+    logit of 1 - S(horizon): what the calibration inside models pickled before calibration
+    left the estimators was fitted on (kept so they load)."""
 
     def __init__(self, model=None):
         self.model = model
@@ -180,12 +171,3 @@ class _HorizonRisk(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return (self.decision_function(X) > 0).astype(int)
-
-
-def survival_outputs(estimator: SurvivalChurnEstimator, X: pd.DataFrame) -> pd.DataFrame:
-    """The pyfunc's survival columns: ``p_churn_<h>d`` for 30/60/90 days (calibrated at the
-    trained horizon, 1 - S(h) elsewhere) and ``expected_lifetime_days`` (restricted mean
-    survival time up to ``RMST_LIMIT_DAYS``)."""
-    out = {f"p_churn_{h}d": estimator.predict_risk(X, h) for h in SCORING_HORIZONS}
-    out["expected_lifetime_days"] = estimator.predict_expected_lifetime(X)
-    return pd.DataFrame(out, index=X.index)

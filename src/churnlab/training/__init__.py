@@ -2,6 +2,7 @@
 the fold loop (fit, calibrate, evaluate), explanations, and tuning with Optuna. Results are
 returned as data; ``churnlab.tracking`` logs them."""
 
+from churnlab.training.calibration import CalibratedChurnModel
 from churnlab.training.data import TrainingData, load_training_data, select_features
 from churnlab.training.split import (
     Split,
@@ -21,6 +22,7 @@ from churnlab.training.train import (
 )
 
 __all__ = [
+    "CalibratedChurnModel",
     "FoldResult",
     "Split",
     "SplitError",

@@ -1,4 +1,4 @@
-"""Training orchestration: data -> split -> fit (+ calibration) -> evaluate -> explain.
+"""Training orchestration: data -> split -> fit -> calibrate -> evaluate -> explain.
 
 Returns results as data (``TrainResult``); ``churnlab.tracking`` logs them to MLflow.
 """
@@ -19,7 +19,8 @@ from churnlab.config import EventData, ExperimentSpec
 from churnlab.evaluation import classification_metrics, oracle_risk
 from churnlab.evaluation.survival import survival_metrics
 from churnlab.explain import Explanation, explain
-from churnlab.modeling import ChurnEstimator, estimator_for
+from churnlab.modeling import estimator_for
+from churnlab.training.calibration import CalibratedChurnModel
 from churnlab.training.data import TrainingData, load_training_data
 from churnlab.training.split import (
     Split,
@@ -46,7 +47,7 @@ class FoldResult:
 class TrainResult:
     spec: ExperimentSpec
     data: TrainingData
-    estimator: ChurnEstimator
+    estimator: CalibratedChurnModel  # the fitted estimator, calibrated on validation
     folds: list[FoldResult]
     predictions: dict[str, pd.DataFrame]  # part -> keys, y, p, mrr (and oracle on test)
     explanation: Explanation
@@ -90,9 +91,10 @@ def fold_targets(
 
 def _fit_fold(
     spec: ExperimentSpec, data: TrainingData, split: Split
-) -> tuple[ChurnEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
-    """Fit the spec's family on one split; validation and test predictions and metrics (the
-    survival metrics added to the test part's for survival families)."""
+) -> tuple[CalibratedChurnModel, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
+    """Fit the spec's family on one split and calibrate it on the validation rows; validation
+    and test predictions and metrics (the survival metrics added to the test part's for
+    survival families)."""
     frame, X = data.frame, data.frame[data.features]
     survival = spec.model.family in SURVIVAL_FAMILIES
     if survival and frame.duration_days.isna().all():
@@ -103,6 +105,41 @@ def _fit_fold(
     # labels are null where churn fell in the lead gap; such rows are in no part
     y = frame.churned_within_h.fillna(False).astype(int)
     targets = fold_targets(frame, split, survival)
+    model = _fit_calibrated(spec, X, y, targets, survival)
+    preds, metrics = {}, {}
+    for part in ("validation", "test"):
+        m, d, e = targets[part]
+        p = model.predict_risk(X[m])
+        pred = frame.loc[m, ["account_id", "cutoff", "mrr"]].assign(y=y[m].to_numpy(), p=p)
+        if survival:
+            pred = pred.assign(duration_days=d, event=e)
+        preds[part] = pred
+        mrr = pred.mrr.to_numpy() if data.kind == "events" or pred.mrr.notna().all() else None
+        metrics[part] = classification_metrics(pred.y.to_numpy(), p, mrr)
+        if data.truth_path is not None:
+            metrics[part].update(_oracle(spec, data, pred, metrics[part]["roc_auc"]))
+    if survival:
+        _, d_tr, e_tr = targets["train"]
+        te, d_te, e_te = targets["test"]
+        X_test = X[te]
+        metrics["test"].update(
+            survival_metrics(
+                d_tr,
+                e_tr,
+                d_te,
+                e_te,
+                lambda t: model.predict_survival(X_test, t),
+                spec.horizon_days,
+            )
+        )
+    return model, preds, metrics
+
+
+def _fit_calibrated(
+    spec: ExperimentSpec, X: pd.DataFrame, y: pd.Series, targets: dict, survival: bool
+) -> CalibratedChurnModel:
+    """The spec's estimator fitted on the training rows (early stopping on the validation
+    rows) and calibrated on the validation rows."""
     tr, d_tr, e_tr = targets["train"]
     va, d_va, e_va = targets["validation"]
     est = estimator_for(spec)
@@ -116,32 +153,7 @@ def _fit_fold(
         est.fit(X[tr], duration=d_tr, event=e_tr, eval_set=(X[va], y[va], d_va, e_va))
     else:
         est.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
-    preds, metrics = {}, {}
-    for part in ("validation", "test"):
-        m, d, e = targets[part]
-        p = est.predict_risk(X[m])
-        pred = frame.loc[m, ["account_id", "cutoff", "mrr"]].assign(y=y[m].to_numpy(), p=p)
-        if survival:
-            pred = pred.assign(duration_days=d, event=e)
-        preds[part] = pred
-        mrr = pred.mrr.to_numpy() if data.kind == "events" or pred.mrr.notna().all() else None
-        metrics[part] = classification_metrics(pred.y.to_numpy(), p, mrr)
-        if data.truth_path is not None:
-            metrics[part].update(_oracle(spec, data, pred, metrics[part]["roc_auc"]))
-    if survival:
-        te, d_te, e_te = targets["test"]
-        X_test = X[te]
-        metrics["test"].update(
-            survival_metrics(
-                d_tr,
-                e_tr,
-                d_te,
-                e_te,
-                lambda t: est.predict_survival(X_test, t),
-                spec.horizon_days,
-            )
-        )
-    return est, preds, metrics
+    return CalibratedChurnModel(est, spec.model.calibration).fit(X[va], y[va])
 
 
 def _oracle(
@@ -212,11 +224,11 @@ def train(
     t1 = time.perf_counter()
     for s in splits:
         say(f"fitting {spec.model.family} (fold {s.fold + 1}/{len(splits)})")
-        est, preds, metrics = _fit_fold(spec, data, s)
-        folds.append(FoldResult(s, metrics, getattr(est, "best_iteration_", None)))
+        model, preds, metrics = _fit_fold(spec, data, s)
+        folds.append(FoldResult(s, metrics, getattr(model.estimator, "best_iteration_", None)))
         if final is None:
-            final = (est, preds)
-    est, preds = final
+            final = (model, preds)
+    model, preds = final
     seconds["fit"] = time.perf_counter() - t1
 
     say("explaining (SHAP)")
@@ -224,11 +236,11 @@ def train(
     X_test = data.frame.loc[folds[0].split.masks["test"], data.features]
     if len(X_test) > EXPLAIN_ROWS:
         X_test = X_test.sample(EXPLAIN_ROWS, random_state=spec.seed).sort_index()
-    explanation = explain(est, X_test)
+    explanation = explain(model, X_test)
     seconds["explain"] = time.perf_counter() - t2
 
     # on the uncalibrated score: isotonic calibration ties many rows, the raw score does not
-    val_raw = est.predict_raw(data.frame.loc[folds[0].split.masks["validation"], data.features])
+    val_raw = model.predict_raw(data.frame.loc[folds[0].split.masks["validation"], data.features])
     thresholds = {
         "high": float(np.quantile(val_raw, 1 - TIERS["high"])),
         "medium": float(np.quantile(val_raw, 1 - TIERS["high"] - TIERS["medium"])),
@@ -237,7 +249,7 @@ def train(
     return TrainResult(
         spec=spec,
         data=data,
-        estimator=est,
+        estimator=model,
         folds=folds,
         predictions=preds,
         explanation=explanation,

@@ -3,10 +3,11 @@ studies. Nothing here talks to MLflow: callers pass Optuna callbacks (``tracking
 nested run per trial, the CLI drives a progress bar) and get a ``TuneResult`` back.
 
 The objective fits the spec's family through the shared estimator interface
-(``estimator_for``, ``fit(..., eval_set=...)``, ``predict_risk``) on the training cutoffs and
-scores the spec's ranking metric on the validation cutoff (or the mean over the rolling-origin
-folds' validation cutoffs). The rows of the test cutoff are never handed to the objective: the
-final model is evaluated on them once, after the search.
+(``estimator_for``, ``fit(..., eval_set=...)``, ``predict_raw``; ``CalibratedChurnModel`` when
+the metric needs probabilities) on the training cutoffs and scores the spec's metric on the
+validation cutoff (or the mean over the rolling-origin folds' validation cutoffs). The rows of
+the test cutoff are never handed to the objective: the final model is evaluated on them once,
+after the search.
 """
 
 from churnlab.training.tuning.objective import (

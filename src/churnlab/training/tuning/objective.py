@@ -14,7 +14,8 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 
 from churnlab.config import ExperimentSpec, SearchParam
 from churnlab.evaluation import classification_metrics
-from churnlab.modeling import estimator_for
+from churnlab.modeling import ChurnEstimator, estimator_for
+from churnlab.training.calibration import CalibratedChurnModel
 from churnlab.training.data import TrainingData
 from churnlab.training.split import Split
 from churnlab.training.train import fold_targets
@@ -156,32 +157,12 @@ class TrialObjective:
             return self._run(trial)
 
     def _run(self, trial: optuna.Trial) -> float:
-        spec = self.spec
-        params = {**spec.model.params, **suggest(trial, self.space)}
+        params = {**self.spec.model.params, **suggest(trial, self.space)}
         values, rounds = [], []
         try:
             for k, f in enumerate(self.folds):
-                extra: dict[str, Any] = {}
-                if self.datasets[k] is not None:
-                    extra["datasets"] = self.datasets[k]
-                if self.prune and k == 0:  # steps are boosting rounds of the first fold
-                    cb = LightGBMPruningCallback(trial, spec.metric, spec.tuning.report_every)
-                    extra["callbacks"] = [cb]
-                est = estimator_for(spec, params, **extra)
-                fit = {"calibrate": False} if self.uncalibrated else {}
-                est.fit(
-                    f.X,
-                    f.y,
-                    duration=f.duration,
-                    event=f.event,
-                    eval_set=(f.X_val, f.y_val, *f.eval_extra),
-                    **fit,
-                )
-                if self.uncalibrated:
-                    score = RANKING_METRICS[spec.metric](f.y_val, est.predict_raw(f.X_val))
-                    values.append(float(score))
-                else:
-                    values.append(metric_value(spec.metric, f.y_val, est.predict_risk(f.X_val)))
+                est = self._fitted(trial, k, f, params)
+                values.append(self._value(est, f))
                 if getattr(est, "best_iteration_", None) is not None:
                     rounds.append(int(est.best_iteration_))
         except optuna.TrialPruned:
@@ -194,3 +175,34 @@ class TrialObjective:
         if len(values) > 1:
             trial.set_user_attr("fold_values", [float(v) for v in values])
         return float(np.mean(values))
+
+    def _fitted(
+        self, trial: optuna.Trial, k: int, f: TrialFold, params: dict[str, Any]
+    ) -> ChurnEstimator:
+        """The family with the trial's params, fitted on fold ``k``'s training rows."""
+        extra: dict[str, Any] = {}
+        if self.datasets[k] is not None:
+            extra["datasets"] = self.datasets[k]
+        if self.prune and k == 0:  # steps are boosting rounds of the first fold
+            spec = self.spec
+            extra["callbacks"] = [
+                LightGBMPruningCallback(trial, spec.metric, spec.tuning.report_every)
+            ]
+        est = estimator_for(self.spec, params, **extra)
+        return est.fit(
+            f.X,
+            f.y,
+            duration=f.duration,
+            event=f.event,
+            eval_set=(f.X_val, f.y_val, *f.eval_extra),
+        )
+
+    def _value(self, est: ChurnEstimator, f: TrialFold) -> float:
+        """The spec's metric on the fold's validation rows: of the raw score when it cannot
+        differ from the calibrated one's (``scores_raw``), else of the model calibrated on
+        those rows."""
+        metric = self.spec.metric
+        if self.uncalibrated:
+            return float(RANKING_METRICS[metric](f.y_val, est.predict_raw(f.X_val)))
+        model = CalibratedChurnModel(est, self.spec.model.calibration).fit(f.X_val, f.y_val)
+        return metric_value(metric, f.y_val, model.predict_risk(f.X_val))

@@ -101,7 +101,7 @@ def bench_prepared(loaded, frame: pd.DataFrame) -> dict:
     }
     booster = est.booster_ if est.family == "lightgbm" else None
     if booster is not None:
-        X = est._prepare(frame[loaded.model.features])
+        X = est.prepare(frame[loaded.model.features])
         best = booster.best_iteration if booster.best_iteration > 0 else None
         predict_s = _best_of(lambda: booster.predict(X, raw_score=True, num_iteration=best))
         contrib_s = _best_of(

@@ -104,7 +104,7 @@ def bench_shap(model_uri: str, rows: int) -> dict:
     frame = load_training_data(spec).frame
     X = frame.drop(columns=OBSERVATION_COLUMNS).sample(n=min(rows, len(frame)), random_state=0)
     rows = len(X)
-    prepared = est._prepare(X)
+    prepared = est.prepare(X)
     booster = est.booster_
     threads = int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1))
 

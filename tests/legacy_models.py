@@ -34,14 +34,14 @@ def legacy_estimator(
     view = _legacy_view(old)
     y = np.asarray(y_val).astype(int)
     old.calibrator_ = CalibratedClassifierCV(FrozenEstimator(view), method=calibration).fit(
-        old._prepare(X_val), y
+        old.prepare(X_val), y
     )
     return old
 
 
 def legacy_risk(old: ChurnEstimator, X: pd.DataFrame) -> np.ndarray:
     """What the old ``predict_risk`` returned: the calibrator on the prepared columns."""
-    return old.calibrator_.predict_proba(old._prepare(X))[:, 1]
+    return old.calibrator_.predict_proba(old.prepare(X))[:, 1]
 
 
 def _legacy_view(old: ChurnEstimator):

@@ -58,9 +58,9 @@ def _input(X: pd.DataFrame) -> pd.DataFrame:
 def _expected(old, X: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     """What the old pyfunc computed, through the old estimator's own calibration."""
     p = legacy_risk(old, X)
-    raw = old._raw_log_odds(old._prepare(X))
+    raw = old._raw_log_odds(old.prepare(X))
     values = pd.DataFrame(
-        old._contributions(old._prepare(X))[0], columns=old.feature_names_in_, index=X.index
+        old._contributions(old.prepare(X))[0], columns=old.feature_names_in_, index=X.index
     )
     tier = np.where(
         raw >= thresholds["high"], "high", np.where(raw >= thresholds["medium"], "medium", "low")

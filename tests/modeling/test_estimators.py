@@ -71,7 +71,7 @@ def test_lightgbm_contributions_equal_shap_tree_explainer(data):
     (X, y), (Xv, yv), (Xt, _) = data
     est = LightGBMChurnModel(n_estimators=200).fit(X, y, eval_set=(Xv, yv))
     ours, base = est.contributions(Xt.head(500))
-    prepared = est._prepare(Xt.head(500))
+    prepared = est.prepare(Xt.head(500))
     explainer = shap.TreeExplainer(est.booster_)
     theirs = explainer.shap_values(prepared)
     np.testing.assert_allclose(ours.to_numpy(), theirs, atol=1e-6)
@@ -234,7 +234,7 @@ def test_lightgbm_models_pickled_with_an_lgbmclassifier_still_load(data):
 
     (X, y), (Xv, yv), (Xt, _) = data
     est = LightGBMChurnModel(n_estimators=50).fit(X, y, eval_set=(Xv, yv))
-    clf = lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(est._prepare(X), y)
+    clf = lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(est.prepare(X), y)
     est.booster_ = clf.booster_
     old = legacy_estimator(est, {"n_estimators": 50}, Xv, yv)
     expected_risk = legacy_risk(old, Xt)
@@ -245,11 +245,11 @@ def test_lightgbm_models_pickled_with_an_lgbmclassifier_still_load(data):
     wrapper.model = clf
 
     loaded = pickle.loads(pickle.dumps(old))
-    raw = clf.predict(est._prepare(Xt), raw_score=True)
+    raw = clf.predict(est.prepare(Xt), raw_score=True)
     np.testing.assert_allclose(loaded.predict_raw(Xt), raw)
     np.testing.assert_allclose(
         loaded.calibrator_.calibrated_classifiers_[0].estimator.estimator.decision_function(
-            est._prepare(Xt)
+            est.prepare(Xt)
         ),
         raw,
     )

@@ -168,7 +168,7 @@ def test_cox_exact_on_log_partial_hazard(fitted):
     cox = models["cox"]
     values, base = cox.contributions(Xt)
     np.testing.assert_allclose(base, 0.0)
-    lph = cox.cph_.predict_log_partial_hazard(cox._design(cox._prepare(Xt))).to_numpy()
+    lph = cox.cph_.predict_log_partial_hazard(cox._design(cox.prepare(Xt))).to_numpy()
     np.testing.assert_allclose(values.sum(axis=1), lph, atol=1e-8)
     assert {"coef", "exp(coef)"} <= set(cox.summary.columns)
 

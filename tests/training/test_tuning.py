@@ -136,7 +136,7 @@ def test_pruning_reports_the_study_metric(lgb_data):
     ).fit(f.X, f.y, eval_set=(f.X_val, f.y_val))
     reports = study.trials[0].intermediate_values
     assert sorted(reports) == [10, 20, 30]
-    Xv = est._prepare(f.X_val)
+    Xv = est.prepare(f.X_val)
     for step, value in reports.items():
         p = est.booster_.predict(Xv, num_iteration=step)
         assert value == pytest.approx(average_precision_score(f.y_val, p))

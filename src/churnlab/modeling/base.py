@@ -124,7 +124,7 @@ class ChurnEstimator(BaseEstimator):
         check_two_classes(y_val, "validation")
         self.__dict__.pop("fitted_", None)  # a failed refit leaves no fitted model behind
         self._learn_columns(X)
-        self._fit_model(self._prepare(X), y, self._prepare(X_val), y_val)
+        self._fit_model(self.prepare(X), y, self.prepare(X_val), y_val)
         self.fitted_ = True
         return self
 
@@ -133,13 +133,13 @@ class ChurnEstimator(BaseEstimator):
         """The model's uncalibrated score of churn within the horizon, as log-odds: what
         calibration maps to a probability and risk tiers cut."""
         self._check_fitted()
-        return self._raw_log_odds(self._prepare(X))
+        return self._raw_log_odds(self.prepare(X))
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Per-feature additive attributions on ``attribution_scale`` and the base value per
         row."""
         self._check_fitted()
-        values, base = self._contributions(self._prepare(X))
+        values, base = self._contributions(self.prepare(X))
         return pd.DataFrame(values, columns=self.feature_names_in_, index=X.index), base
 
     def predict_raw_and_contributions(
@@ -148,7 +148,7 @@ class ChurnEstimator(BaseEstimator):
         """``predict_raw`` and ``contributions`` from one column preparation (scoring with
         reasons): the raw score, the attributions per feature and the base value per row."""
         self._check_fitted()
-        prepared = self._prepare(X)
+        prepared = self.prepare(X)
         raw = self._raw_log_odds(prepared)
         values, base = self._contributions(prepared)
         return raw, pd.DataFrame(values, columns=self.feature_names_in_, index=X.index), base
@@ -166,7 +166,7 @@ class ChurnEstimator(BaseEstimator):
             c: sorted(pd.Series(X[c]).dropna().astype(str).unique()) for c in self.categorical_
         }
 
-    def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
+    def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
         """Columns in training order, categoricals with the training categories (unseen -> NaN),
         numbers as float64. Missing columns are an error naming them."""
         if not isinstance(X, pd.DataFrame):

@@ -80,7 +80,7 @@ class SurvivalChurnEstimator(ChurnEstimator):
         X_val, dv, ev = self._validation_rows(eval_set)
         self.__dict__.pop("fitted_", None)  # a failed refit leaves no fitted model behind
         self._learn_columns(X)
-        self._fit_survival(self._prepare(X), d, e, self._prepare(X_val), dv, ev)
+        self._fit_survival(self.prepare(X), d, e, self.prepare(X_val), dv, ev)
         self.fitted_ = True
         return self
 
@@ -113,12 +113,12 @@ class SurvivalChurnEstimator(ChurnEstimator):
         times = np.atleast_1d(np.asarray(times, dtype=float))
         if (times < 0).any():
             raise ValueError("times must be >= 0 days")
-        return self._survival(self._prepare(X), times)
+        return self._survival(self.prepare(X), times)
 
     def predict_log_hazard(self, X: pd.DataFrame) -> np.ndarray:
         """The score ``contributions`` add up to (family-specific log-hazard scale)."""
         self._check_fitted()
-        return self._log_hazard(self._prepare(X))
+        return self._log_hazard(self.prepare(X))
 
     def predict_expected_lifetime(
         self, X: pd.DataFrame, limit_days: int = RMST_LIMIT_DAYS

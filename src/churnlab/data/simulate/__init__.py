@@ -30,14 +30,9 @@ import pyarrow.parquet as pq
 
 from churnlab.data.dataset import MANIFEST
 from churnlab.data.simulate import b2b_saas, consumer_social, streaming
-from churnlab.data.simulate._common import (
-    CHUNK_ACCOUNTS,
-    PROFILES,
-    Clock,
-    SimulationParams,
-    signup_days,
-)
+from churnlab.data.simulate._common import CHUNK_ACCOUNTS, Clock, SimulationParams, signup_days
 from churnlab.files import replace_folder
+from churnlab.vocab import SIMULATOR_PROFILES as PROFILES
 
 __all__ = ["PROFILES", "SimulationParams", "simulate"]
 

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-PROFILES = ("b2b_saas", "consumer_social", "streaming")
 CHUNK_ACCOUNTS = 2000  # fixed: output must not depend on the machine
 
 
@@ -16,7 +15,7 @@ CHUNK_ACCOUNTS = 2000  # fixed: output must not depend on the machine
 class SimulationParams:
     """Documented knobs of the simulator; defaults make the demo dataset.
 
-    ``profile`` picks the product (see ``PROFILES``). The knobs up to ``cohort_growth`` apply to
+    ``profile`` picks the product (``churnlab.vocab.SIMULATOR_PROFILES``). The knobs up to ``cohort_growth`` apply to
     every profile; the rest are the ``b2b_saas`` profile's (the other profiles document their
     constants in their own modules).
     """

@@ -9,8 +9,10 @@ Vocabulary: people ``browse`` and ``search``, ``play_start`` a title, which ends
 what the gaps between events make them. Tickets (playback bugs, billing) are sparse; a short
 quarterly survey (NPS) is answered by few.
 
-Session pattern: a few long evening sessions a week (start mostly 19:00-23:30), each a little
-browsing or searching and one to a few plays.
+Session pattern: a few long evening sessions a week by one profile (start 19:00-23:30): a few
+minutes of browsing, searching and adding to the list, then one to a few plays back to back.
+A play's ``play_complete`` comes up to two hours after its ``play_start``, so the mapping's
+``session_gap_minutes`` is 180.
 
 How churn happens:
 
@@ -93,7 +95,7 @@ EVENT_MAPPING = {
         "contact": ["help_chat"],
         "payment_failure": ["payment_declined"],
     },
-    "session_gap_minutes": 45,
+    "session_gap_minutes": 180,  # a film runs up to two hours with no event
     "ratios": [["skip", "play_start"], ["play_complete", "play_start"], ["search", "play_start"]],
 }
 
@@ -138,9 +140,8 @@ def simulate_chunk(
     churn_day = np.full(n, np.inf)
     churn_reason = np.full(n, -1)
 
-    counts = {
-        k: np.zeros((n, W), np.int32) for k in (BROWSE, SEARCH, PLAY_START, ADD_TO_LIST, RATE)
-    }
+    counts = {k: np.zeros((n, W), np.int32) for k in (BROWSE, SEARCH, PLAY_START, ADD_TO_LIST)}
+    sessions_w = np.zeros((n, W), np.int32)
     skips_w = np.zeros((n, W), np.int32)
     completes_w = np.zeros((n, W), np.int32)
     fresh_w = np.zeros((n, W), np.float32)  # share of plays that are new titles
@@ -236,7 +237,7 @@ def simulate_chunk(
         counts[SEARCH][:, t] = rng.poisson(sessions * (0.2 + 1.2 * (1 - match)))
         counts[PLAY_START][:, t] = plays
         counts[ADD_TO_LIST][:, t] = rng.poisson(sessions * 0.4 * match)
-        counts[RATE][:, t] = rng.binomial(completes, 0.15)
+        sessions_w[:, t] = sessions
         skips_w[:, t] = skips
         completes_w[:, t] = completes
         fresh_w[:, t] = fresh
@@ -273,7 +274,8 @@ def simulate_chunk(
     )  # fmt: skip
     last_day = np.minimum(churn_day, T)
     events = _events(
-        clock, rng, account_id, signup, last_day, profiles, liked, counts, skips_w, completes_w,
+        clock, rng, account_id, signup, last_day, profiles, liked, sessions_w, counts, skips_w,
+        completes_w,
         fresh_w, genres_w, sys_events,
     )  # fmt: skip
 
@@ -332,6 +334,7 @@ def _events(
     last_day: np.ndarray,
     profiles: np.ndarray,
     liked: np.ndarray,
+    sessions_w: np.ndarray,
     counts: dict[int, np.ndarray],
     skips_w: np.ndarray,
     completes_w: np.ndarray,
@@ -339,68 +342,78 @@ def _events(
     genres_w: np.ndarray,
     sys_events: Rows,
 ) -> pa.Table:
-    """Plays in order within a cell: the first ``skips`` are skipped, the next ``completes``
-    completed, the rest left unfinished; browse/search/list/rate attach to a play's session."""
-    plays = Cells(rng, counts[PLAY_START], signup, last_day)
-    # evening start times: the day of the uniform draw, at 19:00-23:30
-    day0 = np.floor(plays.row_day)
-    start = np.maximum(day0 + (19.0 + 4.5 * rng.random(len(day0))) / 24.0, plays.row_day)
-    user = rng.integers(0, 1 << 30, len(day0)) % profiles[plays.row_acc]
-    cell = plays.row_cell
-    a, w = plays.acc[cell], plays.week[cell]
-    k = np.arange(len(cell)) - plays.first[cell]
-    outcome = np.where(
-        k < skips_w[a, w], SKIP, np.where(k < skips_w[a, w] + completes_w[a, w], PLAY_COMPLETE, -1)
-    )
-    slot = (rng.random(len(cell)) * genres_w[a, w]).astype(np.int64)
-    genre = liked[plays.row_acc, slot]
-    fresh = rng.random(len(cell)) < fresh_w[a, w]
+    """Evening sessions of one profile: a few minutes of browsing, searching and adding to the
+    list, then the session's plays one after another. Within a week's plays the first
+    ``skips`` are skipped, the next ``completes`` completed (some then rated), the rest left
+    unfinished; which session each lands in, and their order in it, is random."""
+    sess = Cells(rng, sessions_w, signup, last_day)
+    n_sess = len(sess.row_acc)
+    # the evening of the uniform draw's day, 19:00-23:30
+    day0 = np.floor(sess.row_day)
+    s_start = np.maximum(day0 + (19.0 + 4.5 * rng.random(n_sess)) / 24.0, sess.row_day)
+    s_user = rng.integers(0, 1 << 30, n_sess) % profiles[sess.row_acc]
+    s_lead = rng.uniform(60.0, 900.0, n_sess)  # seconds of browsing before the first play
+
+    p_sess = sess.attach(rng, counts[PLAY_START])
+    n_play = len(p_sess)
+    cell = sess.row_cell[p_sess]  # plays come grouped by cell
+    a, w = sess.acc[cell], sess.week[cell]
+    group = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if n_play else np.array([], int)
+    k = np.arange(n_play) - np.repeat(group, np.diff(np.r_[group, n_play]))
+    n_skip, n_done = skips_w[a, w], completes_w[a, w]
+    outcome = np.where(k < n_skip, SKIP, np.where(k < n_skip + n_done, PLAY_COMPLETE, -1))
+    slot = (rng.random(n_play) * genres_w[a, w]).astype(np.int64)
+    genre = liked[sess.row_acc[p_sess], slot]
+    fresh = rng.random(n_play) < fresh_w[a, w]
     title = genre * 1000 + np.where(
-        fresh, rng.integers(10, 1000, len(cell)), rng.integers(0, 3, len(cell))
+        fresh, rng.integers(10, 1000, n_play), rng.integers(0, 3, n_play)
+    )  # a rewatch is one of a genre's few favourites
+    runtime = np.exp(rng.normal(np.log(2700.0), 0.5, n_play))
+    watched = np.where(outcome == SKIP, rng.uniform(20.0, 300.0, n_play), runtime)
+    # plays follow each other in their session: start = lead + the plays before it
+    seg = watched + rng.uniform(5.0, 120.0, n_play)
+    order = np.lexsort((rng.random(n_play), p_sess))
+    before = np.cumsum(seg[order]) - seg[order]
+    first = (
+        np.flatnonzero(np.r_[True, p_sess[order][1:] != p_sess[order][:-1]]) if n_play else order
     )
-    runtime = np.exp(rng.normal(np.log(2700.0), 0.5, len(cell)))
-    watched = np.where(outcome == SKIP, rng.uniform(20.0, 300.0, len(cell)), runtime)
+    before -= np.repeat(before[first], np.diff(np.r_[first, n_play]))
+    start = np.empty(n_play)
+    start[order] = s_start[p_sess[order]] + (s_lead[p_sess[order]] + before) / 86_400.0
     ended = outcome >= 0
-    n_play = len(cell)
+    rated = (outcome == PLAY_COMPLETE) & (rng.random(n_play) < 0.15)
 
-    rows_b = plays.attach(rng, counts[BROWSE])
-    rows_s = plays.attach(rng, counts[SEARCH])
-    rows_l = plays.attach(rng, counts[ADD_TO_LIST])
-    rows_r = plays.attach(rng, counts[RATE])
+    def browsing(code: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = sess.attach(rng, counts[code])
+        return rows, s_start[rows] + rng.random(len(rows)) * s_lead[rows] / 86_400.0
+
+    rows_b, day_b = browsing(BROWSE)
+    rows_s, day_s = browsing(SEARCH)
+    rows_l, day_l = browsing(ADD_TO_LIST)
     sys_acc = sys_events.get("account", int)
-
-    def before(r: np.ndarray) -> np.ndarray:
-        """Browsing and searching lead up to a play, never before sign-up."""
-        day = start[r] - rng.uniform(10.0, 600.0, len(r)) / 86_400.0
-        return np.maximum(day, signup[plays.row_acc[r]])
-
-    def after(r: np.ndarray) -> np.ndarray:
-        return start[r] + (watched[r] + rng.uniform(5.0, 120.0, len(r))) / 86_400.0
-
-    groups = [  # (play rows, event type or per-row types, time, duration, has a title)
-        (np.arange(n_play), np.full(n_play, PLAY_START), start, np.full(n_play, np.nan), True),
-        (np.flatnonzero(ended), outcome[ended], start[ended] + watched[ended] / 86_400.0,
-         watched[ended], True),
-        (rows_b, np.full(len(rows_b), BROWSE), before(rows_b),
-         np.exp(rng.normal(np.log(90.0), 0.6, len(rows_b))), False),
-        (rows_s, np.full(len(rows_s), SEARCH), before(rows_s),
-         np.exp(rng.normal(np.log(40.0), 0.5, len(rows_s))), False),
-        (rows_l, np.full(len(rows_l), ADD_TO_LIST), after(rows_l), np.full(len(rows_l), np.nan),
-         False),
-        (rows_r, np.full(len(rows_r), RATE), after(rows_r), np.full(len(rows_r), np.nan), True),
+    groups = [  # (session rows, play rows or None, type, time, duration)
+        (p_sess, np.arange(n_play), np.full(n_play, PLAY_START), start, np.full(n_play, np.nan)),
+        (p_sess[ended], np.flatnonzero(ended), outcome[ended],
+         start[ended] + watched[ended] / 86_400.0, watched[ended]),
+        (p_sess[rated], np.flatnonzero(rated), np.full(rated.sum(), RATE),
+         start[rated] + (watched[rated] + 20.0) / 86_400.0, np.full(rated.sum(), np.nan)),
+        (rows_b, None, np.full(len(rows_b), BROWSE), day_b,
+         np.exp(rng.normal(np.log(90.0), 0.6, len(rows_b)))),
+        (rows_s, None, np.full(len(rows_s), SEARCH), day_s,
+         np.exp(rng.normal(np.log(40.0), 0.5, len(rows_s)))),
+        (rows_l, None, np.full(len(rows_l), ADD_TO_LIST), day_l, np.full(len(rows_l), np.nan)),
     ]  # fmt: skip
-    acc = np.concatenate([plays.row_acc[g[0]] for g in groups] + [sys_acc])
-    day = np.concatenate([g[2] for g in groups] + [sys_events.get("day", float)])
-    typ = np.concatenate([g[1] for g in groups] + [sys_events.get("type", int)]).astype(np.int32)
-    dur = np.concatenate([g[3] for g in groups] + [np.full(len(sys_acc), np.nan)])
-    usr = np.concatenate([user[g[0]] for g in groups] + [np.full(len(sys_acc), -1)])
+    acc = np.concatenate([sess.row_acc[g[0]] for g in groups] + [sys_acc])
+    day = np.concatenate([g[3] for g in groups] + [sys_events.get("day", float)])
+    typ = np.concatenate([g[2] for g in groups] + [sys_events.get("type", int)]).astype(np.int32)
+    dur = np.concatenate([g[4] for g in groups] + [np.full(len(sys_acc), np.nan)])
+    usr = np.concatenate([s_user[g[0]] for g in groups] + [np.full(len(sys_acc), -1)])
+    no_title = np.full(len(sys_acc), -1)
     title_all = np.concatenate(
-        [title[g[0]] if g[4] else np.full(len(g[0]), -1) for g in groups]
-        + [np.full(len(sys_acc), -1)]
+        [title[g[1]] if g[1] is not None else np.full(len(g[0]), -1) for g in groups] + [no_title]
     )
     genre_all = np.concatenate(
-        [genre[g[0]] if g[4] else np.full(len(g[0]), -1) for g in groups]
-        + [np.full(len(sys_acc), -1)]
+        [genre[g[1]] if g[1] is not None else np.full(len(g[0]), -1) for g in groups] + [no_title]
     )
     return events_table(
         clock, account_id, last_day, EVENT_TYPES, acc, day, typ, dur, usr,

@@ -374,3 +374,12 @@ def test_cli_simulate_profile(tmp_path):
     manifest = json.loads((out / "dataset.json").read_text())
     assert manifest["profile"] == "streaming" and manifest["params"]["profile"] == "streaming"
     assert "play_start" in _events_by_type(out)
+
+
+@pytest.mark.parametrize("profile", ["b2b_saas", *NEW_PROFILES])
+def test_tiny_simulation_is_valid(tmp_path, profile):
+    """A sparse table nobody filled is left out (allowed), not written empty (invalid)."""
+    out = tmp_path / profile
+    manifest = simulate(out, SimulationParams(accounts=3, months=1, seed=1, profile=profile))
+    assert "surveys" not in manifest["rows"] and not (out / "surveys.parquet").exists()
+    assert load_dataset(out).summary()["accounts"] == 3

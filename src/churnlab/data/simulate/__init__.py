@@ -39,6 +39,7 @@ __all__ = ["PROFILES", "SimulationParams", "simulate"]
 log = logging.getLogger(__name__)
 
 SIMULATOR_VERSION = 1
+OPTIONAL_TABLES = ("tickets", "surveys")
 _MODULES = {"b2b_saas": b2b_saas, "consumer_social": consumer_social, "streaming": streaming}
 
 
@@ -63,6 +64,15 @@ def _append(
             )
         writers[name].write_table(table, row_group_size=1 << 20)
         rows[name] = rows.get(name, 0) + table.num_rows
+
+
+def _drop_empty_optional(folder: Path, rows: dict[str, int]) -> None:
+    """A sparse table that no account filled (a tiny simulation) is absent rather than empty,
+    as the data model allows ``tickets`` and ``surveys`` to be missing but not empty."""
+    for name in OPTIONAL_TABLES:
+        if rows.get(name) == 0:
+            (folder / f"{name}.parquet").unlink()
+            del rows[name]
 
 
 def simulate(
@@ -100,7 +110,7 @@ def simulate(
             tables = _simulate_chunk(
                 p, clock, lo + 1, signup[lo:hi], np.random.default_rng(chunk_seeds[c])
             )
-            if "tickets" in tables:
+            if "tickets" in tables:  # ticket ids run on over chunks
                 tk = tables["tickets"]
                 ids = np.arange(next_ticket, next_ticket + tk.num_rows, dtype=np.int64)
                 tables["tickets"] = tk.set_column(1, "ticket_id", pa.array(ids))
@@ -110,6 +120,7 @@ def simulate(
                 progress(hi, p.accounts)
         for w in writers.values():
             w.close()
+        _drop_empty_optional(tmp, rows)
         manifest = {
             "generator": f"churnlab.simulate v{SIMULATOR_VERSION}",
             "profile": p.profile,

@@ -78,8 +78,8 @@ CHURN_REASONS = ("too_expensive", "nothing_to_watch", "switched_service", "not_u
 TOO_EXPENSIVE, NOTHING_TO_WATCH = range(2)
 END_REASONS = (*CHURN_REASONS, "payment_failed")
 PAYMENT_FAILED = len(CHURN_REASONS)
-HAZARD_INTERCEPT = -5.6
-ABRUPT_SHARE = 0.3
+HAZARD_INTERCEPT = -6.4
+ABRUPT_SHARE = 0.25
 DISENGAGE_EXIT = 0.2
 DISENGAGE_DECAY = 0.65
 SESSIONS_PER_WEEK = 2.5
@@ -175,8 +175,8 @@ def simulate_chunk(
         # -- hazard -----------------------------------------------------------------------------
         logit = (
             HAZARD_INTERCEPT
-            - 1.5 * sat
-            + 2.2 * (1 - match)
+            - 1.8 * sat
+            + 3.0 * (1 - match)
             + 0.5 * price_sensitivity * (mrr - 12.0) / 10.0
             + 0.6 * np.exp(-np.maximum(age, 0) / 6.0)
             + 0.4 * bug_load
@@ -222,7 +222,7 @@ def simulate_chunk(
 
         # -- viewing this week ------------------------------------------------------------------
         decline = np.where(phase == 1, DISENGAGE_DECAY**weeks_in_phase, 1.0)
-        lam = SESSIONS_PER_WEEK * np.sqrt(profiles) * np.exp(0.35 * sat) * decline
+        lam = SESSIONS_PER_WEEK * np.sqrt(profiles) * np.exp(0.1 * sat) * decline
         sessions = rng.poisson(np.where(act, lam, 0.0))
         plays = sessions + rng.poisson(sessions * 0.8 * np.exp(0.2 * sat))
         p_skip = sigmoid(-1.8 + 2.4 * (1 - match) - 0.4 * sat)

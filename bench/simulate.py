@@ -1,4 +1,5 @@
-"""Simulator benchmark: events/s and peak RSS for the demo and for 100,000 accounts x 24 months.
+"""Simulator benchmark: events/s and peak RSS for the demo of every product profile and for
+100,000 accounts x 24 months (b2b_saas).
 
 Each case runs in its own process so its peak RSS is its own. Results: bench/results/simulate.json.
 Targets: >= 1 million events/s on 2 cores; 100k accounts with peak RSS < 6 GiB.
@@ -17,18 +18,24 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "simulate.json"
-CASES = [("demo", 5000, 24), ("100k_accounts", 100_000, 24)]
+CASES = [
+    ("demo", 5000, 24, "b2b_saas"),
+    ("demo_consumer_social", 5000, 24, "consumer_social"),
+    ("demo_streaming", 5000, 24, "streaming"),
+    ("100k_accounts", 100_000, 24, "b2b_saas"),
+]
 TARGET_EVENTS_PER_S = 1_000_000
 TARGET_PEAK_RSS_GIB = 6.0
 
 
-def one(accounts: int, months: int) -> None:
+def one(accounts: int, months: int, profile: str) -> None:
     from churnlab.data import SimulationParams, simulate
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         manifest = simulate(
-            Path(tmp) / "d", SimulationParams(accounts=accounts, months=months, seed=42)
+            Path(tmp) / "d",
+            SimulationParams(accounts=accounts, months=months, seed=42, profile=profile),
         )
         seconds = time.perf_counter() - t0
         size = sum(f.stat().st_size for f in (Path(tmp) / "d").iterdir())
@@ -36,6 +43,7 @@ def one(accounts: int, months: int) -> None:
     print(
         json.dumps(
             {
+                "profile": profile,
                 "accounts": accounts,
                 "months": months,
                 "rows": manifest["rows"],
@@ -52,9 +60,9 @@ def one(accounts: int, months: int) -> None:
 
 def main() -> None:
     results = {}
-    for name, accounts, months in CASES:
+    for name, accounts, months, profile in CASES:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(accounts), str(months)],
+            [sys.executable, __file__, "--one", str(accounts), str(months), profile],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -81,7 +89,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--one":
-        one(int(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--one":
+        one(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     else:
         main()

@@ -33,6 +33,8 @@ DRIVERS = (
 
 FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
 SURVIVAL_FAMILIES = ("cox", "lightgbm_survival")
+# the simulator's product profiles (``churnlab simulate --profile``); the first is the default
+SIMULATOR_PROFILES = ("b2b_saas", "consumer_social", "streaming")
 
 # ranking metrics a spec may name; the leaderboard shows these and the survival metrics
 METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
@@ -87,6 +89,7 @@ __all__ = [
     "MODEL_TAG",
     "OBSERVATION_COLUMNS",
     "PREVIOUS",
+    "SIMULATOR_PROFILES",
     "SURVIVAL_FAMILIES",
     "TIERS",
     "TIER_SHARES",

@@ -211,3 +211,175 @@ def test_truth_hazard_ranks_churners(db):
     """).df()
     assert df.y.sum() > 20
     assert roc_auc_score(df.y, df.score) > 0.85
+
+
+# ---- product profiles ------------------------------------------------------------------------
+
+NEW_PROFILES = ("consumer_social", "streaming")
+GENERIC_EVENTS = {"search"}  # names any product may use
+
+
+@pytest.fixture(scope="module", params=NEW_PROFILES)
+def profile_sim(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("profile") / request.param
+    simulate(out, SimulationParams(accounts=1500, months=18, seed=7, profile=request.param))
+    return request.param, out
+
+
+def _events_by_type(folder) -> dict[str, int]:
+    return dict(
+        duckdb.sql(
+            f"select event_type, count(*) from '{folder}/events.parquet' group by 1"
+        ).fetchall()
+    )
+
+
+def test_b2b_manifest_maps_its_events(small_sim):
+    manifest = json.loads((small_sim / "dataset.json").read_text())
+    assert manifest["profile"] == "b2b_saas"
+    assert manifest["events"]["roles"] == {
+        "session_start": ["login"],
+        "core_action": ["create_report"],
+        "contact": ["csm_call"],
+        "payment_failure": ["payment_failed"],
+    }
+
+
+def test_profile_has_its_own_vocabulary_and_maps_it(profile_sim, small_sim):
+    _, folder = profile_sim
+    types = _events_by_type(folder)
+    assert len(types) >= 7 and min(types.values()) > 0
+    assert not (set(types) & set(_events_by_type(small_sim))) - GENERIC_EVENTS
+    mapping = json.loads((folder / "dataset.json").read_text())["events"]
+    named = {e for names in mapping["roles"].values() for e in names}
+    named |= {e for pair in mapping.get("ratios", []) for e in pair}
+    assert named and named <= set(types)
+    assert set(mapping["roles"]) <= {
+        "session_start",
+        "core_action",
+        "contact",
+        "payment_failure",
+        "ignore",
+    }
+
+
+def test_profile_passes_validation_with_truth(profile_sim):
+    profile, folder = profile_sim
+    ds = load_dataset(folder)
+    s = ds.summary()
+    assert s["accounts"] == 1500
+    assert 0.2 < s["churn_rate"] < 0.8
+    assert "truth" in ds.tables
+    if profile == "consumer_social":  # a consumer app without tickets or surveys
+        assert not (folder / "tickets.parquet").exists()
+
+
+def test_profile_same_seed_same_bytes(tmp_path):
+    for profile in NEW_PROFILES:
+        params = SimulationParams(accounts=2100, months=4, seed=3, profile=profile)  # two chunks
+        simulate(tmp_path / f"{profile}-a", params)
+        simulate(tmp_path / f"{profile}-b", params)
+        assert _digest(tmp_path / f"{profile}-a") == _digest(tmp_path / f"{profile}-b")
+
+
+def test_unknown_profile_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown profile"):
+        simulate(tmp_path / "x", SimulationParams(accounts=10, months=2, profile="telco"))
+
+
+def _window_features(folder, columns: str):
+    """Per (account, monthly cutoff): the label (churn within 56 days) and 28-day counts."""
+    return duckdb.sql(f"""
+        with s as (select account_id, max(ended_at) e,
+                          count(*) filter (where ended_at is null) = 0 churned
+                   from '{folder}/subscriptions.parquet' group by 1),
+        cut as (select unnest(range(TIMESTAMP '2024-06-01', TIMESTAMP '2025-04-01',
+                                    interval 1 month)) c),
+        obs as (select a.account_id, c.c, s.churned and s.e <= c.c + interval 56 day y
+                from '{folder}/accounts.parquet' a join s using (account_id), cut c
+                where a.signup_at < c.c - interval 60 day and (not s.churned or s.e > c.c))
+        select o.y, {columns}
+        from obs o join '{folder}/events.parquet' e
+          on e.account_id = o.account_id and e.ts < o.c and e.ts >= o.c - interval 28 day
+        group by o.account_id, o.c, o.y
+    """).df()
+
+
+def test_profile_behaviours_drive_churn(profile_sim):
+    profile, folder = profile_sim
+    if profile == "consumer_social":
+        df = _window_features(
+            folder,
+            """count(*) filter (where event_type = 'reply_received')
+                 / greatest(count(*) filter (where event_type = 'post'), 1) replies_per_post,
+               count(*) filter (where event_type = 'friend_lost') lost,
+               count(*) filter (where event_type = 'ad_view')
+                 / greatest(count(*) filter (where event_type = 'app_open'), 1) ads_per_session,
+               count(*) filter (where event_type = 'post') posts""",
+        )
+        m = df.groupby("y").mean()
+        assert m.replies_per_post[True] < 0.9 * m.replies_per_post[False]
+        assert m.lost[True] > 1.2 * m.lost[False]
+        assert m.ads_per_session[True] > 1.2 * m.ads_per_session[False]
+        assert m.posts[True] < 0.5 * m.posts[False]
+    else:
+        df = _window_features(
+            folder,
+            """count(*) filter (where event_type = 'skip')
+                 / greatest(count(*) filter (where event_type = 'play_start'), 1) skip_share,
+               count(*) filter (where event_type = 'play_complete') completions,
+               count(distinct title_id)
+                 / greatest(count(*) filter (where event_type = 'play_start'), 1) titles_per_play,
+               count(distinct genre) genres""",
+        )
+        m = df.groupby("y").mean()
+        assert m.skip_share[True] > 1.2 * m.skip_share[False]
+        assert m.completions[True] < 0.8 * m.completions[False]
+        assert m.titles_per_play[True] < 0.9 * m.titles_per_play[False]
+        assert m.genres[True] < m.genres[False]
+
+
+def test_profile_truth_hazard_ranks_churners(profile_sim):
+    _, folder = profile_sim
+    df = duckdb.sql(f"""
+        with s as (select account_id, max(ended_at) e,
+                          count(*) filter (where ended_at is null) = 0 churned
+                   from '{folder}/subscriptions.parquet' group by 1),
+        obs as (select a.account_id, s.churned and s.e <= TIMESTAMP '2024-11-01' + interval 56 day y
+                from '{folder}/accounts.parquet' a join s using (account_id)
+                where a.signup_at < TIMESTAMP '2024-11-01'
+                  and (not s.churned or s.e > TIMESTAMP '2024-11-01'))
+        select o.y, 1 - exp(sum(ln(greatest(1 - t.hazard, 1e-9)))) score
+        from obs o join '{folder}/truth.parquet' t using (account_id)
+        where t.week_start >= TIMESTAMP '2024-10-28'
+          and t.week_start < TIMESTAMP '2024-11-01' + interval 56 day
+        group by o.account_id, o.y
+    """).df()
+    assert df.y.sum() > 20
+    assert roc_auc_score(df.y, df.score) > 0.72
+
+
+def test_cli_simulate_profile(tmp_path):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    out = tmp_path / "st"
+    result = CliRunner().invoke(
+        app,
+        ["simulate", "--profile", "streaming", "--accounts", "120", "--months", "4",
+         "--out", str(out), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "dataset.json").read_text())
+    assert manifest["profile"] == "streaming" and manifest["params"]["profile"] == "streaming"
+    assert "play_start" in _events_by_type(out)
+
+
+@pytest.mark.parametrize("profile", ["b2b_saas", *NEW_PROFILES])
+def test_tiny_simulation_is_valid(tmp_path, profile):
+    """A sparse table nobody filled is left out (allowed), not written empty (invalid)."""
+    out = tmp_path / profile
+    manifest = simulate(out, SimulationParams(accounts=3, months=1, seed=1, profile=profile))
+    assert "surveys" not in manifest["rows"] and not (out / "surveys.parquet").exists()
+    assert load_dataset(out).summary()["accounts"] == 3

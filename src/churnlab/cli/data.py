@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices
-from churnlab.vocab import DEFAULT_DATA
+from churnlab.vocab import DEFAULT_DATA, SIMULATOR_PROFILES
+
+# the choices of --profile, one home for the names (churnlab.vocab)
+Profile = Enum("Profile", {name: name for name in SIMULATOR_PROFILES}, type=str)
+DEFAULT_PROFILE = Profile(SIMULATOR_PROFILES[0])
 
 
 @app.command()
@@ -23,13 +28,19 @@ def simulate(
     months: Annotated[int, typer.Option(min=1, help="months of history")] = 24,
     seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 42,
     start: Annotated[str, typer.Option(help="first day of the simulated history")] = "2024-01-01",
+    profile: Annotated[
+        Profile, typer.Option(help="product: its event vocabulary, sessions and churn drivers")
+    ] = DEFAULT_PROFILE,
     as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
 ) -> None:
-    """Simulate a SaaS business: accounts, subscriptions, events, tickets, surveys and truth."""
+    """Simulate a business (B2B SaaS, a consumer social app or a streaming service): accounts,
+    subscriptions, events, tickets, surveys, truth and the event mapping in dataset.json."""
     from churnlab.data.simulate import SimulationParams
     from churnlab.data.simulate import simulate as run_simulation
 
-    params = SimulationParams(accounts=accounts, months=months, seed=seed, start=start)
+    params = SimulationParams(
+        accounts=accounts, months=months, seed=seed, start=start, profile=profile.value
+    )
     t0 = time.perf_counter()
     with Progress(
         TextColumn("simulating"),

@@ -1,4 +1,4 @@
-"""A SaaS business simulator: the embedded demo data source.
+"""Profile ``b2b_saas``: a SaaS business sold per seat (the default demo data source).
 
 Accounts sign up in monthly cohorts that grow, try or buy a plan, use the product with their
 team, hit bugs and usability friction, answer NPS surveys, get proactive customer-success calls,
@@ -39,25 +39,11 @@ byte-identical files whatever the machine.
 
 from __future__ import annotations
 
-import json
-import logging
-import shutil
-import tempfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from churnlab.data.dataset import MANIFEST
-from churnlab.files import replace_folder
+from churnlab.data.simulate._common import Clock, Rows, SimulationParams, dictionary, sigmoid
 
-log = logging.getLogger(__name__)
-
-SIMULATOR_VERSION = 1
 PLANS = ("trial", "basic", "pro", "enterprise")
 TRIAL, BASIC, PRO, ENTERPRISE = range(4)
 SEGMENTS = ("smb", "mid_market", "enterprise")
@@ -89,108 +75,21 @@ CHURN_REASONS = (
 # subscriptions.end_reason codes: voluntary churn reasons, then involuntary, then plan changes
 END_REASONS = (*CHURN_REASONS, "payment_failed", "upgrade", "downgrade", "trial_expired")
 PAYMENT_FAILED, UPGRADE, DOWNGRADE, TRIAL_EXPIRED = (END_REASONS.index(r) for r in END_REASONS[5:])
-CHUNK_ACCOUNTS = 2000  # fixed: output must not depend on the machine
+
+EVENT_MAPPING = {
+    "roles": {
+        "session_start": ["login"],
+        "core_action": ["create_report"],
+        "contact": ["csm_call"],
+        "payment_failure": ["payment_failed"],
+    },
+    "session_gap_minutes": 30,
+}
 
 
-@dataclass(frozen=True)
-class SimulationParams:
-    """Documented knobs of the simulator; defaults make the demo dataset."""
-
-    accounts: int = 5000
-    months: int = 24
-    seed: int = 42
-    start: str = "2024-01-01"
-    cohort_growth: float = 0.04  # month-over-month growth of sign-ups
-    trial_share: float = 0.55  # sign-ups that start on a 14-day free trial
-    trial_days: int = 14
-    plan_mix: tuple[float, float, float] = (0.55, 0.33, 0.12)  # basic, pro, enterprise (paid)
-    price_per_seat: tuple[float, float, float] = (15.0, 35.0, 60.0)
-    annual_share: tuple[float, float, float] = (0.15, 0.35, 0.75)
-    annual_discount: float = 0.15
-    hazard_intercept: float = -5.6  # weekly logit of deciding to leave at average state
-    abrupt_share: float = 0.33  # deciders who cancel without disengaging first
-    disengage_exit: float = 0.13  # weekly probability that a disengaging account cancels
-    disengage_decay: float = 0.7  # weekly factor on active-seat probability while disengaging
-    bug_rate: float = 0.06  # bugs per account-week, at random
-    payment_fail: tuple[float, float, float] = (0.035, 0.02, 0.006)  # per monthly charge
-    payment_recover: float = 0.6
-    survey_response: float = 0.35
-    cs_contact_rate: float = 0.12  # weekly, covered accounts; tripled when at risk
-    sessions_per_user_week: float = 1.0
-    events_per_session: float = 2.2
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-class _Rows:
-    """Column lists for one output table, concatenated once per chunk."""
-
-    def __init__(self) -> None:
-        self.parts: dict[str, list[np.ndarray]] = {}
-
-    def add(self, **cols: np.ndarray) -> None:
-        for k, v in cols.items():
-            self.parts.setdefault(k, []).append(np.asarray(v))
-
-    def get(self, name: str, dtype=None) -> np.ndarray:
-        parts = self.parts.get(name, [])
-        if not parts:
-            return np.array([], dtype=dtype)
-        return np.concatenate(parts).astype(dtype) if dtype else np.concatenate(parts)
-
-
-class _Clock:
-    """Float days since ``start`` <-> timestamps; calendar months of weeks."""
-
-    def __init__(self, start: str, months: int):
-        self.start = pd.Timestamp(start)
-        self.end = self.start + pd.DateOffset(months=months)
-        self.days = float((self.end - self.start).days)
-        self.weeks = int(np.ceil(self.days / 7))
-        self.month_starts = np.array(
-            [(self.start + pd.DateOffset(months=m) - self.start).days for m in range(months + 1)],
-            dtype=float,
-        )
-        week_mid = np.arange(self.weeks) * 7.0 + 3.5
-        self.week_calendar_month = np.array(
-            [(self.start + pd.Timedelta(days=float(d))).month for d in week_mid]
-        )
-        self._origin_us = self.start.value // 1000
-
-    def timestamps(self, days: np.ndarray) -> pa.Array:
-        us = self._origin_us + np.round(np.asarray(days, dtype=float) * 86_400e6).astype(np.int64)
-        return pa.array(us, type=pa.timestamp("us"))
-
-    def nullable_timestamps(self, days: np.ndarray) -> pa.Array:
-        days = np.asarray(days, dtype=float)
-        mask = ~np.isfinite(days)
-        us = self._origin_us + np.round(np.where(mask, 0, days) * 86_400e6).astype(np.int64)
-        return pa.array(us, type=pa.timestamp("us"), mask=mask)
-
-
-def _dictionary(
-    codes: np.ndarray, values: tuple[str, ...], mask: np.ndarray | None = None
-) -> pa.Array:
-    idx = pa.array(np.asarray(codes, dtype=np.int32), mask=mask)
-    return pa.DictionaryArray.from_arrays(idx, pa.array(values, type=pa.string()))
-
-
-def _signup_days(p: SimulationParams, clock: _Clock, rng: np.random.Generator) -> np.ndarray:
-    """Sign-up times (days since start), monthly cohorts growing by ``cohort_growth``, sorted."""
-    months = len(clock.month_starts) - 1
-    weights = (1 + p.cohort_growth) ** np.arange(months)
-    cohort = rng.choice(months, size=p.accounts, p=weights / weights.sum())
-    lo, hi = clock.month_starts[cohort], clock.month_starts[cohort + 1]
-    # leave the last day free so every account has at least a day of history
-    hi = np.minimum(hi, clock.days - 1.0)
-    return np.sort(lo + rng.random(p.accounts) * (hi - lo))
-
-
-def _simulate_chunk(
+def simulate_chunk(
     p: SimulationParams,
-    clock: _Clock,
+    clock: Clock,
     first_id: int,
     signup: np.ndarray,
     rng: np.random.Generator,
@@ -217,7 +116,7 @@ def _simulate_chunk(
     )
     friction = np.exp(rng.normal(0.0, 0.35, n))  # time-on-task multiplier
     is_trial = (rng.random(n) < p.trial_share) & (channel != CHANNELS.index("sales"))
-    one_and_done = is_trial & (rng.random(n) < _sigmoid(0.05 - 1.4 * fit))
+    one_and_done = is_trial & (rng.random(n) < sigmoid(0.05 - 1.4 * fit))
     annual = rng.random(n) < np.array([0, *p.annual_share])[paid_plan]
     cs_covered = (paid_plan == ENTERPRISE) | ((paid_plan == PRO) & (seats >= 12))
     core_share = 0.14 * np.exp(0.35 * fit)
@@ -249,7 +148,7 @@ def _simulate_chunk(
     active_users = np.zeros((n, W), np.int32)
     sat_w = np.zeros((n, W), np.float32)
 
-    subs, tickets, surveys, truth, sys_events = _Rows(), _Rows(), _Rows(), _Rows(), _Rows()
+    subs, tickets, surveys, truth, sys_events = Rows(), Rows(), Rows(), Rows(), Rows()
 
     def end_subscription(idx: np.ndarray, day: np.ndarray, reason: np.ndarray) -> None:
         subs.add(
@@ -335,7 +234,7 @@ def _simulate_chunk(
             + 0.5 * (seats <= 2) * (fit < -0.5)
             - 0.8 * (cs_protect > 0)
         )
-        decide_p = _sigmoid(logit)
+        decide_p = sigmoid(logit)
         hazard = np.zeros(n)
 
         paid = act & (plan != TRIAL)
@@ -356,7 +255,7 @@ def _simulate_chunk(
         )
         hazard += np.where(renewal_now, np.where(will_not_renew, 1.0, decide_p), 0.0)
         trial_end_now = act & (plan == TRIAL) & (trial_end >= w0) & (trial_end < week_hi)
-        p_convert = np.where(one_and_done, 0.0, _sigmoid(0.9 + 1.3 * fit + 0.6 * sat))
+        p_convert = np.where(one_and_done, 0.0, sigmoid(0.9 + 1.3 * fit + 0.6 * sat))
         hazard += np.where(trial_end_now, 1 - p_convert, 0.0)
         truth.add(
             account=idx, week=np.full(len(idx), t), hazard=np.minimum(hazard[idx], 1.0),
@@ -437,7 +336,7 @@ def _simulate_chunk(
 
         # -- engagement this week -----------------------------------------------------------------
         decline = np.where(phase == 1, p.disengage_decay**weeks_in_phase, 1.0)
-        p_active = _sigmoid(0.3 + 1.1 * sat + 0.5 * fit) * decline
+        p_active = sigmoid(0.3 + 1.1 * sat + 0.5 * fit) * decline
         p_active = np.where(one_and_done, 0.0, p_active)
         a = rng.binomial(np.where(act, seats, 0), np.clip(p_active, 0, 1))
         lam = p.sessions_per_user_week * np.exp(0.3 * sat)
@@ -483,24 +382,24 @@ def _simulate_chunk(
         {
             "account_id": pa.array(account_id),
             "signup_at": clock.timestamps(signup),
-            "segment": _dictionary(segment, SEGMENTS),
-            "industry": _dictionary(industry, INDUSTRIES),
-            "country": _dictionary(country, COUNTRIES),
-            "acquisition_channel": _dictionary(channel, CHANNELS),
+            "segment": dictionary(segment, SEGMENTS),
+            "industry": dictionary(industry, INDUSTRIES),
+            "country": dictionary(country, COUNTRIES),
+            "acquisition_channel": dictionary(channel, CHANNELS),
             "seats": pa.array(seats),
         }
     )
     subs_tbl = pa.table(
         {
             "account_id": pa.array(account_id[sub_acc]),
-            "plan": _dictionary(subs.get("plan", int), PLANS),
+            "plan": dictionary(subs.get("plan", int), PLANS),
             "mrr": pa.array(np.round(subs.get("mrr", float), 2)),
-            "billing_period": _dictionary(
+            "billing_period": dictionary(
                 subs.get("annual", bool).astype(int), ("monthly", "annual")
             ),
             "started_at": clock.timestamps(subs.get("start", float)),
             "ended_at": clock.nullable_timestamps(subs.get("end", float)),
-            "end_reason": _dictionary(np.maximum(r_code, 0), END_REASONS, mask=r_code < 0),
+            "end_reason": dictionary(np.maximum(r_code, 0), END_REASONS, mask=r_code < 0),
         }
     ).take(pa.array(sub_order))
     # tickets and surveys of the churn week may fall after the cancellation: drop those
@@ -515,10 +414,10 @@ def _simulate_chunk(
             "ticket_id": pa.array(np.zeros(len(t_acc), np.int64)),
             "created_at": clock.timestamps(t_day),
             "resolved_at": clock.nullable_timestamps(np.where(t_res < T, t_res, np.inf)),
-            "category": _dictionary(
+            "category": dictionary(
                 tickets.get("cat", int), ("bug", "usability", "how_to", "billing")
             ),
-            "severity": _dictionary(tickets.get("sev", int), SEVERITIES),
+            "severity": dictionary(tickets.get("sev", int), SEVERITIES),
         }
     ).take(pa.array(t_order))
     s_acc = surveys.get("account", int)
@@ -554,7 +453,7 @@ def _simulate_chunk(
 
 def _events(
     p: SimulationParams,
-    clock: _Clock,
+    clock: Clock,
     rng: np.random.Generator,
     account_id: np.ndarray,
     signup: np.ndarray,
@@ -567,7 +466,7 @@ def _events(
     sessions: np.ndarray,
     active_users: np.ndarray,
     sat_w: np.ndarray,
-    sys_events: _Rows,
+    sys_events: Rows,
     cancels_in_app: np.ndarray,
 ) -> pa.Table:
     """Expand per-account-week session counts into sessions, then into events (no row loops)."""
@@ -650,71 +549,7 @@ def _events(
             "account_id": pa.array(aid),
             "user_id": pa.array(aid * 1000 + ev_user, mask=ev_user < 0),
             "ts": clock.timestamps(ev_ts),
-            "event_type": _dictionary(ev_type, EVENT_TYPES),
+            "event_type": dictionary(ev_type, EVENT_TYPES),
             "duration_s": pa.array(np.round(ev_dur, 1), mask=~np.isfinite(ev_dur)),
         }
     )
-
-
-def simulate(
-    out: str | Path,
-    params: SimulationParams | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Write the five tables plus ``truth`` and ``dataset.json`` to ``out``; return the manifest.
-
-    The folder is written beside ``out`` and moved into place at the end, so a failure never
-    leaves a half-written dataset.
-    """
-    p = params or SimulationParams()
-    if p.accounts < 1 or p.months < 1:
-        raise ValueError("accounts and months must be at least 1")
-    clock = _Clock(p.start, p.months)
-    root = np.random.SeedSequence(p.seed)
-    global_ss, chunk_root = root.spawn(2)
-    signup = _signup_days(p, clock, np.random.default_rng(global_ss))
-    n_chunks = -(-p.accounts // CHUNK_ACCOUNTS)
-    chunk_seeds = chunk_root.spawn(n_chunks)
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    writers: dict[str, pq.ParquetWriter] = {}
-    rows: dict[str, int] = {}
-    next_ticket = 1
-    try:
-        for c in range(n_chunks):
-            lo, hi = c * CHUNK_ACCOUNTS, min((c + 1) * CHUNK_ACCOUNTS, p.accounts)
-            tables = _simulate_chunk(
-                p, clock, lo + 1, signup[lo:hi], np.random.default_rng(chunk_seeds[c])
-            )
-            tk = tables["tickets"]
-            ids = np.arange(next_ticket, next_ticket + tk.num_rows, dtype=np.int64)
-            tables["tickets"] = tk.set_column(1, "ticket_id", pa.array(ids))
-            next_ticket += tk.num_rows
-            for name, table in tables.items():
-                if name not in writers:
-                    writers[name] = pq.ParquetWriter(
-                        tmp / f"{name}.parquet", table.schema, compression="zstd"
-                    )
-                writers[name].write_table(table, row_group_size=1 << 20)
-                rows[name] = rows.get(name, 0) + table.num_rows
-            if progress:
-                progress(hi, p.accounts)
-        for w in writers.values():
-            w.close()
-        manifest = {
-            "generator": f"churnlab.simulate v{SIMULATOR_VERSION}",
-            "start": clock.start.isoformat(),
-            "observed_until": clock.end.isoformat(),
-            "params": asdict(p),
-            "rows": rows,
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        replace_folder(tmp, out)
-    except BaseException:
-        for w in writers.values():
-            w.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return manifest

@@ -1,0 +1,140 @@
+"""The business simulator: the embedded demo data source, one module per product profile.
+
+* ``b2b_saas`` (default): a SaaS product sold per seat; logins, reports, CSM calls, annual
+  contracts, failed payments, bugs, usability friction and NPS (:mod:`.b2b_saas`).
+* ``consumer_social``: a free social app with an optional paid tier; posts, likes, replies,
+  messages, ads and a friend graph that grows and shrinks (:mod:`.consumer_social`).
+* ``streaming``: a monthly video subscription; plays, completions, skips, browsing and a
+  catalogue the household works through (:mod:`.streaming`).
+
+Every profile writes the five tables (``tickets``/``surveys`` where the product has them) plus
+``truth`` (per account and week, the weekly hazard the simulator used: the oracle) and
+``dataset.json``, whose ``events`` key maps the profile's event names to roles. Each is
+vectorized over accounts (a loop over weeks, not rows) and generated in fixed-size account
+chunks streamed to Parquet, so the same seed gives byte-identical files on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from churnlab.data.dataset import MANIFEST
+from churnlab.data.simulate import b2b_saas, consumer_social, streaming
+from churnlab.data.simulate._common import CHUNK_ACCOUNTS, Clock, SimulationParams, signup_days
+from churnlab.files import replace_folder
+from churnlab.vocab import SIMULATOR_PROFILES as PROFILES
+
+__all__ = ["PROFILES", "SimulationParams", "simulate"]
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_VERSION = 1
+OPTIONAL_TABLES = ("tickets", "surveys")
+_MODULES = {"b2b_saas": b2b_saas, "consumer_social": consumer_social, "streaming": streaming}
+
+
+def _simulate_chunk(
+    p: SimulationParams,
+    clock: Clock,
+    first_id: int,
+    signup: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, pa.Table]:
+    return _MODULES[p.profile].simulate_chunk(p, clock, first_id, signup, rng)
+
+
+def _append(
+    tables: dict[str, pa.Table], folder: Path, writers: dict[str, pq.ParquetWriter], rows: dict
+) -> None:
+    """Append one chunk's tables to their Parquet files (opened on first use) and count rows."""
+    for name, table in tables.items():
+        if name not in writers:
+            writers[name] = pq.ParquetWriter(
+                folder / f"{name}.parquet", table.schema, compression="zstd"
+            )
+        writers[name].write_table(table, row_group_size=1 << 20)
+        rows[name] = rows.get(name, 0) + table.num_rows
+
+
+def _drop_empty_optional(folder: Path, rows: dict[str, int]) -> None:
+    """A sparse table that no account filled (a tiny simulation) is absent rather than empty,
+    as the data model allows ``tickets`` and ``surveys`` to be missing but not empty."""
+    for name in OPTIONAL_TABLES:
+        if rows.get(name) == 0:
+            (folder / f"{name}.parquet").unlink()
+            del rows[name]
+
+
+def simulate(
+    out: str | Path,
+    params: SimulationParams | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Write the profile's tables plus ``truth`` and ``dataset.json`` to ``out``; return the
+    manifest.
+
+    The folder is written beside ``out`` and moved into place at the end, so a failure never
+    leaves a half-written dataset.
+    """
+    p = params or SimulationParams()
+    if p.accounts < 1 or p.months < 1:
+        raise ValueError("accounts and months must be at least 1")
+    if p.profile not in _MODULES:
+        raise ValueError(f"unknown profile {p.profile!r}; choose one of {list(PROFILES)}")
+    clock = Clock(p.start, p.months)
+    root = np.random.SeedSequence(p.seed)
+    global_ss, chunk_root = root.spawn(2)
+    signup = signup_days(p, clock, np.random.default_rng(global_ss))
+    n_chunks = -(-p.accounts // CHUNK_ACCOUNTS)
+    chunk_seeds = chunk_root.spawn(n_chunks)
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    writers: dict[str, pq.ParquetWriter] = {}
+    rows: dict[str, int] = {}
+    next_ticket = 1
+    try:
+        for c in range(n_chunks):
+            lo, hi = c * CHUNK_ACCOUNTS, min((c + 1) * CHUNK_ACCOUNTS, p.accounts)
+            tables = _simulate_chunk(
+                p, clock, lo + 1, signup[lo:hi], np.random.default_rng(chunk_seeds[c])
+            )
+            if "tickets" in tables:  # ticket ids run on over chunks
+                tk = tables["tickets"]
+                ids = np.arange(next_ticket, next_ticket + tk.num_rows, dtype=np.int64)
+                tables["tickets"] = tk.set_column(1, "ticket_id", pa.array(ids))
+                next_ticket += tk.num_rows
+            _append(tables, tmp, writers, rows)
+            if progress:
+                progress(hi, p.accounts)
+        for w in writers.values():
+            w.close()
+        _drop_empty_optional(tmp, rows)
+        manifest = {
+            "generator": f"churnlab.simulate v{SIMULATOR_VERSION}",
+            "profile": p.profile,
+            "start": clock.start.isoformat(),
+            "observed_until": clock.end.isoformat(),
+            "params": asdict(p),
+            "rows": rows,
+            "events": _MODULES[p.profile].EVENT_MAPPING,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        replace_folder(tmp, out)
+    except BaseException:
+        for w in writers.values():
+            w.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest

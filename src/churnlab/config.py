@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ from churnlab.vocab import (
     DRIVERS,
     FAMILIES,
     METRICS,
+    NAME_PATTERN,
     SURVIVAL_FAMILIES,
     registered_model_name,
 )
@@ -198,8 +200,8 @@ class ExperimentSpec(_Strict):
         model: {family: lightgbm, params: {num_leaves: 15}}
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*$")
-    experiment: str = DEFAULT_EXPERIMENT
+    name: str = Field(pattern=NAME_PATTERN)
+    experiment: str = Field(DEFAULT_EXPERIMENT, pattern=NAME_PATTERN)
     description: str = ""
     data: Annotated[
         Annotated[EventData, Tag("events")] | Annotated[TableData, Tag("table")],
@@ -264,6 +266,17 @@ class ExperimentSpec(_Strict):
 
 class SpecError(ChurnlabError):
     """An experiment spec that cannot be used, with every problem named by its key."""
+
+
+def check_experiment_name(name: str) -> str:
+    """``name`` if it can name an experiment (a folder under ``mlartifacts/``: letters, digits,
+    ``_ . -``, not starting with a dot); a :class:`SpecError` before any work otherwise."""
+    if not re.fullmatch(NAME_PATTERN, name or ""):
+        raise SpecError(
+            f"experiment name {name!r} is not allowed: use letters, digits, '_', '.' and '-' "
+            "(starting with a letter or digit, at most 100 characters)"
+        )
+    return name
 
 
 def load_spec(path: str | Path, **overrides: Any) -> ExperimentSpec:

@@ -16,13 +16,16 @@ from churnlab.vocab import DEFAULT_DATA
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="output folder (replaced atomically)")] = Path(
-        DEFAULT_DATA
-    ),
+    out: Annotated[
+        Path, typer.Option(help="output folder (replaced atomically, only if churnlab made it)")
+    ] = Path(DEFAULT_DATA),
     accounts: Annotated[int, typer.Option(min=1, help="number of accounts")] = 5000,
     months: Annotated[int, typer.Option(min=1, help="months of history")] = 24,
     seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 42,
     start: Annotated[str, typer.Option(help="first day of the simulated history")] = "2024-01-01",
+    force: Annotated[
+        bool, typer.Option(help="replace a churnlab-made --out even if files were added to it")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
 ) -> None:
     """Simulate a SaaS business: accounts, subscriptions, events, tickets, surveys and truth."""
@@ -31,7 +34,7 @@ def simulate(
 
     params = SimulationParams(accounts=accounts, months=months, seed=seed, start=start)
     t0 = time.perf_counter()
-    with Progress(
+    with errors_reported(), Progress(
         TextColumn("simulating"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -42,7 +45,7 @@ def simulate(
     ) as bar:
         task = bar.add_task("accounts", total=accounts)
         manifest = run_simulation(
-            out, params, progress=lambda done, _: bar.update(task, completed=done)
+            out, params, progress=lambda done, _: bar.update(task, completed=done), force=force
         )
     elapsed = time.perf_counter() - t0
     if as_json:

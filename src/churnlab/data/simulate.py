@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,7 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnlab.data.dataset import MANIFEST
-from churnlab.files import replace_folder
+from churnlab.files import replace_folder, temp_folder
 
 log = logging.getLogger(__name__)
 
@@ -660,11 +658,13 @@ def simulate(
     out: str | Path,
     params: SimulationParams | None = None,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> dict:
     """Write the five tables plus ``truth`` and ``dataset.json`` to ``out``; return the manifest.
 
     The folder is written beside ``out`` and moved into place at the end, so a failure never
-    leaves a half-written dataset.
+    leaves a half-written dataset; an existing ``out`` is replaced only if churnlab made it
+    (``force``: even with files added since), see :func:`churnlab.files.replace_folder`.
     """
     p = params or SimulationParams()
     if p.accounts < 1 or p.months < 1:
@@ -676,13 +676,10 @@ def simulate(
     n_chunks = -(-p.accounts // CHUNK_ACCOUNTS)
     chunk_seeds = chunk_root.spawn(n_chunks)
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     writers: dict[str, pq.ParquetWriter] = {}
     rows: dict[str, int] = {}
     next_ticket = 1
-    try:
+    with temp_folder(out, force) as tmp:
         for c in range(n_chunks):
             lo, hi = c * CHUNK_ACCOUNTS, min((c + 1) * CHUNK_ACCOUNTS, p.accounts)
             tables = _simulate_chunk(
@@ -711,10 +708,5 @@ def simulate(
             "rows": rows,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        replace_folder(tmp, out)
-    except BaseException:
-        for w in writers.values():
-            w.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        replace_folder(tmp, out, force)
     return manifest

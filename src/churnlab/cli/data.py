@@ -34,15 +34,18 @@ def simulate(
 
     params = SimulationParams(accounts=accounts, months=months, seed=seed, start=start)
     t0 = time.perf_counter()
-    with errors_reported(), Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json,
-        transient=True,
-    ) as bar:
+    with (
+        errors_reported(),
+        Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=as_json,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("accounts", total=accounts)
         manifest = run_simulation(
             out, params, progress=lambda done, _: bar.update(task, completed=done), force=force

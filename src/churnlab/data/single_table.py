@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from churnlab.data.dataset import MAX_EXAMPLES, Dataset, DataValidationError, Problem
@@ -173,11 +174,12 @@ def _checked_label(
 def _checked_duration(
     df: pd.DataFrame, id_col: str, duration_col: str
 ) -> tuple[pd.Series, list[Problem]]:
-    """The duration as floats (blanks missing), and unparseable or negative values."""
+    """The duration as floats (blanks missing), and unparseable, non-finite or negative
+    values."""
     text = df[duration_col].astype("string").str.strip().replace("", pd.NA)
-    duration = pd.to_numeric(text, errors="coerce")
+    duration = pd.to_numeric(text, errors="coerce").astype("float64")
     problems = []
-    bad = text.notna() & duration.isna()
+    bad = text.notna() & ~np.isfinite(duration.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         problems.append(
             Problem(

@@ -106,8 +106,6 @@ def oracle_risk(
          AND t.week_start <  k.cutoff + to_days(CAST($until AS INTEGER))
         GROUP BY 1, 2
     """
-    found = con.execute(
-        q, {"lead": int(lead_days), "until": int(lead_days + horizon_days)}
-    ).df()
+    found = con.execute(q, {"lead": int(lead_days), "until": int(lead_days + horizon_days)}).df()
     merged = keys[["account_id", "cutoff"]].merge(found, on=["account_id", "cutoff"], how="left")
     return merged.p.to_numpy(dtype=float)

@@ -19,7 +19,7 @@ from churnlab.data.simulate import SimulationParams, simulate
 
 CHURNLAB = str(Path(sys.executable).with_name("churnlab"))
 TINY = SimulationParams(accounts=200, months=12, seed=3)
-CUTOFFS = "2024-04-01:2024-10-01:1M"
+CUTOFFS = "2024-06-01:2024-10-01:2M"
 
 
 def project_env(root: Path) -> dict[str, str]:

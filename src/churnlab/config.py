@@ -201,7 +201,7 @@ class ExperimentSpec(_Strict):
     """
 
     name: str = Field(pattern=NAME_PATTERN)
-    experiment: str = Field(DEFAULT_EXPERIMENT, pattern=NAME_PATTERN)
+    experiment: str = DEFAULT_EXPERIMENT
     description: str = ""
     data: Annotated[
         Annotated[EventData, Tag("events")] | Annotated[TableData, Tag("table")],
@@ -221,6 +221,11 @@ class ExperimentSpec(_Strict):
     registered_model: str | None = None
     seed: int = 42
     source: Path | None = Field(None, exclude=True, description="the YAML file, when read from one")
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment_name(cls, value: str) -> str:
+        return check_experiment_name(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:

@@ -86,12 +86,14 @@ def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen, timeout: flo
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:
-    """The error line of a failed command, asserting it failed without a traceback."""
+    """The error of a failed command (exit 1, no traceback): its ``error:`` line and any
+    lines listing details under it, joined."""
     assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     assert "Traceback" not in done.stderr, done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines and lines[-1].startswith("error:"), done.stderr
-    return " ".join(lines[lines.index(next(x for x in lines if x.startswith("error:"))) :])
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("error:")]
+    assert len(starts) == 1, done.stderr
+    return " ".join(lines[starts[0] :])
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from tests.conftest import tiny_frames, write_frames
 from tests.reliability.conftest import one_line_error, run
 
 CRAFTED = "x'); COPY (SELECT 42 AS pwned) TO 'pwned.csv'; SELECT ('"
-NAMES = ["o'brien", CRAFTED, 'quote"and\'apostrophe']
+NAMES = ["o'brien", CRAFTED, "quote\"and'apostrophe"]
 
 
 def _truth(folder):
@@ -45,7 +45,9 @@ def test_oracle_risk_reads_any_folder_name(tmp_path, monkeypatch):
 
 def test_feature_tables_are_written_to_any_folder_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    dataset = load_dataset(write_frames(tiny_frames(), tmp_path / "ds"), observed_until="2024-07-01")
+    dataset = load_dataset(
+        write_frames(tiny_frames(), tmp_path / "ds"), observed_until="2024-07-01"
+    )
     for name in NAMES:
         for suffix in (".parquet", ".csv"):
             out = write_table(dataset, dataset.tables["accounts"], tmp_path / name / f"f{suffix}")
@@ -61,8 +63,10 @@ def test_temp_folder_with_quotes_is_config_not_sql(tmp_path, monkeypatch):
         spill.mkdir(parents=True)
         monkeypatch.setattr(tempfile, "tempdir", str(spill))
         con = connect()
-        assert con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0].startswith(
-            str(spill)
+        assert (
+            con.raw_sql("SELECT current_setting('temp_directory')")
+            .fetchone()[0]
+            .startswith(str(spill))
         )
     assert not list(tmp_path.glob("pwned*"))
 

@@ -118,3 +118,14 @@ def test_single_table_non_finite_duration(tmp_path, literal):
         load_customer_table(path, id_col="id", label_col="churn", duration_col="tenure")
     problem = _find(info.value.problems, "customers", "tenure")
     assert problem.examples == (f"row 3 id='2' tenure='{literal}'",)
+
+
+def test_single_table_infinite_mrr(tmp_path):
+    path = tmp_path / "crm.csv"
+    pd.DataFrame(
+        {"id": [1, 2, 3], "churn": ["Yes", "No", "No"], "mrr": ["30.5", "20", "Infinity"]}
+    ).to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(path, id_col="id", label_col="churn")
+    problem = _find(info.value.problems, "customers", "mrr")
+    assert problem.examples == ("row 4 id='3' mrr='Infinity'",)

@@ -90,6 +90,9 @@ def load_customer_table(
         raise DataValidationError(src, problems)
 
     _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
+    if problems:
+        raise DataValidationError(src, problems)
     con = connect(engine)
     table = con.create_table(TABLE, out, overwrite=True)
     return Dataset(
@@ -200,6 +203,28 @@ def _checked_duration(
             )
         )
     return duration.astype("float64"), problems
+
+
+def _infinite_attributes(
+    df: pd.DataFrame, out: pd.DataFrame, id_col: str, skip: tuple[str | None, ...]
+) -> list[Problem]:
+    """Numeric attributes holding an infinity (``inf`` in text, or in a Parquet float column):
+    an MRR of infinity would make every revenue figure infinite."""
+    problems = []
+    for col in out.columns:
+        if col in skip or not pd.api.types.is_float_dtype(out[col]):
+            continue
+        bad = pd.Series(np.isinf(out[col].to_numpy(dtype=float, na_value=np.nan)), index=out.index)
+        if bad.any():
+            problems.append(
+                Problem(
+                    TABLE,
+                    col,
+                    f"{int(bad.sum())} infinite value(s)",
+                    _row_examples(df, bad, id_col, col),
+                )
+            )
+    return problems
 
 
 def _parse_attributes(out: pd.DataFrame, skip: tuple[str | None, ...]) -> None:

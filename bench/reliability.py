@@ -47,16 +47,19 @@ def main() -> None:
         cases = []
         for case in ET.parse(report).getroot().iter("testcase"):
             module = case.get("classname", "").rsplit(".", 1)[-1]
-            outcome = "passed"
+            outcome, detail = "passed", None
             for tag in ("failure", "error", "skipped"):
-                if case.find(tag) is not None:
+                found = case.find(tag)
+                if found is not None:
                     outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                    detail = (found.get("message") or "").splitlines()[:1]
             cases.append(
                 {
                     "items": ITEMS.get(module, []),
                     "case": f"{module}::{case.get('name')}",
                     "outcome": outcome,
                     "seconds": round(float(case.get("time", 0)), 2),
+                    **({"detail": detail[0]} if detail else {}),
                 }
             )
     result = {

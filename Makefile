@@ -25,10 +25,10 @@ AS_OF ?=
 NB_OUT ?= reports/notebooks
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve report notebooks test docs lint bench clean
+.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve report notebooks test docs lint bench clean clean-stores
 
 help: ## list the targets
-	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -105,7 +105,12 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/survival.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/reliability.py
 
-clean: ## remove the virtualenv, generated data, MLflow stores, exported models, reports and the docs site
-	rm -rf $(VENV) data mlflow.db optuna.db mlartifacts mlruns reports site
-	find models -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+clean: ## remove what churnlab made and can remake: .venv, site/, reports/, data/cache, the features and scores files, the simulated data/demo (never your own data, runs or exports)
+	rm -rf $(VENV) site reports data/cache $(FEATURES) $(SCORES)
+	@if [ -f "$(DATA)/.churnlab.json" ]; then echo "rm -rf $(DATA)"; rm -rf "$(DATA)"; \
+	elif [ -e "$(DATA)" ]; then echo "kept $(DATA): churnlab did not make it"; fi
+
+clean-stores: ## delete ALL run history, registered models and studies (mlflow.db, optuna.db, mlartifacts/, mlruns/); exports in models/ are kept
+	rm -rf mlflow.db optuna.db mlartifacts mlruns

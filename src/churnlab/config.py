@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ from churnlab.vocab import (
     DRIVERS,
     FAMILIES,
     METRICS,
+    NAME_PATTERN,
     SURVIVAL_FAMILIES,
     registered_model_name,
 )
@@ -198,7 +200,7 @@ class ExperimentSpec(_Strict):
         model: {family: lightgbm, params: {num_leaves: 15}}
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*$")
+    name: str = Field(pattern=NAME_PATTERN)
     experiment: str = DEFAULT_EXPERIMENT
     description: str = ""
     data: Annotated[
@@ -219,6 +221,11 @@ class ExperimentSpec(_Strict):
     registered_model: str | None = None
     seed: int = 42
     source: Path | None = Field(None, exclude=True, description="the YAML file, when read from one")
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment_name(cls, value: str) -> str:
+        return check_experiment_name(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
@@ -264,6 +271,17 @@ class ExperimentSpec(_Strict):
 
 class SpecError(ChurnlabError):
     """An experiment spec that cannot be used, with every problem named by its key."""
+
+
+def check_experiment_name(name: str) -> str:
+    """``name`` if it can name an experiment (a folder under ``mlartifacts/``: letters, digits,
+    ``_ . -``, not starting with a dot); a :class:`SpecError` before any work otherwise."""
+    if not re.fullmatch(NAME_PATTERN, name or ""):
+        raise SpecError(
+            f"experiment name {name!r} is not allowed: use letters, digits, '_', '.' and '-' "
+            "(starting with a letter or digit, at most 100 characters)"
+        )
+    return name
 
 
 def load_spec(path: str | Path, **overrides: Any) -> ExperimentSpec:

@@ -3,17 +3,91 @@
 Every output churnlab writes goes through :func:`atomic_file` or :func:`replace_folder`: the
 content is written beside the target first and moved into place only when complete, so a
 failure or Ctrl-C leaves the previous file (or nothing), never half a file.
+
+Temporary files and folders are named ``.churnlab-tmp.<pid>.<name>.…``: one a killed process
+left behind is recognised by its prefix and its dead writer, and removed by the next write
+beside it. Every folder churnlab writes holds a marker (:data:`MARKER`) listing its files;
+only such a folder (or an empty one) is ever replaced, so nothing churnlab did not write is
+deleted. Refusals and unwritable targets are :class:`OSError`\\ s naming the path.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+MARKER = ".churnlab.json"
+TEMP_PREFIX = ".churnlab-tmp"
+_TEMP_NAME = re.compile(rf"^{re.escape(TEMP_PREFIX)}\.(\d+)\.")
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_temps(folder: str | Path) -> list[Path]:
+    """Remove churnlab's temporary files and folders in ``folder`` whose writing process is
+    gone (killed mid-write); anything else is left alone. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if m is None or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def check_writable(out: str | Path, folder: bool = False) -> Path:
+    """The absolute target ``out``, after checking that it can be written: its nearest existing
+    parent is a writable folder and ``out`` is not a folder (a file) or a file (a folder).
+    Raises an :class:`OSError` naming the path, so a command fails before its work starts."""
+    out = Path(os.path.abspath(out))
+    if not folder and out.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, expected a file name", str(out))
+    if folder and out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(out))
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is not a folder", str(parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "no permission to write here", str(parent))
+    if out.exists() and not os.access(out, os.W_OK):
+        raise PermissionError(errno.EACCES, "no permission to write", str(out))
+    return out
+
+
+def _temp_prefix(out: Path) -> str:
+    return f"{TEMP_PREFIX}.{os.getpid()}.{out.name}."
 
 
 @contextmanager
@@ -24,31 +98,95 @@ def atomic_file(out: str | Path, suffix: str | None = None) -> Iterator[Path]:
     >>> with atomic_file("report.html") as tmp:  # doctest: +SKIP
     ...     tmp.write_text("<html>...</html>")
     """
-    out = Path(out)
+    out = check_writable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(out.parent)
     suffix = out.suffix if suffix is None else suffix
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(out), suffix=suffix, dir=out.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         # mkstemp makes the file private; the result gets the permissions a new file would
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
+        tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def replace_folder(src: str | Path, dst: str | Path) -> Path:
-    """Move the finished folder ``src`` onto ``dst``: an existing ``dst`` is swapped out and
-    removed only after ``src`` took its place (restored if the move fails)."""
-    src, dst = Path(src), Path(dst)
+def _written_files(folder: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MARKER
+    )
+
+
+def check_replaceable(dst: str | Path, force: bool = False) -> Path:
+    """The absolute ``dst`` if a finished folder may be moved onto it: it does not exist, is
+    empty, or is a folder churnlab made holding only what churnlab wrote (with ``force``, also
+    one where files were added since). Raises :class:`FileExistsError` otherwise: a folder
+    churnlab did not make is never replaced, not even with ``force``."""
+    dst = check_writable(dst, folder=True)
+    cwd = Path.cwd().resolve()
+    if dst.resolve() == cwd or dst.resolve() in cwd.parents:
+        raise FileExistsError(
+            errno.EEXIST, "is the working folder (or holds it); choose a new folder", str(dst)
+        )
+    if not dst.exists() or not any(dst.iterdir()):
+        return dst
+    marker = dst / MARKER
+    if not marker.is_file():
+        raise FileExistsError(
+            errno.EEXIST,
+            "holds files churnlab did not write; refusing to replace it (--force only replaces "
+            "a folder churnlab made): choose another folder, or empty it yourself",
+            str(dst),
+        )
+    try:
+        listed = set(json.loads(marker.read_text()).get("files", []))
+    except (OSError, ValueError, AttributeError):
+        listed = set()
+    added = sorted(set(_written_files(dst)) - listed)
+    if added and not force:
+        shown = ", ".join(added[:5]) + (", ..." if len(added) > 5 else "")
+        raise FileExistsError(
+            errno.EEXIST,
+            f"was made by churnlab but holds {len(added)} file(s) it did not write ({shown}); "
+            "pass --force to replace it anyway",
+            str(dst),
+        )
+    return dst
+
+
+@contextmanager
+def temp_folder(out: str | Path, force: bool = False) -> Iterator[Path]:
+    """An empty temporary folder beside ``out`` to write a new folder into (after checking that
+    ``out`` may be replaced, before any work); removed when the block ends."""
+    out = check_replaceable(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(out.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(out), dir=out.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_folder(src: str | Path, dst: str | Path, force: bool = False) -> Path:
+    """Move the finished folder ``src`` onto ``dst``, marked as churnlab's (:data:`MARKER`)
+    with permissions from the umask. An existing ``dst`` must pass :func:`check_replaceable`;
+    it is swapped out and removed only after ``src`` took its place (restored if the move
+    fails)."""
+    src, dst = Path(src), check_replaceable(dst, force)
+    (src / MARKER).write_text(
+        json.dumps({"written_by": "churnlab", "files": _written_files(src)}, indent=1) + "\n"
+    )
+    mode = 0o777 & ~_umask()
+    for folder in [src, *(p for p in src.rglob("*") if p.is_dir())]:
+        folder.chmod(mode)  # mkdtemp made it private
     old = None
     if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
+        old = dst.with_name(f"{_temp_prefix(dst)}old")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(dst, old)
     try:
@@ -76,4 +214,13 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-__all__ = ["atomic_file", "file_digest", "replace_folder"]
+__all__ = [
+    "MARKER",
+    "atomic_file",
+    "check_replaceable",
+    "check_writable",
+    "clean_stale_temps",
+    "file_digest",
+    "replace_folder",
+    "temp_folder",
+]

@@ -57,6 +57,9 @@ DAYS_PER_MONTH = 365.25 / 12
 # the registry: the alias scoring names, and the one a replaced champion keeps
 CHAMPION, PREVIOUS = "champion", "previous"
 DEFAULT_EXPERIMENT = "demo"
+# spec and experiment names: they name folders (mlartifacts/NAME) and registered models, so
+# no path separators, no leading dot
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 DEFAULT_DATA = "data/demo"
 
 # MLflow tags churnlab reads back
@@ -87,6 +90,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "METRICS",
     "MODEL_TAG",
+    "NAME_PATTERN",
     "OBSERVATION_COLUMNS",
     "PREVIOUS",
     "SIMULATOR_PROFILES",

@@ -28,7 +28,7 @@ from churnlab import __version__, config
 from churnlab.config import EventData, TableData
 from churnlab.data import load_source
 from churnlab.errors import ChurnlabError
-from churnlab.files import atomic_file
+from churnlab.files import atomic_file, check_writable
 from churnlab.tracking import champion_version, connect, leaderboard, spec_metric
 
 log = logging.getLogger(__name__)
@@ -426,6 +426,7 @@ def build_report(
 
     from churnlab.evaluation.profit import CampaignParams
 
+    check_writable(out, folder=True)  # before the work, not after it
     campaign = campaign or CampaignParams()
     run = resolve_run(run_id, experiment)
     metrics = mlflow.get_run(run.run_id).data.metrics

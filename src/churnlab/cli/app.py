@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -39,11 +40,19 @@ def main(
     ] = False,
 ) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s")
+    # `kill` and job schedulers stop a command with SIGTERM: handled like Ctrl-C, so temp files
+    # are removed and runs closed (unless the parent chose to ignore it, as nohup does)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     # the command line only writes plots to files; the library leaves the backend to its host
     # (a notebook's inline backend, a script's default)
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def emit_json(obj: Any) -> None:
@@ -57,16 +66,39 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _io_problem(exc: BaseException) -> str | None:
+    """One line for an I/O failure (no permission, disk full, a DuckDB I/O error), else None."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if type(exc).__name__ == "IOException" and type(exc).__module__.startswith("_duckdb"):
+        return f"cannot read or write a file: {str(exc).splitlines()[0]}"
+    return None
+
+
 @contextmanager
 def errors_reported() -> Iterator[None]:
     """The one error handler: churnlab's input errors and missing files print their message,
-    any other ``ValueError`` its type and message; each exits 1 without a traceback."""
+    any other ``ValueError`` its type and message, I/O failures (permissions, a full disk, a
+    folder churnlab will not replace) one line naming the path; each exits 1 without a
+    traceback. A query interrupted by Ctrl-C or SIGTERM is an interrupt (exit 130)."""
     try:
         yield
     except (ChurnlabError, FileNotFoundError) as exc:
         fail(str(exc))
     except ValueError as exc:
         fail(f"{type(exc).__name__}: {exc}")
+    except RuntimeError as exc:
+        if "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt(str(exc)) from None
+        raise
+    except Exception as exc:
+        if type(exc).__name__ == "InterruptException":
+            raise KeyboardInterrupt(str(exc)) from None
+        message = _io_problem(exc)
+        if message is None:
+            raise
+        fail(message)
 
 
 def notices(items: list[str]) -> None:

@@ -21,9 +21,9 @@ DEFAULT_PROFILE = Profile(SIMULATOR_PROFILES[0])
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="output folder (replaced atomically)")] = Path(
-        DEFAULT_DATA
-    ),
+    out: Annotated[
+        Path, typer.Option(help="output folder (replaced atomically, only if churnlab made it)")
+    ] = Path(DEFAULT_DATA),
     accounts: Annotated[int, typer.Option(min=1, help="number of accounts")] = 5000,
     months: Annotated[int, typer.Option(min=1, help="months of history")] = 24,
     seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 42,
@@ -31,6 +31,9 @@ def simulate(
     profile: Annotated[
         Profile, typer.Option(help="product: its event vocabulary, sessions and churn drivers")
     ] = DEFAULT_PROFILE,
+    force: Annotated[
+        bool, typer.Option(help="replace a churnlab-made --out even if files were added to it")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
 ) -> None:
     """Simulate a business (B2B SaaS, a consumer social app or a streaming service): accounts,
@@ -42,18 +45,21 @@ def simulate(
         accounts=accounts, months=months, seed=seed, start=start, profile=profile.value
     )
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json,
-        transient=True,
-    ) as bar:
+    with (
+        errors_reported(),
+        Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=as_json,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("accounts", total=accounts)
         manifest = run_simulation(
-            out, params, progress=lambda done, _: bar.update(task, completed=done)
+            out, params, progress=lambda done, _: bar.update(task, completed=done), force=force
         )
     elapsed = time.perf_counter() - t0
     if as_json:

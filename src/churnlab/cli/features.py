@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices
-from churnlab.files import atomic_file
+from churnlab.files import atomic_file, check_writable
 from churnlab.vocab import DEFAULT_DATA
 
 
@@ -45,6 +45,7 @@ def features(
 
     t0 = time.perf_counter()
     with errors_reported():
+        check_writable(out)
         cut = parse_cutoffs(cutoffs)
         with err.status(f"loading {data}", spinner="dots") as status:
             dataset = load_dataset(data, engine=engine)
@@ -91,6 +92,6 @@ def catalogue(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        with atomic_file(out) as tmp:
+        with errors_reported(), atomic_file(out) as tmp:
             tmp.write_text(text)
         console.print(f"wrote {out}")

@@ -86,13 +86,19 @@ def export(
     model: Annotated[str, typer.Option(help="model URI, e.g. models:/churn-demo@champion")] = (
         champion_uri()
     ),
-    out: Annotated[Path | None, typer.Option(help="output folder (default models/NAME)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="output folder (default models/NAME); replaced only if churnlab made it"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="replace a churnlab-made --out even if files were added to it")
+    ] = False,
 ) -> None:
     """Write a registered model to a self-contained MLflow model folder (atomically)."""
     from churnlab.tracking import export_model, model_name_of
 
     with errors_reported():
         path = export_model(
-            model, out if out is not None else Path("models") / model_name_of(model)
+            model, out if out is not None else Path("models") / model_name_of(model), force
         )
     console.print(f"exported {model} to {path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import ibis
 
 ENGINES = ("duckdb", "spark")
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|bytes|%)?", re.IGNORECASE)
 
 
 def spark_session() -> Any:
@@ -37,17 +39,30 @@ def spark_session() -> Any:
     )
 
 
+def duckdb_memory() -> str:
+    """DuckDB's memory limit: ``CHURNLAB_DUCKDB_MEMORY`` (like ``6GB``, ``512MiB`` or ``50%``),
+    default 6GB."""
+    limit = os.environ.get("CHURNLAB_DUCKDB_MEMORY", "6GB").strip()
+    if not _MEMORY.fullmatch(limit):
+        raise ValueError(
+            f"CHURNLAB_DUCKDB_MEMORY={limit!r}: expected an amount like 6GB, 512MiB or 50%"
+        )
+    return limit
+
+
 def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
     """An Ibis connection: embedded DuckDB by default, or Spark (the ``spark`` extra)."""
     if engine == "duckdb":
-        con = ibis.duckdb.connect(str(path) if path else ":memory:", read_only=bool(path))
-        # bounded memory with spilling to disk; row order comes from explicit ORDER BYs
-        limit = os.environ.get("CHURNLAB_DUCKDB_MEMORY", "6GB")
-        con.raw_sql(f"SET memory_limit = '{limit}'")
-        con.raw_sql("SET preserve_insertion_order = false")
-        spill = Path(tempfile.gettempdir()) / f"churnlab-duckdb-{os.getpid()}"  # one per process
-        con.raw_sql(f"SET temp_directory = '{spill}'")
-        return con
+        # bounded memory with spilling to disk (one folder per process); row order comes from
+        # explicit ORDER BYs. Settings go in as DuckDB's config, never pasted into SQL.
+        spill = Path(tempfile.gettempdir()) / f"churnlab-duckdb-{os.getpid()}"
+        return ibis.duckdb.connect(
+            str(path) if path else ":memory:",
+            read_only=bool(path),
+            memory_limit=duckdb_memory(),
+            preserve_insertion_order=False,
+            temp_directory=str(spill),
+        )
     if engine == "spark":
         if path:
             raise ValueError(

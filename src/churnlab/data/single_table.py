@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from churnlab.data.dataset import MAX_EXAMPLES, Dataset, DataValidationError, Problem
@@ -89,6 +90,9 @@ def load_customer_table(
         raise DataValidationError(src, problems)
 
     _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
+    if problems:
+        raise DataValidationError(src, problems)
     con = connect(engine)
     table = con.create_table(TABLE, out, overwrite=True)
     return Dataset(
@@ -173,11 +177,12 @@ def _checked_label(
 def _checked_duration(
     df: pd.DataFrame, id_col: str, duration_col: str
 ) -> tuple[pd.Series, list[Problem]]:
-    """The duration as floats (blanks missing), and unparseable or negative values."""
+    """The duration as floats (blanks missing), and unparseable, non-finite or negative
+    values."""
     text = df[duration_col].astype("string").str.strip().replace("", pd.NA)
-    duration = pd.to_numeric(text, errors="coerce")
+    duration = pd.to_numeric(text, errors="coerce").astype("float64")
     problems = []
-    bad = text.notna() & duration.isna()
+    bad = text.notna() & ~np.isfinite(duration.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         problems.append(
             Problem(
@@ -198,6 +203,28 @@ def _checked_duration(
             )
         )
     return duration.astype("float64"), problems
+
+
+def _infinite_attributes(
+    df: pd.DataFrame, out: pd.DataFrame, id_col: str, skip: tuple[str | None, ...]
+) -> list[Problem]:
+    """Numeric attributes holding an infinity (``inf`` in text, or in a Parquet float column):
+    an MRR of infinity would make every revenue figure infinite."""
+    problems = []
+    for col in out.columns:
+        if col in skip or not pd.api.types.is_float_dtype(out[col]):
+            continue
+        bad = pd.Series(np.isinf(out[col].to_numpy(dtype=float, na_value=np.nan)), index=out.index)
+        if bad.any():
+            problems.append(
+                Problem(
+                    TABLE,
+                    col,
+                    f"{int(bad.sum())} infinite value(s)",
+                    _row_examples(df, bad, id_col, col),
+                )
+            )
+    return problems
 
 
 def _parse_attributes(out: pd.DataFrame, skip: tuple[str | None, ...]) -> None:

@@ -95,6 +95,7 @@ class Validator:
         raw = self._integer_ids(schema, raw)
         typed, parse_fail = _typed_table(schema, raw)
         bad_parse = self._check_parse_failures(schema, raw, parse_fail)
+        self._check_mixed_offsets(schema, raw)
         self._check_value_ranges(schema, typed, bad_parse)
         self._note_unknown_values(schema, typed, bad_parse)
         self._check_duplicate_keys(schema, typed, bad_parse)
@@ -123,11 +124,34 @@ class Validator:
         counts = self._count_many(raw, parse_fail)
         for col, n in counts.items():
             if n:
-                kind = schema.column(col).kind
-                what = "timestamps" if kind == "timestamp" else f"{kind} values"
                 ex = self._examples(raw, parse_fail[col], [*key_show, col])
-                self._problem(schema.name, col, f"{n} unparseable {what}", ex)
+                what = _parse_failure(schema.column(col).kind, raw[col].type())
+                self._problem(schema.name, col, f"{n} {what}", ex)
         return {c for c, n in counts.items() if n}
+
+    def _check_mixed_offsets(self, schema: TableSchema, raw: ir.Table) -> None:
+        """Timestamp text where some values carry a UTC offset and others do not: the naive
+        ones would be read as UTC, which is a guess."""
+        cols = [
+            c for c in schema.timestamp_columns if c in raw.columns and raw[c].type().is_string()
+        ]
+        conds: dict[str, ir.BooleanValue] = {}
+        for col in cols:
+            text = raw[col].strip().nullif("")
+            conds[f"{col}__aware"] = text.notnull() & has_offset(text)
+            conds[f"{col}__naive"] = text.notnull() & ~has_offset(text)
+        counts = self._count_many(raw, conds)
+        for col in cols:
+            aware, naive = counts[f"{col}__aware"], counts[f"{col}__naive"]
+            if aware and naive:
+                ex = self._examples(raw, conds[f"{col}__naive"], [*self._key_cols(schema), col])
+                self._problem(
+                    schema.name,
+                    col,
+                    f"mixed timestamps: {aware} with a UTC offset, {naive} without (give every "
+                    "value an offset, or none: values without one are read as UTC)",
+                    ex,
+                )
 
     def _check_value_ranges(
         self, schema: TableSchema, typed: ir.Table, bad_parse: set[str]
@@ -340,30 +364,75 @@ def _typed_table(schema: TableSchema, raw: ir.Table) -> tuple[ir.Table, dict[str
     return raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra), parse_fail
 
 
+def _parse_failure(kind: str, dtype: Any) -> str:
+    if kind == "timestamp":
+        if dtype.is_numeric():
+            return (
+                "numbers where timestamps belong (epoch seconds or milliseconds? "
+                "write ISO timestamps or a timestamp type)"
+            )
+        return "unparseable timestamps"
+    return f"unparseable or non-finite {kind} values (NaN and infinity are not amounts)"
+
+
+# a UTC offset after a time of day: 02:42:03+05:00, 02:42:03.5-0800, 02:42Z
+_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
+
+
+def has_offset(text: ir.StringValue) -> ir.BooleanValue:
+    """Timestamp text that ends in a UTC offset (``+05:00``, ``-0800``, ``Z``)."""
+    return text.re_search(_OFFSET)
+
+
+def _finite(value: ir.NumericValue) -> ir.BooleanValue:
+    return ~(value.isnan() | value.isinf())
+
+
 def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | None]:
-    """The value in its canonical type, and the condition marking values that failed to parse."""
+    """The value in its canonical type, and the condition marking values that failed to parse:
+    text that is not a number or timestamp, NaN and infinities (never a valid amount, count or
+    duration), and numbers where a timestamp belongs (epoch numbers are ambiguous: seconds,
+    milliseconds?)."""
     dtype = value.type()
     if kind == "id":
-        if dtype.is_integer():
-            return value.cast("int64"), None
-        if dtype.is_floating():
-            return value.cast("int64"), None
-        return value.cast("string"), None
+        return (value.cast("int64") if dtype.is_numeric() else value.cast("string")), None
     if kind == "string":
         return (value.cast("string") if not dtype.is_string() else value), None
-    target = {"timestamp": "timestamp", "float": "float64", "int": "float64"}[kind]
     if dtype.is_string():
-        text = value.strip().nullif("")
-        parsed = text.try_cast(target)
-        failed = text.notnull() & parsed.isnull()
-        if kind == "int":
-            failed = failed | (parsed.notnull() & (parsed != parsed.floor()))
-            parsed = parsed.cast("int64")
-        return parsed, failed
+        return _parsed_text(value, kind)
     if kind == "timestamp":
-        if dtype.is_timestamp() and dtype.timezone is not None:
-            return value.cast("timestamp('UTC')").cast("timestamp"), None
-        return (value if dtype.is_timestamp() else value.cast("timestamp")), None
-    if kind == "int" and dtype.is_floating():
-        return value.cast("int64"), value.notnull() & (value != value.floor())
+        return _canonical_timestamp(value)
+    if dtype.is_floating():
+        bad = value.notnull() & ~_finite(value)
+        if kind == "int":
+            bad = bad | (value.notnull() & _finite(value) & (value % 1 != 0))
+        kept = ibis.ifelse(bad, ibis.null(), value)
+        return kept.try_cast("int64" if kind == "int" else "float64"), bad
     return value.cast("int64" if kind == "int" else "float64"), None
+
+
+def _parsed_text(value: ir.StringValue, kind: str) -> tuple[ir.Value, ir.BooleanValue]:
+    """Text (CSV) parsed as a number or a timestamp; timestamps with a UTC offset are converted
+    to UTC, those without are taken as UTC already."""
+    text = value.strip().nullif("")
+    if kind == "timestamp":
+        aware = text.try_cast("timestamp('UTC')").cast("timestamp")
+        parsed = ibis.ifelse(has_offset(text), aware, text.try_cast("timestamp"))
+        return parsed, text.notnull() & parsed.isnull()
+    number = text.try_cast("float64")
+    bad = text.notnull() & (number.isnull() | ~_finite(number))
+    if kind == "int":
+        bad = bad | (number.notnull() & _finite(number) & (number % 1 != 0))
+        return ibis.ifelse(bad, ibis.null(), number).try_cast("int64"), bad
+    return ibis.ifelse(bad, ibis.null(), number), bad
+
+
+def _canonical_timestamp(value: ir.Value) -> tuple[ir.Value, ir.BooleanValue | None]:
+    dtype = value.type()
+    if dtype.is_timestamp():
+        if dtype.timezone is not None:
+            return value.cast("timestamp('UTC')").cast("timestamp"), None
+        return value, None
+    if dtype.is_numeric():
+        return ibis.null("timestamp"), value.notnull()
+    return value.cast("timestamp"), None

@@ -94,15 +94,18 @@ def oracle_risk(
 
     con = duckdb.connect()
     con.register("keys", keys[["account_id", "cutoff"]].reset_index(drop=True))
-    q = f"""
+    # the path goes through DuckDB's API and the windows as bound parameters: no text of the
+    # caller's is ever part of the SQL
+    con.register("truth", con.read_parquet(str(Path(truth_path))))
+    q = """
         SELECT k.account_id, k.cutoff,
                1 - exp(sum(ln(greatest(1 - t.hazard, 1e-12)))) AS p
-        FROM keys k JOIN read_parquet('{Path(truth_path)}') t
+        FROM keys k JOIN truth t
           ON t.account_id = k.account_id
-         AND t.week_start >= k.cutoff + INTERVAL {int(lead_days)} DAY
-         AND t.week_start <  k.cutoff + INTERVAL {int(lead_days + horizon_days)} DAY
+         AND t.week_start >= k.cutoff + to_days(CAST($lead AS INTEGER))
+         AND t.week_start <  k.cutoff + to_days(CAST($until AS INTEGER))
         GROUP BY 1, 2
     """
-    found = con.execute(q).df()
+    found = con.execute(q, {"lead": int(lead_days), "until": int(lead_days + horizon_days)}).df()
     merged = keys[["account_id", "cutoff"]].merge(found, on=["account_id", "cutoff"], how="left")
     return merged.p.to_numpy(dtype=float)

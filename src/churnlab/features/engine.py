@@ -84,22 +84,20 @@ def write_table(dataset: Dataset, table: ir.Table, out: str | Path) -> Path:
     out = Path(out)
     if out.suffix not in (".parquet", ".csv"):
         raise ValueError(f"{out}: expected a .parquet or .csv file")
+    # streamed through Arrow on every engine: the path never enters SQL (a COPY statement would
+    # carry it), and no engine-side temp file outlives a failed write
     with atomic_file(out) as tmp:
-        if dataset.con.name == "duckdb":
-            write = dataset.con.to_parquet if out.suffix == ".parquet" else dataset.con.to_csv
-            write(table, str(tmp))
-        else:
-            _write_batches(
-                dataset.con.to_pyarrow_batches(table),
-                str(tmp),
-                out.suffix,
-                table.schema().to_pyarrow(),
-            )
+        _write_batches(
+            dataset.con.to_pyarrow_batches(table),
+            str(tmp),
+            out.suffix,
+            table.schema().to_pyarrow(),
+        )
     return out
 
 
 def _write_batches(batches, path: str, suffix: str, schema) -> None:
-    """Stream record batches from a distributed engine into one local file (bounded memory)."""
+    """Stream record batches from the engine into one local file (bounded memory)."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 

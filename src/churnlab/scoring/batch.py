@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnlab.files import atomic_file
+from churnlab.files import atomic_file, check_writable
 from churnlab.scoring.features import build_scoring_features, read_feature_table
 from churnlab.scoring.load import ScoringError, load_model
 from churnlab.tracking import ModelRef, log_scoring_run
@@ -112,6 +112,8 @@ def score_job(
         raise ScoringError(f"{out}: expected a .parquet or .csv output file")
     if engine not in ("duckdb", "spark"):
         raise ScoringError(f"engine must be duckdb or spark, not {engine!r}")
+    if out is not None:
+        check_writable(out)  # before the work, not after it
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     loaded = load_model(model_uri)

@@ -3,9 +3,6 @@ model to a self-contained folder under ``models/``."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +12,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from churnlab.files import replace_folder
+from churnlab.files import replace_folder, temp_folder
 from churnlab.tracking.runs import tracked_run
 from churnlab.tracking.store import connect, ensure_experiment
 from churnlab.tracking.uris import RegistryError, resolve_model, stamp_version
@@ -141,30 +138,22 @@ def promote(
     )
 
 
-def export_model(model_uri: str, out: str | Path) -> Path:
+def export_model(model_uri: str, out: str | Path, force: bool = False) -> Path:
     """Copy a registered model (e.g. ``models:/churn-demo@champion``) to ``out``, atomically:
-    downloaded beside it, then swapped in; an existing export is replaced only on success."""
+    downloaded beside it, then swapped in; an existing export is replaced only on success, and
+    only if churnlab made it (``force``: even with files added since)."""
     connect()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(tmp))
-        if not (Path(local) / "MLmodel").exists():
-            raise RegistryError(f"{model_uri} is not an MLflow model (no MLmodel file)")
-        if str(model_uri).startswith("models:/"):
-            ref = resolve_model(model_uri)  # the folder names the version it holds
-            stamp_version(local, ref.name, ref.version)
-        umask = os.umask(0)
-        os.umask(umask)
-        for folder in [Path(local), *(p for p in Path(local).rglob("*") if p.is_dir())]:
-            folder.chmod(0o777 & ~umask)  # mkdtemp made it private; scoring jobs must read it
-        replace_folder(local, out)
-    except MlflowException as exc:
-        raise RegistryError(f"cannot export {model_uri}: {exc.message}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    with temp_folder(out, force) as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(tmp))
+            if not (Path(local) / "MLmodel").exists():
+                raise RegistryError(f"{model_uri} is not an MLflow model (no MLmodel file)")
+            if str(model_uri).startswith("models:/"):
+                ref = resolve_model(model_uri)  # the folder names the version it holds
+                stamp_version(local, ref.name, ref.version)
+        except MlflowException as exc:
+            raise RegistryError(f"cannot export {model_uri}: {exc.message}") from exc
+        return replace_folder(local, out, force)
 
 
 def log_leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:

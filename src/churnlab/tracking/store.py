@@ -31,6 +31,7 @@ def connect() -> MlflowClient:
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:
     """The experiment's id, creating it (artifacts under ``mlartifacts/`` for the local store)."""
+    config.check_experiment_name(name)
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         if exp.lifecycle_stage == "deleted":

@@ -28,6 +28,7 @@ from churnlab.explain import (
     plot_drivers,
     top_reasons,
 )
+from churnlab.files import check_writable
 from churnlab.model import MODEL_CONFIG, PARAMS, ChurnModel, build_pyfunc
 from churnlab.tracking.artifacts import jsonable, log_figure
 from churnlab.tracking.runs import RunSummary, flat_params, run_tags, tracked_run
@@ -181,6 +182,15 @@ def log_and_summarize(
     )
 
 
+def check_store_writable() -> None:
+    """The local tracking store (``mlflow.db`` and ``mlartifacts/``) must be writable before
+    hours of training, not after; a remote store is the server's business."""
+    uri = config.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        check_writable(uri.removeprefix("sqlite:///"))
+        check_writable(config.artifact_root(), folder=True)
+
+
 def train_and_log(
     spec: ExperimentSpec,
     spec_text: str | None = None,
@@ -194,6 +204,7 @@ def train_and_log(
     """
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
+    check_store_writable()
     data, splits, data_seconds = checked_data(spec, root, say)
 
     client = connect()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -31,7 +29,7 @@ import pyarrow.parquet as pq
 from churnlab.data.dataset import MANIFEST
 from churnlab.data.simulate import b2b_saas, consumer_social, streaming
 from churnlab.data.simulate._common import CHUNK_ACCOUNTS, Clock, SimulationParams, signup_days
-from churnlab.files import replace_folder
+from churnlab.files import replace_folder, temp_folder
 from churnlab.vocab import SIMULATOR_PROFILES as PROFILES
 
 __all__ = ["PROFILES", "SimulationParams", "simulate"]
@@ -79,12 +77,14 @@ def simulate(
     out: str | Path,
     params: SimulationParams | None = None,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> dict:
     """Write the profile's tables plus ``truth`` and ``dataset.json`` to ``out``; return the
     manifest.
 
     The folder is written beside ``out`` and moved into place at the end, so a failure never
-    leaves a half-written dataset.
+    leaves a half-written dataset; an existing ``out`` is replaced only if churnlab made it
+    (``force``: even with files added since), see :func:`churnlab.files.replace_folder`.
     """
     p = params or SimulationParams()
     if p.accounts < 1 or p.months < 1:
@@ -98,28 +98,27 @@ def simulate(
     n_chunks = -(-p.accounts // CHUNK_ACCOUNTS)
     chunk_seeds = chunk_root.spawn(n_chunks)
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     writers: dict[str, pq.ParquetWriter] = {}
     rows: dict[str, int] = {}
     next_ticket = 1
-    try:
-        for c in range(n_chunks):
-            lo, hi = c * CHUNK_ACCOUNTS, min((c + 1) * CHUNK_ACCOUNTS, p.accounts)
-            tables = _simulate_chunk(
-                p, clock, lo + 1, signup[lo:hi], np.random.default_rng(chunk_seeds[c])
-            )
-            if "tickets" in tables:  # ticket ids run on over chunks
-                tk = tables["tickets"]
-                ids = np.arange(next_ticket, next_ticket + tk.num_rows, dtype=np.int64)
-                tables["tickets"] = tk.set_column(1, "ticket_id", pa.array(ids))
-                next_ticket += tk.num_rows
-            _append(tables, tmp, writers, rows)
-            if progress:
-                progress(hi, p.accounts)
-        for w in writers.values():
-            w.close()
+    with temp_folder(out, force) as tmp:
+        try:
+            for c in range(n_chunks):
+                lo, hi = c * CHUNK_ACCOUNTS, min((c + 1) * CHUNK_ACCOUNTS, p.accounts)
+                tables = _simulate_chunk(
+                    p, clock, lo + 1, signup[lo:hi], np.random.default_rng(chunk_seeds[c])
+                )
+                if "tickets" in tables:  # ticket ids run on over chunks
+                    tk = tables["tickets"]
+                    ids = np.arange(next_ticket, next_ticket + tk.num_rows, dtype=np.int64)
+                    tables["tickets"] = tk.set_column(1, "ticket_id", pa.array(ids))
+                    next_ticket += tk.num_rows
+                _append(tables, tmp, writers, rows)
+                if progress:
+                    progress(hi, p.accounts)
+        finally:
+            for w in writers.values():
+                w.close()
         _drop_empty_optional(tmp, rows)
         manifest = {
             "generator": f"churnlab.simulate v{SIMULATOR_VERSION}",
@@ -131,10 +130,5 @@ def simulate(
             "events": _MODULES[p.profile].EVENT_MAPPING,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        replace_folder(tmp, out)
-    except BaseException:
-        for w in writers.values():
-            w.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        replace_folder(tmp, out, force)
     return manifest

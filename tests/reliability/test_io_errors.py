@@ -1,0 +1,44 @@
+"""Issue 16, item 11: an output that cannot be written is reported in one line (exit 1, no
+traceback), before the work when it can be known up front (a folder where a file belongs, a
+file where a folder belongs, the working folder), and after it when the disk fills up
+(a file-size limit on the real process: writes fail like on a full disk)."""
+
+from __future__ import annotations
+
+from churnlab.files import TEMP_PREFIX
+from tests.reliability.conftest import CUTOFFS, one_line_error, run
+
+
+def test_unwritable_outputs_fail_first_in_one_line(project, tiny_sim):
+    (project / "a_folder").mkdir()
+    (project / "a_file").write_text("x")
+    feats = ("features", "--data", str(tiny_sim), "--cutoffs", CUTOFFS)
+    cases = {
+        (*feats, "--out", "a_folder"): "a_folder: is a folder, expected a file name",
+        (*feats, "--out", "a_file/features.parquet"): "a_file: is not a folder",
+        ("simulate", "--accounts", "10", "--months", "2", "--out", "a_file"): (
+            "a_file: exists and is not a folder"
+        ),
+        ("report", "--out", "a_file"): "a_file: exists and is not a folder",
+    }
+    for args, expected in cases.items():
+        message = one_line_error(run(*args, root=project))
+        assert expected in message, (args, message)
+    # nothing was built: the feature cache is untouched
+    assert not (project / "cache").exists()
+    assert sorted(p.name for p in project.iterdir()) == ["a_file", "a_folder", "pyproject.toml"]
+
+
+def test_disk_full_during_a_write_is_one_line_and_leaves_no_temp_file(project, tiny_sim):
+    out = project / "out"
+    out.mkdir()
+    done = run("features", "--data", str(tiny_sim), "--cutoffs", CUTOFFS, "--horizon", "30",
+               "--out", str(out / "features.parquet"), root=project, max_file_bytes=16_384)  # fmt: skip
+    message = one_line_error(done)
+    assert "File too large" in message or "cannot read or write" in message, message
+    assert list(out.iterdir()) == []
+    done = run("simulate", "--accounts", "200", "--months", "6", "--out", str(out / "sim"),
+               root=project, max_file_bytes=16_384)  # fmt: skip
+    assert "File too large" in one_line_error(done)
+    assert not [p for p in out.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    assert list(out.iterdir()) == []

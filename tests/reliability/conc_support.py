@@ -72,3 +72,46 @@ def wait_for(predicate, timeout: float = 120, every: float = 0.1) -> bool:
             return True
         time.sleep(every)
     return False
+
+
+def run_states(root: Path) -> dict[str, str]:
+    """run name -> status, read straight from the project's mlflow.db (empty before it exists)."""
+    import sqlite3
+
+    db = root / "mlflow.db"
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(db, timeout=30) as con:
+            return dict(con.execute("select run_uuid, status from runs").fetchall())
+    except sqlite3.OperationalError:  # tables not created yet
+        return {}
+
+
+def fake_versions(root: Path, model: str, metrics: list[dict[str, float]], status="FINISHED"):
+    """Training runs with the given test metrics, each registered as a version of ``model``
+    (real MLflow calls on the project's SQLite store; the versions hold no model files)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.get_experiment_by_name("rel")
+    exp_id = exp.experiment_id if exp else client.create_experiment("rel")
+    if not client.search_registered_models(f"name = '{model}'"):
+        client.create_registered_model(model)
+    versions = []
+    for i, values in enumerate(metrics):
+        run = client.create_run(
+            exp_id,
+            run_name=f"cand{i}",
+            tags={"churnlab.kind": "training", "churnlab.registered_model": model},
+        )
+        rid = run.info.run_id
+        for k, v in values.items():
+            client.log_metric(rid, f"test_{k}", v)
+        mv = client.create_model_version(model, f"{run.info.artifact_uri}/model", run_id=rid)
+        client.set_tag(rid, "churnlab.model_version", str(mv.version))
+        if status is not None:
+            client.set_terminated(rid, status)
+        versions.append(str(mv.version))
+    return client, versions

@@ -5,11 +5,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
+from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -72,6 +74,7 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
+        end_stale_runs(client, exp.experiment_id)
         return exp.experiment_id
     location = None
     if _local_store(config.tracking_uri()):
@@ -83,3 +86,36 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
         if exp is None:
             raise
         return exp.experiment_id
+
+
+PID_TAG, HOST_TAG = "churnlab.pid", "churnlab.host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def end_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
+    """Runs of this host left RUNNING by a process that died (SIGKILL, power loss): ended
+    KILLED, so they are never mistaken for finished or still running work."""
+    host = socket.gethostname()
+    stale = []
+    for run in client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    ):
+        tags = run.data.tags
+        pid = tags.get(PID_TAG, "")
+        if tags.get(HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        client.set_tag(run.info.run_id, "churnlab.error", f"process {pid} died while running")
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+        stale.append(run.info.run_id)
+    if stale:
+        log.warning("marked %d run(s) of dead processes KILLED: %s", len(stale), stale)
+    return stale

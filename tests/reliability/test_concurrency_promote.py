@@ -32,8 +32,8 @@ def test_promotions_at_once_lose_nothing(tmp_path):
     assert done
     # v1 is the best by neither metric: exactly one promotion can have displaced it
     assert sum(o["previous"] == v1 for o in done) == 1, done
-    champion = client.get_model_version_by_alias("churn-rel", "champion").version
-    previous = client.get_model_version_by_alias("churn-rel", "previous").version
+    champion = str(client.get_model_version_by_alias("churn-rel", "champion").version)
+    previous = str(client.get_model_version_by_alias("churn-rel", "previous").version)
     assert champion in (v2, v3) and previous != champion
     if len(done) > 1:
         assert previous != v1, done

@@ -160,15 +160,17 @@ class _Budgeted:
         self.budget = budget
 
     def __call__(self, trial: optuna.Trial) -> float:
-        taken = sum(
-            t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-            or (t.state == TrialState.RUNNING and t.number != trial.number)
-            for t in trial.study.get_trials(deepcopy=False)
-        )
-        if taken >= self.budget:
+        trials = trial.study.get_trials(deepcopy=False)
+        others = sum(t.state == TrialState.RUNNING and t.number != trial.number for t in trials)
+        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        if done + others >= self.budget:
             trial.set_user_attr("skipped", BUDGET_SKIP)
             trial.study.stop()
             raise BudgetTaken(BUDGET_SKIP)
+        if others:
+            # another worker runs this study: workers seeded alike would draw the same
+            # parameters, so this one leaves the seeded sequence (one worker stays reproducible)
+            trial.study.sampler.reseed_rng()
         return self.objective(trial)
 
 

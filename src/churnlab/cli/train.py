@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +13,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnlab.cli.app import app, console, emit_json, err, errors_reported
+
+
+@contextmanager
+def interrupts_reported(resume: bool = False) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: one line saying what became of the run, exit 130."""
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        run_id = getattr(exc, "run_id", None)
+        what = f"run {run_id} was marked KILLED" if run_id else "no run was started"
+        kept = "; finished trials are kept in optuna.db, run the same command again to resume"
+        err.print(f"[yellow]interrupted:[/] {what}{kept if resume else ''}", highlight=False)
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command()
@@ -37,7 +60,7 @@ def train(
     from churnlab.config import spec_from_options
     from churnlab.tracking import train_and_log
 
-    with errors_reported():
+    with interrupts_reported(), errors_reported():
         spec = spec_from_options(
             spec_file,
             data=data,
@@ -99,47 +122,42 @@ def tune(
     from churnlab.config import load_spec
     from churnlab.tracking.tuning import tune_and_log
 
-    try:
-        with errors_reported():
-            spec = load_spec(spec_file, experiment=experiment, seed=seed)
-            budget = trials or spec.tuning.trials
-            text = spec.source.read_text() if spec.source else None
-            bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[best]}"),
-                TimeElapsedColumn(),
-                console=err,
-                transient=as_json,
-            )
-
-            def on_trial(study, trial) -> None:
-                finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-                done = sum(t.state.name in ("COMPLETE", "PRUNED") for t in finished)
-                try:
-                    best = f"best {spec.metric} {study.best_value:.4f} (trial {study.best_trial.number})"
-                except ValueError:
-                    best = ""
-                bar.update(task, completed=min(done, budget), best=best)
-
-            with bar:
-                task = bar.add_task(f"tuning {spec.name}", total=budget, best="")
-                result = tune_and_log(
-                    spec,
-                    spec_text=text,
-                    trials=trials,
-                    timeout=timeout,
-                    callbacks=[on_trial],
-                    progress=lambda m: bar.update(task, description=m),
-                    fresh=fresh,
-                )
-    except KeyboardInterrupt:
-        err.print(
-            "[yellow]interrupted:[/] finished trials are kept in optuna.db; "
-            "run the same command again to resume the study"
+    with interrupts_reported(resume=True), errors_reported():
+        spec = load_spec(spec_file, experiment=experiment, seed=seed)
+        budget = trials or spec.tuning.trials
+        text = spec.source.read_text() if spec.source else None
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=as_json,
         )
-        raise typer.Exit(130) from None
+
+        def on_trial(study, trial) -> None:
+            finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+            done = sum(t.state.name in ("COMPLETE", "PRUNED") for t in finished)
+            try:
+                best = (
+                    f"best {spec.metric} {study.best_value:.4f} (trial {study.best_trial.number})"
+                )
+            except ValueError:
+                best = ""
+            bar.update(task, completed=min(done, budget), best=best)
+
+        with bar:
+            task = bar.add_task(f"tuning {spec.name}", total=budget, best="")
+            result = tune_and_log(
+                spec,
+                spec_text=text,
+                trials=trials,
+                timeout=timeout,
+                callbacks=[on_trial],
+                progress=lambda m: bar.update(task, description=m),
+                fresh=fresh,
+            )
     out = result.to_dict()
     if as_json:
         emit_json(out)

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from churnlab.files import replace_folder, temp_folder
 from churnlab.tracking.runs import tracked_run
-from churnlab.tracking.store import connect, ensure_experiment
+from churnlab.tracking.store import connect, end_stale_runs, ensure_experiment, store_lock
 from churnlab.tracking.uris import RegistryError, resolve_model, stamp_version
 from churnlab.vocab import BOARD_METRICS, CHAMPION, KIND_TAG, LOWER_IS_BETTER, MODEL_TAG, PREVIOUS
 
@@ -25,6 +25,7 @@ def leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
         raise RegistryError(f"no MLflow experiment named {experiment!r}; train one first")
+    end_stale_runs(MlflowClient(), exp.experiment_id)
     runs = mlflow.search_runs(
         experiment_ids=[exp.experiment_id],
         filter_string=f"tags.`{KIND_TAG}` = 'training' and attributes.status = 'FINISHED'",
@@ -83,8 +84,19 @@ def promote(
     experiment: str, model_name: str, metric: str = "pr_auc", force: bool = False
 ) -> Promotion:
     """Point ``champion`` at the best version by test ``metric`` if it beats the current
-    champion (or ``force``); the replaced champion keeps the alias ``previous``."""
+    champion (or ``force``); the replaced champion keeps the alias ``previous``.
+
+    Promotions are serialised (a lock beside the store): each one reads the champion, decides
+    and moves the aliases before the next reads, so none is lost and ``previous`` is always
+    the champion it displaced."""
     client = connect()
+    with store_lock("promote"):
+        return _promote(client, experiment, model_name, metric, force)
+
+
+def _promote(
+    client: MlflowClient, experiment: str, model_name: str, metric: str, force: bool
+) -> Promotion:
     board = leaderboard(experiment, metric)
     board = board[board.model_version.notna() & (board.registered_model == model_name)]
     if board.empty:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from mlflow.entities import RunStatus
 
 from churnlab import __version__, config
 from churnlab.config import ExperimentSpec
-from churnlab.tracking.store import connect, ensure_experiment
+from churnlab.tracking.store import HOST_TAG, PID_TAG, connect, ensure_experiment
 from churnlab.tracking.uris import ModelRef
 from churnlab.training import TrainingData
 from churnlab.vocab import KIND_TAG, MODEL_TAG
@@ -81,6 +83,14 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, treated like Ctrl-C so the run ends KILLED."""
 
 
+class RunKilled(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM inside a tracked run; the run was ended KILLED."""
+
+    def __init__(self, run_id: str):
+        super().__init__(run_id)
+        self.run_id = run_id
+
+
 @contextmanager
 def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
     """An MLflow run that always ends: FINISHED, FAILED (error tagged) or KILLED."""
@@ -91,13 +101,19 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iter
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
     try:
-        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        owner = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+        run = mlflow.start_run(
+            experiment_id=experiment_id, run_name=run_name, tags={**tags, **owner}
+        )
         status, error = RunStatus.FINISHED, None
         try:
             yield run
-        except KeyboardInterrupt:
+        except RunKilled:
             status, error = RunStatus.KILLED, "interrupted (Ctrl-C or SIGTERM)"
             raise
+        except KeyboardInterrupt:
+            status, error = RunStatus.KILLED, "interrupted (Ctrl-C or SIGTERM)"
+            raise RunKilled(run.info.run_id) from None
         except BaseException as exc:
             status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:5000]
             raise

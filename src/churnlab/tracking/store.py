@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import mlflow
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnlab import config
 
 log = logging.getLogger(__name__)
+_READY: set[str] = set()  # URIs whose store this process has opened (tables created, migrated)
 
 
 def _local_store(uri: str) -> bool:
@@ -26,7 +34,38 @@ def connect() -> MlflowClient:
     uri = config.tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if uri in _READY:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # opening a SQLite store the first time creates and migrates its tables (alembic); two
+    # processes doing that at once fail ("duplicate column name"), so one at a time
+    with store_lock("init"):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_registered_models(max_results=1)
+    _READY.add(uri)
+    return client
+
+
+def lock_path(purpose: str) -> Path:
+    """The lock file for ``purpose`` beside the SQLite store (or in the project root)."""
+    uri = config.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        return db.with_name(f".{db.name}.{purpose}.lock")
+    return config.project_root() / f".mlflow.{purpose}.lock"
+
+
+@contextmanager
+def store_lock(purpose: str) -> Iterator[None]:
+    """Hold an exclusive lock (``flock``, released when the process dies) for ``purpose``:
+    store initialisation, promotion, registering a study's tuned version."""
+    path = lock_path(purpose)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:
@@ -36,8 +75,48 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
+        end_stale_runs(client, exp.experiment_id)
         return exp.experiment_id
     location = None
     if _local_store(config.tracking_uri()):
         location = (config.artifact_root() / name).as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # another process created it first
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+PID_TAG, HOST_TAG = "churnlab.pid", "churnlab.host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def end_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
+    """Runs of this host left RUNNING by a process that died (SIGKILL, power loss): ended
+    KILLED, so they are never mistaken for finished or still running work."""
+    host = socket.gethostname()
+    stale = []
+    for run in client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    ):
+        tags = run.data.tags
+        pid = tags.get(PID_TAG, "")
+        if tags.get(HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        client.set_tag(run.info.run_id, "churnlab.error", f"process {pid} died while running")
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+        stale.append(run.info.run_id)
+    if stale:
+        log.warning("marked %d run(s) of dead processes KILLED: %s", len(stale), stale)
+    return stale

@@ -65,14 +65,14 @@ def _log_model(pyfunc: ChurnModel, signature, example: pd.DataFrame, spec: Exper
         signature=signature,
         input_example=example.head(5),
         pip_requirements=_requirements(),
-        registered_model_name=spec.model_name,
         tags={"family": spec.model.family},
         model_config=dict(MODEL_CONFIG),  # the version is set at load time (scoring.model)
     )
 
 
-def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | None]:
-    """Log a finished training result into the active run; returns (model version, model URI)."""
+def log_result(result: TrainResult, spec_text: str) -> str:
+    """Log a finished training result into the active run, model included (not registered);
+    returns the logged model's URI."""
     spec, data = result.spec, result.data
     mlflow.log_params(flat_params(spec.resolved()))
     mlflow.log_params(
@@ -153,23 +153,38 @@ def log_result(result: TrainResult, spec_text: str) -> tuple[str | None, str | N
     with _quiet("mlflow.pyfunc", "mlflow.models"):
         signature = infer_signature(example, pyfunc.output_example(example), params=dict(PARAMS))
         info = _log_model(pyfunc, signature, example, spec)
-    version = str(info.registered_model_version) if info.registered_model_version else None
-    if version:
-        mlflow.set_tag("churnlab.model_version", version)
-        client = mlflow.tracking.MlflowClient()
-        client.set_model_version_tag(spec.model_name, version, "family", spec.model.family)
-        client.set_model_version_tag(spec.model_name, version, "run_name", spec.name)
-    return version, info.model_uri
+    return info.model_uri
+
+
+def register(spec: ExperimentSpec, model_uri: str) -> str:
+    """Register the active run's logged model as a new version of the spec's model: the
+    run's last step, so a run that dies earlier leaves no version behind."""
+    with _quiet("mlflow.tracking._model_registry.client", "mlflow.store.model_registry"):
+        version = str(mlflow.register_model(model_uri, spec.model_name).version)
+    mlflow.set_tag("churnlab.model_version", version)
+    client = mlflow.tracking.MlflowClient()
+    client.set_model_version_tag(spec.model_name, version, "family", spec.model.family)
+    client.set_model_version_tag(spec.model_name, version, "run_name", spec.name)
+    return version
 
 
 def log_and_summarize(
-    run: Any, result: TrainResult, spec_text: str | None, **extra_seconds: float
+    run: Any,
+    result: TrainResult,
+    spec_text: str | None,
+    before_register: Callable[[], Any] | None = None,
+    **extra_seconds: float,
 ) -> RunSummary:
-    """``log_result`` into ``run`` (the active run) and the summary the CLI prints."""
+    """``log_result`` into ``run`` (the active run), then (after ``before_register``, which
+    logs anything else the run holds) register the model as the run's last step; returns
+    the summary the CLI prints."""
     with warnings.catch_warnings():
         # ids and counts are integers without missing values; MLflow hints at every one
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
-        version, uri = log_result(result, spec_text)
+        uri = log_result(result, spec_text)
+    if before_register is not None:
+        before_register()
+    version = register(result.spec, uri)
     return RunSummary(
         run_id=run.info.run_id,
         experiment=result.spec.experiment,

@@ -25,7 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 from churnlab import config
 from churnlab.config import ExperimentSpec
 from churnlab.tracking.runs import RunSummary, run_tags, tracked_run
-from churnlab.tracking.store import connect, ensure_experiment
+from churnlab.tracking.store import connect, ensure_experiment, store_lock
 from churnlab.tracking.training import log_and_summarize
 from churnlab.training import checked_data, train
 from churnlab.training.tuning import TuneResult, open_study, study_name, tune
@@ -84,6 +84,8 @@ class TrialLogger:
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         # ``tune`` holds Ctrl-C or SIGTERM until this returns: the trial's run is logged and
         # ended, never left RUNNING
+        if trial.user_attrs.get("skipped"):  # not a trial: the budget was taken
+            return
         start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
         state = {TrialState.FAIL: "failed"}.get(trial.state, trial.state.name.lower())
@@ -170,6 +172,37 @@ def log_study(result: TuneResult) -> None:
             plt.close(fig)
 
 
+REGISTERED_ATTR = "churnlab.registered"
+
+
+def _completion(result: TuneResult) -> str:
+    """What identifies one completion of a study: its trial counts and best trial."""
+    return f"{result.counts['complete']}c{result.counts['pruned']}p:best{result.best_trial}"
+
+
+def registered_for(result: TuneResult) -> str | None:
+    """The version already registered for this completion of the study, if any."""
+    done = result.study.user_attrs.get(REGISTERED_ATTR) or {}
+    return done.get("version") if done.get("key") == _completion(result) else None
+
+
+def _registered_elsewhere(run: Any, spec: ExperimentSpec, result: TuneResult, version: str):
+    """The parent run of a worker whose study another worker already registered: the study
+    is logged, no model; the run leaves the leaderboard (it holds no test metrics)."""
+    log_study(result)
+    mlflow.set_tags({KIND_TAG: "tuning_worker", "churnlab.registered_by_worker": version})
+    return RunSummary(
+        run_id=run.info.run_id,
+        experiment=spec.experiment,
+        model_name=spec.model_name,
+        model_version=version,
+        model_uri=f"models:/{spec.model_name}/{version}",
+        metrics={},
+        split={},
+        seconds={"tuning": result.seconds},
+    )
+
+
 def tune_and_log(
     spec: ExperimentSpec,
     spec_text: str | None = None,
@@ -218,13 +251,28 @@ def tune_and_log(
             callbacks=[logger, *callbacks],
             study=study,
         )
-        best_spec = result.tuned_spec(spec)
-        say("training the final model with the best params")
-        final = train(best_spec, data=data, root=root, progress=say, splits=splits)
-        final.seconds["data"] = data_seconds
-        say("logging to MLflow")
-        summary = log_and_summarize(run, final, spec_text, tuning=result.seconds)
-        log_study(result)
+        # workers that end on the same study register one version between them
+        with store_lock(f"tuned.{study_name(spec)}"):
+            done = registered_for(result)
+            if done is not None:
+                say(f"version {done} was registered for this study by another worker")
+                summary = _registered_elsewhere(run, spec, result, done)
+            else:
+                best_spec = result.tuned_spec(spec)
+                say("training the final model with the best params")
+                final = train(best_spec, data=data, root=root, progress=say, splits=splits)
+                final.seconds["data"] = data_seconds
+                say("logging to MLflow")
+                summary = log_and_summarize(
+                    run,
+                    final,
+                    spec_text,
+                    before_register=lambda: log_study(result),
+                    tuning=result.seconds,
+                )
+                result.study.set_user_attr(
+                    REGISTERED_ATTR, {"key": _completion(result), "version": summary.model_version}
+                )
     return TuneSummary(
         run=summary,
         study=result.study_name,

@@ -49,7 +49,9 @@ def resolve_model(uri: str | Path) -> ModelRef:
         name = match["name"]
         try:
             if match["alias"]:
-                version = client.get_model_version_by_alias(name, match["alias"]).version
+                found = client.get_model_version_by_alias(name, match["alias"])
+                check_finished(client, found)
+                version = found.version
             else:
                 version = client.get_model_version(name, match["version"]).version
         except MlflowException as exc:
@@ -69,6 +71,22 @@ def resolve_model(uri: str | Path) -> ModelRef:
         name=config.get("model_name"),
         version=None if version in (None, "") else str(version),
     )
+
+
+def check_finished(client, version) -> None:
+    """A version is usable by alias only if the run that logged it finished: a run killed
+    after registering (or still running) never serves a champion."""
+    if not version.run_id:
+        return
+    try:
+        status = client.get_run(version.run_id).info.status
+    except MlflowException:
+        return  # the run was deleted: the version stands on its own
+    if status != "FINISHED":
+        raise RegistryError(
+            f"version {version.version} of {version.name!r} comes from run {version.run_id}, "
+            f"which is {status}, not FINISHED; it cannot be used by alias"
+        )
 
 
 def stamp_version(folder: str | Path, name: str, version: str) -> None:

@@ -27,6 +27,8 @@ from churnlab.training.tuning.objective import TrialObjective, scores_raw
 from churnlab.training.tuning.space import TuningError, direction, make_pruner, search_space
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 10
+BUDGET_SKIP = "budget reached by another worker"
 
 
 @dataclass
@@ -93,11 +95,18 @@ def open_study(
     """
     space = space if space is not None else search_space(spec)
     name = study_name(spec)
-    url = None
+    url: optuna.storages.RDBStorage | None = None
     if storage is not None:
         storage = Path(storage)
         storage.parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{storage}"
+        # a heartbeat per running trial: a trial whose process died (SIGKILL) stops beating
+        # and is failed by the next worker that starts a trial
+        url = optuna.storages.RDBStorage(
+            f"sqlite:///{storage}",
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=3 * HEARTBEAT_SECONDS,
+            engine_kwargs={"connect_args": {"timeout": 60}},
+        )
         if fresh and name in optuna.get_all_study_names(url):
             optuna.delete_study(study_name=name, storage=url)
     with quiet_optuna():
@@ -106,7 +115,9 @@ def open_study(
             study_name=name,
             load_if_exists=True,
             direction=direction(spec.metric),
-            sampler=optuna.samplers.TPESampler(seed=spec.seed),
+            # workers on one study: running trials count as "liars", so two workers do not
+            # sample the same parameters
+            sampler=optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True),
             pruner=make_pruner(pruner or spec.tuning.pruner, spec.tuning.report_every),
         )
     fp = fingerprint(spec, data, space)
@@ -129,8 +140,48 @@ def open_study(
 def counts(study: optuna.Study) -> dict[str, int]:
     out = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
     for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("skipped"):
+            continue
         out[t.state.name.lower()] = out.get(t.state.name.lower(), 0) + 1
     return out
+
+
+class BudgetTaken(RuntimeError):
+    """The study's trial budget is taken by complete, pruned and other workers' trials."""
+
+
+class _Budgeted:
+    """The objective, run only while the study's budget is not taken: complete and pruned
+    trials plus those other workers are running. A worker that finds the budget taken fails
+    its new trial with ``BUDGET_SKIP`` (not counted) and stops."""
+
+    def __init__(self, objective: Callable[[optuna.Trial], float], budget: int):
+        self.objective = objective
+        self.budget = budget
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        trials = trial.study.get_trials(deepcopy=False)
+        others = sum(t.state == TrialState.RUNNING and t.number != trial.number for t in trials)
+        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        if done + others >= self.budget:
+            trial.set_user_attr("skipped", BUDGET_SKIP)
+            trial.study.stop()
+            raise BudgetTaken(BUDGET_SKIP)
+        if others:
+            # another worker runs this study: workers seeded alike would draw the same
+            # parameters, so this one leaves the seeded sequence (one worker stays reproducible)
+            trial.study.sampler.reseed_rng()
+        return self.objective(trial)
+
+
+def _wait_for_other_workers(study: optuna.Study, every: float = 1.0) -> None:
+    """Until no trial of the study runs (other workers finish theirs, or a dead worker's trial
+    is failed once its heartbeat is stale), so every worker ends on the same study."""
+    while any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
+        with deferred_interrupts():
+            time.sleep(every)
+        if isinstance(study._storage, optuna.storages.RDBStorage):
+            optuna.storages.fail_stale_trials(study)
 
 
 def tune(
@@ -159,8 +210,13 @@ def tune(
     before = counts(study)
     remaining = max(budget - before["complete"] - before["pruned"], 0)
     prune = (pruner or spec.tuning.pruner) != "none"
-    objective = TrialObjective(spec, data, splits, space, prune=prune)
-    catch: tuple[type[Exception], ...] = (ValueError, TypeError, ArithmeticError)
+    objective = _Budgeted(TrialObjective(spec, data, splits, space, prune=prune), budget)
+    catch: tuple[type[Exception], ...] = (
+        ValueError,
+        TypeError,
+        ArithmeticError,
+        BudgetTaken,
+    )
     try:
         from lightgbm.basic import LightGBMError
 
@@ -178,6 +234,7 @@ def tune(
                 catch=catch,
                 callbacks=[*callbacks, stop_if_interrupted],
             )
+    _wait_for_other_workers(study)
     seconds = time.perf_counter() - t0
     after = counts(study)
     if after["complete"] == 0:

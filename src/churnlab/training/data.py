@@ -12,7 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from churnlab.config import EventData, ExperimentSpec, SpecError
-from churnlab.data import Dataset, load_dataset, load_source
+from churnlab.data import (
+    Dataset,
+    Vocabulary,
+    VocabularyError,
+    fit_vocabulary,
+    load_dataset,
+    load_source,
+)
 from churnlab.features import (
     BuilderRef,
     FeatureSpec,
@@ -25,6 +32,7 @@ from churnlab.features import (
 from churnlab.features import cache as feature_cache
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
+from churnlab.training.split import SplitError, out_of_time_splits
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
 
 OBSERVATION_COLUMNS = list(_OBSERVATION_COLUMNS)
@@ -100,7 +108,9 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
     except ValueError as exc:
         raise SpecError(f"cutoffs: {exc}") from exc
     digest = file_digest(path)
-    key = feature_cache.frame_key(digest, cutoffs, h, lead, spec.data.engine, builders())
+    key = feature_cache.frame_key(
+        digest, cutoffs, h, lead, spec.data.engine, builders(), vocabulary_inputs(spec)
+    )
     cached = feature_cache.load(key)
     if cached is None:
         frame, meta = _build_events(spec, path, cutoffs)
@@ -129,6 +139,7 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
             horizon_days=h,
             lead_days=lead,
             engine=spec.data.engine,
+            vocabulary=Vocabulary.from_dict(meta["vocabulary"]),
         ),
         observed_until=pd.Timestamp(meta["observed_until"]),
         truth_path=truth if truth.exists() else None,
@@ -147,18 +158,55 @@ def _build_events(
         obs = build_observations(ds, cutoffs, spec.horizon_days, spec.lead_days)
     except ValueError as exc:
         raise SpecError(f"cutoffs: {exc}") from exc
-    runnable, notices = select_builders(ds)
+    try:
+        vocab = fit_vocabulary(ds, spec.events, vocabulary_cutoff(ds, obs, spec))
+    except VocabularyError as exc:
+        raise SpecError(str(exc)) from None
+    runnable, notices = select_builders(ds, vocabulary=vocab)
     refs = [BuilderRef(b.name, dict(b.params)) for b in runnable]
-    frame, used = feature_frame(ds, obs, refs)
+    frame, used = feature_frame(ds, obs, refs, vocab)
     meta = {
         "source": str(path),
         "observed_until": ds.observed_until.isoformat(),
-        "drivers": {f.name: b.driver for b in runnable for f in b.features},
-        "descriptions": {f.name: f.description for b in used for f in b.features},
-        "builders": [[b.name, dict(b.params), [f.name for f in b.features]] for b in runnable],
+        "drivers": {f.name: b.driver for b in runnable for f in b.outputs(vocab)},
+        "descriptions": {f.name: f.description for b in used for f in b.outputs(vocab)},
+        "builders": [
+            [b.name, dict(b.params), [f.name for f in b.outputs(vocab)]] for b in runnable
+        ],
         "notices": notices + ds.notices,
+        "vocabulary": vocab.to_dict(),
     }
     return frame, meta
+
+
+def vocabulary_inputs(spec: ExperimentSpec) -> dict:
+    """What the fitted vocabulary depends on besides the data: part of the feature cache key."""
+    return {
+        "events": None if spec.events is None else spec.events.model_dump(mode="json"),
+        "backtest_folds": spec.split.backtest_folds,
+        "purge": spec.split.purge,
+    }
+
+
+def vocabulary_cutoff(ds: Dataset, observations, spec: ExperimentSpec) -> pd.Timestamp:
+    """The vocabulary is fitted on events dated before the earliest validation cutoff of the
+    spec's out-of-time folds: no validation or test row's window contributes to which event
+    types become features. (Training rows' labels already read up to that date.) Without a
+    valid split, the earliest cutoff."""
+    per_cutoff = ds.con.to_pyarrow(
+        observations.group_by("cutoff").agg(label_complete=observations.label_complete.any())
+    ).to_pandas()
+    try:
+        splits = out_of_time_splits(
+            per_cutoff,
+            spec.horizon_days,
+            spec.lead_days,
+            folds=spec.split.backtest_folds,
+            purge=spec.split.purge,
+        )
+    except SplitError:
+        return pd.Timestamp(per_cutoff.cutoff.min())
+    return min(pd.Timestamp(s.cutoffs["validation"][0]) for s in splits)
 
 
 def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:

@@ -6,6 +6,7 @@ table's columns are its features (id, label and duration removed).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from churnlab.training.split import SplitError, out_of_time_splits
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
 
 OBSERVATION_COLUMNS = list(_OBSERVATION_COLUMNS)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class TrainingData:
     descriptions: dict[str, str] = field(default_factory=dict)
     drivers: dict[str, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)  # degenerate feature -> why
 
     @property
     def categorical(self) -> list[str]:
@@ -119,6 +122,19 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
         frame, meta = cached
     available = meta["drivers"]
     chosen = select_features(spec, available)
+    fitted_before = meta["vocabulary"].get("fitted_before")
+    dropped = degenerate_columns(frame, chosen, fitted_before)
+    notices = list(meta["notices"])
+    if dropped:
+        notices.append(
+            f"{len(dropped)} feature column(s) dropped, constant or missing in more than "
+            f"{MAX_MISSING:.0%} of the training rows (cutoffs before {str(fitted_before)[:10]}): "
+            + ", ".join(f"{c} ({why})" for c, why in dropped.items())
+        )
+        log.warning(notices[-1])
+        chosen = [c for c in chosen if c not in dropped]
+        if not chosen:
+            raise SpecError("features: every selected feature is constant on the training rows")
     refs = [
         BuilderRef(name, dict(params))
         for name, params, outputs in meta["builders"]
@@ -145,7 +161,8 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
         truth_path=truth if truth.exists() else None,
         descriptions={n: meta["descriptions"][n] for n in chosen},
         drivers={n: available[n] for n in chosen},
-        notices=list(meta["notices"]),
+        notices=notices,
+        dropped=dropped,
     )
 
 
@@ -177,6 +194,31 @@ def _build_events(
         "vocabulary": vocab.to_dict(),
     }
     return frame, meta
+
+
+MAX_MISSING = 0.99
+
+
+def degenerate_columns(
+    frame: pd.DataFrame, features: list[str], before: str | None
+) -> dict[str, str]:
+    """Features constant, or missing in more than ``MAX_MISSING`` of the training rows (rows
+    with complete labels at cutoffs before ``before``, the earliest validation cutoff; all
+    complete rows if None): column -> "constant" or "n% missing"."""
+    rows = frame.label_complete.astype(bool)
+    if before is not None:
+        rows &= pd.to_datetime(frame.cutoff) < pd.Timestamp(before)
+    train = frame.loc[rows, features]
+    if train.empty:
+        return {}
+    missing = train.isna().mean()
+    out = {}
+    for col in features:
+        if missing[col] > MAX_MISSING:
+            out[col] = f"{missing[col]:.1%} missing"
+        elif train[col].nunique(dropna=False) <= 1:
+            out[col] = "constant"
+    return out
 
 
 def vocabulary_inputs(spec: ExperimentSpec) -> dict:

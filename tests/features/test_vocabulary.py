@@ -135,3 +135,18 @@ def test_catalogue_lists_templates_and_generated_features():
     rows = catalogue(vocabulary=Vocabulary(types=("Like",)))
     like = {r["name"]: r["description"] for r in rows if "like" in r["name"]}
     assert like["n_like_30d"] == "Like events in the last 30 days"
+
+
+def test_derived_sessions_agree_in_direction_with_login_sessions(small_sim):
+    """On the simulator, sessions from inactivity gaps rank accounts like login sessions."""
+    ds = load_dataset(small_sim)
+    fitted = fit_vocabulary(ds, before=pd.Timestamp("2025-01-01"))
+    derived = Vocabulary(types=fitted.types[:1])  # no session_start: inactivity gaps
+    obs = build_observations(ds, ["2025-01-01"], horizon_days=60)
+    a, _ = build_features(ds, obs, names=["sessions"], vocabulary=fitted)
+    b, _ = build_features(ds, obs, names=["sessions"], vocabulary=derived)
+    a = ds.con.execute(a).set_index("account_id")
+    b = ds.con.execute(b).set_index("account_id")
+    assert a.sessions_30d.sum() > 0 and b.sessions_30d.sum() > 0
+    assert a.sessions_30d.corr(b.sessions_30d, method="spearman") > 0.7
+    assert a.mean_session_min_30d.corr(b.mean_session_min_30d, method="spearman") > 0.3

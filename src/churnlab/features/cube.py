@@ -16,6 +16,7 @@ builder runs on a dataset without them (a user's own code calling them directly)
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import count
 
 import ibis
 import ibis.expr.types as ir
@@ -25,6 +26,7 @@ from churnlab.data import Dataset, Vocabulary
 CUBE = "_churnlab_activity"
 USER_DAYS = "_churnlab_user_days"
 SESSIONS = "_churnlab_sessions"
+_BUILDS = count()  # a build's temp tables are its own: an earlier build's expressions stay valid
 
 
 def cube_expr(ds: Dataset) -> ir.Table:
@@ -62,8 +64,9 @@ def with_cube(ds: Dataset, vocabulary: Vocabulary | None = None) -> Dataset:
     if ds.has("events", "user_id"):
         extra[USER_DAYS] = user_days_expr(ds)
     if ds.con.name == "duckdb":
+        build = next(_BUILDS)
         extra = {
-            name: ds.con.create_table(name, expr, temp=True, overwrite=True)
+            name: ds.con.create_table(f"{name}_{build}", expr, temp=True, overwrite=True)
             for name, expr in extra.items()
         }
     return replace(ds, tables={**ds.tables, **extra})

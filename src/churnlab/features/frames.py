@@ -9,9 +9,9 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data import Dataset, Vocabulary
+from churnlab.data import Dataset, Vocabulary, fit_vocabulary
 from churnlab.features.engine import build_features
-from churnlab.features.observations import build_observations
+from churnlab.features.observations import build_observations, parse_cutoffs
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.features.spec import BuilderRef
 
@@ -74,7 +74,9 @@ def observation_frame(
     if frame is None:
         names = sorted({owners[f] for f in features})
         obs = build_observations(dataset, cutoffs, horizon_days)
-        table, used = build_features(dataset, obs, names=names)
+        # the dataset's roles (session starts, core action, ...); these features are fixed ones
+        vocab = fit_vocabulary(dataset, before=min(parse_cutoffs(cutoffs)))
+        table, used = build_features(dataset, obs, names=names, vocabulary=vocab)
         built = {f.name for b in used for f in b.features}
         missing = sorted(set(features) - built)
         if missing:

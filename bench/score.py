@@ -67,7 +67,7 @@ def _feature_table(loaded, data: Path, rows: int) -> pd.DataFrame:
     ds = load_dataset(data)
     spec = loaded.model.feature_spec
     obs = build_observations(ds, CUTOFFS, spec.horizon_days, spec.lead_days)
-    frame, _ = feature_frame(ds, obs, spec.builders)
+    frame, _ = feature_frame(ds, obs, spec.builders, spec.vocabulary)
     frame = frame[loaded.model.input_columns()]
     copies, step = -(-rows // len(frame)), int(frame.account_id.max()) + 1
     tiled = pd.concat(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,26 @@ import pytest
 from churnlab.data.simulate import SimulationParams, simulate
 
 SMALL = SimulationParams(accounts=1500, months=18, seed=7)
+# the simulator's event roles, as dataset.json's `events` section carries them (until the
+# simulator writes its own mapping, tests that need the role-based builders add it)
+B2B_EVENTS = {
+    "roles": {
+        "session_start": ["login"],
+        "core_action": ["create_report"],
+        "contact": ["csm_call"],
+        "payment_failure": ["payment_failed"],
+    },
+    "ratios": [["share_report", "create_report"]],
+}
+
+
+def add_events_mapping(folder: Path, events: dict | None = None) -> Path:
+    """Give ``folder``'s dataset.json an ``events`` section (kept if it already has one)."""
+    manifest = folder / "dataset.json"
+    raw = json.loads(manifest.read_text()) if manifest.exists() else {}
+    raw.setdefault("events", events or B2B_EVENTS)
+    manifest.write_text(json.dumps(raw, indent=2))
+    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,7 +47,7 @@ def small_sim(tmp_path_factory) -> Path:
     """A simulated dataset large enough for the mechanisms to show (about 1 s to make)."""
     out = tmp_path_factory.mktemp("sim") / "small"
     simulate(out, SMALL)
-    return out
+    return add_events_mapping(out)
 
 
 def tiny_frames() -> dict[str, pd.DataFrame]:

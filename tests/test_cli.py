@@ -44,6 +44,13 @@ def test_simulate_then_validate_json(tmp_path):
     summary = json.loads(out.stdout)
     assert summary["valid"] and summary["accounts"] == 200
     assert summary["churned_accounts"] > 0
+    # the discovered vocabulary: per event type its events, accounts and role (no mapping)
+    vocab = {r["event_type"]: r for r in summary["vocabulary"]}
+    assert vocab["login"]["accounts"] > 100 and vocab["login"]["role"] is None
+    assert (
+        vocab["login"]["kept"]
+        and sum(r["events"] for r in vocab.values()) == (manifest["rows"]["events"])
+    )
 
 
 def test_validate_prints_summary(small_sim):
@@ -51,6 +58,7 @@ def test_validate_prints_summary(small_sim):
     assert out.returncode == 0, out.stderr
     for text in ("accounts", "churned accounts", "churn rate", "date range", "events rows"):
         assert text in out.stdout
+    assert "event vocabulary" in out.stdout and "session_start" in out.stdout
 
 
 def test_validate_rejects_bad_data_with_every_problem(tmp_path):

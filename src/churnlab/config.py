@@ -187,6 +187,57 @@ class TuningSpec(_Strict):
     report_every: int = Field(10, ge=1, description="boosting rounds between pruning reports")
 
 
+ROLES = ("session_start", "core_action", "contact", "payment_failure", "ignore")
+
+
+class EventRoles(_Strict):
+    """Which event types play a part the built-in builders know: the start of a session, the
+    product's core action (onboarding), customer-success contact, a failed payment, and types
+    to ignore altogether. Every role is optional; a builder whose role is absent is skipped."""
+
+    session_start: list[str] = []
+    core_action: list[str] = []
+    contact: list[str] = []
+    payment_failure: list[str] = []
+    ignore: list[str] = []
+
+
+class EventsSpec(_Strict):
+    """The optional ``events`` section of ``dataset.json`` (or of an experiment spec, which
+    overrides it): roles, the inactivity gap that ends a derived session, and how the event
+    vocabulary is fitted (at most ``max_event_types`` types, each used by at least
+    ``min_account_share`` of the accounts). ``ratios`` are extra [numerator, denominator] pairs.
+
+    Example::
+
+        events:
+          roles: {core_action: [post], session_start: [app_open], ignore: [heartbeat]}
+          ratios: [[reply, post]]
+    """
+
+    roles: EventRoles = EventRoles()
+    session_gap_minutes: float = Field(30, gt=0)
+    max_event_types: int = Field(30, ge=0)
+    min_account_share: float = Field(0.01, ge=0, le=1)
+    ratios: list[tuple[str, str]] = []
+
+    def names(self) -> dict[str, list[str]]:
+        """Every event name the section mentions, by where it is mentioned."""
+        out = {f"roles.{r}": list(getattr(self.roles, r)) for r in ROLES}
+        out["ratios"] = [n for pair in self.ratios for n in pair]
+        return out
+
+
+def parse_events(raw: Any, source: str | Path | None = None) -> EventsSpec:
+    """The ``events`` section, validated; errors name each offending key."""
+    where = f"{source}: " if source else ""
+    try:
+        return EventsSpec.model_validate(raw or {})
+    except ValidationError as exc:
+        lines = [f"  events.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SpecError(f"{where}invalid events section\n" + "\n".join(lines)) from None
+
+
 class ExperimentSpec(_Strict):
     """One experiment: data, observations, split, features, model, ranking metric, registry name.
 
@@ -219,6 +270,9 @@ class ExperimentSpec(_Strict):
     search_space: dict[str, SearchParam] | None = None
     tuning: TuningSpec = TuningSpec()
     registered_model: str | None = None
+    events: EventsSpec | None = Field(
+        None, description="overrides the dataset's events section (roles, vocabulary)"
+    )
     seed: int = 42
     source: Path | None = Field(None, exclude=True, description="the YAML file, when read from one")
 
@@ -306,7 +360,11 @@ def parse_spec(raw: dict[str, Any], source: str | Path | None = None) -> Experim
     except ValidationError as exc:
         lines = []
         for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"] if p not in ("events", "table"))
+            # the data union's tags ("events", "table") are not keys of the spec
+            parts = e["loc"]
+            if len(parts) > 1 and parts[0] == "data" and parts[1] in ("events", "table"):
+                parts = (parts[0], *parts[2:])
+            loc = ".".join(str(p) for p in parts)
             lines.append(f"  {loc or '(spec)'}: {e['msg']}")
         raise SpecError(
             f"{where}invalid experiment spec\n" + "\n".join(dict.fromkeys(lines))

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from churnlab.data import load_dataset
+from churnlab.data import fit_vocabulary, load_dataset
 from churnlab.features import (
     DRIVERS,
     Feature,
@@ -19,16 +19,22 @@ from churnlab.features import (
     feature_builder,
     remove_builder,
 )
-from tests.conftest import tiny_frames, write_frames
+from tests.conftest import add_events_mapping, tiny_frames, write_frames
 
 
 @pytest.fixture(scope="module")
 def tiny_features(tmp_path_factory):
+    folder = write_frames(tiny_frames(), tmp_path_factory.mktemp("tiny"))
     ds = load_dataset(
-        write_frames(tiny_frames(), tmp_path_factory.mktemp("tiny")), observed_until="2024-07-01"
+        add_events_mapping(
+            folder, {"roles": {"session_start": ["login"], "core_action": ["create_report"]}}
+        ),
+        observed_until="2024-07-01",
     )
     obs = build_observations(ds, ["2024-04-15"], horizon_days=30)
-    table, used = build_features(ds, obs)
+    # the vocabulary of the whole log (login, create_report, export), as `churnlab features`
+    # fits it when the cutoff is after the last event
+    table, used = build_features(ds, obs, vocabulary=fit_vocabulary(ds))
     return ds.con.execute(table).set_index("account_id"), used
 
 

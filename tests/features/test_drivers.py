@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churnlab.data import load_dataset
+from churnlab.data import fit_vocabulary, load_dataset
 from churnlab.features import build_features, build_observations
 
 CHECKS = [
@@ -32,7 +32,8 @@ CHECKS = [
 def table(small_sim):
     ds = load_dataset(small_sim)
     obs = build_observations(ds, "2024-04-01:2025-04-01:1M", 60)
-    features, _ = build_features(ds, obs)
+    vocab = fit_vocabulary(ds, before="2024-04-01")  # the mapping's roles (tests/conftest.py)
+    features, _ = build_features(ds, obs, vocabulary=vocab)
     df = ds.con.execute(features)
     return df[df.label_complete]
 

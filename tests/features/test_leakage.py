@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from churnlab.data import load_dataset
+from churnlab.data import Vocabulary, fit_vocabulary, load_dataset
 from churnlab.features import build_features, build_observations
 from tests.conftest import tiny_frames, write_frames
 
@@ -18,8 +18,22 @@ KEYS = ["account_id", "cutoff"]
 LABELS = ["churned_within_h", "duration_days", "event", "label_complete", "mrr"]
 
 
-def _features(ds, keys: pd.DataFrame) -> pd.DataFrame:
-    table, _ = build_features(ds, ibis.memtable(keys[KEYS]))
+# every event type of the tiny data and the property test, the role-based builders, and
+# sessions both from session-start events and from inactivity gaps
+ROLES = {
+    "core_action": ("create_report",),
+    "contact": ("csm_call",),
+    "payment_failure": ("payment_failed",),
+}
+TYPES = ("login", "create_report", "export", "payment_failed", "csm_call")
+VOCABULARIES = (
+    Vocabulary(types=TYPES, roles=ROLES, ratios=(("export", "login"),)),
+    Vocabulary(types=TYPES, roles={**ROLES, "session_start": ("login",)}),
+)
+
+
+def _features(ds, keys: pd.DataFrame, vocabulary: Vocabulary) -> pd.DataFrame:
+    table, _ = build_features(ds, ibis.memtable(keys[KEYS]), vocabulary=vocabulary)
     return ds.con.execute(table).set_index(KEYS).sort_index()
 
 
@@ -61,7 +75,9 @@ def test_features_equal_on_data_truncated_at_cutoff(small_sim, tmp_path, cutoff)
     assert len(obs) > 300
     _truncate(small_sim, tmp_path / "cut", cutoff)
     known = load_dataset(tmp_path / "cut", observed_until=cutoff)
-    _assert_same(_features(full, obs), _features(known, obs))
+    fitted = fit_vocabulary(full, before=pd.Timestamp(cutoff))
+    for vocab in (fitted, Vocabulary(types=fitted.types, roles=ROLES)):
+        _assert_same(_features(full, obs, vocab), _features(known, obs, vocab))
 
 
 CUTOFF = pd.Timestamp("2024-04-15")
@@ -149,7 +165,8 @@ def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, change
     )
 
     keys = before.con.execute(build_observations(before, [CUTOFF], horizon_days=30))
-    _assert_same(_features(before, keys), _features(after, keys))
+    for vocab in VOCABULARIES:
+        _assert_same(_features(before, keys, vocab), _features(after, keys, vocab))
 
     labels_before = before.con.execute(
         build_observations(before, [CUTOFF], horizon_days=30)

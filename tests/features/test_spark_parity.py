@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.data import SimulationParams, load_dataset, simulate
+from churnlab.data import SimulationParams, Vocabulary, fit_vocabulary, load_dataset, simulate
 from churnlab.features import build_features, build_observations
 from tests.conftest import tiny_frames, write_frames
 
@@ -23,9 +23,9 @@ def spark():
     session.stop()
 
 
-def _table(path, engine, cutoffs, horizon, observed_until=None) -> pd.DataFrame:
+def _table(path, engine, cutoffs, horizon, vocabulary, observed_until=None) -> pd.DataFrame:
     ds = load_dataset(path, engine=engine, observed_until=observed_until)
-    table, _ = build_features(ds, build_observations(ds, cutoffs, horizon))
+    table, _ = build_features(ds, build_observations(ds, cutoffs, horizon), vocabulary=vocabulary)
     return ds.con.execute(table).sort_values(KEYS).reset_index(drop=True)
 
 
@@ -45,14 +45,31 @@ def _assert_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
 def test_duckdb_and_spark_give_equal_features_on_simulated_data(spark, tmp_path):
     path = tmp_path / "sim"
     simulate(path, SimulationParams(accounts=150, months=6, seed=3))
-    duck = _table(path, "duckdb", "2024-03-01:2024-05-01:1M", 30)
-    spk = _table(path, "spark", "2024-03-01:2024-05-01:1M", 30)
+    # every kept type, the role-based builders, and sessions from inactivity gaps
+    fitted = fit_vocabulary(load_dataset(path))
+    vocab = Vocabulary(
+        types=fitted.types,
+        roles={
+            "core_action": ("create_report",),
+            "contact": ("csm_call",),
+            "payment_failure": ("payment_failed",),
+        },
+        ratios=(("share_report", "create_report"),),
+    )
+    duck = _table(path, "duckdb", "2024-03-01:2024-05-01:1M", 30, vocab)
+    spk = _table(path, "spark", "2024-03-01:2024-05-01:1M", 30, vocab)
+    assert duck.n_create_report_30d.sum() > 0 and duck.sessions_30d.sum() > 0
     assert len(duck) > 100 and duck.events_30d.sum() > 0
     _assert_equal(duck, spk)
 
 
 def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
     path = write_frames(tiny_frames(), tmp_path / "tiny")
-    duck = _table(path, "duckdb", ["2024-04-15"], 30, "2024-07-01")
-    spk = _table(path, "spark", ["2024-04-15"], 30, "2024-07-01")
+    # session-start events, per-session ratios, a kept type the data lacks
+    vocab = Vocabulary(
+        types=("login", "create_report", "export", "absent"),
+        roles={"session_start": ("login",)},
+    )
+    duck = _table(path, "duckdb", ["2024-04-15"], 30, vocab, "2024-07-01")
+    spk = _table(path, "spark", ["2024-04-15"], 30, vocab, "2024-07-01")
     _assert_equal(duck, spk)

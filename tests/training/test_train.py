@@ -26,6 +26,17 @@ def spec_and_data(small_sim):
     return spec, load_training_data(spec)
 
 
+def test_vocabulary_is_fitted_before_the_earliest_validation_cutoff(spec_and_data):
+    from churnlab.training.train import make_splits
+
+    spec, data = spec_and_data
+    vocab = data.feature_spec.vocabulary
+    earliest = min(s.cutoffs["validation"][0] for s in make_splits(spec, data))
+    assert vocab.fitted_before[:10] == earliest
+    assert "create_report" in vocab.types and vocab.role("session_start") == ("login",)
+    assert "n_create_report_30d" in data.features and "create_report_trend_30_60" in data.features
+
+
 def test_feature_selection_by_driver(spec_and_data):
     _, data = spec_and_data
     assert set(data.drivers.values()) == {"engagement", "team", "billing"}

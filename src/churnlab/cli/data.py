@@ -89,7 +89,12 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Check a dataset and report every problem at once; print a summary when it is clean."""
-    from churnlab.data import DataValidationError, load_customer_table, load_dataset
+    from churnlab.data import (
+        DataValidationError,
+        describe_vocabulary,
+        load_customer_table,
+        load_dataset,
+    )
 
     if (data is None) == (table is None):
         fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
@@ -104,6 +109,8 @@ def validate(
             else:
                 dataset = load_dataset(data, observed_until=observed_until)
             summary = dataset.summary()
+            if dataset.kind == "events":
+                summary["vocabulary"] = describe_vocabulary(dataset)
         except DataValidationError as exc:
             if not as_json:
                 raise
@@ -114,6 +121,23 @@ def validate(
         return
     notices(dataset.notices)
     _print_summary(summary)
+    if summary.get("vocabulary"):
+        _print_vocabulary(summary["vocabulary"])
+
+
+def _print_vocabulary(rows: list[dict[str, Any]]) -> None:
+    grid = Table(title="event vocabulary", title_justify="left")
+    for col in ("event type", "events", "accounts", "role", "features"):
+        grid.add_column(col, justify="right" if col in ("events", "accounts") else "left")
+    for r in rows:
+        grid.add_row(
+            r["event_type"],
+            f"{r['events']:,}",
+            f"{r['accounts']:,}",
+            r["role"] or "",
+            "yes" if r["kept"] else "no",
+        )
+    console.print(grid)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -32,8 +32,10 @@ def features(
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Build point-in-time observations and features at each cutoff and write them to a file."""
-    from churnlab.data import load_dataset
+    """Build point-in-time observations and features at each cutoff and write them to a file.
+
+    The per-event-type features use the vocabulary fitted on events before the last cutoff."""
+    from churnlab.data import fit_vocabulary, load_dataset
     from churnlab.features import (
         build_features,
         build_observations,
@@ -52,7 +54,10 @@ def features(
             status.update(f"planning features at {len(cut)} cutoffs")
             obs = build_observations(dataset, cut, horizon, lead)
             table, used = build_features(
-                dataset, obs, drivers=drivers.split(",") if drivers else None
+                dataset,
+                obs,
+                drivers=drivers.split(",") if drivers else None,
+                vocabulary=fit_vocabulary(dataset, before=max(cut)),
             )
             n_features = len(table.columns) - len(OBSERVATION_COLUMNS)
             status.update(f"building {n_features} features x {len(cut)} cutoffs on {engine}")

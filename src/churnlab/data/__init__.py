@@ -6,6 +6,14 @@ from churnlab.data.load import load_dataset, load_source, read_raw
 from churnlab.data.schema import TABLES, Column, TableSchema
 from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.data.single_table import load_customer_table, map_label
+from churnlab.data.vocabulary import (
+    Vocabulary,
+    VocabularyError,
+    describe_vocabulary,
+    event_type_stats,
+    events_section,
+    fit_vocabulary,
+)
 
 __all__ = [
     "TABLES",
@@ -15,8 +23,14 @@ __all__ = [
     "Problem",
     "SimulationParams",
     "TableSchema",
+    "Vocabulary",
+    "VocabularyError",
     "churned_accounts",
     "connect",
+    "describe_vocabulary",
+    "event_type_stats",
+    "events_section",
+    "fit_vocabulary",
     "load_customer_table",
     "load_dataset",
     "load_source",

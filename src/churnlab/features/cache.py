@@ -2,7 +2,8 @@
 same observations and features of the same data read them from here instead of rebuilding.
 
 An entry is keyed by the dataset's digest (every byte of its files), the cutoffs, horizon and
-lead, the engine, and every registered builder with its parameters and the source code of the
+lead, the engine, what the event vocabulary is fitted from (the ``events`` section and the
+split that decides which rows are training rows; see ``training.data``), and every registered builder with its parameters and the source code of the
 module that defines it (plus the shared feature code), so a change to any of them is a new key
 and a stale table is never served. Entries are Parquet files written atomically beside a JSON
 file of what training needs besides the table (drivers, descriptions, notices, end of data).
@@ -60,8 +61,10 @@ def frame_key(
     lead_days: int,
     engine: str,
     builders: Sequence[FeatureBuilder],
+    vocabulary: dict[str, Any] | None = None,
 ) -> str:
-    """The cache key of observations + features for these inputs."""
+    """The cache key of observations + features for these inputs; ``vocabulary`` is what the
+    vocabulary is fitted from (or the fitted vocabulary itself)."""
     raw = {
         "format": FORMAT,
         "churnlab": __version__,
@@ -71,6 +74,7 @@ def frame_key(
         "lead_days": lead_days,
         "engine": engine,
         "builders": [[b.name, b.params] for b in builders],
+        "vocabulary": vocabulary,
         "code": _code_digest(builders),
     }
     text = json.dumps(raw, sort_keys=True, default=str)

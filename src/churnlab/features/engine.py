@@ -8,7 +8,8 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, Vocabulary
+from churnlab.features.cube import with_cube
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.files import atomic_file
 from churnlab.vocab import KEYS as _KEYS
@@ -22,11 +23,13 @@ def select_builders(
     dataset: Dataset,
     drivers: Iterable[str] | None = None,
     names: Iterable[str] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[list[FeatureBuilder], list[str]]:
-    """The builders that can run on this dataset, and a notice for each one skipped."""
+    """The builders that can run on this dataset (and vocabulary's roles), and a notice for
+    each one skipped."""
     chosen, notices = [], []
     for b in builders(drivers, names):
-        missing = b.missing(dataset)
+        missing = b.missing(dataset, vocabulary)
         if missing:
             notices.append(f"feature builder {b.name} skipped: needs {', '.join(missing)}")
         else:
@@ -40,25 +43,33 @@ def build_features(
     drivers: Iterable[str] | None = None,
     names: Iterable[str] | None = None,
     params: dict[str, dict] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[ir.Table, list[FeatureBuilder]]:
     """Observations left-joined with every selected builder's features (one Ibis expression).
 
     Accounts a builder has no rows for keep their observation and get the feature's ``fill``
     (0 for counts) or null. ``params`` (builder name -> parameters) overrides the registered
-    defaults: a scoring job passes the parameters its model was trained with.
+    defaults: a scoring job passes the parameters its model was trained with, and the
+    ``vocabulary`` it was fitted on (vocabulary-driven builders make one set of columns per
+    kept event type; without one, none). The events are rolled up once into the activity cube
+    (:mod:`churnlab.features.cube`) that the window builders read.
     """
-    chosen, notices = select_builders(dataset, drivers, names)
+    chosen, notices = select_builders(dataset, drivers, names, vocabulary)
     for notice in notices:
         log.warning(notice)
     dataset.notices.extend(notices)
+    dataset = with_cube(dataset, vocabulary)
     embedded = dataset.con.name == "duckdb"
     if embedded:  # one small table of keys instead of re-deriving them in every builder
         observations = _materialize(dataset.con, observations, "_churnlab_observations")
     keys = observations.select(*KEYS)
     table = observations
     for b in chosen:
-        cols = [f.name for f in b.features]
-        part = b.build(dataset, keys, **(params or {}).get(b.name, {})).select(*KEYS, *cols)
+        cols = [f.name for f in b.outputs(vocabulary)]
+        if not cols:
+            continue
+        part = b.build(dataset, keys, vocabulary, **(params or {}).get(b.name, {}))
+        part = part.select(*KEYS, *cols)
         if embedded:
             # one builder at a time: DuckDB plans dozens of wide joins in one query poorly
             # (a 100k-account, 12-cutoff build peaked at 20 GiB as one expression)
@@ -67,7 +78,7 @@ def build_features(
     fills = {
         f.name: table[f.name].fill_null(f.fill)
         for b in chosen
-        for f in b.features
+        for f in b.outputs(vocabulary)
         if f.fill is not None
     }
     if fills:

@@ -9,35 +9,43 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, Vocabulary, fit_vocabulary
 from churnlab.features.engine import build_features
-from churnlab.features.observations import build_observations
+from churnlab.features.observations import build_observations, parse_cutoffs
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.features.spec import BuilderRef
 
 
 def feature_table(
-    ds: Dataset, observations: ir.Table, refs: Sequence[BuilderRef]
+    ds: Dataset,
+    observations: ir.Table,
+    refs: Sequence[BuilderRef],
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[ir.Table, list[FeatureBuilder]]:
     """The Ibis expression of observations + the named builders' features, each builder run
-    with its recorded parameters, on the dataset's engine."""
+    with its recorded parameters (and the fitted vocabulary), on the dataset's engine."""
     params = {b.name: dict(b.params) for b in refs}
-    return build_features(ds, observations, names=list(params), params=params)
+    return build_features(
+        ds, observations, names=list(params), params=params, vocabulary=vocabulary
+    )
 
 
 def feature_frame(
-    ds: Dataset, observations: ir.Table, refs: Sequence[BuilderRef]
+    ds: Dataset,
+    observations: ir.Table,
+    refs: Sequence[BuilderRef],
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[pd.DataFrame, list[FeatureBuilder]]:
     """Run the named builders with their parameters on ``observations`` and collect a pandas
     frame: the one code path for training and scoring.
 
     Returns the frame (observation columns + features; category features as strings, as the
     estimators expect them) and the builders that ran."""
-    table, used = feature_table(ds, observations, refs)
+    table, used = feature_table(ds, observations, refs, vocabulary)
     frame = ds.con.to_pyarrow(table).to_pandas()
     frame["cutoff"] = pd.to_datetime(frame["cutoff"])
     for b in used:
-        for f in b.features:
+        for f in b.outputs(vocabulary):
             if f.dtype == "category" and f.name in frame:
                 frame[f.name] = frame[f.name].astype("string")
     return frame, used
@@ -66,7 +74,9 @@ def observation_frame(
     if frame is None:
         names = sorted({owners[f] for f in features})
         obs = build_observations(dataset, cutoffs, horizon_days)
-        table, used = build_features(dataset, obs, names=names)
+        # the dataset's roles (session starts, core action, ...); these features are fixed ones
+        vocab = fit_vocabulary(dataset, before=min(parse_cutoffs(cutoffs)))
+        table, used = build_features(dataset, obs, names=names, vocabulary=vocab)
         built = {f.name for b in used for f in b.features}
         missing = sorted(set(features) - built)
         if missing:
@@ -95,8 +105,10 @@ def _from_cache(
     if not (cache.enabled() and source.exists()):
         return None
     engine = "duckdb" if dataset.con.name == "duckdb" else "spark"
+    # the key of a default spec's training features (no events override, one fold, purged)
+    default = {"events": None, "backtest_folds": 1, "purge": True}
     key = cache.frame_key(
-        file_digest(source), parse_cutoffs(cutoffs), horizon_days, 0, engine, builders()
+        file_digest(source), parse_cutoffs(cutoffs), horizon_days, 0, engine, builders(), default
     )
     hit = cache.load(key)
     if hit is None or not set(cols) <= set(hit[0].columns):

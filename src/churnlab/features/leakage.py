@@ -16,7 +16,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, fit_vocabulary
 from churnlab.features.engine import KEYS, build_features
 from churnlab.features.observations import build_observations
 
@@ -67,9 +67,10 @@ def leakage_check(
     obs = build_observations(dataset, [cutoff], horizon_days)
     keys = dataset.con.to_pyarrow(obs.select(*KEYS)).to_pandas()
     names = list(builder_names) if builder_names else None
+    vocabulary = fit_vocabulary(dataset, before=cutoff)  # the same columns on both
 
     def features(ds: Dataset) -> pd.DataFrame:
-        table, _ = build_features(ds, ibis.memtable(keys), names=names)
+        table, _ = build_features(ds, ibis.memtable(keys), names=names, vocabulary=vocabulary)
         frame = ds.con.to_pyarrow(table).to_pandas()
         return frame.set_index(KEYS).sort_index()
 

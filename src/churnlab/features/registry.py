@@ -14,11 +14,19 @@ their own code with one decorator::
     def exports_per_seat(ds, keys):
         ...
 
+A builder function with a ``vocabulary`` parameter receives the fitted
+:class:`~churnlab.data.Vocabulary` (kept event types and roles). One whose outputs depend on it
+passes ``expand``: a function of
+the fitted :class:`~churnlab.data.Vocabulary` returning its features (``features`` are then the
+templates the catalogue lists). A builder that reads event names from roles (``roles=("core_action",)``) is skipped with a notice
+when the dataset's mapping does not set them.
+
 Every builder must read only rows dated strictly before each cutoff.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +34,7 @@ from typing import Any, Literal
 
 import ibis.expr.types as ir
 
+from churnlab.data.vocabulary import Vocabulary
 from churnlab.vocab import DRIVERS
 
 DType = Literal["int", "float", "bool", "category"]
@@ -50,18 +59,37 @@ class FeatureBuilder:
     features: tuple[Feature, ...]
     requires: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    roles: tuple[str, ...] = ()
+    expand: Callable[[Vocabulary], Iterable[Feature]] | None = None
 
-    def missing(self, dataset) -> list[str]:
-        """The required tables or ``table.column``s the dataset lacks."""
+    @property
+    def uses_vocabulary(self) -> bool:
+        """Whether ``fn`` takes the fitted vocabulary (its ``vocabulary`` keyword)."""
+        return "vocabulary" in inspect.signature(self.fn).parameters
+
+    def outputs(self, vocabulary: Vocabulary | None = None) -> tuple[Feature, ...]:
+        """The columns this builder makes for ``vocabulary`` (static builders: ``features``)."""
+        if self.expand is None:
+            return self.features
+        return tuple(self.expand(vocabulary or Vocabulary()))
+
+    def missing(self, dataset, vocabulary: Vocabulary | None = None) -> list[str]:
+        """The required tables, ``table.column``s and event roles the dataset lacks."""
         out = []
         for req in self.requires:
             table, _, column = req.partition(".")
             if not dataset.has(table, column or None):
                 out.append(req)
+        vocabulary = vocabulary or Vocabulary()
+        out += [f"the {r} event role" for r in self.roles if not vocabulary.role(r)]
         return out
 
-    def build(self, dataset, keys: ir.Table, **overrides: Any) -> ir.Table:
+    def build(
+        self, dataset, keys: ir.Table, vocabulary: Vocabulary | None = None, **overrides: Any
+    ) -> ir.Table:
         params = {**self.params, **overrides}
+        if self.uses_vocabulary:
+            params["vocabulary"] = vocabulary or Vocabulary()
         return self.fn(dataset, keys, **params)
 
 
@@ -75,16 +103,24 @@ def feature_builder(
     features: Iterable[Feature],
     description: str = "",
     requires: Iterable[str] = (),
+    roles: Iterable[str] = (),
+    expand: Callable[[Vocabulary], Iterable[Feature]] | None = None,
     **params: Any,
 ) -> Callable[[Callable[..., ir.Table]], Callable[..., ir.Table]]:
-    """Register a builder. ``params`` are its defaults (windows, event types, ...)."""
+    """Register a builder. ``params`` are its defaults (windows, ...); ``roles`` the event roles
+    it reads; ``expand`` makes a vocabulary-driven builder (``features`` are then templates)."""
     if driver not in DRIVERS:
         raise ValueError(f"builder {name!r}: unknown driver {driver!r}; expected one of {DRIVERS}")
 
     def register(fn: Callable[..., ir.Table]) -> Callable[..., ir.Table]:
         feats = tuple(features)
-        taken = {f.name: b.name for b in _REGISTRY.values() if b.name != name for f in b.features}
-        clash = [f.name for f in feats if f.name in taken]
+        taken = {
+            f.name: b.name
+            for b in _REGISTRY.values()
+            if b.name != name and b.expand is None
+            for f in b.features
+        }
+        clash = [f.name for f in feats if f.name in taken] if expand is None else []
         if clash:
             raise ValueError(
                 f"builder {name!r}: feature name(s) {clash} already defined by {[taken[c] for c in clash]}"
@@ -97,6 +133,8 @@ def feature_builder(
             features=feats,
             requires=tuple(requires),
             params=dict(params),
+            roles=tuple(roles),
+            expand=expand,
         )
         return fn
 
@@ -135,8 +173,18 @@ def get_builder(name: str) -> FeatureBuilder:
     return _REGISTRY[name]
 
 
-def catalogue(drivers: Iterable[str] | None = None) -> list[dict[str, str]]:
-    """One row per feature: name, driver, description, dtype and the builder that makes it."""
+def static_names() -> set[str]:
+    """Feature names of the builders whose outputs do not depend on the vocabulary."""
+    return {f.name for b in _REGISTRY.values() if b.expand is None for f in b.features}
+
+
+def catalogue(
+    drivers: Iterable[str] | None = None, vocabulary: Vocabulary | None = None
+) -> list[dict[str, str]]:
+    """One row per feature: name, driver, description, dtype and the builder that makes it.
+
+    Without a vocabulary, a vocabulary-driven builder lists its templates (``<type>`` stands for
+    each kept event type); with one, the features it generates for it."""
     return [
         {
             "name": f.name,
@@ -146,13 +194,13 @@ def catalogue(drivers: Iterable[str] | None = None) -> list[dict[str, str]]:
             "builder": b.name,
         }
         for b in builders(drivers)
-        for f in b.features
+        for f in (b.outputs(vocabulary) if vocabulary is not None else b.features)
     ]
 
 
-def driver_map() -> dict[str, str]:
+def driver_map(vocabulary: Vocabulary | None = None) -> dict[str, str]:
     """Feature name -> driver, for reasons and roll-ups."""
-    return {row["name"]: row["driver"] for row in catalogue()}
+    return {row["name"]: row["driver"] for row in catalogue(vocabulary=vocabulary)}
 
 
 def catalogue_json(drivers: Iterable[str] | None = None) -> str:

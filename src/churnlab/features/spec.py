@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from churnlab.data.vocabulary import Vocabulary
 from churnlab.vocab import KEYS
 
 
@@ -26,7 +27,9 @@ class BuilderRef:
 class FeatureSpec:
     """``kind="events"``: built at cutoffs by ``builders`` from the five-table model;
     ``kind="customers"``: the columns of a single customer table (``roles``: id, label,
-    duration and mrr column names). ``features`` are the model's input columns, in order."""
+    duration and mrr column names). ``features`` are the model's input columns, in order.
+    ``vocabulary`` is the event vocabulary fitted on the training rows: scoring builds the
+    same per-type columns from it (a type it lacks is ignored, a kept type absent gives 0)."""
 
     kind: Literal["events", "customers"]
     features: tuple[str, ...]
@@ -36,6 +39,7 @@ class FeatureSpec:
     lead_days: int = 0
     engine: str = "duckdb"
     roles: dict[str, str | None] = field(default_factory=dict)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
 
     @property
     def keys(self) -> list[str]:
@@ -62,6 +66,7 @@ class FeatureSpec:
         out = asdict(self)
         out["features"] = list(self.features)
         out["builders"] = [{"name": b.name, "params": dict(b.params)} for b in self.builders]
+        out["vocabulary"] = self.vocabulary.to_dict()
         if self.kind == "customers":
             return {"kind": self.kind, **self.roles, "features": out["features"]}
         out.pop("roles")
@@ -88,4 +93,5 @@ class FeatureSpec:
             horizon_days=raw.get("horizon_days"),
             lead_days=raw.get("lead_days", 0),
             engine=raw.get("engine", "duckdb"),
+            vocabulary=Vocabulary.from_dict(raw.get("vocabulary")),
         )

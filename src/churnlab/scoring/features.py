@@ -39,7 +39,7 @@ def build_scoring_features(
         obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
-    frame, _ = feature_frame(ds, obs, spec.builders)
+    frame, _ = feature_frame(ds, obs, spec.builders, spec.vocabulary)
     missing = [c for c in model.input_columns() if c not in frame.columns]
     if missing:
         raise ScoringError(

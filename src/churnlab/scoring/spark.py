@@ -39,7 +39,7 @@ def spark_features(loaded: LoadedModel, data: str | Path, as_of: Any) -> Any:
         obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
-    table, _ = feature_table(ds, obs, spec.builders)
+    table, _ = feature_table(ds, obs, spec.builders, spec.vocabulary)
     names = loaded.input_schema.input_names()
     missing = [c for c in names if c not in table.columns]
     if missing:

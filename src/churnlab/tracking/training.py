@@ -78,6 +78,8 @@ def log_result(result: TrainResult, spec_text: str) -> str:
     mlflow.log_params(
         {
             "n_features": len(data.features),
+            "n_features_dropped": len(data.dropped),
+            "n_event_types": len(data.feature_spec.vocabulary.types),
             "best_iteration": result.folds[0].best_iteration,
             **{
                 f"split.{part}.{k}": json.dumps(v) if isinstance(v, list) else v
@@ -86,6 +88,8 @@ def log_result(result: TrainResult, spec_text: str) -> str:
             },
         }
     )
+    if data.dropped:  # degenerate columns, named (the full list: features/catalogue.json)
+        mlflow.set_tag("churnlab.features_dropped", ", ".join(data.dropped)[:4000])
     mlflow.log_text(yaml.safe_dump(spec.resolved(), sort_keys=False), "spec.yaml")
     if spec_text:
         mlflow.log_text(spec_text, "spec_source.yaml")
@@ -134,7 +138,9 @@ def log_result(result: TrainResult, spec_text: str) -> str:
                 {"name": f, "driver": data.drivers[f], "description": data.descriptions[f]}
                 for f in data.features
             ],
-            "feature_spec": data.feature_spec,
+            "feature_spec": data.feature_spec.to_dict(),
+            "dropped": data.dropped,
+            "notices": data.notices,
         },
         "features/catalogue.json",
     )

@@ -6,13 +6,21 @@ table's columns are its features (id, label and duration removed).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from churnlab.config import EventData, ExperimentSpec, SpecError
-from churnlab.data import Dataset, load_dataset, load_source
+from churnlab.data import (
+    Dataset,
+    Vocabulary,
+    VocabularyError,
+    fit_vocabulary,
+    load_dataset,
+    load_source,
+)
 from churnlab.features import (
     BuilderRef,
     FeatureSpec,
@@ -25,9 +33,11 @@ from churnlab.features import (
 from churnlab.features import cache as feature_cache
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
+from churnlab.training.split import SplitError, out_of_time_splits
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
 
 OBSERVATION_COLUMNS = list(_OBSERVATION_COLUMNS)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +53,7 @@ class TrainingData:
     descriptions: dict[str, str] = field(default_factory=dict)
     drivers: dict[str, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)  # degenerate feature -> why
 
     @property
     def categorical(self) -> list[str]:
@@ -100,7 +111,9 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
     except ValueError as exc:
         raise SpecError(f"cutoffs: {exc}") from exc
     digest = file_digest(path)
-    key = feature_cache.frame_key(digest, cutoffs, h, lead, spec.data.engine, builders())
+    key = feature_cache.frame_key(
+        digest, cutoffs, h, lead, spec.data.engine, builders(), vocabulary_inputs(spec)
+    )
     cached = feature_cache.load(key)
     if cached is None:
         frame, meta = _build_events(spec, path, cutoffs)
@@ -109,6 +122,19 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
         frame, meta = cached
     available = meta["drivers"]
     chosen = select_features(spec, available)
+    fitted_before = meta["vocabulary"].get("fitted_before")
+    dropped = degenerate_columns(frame, chosen, fitted_before)
+    notices = list(meta["notices"])
+    if dropped:
+        notices.append(
+            f"{len(dropped)} feature column(s) dropped, constant or missing in more than "
+            f"{MAX_MISSING:.0%} of the training rows (cutoffs before {str(fitted_before)[:10]}): "
+            + ", ".join(f"{c} ({why})" for c, why in dropped.items())
+        )
+        log.warning(notices[-1])
+        chosen = [c for c in chosen if c not in dropped]
+        if not chosen:
+            raise SpecError("features: every selected feature is constant on the training rows")
     refs = [
         BuilderRef(name, dict(params))
         for name, params, outputs in meta["builders"]
@@ -129,12 +155,14 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
             horizon_days=h,
             lead_days=lead,
             engine=spec.data.engine,
+            vocabulary=Vocabulary.from_dict(meta["vocabulary"]),
         ),
         observed_until=pd.Timestamp(meta["observed_until"]),
         truth_path=truth if truth.exists() else None,
         descriptions={n: meta["descriptions"][n] for n in chosen},
         drivers={n: available[n] for n in chosen},
-        notices=list(meta["notices"]),
+        notices=notices,
+        dropped=dropped,
     )
 
 
@@ -147,18 +175,80 @@ def _build_events(
         obs = build_observations(ds, cutoffs, spec.horizon_days, spec.lead_days)
     except ValueError as exc:
         raise SpecError(f"cutoffs: {exc}") from exc
-    runnable, notices = select_builders(ds)
+    try:
+        vocab = fit_vocabulary(ds, spec.events, vocabulary_cutoff(ds, obs, spec))
+    except VocabularyError as exc:
+        raise SpecError(str(exc)) from None
+    runnable, notices = select_builders(ds, vocabulary=vocab)
     refs = [BuilderRef(b.name, dict(b.params)) for b in runnable]
-    frame, used = feature_frame(ds, obs, refs)
+    frame, used = feature_frame(ds, obs, refs, vocab)
     meta = {
         "source": str(path),
         "observed_until": ds.observed_until.isoformat(),
-        "drivers": {f.name: b.driver for b in runnable for f in b.features},
-        "descriptions": {f.name: f.description for b in used for f in b.features},
-        "builders": [[b.name, dict(b.params), [f.name for f in b.features]] for b in runnable],
+        "drivers": {f.name: b.driver for b in runnable for f in b.outputs(vocab)},
+        "descriptions": {f.name: f.description for b in used for f in b.outputs(vocab)},
+        "builders": [
+            [b.name, dict(b.params), [f.name for f in b.outputs(vocab)]] for b in runnable
+        ],
         "notices": notices + ds.notices,
+        "vocabulary": vocab.to_dict(),
     }
     return frame, meta
+
+
+MAX_MISSING = 0.99
+
+
+def degenerate_columns(
+    frame: pd.DataFrame, features: list[str], before: str | None
+) -> dict[str, str]:
+    """Features constant, or missing in more than ``MAX_MISSING`` of the training rows (rows
+    with complete labels at cutoffs before ``before``, the earliest validation cutoff; all
+    complete rows if None): column -> "constant" or "n% missing"."""
+    rows = frame.label_complete.astype(bool)
+    if before is not None:
+        rows &= pd.to_datetime(frame.cutoff) < pd.Timestamp(before)
+    train = frame.loc[rows, features]
+    if train.empty:
+        return {}
+    missing = train.isna().mean()
+    out = {}
+    for col in features:
+        if missing[col] > MAX_MISSING:
+            out[col] = f"{missing[col]:.1%} missing"
+        elif train[col].nunique(dropna=False) <= 1:
+            out[col] = "constant"
+    return out
+
+
+def vocabulary_inputs(spec: ExperimentSpec) -> dict:
+    """What the fitted vocabulary depends on besides the data: part of the feature cache key."""
+    return {
+        "events": None if spec.events is None else spec.events.model_dump(mode="json"),
+        "backtest_folds": spec.split.backtest_folds,
+        "purge": spec.split.purge,
+    }
+
+
+def vocabulary_cutoff(ds: Dataset, observations, spec: ExperimentSpec) -> pd.Timestamp:
+    """The vocabulary is fitted on events dated before the earliest validation cutoff of the
+    spec's out-of-time folds: no validation or test row's window contributes to which event
+    types become features. (Training rows' labels already read up to that date.) Without a
+    valid split, the earliest cutoff."""
+    per_cutoff = ds.con.to_pyarrow(
+        observations.group_by("cutoff").agg(label_complete=observations.label_complete.any())
+    ).to_pandas()
+    try:
+        splits = out_of_time_splits(
+            per_cutoff,
+            spec.horizon_days,
+            spec.lead_days,
+            folds=spec.split.backtest_folds,
+            purge=spec.split.purge,
+        )
+    except SplitError:
+        return pd.Timestamp(per_cutoff.cutoff.min())
+    return min(pd.Timestamp(s.cutoffs["validation"][0]) for s in splits)
 
 
 def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:

@@ -16,6 +16,7 @@ from importlib import import_module
 # changes which columns LightGBM's column sampling draws, so models would differ)
 DRIVER_MODULES = (
     "engagement",
+    "event_types",
     "team",
     "onboarding",
     "usability",

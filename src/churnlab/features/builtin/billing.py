@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
@@ -97,15 +97,17 @@ def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
 @feature_builder(
     "failed_payments",
     driver="billing",
-    description="failed payments in the last 90 and 365 days",
+    description="failed payments (the payment_failure role) in the last 90 and 365 days",
     requires=("events",),
+    roles=("payment_failure",),
     features=[
         Feature("failed_payments_90d", "failed payments in the last 90 days", "int", 0),
         Feature("failed_payments_365d", "failed payments in the last 365 days", "int", 0),
     ],
 )
-def failed_payments(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = before(keys, ds["events"].filter(lambda t: t.event_type == "payment_failed"), "ts", 365)
+def failed_payments(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    failed = vocabulary.role("payment_failure")
+    ev = before(keys, ds["events"].filter(lambda t: t.event_type.isin(failed)), "ts", 365)
     return ev.group_by(KEYS).agg(
         failed_payments_90d=ev.count(where=ev.age_days <= 90),
         failed_payments_365d=ev.count(),

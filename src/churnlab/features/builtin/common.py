@@ -1,4 +1,4 @@
-"""What the built-in builders share: keys, event names, windows, and the point-in-time
+"""What the built-in builders share: keys, windows, and the point-in-time
 roll-ups of events (per account and day) they read."""
 
 from __future__ import annotations
@@ -7,20 +7,10 @@ import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset
+from churnlab.features.cube import activity_cube, user_days
 from churnlab.features.observations import days_between
 from churnlab.vocab import KEYS as _KEYS
 
-SYSTEM_EVENTS = ("login", "csm_call", "payment_failed")
-TASK_EVENTS = (
-    "view_dashboard",
-    "create_report",
-    "edit_report",
-    "share_report",
-    "export",
-    "search",
-    "invite_user",
-    "configure_integration",
-)
 WINDOWS = (7, 30, 90)
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
 
@@ -41,31 +31,19 @@ def cutoff_dates(keys: ir.Table) -> ir.Table:
 
 
 def daily_activity(ds: Dataset) -> ir.Table:
-    """Events rolled up per (account, day): counts, logins and the last timestamp.
-
-    Cutoffs are midnights, so a day is wholly before or wholly on/after any cutoff and window
-    counts over days equal counts over events, from about a tenth of the rows.
-    """
-    ev = ds["events"]
-    return ev.group_by(["account_id", ev.ts.truncate("D").name("day")]).agg(
-        n_events=ev.count(),
-        n_logins=ev.count(where=ev.event_type == "login"),
-        last_ts=ev.ts.max(),
-    )
+    """Events per (account, day), from the activity cube: counts and the last timestamp."""
+    c = activity_cube(ds)
+    return c.group_by(["account_id", "day"]).agg(n_events=c.n_events.sum(), last_ts=c.last_ts.max())
 
 
 def daily_users(ds: Dataset) -> ir.Table:
     """Distinct (account, user, day) triples: distinct users over any whole-day window."""
-    ev = ds["events"]
-    return ev.select("account_id", "user_id", day=ev.ts.truncate("D")).distinct()
+    return user_days(ds)
 
 
 def daily_types(ds: Dataset) -> ir.Table:
-    """Events rolled up per (account, day, event type)."""
-    ev = ds["events"]
-    return ev.group_by(["account_id", ev.ts.truncate("D").name("day"), "event_type"]).agg(
-        n_events=ev.count()
-    )
+    """Events per (account, day, event type): the activity cube."""
+    return activity_cube(ds)
 
 
 def active_population(dataset: Dataset, cutoffs: ir.Table) -> ir.Table:

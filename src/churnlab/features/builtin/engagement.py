@@ -5,19 +5,18 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import (
     KEYS,
-    TASK_EVENTS,
     WINDOWS,
     active_population,
     before,
     cutoff_dates,
     daily_activity,
-    daily_types,
     daily_users,
     with_tenure,
 )
+from churnlab.features.cube import sessions
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -25,16 +24,12 @@ from churnlab.features.registry import Feature, feature_builder
 @feature_builder(
     "activity_windows",
     driver="engagement",
-    description="events, sessions and active days in the last 7/30/90 days",
+    description="events and active days in the last 7/30/90 days",
     requires=("events",),
     features=[
         Feature(f"{what}_{w}d", f"{label} in the last {w} days", "int", 0)
         for w in WINDOWS
-        for what, label in (
-            ("events", "events"),
-            ("sessions", "sessions (logins)"),
-            ("active_days", "days with any event"),
-        )
+        for what, label in (("events", "events"), ("active_days", "days with any event"))
     ],
 )
 def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
@@ -43,7 +38,6 @@ def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
     for w in WINDOWS:
         inw = days.age_days <= w
         aggs[f"events_{w}d"] = days.n_events.sum(where=inw).fill_null(0)
-        aggs[f"sessions_{w}d"] = days.n_logins.sum(where=inw).fill_null(0)
         aggs[f"active_days_{w}d"] = days.count(where=inw)
     return days.group_by(KEYS).agg(**aggs)
 
@@ -62,22 +56,6 @@ def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
     days = before(keys, daily_users(ds), "day", max(WINDOWS))
     return days.group_by(KEYS).agg(
         **{f"active_users_{w}d": days.user_id.nunique(where=days.age_days <= w) for w in WINDOWS}
-    )
-
-
-@feature_builder(
-    "event_type_counts",
-    driver="engagement",
-    description="counts per product event type in the last 30 days",
-    requires=("events",),
-    features=[
-        Feature(f"n_{t}_30d", f"'{t}' events in the last 30 days", "int", 0) for t in TASK_EVENTS
-    ],
-)
-def event_type_counts(ds: Dataset, keys: ir.Table) -> ir.Table:
-    days = before(keys, daily_types(ds), "day", 30)
-    return days.group_by(KEYS).agg(
-        **{f"n_{t}_30d": days.n_events.sum(where=days.event_type == t) for t in TASK_EVENTS}
     )
 
 
@@ -103,11 +81,13 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
 
 
 @feature_builder(
-    "session_duration",
+    "sessions",
     driver="engagement",
-    description="session length statistics over the last 30 days",
-    requires=("events.duration_s",),
+    description="sessions in the last 7/30/90 days and their lengths over the last 30 (session-start "
+    "events where the mapping names them, else inactivity gaps)",
+    requires=("events",),
     features=[
+        *(Feature(f"sessions_{w}d", f"sessions in the last {w} days", "int", 0) for w in WINDOWS),
         Feature("mean_session_min_30d", "mean session length (minutes), last 30 days", "float"),
         Feature("max_session_min_30d", "longest session (minutes), last 30 days", "float"),
         Feature(
@@ -115,13 +95,14 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
         ),
     ],
 )
-def session_duration(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = before(keys, ds["events"], "ts", 30)
-    ev = ev.filter(ev.event_type == "login")
-    return ev.group_by(KEYS).agg(
-        mean_session_min_30d=ev.duration_s.mean() / 60.0,
-        max_session_min_30d=ev.duration_s.max() / 60.0,
-        total_session_hours_30d=ev.duration_s.sum() / 3600.0,
+def session_stats(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    s = before(keys, sessions(ds, vocabulary), "day", max(WINDOWS))
+    in30 = s.age_days <= 30
+    return s.group_by(KEYS).agg(
+        **{f"sessions_{w}d": s.count(where=s.age_days <= w) for w in WINDOWS},
+        mean_session_min_30d=s.length_s.mean(where=in30) / 60.0,
+        max_session_min_30d=s.length_s.max(where=in30) / 60.0,
+        total_session_hours_30d=s.length_s.sum(where=in30).fill_null(0.0) / 3600.0,
     )
 
 

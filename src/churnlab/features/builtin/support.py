@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
@@ -61,10 +61,12 @@ def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
 @feature_builder(
     "customer_success",
     driver="support",
-    description="proactive customer-success calls in the last 90 days",
+    description="proactive customer-success contacts (the contact role) in the last 90 days",
     requires=("events",),
-    features=[Feature("csm_calls_90d", "customer-success calls in the last 90 days", "int", 0)],
+    roles=("contact",),
+    features=[Feature("csm_calls_90d", "customer-success contacts in the last 90 days", "int", 0)],
 )
-def customer_success(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = before(keys, ds["events"].filter(lambda t: t.event_type == "csm_call"), "ts", 90)
+def customer_success(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    contact = vocabulary.role("contact")
+    ev = before(keys, ds["events"].filter(lambda t: t.event_type.isin(contact)), "ts", 90)
     return ev.group_by(KEYS).agg(csm_calls_90d=ev.count())

@@ -6,10 +6,9 @@ import math
 
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import (
     KEYS,
-    SYSTEM_EVENTS,
     active_population,
     before,
     cutoff_dates,
@@ -35,8 +34,15 @@ from churnlab.features.registry import Feature, feature_builder
         ),
     ],
 )
-def time_on_task(ds: Dataset, keys: ir.Table) -> ir.Table:
-    tasks = ds["events"].filter(lambda t: ~t.event_type.isin(SYSTEM_EVENTS) & (t.duration_s > 0))
+def time_on_task(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    # tasks: timed events other than sessions, contacts, failed payments and ignored types
+    system = [
+        t
+        for r in ("session_start", "contact", "payment_failure", "ignore")
+        for t in vocabulary.role(r)
+    ]
+    ev = ds["events"]
+    tasks = ev.filter((ev.duration_s > 0) & ~ev.event_type.isin(system or [""]))
     # population baseline per (cutoff, task): geometric means are exact on every engine
     # one pass over the population's tasks serves both the baseline and every account in it
     pop = before(active_population(ds, cutoff_dates(keys)), tasks, "ts", 90)

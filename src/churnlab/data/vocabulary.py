@@ -1,0 +1,140 @@
+"""The event vocabulary: which event types a dataset's log has, which of them become features,
+and which play a role the built-in builders know (session start, core action, contact, failed
+payment).
+
+The roles and fitting settings come from the optional ``events`` section of ``dataset.json``
+(an experiment spec's ``events`` key overrides it; see :class:`churnlab.config.EventsSpec`).
+The kept types are *fitted*: counted on events dated before a given time only (training uses
+its earliest validation cutoff), ordered by the number of accounts using them, at most
+``max_event_types``, each used by at least ``min_account_share`` of the accounts that had any
+event, the ``ignore`` role left out. The fitted :class:`Vocabulary` travels in the model's
+feature spec, so scoring builds exactly the training columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from churnlab.config import ROLES, EventsSpec, parse_events
+from churnlab.errors import ChurnlabError
+
+
+class VocabularyError(ChurnlabError):
+    """An ``events`` section that names event types the data never has."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Fitted event vocabulary: ``types`` kept (in order), ``roles`` (role -> event types, only
+    roles that are set), the session gap and the ratio pairs."""
+
+    types: tuple[str, ...] = ()
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    session_gap_minutes: float = 30.0
+    ratios: tuple[tuple[str, str], ...] = ()
+    fitted_before: str | None = None
+
+    def role(self, name: str) -> tuple[str, ...]:
+        return tuple(self.roles.get(name, ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "types": list(self.types),
+            "roles": {r: list(v) for r, v in sorted(self.roles.items())},
+            "session_gap_minutes": self.session_gap_minutes,
+            "ratios": [list(p) for p in self.ratios],
+            "fitted_before": self.fitted_before,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> Vocabulary:
+        raw = raw or {}
+        return cls(
+            types=tuple(raw.get("types", ())),
+            roles={r: tuple(v) for r, v in (raw.get("roles") or {}).items()},
+            session_gap_minutes=float(raw.get("session_gap_minutes", 30.0)),
+            ratios=tuple(tuple(p) for p in raw.get("ratios", ())),
+            fitted_before=raw.get("fitted_before"),
+        )
+
+
+def events_section(dataset, override: EventsSpec | None = None) -> EventsSpec:
+    """The spec's ``events`` override, else the dataset's ``dataset.json`` section, else the
+    defaults (no roles, everything discovered)."""
+    if override is not None:
+        return override
+    return parse_events(dataset.manifest.get("events"), source=dataset.source)
+
+
+def event_type_stats(dataset, before: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per event type: events and distinct accounts (dated before ``before`` if given), most
+    used first; ``attrs["accounts"]`` holds the accounts with any event."""
+    ev = dataset["events"]
+    if before is not None:
+        ev = ev.filter(ev.ts < pd.Timestamp(before).to_pydatetime())
+    stats = dataset.con.to_pyarrow(
+        ev.group_by("event_type").agg(events=ev.count(), accounts=ev.account_id.nunique())
+    ).to_pandas()
+    stats = stats.sort_values(["accounts", "events", "event_type"], ascending=[False, False, True])
+    stats = stats.reset_index(drop=True)
+    stats.attrs["accounts"] = int(dataset.con.execute(ev.account_id.nunique()))
+    return stats
+
+
+def check_names(section: EventsSpec, present: set[str], source: str = "") -> None:
+    """Raise naming every event type the section mentions that the data never has."""
+    unknown = {where: sorted(set(names) - present) for where, names in section.names().items()}
+    unknown = {w: n for w, n in unknown.items() if n}
+    if unknown:
+        listed = "; ".join(f"events.{w}: {n}" for w, n in unknown.items())
+        raise VocabularyError(
+            f"{source}: event type(s) that never occur in the events table: {listed}"
+        )
+
+
+def fit_vocabulary(
+    dataset, section: EventsSpec | None = None, before: pd.Timestamp | None = None
+) -> Vocabulary:
+    """The vocabulary of ``dataset`` fitted on events dated before ``before`` (all if None)."""
+    section = events_section(dataset, section)
+    check_names(section, set(event_type_stats(dataset).event_type), dataset.source)
+    stats = event_type_stats(dataset, before)
+    return Vocabulary(
+        types=tuple(kept_types(stats, section)),
+        roles={r: tuple(getattr(section.roles, r)) for r in ROLES if getattr(section.roles, r)},
+        session_gap_minutes=float(section.session_gap_minutes),
+        ratios=tuple(tuple(p) for p in section.ratios),
+        fitted_before=None if before is None else pd.Timestamp(before).isoformat(),
+    )
+
+
+def kept_types(stats: pd.DataFrame, section: EventsSpec) -> list[str]:
+    total = max(stats.attrs.get("accounts", 0), 1)
+    ignore = set(section.roles.ignore)
+    ok = stats[(stats.accounts / total >= section.min_account_share)]
+    return [t for t in ok.event_type if t not in ignore][: section.max_event_types]
+
+
+def describe_vocabulary(dataset, section: EventsSpec | None = None) -> list[dict[str, Any]]:
+    """Per event type in the whole log: events, accounts using it, its role(s) and whether the
+    vocabulary (fitted on all of it) keeps it: what ``churnlab validate`` prints."""
+    section = events_section(dataset, section)
+    stats = event_type_stats(dataset)
+    kept = set(kept_types(stats, section))
+    roles: dict[str, list[str]] = {}
+    for r in ROLES:
+        for name in getattr(section.roles, r):
+            roles.setdefault(name, []).append(r)
+    return [
+        {
+            "event_type": str(row.event_type),
+            "events": int(row.events),
+            "accounts": int(row.accounts),
+            "role": ",".join(roles.get(row.event_type, [])) or None,
+            "kept": row.event_type in kept,
+        }
+        for row in stats.itertuples()
+    ]

@@ -1,0 +1,281 @@
+"""Engagement per event type: one set of features for every type of the fitted vocabulary.
+
+The types are the dataset's own (``churnlab validate`` lists them), fitted on the training rows
+(:mod:`churnlab.data.vocabulary`). Column names come from the type: lowercased, every run of
+other characters than ``a-z0-9`` turned into ``_``, at most 32 characters, made unique with a
+numeric suffix. All of them read the activity cube (:mod:`churnlab.features.cube`).
+
+Formulas (``n_t(w)``: events of type ``t`` in the last ``w`` days):
+
+* trend: ``(n_t(30) + 1) / (n_t(31..90) / 2 + 1)``, the rate of the last 30 days against the
+  rate of the 60 before, each smoothed by one event so that zero activity gives 1 (no change)
+  rather than 0/0; null before 90 days of tenure;
+* share: ``n_t(30) / events(30)``, null without any event in the window;
+* per active day / per active user: ``n_t(30)`` over the days with any event / the distinct
+  users active in the window, 0 when there are none;
+* ratios: ``n_a(30) / (n_b(30) + 1)`` for each ``ratios`` pair of the mapping and for every
+  kept type per core action (the ``core_action`` role), or per session where no core action
+  is named; the +1 keeps the ratio finite and 0 when neither happened.
+"""
+
+from __future__ import annotations
+
+import re
+
+import ibis
+import ibis.expr.types as ir
+
+from churnlab.data import Dataset, Vocabulary
+from churnlab.features.builtin.common import KEYS, WINDOWS, before, with_tenure
+from churnlab.features.cube import activity_cube, sessions, user_days
+from churnlab.features.observations import days_between
+from churnlab.features.registry import Feature, feature_builder, static_names
+
+MAX_NAME = 32
+TEMPLATE = "<type>"  # the catalogue's stand-in for each kept event type
+RECENCY_CAP = 365.0
+
+
+def slug(name: str) -> str:
+    """``"Ad View (video)"`` -> ``"ad_view_video"``: a column-name stem for an event type."""
+    s = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")[:MAX_NAME].strip("_")
+    if not s:
+        return "type"
+    return f"t_{s}"[:MAX_NAME] if s[0].isdigit() else s
+
+
+def type_slugs(types: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Event type -> a unique stem, in vocabulary order (a later clash gets ``_2``, ``_3``...)."""
+    out: dict[str, str] = {}
+    for t in types:
+        base = t if t == TEMPLATE else slug(t)
+        s, i = base, 2
+        while s in out.values():
+            s = f"{base[: MAX_NAME - len(str(i)) - 1]}_{i}"
+            i += 1
+        out[t] = s
+    return out
+
+
+def _unclash(features: list[Feature]) -> list[Feature]:
+    """A generated name equal to a built-in feature's gets ``_by_type`` (e.g. a type named
+    ``last_activity`` would otherwise make ``days_since_last_activity``)."""
+    taken = static_names()
+    return [
+        Feature(f"{f.name}_by_type", f.description, f.dtype, f.fill) if f.name in taken else f
+        for f in features
+    ]
+
+
+def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
+    out = []
+    for t, s in type_slugs(vocabulary.types).items():
+        out += [
+            *(
+                Feature(f"n_{s}_{w}d", f"{t} events in the last {w} days", "int", 0)
+                for w in WINDOWS
+            ),
+            Feature(
+                f"{s}_per_active_day_30d",
+                f"{t} events per active day in the last 30 days",
+                "float",
+                0.0,
+            ),
+            Feature(
+                f"{s}_trend_30_60",
+                f"{t} events in the last 30 days against the prior 60 (smoothed rate ratio)",
+                "float",
+            ),
+            Feature(f"{s}_share_30d", f"share of the last 30 days' events that are {t}", "float"),
+            Feature(
+                f"days_since_{s}",
+                f"days since the last {t} event, {RECENCY_CAP:.0f} if none in a year",
+                "float",
+                RECENCY_CAP,
+            ),
+        ]
+    return _unclash(out)
+
+
+SESSION = "<session>"  # the denominator of per-session ratios (no event type has this name)
+
+
+@feature_builder(
+    "event_type_activity",
+    driver="engagement",
+    description="per kept event type: counts, rate per active day, trend, share and recency",
+    requires=("events",),
+    expand=_activity_features,
+    features=_activity_features(Vocabulary(types=(TEMPLATE,))),
+)
+def event_type_activity(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    c = before(keys, activity_cube(ds), "day", RECENCY_CAP)
+    in30, in90 = c.age_days <= 30, c.age_days <= 90
+    aggs = {
+        "_events_30d": c.n_events.sum(where=in30),
+        "_active_days_30d": c.day.nunique(where=in30),
+    }
+    slugs = type_slugs(vocabulary.types)
+    for t, s in slugs.items():
+        is_t = c.event_type == t
+        for w in WINDOWS:
+            aggs[f"n_{s}_{w}d"] = c.n_events.sum(where=is_t & (c.age_days <= w))
+        aggs[f"_prior_{s}"] = c.n_events.sum(where=is_t & in90 & ~in30)
+        aggs[f"days_since_{s}"] = days_between(c.cutoff, c.last_ts).min(where=is_t)
+    g = c.group_by(KEYS).agg(**aggs)
+    t = with_tenure(ds, keys).left_join(g, KEYS)
+    total = t._events_30d.fill_null(0).cast("float64")
+    days = t._active_days_30d.fill_null(0).cast("float64")
+    cols = {}
+    for s in slugs.values():
+        n30 = t[f"n_{s}_30d"].fill_null(0).cast("float64")
+        prior = t[f"_prior_{s}"].fill_null(0).cast("float64")
+        cols.update({f"n_{s}_{w}d": t[f"n_{s}_{w}d"].fill_null(0) for w in WINDOWS})
+        cols[f"{s}_per_active_day_30d"] = ibis.ifelse(days > 0, n30 / days, 0.0)
+        cols[f"{s}_trend_30_60"] = ibis.ifelse(
+            t.tenure_days >= 90, (n30 + 1) / (prior / 2 + 1), ibis.null("float64")
+        )
+        cols[f"{s}_share_30d"] = ibis.ifelse(total > 0, n30 / total, ibis.null("float64"))
+        cols[f"days_since_{s}"] = t[f"days_since_{s}"].fill_null(RECENCY_CAP)
+    final = [f.name for f in _activity_features(vocabulary)]
+    names = dict(zip(_raw_names(vocabulary), final, strict=True))
+    return t.select(*KEYS, **{names[k]: v for k, v in cols.items()})
+
+
+def _raw_names(vocabulary: Vocabulary) -> list[str]:
+    """The names before :func:`_unclash`, in the same order as :func:`_activity_features`."""
+    out = []
+    for s in type_slugs(vocabulary.types).values():
+        out += [f"n_{s}_{w}d" for w in WINDOWS]
+        out += [f"{s}_per_active_day_30d", f"{s}_trend_30_60", f"{s}_share_30d"]
+        out.append(f"days_since_{s}")
+    return out
+
+
+def _per_user_features(vocabulary: Vocabulary) -> list[Feature]:
+    return _unclash(
+        [
+            Feature(
+                f"{s}_per_active_user_30d",
+                f"{t} events per active user in the last 30 days",
+                "float",
+                0.0,
+            )
+            for t, s in type_slugs(vocabulary.types).items()
+        ]
+    )
+
+
+@feature_builder(
+    "event_type_per_user",
+    driver="team",
+    description="per kept event type: events per active user in the last 30 days",
+    requires=("events.user_id",),
+    expand=_per_user_features,
+    features=_per_user_features(Vocabulary(types=(TEMPLATE,))),
+)
+def event_type_per_user(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    slugs = type_slugs(vocabulary.types)
+    c = before(keys, activity_cube(ds), "day", 30)
+    counts = c.group_by(KEYS).agg(
+        **{f"_n_{s}": c.n_events.sum(where=c.event_type == t) for t, s in slugs.items()}
+    )
+    u = before(keys, user_days(ds), "day", 30)
+    users = u.group_by(KEYS).agg(_users=u.user_id.nunique())
+    j = counts.join(users, KEYS)
+    n_users = j._users.cast("float64")
+    out = [f.name for f in _per_user_features(vocabulary)]
+    return j.select(
+        *KEYS,
+        **{
+            name: ibis.ifelse(n_users > 0, j[f"_n_{s}"].fill_null(0) / n_users, 0.0)
+            for name, s in zip(out, slugs.values(), strict=True)
+        },
+    )
+
+
+def _ratio_pairs(vocabulary: Vocabulary) -> list[tuple[tuple[str, ...], tuple[str, ...], str]]:
+    """(numerator types, denominator types, column name): the mapping's pairs, then every kept
+    type that is not a core action per core action."""
+    slugs = type_slugs(vocabulary.types)
+    out = [((a,), (b,), f"{slug(a)}_per_{slug(b)}_30d") for a, b in vocabulary.ratios]
+    core = vocabulary.role("core_action")
+    if core:
+        out += [((t,), core, f"{s}_per_core_action_30d") for t, s in slugs.items() if t not in core]
+    else:
+        out += [((t,), (SESSION,), f"{s}_per_session_30d") for t, s in slugs.items()]
+    seen: set[str] = set()
+    unique = []
+    for num, den, name in out:
+        if name not in seen:
+            seen.add(name)
+            unique.append((num, den, name))
+    return unique
+
+
+def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
+    return _unclash(
+        [
+            Feature(
+                name,
+                f"{' or '.join(num)} events per "
+                + ("session" if den == (SESSION,) else f"{' or '.join(den)} event")
+                + " in the last 30 days (denominator + 1)",
+                "float",
+                0.0,
+            )
+            for num, den, name in _ratio_pairs(vocabulary)
+        ]
+    )
+
+
+@feature_builder(
+    "event_type_ratios",
+    driver="engagement",
+    description="ratios of event types over the last 30 days: the mapping's pairs and every kept "
+    "type per core action",
+    requires=("events",),
+    expand=_ratio_features,
+    features=[
+        Feature(
+            "<a>_per_<b>_30d",
+            "a events per b event in the last 30 days (denominator + 1), for each ratios pair",
+            "float",
+            0.0,
+        ),
+        Feature(
+            "<type>_per_core_action_30d",
+            "<type> events per core action in the last 30 days (denominator + 1)",
+            "float",
+            0.0,
+        ),
+        Feature(
+            "<type>_per_session_30d",
+            "<type> events per session in the last 30 days (denominator + 1), when no core "
+            "action is named",
+            "float",
+            0.0,
+        ),
+    ],
+)
+def event_type_ratios(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    pairs = _ratio_pairs(vocabulary)
+    c = before(keys, activity_cube(ds), "day", 30)
+    wanted = sorted({t for num, den, _ in pairs for t in (*num, *den)} - {SESSION})
+    aggs = {f"_n{i}": c.n_events.sum(where=c.event_type == t) for i, t in enumerate(wanted)}
+    g = c.group_by(KEYS).agg(**aggs)
+    if any(den == (SESSION,) for _, den, _ in pairs):
+        s = before(keys, sessions(ds, vocabulary), "day", 30)
+        n_sessions = s.group_by(KEYS).agg(_sessions=s.count())
+        g = g.left_join(n_sessions, KEYS).select(*g.columns, "_sessions")
+    col = {t: g[f"_n{i}"].fill_null(0).cast("float64") for i, t in enumerate(wanted)}
+    if "_sessions" in g.columns:
+        col[SESSION] = g._sessions.fill_null(0).cast("float64")
+    names = [f.name for f in _ratio_features(vocabulary)]
+    return g.select(
+        *KEYS,
+        **{
+            name: sum(col[t] for t in num) / (sum(col[t] for t in den) + 1)
+            for name, (num, den, _) in zip(names, pairs, strict=True)
+        },
+    )

@@ -1,0 +1,152 @@
+"""The event vocabulary and roles: the events section, fitting, per-type builders, sessions
+from inactivity gaps, and scoring replaying the fitted vocabulary."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from churnlab.config import SpecError, parse_events, parse_spec
+from churnlab.data import Vocabulary, VocabularyError, fit_vocabulary, load_dataset
+from churnlab.features import FeatureSpec, build_features, build_observations, catalogue
+from churnlab.features.builtin.event_types import slug, type_slugs
+from tests.conftest import add_events_mapping, tiny_frames, write_frames
+
+END = "2024-07-01"
+
+
+def _tiny(tmp_path, events: dict | None = None, frames=None):
+    folder = write_frames(frames or tiny_frames(), tmp_path / "ds")
+    if events is not None:
+        add_events_mapping(folder, events)
+    return load_dataset(folder, observed_until=END)
+
+
+def _features(ds, vocabulary, cutoff="2024-04-15"):
+    obs = build_observations(ds, [cutoff], horizon_days=30)
+    table, used = build_features(ds, obs, vocabulary=vocabulary)
+    return ds.con.execute(table).set_index("account_id"), used
+
+
+def test_events_section_rejects_unknown_keys_naming_them():
+    with pytest.raises(SpecError, match=r"events\.colour"):
+        parse_events({"colour": "red"})
+    with pytest.raises(SpecError, match=r"events\.roles\.sesion_start"):
+        parse_events({"roles": {"sesion_start": ["login"]}})
+    section = parse_events(None)
+    assert section.session_gap_minutes == 30 and section.max_event_types == 30
+    assert section.min_account_share == 0.01 and section.roles.core_action == []
+
+
+def test_spec_events_override_is_validated():
+    raw = {
+        "name": "x",
+        "data": {"path": "data/demo"},
+        "cutoffs": "2024-03-01:2024-06-01:1M",
+        "model": {"family": "logistic"},
+        "events": {"roles": {"core_action": ["post"]}, "session_gap_minutes": 10},
+    }
+    spec = parse_spec(raw)
+    assert spec.events.roles.core_action == ["post"] and spec.events.session_gap_minutes == 10
+    with pytest.raises(SpecError, match=r"events\.roles\.bogus"):
+        parse_spec({**raw, "events": {"roles": {"bogus": []}}})
+
+
+def test_event_names_that_never_occur_are_errors(tmp_path):
+    ds = _tiny(tmp_path, {"roles": {"core_action": ["post"]}, "ratios": [["like", "login"]]})
+    with pytest.raises(
+        VocabularyError, match=r"roles\.core_action: \['post'\].*ratios: \['like'\]"
+    ):
+        fit_vocabulary(ds)
+
+
+def test_vocabulary_is_fitted_before_a_date_ordered_and_bounded(tmp_path):
+    ds = _tiny(tmp_path)
+    # by accounts using the type: login (3 accounts), then create_report and export (1 each)
+    assert fit_vocabulary(ds).types == ("login", "create_report", "export")
+    # the export happens on 06-29: fitted before 05-01, the vocabulary does not know it
+    assert fit_vocabulary(ds, before=pd.Timestamp("2024-05-01")).types == ("login", "create_report")
+    ds = _tiny(tmp_path / "b", {"max_event_types": 1, "roles": {"ignore": ["login"]}})
+    assert fit_vocabulary(ds).types == ("create_report",)
+    ds = _tiny(tmp_path / "c", {"min_account_share": 0.5, "roles": {"session_start": ["login"]}})
+    vocab = fit_vocabulary(ds)
+    assert vocab.types == ("login",) and vocab.role("session_start") == ("login",)
+    assert Vocabulary.from_dict(vocab.to_dict()) == vocab
+
+
+def test_names_are_derived_from_event_types():
+    assert slug("Ad View (video)") == "ad_view_video" and slug("3d-print") == "t_3d_print"
+    assert slug("x" * 80) == "x" * 32 and slug("!!!") == "type"
+    assert list(type_slugs(["Like", "like", "LIKE!"]).values()) == ["like", "like_2", "like_3"]
+
+
+def test_a_log_of_account_id_ts_and_event_type_gets_sessions_onboarding_and_per_type(tmp_path):
+    frames = tiny_frames()
+    ts = pd.Timestamp
+    frames["events"] = pd.DataFrame(
+        {
+            "account_id": [1, 1, 1, 1, 2, 3],
+            "ts": [
+                ts("2024-01-05 10:00"),
+                ts("2024-01-05 10:20"),  # same session (20 min gap)
+                ts("2024-01-05 11:30"),  # new session (70 min gap)
+                ts("2024-04-01 09:00"),
+                ts("2024-02-02"),
+                ts("2024-03-11"),
+            ],
+            "event_type": ["post", "like", "like", "like", "post", "ad_view"],
+        }
+    )
+    ds = _tiny(tmp_path, frames=frames)
+    vocab = fit_vocabulary(ds, before=pd.Timestamp("2024-04-15"))
+    f, used = _features(ds, vocab)
+    names = {b.name for b in used}
+    assert {"sessions", "onboarding", "first_session", "event_type_activity"} <= names
+    a1 = f.loc[1]
+    assert a1.logins_first_10d == 2 and a1.first_session_min == pytest.approx(20.0)
+    assert a1.sessions_30d == 1 and a1.sessions_90d == 1
+    assert (
+        a1.n_like_30d == 1
+        and a1.n_post_30d == 0
+        and a1.days_since_post == pytest.approx(100 + 14 / 24)
+    )
+    assert a1.like_per_session_30d == pytest.approx(0.5)
+    assert f.loc[3].n_ad_view_90d == 1
+    # no mapping: the role-based builders are skipped with a notice, not filled with zeros
+    assert "core_action" not in names and "days_to_first_core_action" not in f.columns
+    assert any("core_action skipped: needs the core_action event role" in n for n in ds.notices)
+
+
+def test_scoring_replays_the_fitted_vocabulary(tmp_path):
+    ds = _tiny(tmp_path)
+    # fitted elsewhere: 'export' unseen in training (ignored), 'share' kept but absent here (0)
+    trained = Vocabulary(types=("create_report", "share"))
+    f, _ = _features(ds, trained, cutoff="2024-06-30")
+    assert "n_export_30d" not in f.columns and not any("export" in c for c in f.columns)
+    assert (f.n_share_30d == 0).all() and (f.days_since_share == 365.0).all()
+    assert f.loc[1].n_create_report_90d == 1
+    spec = FeatureSpec(kind="events", features=("n_share_30d",), vocabulary=trained)
+    assert FeatureSpec.from_dict(spec.to_dict()).vocabulary == trained
+
+
+def test_catalogue_lists_templates_and_generated_features():
+    templates = {r["name"] for r in catalogue()}
+    assert {"n_<type>_30d", "<type>_trend_30_60", "days_since_<type>"} <= templates
+    rows = catalogue(vocabulary=Vocabulary(types=("Like",)))
+    like = {r["name"]: r["description"] for r in rows if "like" in r["name"]}
+    assert like["n_like_30d"] == "Like events in the last 30 days"
+
+
+def test_derived_sessions_agree_in_direction_with_login_sessions(small_sim):
+    """On the simulator, sessions from inactivity gaps rank accounts like login sessions."""
+    ds = load_dataset(small_sim)
+    fitted = fit_vocabulary(ds, before=pd.Timestamp("2025-01-01"))
+    derived = Vocabulary(types=fitted.types[:1])  # no session_start: inactivity gaps
+    obs = build_observations(ds, ["2025-01-01"], horizon_days=60)
+    a, _ = build_features(ds, obs, names=["sessions"], vocabulary=fitted)
+    b, _ = build_features(ds, obs, names=["sessions"], vocabulary=derived)
+    a = ds.con.execute(a).set_index("account_id")
+    b = ds.con.execute(b).set_index("account_id")
+    assert a.sessions_30d.sum() > 0 and b.sessions_30d.sum() > 0
+    assert a.sessions_30d.corr(b.sessions_30d, method="spearman") > 0.7
+    assert a.mean_session_min_30d.corr(b.mean_session_min_30d, method="spearman") > 0.3

@@ -102,16 +102,18 @@ def atomic_file(out: str | Path, suffix: str | None = None) -> Iterator[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(out.parent)
     suffix = out.suffix if suffix is None else suffix
-    fd, name = tempfile.mkstemp(prefix=_temp_prefix(out), suffix=suffix, dir=out.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    tmp: Path | None = None
+    try:  # from the moment the temp file exists: Ctrl-C or SIGTERM any time after removes it
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(out), suffix=suffix, dir=out.parent)
+        tmp = Path(name)
+        os.close(fd)
         yield tmp
         # mkstemp makes the file private; the result gets the permissions a new file would
         tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, out)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
 
 

@@ -113,4 +113,4 @@ clean: ## remove what churnlab made and can remake: .venv, site/, reports/, data
 	elif [ -e "$(DATA)" ]; then echo "kept $(DATA): churnlab did not make it"; fi
 
 clean-stores: ## delete ALL run history, registered models and studies (mlflow.db, optuna.db, mlartifacts/, mlruns/); exports in models/ are kept
-	rm -rf mlflow.db optuna.db mlartifacts mlruns .mlflow.db.*.lock
+	rm -rf mlflow.db optuna.db mlartifacts mlruns .mlflow.db.*.lock .optuna.db.*.lock

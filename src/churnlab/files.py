@@ -14,6 +14,7 @@ deleted. Refusals and unwritable targets are :class:`OSError`\\ s naming the pat
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -226,3 +227,18 @@ __all__ = [
     "replace_folder",
     "temp_folder",
 ]
+
+
+@contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block: one process
+    at a time, released by the kernel when the holder dies, so a killed holder never blocks the
+    next one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

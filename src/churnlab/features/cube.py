@@ -107,7 +107,10 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     gap = float(vocabulary.session_gap_minutes) * 60.0
     lag = ev._t.lag().over(ibis.window(group_by=part, order_by="_t"))
     ev = ev.mutate(_new=ibis.ifelse(lag.isnull() | (ev._t - lag > gap), 1, 0))
-    ev = ev.mutate(_sid=ev._new.sum().over(ibis.cumulative_window(group_by=part, order_by="_t")))
+    # events at the same second: the one that opens a session first, so that all of them
+    # land in it whatever order the two windows break the tie in
+    order = ["_t", ibis.desc("_new")]
+    ev = ev.mutate(_sid=ev._new.sum().over(ibis.cumulative_window(group_by=part, order_by=order)))
     ev = ev.mutate(_last=ev._t.max().over(ibis.window(group_by=[*part, "_sid"])))
     g = ev.group_by([*part, "_sid"]).agg(
         start=ev.ts.min(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
@@ -16,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnlab import config
+from churnlab.files import file_lock
 
 log = logging.getLogger(__name__)
 _READY: set[str] = set()  # URIs whose store this process has opened (tables created, migrated)
@@ -58,14 +58,8 @@ def lock_path(purpose: str) -> Path:
 def store_lock(purpose: str) -> Iterator[None]:
     """Hold an exclusive lock (``flock``, released when the process dies) for ``purpose``:
     store initialisation, promotion, registering a study's tuned version."""
-    path = lock_path(purpose)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(lock_path(purpose)):
+        yield
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:

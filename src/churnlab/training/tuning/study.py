@@ -16,6 +16,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from churnlab.config import ExperimentSpec, SearchParam
+from churnlab.files import file_lock
 from churnlab.training.data import TrainingData
 from churnlab.training.split import Split
 from churnlab.training.tuning.interrupts import (
@@ -101,14 +102,17 @@ def open_study(
         storage.parent.mkdir(parents=True, exist_ok=True)
         # a heartbeat per running trial: a trial whose process died (SIGKILL) stops beating
         # and is failed by the next worker that starts a trial
-        url = optuna.storages.RDBStorage(
-            f"sqlite:///{storage}",
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=3 * HEARTBEAT_SECONDS,
-            engine_kwargs={"connect_args": {"timeout": 60}},
-        )
-        if fresh and name in optuna.get_all_study_names(url):
-            optuna.delete_study(study_name=name, storage=url)
+        # creating the storage's tables is not safe from two processes at once ("table
+        # trial_params already exists"): workers starting together take turns
+        with file_lock(storage.with_name(f".{storage.name}.init.lock")):
+            url = optuna.storages.RDBStorage(
+                f"sqlite:///{storage}",
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=3 * HEARTBEAT_SECONDS,
+                engine_kwargs={"connect_args": {"timeout": 60}},
+            )
+            if fresh and name in optuna.get_all_study_names(url):
+                optuna.delete_study(study_name=name, storage=url)
     with quiet_optuna():
         study = optuna.create_study(
             storage=url,

@@ -344,3 +344,27 @@ def test_an_interrupt_inside_a_trial_stops_it_at_once(lgb_data, monkeypatch):
     assert [t.state.name for t in study.trials] == ["FAIL"]
     assert signal.getsignal(signal.SIGINT) == handler
     assert not interrupts.INTERRUPTS.raising and interrupts.INTERRUPTS.pending is None
+
+
+def _draws(sampler, storage, name, n):
+    study = optuna.create_study(
+        storage=storage, study_name=name, load_if_exists=True, sampler=sampler
+    )
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 1, 100), n_trials=n)
+    return [t.params for t in study.trials]
+
+
+def test_workers_seeded_alike_draw_different_parameters_and_one_worker_repeats(tmp_path):
+    """A second worker (same spec seed) joining a study does not repeat the first one's draws;
+    one worker alone draws the same trials for the same seed."""
+    from churnlab.training.tuning.study import TrialSeededTPE
+
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = _draws(TrialSeededTPE(7), storage, "s", 2)
+    both = _draws(TrialSeededTPE(7), storage, "s", 2)  # a new process, the same seed
+    params = [tuple(sorted(p.items())) for p in both]
+    assert len(both) == 4 and len(set(params)) == 4, params
+    assert both[:2] == first
+    again = _draws(TrialSeededTPE(7), None, "alone", 4)
+    assert again == _draws(TrialSeededTPE(7), None, "alone", 4)
+    assert again[:2] == first  # the same seed and history give the same trials

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
@@ -121,7 +122,7 @@ def open_study(
             direction=direction(spec.metric),
             # workers on one study: running trials count as "liars", so two workers do not
             # sample the same parameters
-            sampler=optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True),
+            sampler=TrialSeededTPE(spec.seed),
             pruner=make_pruner(pruner or spec.tuning.pruner, spec.tuning.report_every),
         )
     fp = fingerprint(spec, data, space)
@@ -139,6 +140,45 @@ def open_study(
     if study.direction.name.lower() != direction(spec.metric):
         raise TuningError(f"study {name!r} optimizes in the other direction than {spec.metric}")
     return study
+
+
+class TrialSeededTPE(optuna.samplers.BaseSampler):
+    """TPE whose random state is seeded per trial from the spec's seed and the trial's number.
+
+    Trial numbers are unique across the workers of a study, so two workers never draw the same
+    parameters (a shared seed made a second worker repeat the first one's draws), while one
+    worker alone stays reproducible: the same seed and history give the same trials. Running
+    trials count as "liars" (``constant_liar``), so concurrent workers spread out.
+    """
+
+    def __init__(self, seed: int | None):
+        self.seed = seed
+        self._tpe = self._for_trial(0)
+
+    def _for_trial(self, number: int) -> optuna.samplers.TPESampler:
+        seed = None
+        if self.seed is not None:
+            seed = int(np.random.SeedSequence([self.seed, number]).generate_state(1)[0])
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._tpe = self._for_trial(trial.number)
+        self._tpe.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):
+        return self._tpe.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._tpe.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._tpe.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self._tpe.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._tpe.reseed_rng()
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
@@ -171,10 +211,6 @@ class _Budgeted:
             trial.set_user_attr("skipped", BUDGET_SKIP)
             trial.study.stop()
             raise BudgetTaken(BUDGET_SKIP)
-        if others:
-            # another worker runs this study: workers seeded alike would draw the same
-            # parameters, so this one leaves the seeded sequence (one worker stays reproducible)
-            trial.study.sampler.reseed_rng()
         return self.objective(trial)
 
 

@@ -22,10 +22,17 @@ import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
+from churnlab.features.observations import days_between
+from churnlab.vocab import KEYS as _KEYS
 
 CUBE = "_churnlab_activity"
+DAILY = "_churnlab_daily"
 USER_DAYS = "_churnlab_user_days"
 SESSIONS = "_churnlab_sessions"
+TYPE_WINDOWS = "_churnlab_type_windows"
+WINDOWS = (7, 30, 90)
+RECENCY_DAYS = 365  # how far back a "days since" looks (and its value when nothing is found)
+KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
 _BUILDS = count()  # a build's temp tables are its own: an earlier build's expressions stay valid
 
 
@@ -39,6 +46,11 @@ def cube_expr(ds: Dataset) -> ir.Table:
     return ev.group_by(["account_id", ev.ts.truncate("D").name("day"), "event_type"]).agg(**aggs)
 
 
+def daily_expr(ds: Dataset) -> ir.Table:
+    c = activity_cube(ds)
+    return c.group_by(["account_id", "day"]).agg(n_events=c.n_events.sum(), last_ts=c.last_ts.max())
+
+
 def user_days_expr(ds: Dataset) -> ir.Table:
     ev = ds["events"]
     return ev.select("account_id", "user_id", day=ev.ts.truncate("D")).distinct()
@@ -48,6 +60,11 @@ def activity_cube(ds: Dataset) -> ir.Table:
     """Events per (account, day, event type): ``n_events``, ``first_ts``, ``last_ts`` and,
     where the columns exist, ``n_users`` and ``duration_s``."""
     return ds[CUBE] if ds.has(CUBE) else cube_expr(ds)
+
+
+def daily_activity(ds: Dataset) -> ir.Table:
+    """Events per (account, day): ``n_events`` and ``last_ts``, from the cube."""
+    return ds[DAILY] if ds.has(DAILY) else daily_expr(ds)
 
 
 def user_days(ds: Dataset) -> ir.Table:
@@ -60,16 +77,57 @@ def with_cube(ds: Dataset, vocabulary: Vocabulary | None = None) -> Dataset:
     mutated)."""
     if not ds.has("events") or ds.has(CUBE):
         return ds
-    extra = {CUBE: cube_expr(ds), SESSIONS: sessions_expr(ds, vocabulary or Vocabulary())}
+    build = next(_BUILDS)
+    cube = _keep(ds, f"{CUBE}_{build}", cube_expr(ds))
+    ds = replace(ds, tables={**ds.tables, CUBE: cube})
+    extra = {DAILY: daily_expr(ds), SESSIONS: sessions_expr(ds, vocabulary or Vocabulary())}
     if ds.has("events", "user_id"):
         extra[USER_DAYS] = user_days_expr(ds)
-    if ds.con.name == "duckdb":
-        build = next(_BUILDS)
-        extra = {
-            name: ds.con.create_table(f"{name}_{build}", expr, temp=True, overwrite=True)
-            for name, expr in extra.items()
-        }
+    extra = {name: _keep(ds, f"{name}_{build}", expr) for name, expr in extra.items()}
     return replace(ds, tables={**ds.tables, **extra})
+
+
+def with_windows(ds: Dataset, keys: ir.Table) -> Dataset:
+    """``ds`` with :func:`type_windows` of ``keys`` as a table: the per-type builders of one
+    build read it instead of each joining the cube to the keys again."""
+    if not ds.has(CUBE) or ds.has(TYPE_WINDOWS):
+        return ds
+    windows = _keep(ds, f"{TYPE_WINDOWS}_{next(_BUILDS)}", type_windows_expr(ds, keys))
+    return replace(ds, tables={**ds.tables, TYPE_WINDOWS: windows})
+
+
+def _keep(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
+    """On DuckDB a temporary table (computed once), elsewhere the expression."""
+    if ds.con.name != "duckdb":
+        return expr
+    return ds.con.create_table(name, expr, temp=True, overwrite=True)
+
+
+def before(keys: ir.Table, table: ir.Table, ts: str, days: float | None = None) -> ir.Table:
+    """Rows of ``table`` for each key, dated before the cutoff (and within ``days`` of it),
+    with ``age_days``: how long before the cutoff they happened."""
+    j = keys.join(table, "account_id")
+    cond = j[ts] < j.cutoff
+    if days is not None:
+        cond &= j[ts] >= j.cutoff - ibis.interval(days=int(days))
+    j = j.filter(cond)
+    return j.mutate(age_days=days_between(j.cutoff, j[ts]))
+
+
+def type_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """Per key and event type (every type, kept or not) with an event in the
+    :data:`RECENCY_DAYS` before the cutoff: ``n_7d``, ``n_30d``, ``n_90d`` and ``last_ts``."""
+    c = before(keys, activity_cube(ds), "day", RECENCY_DAYS)
+    return c.group_by([*KEYS, "event_type"]).agg(
+        **{f"n_{w}d": c.n_events.sum(where=c.age_days <= w) for w in WINDOWS},
+        last_ts=c.last_ts.max(),
+    )
+
+
+def type_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """The per (key, event type) window counts of ``keys`` (see :func:`type_windows_expr`);
+    the build's table where :func:`with_windows` made one for these keys."""
+    return ds[TYPE_WINDOWS] if ds.has(TYPE_WINDOWS) else type_windows_expr(ds, keys)
 
 
 def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:

@@ -9,7 +9,7 @@ from pathlib import Path
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
-from churnlab.features.cube import with_cube
+from churnlab.features.cube import with_cube, with_windows
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.files import atomic_file
 from churnlab.vocab import KEYS as _KEYS
@@ -63,6 +63,7 @@ def build_features(
     if embedded:  # one small table of keys instead of re-deriving them in every builder
         observations = _materialize(dataset.con, observations, "_churnlab_observations")
     keys = observations.select(*KEYS)
+    dataset = with_windows(dataset, keys)  # per key and event type, for the per-type builders
     table = observations
     for b in chosen:
         cols = [f.name for f in b.outputs(vocabulary)]

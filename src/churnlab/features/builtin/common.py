@@ -3,37 +3,36 @@ roll-ups of events (per account and day) they read."""
 
 from __future__ import annotations
 
-import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset
-from churnlab.features.cube import activity_cube, user_days
+from churnlab.features.cube import (
+    KEYS,
+    WINDOWS,
+    activity_cube,
+    before,
+    daily_activity,
+    type_windows,
+    user_days,
+)
 from churnlab.features.observations import days_between
-from churnlab.vocab import KEYS as _KEYS
 
-WINDOWS = (7, 30, 90)
-KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
-
-
-def before(keys: ir.Table, table: ir.Table, ts: str, days: float | None = None) -> ir.Table:
-    """Rows of ``table`` for each key, dated before the cutoff (and within ``days`` of it),
-    with ``age_days``: how long before the cutoff they happened."""
-    j = keys.join(table, "account_id")
-    cond = j[ts] < j.cutoff
-    if days is not None:
-        cond &= j[ts] >= j.cutoff - ibis.interval(days=int(days))
-    j = j.filter(cond)
-    return j.mutate(age_days=days_between(j.cutoff, j[ts]))
+__all__ = [
+    "KEYS",
+    "WINDOWS",
+    "active_population",
+    "before",
+    "cutoff_dates",
+    "daily_activity",
+    "daily_types",
+    "daily_users",
+    "type_windows",
+    "with_tenure",
+]
 
 
 def cutoff_dates(keys: ir.Table) -> ir.Table:
     return keys.select("cutoff").distinct()
-
-
-def daily_activity(ds: Dataset) -> ir.Table:
-    """Events per (account, day), from the activity cube: counts and the last timestamp."""
-    c = activity_cube(ds)
-    return c.group_by(["account_id", "day"]).agg(n_events=c.n_events.sum(), last_ts=c.last_ts.max())
 
 
 def daily_users(ds: Dataset) -> ir.Table:

@@ -125,18 +125,19 @@ def session_stats(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tab
     ],
 )
 def activity_trend(ds: Dataset, keys: ir.Table) -> ir.Table:
-    ev = before(keys, ds["events"], "ts", 90)
-    recent = ev.count(where=ev.age_days <= 30)
-    prior = ev.count(where=ev.age_days > 30)
-    # weeks k = 0..11 in time order (11 = the week before the cutoff); with x fixed, the slope
-    # sum((x - 5.5)(y - mean y)) / sum((x - 5.5)^2) reduces to a sum over events, zeros included
-    week = 11 - (ev.age_days / 7).floor()
-    in12 = ev.age_days <= 84
+    d = before(keys, daily_activity(ds), "day", 90)
+    n = d.n_events.cast("float64")
+    recent = n.sum(where=d.age_days <= 30).fill_null(0.0)
+    prior = n.sum(where=d.age_days > 30).fill_null(0.0)
+    # weeks k = 0..11 in time order (11 = the 7 days before the cutoff); with x fixed, the slope
+    # sum((x - 5.5)(y - mean y)) / sum((x - 5.5)^2) reduces to a sum over days, zeros included
+    week = 11 - ((d.age_days - 1) / 7).floor()
+    in12 = d.age_days <= 84
     sxx = sum((k - 5.5) ** 2 for k in range(12))
-    slope = ((week - 5.5) * in12.cast("float64")).sum() / sxx
-    weekly_mean = ev.count(where=in12).cast("float64") / 12
-    g = ev.group_by(KEYS).agg(
-        ratio=(recent + 1).cast("float64") / (prior.cast("float64") / 2 + 1),
+    slope = (n * (week - 5.5) * in12.cast("float64")).sum() / sxx
+    weekly_mean = n.sum(where=in12).fill_null(0.0) / 12
+    g = d.group_by(KEYS).agg(
+        ratio=(recent + 1) / (prior / 2 + 1),
         slope=slope / (weekly_mean + 1),
     )
     t = with_tenure(ds, keys).left_join(g, KEYS)

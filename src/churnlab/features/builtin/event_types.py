@@ -26,14 +26,21 @@ import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
-from churnlab.features.builtin.common import KEYS, WINDOWS, before, with_tenure
-from churnlab.features.cube import activity_cube, sessions, user_days
+from churnlab.features.builtin.common import (
+    KEYS,
+    WINDOWS,
+    before,
+    daily_activity,
+    type_windows,
+    with_tenure,
+)
+from churnlab.features.cube import RECENCY_DAYS, sessions, user_days
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder, static_names
 
 MAX_NAME = 32
 TEMPLATE = "<type>"  # the catalogue's stand-in for each kept event type
-RECENCY_CAP = 365.0
+RECENCY_CAP = float(RECENCY_DAYS)
 
 
 def slug(name: str) -> str:
@@ -109,37 +116,44 @@ SESSION = "<session>"  # the denominator of per-session ratios (no event type ha
     features=_activity_features(Vocabulary(types=(TEMPLATE,))),
 )
 def event_type_activity(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
-    c = before(keys, activity_cube(ds), "day", RECENCY_CAP)
-    in30, in90 = c.age_days <= 30, c.age_days <= 90
-    aggs = {
-        "_events_30d": c.n_events.sum(where=in30),
-        "_active_days_30d": c.day.nunique(where=in30),
-    }
     slugs = type_slugs(vocabulary.types)
-    for t, s in slugs.items():
-        is_t = c.event_type == t
-        for w in WINDOWS:
-            aggs[f"n_{s}_{w}d"] = c.n_events.sum(where=is_t & (c.age_days <= w))
-        aggs[f"_prior_{s}"] = c.n_events.sum(where=is_t & in90 & ~in30)
-        aggs[f"days_since_{s}"] = days_between(c.cutoff, c.last_ts).min(where=is_t)
-    g = c.group_by(KEYS).agg(**aggs)
-    t = with_tenure(ds, keys).left_join(g, KEYS)
+    tw = type_windows(ds, keys)
+    aggs = {"_events_30d": tw.n_30d.sum()}
+    for t, s in slugs.items():  # one row per key and type -> one column per type
+        is_t = tw.event_type == t
+        aggs.update({f"n_{s}_{w}d": tw[f"n_{w}d"].max(where=is_t) for w in WINDOWS})
+        aggs[f"_last_{s}"] = tw.last_ts.max(where=is_t)
+    g = tw.group_by(KEYS).agg(**aggs)
+    d = before(keys, daily_activity(ds), "day", 30)
+    active = d.group_by(KEYS).agg(_active_days_30d=d.count())
+    t = with_tenure(ds, keys).left_join(g, KEYS).select(*keys.columns, "tenure_days", *aggs)
+    t = t.left_join(active, KEYS).select(*t.columns, "_active_days_30d")
     total = t._events_30d.fill_null(0).cast("float64")
     days = t._active_days_30d.fill_null(0).cast("float64")
     cols = {}
     for s in slugs.values():
         n30 = t[f"n_{s}_30d"].fill_null(0).cast("float64")
-        prior = t[f"_prior_{s}"].fill_null(0).cast("float64")
+        prior = t[f"n_{s}_90d"].fill_null(0).cast("float64") - n30
         cols.update({f"n_{s}_{w}d": t[f"n_{s}_{w}d"].fill_null(0) for w in WINDOWS})
         cols[f"{s}_per_active_day_30d"] = ibis.ifelse(days > 0, n30 / days, 0.0)
         cols[f"{s}_trend_30_60"] = ibis.ifelse(
             t.tenure_days >= 90, (n30 + 1) / (prior / 2 + 1), ibis.null("float64")
         )
         cols[f"{s}_share_30d"] = ibis.ifelse(total > 0, n30 / total, ibis.null("float64"))
-        cols[f"days_since_{s}"] = t[f"days_since_{s}"].fill_null(RECENCY_CAP)
+        cols[f"days_since_{s}"] = days_between(t.cutoff, t[f"_last_{s}"]).fill_null(RECENCY_CAP)
     final = [f.name for f in _activity_features(vocabulary)]
     names = dict(zip(_raw_names(vocabulary), final, strict=True))
     return t.select(*KEYS, **{names[k]: v for k, v in cols.items()})
+
+
+def _per_type_30d(ds: Dataset, keys: ir.Table, types: list[str]) -> ir.Table:
+    """Keys with any event of ``types`` in the last 30 days: ``_n{i}``, the events of
+    ``types[i]`` (null when none)."""
+    tw = type_windows(ds, keys)
+    tw = tw.filter(tw.event_type.isin(types) & (tw.n_30d > 0))
+    return tw.group_by(KEYS).agg(
+        **{f"_n{i}": tw.n_30d.max(where=tw.event_type == t) for i, t in enumerate(types)}
+    )
 
 
 def _raw_names(vocabulary: Vocabulary) -> list[str]:
@@ -176,10 +190,7 @@ def _per_user_features(vocabulary: Vocabulary) -> list[Feature]:
 )
 def event_type_per_user(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     slugs = type_slugs(vocabulary.types)
-    c = before(keys, activity_cube(ds), "day", 30)
-    counts = c.group_by(KEYS).agg(
-        **{f"_n_{s}": c.n_events.sum(where=c.event_type == t) for t, s in slugs.items()}
-    )
+    counts = _per_type_30d(ds, keys, list(slugs))
     u = before(keys, user_days(ds), "day", 30)
     users = u.group_by(KEYS).agg(_users=u.user_id.nunique())
     j = counts.join(users, KEYS)
@@ -188,8 +199,8 @@ def event_type_per_user(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> 
     return j.select(
         *KEYS,
         **{
-            name: ibis.ifelse(n_users > 0, j[f"_n_{s}"].fill_null(0) / n_users, 0.0)
-            for name, s in zip(out, slugs.values(), strict=True)
+            name: ibis.ifelse(n_users > 0, j[f"_n{i}"].fill_null(0) / n_users, 0.0)
+            for i, name in enumerate(out)
         },
     )
 
@@ -260,10 +271,8 @@ def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
 )
 def event_type_ratios(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     pairs = _ratio_pairs(vocabulary)
-    c = before(keys, activity_cube(ds), "day", 30)
     wanted = sorted({t for num, den, _ in pairs for t in (*num, *den)} - {SESSION})
-    aggs = {f"_n{i}": c.n_events.sum(where=c.event_type == t) for i, t in enumerate(wanted)}
-    g = c.group_by(KEYS).agg(**aggs)
+    g = _per_type_30d(ds, keys, wanted)
     if any(den == (SESSION,) for _, den, _ in pairs):
         s = before(keys, sessions(ds, vocabulary), "day", 30)
         n_sessions = s.group_by(KEYS).agg(_sessions=s.count())

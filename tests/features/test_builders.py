@@ -45,7 +45,10 @@ def test_catalogue_covers_every_driver():
     assert len({r["name"] for r in rows}) == len(rows)
     assert json.loads(catalogue_json())[0].keys() >= {"name", "driver", "description", "dtype"}
     md = catalogue_markdown()
-    assert md.count("\n") == len(rows) + 2 and "`active_seat_share_trend`" in md
+    table = md[md.index("| feature |") :]
+    assert table.count("\n") == len(rows) + 2 and "`active_seat_share_trend`" in md
+    # the preamble shows the mapping on a log that is not the demo's, with generated names
+    assert '"core_action": ["post"]' in md and "`n_friend_removed_30d`" in md
 
 
 def test_engagement_by_hand(tiny_features):

@@ -207,9 +207,48 @@ def catalogue_json(drivers: Iterable[str] | None = None) -> str:
     return json.dumps(catalogue(drivers), indent=2) + "\n"
 
 
+# the example of the Markdown catalogue's preamble: a consumer app's log, nothing like the demo
+EXAMPLE_EVENTS = {
+    "roles": {"session_start": ["app_open"], "core_action": ["post"], "ignore": ["heartbeat"]},
+    "ratios": [["reply", "post"]],
+}
+EXAMPLE_TYPES = ("app_open", "post", "like", "reply", "ad_view", "Friend Removed")
+
+
+def _preamble() -> list[str]:
+    """How the ``<type>`` templates become columns on a log that is not the demo's."""
+    vocabulary = Vocabulary(
+        types=EXAMPLE_TYPES,
+        roles={k: tuple(v) for k, v in EXAMPLE_EVENTS["roles"].items()},
+        ratios=tuple(tuple(p) for p in EXAMPLE_EVENTS["ratios"]),
+    )
+    made = [f.name for b in builders() if b.expand is not None for f in b.outputs(vocabulary)]
+    shown = [n for n in made if "friend_removed" in n or n.startswith("reply_per_post")]
+    return [
+        "Features come from your event log's own vocabulary. `<type>` stands for each event "
+        "type kept when the vocabulary is fitted on the training rows (the most used ones, up "
+        "to `max_event_types`); a role (`session_start`, `core_action`, `contact`, "
+        "`payment_failure`, `ignore`) tells the builders which types play it, and a builder "
+        "whose role is not mapped is skipped with a notice. With no mapping at all, sessions "
+        "come from inactivity gaps and every per-type feature is still made.",
+        "",
+        "For example, a consumer social app whose `events` section in `dataset.json` (or the "
+        "experiment spec) reads",
+        "",
+        "```json",
+        json.dumps({"events": EXAMPLE_EVENTS}),
+        "```",
+        "",
+        f"and whose kept types are {', '.join(f'`{t}`' for t in EXAMPLE_TYPES)} gets, among "
+        f"others: {', '.join(f'`{n}`' for n in shown)}.",
+        "",
+    ]
+
+
 def catalogue_markdown(drivers: Iterable[str] | None = None) -> str:
     rows = catalogue(drivers)
     lines = [
+        *_preamble(),
         "| feature | driver | dtype | description |",
         "|---|---|---|---|",
         *(f"| `{r['name']}` | {r['driver']} | {r['dtype']} | {r['description']} |" for r in rows),

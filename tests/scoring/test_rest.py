@@ -64,3 +64,94 @@ def test_rest_rejects_rows_missing_a_feature(trained, server):
         invoke(url, records)
     assert exc.value.code == 400
     assert "tenure_days" in exc.value.read().decode()
+
+
+def _post(url: str, body: bytes) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _strict(text: str):
+    def refuse(token):
+        raise AssertionError(f"{token} in the answer is not strict JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "said"),
+    [
+        ("in_danger_zone", "maybe", "in_danger_zone"),
+        ("account_id", 1.5, "fractional ids"),
+        ("cutoff", None, "key 'cutoff' missing"),
+        ("mrr", -10.0, "'mrr' negative"),
+    ],
+)
+def test_rest_refuses_what_batch_refuses_with_the_same_message(
+    trained, server, column, value, said
+):
+    """Issue 16, item 6: no value is coerced on the way in; the message is batch scoring's."""
+    from churnlab.scoring import ScoringError
+
+    url, folder = server
+    model = load_model(folder)
+    features = build_scoring_features(model.model, trained.data, trained.test_cutoff).head(3)
+    records = json.loads(features.to_json(orient="records", date_format="iso"))
+    records[1][column] = value
+    status, text = _post(url, json.dumps({"dataframe_records": records}).encode())
+    assert status == 400, text
+    message = _strict(text)["message"]
+    assert said in message, message
+    assert "rows [1]" in message or column in ("in_danger_zone", "account_id"), message
+    assert "1.5" in message or column != "account_id", message
+    with pytest.raises(ScoringError) as batch:
+        model.predict(pd.DataFrame.from_records(records), source="request")
+    assert message == str(batch.value)
+
+
+def test_rest_answers_strict_json_and_refuses_infinity(trained, server):
+    url, folder = server
+    model = load_model(folder)
+    features = build_scoring_features(model.model, trained.data, trained.test_cutoff).head(2)
+    records = json.loads(features.to_json(orient="records", date_format="iso"))
+    records[0]["mrr"] = None  # no revenue: revenue_at_risk is null, not NaN
+    body = {"dataframe_records": records, "params": {"reasons": False}}
+    status, text = _post(url, json.dumps(body).encode())
+    assert status == 200, text
+    rows = _strict(text)["predictions"]
+    assert rows[0]["revenue_at_risk"] is None and rows[1]["revenue_at_risk"] > 0
+    assert rows[0]["contribution_1"] is None and 0 < rows[0]["p_churn"] < 1
+    numeric = next(c for c in features.columns if features[c].dtype.kind == "f")
+    records[0][numeric] = float("inf")
+    status, text = _post(url, json.dumps({"dataframe_records": records}).encode())
+    assert status == 400 and "not JSON" in _strict(text)["message"]
+    status, text = _post(
+        url, json.dumps({"dataframe_records": records}).replace("Infinity", "1e999").encode()
+    )
+    assert status == 400 and f"{numeric!r} infinite" in _strict(text)["message"], text
+
+
+def test_serving_an_alias_pins_its_version(trained):
+    """``churnlab serve --model models:/NAME@champion`` serves the version the alias points at
+    when the server starts, and says so on /version."""
+    import urllib.request
+
+    process, url = start_server(trained.uri, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with urllib.request.urlopen(f"{url}/version", timeout=10) as resp:
+            about = json.loads(resp.read())
+    finally:
+        stop_server(process)
+    assert (
+        about["version"] == trained.version
+        and about["model"] == trained.uri.split("/")[1].split("@")[0]
+    )

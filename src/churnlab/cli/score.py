@@ -87,7 +87,8 @@ def serve(
     port: Annotated[int, typer.Option(help="port")] = 5001,
     workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 1,
 ) -> None:
-    """Serve the model over REST (mlflow models serve): POST rows to /invocations."""
+    """Serve the model over REST: POST rows to /invocations (MLflow's request format; the
+    same checks and scores as batch scoring; strict JSON out)."""
 
     from churnlab.scoring.serve import serve_command
     from churnlab.tracking import resolve_model

@@ -49,7 +49,41 @@ def check_feature_table(frame: pd.DataFrame, schema: Any, source: str = "feature
     out = frame[names].reset_index(drop=True)
     for name, col in changed.items():
         out[name] = col.to_numpy() if isinstance(col, pd.Series) else col
+    problems = _bad_values(out, keys)
+    if problems:
+        raise ScoringError(f"{source}: " + "; ".join(problems))
     return out
+
+
+def _bad_values(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    """Values of the right type that still cannot be scored: a missing key, an infinite
+    number (missing is null, not infinity), a negative ``mrr``."""
+    out = []
+    for key in keys:
+        missing = frame[key].isna()
+        if missing.any():
+            out.append(f"key {key!r} missing in {int(missing.sum())} row(s): {_rows(missing)}")
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype.kind == "f":
+            infinite = np.isinf(col.to_numpy())
+            if infinite.any():
+                out.append(
+                    f"{name!r} infinite in {int(infinite.sum())} row(s): {_rows(infinite)} "
+                    "(send null for a missing value)"
+                )
+    if "mrr" in frame.columns and pd.api.types.is_numeric_dtype(frame["mrr"]):
+        negative = (frame["mrr"] < 0).to_numpy()
+        if negative.any():
+            out.append(f"'mrr' negative in {int(negative.sum())} row(s): {_rows(negative)}")
+    return out
+
+
+def _rows(mask) -> str:
+    """Up to 5 row positions (0-based, in input order) where ``mask`` holds."""
+    rows = np.flatnonzero(np.asarray(mask))
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return f"rows {rows[:5].tolist()}{more}"
 
 
 _NUMERIC_TARGETS = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
@@ -81,8 +115,10 @@ def _to_number(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None
     if wrong.any():
         return None, col[wrong].astype(str).unique()[:3].tolist()
     if kind in ("long", "integer"):
-        if num.isna().any() or (num != np.floor(num)).any():
-            return None, ["missing or fractional ids"]
+        wrong = num.isna() | (num != np.floor(num))
+        if wrong.any():
+            shown = col[wrong].astype(object).where(col[wrong].notna(), None).unique()[:3]
+            return None, [f"missing or fractional ids, e.g. {shown.tolist()}"]
         return num.astype("int64" if kind == "long" else "int32"), None
     return num.astype("float64" if kind == "double" else "float32"), None
 

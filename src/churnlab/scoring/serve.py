@@ -1,9 +1,9 @@
-"""REST serving: ``mlflow models serve`` on a registered or exported churnlab model.
+"""Starting, waiting for and stopping churnlab's REST server (:mod:`churnlab.scoring.rest`)
+on a registered or exported churnlab model.
 
-MLflow's scoring server answers ``/invocations`` with the pyfunc's output, so REST and batch
-scoring run the same code. A registry URI is pinned to the version its alias points at now, and
-that version reaches the model through MLflow's ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` (the pyfunc's
-``model_config``); an exported folder already carries it in its ``MLmodel``.
+The server checks and scores rows with the same code as batch scoring. A registry URI is pinned
+to the version its alias points at now (``models:/NAME/VERSION``), so a later promotion does
+not change what a running server answers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from churnlab.scoring.check import ScoringError
+from churnlab.scoring.rest import ENV_MODEL
 from churnlab.tracking import ModelRef, resolve_model
 
 
@@ -32,32 +33,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 def serve_command(
     ref: ModelRef, host: str = "127.0.0.1", port: int = 5001, workers: int = 1
 ) -> tuple[list[str], dict[str, str]]:
-    """The ``mlflow models serve`` command line and environment for ``ref``."""
+    """The command line and environment of churnlab's REST server
+    (:mod:`churnlab.scoring.rest`) for ``ref``, pinned to its version."""
     uri = f"models:/{ref.name}/{ref.version}" if ref.is_registry else ref.uri
-    mlflow_cli = Path(sys.executable).with_name("mlflow")
-    cmd = [
-        str(mlflow_cli) if mlflow_cli.exists() else "mlflow",
-        "models",
-        "serve",
-        "-m",
-        uri,
-        "--env-manager",
-        "local",
-        "-h",
-        host,
-        "-p",
-        str(port),
-        "-w",
-        str(workers),
-    ]
+    cmd = [sys.executable, "-m", "churnlab.scoring.rest", "--host", host, "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     env = dict(os.environ)
-    # the server runs `uvicorn` from PATH: this interpreter's environment must come first
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env[ENV_MODEL] = str(uri)
     if ref.is_registry:
         from churnlab import config
 
         env.setdefault("MLFLOW_TRACKING_URI", config.tracking_uri())
-        env["MLFLOW_PYFUNC_INFERENCE_CONFIG"] = json.dumps({"model_version": ref.version})
     return cmd, env
 
 
@@ -80,7 +66,7 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120.0) -> N
 def start_server(
     model_uri: str | Path, host: str = "127.0.0.1", port: int | None = None, **popen
 ) -> tuple[subprocess.Popen, str]:
-    """Start ``mlflow models serve`` for ``model_uri`` and wait until it answers; returns the
+    """Start churnlab's REST server for ``model_uri`` and wait until it answers; returns the
     process (the caller terminates it) and the base URL."""
     ref = resolve_model(model_uri)
     port = port or free_port(host)

@@ -1,0 +1,151 @@
+"""churnlab's REST server: ``POST /invocations`` scores rows exactly as batch scoring does.
+
+The request is MLflow's scoring-server format (``{"dataframe_records": [...]}`` or
+``{"dataframe_split": {"columns": [...], "data": [...]}}``, optional ``"params":
+{"reasons": false}``), so clients of ``mlflow models serve`` work unchanged. Unlike that
+server, the rows reach :func:`~churnlab.scoring.check.check_feature_table` as the client sent
+them, before any type coercion: ``"maybe"`` in a boolean column, an id of ``1.5``, a null
+cutoff, an infinite number or a negative ``mrr`` are refused with the same message batch
+scoring gives (HTTP 400), never silently converted. The answer is strict JSON: missing values
+are ``null``, never ``NaN``; timestamps are ISO 8601.
+
+Run by :func:`churnlab.scoring.serve.start_server` and ``churnlab serve`` as
+``python -m churnlab.scoring.rest`` with the model URI in ``CHURNLAB_SERVE_MODEL``.
+"""
+
+# no `from __future__ import annotations`: FastAPI reads the endpoints' annotations, and
+# Request/Response are imported inside create_app
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churnlab.scoring.check import ScoringError
+from churnlab.scoring.load import LoadedModel, load_model
+
+ENV_MODEL = "CHURNLAB_SERVE_MODEL"
+FORMATS = ("dataframe_records", "dataframe_split")
+
+
+def _no_constants(token: str) -> Any:
+    raise ScoringError(f"request: {token} is not JSON; send null for a missing value")
+
+
+def parse_request(body: bytes) -> tuple[pd.DataFrame, bool]:
+    """The rows of a request body as the client sent them, and whether reasons are wanted."""
+    try:
+        payload = json.loads(body, parse_constant=_no_constants)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScoringError(f"request: not valid JSON ({exc})") from None
+    if not isinstance(payload, dict) or sum(k in payload for k in FORMATS) != 1:
+        raise ScoringError(f"request: expected a JSON object with exactly one of {list(FORMATS)}")
+    params = payload.get("params") or {}
+    reasons = params.get("reasons", True) if isinstance(params, dict) else None
+    if not isinstance(reasons, bool):
+        raise ScoringError('request: "params" must be an object whose "reasons" is true or false')
+    if "dataframe_records" in payload:
+        records = payload["dataframe_records"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ScoringError("request: dataframe_records must be a list of objects")
+        return pd.DataFrame.from_records(records), reasons
+    split = payload["dataframe_split"]
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
+        raise ScoringError("request: dataframe_split must be an object with columns and data")
+    data = split.get("data") or []
+    if not isinstance(data, list) or any(
+        not isinstance(r, list) or len(r) != len(split["columns"]) for r in data
+    ):
+        raise ScoringError("request: every dataframe_split data row must list every column")
+    return pd.DataFrame(data, columns=split["columns"]), reasons
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def to_json(scores: pd.DataFrame) -> bytes:
+    """``{"predictions": [...]}`` as strict JSON (``null`` for missing and non-finite)."""
+    columns = list(scores.columns)
+    rows = [
+        dict(zip(columns, map(_jsonable, row), strict=True))
+        for row in scores.itertuples(index=False, name=None)
+    ]
+    return json.dumps({"predictions": rows}, allow_nan=False).encode()
+
+
+def answer(model: LoadedModel, body: bytes) -> tuple[int, bytes]:
+    """HTTP status and JSON body for one /invocations request."""
+    try:
+        frame, reasons = parse_request(body)
+        scores = model.predict(frame, reasons=reasons, source="request")
+    except ScoringError as exc:
+        return 400, json.dumps({"error_code": "BAD_REQUEST", "message": str(exc)}).encode()
+    return 200, to_json(scores)
+
+
+def create_app(model_uri: str | None = None):
+    """The FastAPI app serving ``model_uri`` (default: ``$CHURNLAB_SERVE_MODEL``)."""
+    from fastapi import FastAPI, Request, Response
+    from starlette.concurrency import run_in_threadpool
+
+    model = load_model(model_uri or os.environ[ENV_MODEL])
+    app = FastAPI(title="churnlab", docs_url=None, redoc_url=None, openapi_url=None)
+    version = json.dumps({"model": model.ref.name, "version": model.ref.version})
+
+    @app.get("/ping")
+    @app.get("/health")
+    def ping() -> Response:
+        return Response("\n", media_type="text/plain")
+
+    @app.get("/version")
+    def model_version() -> Response:
+        return Response(version, media_type="application/json")
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Response:
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/json":
+            message = {"error_code": "BAD_REQUEST", "message": "send application/json"}
+            return Response(json.dumps(message), status_code=415, media_type="application/json")
+        status, content = await run_in_threadpool(answer, model, await request.body())
+        return Response(content, status_code=status, media_type="application/json")
+
+    return app
+
+
+def main() -> None:
+    """``python -m churnlab.scoring.rest --host H --port P --workers N``."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    uvicorn.run(
+        "churnlab.scoring.rest:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -70,6 +70,19 @@ def _log_model(pyfunc: ChurnModel, signature, example: pd.DataFrame, spec: Exper
     )
 
 
+def _log_fit_choices(choices: dict[str, Any]) -> None:
+    """What the fit chose from the data: ``fit_choices.json`` in full, and as params the
+    resolved parameters (``resolved.<name>``) and the linear preprocessing kept
+    (``preprocessing.kept``; per column only in the JSON, which can be long)."""
+    if not choices:
+        return
+    mlflow.log_dict(choices, "fit_choices.json")
+    params = {f"resolved.{k}": v for k, v in choices.get("resolved_params", {}).items()}
+    if "preprocessing" in choices:
+        params["preprocessing.kept"] = choices["preprocessing"]["kept"]
+    mlflow.log_params(params)
+
+
 def log_result(result: TrainResult, spec_text: str) -> str:
     """Log a finished training result into the active run, model included (not registered);
     returns the logged model's URI."""
@@ -88,6 +101,7 @@ def log_result(result: TrainResult, spec_text: str) -> str:
             },
         }
     )
+    _log_fit_choices(result.estimator.fit_choices())
     if data.dropped:  # degenerate columns, named (the full list: features/catalogue.json)
         mlflow.set_tag("churnlab.features_dropped", ", ".join(data.dropped)[:4000])
     mlflow.log_text(yaml.safe_dump(spec.resolved(), sort_keys=False), "spec.yaml")

@@ -92,7 +92,20 @@ class TableData(_Strict):
     id: str
     label: str
     duration: str | None = None
-    mrr: str | None = Field(None, description="monthly revenue column, for revenue at risk")
+    duration_unit: Literal["days", "weeks", "months"] = Field(
+        "days",
+        description="what the duration column counts; durations are converted to days, the "
+        "unit of horizon_days and of survival times",
+    )
+    mrr: str | None = Field(
+        None, description="monthly revenue column, for revenue at risk (also a feature)"
+    )
+
+    @model_validator(mode="after")
+    def _unit_needs_duration(self) -> TableData:
+        if self.duration is None and self.duration_unit != "days":
+            raise ValueError("duration_unit: set only with a duration column (data.duration)")
+        return self
 
 
 class SplitSpec(_Strict):
@@ -387,6 +400,7 @@ def spec_from_options(
     duration: str | None,
     mrr: str | None,
     model: str | None,
+    duration_unit: str | None = None,
     experiment: str | None,
     name: str | None,
     seed: int | None,
@@ -397,7 +411,7 @@ def spec_from_options(
         given = {
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
-            "--model": model,
+            "--model": model, "--duration-unit": duration_unit,
         }  # fmt: skip
         clash = [flag for flag, value in given.items() if value is not None]
         if clash:
@@ -417,6 +431,7 @@ def spec_from_options(
             "id": id_col,
             "label": label,
             "duration": duration,
+            "duration_unit": duration_unit or "days",
             "mrr": mrr,
         }
     elif data is not None:

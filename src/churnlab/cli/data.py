@@ -77,7 +77,7 @@ def simulate(
 def validate(
     data: Annotated[Path | None, typer.Argument(help="dataset folder or .duckdb file")] = None,
     table: Annotated[
-        Path | None, typer.Option(help="a single customer table (CSV/Parquet)")
+        Path | None, typer.Option(help="a single customer table (.csv[.gz|.zst], .tsv, .parquet)")
     ] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="id column of --table")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,

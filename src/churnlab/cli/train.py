@@ -42,11 +42,23 @@ def train(
     cutoffs: Annotated[str | None, typer.Option(help="START:END:STEP or dates (no spec)")] = None,
     horizon: Annotated[int | None, typer.Option(min=1, help="label window in days")] = None,
     lead: Annotated[int | None, typer.Option(min=0, help="days between cutoff and window")] = None,
-    table: Annotated[Path | None, typer.Option(help="single customer table (no spec)")] = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(help="single customer table: .csv[.gz|.zst], .tsv or .parquet (no spec)"),
+    ] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="customer id column")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column")] = None,
-    duration: Annotated[str | None, typer.Option(help="tenure/duration column")] = None,
-    mrr: Annotated[str | None, typer.Option(help="monthly revenue column")] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(help="tenure/duration column (also a classifier feature unless excluded)"),
+    ] = None,
+    duration_unit: Annotated[
+        str | None,
+        typer.Option(help="what --duration counts: days (default), weeks or months"),
+    ] = None,
+    mrr: Annotated[
+        str | None, typer.Option(help="monthly revenue column (revenue at risk, and a feature)")
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(help="model family: logistic, lightgbm, cox or lightgbm_survival"),
@@ -71,6 +83,7 @@ def train(
             id_col=id_col,
             label=label,
             duration=duration,
+            duration_unit=duration_unit,
             mrr=mrr,
             model=model,
             experiment=experiment,

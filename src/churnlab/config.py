@@ -65,7 +65,14 @@ def cache_dir() -> Path:
 
 
 def artifact_root() -> Path:
-    """Where the local tracking store keeps artifacts (``mlartifacts/`` in the project root)."""
+    """Where a local SQLite tracking store keeps artifacts: ``mlartifacts/`` beside its
+    database file, so the project root's for the default ``mlflow.db`` and the other folder's
+    when ``MLFLOW_TRACKING_URI`` names a database elsewhere (a relative one resolves against
+    the working directory, as MLflow resolves it). Other stores: the project root's."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+        return database.resolve().parent / "mlartifacts"
     return project_root() / "mlartifacts"
 
 

@@ -101,6 +101,20 @@ def test_validate_single_table(tmp_path):
     shutil.rmtree(tmp_path)
 
 
+def test_validate_never_wraps_a_path_when_piped(tmp_path):
+    """stdout is a pipe here (80 columns for rich): the path still prints whole, on one line."""
+    folder = tmp_path / "a-rather-long-folder-name-for-customer-exports" / "quarterly-2025-q3"
+    folder.mkdir(parents=True)
+    csv = folder / "customer-relationship-management-export-all-regions.csv.gz"
+    import gzip
+
+    csv.write_bytes(gzip.compress(b"id,plan,churn\n1,a,Yes\n2,b,No\n"))
+    assert len(str(csv)) > 100
+    out = run("validate", "--table", str(csv), "--id", "id", "--label", "churn")
+    assert out.returncode == 0, out.stderr
+    assert f"valid: {csv}" in out.stdout.splitlines()
+
+
 def test_features_writes_table_and_summary(small_sim, tmp_path):
     out = tmp_path / "f.parquet"
     res = run("features", "--data", str(small_sim), "--cutoffs", "2024-06-01:2024-12-01:3M", "--horizon", "30",

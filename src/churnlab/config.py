@@ -65,7 +65,14 @@ def cache_dir() -> Path:
 
 
 def artifact_root() -> Path:
-    """Where the local tracking store keeps artifacts (``mlartifacts/`` in the project root)."""
+    """Where a local SQLite tracking store keeps artifacts: ``mlartifacts/`` beside its
+    database file, so the project root's for the default ``mlflow.db`` and the other folder's
+    when ``MLFLOW_TRACKING_URI`` names a database elsewhere (a relative one resolves against
+    the working directory, as MLflow resolves it). Other stores: the project root's."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+        return database.resolve().parent / "mlartifacts"
     return project_root() / "mlartifacts"
 
 
@@ -92,7 +99,20 @@ class TableData(_Strict):
     id: str
     label: str
     duration: str | None = None
-    mrr: str | None = Field(None, description="monthly revenue column, for revenue at risk")
+    duration_unit: Literal["days", "weeks", "months"] = Field(
+        "days",
+        description="what the duration column counts; durations are converted to days, the "
+        "unit of horizon_days and of survival times",
+    )
+    mrr: str | None = Field(
+        None, description="monthly revenue column, for revenue at risk (also a feature)"
+    )
+
+    @model_validator(mode="after")
+    def _unit_needs_duration(self) -> TableData:
+        if self.duration is None and self.duration_unit != "days":
+            raise ValueError("duration_unit: set only with a duration column (data.duration)")
+        return self
 
 
 class SplitSpec(_Strict):
@@ -387,6 +407,7 @@ def spec_from_options(
     duration: str | None,
     mrr: str | None,
     model: str | None,
+    duration_unit: str | None = None,
     experiment: str | None,
     name: str | None,
     seed: int | None,
@@ -397,7 +418,7 @@ def spec_from_options(
         given = {
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
-            "--model": model,
+            "--model": model, "--duration-unit": duration_unit,
         }  # fmt: skip
         clash = [flag for flag, value in given.items() if value is not None]
         if clash:
@@ -417,6 +438,7 @@ def spec_from_options(
             "id": id_col,
             "label": label,
             "duration": duration,
+            "duration_unit": duration_unit or "days",
             "mrr": mrr,
         }
     elif data is not None:

@@ -87,3 +87,64 @@ def test_empty_table(tmp_path):
         load_customer_table(
             _write(tmp_path, CSV.splitlines()[0] + "\n"), id_col="customerID", label_col="Churn"
         )
+
+
+def test_compressed_tab_separated_and_parquet_tables_read_alike(tmp_path):
+    import gzip
+
+    import duckdb
+
+    csv = _write(tmp_path, CSV)
+    (tmp_path / "crm.csv.gz").write_bytes(gzip.compress(CSV.encode()))
+    _write(tmp_path, CSV.replace(",", "\t"), "crm.tsv")
+    duckdb.read_csv(str(csv), all_varchar=True).write_csv(
+        str(tmp_path / "crm.csv.zst"), compression="zstd"
+    )
+    pd.read_csv(csv, dtype=str, keep_default_na=False).to_parquet(tmp_path / "crm.parquet")
+
+    def load(name):
+        ds = load_customer_table(
+            tmp_path / name, id_col="customerID", label_col="Churn", duration_col="tenure"
+        )
+        return ds.con.execute(ds["customers"])
+
+    expected = load("crm.csv")
+    assert expected["TotalCharges"].isna().sum() == 1  # the " " blank is still a blank
+    for name in ("crm.csv.gz", "crm.tsv", "crm.csv.zst", "crm.parquet"):
+        pd.testing.assert_frame_equal(load(name), expected, obj=name)
+
+
+def test_unreadable_tables_are_named(tmp_path):
+    bad_type = _write(tmp_path, CSV, "crm.xlsx")
+    with pytest.raises(DataValidationError, match=r"(?s)crm\.xlsx.*expected one of .*\.csv\.gz"):
+        load_customer_table(bad_type, id_col="customerID", label_col="Churn")
+    not_gzip = _write(tmp_path, CSV, "crm.csv.gz")  # plain text behind a .gz name
+    with pytest.raises(DataValidationError, match=r"(?s)crm\.csv\.gz.*cannot be read as \.csv\.gz"):
+        load_customer_table(not_gzip, id_col="customerID", label_col="Churn")
+    not_zstd = _write(tmp_path, CSV, "crm.csv.zst")
+    with pytest.raises(
+        DataValidationError, match=r"(?s)crm\.csv\.zst.*cannot be read as \.csv\.zst"
+    ):
+        load_customer_table(not_zstd, id_col="customerID", label_col="Churn")
+
+
+@pytest.mark.parametrize(
+    ("top", "unit", "looks_like"),
+    [
+        (72, "days", "months or weeks"),
+        (400, "days", None),
+        (72, "months", None),
+        (2_000, "months", "days or weeks"),
+        (150, "weeks", None),
+        (2_000, "weeks", "days"),
+    ],
+)
+def test_duration_unit_notice(top, unit, looks_like):
+    from churnlab.data import duration_unit_notice
+
+    notice = duration_unit_notice(pd.Series([0, 3, top, None]), unit, "tenure")
+    if looks_like is None:
+        assert notice is None
+    else:
+        assert f"looks like {looks_like}" in notice and "'tenure'" in notice
+        assert "--duration-unit" in notice

@@ -187,6 +187,7 @@ def test_model_params_map_onto_keywords_and_extra_params():
         "l1_ratio",
         "step_size",
         "max_steps",
+        "numeric_transform",
     ]
 
 
@@ -214,7 +215,7 @@ def test_the_library_gets_the_params_it_got_before(data, monkeypatch):
         ("verbose", -1),
         ("learning_rate", 0.03),
         ("num_leaves", 7),
-        ("min_child_samples", 50),
+        ("min_child_samples", 40),  # 6,000 training rows / 150
         ("subsample", 0.8),
         ("subsample_freq", 1),
         ("colsample_bytree", 0.7),

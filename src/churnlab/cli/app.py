@@ -103,4 +103,4 @@ def errors_reported() -> Iterator[None]:
 
 def notices(items: list[str]) -> None:
     for notice in items:
-        err.print(f"[yellow]notice:[/] {notice}", highlight=False)
+        err.print(f"[yellow]notice:[/] {notice}", highlight=False, soft_wrap=True)

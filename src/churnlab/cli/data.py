@@ -77,7 +77,7 @@ def simulate(
 def validate(
     data: Annotated[Path | None, typer.Argument(help="dataset folder or .duckdb file")] = None,
     table: Annotated[
-        Path | None, typer.Option(help="a single customer table (CSV/Parquet)")
+        Path | None, typer.Option(help="a single customer table (.csv[.gz|.zst], .tsv, .parquet)")
     ] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="id column of --table")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,
@@ -141,7 +141,10 @@ def _print_vocabulary(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    grid = Table(title=f"valid: {summary['source']}", show_header=False, title_justify="left")
+    # the path on a line of its own, never wrapped: a table title wraps at the console width
+    # (80 columns when stdout is not a terminal), cutting long paths mid-word
+    console.print(f"valid: {summary['source']}", soft_wrap=True, highlight=False, markup=False)
+    grid = Table(show_header=False)
     for name, n in summary["rows"].items():
         grid.add_row(f"{name} rows", f"{n:,}")
     if "start" in summary:

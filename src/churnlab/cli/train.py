@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,11 +43,23 @@ def train(
     cutoffs: Annotated[str | None, typer.Option(help="START:END:STEP or dates (no spec)")] = None,
     horizon: Annotated[int | None, typer.Option(min=1, help="label window in days")] = None,
     lead: Annotated[int | None, typer.Option(min=0, help="days between cutoff and window")] = None,
-    table: Annotated[Path | None, typer.Option(help="single customer table (no spec)")] = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(help="single customer table: .csv[.gz|.zst], .tsv or .parquet (no spec)"),
+    ] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="customer id column")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column")] = None,
-    duration: Annotated[str | None, typer.Option(help="tenure/duration column")] = None,
-    mrr: Annotated[str | None, typer.Option(help="monthly revenue column")] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(help="tenure/duration column (also a classifier feature unless excluded)"),
+    ] = None,
+    duration_unit: Annotated[
+        str | None,
+        typer.Option(help="what --duration counts: days (default), weeks or months"),
+    ] = None,
+    mrr: Annotated[
+        str | None, typer.Option(help="monthly revenue column (revenue at risk, and a feature)")
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(help="model family: logistic, lightgbm, cox or lightgbm_survival"),
@@ -57,8 +70,11 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Train an experiment, evaluate it out of time, explain it and log it to MLflow."""
+    started = time.perf_counter()
     from churnlab.config import spec_from_options
     from churnlab.tracking import train_and_log
+
+    imports = time.perf_counter() - started
 
     with interrupts_reported(), errors_reported():
         spec = spec_from_options(
@@ -71,6 +87,7 @@ def train(
             id_col=id_col,
             label=label,
             duration=duration,
+            duration_unit=duration_unit,
             mrr=mrr,
             model=model,
             experiment=experiment,
@@ -80,6 +97,8 @@ def train(
         text = spec.source.read_text() if spec.source else None
         with err.status(f"training {spec.name}", spinner="dots") as status:
             result = train_and_log(spec, spec_text=text, progress=lambda m: status.update(m))
+    # the whole command: the deferred imports (MLflow, LightGBM, ...) are part of its cost
+    result.seconds.update(imports=imports, total=time.perf_counter() - started)
     out = result.to_dict()
     if as_json:
         emit_json(out)

@@ -5,7 +5,7 @@ from churnlab.data.engines import connect, spark_session
 from churnlab.data.load import load_dataset, load_source, read_raw
 from churnlab.data.schema import TABLES, Column, TableSchema
 from churnlab.data.simulate import SimulationParams, simulate
-from churnlab.data.single_table import load_customer_table, map_label
+from churnlab.data.single_table import duration_unit_notice, load_customer_table, map_label
 from churnlab.data.vocabulary import (
     Vocabulary,
     VocabularyError,
@@ -28,6 +28,7 @@ __all__ = [
     "churned_accounts",
     "connect",
     "describe_vocabulary",
+    "duration_unit_notice",
     "event_type_stats",
     "events_section",
     "fit_vocabulary",

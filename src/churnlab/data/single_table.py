@@ -31,12 +31,70 @@ def map_label(values: pd.Series) -> pd.Series:
     return text.map(LABEL_VALUES).astype("Int8")
 
 
+TEXT_FORMATS = {  # name ending -> field separator
+    ".csv": ",", ".txt": ",", ".csv.gz": ",", ".txt.gz": ",", ".csv.zst": ",",
+    ".tsv": "\t", ".tsv.gz": "\t", ".tsv.zst": "\t",
+}  # fmt: skip
+FORMATS = (".csv", ".csv.gz", ".csv.zst", ".tsv", ".tsv.gz", ".tsv.zst", ".parquet")
+
+
+def table_format(path: Path) -> str | None:
+    """The ending that says how ``path`` is read (``.csv.gz``, ``.parquet``, ...), or None."""
+    name = path.name.lower()
+    return next((f for f in (*TEXT_FORMATS, ".parquet") if name.endswith(f)), None)
+
+
 def _read(path: Path) -> pd.DataFrame:
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix in {".csv", ".txt"}:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    raise ValueError(f"{path}: expected a .csv or .parquet file")
+    """Every value as text (blanks missing), so bad values are reported and not re-typed;
+    Parquet keeps its types. zstd-compressed text is read by DuckDB (pandas would need the
+    zstandard package), from its relational API: no SQL text is built from the path."""
+    fmt = table_format(path)
+    if fmt is None:
+        raise DataValidationError(
+            str(path),
+            [Problem(TABLE, None, f"unsupported file type; expected one of {', '.join(FORMATS)}")],
+        )
+    import duckdb
+
+    try:
+        if fmt == ".parquet":
+            return pd.read_parquet(path)
+        if fmt.endswith(".zst"):
+            with duckdb.connect() as con:
+                rel = con.read_csv(str(path), sep=TEXT_FORMATS[fmt], header=True, all_varchar=True)
+                return rel.df().astype("str")  # as pandas reads text: str dtype, NaN missing
+        return pd.read_csv(
+            path, sep=TEXT_FORMATS[fmt], dtype=str, keep_default_na=False, na_values=[""]
+        )
+    except (OSError, ValueError, UnicodeDecodeError, duckdb.Error) as exc:
+        raise DataValidationError(
+            str(path), [Problem(TABLE, None, f"cannot be read as {fmt}: {exc}")]
+        ) from None
+
+
+# a duration column whose largest value is outside these bounds probably counts another unit
+LIKELY_RANGE = {"days": (100, None), "weeks": (None, 1_100), "months": (None, 250)}
+
+
+def duration_unit_notice(durations: pd.Series, unit: str, column: str) -> str | None:
+    """A notice when the durations look like another unit than ``unit``: in days, a largest
+    value under 100 (e.g. a tenure of at most 72 is months); in weeks or months, one above
+    ~20 years. None when they look plausible (or there are none)."""
+    top = pd.to_numeric(durations, errors="coerce").max()
+    if not np.isfinite(top):
+        return None
+    low, high = LIKELY_RANGE[unit]
+    if low is not None and top < low:
+        hint = "months or weeks"
+    elif high is not None and top > high:
+        hint = "days" if unit == "weeks" else "days or weeks"
+    else:
+        return None
+    return (
+        f"duration column {column!r} is read in {unit} (durations are converted to days) but "
+        f"its largest value is {top:g}, which looks like {hint}; set the unit with "
+        "--duration-unit days|weeks|months (data.duration_unit in a spec)"
+    )
 
 
 def _parse_numeric_text(col: pd.Series) -> pd.Series | None:

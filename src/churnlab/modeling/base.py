@@ -153,6 +153,20 @@ class ChurnEstimator(BaseEstimator):
         values, base = self._contributions(prepared)
         return raw, pd.DataFrame(values, columns=self.feature_names_in_, index=X.index), base
 
+    def fit_choices(self) -> dict[str, Any]:
+        """What this fit chose from the training and validation rows (resolved size-dependent
+        parameters, the linear families' preprocessing), as plain data the run logs; empty
+        for families that choose nothing."""
+        self._check_fitted()
+        return {
+            key: value
+            for key, value in (
+                ("resolved_params", getattr(self, "resolved_params_", None)),
+                ("preprocessing", getattr(self, "preprocessing_", None)),
+            )
+            if value
+        }
+
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not getattr(self, "fitted_", False):

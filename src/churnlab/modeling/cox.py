@@ -1,7 +1,8 @@
 """Penalized Cox proportional hazards (lifelines) on the logistic model's preprocessing.
 
-log h(t | x) = log h0(t) + beta . (z - mean(z)), with z the preprocessed inputs (imputed with
-missing indicators, signed log1p, scaled; one-hot categoricals). Attributions are exact on the
+log h(t | x) = log h0(t) + beta . (z - mean(z)), with z the preprocessed inputs (numbers shaped
+per column where that beats plain scaling on the validation C-index, imputed with missing
+indicators, scaled; one-hot categoricals). Attributions are exact on the
 log partial hazard: beta_j * (z_j - mean_j), summed back to each input feature; base 0.
 """
 
@@ -11,7 +12,11 @@ import numpy as np
 import pandas as pd
 
 from churnlab.errors import ChurnlabError
-from churnlab.modeling.preprocess import column_owners, linear_preprocessor
+from churnlab.modeling.preprocess import (
+    choose_preprocessing,
+    column_owners,
+    linear_preprocessor,
+)
 from churnlab.modeling.survival import SurvivalChurnEstimator
 
 DURATION, EVENT = "_duration_days", "_event"
@@ -23,7 +28,10 @@ class CoxConvergenceError(ChurnlabError):
 
 class CoxChurnModel(SurvivalChurnEstimator):
     """``penalizer`` and ``l1_ratio`` are CoxPHFitter's; ``step_size`` and ``max_steps`` its
-    Newton-Raphson fit options (lifelines' defaults when None). No other parameter is taken."""
+    Newton-Raphson fit options (lifelines' defaults when None). ``numeric_transform`` shapes the
+    numbers as for the logistic family ("auto", "scale" or "signed_log1p",
+    :mod:`churnlab.modeling.preprocess`), judged on the validation C-index; ``preprocessing_``
+    records the choice. No other parameter is taken."""
 
     family = "cox"
 
@@ -34,6 +42,7 @@ class CoxChurnModel(SurvivalChurnEstimator):
         l1_ratio: float = 0.0,
         step_size: float | None = None,
         max_steps: int | None = None,
+        numeric_transform: str = "auto",
         horizon_days: int | None = None,
         seed: int = 42,
     ):
@@ -41,29 +50,53 @@ class CoxChurnModel(SurvivalChurnEstimator):
         self.l1_ratio = l1_ratio
         self.step_size = step_size
         self.max_steps = max_steps
+        self.numeric_transform = numeric_transform
         self.horizon_days = horizon_days
         self.seed = seed
 
     def _fit_survival(self, X, duration, event, X_val, duration_val, event_val) -> None:
+        from lifelines.utils import concordance_index
+
+        params = self._model_params()
+        numeric_transform = params.pop("numeric_transform")
+        numeric = [c for c in X.columns if c not in self.categorical_]
+        validated = duration_val is not None and event_val is not None and event_val.sum() > 0
+
+        def fit_and_score(shape: str):
+            fitted = self._fit_design(X, duration, event, params, numeric, shape)
+            if not validated:
+                return fitted, fitted["preprocessor_"], float("nan")
+            Z = fitted["preprocessor_"].transform(X_val)[:, fitted["keep_"]]
+            log_hazard = fitted["cph_"].predict_log_partial_hazard(
+                pd.DataFrame(Z, columns=fitted["columns_"])
+            )
+            score = concordance_index(duration_val, -log_hazard.to_numpy(), event_val)
+            return fitted, fitted["preprocessor_"], score
+
+        fitted, self.preprocessing_ = choose_preprocessing(
+            numeric_transform, fit_and_score, validated=validated
+        )
+        self.__dict__.update(fitted)
+
+    def _fit_design(self, X, duration, event, params, numeric, shape) -> dict:
+        """The Cox fit on ``linear_preprocessor(numeric, categorical, shape)``: the fitted
+        attributes, not yet set."""
         from lifelines import CoxPHFitter
         from lifelines.exceptions import ConvergenceError
 
-        params = self._model_params()
-        numeric = [c for c in X.columns if c not in self.categorical_]
-        self.preprocessor_ = linear_preprocessor(numeric, self.categorical_).fit(X)
-        Z = self.preprocessor_.transform(X)
-        names = self.preprocessor_.get_feature_names_out()
+        pre = linear_preprocessor(numeric, self.categorical_, shape).fit(X)
+        Z = pre.transform(X)
+        names = pre.get_feature_names_out()
         # constant columns (an all-present feature's missing indicator) carry no information
         # and make the Hessian singular
-        self.keep_ = np.flatnonzero(Z.std(axis=0) > 1e-12)
-        self.columns_ = [str(n) for n in names[self.keep_]]
-        self.column_owner_ = column_owners(self.columns_, self.feature_names_in_)
-        df = pd.DataFrame(Z[:, self.keep_], columns=self.columns_)
+        keep = np.flatnonzero(Z.std(axis=0) > 1e-12)
+        columns = [str(n) for n in names[keep]]
+        df = pd.DataFrame(Z[:, keep], columns=columns)
         df[DURATION], df[EVENT] = duration, event
         fit_options = {k: params[k] for k in ("step_size", "max_steps") if params.get(k)}
-        self.cph_ = CoxPHFitter(penalizer=params["penalizer"], l1_ratio=params["l1_ratio"])
+        cph = CoxPHFitter(penalizer=params["penalizer"], l1_ratio=params["l1_ratio"])
         try:
-            self.cph_.fit(df, DURATION, EVENT, fit_options=fit_options or None)
+            cph.fit(df, DURATION, EVENT, fit_options=fit_options or None)
         except (ConvergenceError, np.linalg.LinAlgError) as exc:
             reason = str(exc).splitlines()[0].split(". ")[0]
             raise CoxConvergenceError(
@@ -71,7 +104,20 @@ class CoxChurnModel(SurvivalChurnEstimator):
                 f"({reason}); raise model.params.penalizer (e.g. to "
                 f"{max(params['penalizer'] * 10, 0.1):g}) or drop collinear features"
             ) from None
-        self.train_means_ = Z[:, self.keep_].mean(axis=0)
+        return {
+            "preprocessor_": pre,
+            "keep_": keep,
+            "columns_": columns,
+            "column_owner_": column_owners(columns, self.feature_names_in_),
+            "cph_": cph,
+            "train_means_": Z[:, keep].mean(axis=0),
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        # fitted before the numbers' transform was chosen: signed log1p on every column
+        if "cph_" in state and "preprocessing_" not in state:
+            state.setdefault("numeric_transform", "signed_log1p")
+        super().__setstate__(state)
 
     def _design(self, X: pd.DataFrame) -> pd.DataFrame:
         Z = self.preprocessor_.transform(X)[:, self.keep_]

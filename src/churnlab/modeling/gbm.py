@@ -26,7 +26,14 @@ class LightGBMChurnModel(ChurnEstimator):
     uses this). ``datasets``: a dict shared by fits on the *same* training and validation rows
     (tuning trials): the first fit stores its binned LightGBM Datasets there and later fits
     reuse them instead of re-binning the rows. Models meant for logging are made without
-    either."""
+    either.
+
+    ``num_leaves`` and ``min_child_samples`` left at None scale with the training rows n
+    (:func:`size_defaults`): ``min_child_samples = clip(round(n / 150), 5, 50)`` and
+    ``num_leaves = clip(round(n / 200), 7, 15)``, so from 7,500 rows on they are the fixed
+    defaults they replace (50 and 15) and a 3,000-row table gets 20 and 15. A value given
+    (spec, tuning) always wins. ``resolved_params_`` holds the values the fit used.
+    """
 
     family = "lightgbm"
 
@@ -35,8 +42,8 @@ class LightGBMChurnModel(ChurnEstimator):
         *,
         n_estimators: int = 2000,
         learning_rate: float = 0.03,
-        num_leaves: int = 15,
-        min_child_samples: int = 50,
+        num_leaves: int | None = None,
+        min_child_samples: int | None = None,
         subsample: float = 0.8,
         subsample_freq: int = 1,
         colsample_bytree: float = 0.7,
@@ -66,6 +73,7 @@ class LightGBMChurnModel(ChurnEstimator):
     def _fit_model(self, X, y, X_val, y_val) -> None:
         import lightgbm as lgb
 
+        self.resolved_params_ = size_defaults(len(X), self.num_leaves, self.min_child_samples)
         params = {
             "objective": "binary",
             "metric": "binary_logloss",
@@ -75,6 +83,7 @@ class LightGBMChurnModel(ChurnEstimator):
             "n_jobs": int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1)),
             "verbose": -1,
             **self._model_params(),
+            **self.resolved_params_,
         }
         stop = int(params.pop("early_stopping_rounds"))
         rounds = int(params.pop("n_estimators"))
@@ -133,6 +142,26 @@ class LightGBMChurnModel(ChurnEstimator):
     def _contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         values = lightgbm_contributions(self.booster_, X)
         return values[:, :-1], values[:, -1]
+
+
+def size_defaults(
+    n_train: int, num_leaves: int | None = None, min_child_samples: int | None = None
+) -> dict[str, int]:
+    """``num_leaves`` and ``min_child_samples`` for ``n_train`` training rows: the values given,
+    else defaults that loosen on small tables (too conservative a leaf size is what lost
+    LightGBM 0.02 PR-AUC on 3,000-row tables) and are the old fixed defaults from 7,500 rows.
+
+    >>> size_defaults(3000), size_defaults(100_000), size_defaults(600, num_leaves=31)
+    ({'num_leaves': 15, 'min_child_samples': 20}, {'num_leaves': 15, 'min_child_samples': 50}, {'num_leaves': 31, 'min_child_samples': 5})
+    """
+    auto_leaves = int(np.clip(round(n_train / 200), 7, 15))
+    auto_child = int(np.clip(round(n_train / 150), 5, 50))
+    return {
+        "num_leaves": int(num_leaves) if num_leaves is not None else auto_leaves,
+        "min_child_samples": int(min_child_samples)
+        if min_child_samples is not None
+        else auto_child,
+    }
 
 
 def _digest(X: pd.DataFrame, y: np.ndarray) -> str:

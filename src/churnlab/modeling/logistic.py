@@ -1,6 +1,8 @@
-"""Logistic baseline: imputation (with missing-value indicators), signed log1p and scaling for
-numbers, one-hot for categoricals, L2 logistic regression. Attributions are exact:
-w_j * (x_j - mean_j) on the transformed columns, summed back to each input feature."""
+"""Logistic baseline: a per-column shape transform chosen on the training rows (kept only if it
+beats plain scaling on the validation rows), imputation (with missing-value indicators) and
+scaling for numbers, one-hot for categoricals, L2 logistic regression
+(:mod:`churnlab.modeling.preprocess`). Attributions are exact: w_j * (x_j - mean_j) on the
+transformed columns, summed back to each input feature."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from churnlab.modeling.base import ChurnEstimator
 from churnlab.modeling.preprocess import (  # noqa: F401  (the helpers keep their old home
     _as_text,  # for models pickled before the preprocessing moved to its own module)
     _signed_log1p,
+    choose_preprocessing,
     column_owners,
     linear_preprocessor,
 )
@@ -22,7 +26,10 @@ from churnlab.modeling.preprocess import (  # noqa: F401  (the helpers keep thei
 
 class LogisticChurnModel(ChurnEstimator):
     """``C``, ``max_iter`` and ``class_weight`` are LogisticRegression's; ``extra_params`` takes
-    any other of its parameters (e.g. ``l1_ratio``, ``solver``)."""
+    any other of its parameters (e.g. ``l1_ratio``, ``solver``). ``numeric_transform`` shapes
+    the numbers: "auto" (per column, kept only where it beats plain scaling on the validation
+    ROC-AUC), "scale" or "signed_log1p" (:mod:`churnlab.modeling.preprocess`); the fitted
+    ``preprocessing_`` records what was kept, per column, with both validation scores."""
 
     family = "logistic"
 
@@ -32,6 +39,7 @@ class LogisticChurnModel(ChurnEstimator):
         C: float = 0.05,
         max_iter: int = 5000,
         class_weight: dict | str | None = None,
+        numeric_transform: str = "auto",
         extra_params: dict[str, Any] | None = None,
         horizon_days: int | None = None,
         seed: int = 42,
@@ -39,20 +47,33 @@ class LogisticChurnModel(ChurnEstimator):
         self.C = C
         self.max_iter = max_iter
         self.class_weight = class_weight
+        self.numeric_transform = numeric_transform
         self.extra_params = extra_params
         self.horizon_days = horizon_days
         self.seed = seed
 
     def _fit_model(self, X, y, X_val, y_val) -> None:
         params = self._model_params()
+        numeric_transform = params.pop("numeric_transform")
         numeric = [c for c in X.columns if c not in self.categorical_]
-        pre = linear_preprocessor(numeric, self.categorical_)
-        self.pipeline_ = Pipeline(
-            [("pre", pre), ("lr", LogisticRegression(**{"random_state": self.seed, **params}))]
-        ).fit(X, y)
+
+        def fit_and_score(shape: str):
+            pre = linear_preprocessor(numeric, self.categorical_, shape)
+            lr = LogisticRegression(**{"random_state": self.seed, **params})
+            pipeline = Pipeline([("pre", pre), ("lr", lr)]).fit(X, y)
+            return pipeline, pre, roc_auc_score(y_val, pipeline.decision_function(X_val))
+
+        self.pipeline_, self.preprocessing_ = choose_preprocessing(numeric_transform, fit_and_score)
+        pre = self.pipeline_.named_steps["pre"]
         Z = pre.transform(X)
         self.train_means_ = Z.mean(axis=0)
         self.column_owner_ = column_owners(pre.get_feature_names_out(), self.feature_names_in_)
+
+    def __setstate__(self, state: dict) -> None:
+        # fitted before the numbers' transform was chosen: signed log1p on every column
+        if "pipeline_" in state and "preprocessing_" not in state:
+            state.setdefault("numeric_transform", "signed_log1p")
+        super().__setstate__(state)
 
     def _raw_log_odds(self, X: pd.DataFrame) -> np.ndarray:
         return self.pipeline_.decision_function(X)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,6 +71,19 @@ def _log_model(pyfunc: ChurnModel, signature, example: pd.DataFrame, spec: Exper
     )
 
 
+def _log_fit_choices(choices: dict[str, Any]) -> None:
+    """What the fit chose from the data: ``fit_choices.json`` in full, and as params the
+    resolved parameters (``resolved.<name>``) and the linear preprocessing kept
+    (``preprocessing.kept``; per column only in the JSON, which can be long)."""
+    if not choices:
+        return
+    mlflow.log_dict(choices, "fit_choices.json")
+    params = {f"resolved.{k}": v for k, v in choices.get("resolved_params", {}).items()}
+    if "preprocessing" in choices:
+        params["preprocessing.kept"] = choices["preprocessing"]["kept"]
+    mlflow.log_params(params)
+
+
 def log_result(result: TrainResult, spec_text: str) -> str:
     """Log a finished training result into the active run, model included (not registered);
     returns the logged model's URI."""
@@ -88,6 +102,7 @@ def log_result(result: TrainResult, spec_text: str) -> str:
             },
         }
     )
+    _log_fit_choices(result.estimator.fit_choices())
     if data.dropped:  # degenerate columns, named (the full list: features/catalogue.json)
         mlflow.set_tag("churnlab.features_dropped", ", ".join(data.dropped)[:4000])
     mlflow.log_text(yaml.safe_dump(spec.resolved(), sort_keys=False), "spec.yaml")
@@ -221,8 +236,11 @@ def train_and_log(
     """Check the data and split, then train and log inside one MLflow run.
 
     Everything that can be checked without fitting (spec, data, features, split) is checked
-    before the run starts, so a bad spec leaves no run and registers nothing.
+    before the run starts, so a bad spec leaves no run and registers nothing. The summary's
+    ``seconds``: ``data``, ``fit``, ``explain``, ``logging`` (MLflow logging and registration)
+    and ``total``, the whole call.
     """
+    started = time.perf_counter()
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
     check_store_writable()
@@ -234,4 +252,10 @@ def train_and_log(
         result = train(spec, data=data, root=root, progress=say, splits=splits)
         result.seconds["data"] = data_seconds
         say("logging to MLflow")
-        return log_and_summarize(run, result, spec_text)
+        logging_started = time.perf_counter()
+        summary = log_and_summarize(run, result, spec_text)
+    # the run's seconds_* metrics are the training stages (logged before logging ends); the
+    # summary's total is the whole command: store checks, data, fit, explain, logging, registry
+    summary.seconds["logging"] = time.perf_counter() - logging_started
+    summary.seconds["total"] = time.perf_counter() - started
+    return summary

@@ -110,6 +110,9 @@ class CalibratedChurnModel(BaseEstimator):
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return self.estimator.predict_raw(X)
 
+    def fit_choices(self) -> dict[str, Any]:
+        return self.estimator.fit_choices()
+
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         return self.estimator.contributions(X)
 

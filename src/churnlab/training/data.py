@@ -17,6 +17,7 @@ from churnlab.data import (
     Dataset,
     Vocabulary,
     VocabularyError,
+    duration_unit_notice,
     fit_vocabulary,
     load_dataset,
     load_source,
@@ -34,6 +35,7 @@ from churnlab.features import cache as feature_cache
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
 from churnlab.training.split import SplitError, out_of_time_splits
+from churnlab.vocab import DAYS_PER_DURATION_UNIT, SURVIVAL_FAMILIES
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
 
 OBSERVATION_COLUMNS = list(_OBSERVATION_COLUMNS)
@@ -252,6 +254,9 @@ def vocabulary_cutoff(ds: Dataset, observations, spec: ExperimentSpec) -> pd.Tim
 
 
 def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
+    """The single table's frame. Its duration column, converted to days (``duration_unit``),
+    is the survival families' target and so not their feature; for a classifier it stays a
+    feature (tenure usually predicts churn) unless ``features.exclude`` names it."""
     d, path = spec.data, Path(ds.source)
     df = ds.con.to_pyarrow(ds["customers"]).to_pandas()
     if d.mrr and d.mrr not in df.columns:
@@ -263,14 +268,25 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
             f"data.table: column(s) {clash} in {path} clash with churnlab's observation columns "
             f"{OBSERVATION_COLUMNS}; rename them"
         )
-    available = {c: "account" for c in df.columns if c not in roles and c != "mrr"}
+    targets = {d.id, d.label}
+    if spec.model.family in SURVIVAL_FAMILIES or d.duration in OBSERVATION_COLUMNS:
+        targets.add(d.duration)
+    available = {c: "account" for c in df.columns if c not in targets and c != "mrr"}
     chosen = select_features(spec, available)
+    notices = []
+    duration_days = float("nan")
+    if d.duration:
+        duration_days = df[d.duration] * DAYS_PER_DURATION_UNIT[d.duration_unit]
+        notice = duration_unit_notice(df[d.duration], d.duration_unit, d.duration)
+        if notice:
+            log.warning(notice)
+            notices.append(notice)
     frame = pd.DataFrame(
         {
             "account_id": df[d.id],
             "cutoff": pd.NaT,
             "churned_within_h": df[d.label].astype(bool),
-            "duration_days": df[d.duration] if d.duration else float("nan"),
+            "duration_days": duration_days,
             "event": df[d.label].astype("int8"),
             "label_complete": True,
             "mrr": df[d.mrr].astype("float64") if d.mrr else float("nan"),
@@ -290,4 +306,5 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
         ),
         descriptions={c: f"{c} (customer table column)" for c in chosen},
         drivers=dict.fromkeys(chosen, "account"),
+        notices=notices,
     )

@@ -1,0 +1,75 @@
+"""A single-table run end to end as a new user makes one: a compressed export with a tenure in
+months, a tracking store of their own choosing. What the run records (the linear family's
+preprocessing choice, tenure as a feature), where its artifacts go and what its timings cover."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+
+def _crm(path, n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(1, 72, n)
+    charges = rng.lognormal(4, 0.8, n).round(2)
+    contract = rng.choice(["Month-to-month", "One year"], n)
+    logit = -1.0 + 1.5 * (contract == "Month-to-month") - 0.04 * tenure + 0.3 * np.log(charges)
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No")
+    pd.DataFrame(
+        {
+            "customerID": [f"C{i:05d}" for i in range(n)],
+            "Contract": contract,
+            "tenure": tenure,
+            "TotalCharges": charges,
+            "Churn": churn,
+        }
+    ).to_csv(path, index=False, sep="\t")
+
+
+def test_single_table_run_records_choices_beside_the_chosen_store(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    project, elsewhere, cwd = tmp_path / "project", tmp_path / "stores", tmp_path / "cwd"
+    for folder in (project, elsewhere, cwd):
+        folder.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    _crm(project / "crm.tsv")
+    monkeypatch.setenv("CHURNLAB_HOME", str(project))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'store.db'}")
+    monkeypatch.chdir(cwd)
+    args = ["train", "--table", str(project / "crm.tsv"), "--id", "customerID"]
+    args += ["--label", "Churn", "--duration", "tenure", "--duration-unit", "months"]
+    args += ["--model", "logistic", "--experiment", "crm", "--json"]
+    started = time.perf_counter()
+    res = CliRunner().invoke(app, args)
+    wall = time.perf_counter() - started
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+
+    # the timings cover every stage, data loading and MLflow logging included
+    seconds = out["seconds"]
+    assert {"imports", "data", "fit", "explain", "logging", "total"} <= set(seconds)
+    assert seconds["total"] >= seconds["data"] + seconds["fit"] + seconds["explain"]
+    assert seconds["total"] >= seconds["logging"] > 0
+    assert seconds["total"] >= 0.8 * wall - 0.5
+
+    # artifacts beside the store the user chose, not in the working directory or project
+    assert (elsewhere / "mlartifacts" / "crm").is_dir()
+    assert not (cwd / "mlartifacts").exists() and not (project / "mlartifacts").exists()
+
+    run = mlflow.get_run(out["run_id"])
+    assert run.info.artifact_uri.startswith((elsewhere / "mlartifacts").as_uri())
+    assert run.data.params["preprocessing.kept"] in ("per_column", "scale")
+    client = mlflow.tracking.MlflowClient()
+    path = client.download_artifacts(out["run_id"], "fit_choices.json", str(tmp_path))
+    record = json.loads(Path(path).read_text())["preprocessing"]
+    assert set(record["columns"]) == {"tenure", "TotalCharges"}  # tenure stays a feature
+    scores = record["validation_score"]
+    assert scores[record["kept"]] == max(scores.values())

@@ -1,0 +1,89 @@
+"""A single table's duration column: converted to days by its unit, a classifier feature unless
+excluded, never a survival family's feature (it is their target)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnlab.config import SpecError, parse_spec, spec_from_options
+from churnlab.training import load_training_data
+from churnlab.vocab import DAYS_PER_MONTH
+
+
+@pytest.fixture
+def crm(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 200
+    pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in range(n)],
+            "plan": rng.choice(["a", "b"], n),
+            "tenure": rng.integers(1, 72, n),
+            "churn": rng.choice(["Yes", "No"], n),
+        }
+    ).to_csv(tmp_path / "crm.csv.gz", index=False)
+    return tmp_path / "crm.csv.gz"
+
+
+def _spec(crm, family="logistic", **data):
+    return parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(crm), "id": "id", "label": "churn", "duration": "tenure", **data},
+            "model": {"family": family},
+        }
+    )
+
+
+def test_duration_in_months_is_converted_to_days_and_stays_a_classifier_feature(crm):
+    data = load_training_data(_spec(crm, duration_unit="months"))
+    tenure = pd.read_csv(crm).tenure
+    np.testing.assert_allclose(data.frame.duration_days, tenure * DAYS_PER_MONTH)
+    assert "tenure" in data.features  # in its own unit, as the table has it
+    np.testing.assert_array_equal(data.frame.tenure, tenure)
+    assert data.notices == []  # at most 71 months is a plausible tenure
+
+
+def test_duration_in_days_that_looks_like_months_gets_a_notice(crm, caplog):
+    data = load_training_data(_spec(crm))
+    np.testing.assert_allclose(data.frame.duration_days, pd.read_csv(crm).tenure)
+    (notice,) = data.notices
+    assert "looks like months or weeks" in notice and "--duration-unit" in notice
+    assert notice in caplog.text
+
+
+def test_duration_excluded_on_request_and_never_a_survival_feature(crm):
+    spec = parse_spec({**_spec(crm).resolved(), "features": {"exclude": ["tenure"]}})
+    assert "tenure" not in load_training_data(spec).features
+    cox = load_training_data(_spec(crm, "cox", duration_unit="weeks"))
+    assert "tenure" not in cox.features
+    np.testing.assert_allclose(cox.frame.duration_days, pd.read_csv(crm).tenure * 7)
+
+
+def test_duration_unit_checked_in_spec_and_options(crm):
+    with pytest.raises(SpecError, match="duration_unit"):
+        _spec(crm, duration_unit="years")
+    with pytest.raises(SpecError, match="duration_unit: set only with a duration column"):
+        parse_spec(
+            {
+                "name": "t",
+                "data": {"table": str(crm), "id": "id", "label": "churn", "duration_unit": "weeks"},
+                "model": {"family": "logistic"},
+            }
+        )
+    options = dict.fromkeys(
+        ["data", "cutoffs", "horizon", "lead", "mrr", "experiment", "name", "seed"]
+    )
+    spec = spec_from_options(
+        None,
+        table=crm,
+        id_col="id",
+        label="churn",
+        duration="tenure",
+        duration_unit="months",
+        model="lightgbm",
+        **options,
+    )
+    assert spec.data.duration_unit == "months"

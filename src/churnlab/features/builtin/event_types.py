@@ -13,9 +13,10 @@ Formulas (``n_t(w)``: events of type ``t`` in the last ``w`` days):
 * share: ``n_t(30) / events(30)``, null without any event in the window;
 * per active day / per active user: ``n_t(30)`` over the days with any event / the distinct
   users active in the window, 0 when there are none;
-* ratios: ``n_a(30) / (n_b(30) + 1)`` for each ``ratios`` pair of the mapping and for every
-  kept type per core action (the ``core_action`` role), or per session where no core action
-  is named; the +1 keeps the ratio finite and 0 when neither happened.
+* ratios: ``n_a(30) / (n_b(30) + 1)`` for each ``ratios`` pair of the mapping, for every
+  kept type per core action (the ``core_action`` role, where named) and for every kept type
+  per session (but the ``session_start`` types); the +1 keeps the ratio finite and 0 when
+  neither happened.
 """
 
 from __future__ import annotations
@@ -206,15 +207,16 @@ def event_type_per_user(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> 
 
 
 def _ratio_pairs(vocabulary: Vocabulary) -> list[tuple[tuple[str, ...], tuple[str, ...], str]]:
-    """(numerator types, denominator types, column name): the mapping's pairs, then every kept
-    type that is not a core action per core action."""
+    """(numerator types, denominator types, column name): the mapping's pairs, every kept type
+    that is not a core action per core action, and every kept type that does not start
+    sessions per session."""
     slugs = type_slugs(vocabulary.types)
     out = [((a,), (b,), f"{slug(a)}_per_{slug(b)}_30d") for a, b in vocabulary.ratios]
     core = vocabulary.role("core_action")
     if core:
         out += [((t,), core, f"{s}_per_core_action_30d") for t, s in slugs.items() if t not in core]
-    else:
-        out += [((t,), (SESSION,), f"{s}_per_session_30d") for t, s in slugs.items()]
+    starts = vocabulary.role("session_start")
+    out += [((t,), (SESSION,), f"{s}_per_session_30d") for t, s in slugs.items() if t not in starts]
     seen: set[str] = set()
     unique = []
     for num, den, name in out:
@@ -243,8 +245,8 @@ def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
 @feature_builder(
     "event_type_ratios",
     driver="engagement",
-    description="ratios of event types over the last 30 days: the mapping's pairs and every kept "
-    "type per core action",
+    description="ratios of event types over the last 30 days: the mapping's pairs, and every kept "
+    "type per core action and per session",
     requires=("events",),
     expand=_ratio_features,
     features=[
@@ -262,8 +264,7 @@ def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
         ),
         Feature(
             "<type>_per_session_30d",
-            "<type> events per session in the last 30 days (denominator + 1), when no core "
-            "action is named",
+            "<type> events per session in the last 30 days (denominator + 1)",
             "float",
             0.0,
         ),

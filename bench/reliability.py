@@ -1,8 +1,8 @@
-"""Reliability cases of issue 16 (items 1-4 and 10-14). Results: bench/results/reliability.json.
+"""Reliability cases of issue 16 (items 1-15). Results: bench/results/reliability.json.
 
-Runs ``tests/reliability`` (real processes, real signals, real DuckDB and SQLite stores; see
-each module's docstring) and lists every case tried with its outcome and time, grouped by the
-issue's item numbers.
+Runs ``tests/reliability`` and the REST tests (real processes, a real HTTP server, real
+signals, real DuckDB and SQLite stores; see each module's docstring) and lists every case tried
+with its outcome and time, grouped by the issue's item numbers.
 
 Usage: python bench/reliability.py [-n WORKERS]
 """
@@ -29,7 +29,13 @@ ITEMS = {
     "test_io_errors": [11],
     "test_signals": [12],
     "test_make_clean": [14],
+    "test_concurrency_store": [5],
+    "test_rest": [6],
+    "test_concurrency_tune": [7],
+    "test_interrupts_train": [8, 15],
+    "test_concurrency_promote": [8, 9],
 }
+PATHS = ["tests/reliability", "tests/scoring/test_rest.py"]  # item 6: REST against batch
 
 
 def main() -> None:
@@ -41,7 +47,7 @@ def main() -> None:
         started = datetime.now(UTC)
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-n", args.n, "--dist", "loadfile",
-             "tests/reliability", f"--junitxml={report}"],
+             *PATHS, f"--junitxml={report}"],
             cwd=ROOT, capture_output=True, text=True,
         )  # fmt: skip
         cases = []

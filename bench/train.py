@@ -270,6 +270,7 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
                 frame = frame or load_training_data(spec)
                 m = train(spec, data=frame).metrics
                 row[f"{family}_test_ece"] = round(m["test_ece"], 4)
+                row[f"{family}_test_ece_floor"] = round(m["test_ece_floor"], 4)
                 row[f"{family}_test_roc_auc"] = round(m["test_roc_auc"], 4)
             row["validation_positive_rate"] = round(m["validation_positive_rate"], 4)
             row["test_positive_rate"] = round(m["test_positive_rate"], 4)
@@ -281,8 +282,13 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
     out: dict = {"accounts": 5000, "months": 24, "by_seed": rows}
     for family in ("logistic", "lightgbm"):
         ece = np.array([r[f"{family}_test_ece"] for r in rows])
+        floor = np.array([r[f"{family}_test_ece_floor"] for r in rows])
         out[family] = {
             "mean_ece": round(float(ece.mean()), 4),
+            "mean_ece_floor": round(float(floor.mean()), 4),
+            # issue 17's bar: mean ECE over the seeds at most 1.2x the mean floor
+            "mean_ece_to_floor": round(float(ece.mean() / floor.mean()), 3),
+            "within_1.2x_floor": bool(ece.mean() <= 1.2 * floor.mean()),
             "min_ece": round(float(ece.min()), 4),
             "max_ece": round(float(ece.max()), 4),
             "share_below_0.02": round(float((ece < 0.02).mean()), 2),

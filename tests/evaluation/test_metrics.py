@@ -64,3 +64,20 @@ def test_oracle_risk_by_hand(tmp_path):
     assert p[0] == pytest.approx(1 - 0.9 * 0.8)  # weeks starting before 2024-01-15
     assert p[1] == pytest.approx(0.3)
     assert np.isnan(p[2])
+
+
+def test_ece_noise_floor_is_what_a_calibrated_model_shows_and_is_reported():
+    """A model whose outcomes are drawn from its own probabilities sits at the floor (ratio
+    about 1); a miscalibrated one sits well above it; the floor shrinks with more rows."""
+    from churnlab.evaluation.metrics import classification_metrics, ece_noise_floor
+
+    rng = np.random.default_rng(3)
+    p = rng.beta(1, 6, 2000)
+    ratios = [classification_metrics(rng.random(2000) < p, p)["ece_to_floor"] for _ in range(20)]
+    assert 0.8 < np.mean(ratios) < 1.2
+    shifted = classification_metrics(rng.random(2000) < p, np.clip(p * 1.6, 0, 1))
+    assert shifted["ece_to_floor"] > 2
+    assert shifted["ece_floor"] == pytest.approx(ece_noise_floor(np.clip(p * 1.6, 1e-7, 1)))
+    big = rng.beta(1, 6, 50_000)
+    assert ece_noise_floor(big) < ece_noise_floor(p) / 3
+    assert ece_noise_floor(p) == ece_noise_floor(p)  # seeded: the same predictions, the same floor

@@ -44,6 +44,8 @@ def test_runs_log_everything(trained, small_sim):
             "log_loss",
             "brier",
             "ece",
+            "ece_floor",
+            "ece_to_floor",
             "lift_top10",
             "capture_top10",
             "revenue_capture_top10",

@@ -304,7 +304,7 @@ def _leaderboard_section(run: RunInfo) -> dict[str, Any]:
 
 
 def _model_section(run_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
-    names = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10",
+    names = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "ece_floor", "lift_top10", "capture_top10",
              "revenue_capture_top10", "oracle_roc_auc", "positive_rate", "rows"]  # fmt: skip
     rows = [
         {

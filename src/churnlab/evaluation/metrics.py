@@ -1,7 +1,7 @@
 """Classification, calibration and ranking metrics for churn scores.
 
 Scikit-learn provides the curves and scores; only what it lacks is written here: expected
-calibration error, lift / capture in the top fraction, and the share of lost revenue captured
+calibration error and its noise floor, lift / capture in the top fraction, and the share of lost revenue captured
 when ranking by expected loss (p x MRR).
 """
 
@@ -29,6 +29,23 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
         - np.bincount(which, weights=p, minlength=bins)
     )
     return float(gap.sum() / max(len(y), 1))
+
+
+def ece_noise_floor(
+    p: np.ndarray, draws: int | None = None, seed: int = 0, bins: int = 10
+) -> float:
+    """The ECE a perfectly calibrated model with these predictions would show: the mean ECE
+    over ``draws`` outcome sets drawn from the predictions themselves (fixed ``seed``, so the
+    same predictions give the same floor). An ECE near this floor is sampling noise, not
+    miscalibration; it shrinks with the number of rows. By default 200 draws, fewer on large
+    sets (at least 20; about two million rows drawn in all), where the mean varies less."""
+    p = np.asarray(p, float)
+    if draws is None:
+        draws = int(np.clip(2_000_000 // max(len(p), 1), 20, 200))
+    rng = np.random.default_rng(seed)
+    return float(
+        np.mean([expected_calibration_error(rng.random(len(p)) < p, p, bins) for _ in range(draws)])
+    )
 
 
 def top_fraction(score: np.ndarray, fraction: float) -> np.ndarray:
@@ -60,6 +77,9 @@ def classification_metrics(
         "lift_top10": float(y[in_top].mean() / base_rate) if base_rate > 0 else float("nan"),
         "capture_top10": float(y[in_top].sum() / max(y.sum(), 1)),
     }
+    # the ECE beside what a perfectly calibrated model would show on the same rows
+    out["ece_floor"] = ece_noise_floor(p)
+    out["ece_to_floor"] = out["ece"] / out["ece_floor"] if out["ece_floor"] > 0 else float("nan")
     if mrr is not None and np.isfinite(mrr).all():
         mrr = np.asarray(mrr, float)
         lost = (y * mrr).sum()

@@ -138,16 +138,27 @@ def later_changes(draw):
     return events, tickets, surveys, churn_account_1_at, resolve_open_ticket_at
 
 
+_BEFORE: list = []  # the unchanged data and its features: the same in every example
+
+
+def _before(tmp_path_factory):
+    if not _BEFORE:
+        ds = load_dataset(
+            write_frames(tiny_frames(), tmp_path_factory.mktemp("before")),
+            observed_until="2024-07-01",
+        )
+        keys = ds.con.execute(build_observations(ds, [CUTOFF], horizon_days=30))
+        _BEFORE.append((ds, [_features(ds, keys, vocab) for vocab in VOCABULARIES]))
+    return _BEFORE[0]
+
+
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(changes=later_changes())
 def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, changes):
     events, tickets, surveys, churn_at, resolve_at = changes
-    base = tiny_frames()
-    before = load_dataset(
-        write_frames(base, tmp_path_factory.mktemp("before")), observed_until="2024-07-01"
-    )
+    before, features_before = _before(tmp_path_factory)
     frames = tiny_frames()
     frames["events"] = pd.concat([frames["events"], events], ignore_index=True)
     frames["tickets"] = pd.concat([frames["tickets"], tickets], ignore_index=True)
@@ -165,8 +176,8 @@ def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, change
     )
 
     keys = before.con.execute(build_observations(before, [CUTOFF], horizon_days=30))
-    for vocab in VOCABULARIES:
-        _assert_same(_features(before, keys, vocab), _features(after, keys, vocab))
+    for vocab, expected in zip(VOCABULARIES, features_before, strict=True):
+        _assert_same(expected, _features(after, keys, vocab))
 
     labels_before = before.con.execute(
         build_observations(before, [CUTOFF], horizon_days=30)

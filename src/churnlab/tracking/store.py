@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnlab import config
-from churnlab.files import file_lock
+from churnlab.files import file_lock, process_alive
 
 log = logging.getLogger(__name__)
 _READY: set[str] = set()  # URIs whose store this process has opened (tables created, migrated)
@@ -86,16 +86,6 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
 PID_TAG, HOST_TAG = "churnlab.pid", "churnlab.host"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def end_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
     """Runs of this host left RUNNING by a process that died (SIGKILL, power loss): ended
     KILLED, so they are never mistaken for finished or still running work."""
@@ -106,7 +96,7 @@ def end_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
     ):
         tags = run.data.tags
         pid = tags.get(PID_TAG, "")
-        if tags.get(HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
+        if tags.get(HOST_TAG) != host or not pid.isdigit() or process_alive(int(pid)):
             continue
         client.set_tag(run.info.run_id, "churnlab.error", f"process {pid} died while running")
         client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))

@@ -89,8 +89,12 @@ def validate(
     label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,
     duration: Annotated[str | None, typer.Option(help="duration column of --table")] = None,
     encoding: Annotated[
-        str, typer.Option(help="text encoding of a CSV --table (e.g. latin-1, cp1252)")
-    ] = "utf-8",
+        str | None,
+        typer.Option(
+            help="text encoding of CSV files: utf-8 (default; a folder's dataset.json may set "
+            "it), latin-1, cp1252, ..."
+        ),
+    ] = None,
     observed_until: Annotated[
         str | None,
         typer.Option("--end", help="end of observation (default: manifest or last event)"),
@@ -120,10 +124,10 @@ def validate(
                     id_col=id_col,
                     label_col=label,
                     duration_col=duration,
-                    encoding=encoding,
+                    encoding=encoding or "utf-8",
                 )
             else:
-                dataset = load_dataset(data, observed_until=observed_until)
+                dataset = load_dataset(data, observed_until=observed_until, encoding=encoding)
             summary = dataset.summary()
             if dataset.kind == "events":
                 summary["vocabulary"] = describe_vocabulary(dataset)

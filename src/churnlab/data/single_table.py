@@ -20,8 +20,8 @@ from churnlab.data.dataset import (
     Problem,
     UnreadableTableError,
 )
+from churnlab.data.encoding import check_encoding, duckdb_encoding, encoding_hint
 from churnlab.data.engines import connect
-from churnlab.errors import ChurnlabError
 
 TABLE = "customers"
 LABEL_VALUES = {
@@ -54,7 +54,7 @@ def table_format(path: Path) -> str | None:
 def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """Every value as text (blanks missing), so bad values are reported and not re-typed;
     Parquet keeps its types. zstd-compressed text is read by DuckDB (pandas would need the
-    zstandard package), from its relational API: no SQL text is built from the path."""
+    zstandard package) with the path as a bound parameter: no SQL text is built from it."""
     fmt = table_format(path)
     if fmt is None:
         raise UnreadableTableError(
@@ -63,6 +63,7 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     import duckdb
 
     encoding = check_encoding(encoding)
+    duck_encoding = duckdb_encoding(encoding, str(path)) if fmt.endswith(".zst") else None
     try:
         if fmt == ".parquet":
             return pd.read_parquet(path)
@@ -70,12 +71,12 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
             raise pd.errors.EmptyDataError
         if fmt.endswith(".zst"):
             with duckdb.connect() as con:
-                rel = con.read_csv(
-                    str(path),
-                    sep=TEXT_FORMATS[fmt],
-                    header=True,
-                    all_varchar=True,
-                    encoding=encoding,
+                # the path and options are bound parameters, never pasted into the SQL text
+                # (the relational read_csv refuses encodings other than UTF-8 in DuckDB 1.5)
+                rel = con.execute(
+                    "SELECT * FROM read_csv(?, sep = ?, header = true, all_varchar = true, "
+                    "encoding = ?)",
+                    [str(path), TEXT_FORMATS[fmt], duck_encoding],
                 )
                 return rel.df().astype("str")  # as pandas reads text: str dtype, NaN missing
         return pd.read_csv(
@@ -101,22 +102,7 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
         raise UnreadableTableError(str(path), f"cannot be read as {fmt}: {exc}") from None
 
 
-ENCODING_HINT = (
-    "if it was saved as Latin-1 or Windows-1252 (as Excel often saves CSV), pass its encoding: "
-    "--encoding latin-1 (or cp1252; data.encoding in a spec)"
-)
-
-
-def check_encoding(encoding: str) -> str:
-    """``encoding`` as Python names it, or an error naming it (``utf-8``, ``latin-1``, ...)."""
-    import codecs
-
-    try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise ChurnlabError(
-            f"unknown text encoding {encoding!r}: use a name such as utf-8, latin-1 or cp1252"
-        ) from None
+ENCODING_HINT = encoding_hint("--encoding latin-1 (or cp1252; data.encoding in a spec)")
 
 
 def _decode_problem(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:

@@ -74,11 +74,11 @@ class ChurnEstimator(BaseEstimator):
         """Raise a :class:`~churnlab.config.SpecError` naming every key of ``params`` the family
         does not take, each with the nearest valid name: a typo (``num_leave``) must not train
         silently with the default."""
-        own = set(cls.model_defaults())
+        own = list(cls.model_defaults())
         library = cls.library_parameters() if "extra_params" in _parameters(cls) else frozenset()
         if library is None:
             return
-        valid = own | library
+        valid = set(own) | library
         unknown = [k for k in params if k not in valid]
         if not unknown:
             return
@@ -90,7 +90,7 @@ class ChurnEstimator(BaseEstimator):
             )
             hint = f"did you mean {near[0]!r}?" if near else f"its own: {', '.join(own)}"
             lines.append(f"  {where}.{key}: not a parameter of the {cls.family} family; {hint}")
-        raise SpecError(f"unknown model parameter(s) for {cls.family}\n" + "\n".join(lines))
+        raise SpecError(f"unknown {where} name(s) for the {cls.family} family\n" + "\n".join(lines))
 
     @classmethod
     def keywords_for(cls, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,6 @@ def test_an_empty_feature_table_is_refused(trained, tmp_path):
     import pandas as pd
 
     empty = tmp_path / "none.parquet"
-    pd.DataFrame({"account_id": pd.Series([], "int64")}).to_parquet(empty)
+    pd.DataFrame({"account_id": pd.Series([], dtype="int64")}).to_parquet(empty)
     res = runner.invoke(app, ["score", "--model", trained.uri, "--features", str(empty)])
     assert res.exit_code == 1 and f"feature table {empty} has no rows" in res.output

@@ -96,10 +96,12 @@ def table_report(tmp_path_factory):
 def test_single_table_report_speaks_of_test_rows_not_cutoffs(table_report):
     html = table_report
     text = re.sub(r"<[^>]+>", " ", re.sub(r'src="data:[^"]+"', "", html))
-    assert "horizon" not in text.lower() and "cutoff" not in text.lower()
-    assert "one row per customer (no cutoffs, no horizon)" in text
+    found = re.findall(r".{60}(?:horizon|cutoff).{60}", text, re.I | re.S)
+    assert not found, found
+    assert "one row per customer, split at random into train, validation and test" in text
     assert "Test-set plots" in text and "the test rows (a random held-out share" in text
     for kpi in ("customers", "churned customers", "churn rate", "columns"):
         assert f"<span>{kpi}</span>" in html
     assert re.search(r"<td class=\"text\">rows</td><td>\d+</td><td>\d+</td>", html)
     assert "single customer table: no subscription history" in text
+    assert "oracle" not in text  # no simulator truth for a customer table: no empty column

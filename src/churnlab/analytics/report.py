@@ -313,7 +313,10 @@ def _leaderboard_section(run: RunInfo) -> dict[str, Any]:
             "brier", "ece", "lift_top10", "revenue_capture_top10", "oracle_roc_auc", "chosen"]  # fmt: skip
     return {
         "intro": f"Finished training runs of '{run.experiment}' by test {metric}.",
-        "blocks": [{"table": _html_table(board[[c for c in cols if c in board]])}],
+        # columns no run has (e.g. the oracle AUC, known only for simulated data) are left out
+        "blocks": [
+            {"table": _html_table(board[[c for c in cols if c in board]].dropna(axis=1, how="all"))}
+        ],
         "notices": [],
     }
 

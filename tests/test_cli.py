@@ -229,14 +229,19 @@ def test_train_bad_spec_exits_nonzero(tmp_path):
 
 
 def test_empty_and_latin1_tables_fail_in_one_line_naming_the_file(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
     monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    runner = CliRunner()
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    res = run("validate", "--table", str(empty), "--id", "customerID", "--label", "Churn")
-    assert res.returncode == 1
-    assert res.stderr.strip() == (
+    res = runner.invoke(app, ["validate", "--table", str(empty), "--id", "id", "--label", "Churn"])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
         f"error: {empty}: the file is empty: expected a header line of column names, then one "
         "row per customer"
     )
@@ -245,16 +250,16 @@ def test_empty_and_latin1_tables_fail_in_one_line_naming_the_file(tmp_path, monk
         f"C{i},{'Montréal' if i == 3 else 'Lyon'},No" for i in range(8)
     ]
     latin.write_bytes(("\n".join([*rows, "C9,Lyon,Yes", ""])).encode("latin-1"))
-    table = ("--table", str(latin), "--id", "customerID", "--label", "Churn")
-    res = run("train", *table, "--model", "logistic")
-    assert res.returncode == 1
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
+    table = ["--table", str(latin), "--id", "customerID", "--label", "Churn"]
+    res = runner.invoke(app, ["train", *table, "--model", "logistic"])
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1, res.output
     assert lines[0].startswith(f"error: {latin}: is not utf-8 text (byte 0xe9 on line 5)")
     assert "--encoding latin-1" in lines[0]
     assert not (tmp_path / "mlflow.db").exists()  # refused before any run
-    res = run("validate", *table, "--encoding", "latin-1", "--json")
-    assert res.returncode == 0, res.stderr
+    res = runner.invoke(app, ["validate", *table, "--encoding", "latin-1", "--json"])
+    assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["customers"] == 9
 
 

@@ -77,3 +77,7 @@ def test_an_empty_feature_table_is_refused(trained, tmp_path):
     pd.DataFrame({"account_id": pd.Series([], dtype="int64")}).to_parquet(empty)
     res = runner.invoke(app, ["score", "--model", trained.uri, "--features", str(empty)])
     assert res.exit_code == 1 and f"feature table {empty} has no rows" in res.output
+    blank = tmp_path / "blank.csv"
+    blank.write_text("")
+    res = runner.invoke(app, ["score", "--model", trained.uri, "--features", str(blank)])
+    assert res.exit_code == 1 and f"feature table {blank} is an empty file" in res.output

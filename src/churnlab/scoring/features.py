@@ -62,7 +62,10 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
     if path.suffix == ".parquet" or path.is_dir():
         frame = pd.read_parquet(path)
     elif path.suffix == ".csv":
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise ScoringError(f"feature table {path} is an empty file: nothing to score") from None
     else:
         raise ScoringError(f"feature table {path}: expected a .parquet or .csv file")
     if frame.empty:

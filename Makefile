@@ -23,12 +23,26 @@ TUNE_TRIALS ?= 20
 SCORES ?= data/scores.parquet
 AS_OF ?=
 NB_OUT ?= reports/notebooks
+# the stages of `make run`, in order (its help line lists them)
+RUN_STEPS := data validate train tune compare promote export score report
+empty :=
+RUN_CHAIN := $(subst $(empty) $(empty), -> ,$(RUN_STEPS))
+# the variables this Makefile sets, whose values `make help` shows in place of $(NAME)
+HELP_VARS = $(shell sed -nE 's/^([A-Z_]+) *[?:]?= .*/\1/p' $(firstword $(MAKEFILE_LIST)))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve report notebooks test docs lint bench clean clean-stores
 
-help: ## list the targets
-	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+help: ## list the targets, with the values of the variables they use (make help DATA=...)
+	@bold=; plain=; if [ -t 1 ]; then bold=$$'\033[1m'; plain=$$'\033[0m'; fi; \
+	grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(firstword $(MAKEFILE_LIST)) | \
+	$(foreach v,$(HELP_VARS),$(v)='$($(v))') awk -F':.*## ' -v b="$$bold" -v p="$$plain" '{ \
+		text = $$2; out = ""; \
+		while (match(text, /\$$\([A-Z_]+\)/)) { \
+			name = substr(text, RSTART + 2, RLENGTH - 3); \
+			value = (name in ENVIRON) ? ENVIRON[name] : substr(text, RSTART, RLENGTH); \
+			out = out substr(text, 1, RSTART - 1) value; text = substr(text, RSTART + RLENGTH) } \
+		printf "  %s%-12s%s %s%s\n", b, $$1, p, out, text }'
 
 $(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +60,7 @@ lock: ## regenerate requirements.lock from pyproject.toml (pinned, hashed)
 data: $(STAMP) ## simulate the demo dataset into $(DATA)
 	$(CHURNLAB) simulate --accounts $(ACCOUNTS) --months $(MONTHS) --seed $(SEED) --out $(DATA)
 
-validate: $(STAMP) ## validate the demo dataset
+validate: $(STAMP) ## validate the dataset in $(DATA) (every problem in one message)
 	$(CHURNLAB) validate $(DATA)
 
 features: $(STAMP) ## build the demo's observation + feature table ($(FEATURES))
@@ -83,7 +97,7 @@ report: $(STAMP) ## HTML report of the champion of $(EXPERIMENT) into reports/ (
 notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $(NB_OUT)); Jupyter: docs/analytics.md
 	$(CHURNLAB) notebooks --out $(NB_OUT)
 
-run: data validate train tune compare promote export score report ## the whole demo: simulate -> train (features built once, cached) -> tune -> compare -> promote -> export -> score -> report
+run: $(RUN_STEPS) ## the whole demo: $(RUN_CHAIN) (features built once and cached; about 7 minutes on 2 cores)
 
 test: $(STAMP) docs ## check the layer contracts, build the docs strictly, run the test suite
 	$(BIN)/lint-imports

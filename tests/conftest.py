@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +27,35 @@ B2B_EVENTS = {
     },
     "ratios": [["share_report", "create_report"]],
 }
+
+
+@functools.cache
+def java_problem() -> str | None:
+    """Why a local Spark session cannot start here, or None: Spark 4 needs Java 17 or later,
+    found as PySpark finds it ($JAVA_HOME/bin/java, else java on the PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    need = "the Spark tests need Java 17+ (e.g. apt-get install openjdk-17-jre-headless)"
+    if not java or not Path(java).exists():
+        return f"{need}: no java on the PATH or in JAVA_HOME"
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{need}: {java} -version failed ({exc})"
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not found:
+        return f"{need}: cannot read the version of {java}"
+    major = int(found[1]) if found[1] != "1" else int(found[2] or 0)  # "1.8.0" is Java 8
+    return None if major >= 17 else f"{need}: {java} is Java {major}"
+
+
+def requires_java() -> pytest.MarkDecorator:
+    """Skip a Spark test module, with the reason, where Java is missing; where
+    ``CHURNLAB_REQUIRE_SPARK`` is set (CI) a missing Java is an error instead."""
+    problem = java_problem()
+    if problem and os.environ.get("CHURNLAB_REQUIRE_SPARK", "") not in ("", "0"):
+        raise RuntimeError(f"CHURNLAB_REQUIRE_SPARK is set, but {problem}")
+    return pytest.mark.skipif(problem is not None, reason=problem or "")
 
 
 def add_events_mapping(folder: Path, events: dict | None = None) -> Path:

@@ -226,3 +226,79 @@ def test_train_bad_spec_exits_nonzero(tmp_path):
     res = run("train", str(spec))
     assert res.returncode == 1
     assert "model.family" in res.stderr and "'cox' or 'lightgbm_survival'" in res.stderr
+
+
+def test_empty_and_latin1_tables_fail_in_one_line_naming_the_file(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    runner = CliRunner()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    res = runner.invoke(app, ["validate", "--table", str(empty), "--id", "id", "--label", "Churn"])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        f"error: {empty}: the file is empty: expected a header line of column names, then one "
+        "row per customer"
+    )
+    latin = tmp_path / "crm.csv"
+    rows = ["customerID,city,Churn"] + [
+        f"C{i},{'Montréal' if i == 3 else 'Lyon'},No" for i in range(8)
+    ]
+    latin.write_bytes(("\n".join([*rows, "C9,Lyon,Yes", ""])).encode("latin-1"))
+    table = ["--table", str(latin), "--id", "customerID", "--label", "Churn"]
+    res = runner.invoke(app, ["train", *table, "--model", "logistic"])
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1, res.output
+    assert lines[0].startswith(f"error: {latin}: is not utf-8 text (byte 0xe9 on line 5)")
+    assert "--encoding latin-1" in lines[0]
+    assert not (tmp_path / "mlflow.db").exists()  # refused before any run
+    res = runner.invoke(app, ["validate", *table, "--encoding", "latin-1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["customers"] == 9
+
+
+def test_features_with_no_cutoff_inside_the_data_fails_naming_the_range(small_sim, tmp_path):
+    out = tmp_path / "f.parquet"
+    res = run(
+        "features", "--data", str(small_sim), "--cutoffs", "2019-01-01:2019-06-01:1M",
+        "--out", str(out),
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert "no cutoff inside the data: the cutoffs 2019-01-01 to 2019-06-01" in res.stderr
+    assert "the data covers 2024-01-01 to 2025-07-01" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_and_errors_print_syntax_as_written(tmp_path):
+    """No rich markup or emoji codes: START:END:STEP stays text (it was "START🔚STEP"), every
+    command's summary is a whole sentence, flags show no type."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"], terminal_width=80)
+    assert top.exit_code == 0
+    commands = top.output.split("Commands:")[1].strip().splitlines()
+    assert len(commands) == 13
+    for line in commands:
+        name, summary = line.split(maxsplit=1)
+        assert summary.endswith(".") and not summary.endswith("..."), line
+        help_text = runner.invoke(app, [name, "--help"], terminal_width=80).output
+        assert "<bool>" not in help_text and "\x1b" not in help_text, name
+        assert "🔚" not in help_text, name
+    features = runner.invoke(app, ["features", "--help"], terminal_width=80).output
+    assert "START:END:STEP" in " ".join(features.split())
+    tune = runner.invoke(app, ["tune", "--help"], terminal_width=80).output
+    assert "Tune a spec with Optuna and register the best model.\n" in tune
+    res = runner.invoke(
+        app,
+        ["features", "--cutoffs", "2024-01-01:2024-02-01:1Y", "--out", str(tmp_path / "f.csv")],
+    )
+    assert res.exit_code == 1 and "START:END:STEP" in res.output and "🔚" not in res.output

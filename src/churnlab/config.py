@@ -107,6 +107,9 @@ class TableData(_Strict):
     mrr: str | None = Field(
         None, description="monthly revenue column, for revenue at risk (also a feature)"
     )
+    encoding: str = Field(
+        "utf-8", description="text encoding of a CSV/TSV table (e.g. latin-1, cp1252)"
+    )
 
     @model_validator(mode="after")
     def _unit_needs_duration(self) -> TableData:
@@ -408,6 +411,7 @@ def spec_from_options(
     mrr: str | None,
     model: str | None,
     duration_unit: str | None = None,
+    encoding: str | None = None,
     experiment: str | None,
     name: str | None,
     seed: int | None,
@@ -418,7 +422,7 @@ def spec_from_options(
         given = {
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
-            "--model": model, "--duration-unit": duration_unit,
+            "--model": model, "--duration-unit": duration_unit, "--encoding": encoding,
         }  # fmt: skip
         clash = [flag for flag, value in given.items() if value is not None]
         if clash:
@@ -440,6 +444,7 @@ def spec_from_options(
             "duration": duration,
             "duration_unit": duration_unit or "days",
             "mrr": mrr,
+            "encoding": encoding or "utf-8",
         }
     elif data is not None:
         if not cutoffs:

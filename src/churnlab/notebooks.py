@@ -90,25 +90,34 @@ def notebook_paths(root: Path | None = None) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]-*.py"))
 
 
+# tqdm.auto (used by libraries the notebooks call, e.g. SHAP) looks for ipywidgets in a kernel,
+# warns when they are missing and falls back to its plain text bar: the plain bar is what we
+# want, the warning is noise (the `-W` syntax: action:message-prefix)
+KERNEL_WARNINGS = "ignore:IProgress not found"
+
+
 @contextmanager
 def venv_kernel():
-    """A kernelspec named ``churnlab-venv`` that runs this interpreter (the project's venv)."""
+    """A kernelspec named ``churnlab-venv`` that runs this interpreter (the project's venv);
+    yields its name and a folder for the kernel's IPC sockets."""
     with tempfile.TemporaryDirectory(prefix="churnlab-kernel-") as tmp:
         spec_dir = Path(tmp) / "kernels" / KERNEL
         spec_dir.mkdir(parents=True)
+        warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), KERNEL_WARNINGS]))
         (spec_dir / "kernel.json").write_text(
             json.dumps(
                 {
                     "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                     "display_name": "churnlab (.venv)",
                     "language": "python",
+                    "env": {"PYTHONWARNINGS": warnings},
                 }
             )
         )
         old = os.environ.get("JUPYTER_PATH")
         os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [tmp, old]))
         try:
-            yield KERNEL
+            yield KERNEL, Path(tmp)
         finally:
             if old is None:
                 os.environ.pop("JUPYTER_PATH", None)
@@ -124,17 +133,25 @@ def execute_notebooks(
     import jupytext
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     root = config.project_root()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seconds = {}
-    with venv_kernel() as kernel:
+    with venv_kernel() as (kernel, sockets):
+        # the kernel talks to this process over Unix sockets in a private temporary folder, not
+        # over unencrypted TCP on localhost (which ipykernel warns about at every start)
+        transport = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "ipc")}})
         for path in paths or notebook_paths(root):
             t0 = time.perf_counter()
             nb = jupytext.read(path)
             client = NotebookClient(
-                nb, kernel_name=kernel, timeout=timeout, resources={"metadata": {"path": str(root)}}
+                nb,
+                kernel_name=kernel,
+                timeout=timeout,
+                resources={"metadata": {"path": str(root)}},
+                config=transport,
             )
             client.execute()
             target = out / f"{path.stem}.ipynb"

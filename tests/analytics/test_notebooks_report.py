@@ -73,6 +73,8 @@ def test_every_notebook_runs_top_to_bottom(executed):
     assert "0 mismatching values" in texts["02-build-features"]
     assert "is now 'champion'" in texts["03-train-and-compare"]
     assert re.search(r"scored [\d,]+ accounts at", texts["05-score-and-act"])
+    for n, text in texts.items():  # tqdm's plain bar, not a warning about missing ipywidgets
+        assert "IProgress not found" not in text and "TqdmWarning" not in text, n
     for n in ("01-explore-data", "03-train-and-compare", "04-explain", "05-score-and-act"):
         nb = nbformat.read(root / "out" / f"{n}.ipynb", as_version=4)
         images = [
@@ -95,6 +97,10 @@ def test_report_renders_every_section_with_working_images(executed, tmp_path):
         img.load()
         assert img.format == "PNG" and min(img.size) > 100, alt
     assert "http://" not in html and "https://" not in html  # opens offline
+    # counts as whole numbers; the event-data report speaks of its horizon and test cutoff
+    assert re.search(r"<td class=\"text\">rows</td><td>[\d,]+</td><td>[\d,]+</td>", html)
+    assert not re.search(r"\d,\d{3}\.000", html)
+    assert "horizon 60 days" in html and "Test-cutoff plots" in html
     assert not list(tmp_path.glob(".*"))  # no temp file left behind
     run_id = re.search(r"run <code>([0-9a-f]{32})</code>", html).group(1)
     logged = mlflow.tracking.MlflowClient().list_artifacts(run_id, "report")

@@ -83,9 +83,56 @@ def test_duplicate_ids_missing_columns_and_bad_durations(tmp_path):
 
 
 def test_empty_table(tmp_path):
-    with pytest.raises(DataValidationError, match="table is empty"):
+    header_only = _write(tmp_path, CSV.splitlines()[0] + "\n")
+    with pytest.raises(DataValidationError, match="has a header line but no rows") as caught:
+        load_customer_table(header_only, id_col="customerID", label_col="Churn")
+    assert str(caught.value).startswith(f"{header_only}: ") and "\n" not in str(caught.value)
+    empty = _write(tmp_path, "", "empty.csv")
+    with pytest.raises(DataValidationError) as caught:
+        load_customer_table(empty, id_col="customerID", label_col="Churn")
+    # one line: the file, what is wrong, what it should hold
+    assert str(caught.value) == (
+        f"{empty}: the file is empty: expected a header line of column names, then one row per "
+        "customer"
+    )
+    assert [p.message for p in caught.value.problems] == [str(caught.value).split(": ", 1)[1]]
+
+
+LATIN1 = CSV.replace("7590-VHVEG,Female", "7590-VHVEG,Fémale")
+
+
+@pytest.mark.parametrize("name", ["crm.csv", "crm.csv.gz", "crm.tsv", "crm.csv.zst"])
+def test_latin1_tables_are_refused_with_a_hint_and_read_with_encoding(tmp_path, name):
+    import gzip
+
+    text = LATIN1.replace(",", "\t") if name.endswith(".tsv") else LATIN1
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode("latin-1")))
+    elif name.endswith(".zst"):
+        import pyarrow as pa
+
+        with pa.CompressedOutputStream(str(path), "zstd") as out:
+            out.write(text.encode("latin-1"))
+    else:
+        path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(DataValidationError) as caught:
+        load_customer_table(path, id_col="customerID", label_col="Churn")
+    message = str(caught.value)
+    assert message.startswith(f"{path}: is not utf-8 text") and "\n" not in message
+    assert "--encoding latin-1" in message
+    if not name.endswith(".zst"):
+        assert "(byte 0xe9 on line 2)" in message
+    ds = load_customer_table(path, id_col="customerID", label_col="Churn", encoding="latin-1")
+    assert ds.con.execute(ds["customers"])["gender"].iloc[0] == "Fémale"
+
+
+def test_unknown_encoding_is_named(tmp_path):
+    from churnlab.errors import ChurnlabError
+
+    with pytest.raises(ChurnlabError, match="unknown text encoding 'latn-1'"):
         load_customer_table(
-            _write(tmp_path, CSV.splitlines()[0] + "\n"), id_col="customerID", label_col="Churn"
+            _write(tmp_path, CSV), id_col="customerID", label_col="Churn", encoding="latn-1"
         )
 
 

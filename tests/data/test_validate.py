@@ -190,3 +190,23 @@ def test_duckdb_file_source(tmp_path):
     con.close()
     ds = load_dataset(path, observed_until=END)
     assert ds.summary()["accounts"] == 3
+
+
+def test_latin1_csv_in_a_folder_is_named_and_read_with_its_encoding(tmp_path):
+    import json
+
+    frames = tiny_frames()
+    frames["accounts"]["segment"] = ["smb", "pymé", "enterprise"]
+    folder = write_frames(frames, tmp_path / "d", "csv")
+    text = (folder / "accounts.csv").read_text(encoding="utf-8")
+    (folder / "accounts.csv").write_bytes(text.encode("latin-1"))
+    with pytest.raises(DataValidationError) as caught:
+        load_dataset(folder)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'accounts.csv'}: is not utf-8 text")
+    assert '"encoding": "latin-1" in the folder\'s dataset.json' in message
+    ds = load_dataset(folder, encoding="latin-1")
+    assert "pymé" in set(ds.con.execute(ds["accounts"])["segment"])
+    (folder / "dataset.json").write_text(json.dumps({"encoding": "latin-1"}))
+    ds = load_dataset(folder)  # every command reads the folder alike
+    assert "pymé" in set(ds.con.execute(ds["accounts"])["segment"])

@@ -44,6 +44,7 @@ SECTIONS = (
     ("profit", "Retention campaign profit"),
 )
 EXAMPLES = 12
+COUNT_METRICS = ("rows",)  # metrics that count things: shown as whole numbers
 
 
 class ReportError(ChurnlabError):
@@ -88,16 +89,23 @@ def _cell(value: Any, column: str, percent: tuple[str, ...], digits: int) -> str
     return str(value)
 
 
-def _html_table(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3) -> str:
-    """A plain HTML table: numbers right-aligned, text left-aligned, everything escaped."""
-    text = {
-        c
-        for c in frame.columns
-        if not (
-            pd.api.types.is_numeric_dtype(frame[c])
-            or pd.api.types.is_datetime64_any_dtype(frame[c])
+def _html_table(
+    frame: pd.DataFrame,
+    percent: tuple[str, ...] = (),
+    digits: int = 3,
+    text: tuple[str, ...] | None = None,
+) -> str:
+    """A plain HTML table: numbers right-aligned, text left-aligned (or the ``text`` columns),
+    everything escaped."""
+    if text is None:
+        text = tuple(
+            c
+            for c in frame.columns
+            if not (
+                pd.api.types.is_numeric_dtype(frame[c])
+                or pd.api.types.is_datetime64_any_dtype(frame[c])
+            )
         )
-    }
     cls = {c: ' class="text"' if c in text else "" for c in frame.columns}
     head = "".join(f"<th{cls[c]}>{escape(str(c))}</th>" for c in frame.columns)
     rows = []
@@ -178,6 +186,13 @@ def _data_section(dataset) -> dict[str, Any]:
     kpis = [
         {"label": f"{k} rows", "value": f"{v:,}"} for k, v in s["rows"].items() if k not in skip
     ]
+    if "customers" in s:
+        kpis = [
+            {"label": "customers", "value": f"{s['customers']:,}"},
+            {"label": "churned customers", "value": f"{s['churned_customers']:,}"},
+            {"label": "churn rate", "value": f"{s['churn_rate']:.1%}"},
+            {"label": "columns", "value": f"{s['columns']:,}"},
+        ]
     if "accounts" in s:
         kpis = [
             {"label": "accounts", "value": f"{s['accounts']:,}"},
@@ -298,19 +313,29 @@ def _leaderboard_section(run: RunInfo) -> dict[str, Any]:
             "brier", "ece", "lift_top10", "revenue_capture_top10", "oracle_roc_auc", "chosen"]  # fmt: skip
     return {
         "intro": f"Finished training runs of '{run.experiment}' by test {metric}.",
-        "blocks": [{"table": _html_table(board[[c for c in cols if c in board]])}],
+        # columns no run has (e.g. the oracle AUC, known only for simulated data) are left out
+        "blocks": [
+            {"table": _html_table(board[[c for c in cols if c in board]].dropna(axis=1, how="all"))}
+        ],
         "notices": [],
     }
 
 
-def _model_section(run_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
+def _metric_text(name: str, value: float | None) -> str:
+    """A metric as the table shows it: counts as whole numbers ("1,825"), scores to 3 places."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{value:,.0f}" if name in COUNT_METRICS else f"{value:,.3f}"
+
+
+def _model_section(run_dir: Path, metrics: dict[str, float], single_table: bool) -> dict[str, Any]:
     names = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "ece_floor", "lift_top10", "capture_top10",
              "revenue_capture_top10", "oracle_roc_auc", "positive_rate", "rows"]  # fmt: skip
     rows = [
         {
             "metric": n,
-            "validation": metrics.get(f"validation_{n}"),
-            "test": metrics.get(f"test_{n}"),
+            "validation": _metric_text(n, metrics.get(f"validation_{n}")),
+            "test": _metric_text(n, metrics.get(f"test_{n}")),
         }
         for n in names
         if f"test_{n}" in metrics
@@ -324,9 +349,9 @@ def _model_section(run_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
     return {
         "kpis": kpis,
         "blocks": [
-            {"table": _html_table(pd.DataFrame(rows))},
+            {"table": _html_table(pd.DataFrame(rows), text=("metric",))},
             {
-                "heading": "Test-cutoff plots",
+                "heading": "Test-set plots" if single_table else "Test-cutoff plots",
                 "figures": [
                     {"png": _file_png(p), "caption": p.stem.replace("_", " ")} for p in plots
                 ],
@@ -336,7 +361,16 @@ def _model_section(run_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def _shap_section(run_dir: Path) -> dict[str, Any]:
+def _test_part(single_table: bool) -> str:
+    """What the held-out test part is: a random share of a table's rows, or the latest cutoff."""
+    return (
+        "the test rows (a random held-out share of the table)"
+        if single_table
+        else "the test cutoff"
+    )
+
+
+def _shap_section(run_dir: Path, single_table: bool) -> dict[str, Any]:
     shap_dir = run_dir / "shap"
     per_driver = _read_table(shap_dir / "driver_importance.json")
     per_feature = _read_table(shap_dir / "feature_importance.json").head(15)
@@ -352,7 +386,7 @@ def _shap_section(run_dir: Path) -> dict[str, Any]:
     return {
         "intro": "Mean |SHAP| on the model's score (the log-odds of churn for classifiers, the "
         "log-hazard for survival families): per driver (its features summed) and per feature, "
-        "on the test cutoff.",
+        f"on {_test_part(single_table)}.",
         "blocks": [
             {"heading": "Global summary", "figures": figures},
             {"heading": "Drivers", "table": _html_table(per_driver, percent=("share",))},
@@ -363,19 +397,20 @@ def _shap_section(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def _customers_section(run_dir: Path, examples: int) -> dict[str, Any]:
+def _customers_section(run_dir: Path, examples: int, single_table: bool) -> dict[str, Any]:
     ex = _read_table(run_dir / "shap" / "example_reasons.json").head(examples)
-    cols = ["account_id", "cutoff", "p"] + [f"reason_{i}" for i in (1, 2, 3) if f"reason_{i}" in ex]
-    table = ex[cols].rename(columns={"p": "p_churn"})
+    keys = ["account_id"] if single_table else ["account_id", "cutoff"]
+    cols = keys + ["p"] + [f"reason_{i}" for i in (1, 2, 3) if f"reason_{i}" in ex]
+    table = ex[[c for c in cols if c in ex]].rename(columns={"p": "p_churn"})
     return {
-        "intro": f"The {len(table)} highest-risk customers of the test cutoff and the top reasons "
-        "raising their risk (features with the largest positive SHAP values).",
+        "intro": f"The {len(table)} highest-risk customers of {_test_part(single_table)} and the "
+        "top reasons raising their risk (features with the largest positive SHAP values).",
         "blocks": [{"table": _html_table(table)}],
         "notices": [],
     }
 
 
-def _profit_section(run_dir: Path, campaign) -> dict[str, Any]:
+def _profit_section(run_dir: Path, campaign, single_table: bool) -> dict[str, Any]:
     from churnlab.evaluation.profit import best_k, plot_profit_curve, profit_curve
 
     pred = _read_table(run_dir / "predictions" / "test.json")
@@ -394,15 +429,45 @@ def _profit_section(run_dir: Path, campaign) -> dict[str, Any]:
         "intro": (
             f"Offer cost {campaign.offer_cost:g}, acceptance rate {campaign.acceptance_rate:.0%}, "
             f"customer value MRR x {campaign.value_months:g} months, contact cost "
-            f"{campaign.contact_cost:g}; profit counted on the test cutoff's true outcomes "
-            f"({len(pred):,} customers)."
+            f"{campaign.contact_cost:g}; profit counted on the true outcomes of "
+            f"{_test_part(single_table)} ({len(pred):,} customers)."
         ),
         "blocks": [
-            {"figures": [{"png": figure_png(plot_profit_curve(curve)), "caption": "profit curve"}]},
+            {
+                "figures": [
+                    {"png": figure_png(plot_profit_curve(curve)), "caption": "profit curve"}
+                ],
+                "text": _steps_text(pred, campaign),
+            },
             {"table": _html_table(rows, percent=("share_contacted",), digits=0)},
         ],
         "notices": [],
     }
+
+
+def _steps_text(pred: pd.DataFrame, campaign) -> str:
+    """Why the risk-ranked curve jumps: the single customers behind its near-vertical steps."""
+    from churnlab.evaluation.profit import largest_steps
+
+    steps = largest_steps(pred.p, pred.mrr, campaign, churned=pred.y)
+    if steps.empty:
+        return ""
+    parts = [
+        f"at {s.share_contacted:.0%} contacted, {_account(pred, s.position)} (MRR "
+        f"{s.mrr:,.0f}, p = {s.p:.3f}) {'churned' if s.gain > 0 else 'stayed'}: "
+        f"{s.gain:+,.0f}"
+        for s in steps.itertuples()
+    ]
+    return (
+        "The vertical steps of the curve ranked by risk are single customers: a retained "
+        f"churner is worth MRR x {campaign.value_months:g}, so one large account moves the "
+        "profit by more than a tenth of its range. Here: " + "; ".join(parts) + ". Ranking "
+        "by expected loss (p x value) contacts such accounts earlier."
+    )
+
+
+def _account(pred: pd.DataFrame, position: int) -> str:
+    return f"account {pred['account_id'].iloc[int(position)]}" if "account_id" in pred else "one"
 
 
 # -------------------------------------------------------------------------------------------
@@ -449,19 +514,20 @@ def build_report(
             raise ReportError(f"dataset {path} of run {run.run_id} not found; pass --data")
         d = spec["data"]
         if "table" in d:
-            fields = {k: d.get(k) for k in ("id", "label", "duration", "mrr")}
+            fields = {k: d[k] for k in ("id", "label", "duration", "mrr", "encoding") if k in d}
             dataset = load_source(TableData(table=path, **fields))
         else:
             dataset = load_source(EventData(path=path))
         log.info("rendering the report for run %s", run.run_id)
+        single = dataset.kind != "events"
         parts = {
             "data": _data_section(dataset),
             "retention": _retention_section(dataset, spec, danger_feature),
             "leaderboard": _leaderboard_section(run),
-            "model": _model_section(run_dir, metrics),
-            "explanations": _shap_section(run_dir),
-            "customers": _customers_section(run_dir, EXAMPLES),
-            "profit": _profit_section(run_dir, campaign),
+            "model": _model_section(run_dir, metrics, single),
+            "explanations": _shap_section(run_dir, single),
+            "customers": _customers_section(run_dir, EXAMPLES, single),
+            "profit": _profit_section(run_dir, campaign, single),
         }
     sections = [
         {
@@ -491,7 +557,8 @@ def build_report(
         title=f"{run.run_name}" + (f" v{run.model_version}" if run.model_version else ""),
         run=asdict(run),
         data_source=str(path),
-        horizon_days=spec.get("horizon_days"),
+        # a customer table has no cutoffs: its label is churned or not, with no horizon
+        horizon_days=None if single else spec.get("horizon_days"),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         sections=sections,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from churnlab import __version__
 from churnlab.errors import ChurnlabError
@@ -21,9 +22,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # help as click prints it: rich markup would read `[...]` and `:name:` in help text and
+    # error messages as styles and emoji (START:END:STEP became "START🔚STEP")
+    rich_markup_mode=None,
 )
-console = Console()
-err = Console(stderr=True)
+# no markup and no emoji codes: user text (paths, names, dates, messages) prints as it is;
+# styles are given as Text (see `styled`)
+console = Console(markup=False, emoji=False)
+err = Console(stderr=True, markup=False, emoji=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line of text from plain strings and ``(text, style)`` pairs; nothing in it is read
+    as markup or emoji. ``styled(("error:", "bold red"), " ", message)``"""
+    return Text.assemble(*parts)
 
 
 def _version(value: bool) -> None:
@@ -62,7 +74,7 @@ def emit_json(obj: Any) -> None:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(styled(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -103,4 +115,4 @@ def errors_reported() -> Iterator[None]:
 
 def notices(items: list[str]) -> None:
     for notice in items:
-        err.print(f"[yellow]notice:[/] {notice}", highlight=False, soft_wrap=True)
+        err.print(styled(("notice:", "yellow"), " ", notice), highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices
+from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices, styled
 from churnlab.vocab import DEFAULT_DATA, SIMULATOR_PROFILES
 
 # the choices of --profile, one home for the names (churnlab.vocab)
@@ -36,8 +36,10 @@ def simulate(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
 ) -> None:
-    """Simulate a business (B2B SaaS, a consumer social app or a streaming service): accounts,
-    subscriptions, events, tickets, surveys, truth and the event mapping in dataset.json."""
+    """Simulate a demo business into a dataset folder.
+
+    B2B SaaS, a consumer social app or a streaming service: accounts, subscriptions, events,
+    tickets, surveys, the simulator's truth and the event mapping in dataset.json."""
     from churnlab.data.simulate import SimulationParams
     from churnlab.data.simulate import simulate as run_simulation
 
@@ -67,9 +69,13 @@ def simulate(
         return
     rows = manifest["rows"]
     console.print(
-        f"wrote [bold]{out}[/]: "
-        + ", ".join(f"{name} {n:,}" for name, n in rows.items())
-        + f" rows in {elapsed:.1f}s ({rows['events'] / elapsed:,.0f} events/s)"
+        styled(
+            "wrote ",
+            (str(out), "bold"),
+            ": "
+            + ", ".join(f"{name} {n:,}" for name, n in rows.items())
+            + f" rows in {elapsed:.1f}s ({rows['events'] / elapsed:,.0f} events/s)",
+        )
     )
 
 
@@ -82,13 +88,23 @@ def validate(
     id_col: Annotated[str | None, typer.Option("--id", help="id column of --table")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,
     duration: Annotated[str | None, typer.Option(help="duration column of --table")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="text encoding of CSV files: utf-8 (default; a folder's dataset.json may set "
+            "it), latin-1, cp1252, ..."
+        ),
+    ] = None,
     observed_until: Annotated[
         str | None,
         typer.Option("--end", help="end of observation (default: manifest or last event)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Check a dataset and report every problem at once; print a summary when it is clean."""
+    """Check a dataset and list every problem at once.
+
+    A dataset folder (or .duckdb file) in the five-table model, or one customer table with
+    --table; prints a summary when the data is clean."""
     from churnlab.data import (
         DataValidationError,
         describe_vocabulary,
@@ -104,10 +120,14 @@ def validate(
         try:
             if table is not None:
                 dataset = load_customer_table(
-                    table, id_col=id_col, label_col=label, duration_col=duration
+                    table,
+                    id_col=id_col,
+                    label_col=label,
+                    duration_col=duration,
+                    encoding=encoding or "utf-8",
                 )
             else:
-                dataset = load_dataset(data, observed_until=observed_until)
+                dataset = load_dataset(data, observed_until=observed_until, encoding=encoding)
             summary = dataset.summary()
             if dataset.kind == "events":
                 summary["vocabulary"] = describe_vocabulary(dataset)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices
+from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices, styled
 from churnlab.files import atomic_file, check_writable
 from churnlab.vocab import DEFAULT_DATA
 
@@ -32,8 +32,9 @@ def features(
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Build point-in-time observations and features at each cutoff and write them to a file.
+    """Build point-in-time features at each cutoff into a file.
 
+    One row per account active at each cutoff: its label, duration and features.
     The per-event-type features use the vocabulary fitted on events before the last cutoff."""
     from churnlab.data import fit_vocabulary, load_dataset
     from churnlab.features import (
@@ -49,9 +50,9 @@ def features(
     with errors_reported():
         check_writable(out)
         cut = parse_cutoffs(cutoffs)
-        with err.status(f"loading {data}", spinner="dots") as status:
+        with err.status(styled(f"loading {data}"), spinner="dots") as status:
             dataset = load_dataset(data, engine=engine)
-            status.update(f"planning features at {len(cut)} cutoffs")
+            status.update(styled(f"planning features at {len(cut)} cutoffs"))
             obs = build_observations(dataset, cut, horizon, lead)
             table, used = build_features(
                 dataset,
@@ -60,7 +61,9 @@ def features(
                 vocabulary=fit_vocabulary(dataset, before=max(cut)),
             )
             n_features = len(table.columns) - len(OBSERVATION_COLUMNS)
-            status.update(f"building {n_features} features x {len(cut)} cutoffs on {engine}")
+            status.update(
+                styled(f"building {n_features} features x {len(cut)} cutoffs on {engine}")
+            )
             write_table(dataset, table, out)
     elapsed = time.perf_counter() - t0
     summary = {**summarize_written(dataset, out, used), "seconds": round(elapsed, 2)}
@@ -88,7 +91,9 @@ def catalogue(
     fmt: Annotated[str, typer.Option("--format", help="json or md")] = "md",
     out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
 ) -> None:
-    """The feature catalogue: every built-in feature with its driver, dtype and description."""
+    """Print or export the built-in feature catalogue.
+
+    Every built-in feature with its driver, dtype and description."""
     from churnlab.features import catalogue_json, catalogue_markdown
 
     if fmt not in ("json", "md"):

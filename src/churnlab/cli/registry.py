@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, errors_reported
+from churnlab.cli.app import app, console, emit_json, errors_reported, styled
 from churnlab.vocab import DEFAULT_EXPERIMENT, champion_uri, registered_model_name
 
 
@@ -22,7 +22,9 @@ def compare(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the leaderboard as JSON")] = False,
 ) -> None:
-    """Leaderboard: every finished training run with its test metrics, best first."""
+    """Leaderboard of the experiment's finished training runs.
+
+    Every finished training run with its test metrics, best first."""
     from churnlab.tracking import log_leaderboard, spec_metric
 
     with errors_reported():
@@ -49,7 +51,7 @@ def compare(
             ]
         )
     # piped or under make, rich assumes 80 columns and would cut every number to "0.…"
-    (console if console.is_terminal else Console(width=140)).print(grid)
+    (console if console.is_terminal else Console(width=140, markup=False, emoji=False)).print(grid)
 
 
 @app.command()
@@ -63,7 +65,10 @@ def promote(
     force: Annotated[bool, typer.Option(help="promote the best even if it does not win")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
 ) -> None:
-    """Point the alias 'champion' at the best version if it beats the current champion."""
+    """Make the best version 'champion' if it beats the current one.
+
+    The alias moves only when the best version beats the current champion on the metric
+    (--force moves it anyway)."""
     from dataclasses import asdict
 
     from churnlab.tracking import promote as do_promote
@@ -77,7 +82,11 @@ def promote(
         emit_json(asdict(outcome))
         return
     console.print(
-        ("[green]promoted:[/] " if outcome.promoted else "[yellow]kept:[/] ") + outcome.message
+        styled(
+            ("promoted:", "green") if outcome.promoted else ("kept:", "yellow"),
+            " ",
+            outcome.message,
+        )
     )
 
 
@@ -94,7 +103,10 @@ def export(
         bool, typer.Option(help="replace a churnlab-made --out even if files were added to it")
     ] = False,
 ) -> None:
-    """Write a registered model to a self-contained MLflow model folder (atomically)."""
+    """Export a registered model to a self-contained folder.
+
+    An MLflow model folder, written atomically, that mlflow.pyfunc.load_model loads wherever
+    churnlab is installed."""
     from churnlab.tracking import export_model, model_name_of
 
     with errors_reported():

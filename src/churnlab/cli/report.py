@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from churnlab.cli.app import app, console, err, errors_reported, fail
+from churnlab.cli.app import app, console, err, errors_reported, fail, styled
 from churnlab.vocab import DEFAULT_EXPERIMENT
 
 
@@ -36,7 +36,10 @@ def report(
         bool, typer.Option("--log/--no-log", help="log the HTML to the run as an artifact")
     ] = True,
 ) -> None:
-    """Write a self-contained HTML report (data, retention, leaderboard, model, SHAP, profit)."""
+    """Write a self-contained HTML report of a run.
+
+    Data, retention, leaderboard, model, SHAP, example customers and campaign profit, for a
+    run or an experiment's champion."""
     from churnlab.analytics.report import build_report
     from churnlab.evaluation.profit import CampaignParams
 
@@ -44,7 +47,7 @@ def report(
         experiment = DEFAULT_EXPERIMENT
     with errors_reported():
         campaign = CampaignParams(offer_cost, acceptance_rate, value_months, contact_cost)
-        with err.status("rendering the report"):
+        with err.status(styled("rendering the report")):
             path = build_report(
                 run_id=run,
                 experiment=experiment,
@@ -66,7 +69,9 @@ def notebooks(
         list[Path] | None, typer.Argument(help="notebook .py files (default: all, in order)")
     ] = None,
 ) -> None:
-    """Execute the notebooks top to bottom with the project's Python (settings: CHURNLAB_NB_*)."""
+    """Execute the notebooks top to bottom.
+
+    With the project's Python; settings come from the CHURNLAB_NB_* environment variables."""
     from churnlab.notebooks import execute_notebooks
 
     try:

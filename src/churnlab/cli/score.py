@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, err, errors_reported
+from churnlab.cli.app import app, console, emit_json, err, errors_reported, styled
 from churnlab.vocab import champion_uri
 
 
@@ -35,11 +35,14 @@ def score(
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Score every account active at --as-of (or a prepared table) with a registered model."""
+    """Score every account active at a date with a model.
+
+    The accounts active at --as-of (default: the data's last date), or a prepared feature
+    table, scored with a registered or exported model."""
 
     from churnlab.scoring import score_job
 
-    with errors_reported(), err.status(f"scoring with {model}", spinner="dots"):
+    with errors_reported(), err.status(styled(f"scoring with {model}"), spinner="dots"):
         job = score_job(
             model,
             data=data,
@@ -55,8 +58,11 @@ def score(
         return
     ver = summary["model_version"] or "?"
     console.print(
-        f"{summary['accounts']:,} accounts scored with [bold]{summary['model_name']}[/] "
-        f"version {ver} as of {', '.join(summary['cutoffs']) or '-'}"
+        styled(
+            f"{summary['accounts']:,} accounts scored with ",
+            (summary["model_name"], "bold"),
+            f" version {ver} as of {', '.join(summary['cutoffs']) or '-'}",
+        )
     )
     grid = Table()
     for col in ("tier", "accounts", "revenue at risk", "mean p(churn)"):
@@ -72,9 +78,13 @@ def score(
         )
     secs = summary["seconds"]
     console.print(
-        f"wrote [bold]{job.out}[/] in {secs['total']:.1f}s (features "
-        f"{secs.get('features', 0):.1f}s, scoring {secs.get('scoring', 0):.1f}s)"
-        + (f"; logged run {job.run_id}" if job.run_id else "")
+        styled(
+            "wrote ",
+            (str(job.out), "bold"),
+            f" in {secs['total']:.1f}s (features {secs.get('features', 0):.1f}s, scoring "
+            f"{secs.get('scoring', 0):.1f}s)"
+            + (f"; logged run {job.run_id}" if job.run_id else ""),
+        )
     )
 
 
@@ -87,8 +97,9 @@ def serve(
     port: Annotated[int, typer.Option(help="port")] = 5001,
     workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 1,
 ) -> None:
-    """Serve the model over REST: POST rows to /invocations (MLflow's request format; the
-    same checks and scores as batch scoring; strict JSON out)."""
+    """Serve a model over REST (POST /invocations).
+
+    MLflow's request format; the same checks and scores as batch scoring; strict JSON out."""
 
     from churnlab.scoring.serve import serve_command
     from churnlab.tracking import resolve_model

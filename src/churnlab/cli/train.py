@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, err, errors_reported
+from churnlab.cli.app import app, console, emit_json, err, errors_reported, styled
 
 
 @contextmanager
@@ -30,7 +30,9 @@ def interrupts_reported(resume: bool = False) -> Iterator[None]:
         run_id = getattr(exc, "run_id", None)
         what = f"run {run_id} was marked KILLED" if run_id else "no run was started"
         kept = "; finished trials are kept in optuna.db, run the same command again to resume"
-        err.print(f"[yellow]interrupted:[/] {what}{kept if resume else ''}", highlight=False)
+        err.print(
+            styled(("interrupted:", "yellow"), f" {what}{kept if resume else ''}"), highlight=False
+        )
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -60,6 +62,10 @@ def train(
     mrr: Annotated[
         str | None, typer.Option(help="monthly revenue column (revenue at risk, and a feature)")
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="text encoding of a CSV --table: utf-8 (default), latin-1, cp1252, ..."),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(help="model family: logistic, lightgbm, cox or lightgbm_survival"),
@@ -69,7 +75,10 @@ def train(
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Train an experiment, evaluate it out of time, explain it and log it to MLflow."""
+    """Train a spec, evaluate it out of time, log it to MLflow.
+
+    An experiment spec (YAML), or options alone for a dataset folder (--data) or a customer
+    table (--table); the run is explained (SHAP) and registered as a model version."""
     started = time.perf_counter()
     from churnlab.config import spec_from_options
     from churnlab.tracking import train_and_log
@@ -89,14 +98,17 @@ def train(
             duration=duration,
             duration_unit=duration_unit,
             mrr=mrr,
+            encoding=encoding,
             model=model,
             experiment=experiment,
             name=name,
             seed=seed,
         )
         text = spec.source.read_text() if spec.source else None
-        with err.status(f"training {spec.name}", spinner="dots") as status:
-            result = train_and_log(spec, spec_text=text, progress=lambda m: status.update(m))
+        with err.status(styled(f"training {spec.name}"), spinner="dots") as status:
+            result = train_and_log(
+                spec, spec_text=text, progress=lambda m: status.update(styled(m))
+            )
     # the whole command: the deferred imports (MLflow, LightGBM, ...) are part of its cost
     result.seconds.update(imports=imports, total=time.perf_counter() - started)
     out = result.to_dict()
@@ -115,8 +127,11 @@ def train(
         grid.add_row(k, "" if val is None else fmt.format(val), fmt.format(v))
     console.print(grid)
     console.print(
-        f"registered [bold]{result.model_name}[/] version {result.model_version} "
-        f"in {out['seconds'].get('total', 0):.1f}s"
+        styled(
+            "registered ",
+            (result.model_name, "bold"),
+            f" version {result.model_version} in {out['seconds'].get('total', 0):.1f}s",
+        )
     )
 
 
@@ -136,8 +151,10 @@ def tune(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Tune the spec's model with Optuna (resumable; optuna.db beside mlflow.db), then train,
-    evaluate and register the best model like `train` does."""
+    """Tune a spec with Optuna and register the best model.
+
+    Resumable: the study is kept in optuna.db beside mlflow.db. The best parameters are then
+    trained, evaluated and registered as `train` does."""
     from churnlab.config import load_spec
     from churnlab.tracking.tuning import tune_and_log
 
@@ -146,10 +163,10 @@ def tune(
         budget = trials or spec.tuning.trials
         text = spec.source.read_text() if spec.source else None
         bar = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[best]}"),
+            TextColumn("{task.fields[best]}", markup=False),
             TimeElapsedColumn(),
             console=err,
             transient=as_json,
@@ -192,8 +209,10 @@ def tune(
         grid.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
     console.print(grid)
     console.print(
-        f"validation {spec.metric} {result.best_value:.4f}; test {spec.metric} "
-        f"{out['test_metrics'].get(spec.metric, float('nan')):.4f}; registered "
-        f"[bold]{result.run.model_name}[/] version {result.run.model_version} "
-        f"(run {result.run.run_id})"
+        styled(
+            f"validation {spec.metric} {result.best_value:.4f}; test {spec.metric} "
+            f"{out['test_metrics'].get(spec.metric, float('nan')):.4f}; registered ",
+            (result.run.model_name, "bold"),
+            f" version {result.run.model_version} (run {result.run.run_id})",
+        )
     )

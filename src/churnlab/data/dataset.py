@@ -43,6 +43,18 @@ class DataValidationError(ChurnlabError):
         super().__init__("\n".join(lines))
 
 
+class UnreadableTableError(DataValidationError):
+    """A file that cannot be read as a table at all (empty, not text in its encoding, not the
+    format its name says): one line naming the file, what is wrong and what to do."""
+
+    def __init__(self, source: str, message: str, table: str = "customers"):
+        super().__init__(source, [Problem(table, None, message)])
+        self.args = (f"{source}: {message}",)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 @dataclass
 class Dataset:
     """Named, validated tables on one Ibis connection.
@@ -69,6 +81,22 @@ class Dataset:
 
     def __getitem__(self, table: str) -> ir.Table:
         return self.tables[table]
+
+    def first_signup(self) -> pd.Timestamp | None:
+        """The earliest sign-up: no account is active before it (None for a customer table)."""
+        if "accounts" not in self.tables:
+            return None
+        if "_first_signup" not in self.__dict__:
+            first = self.con.execute(self.tables["accounts"].signup_at.min())
+            self.__dict__["_first_signup"] = None if pd.isna(first) else pd.Timestamp(first)
+        return self.__dict__["_first_signup"]
+
+    def covers(self) -> str:
+        """The dates the data covers, for messages: ``the data covers 2024-01-01 to 2026-01-01``."""
+        first, end = self.first_signup(), self.observed_until
+        if first is None or end is None:
+            return f"the data ({self.source}) has no dated accounts"
+        return f"the data covers {first.date()} to {end.date()}"
 
     def summary(self) -> dict[str, Any]:
         """Rows per table, date range, accounts, churned accounts and churn rate."""

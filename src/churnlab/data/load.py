@@ -11,13 +11,18 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data.dataset import MANIFEST, Dataset
+from churnlab.data.dataset import MANIFEST, Dataset, UnreadableTableError
+from churnlab.data.encoding import check_encoding, duckdb_encoding, encoding_hint
 from churnlab.data.engines import connect
 from churnlab.data.schema import TABLES
 from churnlab.data.validate import Validator
 
+FOLDER_HINT = encoding_hint(
+    '"encoding": "latin-1" in the folder\'s dataset.json (validate --encoding latin-1 to try it)'
+)
 
-def _read_folder_table(con: Any, folder: Path, name: str) -> ir.Table | None:
+
+def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.Table | None:
     parquet_file, parquet_dir, csv_file = (
         folder / f"{name}.parquet",
         folder / name,
@@ -30,13 +35,25 @@ def _read_folder_table(con: Any, folder: Path, name: str) -> ir.Table | None:
     if csv_file.exists():
         # raw text, so bad values are reported instead of silently re-typed
         if con.name == "duckdb":
-            return con.read_csv(str(csv_file), table_name=name, all_varchar=True)
-        return con.read_csv(str(csv_file), table_name=name, header=True, inferSchema=False)
+            return con.read_csv(
+                str(csv_file),
+                table_name=name,
+                all_varchar=True,
+                encoding=duckdb_encoding(encoding, str(csv_file)),
+            )
+        return con.read_csv(
+            str(csv_file), table_name=name, header=True, inferSchema=False, encoding=encoding
+        )
     return None
 
 
-def read_raw(path: str | Path, engine: str = "duckdb") -> tuple[Any, dict[str, ir.Table], dict]:
-    """The raw tables found at ``path`` (no validation), the connection and the manifest."""
+def read_raw(
+    path: str | Path, engine: str = "duckdb", encoding: str | None = None
+) -> tuple[Any, dict[str, ir.Table], dict]:
+    """The raw tables found at ``path`` (no validation), the connection and the manifest.
+
+    CSV files in a folder are read in ``encoding``, else the manifest's ``encoding``, else
+    UTF-8."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")
@@ -47,14 +64,22 @@ def read_raw(path: str | Path, engine: str = "duckdb") -> tuple[Any, dict[str, i
         con = connect(engine, path)
         present = set(con.list_tables())
         return con, {n: con.table(n) for n in names if n in present}, {}
+    manifest_path = path / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    encoding = check_encoding(encoding or manifest.get("encoding") or "utf-8")
     con = connect(engine)
     tables = {}
     for name in names:
-        t = _read_folder_table(con, path, name)
+        try:
+            t = _read_folder_table(con, path, name, encoding)
+        except Exception as exc:  # DuckDB sniffs a CSV's first rows when it is opened
+            if "unicode" not in str(exc).lower():
+                raise
+            raise UnreadableTableError(
+                str(path / f"{name}.csv"), f"is not {encoding} text; {FOLDER_HINT}", name
+            ) from None
         if t is not None:
             tables[name] = t
-    manifest_path = path / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     return con, tables, manifest
 
 
@@ -63,13 +88,14 @@ def load_dataset(
     *,
     engine: str = "duckdb",
     observed_until: str | pd.Timestamp | None = None,
+    encoding: str | None = None,
 ) -> Dataset:
     """Read and validate a dataset. Raises :class:`DataValidationError` listing every problem.
 
     ``observed_until`` (end of observation) comes from the argument, else from the folder's
     ``dataset.json`` manifest, else it is the latest event timestamp.
     """
-    con, raw, manifest = read_raw(path, engine)
+    con, raw, manifest = read_raw(path, engine, encoding)
     if observed_until is None and manifest.get("observed_until"):
         observed_until = manifest["observed_until"]
     validator = Validator(con, raw, str(path), observed_until)
@@ -99,6 +125,10 @@ def load_source(source: Any, root: str | Path | None = None) -> Dataset:
         raise FileNotFoundError(f"data: {path} not found")
     if table is not None:
         return load_customer_table(
-            path, id_col=source.id, label_col=source.label, duration_col=source.duration
+            path,
+            id_col=source.id,
+            label_col=source.label,
+            duration_col=source.duration,
+            encoding=source.encoding,
         )
     return load_dataset(path, engine=source.engine)

@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churnlab.data.dataset import MAX_EXAMPLES, Dataset, DataValidationError, Problem
+from churnlab.data.dataset import (
+    MAX_EXAMPLES,
+    Dataset,
+    DataValidationError,
+    Problem,
+    UnreadableTableError,
+)
+from churnlab.data.encoding import check_encoding, duckdb_encoding, encoding_hint
 from churnlab.data.engines import connect
 
 TABLE = "customers"
@@ -44,32 +51,77 @@ def table_format(path: Path) -> str | None:
     return next((f for f in (*TEXT_FORMATS, ".parquet") if name.endswith(f)), None)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """Every value as text (blanks missing), so bad values are reported and not re-typed;
     Parquet keeps its types. zstd-compressed text is read by DuckDB (pandas would need the
-    zstandard package), from its relational API: no SQL text is built from the path."""
+    zstandard package) with the path as a bound parameter: no SQL text is built from it."""
     fmt = table_format(path)
     if fmt is None:
-        raise DataValidationError(
-            str(path),
-            [Problem(TABLE, None, f"unsupported file type; expected one of {', '.join(FORMATS)}")],
+        raise UnreadableTableError(
+            str(path), f"unsupported file type; expected one of {', '.join(FORMATS)}"
         )
     import duckdb
 
+    encoding = check_encoding(encoding)
+    duck_encoding = duckdb_encoding(encoding, str(path)) if fmt.endswith(".zst") else None
     try:
         if fmt == ".parquet":
             return pd.read_parquet(path)
+        if path.stat().st_size == 0:
+            raise pd.errors.EmptyDataError
         if fmt.endswith(".zst"):
             with duckdb.connect() as con:
-                rel = con.read_csv(str(path), sep=TEXT_FORMATS[fmt], header=True, all_varchar=True)
+                # the path and options are bound parameters, never pasted into the SQL text
+                # (the relational read_csv refuses encodings other than UTF-8 in DuckDB 1.5)
+                rel = con.execute(
+                    "SELECT * FROM read_csv(?, sep = ?, header = true, all_varchar = true, "
+                    "encoding = ?)",
+                    [str(path), TEXT_FORMATS[fmt], duck_encoding],
+                )
                 return rel.df().astype("str")  # as pandas reads text: str dtype, NaN missing
         return pd.read_csv(
-            path, sep=TEXT_FORMATS[fmt], dtype=str, keep_default_na=False, na_values=[""]
+            path,
+            sep=TEXT_FORMATS[fmt],
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding=encoding,
         )
-    except (OSError, ValueError, UnicodeDecodeError, duckdb.Error) as exc:
-        raise DataValidationError(
-            str(path), [Problem(TABLE, None, f"cannot be read as {fmt}: {exc}")]
+    except pd.errors.EmptyDataError:
+        raise UnreadableTableError(
+            str(path),
+            "the file is empty: expected a header line of column names, then one row per customer",
         ) from None
+    except UnicodeDecodeError as exc:
+        raise UnreadableTableError(str(path), _decode_problem(path, encoding, exc)) from None
+    except duckdb.InvalidInputException as exc:
+        if "unicode" not in str(exc).lower():
+            raise UnreadableTableError(str(path), f"cannot be read as {fmt}: {exc}") from None
+        raise UnreadableTableError(str(path), f"is not {encoding} text; {ENCODING_HINT}") from None
+    except (OSError, ValueError, duckdb.Error) as exc:
+        raise UnreadableTableError(str(path), f"cannot be read as {fmt}: {exc}") from None
+
+
+ENCODING_HINT = encoding_hint("--encoding latin-1 (or cp1252; data.encoding in a spec)")
+
+
+def _decode_problem(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
+    """Where the first byte that is not ``encoding`` text sits (line and byte), and the hint."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as found:
+        exc = found
+        line = raw.count(b"\n", 0, found.start) + 1
+        where = f" on line {line}"
+    else:  # pandas decoded in chunks; the bytes in its error are the best we have
+        where = ""
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return f"is not {encoding} text (byte 0x{byte}{where}); {ENCODING_HINT}"
 
 
 # a duration column whose largest value is outside these bounds probably counts another unit
@@ -123,19 +175,25 @@ def load_customer_table(
     label_col: str,
     duration_col: str | None = None,
     engine: str = "duckdb",
+    encoding: str = "utf-8",
 ) -> Dataset:
-    """Read and validate a single customer table. Raises DataValidationError with every problem."""
+    """Read and validate a single customer table. Raises DataValidationError with every problem.
+
+    ``encoding`` is the text encoding of a CSV/TSV file (``utf-8``; ``latin-1`` or ``cp1252``
+    for many spreadsheet exports); a file that is not in it is refused with a hint."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
-    df = _read(path).reset_index(drop=True)
+    df = _read(path, encoding).reset_index(drop=True)
     src = str(path)
 
     problems = _missing_role_columns(df, id_col, label_col, duration_col)
     if problems:
         raise DataValidationError(src, problems)
     if df.empty:
-        raise DataValidationError(src, [Problem(TABLE, None, "table is empty")])
+        raise UnreadableTableError(
+            src, "has a header line but no rows: expected one row per customer"
+        )
 
     problems += _id_problems(df, id_col)
     out = df.copy()

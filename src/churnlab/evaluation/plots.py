@@ -46,9 +46,11 @@ def plot_gains(y, p, ax=None, label="model"):
     ax.set_xlabel("share of customers contacted (highest risk first)")
     ax.set_ylabel("share of churners captured")
     twin = ax.twinx()
-    twin.plot(g.share_contacted, g.lift, color="tab:orange", alpha=0.6, label="lift")
+    twin.plot(g.share_contacted, g.lift, color="tab:orange", alpha=0.6, label="lift (right axis)")
     twin.set_ylabel("lift")
-    ax.legend(loc="lower right")
+    # one legend for the lines of both axes (the lift line lives on the twin)
+    lines = ax.get_lines() + twin.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="lower right")
     ax.set_title("Cumulative gains and lift")
     return ax
 

@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data import Dataset, churned_accounts
+from churnlab.errors import ChurnlabError
 
 SECONDS_PER_DAY = 86_400.0
 _RANGE = re.compile(r"^(?P<start>[^:]+):(?P<end>[^:]+):(?P<n>\d+)(?P<unit>[DWM])$", re.IGNORECASE)
@@ -117,8 +118,15 @@ def build_observations(
     end = dataset.observed_until
     late = [c for c in cutoffs if c >= end]
     if late:
-        raise ValueError(
-            f"cutoffs on or after the end of observation ({end.date()}): {[str(c.date()) for c in late]}"
+        raise ChurnlabError(
+            f"cutoffs on or after the end of observation ({end.date()}): "
+            f"{[str(c.date()) for c in late]}; {dataset.covers()}"
+        )
+    first = dataset.first_signup()
+    if first is not None and all(c <= first for c in cutoffs):
+        raise ChurnlabError(
+            f"no cutoff inside the data: {_dates(cutoffs)} are all on or before the first "
+            f"sign-up ({first.date()}), when no account is active yet; {dataset.covers()}"
         )
     active = _active(dataset, cutoff_table(cutoffs))
     churn = churned_accounts(dataset)
@@ -148,15 +156,42 @@ def active_accounts(dataset: Dataset, as_of: pd.Timestamp | str) -> ir.Table:
     The same activity rule as :func:`build_observations` (a subscription in force at the cutoff,
     signup before it), without labels: at scoring time the future is unknown. ``as_of`` may be
     the data's end of observation itself (features read only rows before it)."""
-    (cutoff,) = parse_cutoffs([as_of])
-    end = dataset.observed_until
+    cutoff = as_of_date(as_of)
+    end, first = dataset.observed_until, dataset.first_signup()
     if end is not None and cutoff > end:
-        raise ValueError(
-            f"as-of date {cutoff.date()} is after the end of observation ({end.date()}): the "
-            "data cannot say who is active then"
+        raise ChurnlabError(
+            f"no accounts known to be active on {cutoff.date()}: it is after the end of "
+            f"observation; {dataset.covers()}"
+        )
+    if first is not None and cutoff <= first:
+        raise ChurnlabError(
+            f"no accounts active on {cutoff.date()}: no account had signed up yet; "
+            f"{dataset.covers()}"
         )
     return (
         _active(dataset, cutoff_table([cutoff]))
         .select("account_id", "cutoff", mrr=ibis._.mrr.cast("float64"))
         .order_by(["cutoff", "account_id"])
     )
+
+
+def as_of_date(value: pd.Timestamp | str) -> pd.Timestamp:
+    """The date to score at, from a date or its text (``2026-01-01``)."""
+    try:
+        date = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        date = pd.NaT
+    if pd.isna(date):
+        raise ChurnlabError(
+            f"cannot read the as-of date {str(value)!r}: give a date like 2026-01-01"
+        )
+    if date != date.normalize():
+        raise ChurnlabError(
+            f"the as-of date is a day (features use whole days before it): got {str(value)!r}"
+        )
+    return date
+
+
+def _dates(cutoffs: Sequence[pd.Timestamp]) -> str:
+    first, last = min(cutoffs).date(), max(cutoffs).date()
+    return f"the cutoff {first}" if first == last else f"the cutoffs {first} to {last}"

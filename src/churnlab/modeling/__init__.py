@@ -45,6 +45,15 @@ def make_estimator(
     return cls(**cls.keywords_for(params or {}), **kwargs)
 
 
+def check_model_params(spec) -> None:
+    """Raise before any work if the spec's ``model.params`` or ``search_space`` name a
+    parameter its model family does not take (the error names the nearest valid name)."""
+    cls = FAMILIES[spec.model.family]
+    cls.check_params(spec.model.params)
+    if spec.search_space:
+        cls.check_params(dict.fromkeys(spec.search_space), where="search_space")
+
+
 def estimator_for(spec, params: Mapping[str, Any] | None = None, **extra: Any) -> ChurnEstimator:
     """The spec's model family with its horizon and seed; ``params`` (default: the spec's)
     replaces the model params, ``extra`` goes to the estimator (e.g. ``callbacks``)."""
@@ -67,6 +76,7 @@ __all__ = [
     "NotFittedError",
     "SurvivalChurnEstimator",
     "binary_labels",
+    "check_model_params",
     "check_two_classes",
     "estimator_for",
     "is_categorical",

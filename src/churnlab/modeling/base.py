@@ -17,6 +17,7 @@ the names a family declares go to their keyword, any other library parameter to
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -24,6 +25,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+
+from churnlab.config import SpecError
 
 CATEGORY_KINDS = ("O", "U", "S")
 # keyword parameters that are not the model library's: never set from a spec's model.params
@@ -61,6 +64,35 @@ class ChurnEstimator(BaseEstimator):
         }
 
     @classmethod
+    def library_parameters(cls) -> frozenset[str] | None:
+        """The names ``extra_params`` passes to the model library (its parameters and their
+        aliases), or None when a family does not know them (then any name passes)."""
+        return None
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any], where: str = "model.params") -> None:
+        """Raise a :class:`~churnlab.config.SpecError` naming every key of ``params`` the family
+        does not take, each with the nearest valid name: a typo (``num_leave``) must not train
+        silently with the default."""
+        own = list(cls.model_defaults())
+        library = cls.library_parameters() if "extra_params" in _parameters(cls) else frozenset()
+        if library is None:
+            return
+        valid = set(own) | library
+        unknown = [k for k in params if k not in valid]
+        if not unknown:
+            return
+        lines = []
+        for key in unknown:
+            # the family's own keywords first: they are what a spec usually means
+            near = difflib.get_close_matches(str(key), sorted(own), n=1) or (
+                difflib.get_close_matches(str(key), sorted(library), n=1)
+            )
+            hint = f"did you mean {near[0]!r}?" if near else f"its own: {', '.join(own)}"
+            lines.append(f"  {where}.{key}: not a parameter of the {cls.family} family; {hint}")
+        raise SpecError(f"unknown {where} name(s) for the {cls.family} family\n" + "\n".join(lines))
+
+    @classmethod
     def keywords_for(cls, params: Mapping[str, Any]) -> dict[str, Any]:
         """A spec's ``model.params`` as keyword arguments: the family's own parameters by name,
         any other into ``extra_params`` (an error for families without it).
@@ -69,11 +101,10 @@ class ChurnEstimator(BaseEstimator):
         >>> LightGBMChurnModel.keywords_for({"num_leaves": 7, "max_bin": 63})
         {'num_leaves': 7, 'extra_params': {'max_bin': 63}}
         """
+        cls.check_params(params)
         names = cls.model_defaults()
         keywords = {k: v for k, v in params.items() if k in names}
         other = {k: v for k, v in params.items() if k not in names}
-        if other and "extra_params" not in _parameters(cls):
-            raise ValueError(f"{cls.family}: unknown model.params {sorted(other)}")
         return {**keywords, "extra_params": other} if other else keywords
 
     def _model_params(self) -> dict[str, Any]:

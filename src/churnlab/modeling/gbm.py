@@ -4,6 +4,7 @@ once per distinct decision pattern per tree (``tree_shap``)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -15,6 +16,20 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from churnlab.modeling.base import ChurnEstimator
 from churnlab.modeling.tree_shap import lightgbm_contributions, small_batch_threads
+
+
+@functools.cache
+def lightgbm_parameters() -> frozenset[str] | None:
+    """Every name LightGBM takes: its parameters and their aliases (from the library itself),
+    and the scikit-learn API's names."""
+    import lightgbm as lgb
+
+    try:
+        core = lgb.basic._ConfigAliases._get_all_param_aliases()
+    except Exception:  # a LightGBM without the alias dump (private API): names are not checked
+        return None
+    names = {alias for aliases in core.values() for alias in aliases}
+    return frozenset(names | set(lgb.LGBMClassifier().get_params()))
 
 
 class LightGBMChurnModel(ChurnEstimator):
@@ -36,6 +51,10 @@ class LightGBMChurnModel(ChurnEstimator):
     """
 
     family = "lightgbm"
+
+    @classmethod
+    def library_parameters(cls) -> frozenset[str] | None:
+        return lightgbm_parameters()
 
     def __init__(
         self,

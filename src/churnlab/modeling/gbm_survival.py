@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnlab.modeling.gbm import lightgbm_parameters
 from churnlab.modeling.survival import SurvivalChurnEstimator
 from churnlab.modeling.tree_shap import _numeric_view, lightgbm_contributions
 
@@ -97,6 +98,10 @@ class LightGBMSurvivalModel(SurvivalChurnEstimator):
     grid; ``extra_params`` takes any other LightGBM parameter."""
 
     family = "lightgbm_survival"
+
+    @classmethod
+    def library_parameters(cls) -> frozenset[str] | None:
+        return lightgbm_parameters()
 
     def __init__(
         self,

@@ -33,6 +33,10 @@ class LogisticChurnModel(ChurnEstimator):
 
     family = "logistic"
 
+    @classmethod
+    def library_parameters(cls) -> frozenset[str] | None:
+        return frozenset(LogisticRegression().get_params())
+
     def __init__(
         self,
         *,

@@ -35,10 +35,15 @@ def build_scoring_features(
             "import the module that defines them"
         )
     ds = load_dataset(data, engine=engine)
+    as_of = ds.observed_until if as_of is None else as_of
     try:
-        obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
+        obs = active_accounts(ds, as_of)
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
+    if int(ds.con.execute(obs.count())) == 0:
+        raise ScoringError(
+            f"{data}: no accounts active on {pd.Timestamp(as_of).date()}; {ds.covers()}"
+        )
     frame, _ = feature_frame(ds, obs, spec.builders, spec.vocabulary)
     missing = [c for c in model.input_columns() if c not in frame.columns]
     if missing:
@@ -55,7 +60,14 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise ScoringError(f"feature table {path} not found")
     if path.suffix == ".parquet" or path.is_dir():
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    raise ScoringError(f"feature table {path}: expected a .parquet or .csv file")
+        frame = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise ScoringError(f"feature table {path} is an empty file: nothing to score") from None
+    else:
+        raise ScoringError(f"feature table {path}: expected a .parquet or .csv file")
+    if frame.empty:
+        raise ScoringError(f"feature table {path} has no rows: nothing to score")
+    return frame

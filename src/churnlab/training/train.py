@@ -19,7 +19,7 @@ from churnlab.config import EventData, ExperimentSpec
 from churnlab.evaluation import classification_metrics, oracle_risk
 from churnlab.evaluation.survival import survival_metrics
 from churnlab.explain import Explanation, explain
-from churnlab.modeling import estimator_for
+from churnlab.modeling import check_model_params, estimator_for
 from churnlab.training.calibration import CalibratedChurnModel
 from churnlab.training.data import TrainingData, load_training_data
 from churnlab.training.split import (
@@ -212,6 +212,7 @@ def train(
 ) -> TrainResult:
     """Train the spec's model; raise before fitting anything if data, split or spec are bad."""
     say = progress or (lambda msg: log.info(msg))
+    check_model_params(spec)
     seconds = {}
     t0 = time.perf_counter()
     if data is None:
@@ -263,6 +264,7 @@ def checked_data(
 ) -> tuple[TrainingData, list[Split], float]:
     """Observations, features and splits of ``spec``, and the seconds the data took: what can
     be checked before anything is fitted or tracked (a bad spec or split raises here)."""
+    check_model_params(spec)
     say("building observations and features")
     t0 = time.perf_counter()
     data = load_training_data(spec, root)

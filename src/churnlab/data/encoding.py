@@ -1,0 +1,42 @@
+"""Text encodings of CSV files: names checked before reading, translated for DuckDB, and the
+hint a file in another encoding gets (Excel often saves CSV as Windows-1252)."""
+
+from __future__ import annotations
+
+import codecs
+
+from churnlab.errors import ChurnlabError
+
+# what DuckDB's CSV reader decodes without an extension download, by Python's codec name
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` as Python names it (``latin-1`` -> ``iso8859-1``), or an error naming it."""
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise ChurnlabError(
+            f"unknown text encoding {encoding!r}: use a name such as utf-8, latin-1 or cp1252"
+        ) from None
+
+
+def duckdb_encoding(encoding: str, where: str) -> str:
+    """The name DuckDB's CSV reader knows for ``encoding`` (checked), or an error: DuckDB reads
+    UTF-8, UTF-16 and Latin-1 (``where`` names the file in the message)."""
+    name = check_encoding(encoding)
+    try:
+        return DUCKDB_ENCODINGS[name]
+    except KeyError:
+        raise ChurnlabError(
+            f"{where}: encoding {encoding!r} cannot be read here (compressed or dataset-folder "
+            "CSV files are read as utf-8, utf-16 or latin-1); convert the file to UTF-8"
+        ) from None
+
+
+def encoding_hint(option: str) -> str:
+    """What to do about a file that is not in the encoding it was read with."""
+    return (
+        "if it was saved as Latin-1 or Windows-1252 (as Excel often saves CSV), give its "
+        f"encoding: {option}"
+    )

@@ -1,0 +1,41 @@
+"""Without Java the Spark tests are skipped with the reason in the summary; with
+CHURNLAB_REQUIRE_SPARK (CI) a missing Java is an error instead of a skip."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import java_problem, requires_java
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_spark_tests_skip_with_the_reason_where_java_is_missing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "CHURNLAB_REQUIRE_SPARK")}
+    env["PATH"] = str(tmp_path)  # no java on this PATH
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-n", "0", "-p", "no:cacheprovider",
+         "tests/features/test_spark_parity.py"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 skipped" in res.stdout
+    assert "the Spark tests need Java 17+" in res.stdout and "no java on the PATH" in res.stdout
+
+
+def test_ci_turns_a_missing_java_into_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    java_problem.cache_clear()
+    try:
+        assert requires_java().kwargs["reason"].startswith("the Spark tests need Java 17+")
+        monkeypatch.setenv("CHURNLAB_REQUIRE_SPARK", "1")
+        with pytest.raises(RuntimeError, match="CHURNLAB_REQUIRE_SPARK is set, but the Spark"):
+            requires_java()
+    finally:
+        java_problem.cache_clear()

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnlab.features.population import describe_population
 from churnlab.files import atomic_file, check_writable
-from churnlab.scoring.features import build_scoring_features, read_feature_table
+from churnlab.scoring.features import build_scoring_features, in_population, read_feature_table
 from churnlab.scoring.load import ScoringError, load_model
 from churnlab.tracking import ModelRef, log_scoring_run
 from churnlab.vocab import TIERS
@@ -129,7 +130,7 @@ def score_job(
         seconds.update(seconds_spark)
     else:
         if features is not None:
-            frame = read_feature_table(features)
+            frame = in_population(loaded.model, read_feature_table(features), f"rows of {features}")
             source = str(features)
         else:
             frame = build_scoring_features(loaded.model, data, as_of)
@@ -139,6 +140,7 @@ def score_job(
         scores = loaded.predict(frame, reasons=reasons, source=source)
         seconds["scoring"] = time.perf_counter() - t2
     summary = summarize(scores, loaded.ref)
+    summary["population"] = describe_population(loaded.model.feature_spec.population)
     written = None
     if out is not None:
         t3 = time.perf_counter()

@@ -65,7 +65,7 @@ def _expected(old, X: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     tier = np.where(
         raw >= thresholds["high"], "high", np.where(raw >= thresholds["medium"], "medium", "low")
     )
-    top = top_reasons(values, X, {f: f"the {f}" for f in X}, {f: "engagement" for f in X}, k=3)
+    top = top_reasons(values, X, {}, {f: "engagement" for f in X}, k=3, tiers=tier)
     out = pd.DataFrame({"p_churn": p, "risk_tier": tier}, index=X.index)
     return pd.concat([out, top[REASON_COLUMNS]], axis=1)
 

@@ -202,7 +202,8 @@ def static_names() -> set[str]:
 def catalogue(
     drivers: Iterable[str] | None = None, vocabulary: Vocabulary | None = None
 ) -> list[dict[str, str]]:
-    """One row per feature: name, driver, description, dtype and the builder that makes it.
+    """One row per feature: name, driver, description, dtype, the builder that makes it, how
+    it reads as a reason (its templates, ``|`` between alternatives) and whether it is context.
 
     Without a vocabulary, a vocabulary-driven builder lists its templates (``<type>`` stands for
     each kept event type); with one, the features it generates for it."""
@@ -213,6 +214,8 @@ def catalogue(
             "description": f.description,
             "dtype": f.dtype,
             "builder": b.name,
+            "reason": " | ".join(f.reason_template().templates),
+            "context": f.context,
         }
         for b in builders(drivers)
         for f in (b.outputs(vocabulary) if vocabulary is not None else b.features)
@@ -276,12 +279,25 @@ def _preamble() -> list[str]:
     ]
 
 
+def _md_cell(text: str) -> str:
+    """The templates as code spans, alternatives separated by "or"."""
+    return " or ".join(f"`{t}`" for t in text.split(" | ")).replace("|", "\\|")
+
+
 def catalogue_markdown(drivers: Iterable[str] | None = None) -> str:
     rows = catalogue(drivers)
     lines = [
         *_preamble(),
-        "| feature | driver | dtype | description |",
-        "|---|---|---|---|",
-        *(f"| `{r['name']}` | {r['driver']} | {r['dtype']} | {r['description']} |" for r in rows),
+        "Reasons read as the last column's template (`{value:days}` is the value in whole days, "
+        "alternatives are separated by `|`); *context* features describe the account and are "
+        "shown as context, never as a reason to act on.",
+        "",
+        "| feature | driver | dtype | description | reads as |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{r['name']}` | {r['driver']} | {r['dtype']} | {r['description']} | "
+            f"{'*context:* ' if r['context'] else ''}{_md_cell(r['reason'])} |"
+            for r in rows
+        ),
     ]
     return "\n".join(lines) + "\n"

@@ -254,6 +254,27 @@ class ReasonsSpec(_Strict):
         return {**DEFAULT_HINTS, **self.hints}
 
 
+def load_reasons(path: str | Path) -> ReasonsSpec:
+    """Reason settings from a YAML file (its ``reasons`` section, or the file itself), to edit
+    hints and thresholds at scoring time without retraining; errors name the key."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: reasons file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        return ReasonsSpec.model_validate(raw.get("reasons", raw))
+    except ValidationError as exc:
+        lines = [
+            f"  reasons.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        ]
+        raise SpecError(f"{path}: invalid reasons settings\n" + "\n".join(lines)) from None
+
+
 class PopulationSpec(_Strict):
     """Which observations a model is about: applied to training rows, to scoring and to the
     report. ``plans``: only these plans (default: every plan); ``exclude_plans``: not these;

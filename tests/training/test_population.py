@@ -182,3 +182,36 @@ def test_trial_conversion_is_its_own_population_tiered_by_risk(project):
     live = subs[(subs.started_at <= at) & (subs.ended_at.isna() | (subs.ended_at > at))]
     latest = live.sort_values("started_at").groupby("account_id").plan.last()
     assert set(latest.loc[scores.account_id]) == {"trial"}
+
+
+def test_reason_settings_can_be_edited_at_scoring_time(project, paid, tmp_path):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+    from churnlab.config import load_reasons
+
+    _, data = project
+    summary, _, uri = paid
+    as_of = str(summary.split["test"]["cutoffs"][0])[:10]
+    edited = tmp_path / "reasons.yaml"
+    edited.write_text(
+        "reasons:\n  tiers: [high, medium, low]\n  min_contribution: 0.0\n"
+        "  hints: {engagement: call them this week, team: call them this week,"
+        " billing: call them this week, support: call them this week}\n"
+    )
+    out = tmp_path / "scores.parquet"
+    result = CliRunner().invoke(
+        app,
+        ["score", "--model", uri, "--data", str(data), "--as-of", as_of, "--out", str(out),
+         "--reasons", str(edited)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "population: paying accounts (MRR > 0)" in result.output
+    scores = pd.read_parquet(out)
+    low = scores[scores.risk_tier == "low"]
+    assert low.reason_1.notna().any()  # the low tier now gets reasons too
+    assert (scores.hint_1 == "call them this week").any()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("reasons: {hints: {biling: x}}\n")
+    with pytest.raises(SpecError, match=r"reasons\.hints: .*unknown driver"):
+        load_reasons(bad)

@@ -34,12 +34,22 @@ def score(
         False
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    reasons: Annotated[
+        Path | None,
+        typer.Option(
+            "--reasons",
+            help="YAML with a reasons section (min_contribution, tiers, hints) replacing the "
+            "model's for this job",
+        ),
+    ] = None,
 ) -> None:
     """Score every account active at --as-of (or a prepared table) with a registered model."""
 
+    from churnlab.config import load_reasons
     from churnlab.scoring import score_job
 
     with errors_reported(), err.status(f"scoring with {model}", spinner="dots"):
+        settings = load_reasons(reasons) if reasons is not None else None
         job = score_job(
             model,
             data=data,
@@ -48,6 +58,7 @@ def score(
             out=out,
             engine=engine,
             log_run=log,
+            reason_settings=settings,
         )
     summary = {**job.summary, "out": str(job.out), "run_id": job.run_id}
     if as_json:
@@ -56,7 +67,8 @@ def score(
     ver = summary["model_version"] or "?"
     console.print(
         f"{summary['accounts']:,} accounts scored with [bold]{summary['model_name']}[/] "
-        f"version {ver} as of {', '.join(summary['cutoffs']) or '-'}"
+        f"version {ver} as of {', '.join(summary['cutoffs']) or '-'} "
+        f"(population: {summary['population']})"
     )
     grid = Table()
     for col in ("tier", "accounts", "revenue at risk", "mean p(churn)"):

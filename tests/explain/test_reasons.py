@@ -114,6 +114,7 @@ def test_single_table_columns_read_as_name_and_value():
     )
     assert column_template("odd {name}", categorical=False).render(0.25, {}) == "odd {name} 0.25"
     assert reason_text("TotalCharges", 494.3) == "TotalCharges 494"
+    assert column_template("[x] rate", categorical=False).render(2.0, {}) == "[x] rate 2"
 
 
 def test_bad_templates_are_refused_when_a_builder_registers():

@@ -78,8 +78,12 @@ def _pick(
             continue
         value = row.get(names[j])
         text = _template(names[j], templates, value).render(value, row)
-        if text is not None:
-            (said.append(text) if context[j] else picked.append((j, text)))
+        if text is None:
+            continue
+        if context[j]:
+            said.append(text)
+        else:
+            picked.append((j, text))
     return picked, said
 
 

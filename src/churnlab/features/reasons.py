@@ -15,7 +15,7 @@ significant digits), ``days`` (whole days), ``hours`` (hours up to 2 days, then 
 share: "fell 20 percentage points"), ``change`` ("fell by 40" / "rose by 40"), ``ratio`` (a rate
 ratio: "fell 60%" / "rose 40%"), ``trend`` (a relative weekly slope: "falling 5% a week"), ``x``
 ("1.8x"), ``ordinal`` (a percentile rank: "12th"), ``money``, ``text`` and ``s`` (a plural
-"s" unless the value is 1). A template may start with a guard, ``[value>=365]``, and a feature
+"s" unless the value is 1). A template may start with a guard, ``[value>=365]`` (any other leading ``[`` is text), and a feature
 may have several: the first whose guard holds and whose fields are all known is used. A
 missing value uses ``if_missing`` (e.g. "no NPS answer yet"), or gives no reason at all.
 Literal braces are doubled (``{{``), as in :meth:`str.format`; :func:`literal` escapes a name.
@@ -211,8 +211,6 @@ def _split_guard(text: str) -> tuple[tuple[str, str, float] | None, str]:
 
 def check_template(text: str) -> None:
     """Raise :class:`TemplateError` naming what is wrong with ``text``."""
-    if text.startswith("[") and not _GUARD.match(text):
-        raise TemplateError(f"reason template {text!r}: a guard reads like [value>=365]")
     _, body = _split_guard(text)
     try:
         parsed = list(string.Formatter().parse(body))

@@ -46,8 +46,8 @@ def _account_attribute(column: str, dtype: str, description: str, reason: str) -
 for _col, _dtype, _desc, _reason in (
     ("seats", "float", "team size (licensed seats)", "{value:int} seat{value:s}"),
     ("segment", "category", "customer segment", "segment {value:text}"),
-    ("industry", "category", "industry", "industry {value:text}"),
-    ("country", "category", "country", "country {value:text}"),
+    ("industry", "category", "the account's industry (accounts table)", "industry {value:text}"),
+    ("country", "category", "the account's country (accounts table)", "country {value:text}"),
     (
         "acquisition_channel",
         "category",

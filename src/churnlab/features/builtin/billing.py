@@ -132,14 +132,14 @@ def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
     features=[
         Feature(
             "failed_payments_90d",
-            "failed payments in the last 90 days",
+            "count of payment-failure events in the 90 days before the cutoff",
             "int",
             0,
             reason="{value:int} failed payment{value:s} in the last 90 days",
         ),
         Feature(
             "failed_payments_365d",
-            "failed payments in the last 365 days",
+            "count of payment-failure events in the 365 days before the cutoff",
             "int",
             0,
             reason="{value:int} failed payment{value:s} in the last year",

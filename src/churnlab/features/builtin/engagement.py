@@ -27,10 +27,12 @@ from churnlab.features.registry import Feature, feature_builder
     description="events and active days in the last 7/30/90 days",
     requires=("events",),
     features=[
-        Feature(f"{what}_{w}d", f"{label} in the last {w} days", "int", 0, reason=reason)
+        Feature(
+            f"{what}_{w}d", f"{label} in the {w} days before the cutoff", "int", 0, reason=reason
+        )
         for w in WINDOWS
         for what, label, reason in (
-            ("events", "events", f"{{value:int}} event{{value:s}} in the last {w} days"),
+            ("events", "count of events", f"{{value:int}} event{{value:s}} in the last {w} days"),
             ("active_days", "days with any event", f"active on {{value:int}} of the last {w} days"),
         )
     ],
@@ -104,7 +106,7 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
         *(
             Feature(
                 f"sessions_{w}d",
-                f"sessions in the last {w} days",
+                f"count of sessions in the {w} days before the cutoff",
                 "int",
                 0,
                 reason=f"{{value:int}} session{{value:s}} in the last {w} days",

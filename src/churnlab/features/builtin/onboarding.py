@@ -21,7 +21,7 @@ from churnlab.features.registry import Feature, feature_builder
         # the name predates derived sessions: session-start events or inactivity-gap sessions
         Feature(
             "logins_first_10d",
-            "sessions in the first 10 days after sign-up",
+            "count of sessions started within 10 days of sign-up",
             "int",
             0,
             reason="{value:int} session{value:s} in the first 10 days after sign-up",
@@ -52,7 +52,7 @@ def onboarding(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
         ),
         Feature(
             "core_actions_first_30d",
-            "core actions in the first 30 days after sign-up",
+            "count of core-action events within 30 days of sign-up",
             "int",
             0,
             reason="{value:int} core action{value:s} in the first 30 days after sign-up",

@@ -86,7 +86,7 @@ def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
     features=[
         Feature(
             "csm_calls_90d",
-            "customer-success contacts in the last 90 days",
+            "count of contact-role events in the 90 days before the cutoff",
             "int",
             0,
             reason="{value:int} customer-success contact{value:s} in the last 90 days",

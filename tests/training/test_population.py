@@ -85,7 +85,7 @@ def project(tmp_path_factory):
     mp.setenv("CHURNLAB_HOME", str(root))
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     data = root / "data" / "sim"
-    simulate(data, SimulationParams(accounts=800, months=14, seed=11))
+    simulate(data, SimulationParams(accounts=600, months=14, seed=11))
     yield root, data
     mp.undo()
 
@@ -119,20 +119,27 @@ def paid(project):
     return _train(project, "paid", "lightgbm", {"paying_only": True})
 
 
+@pytest.fixture(scope="module")
+def paid_job(project, paid):
+    """The paid model's scores at its test cutoff, from raw data."""
+    from churnlab.scoring import score_job
+
+    summary, _, uri = paid
+    return score_job(uri, data=project[1], as_of=str(summary.split["test"]["cutoffs"][0])[:10])
+
+
 def _active(data, as_of) -> pd.DataFrame:
     ds = load_dataset(data)
     return ds.con.to_pyarrow(active_accounts(ds, as_of)).to_pandas()
 
 
-def test_paid_model_trains_and_scores_paying_accounts_only(project, paid):
-    from churnlab.scoring import score_job
-
+def test_paid_model_trains_and_scores_paying_accounts_only(project, paid, paid_job):
     _, data = project
-    summary, model, uri = paid
+    summary, model, _ = paid
     assert model.feature_spec.population.paying_only
     assert model.tier_basis == "expected_loss"
     test_cutoff = str(summary.split["test"]["cutoffs"][0])[:10]
-    job = score_job(uri, data=data, as_of=test_cutoff)
+    job = paid_job
     active = _active(data, test_cutoff)
     paying = set(active.loc[active.mrr > 0, "account_id"])
     assert 0 < len(paying) < len(active)  # the data has trials to leave out
@@ -140,13 +147,9 @@ def test_paid_model_trains_and_scores_paying_accounts_only(project, paid):
     assert job.summary["population"] == "paying accounts (MRR > 0)"
 
 
-def test_high_tier_reasons_are_plain_words_with_hints(project, paid):
-    from churnlab.scoring import score_job
-
-    _, data = project
-    summary, model, uri = paid
-    test_cutoff = str(summary.split["test"]["cutoffs"][0])[:10]
-    scores = score_job(uri, data=data, as_of=test_cutoff).scores
+def test_high_tier_reasons_are_plain_words_with_hints(paid, paid_job):
+    model = paid[1]
+    scores = paid_job.scores
     high = scores[scores.risk_tier == "high"]
     assert len(high) > 5 and high.reason_1.notna().mean() > 0.5
     descriptions = [r["description"] for r in catalogue(vocabulary=model.feature_spec.vocabulary)]

@@ -60,6 +60,10 @@ def test_per_type_reasons_read_the_customers_own_event_names():
     t = reason_templates(CONSUMER)
     assert t["days_since_like"].render(23.4, {}) == "no 'like' for 23 days"
     assert t["days_since_like"].render(365.0, {}) == "no 'like' in the last year"
+    assert t["days_since_like"].render(365.0, {"tenure_days": 12.0}) == "no 'like' since sign-up"
+    assert t["days_since_like"].render(365.0, {"tenure_days": 900.0}) == (
+        "no 'like' in the last year"
+    )
     assert (
         t["post_trend_30_60"].render(0.4, {})
         == "'post' fell 60% in the last 30 days vs the 60 before"

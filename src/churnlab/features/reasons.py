@@ -15,7 +15,8 @@ significant digits), ``days`` (whole days), ``hours`` (hours up to 2 days, then 
 share: "fell 20 percentage points"), ``change`` ("fell by 40" / "rose by 40"), ``ratio`` (a rate
 ratio: "fell 60%" / "rose 40%"), ``trend`` (a relative weekly slope: "falling 5% a week"), ``x``
 ("1.8x"), ``ordinal`` (a percentile rank: "12th"), ``money``, ``text`` and ``s`` (a plural
-"s" unless the value is 1). A template may start with a guard, ``[value>=365]`` (any other leading ``[`` is text), and a feature
+"s" unless the value is 1). A template may start with a guard, ``[value>=365 & tenure_days<365]`` (every condition must
+hold; any other leading ``[`` is text), and a feature
 may have several: the first whose guard holds and whose fields are all known is used. A
 missing value uses ``if_missing`` (e.g. "no NPS answer yet"), or gives no reason at all.
 Literal braces are doubled (``{{``), as in :meth:`str.format`; :func:`literal` escapes a name.
@@ -34,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 DAYS_PER_MONTH = 365.25 / 12
-_GUARD = re.compile(r"^\[\s*(\w+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*\]\s*")
+_CONDITION = re.compile(r"^\s*(\w+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
+_GUARD = re.compile(r"^\[([^\[\]]+)\]\s*")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
@@ -175,7 +177,7 @@ class ReasonTemplate:
         out: set[str] = set()
         for text in (*self.templates, self.if_missing):
             guard, body = _split_guard(text)
-            names = [guard[0]] if guard else []
+            names = [c[0] for c in guard]
             for _, name, _, _ in string.Formatter().parse(body):
                 names += (name or "").split("*")
             out |= {n for n in names if n and n != "value"}
@@ -202,11 +204,16 @@ def _missing(v: Any) -> bool:
         return True
 
 
-def _split_guard(text: str) -> tuple[tuple[str, str, float] | None, str]:
+def _split_guard(text: str) -> tuple[list[tuple[str, str, float]], str]:
+    """``[a>=1 & b<365] body`` -> the conditions (all must hold) and the body; a leading
+    ``[...]`` that is not a list of conditions is text."""
     m = _GUARD.match(text)
     if not m:
-        return None, text
-    return (m[1], m[2], float(m[3])), text[m.end() :]
+        return [], text
+    conditions = [_CONDITION.match(part) for part in m[1].split("&")]
+    if not all(conditions):
+        return [], text
+    return [(c[1], c[2], float(c[3])) for c in conditions], text[m.end() :]
 
 
 def check_template(text: str) -> None:
@@ -255,9 +262,9 @@ def _number(v: Any) -> float | None:
 
 def _render(text: str, value: Any, row: Mapping[str, Any]) -> str | None:
     guard, body = _split_guard(text)
-    if guard is not None:
-        v = _number(_lookup(guard[0], value, row))
-        if v is None or not _OPS[guard[1]](v, guard[2]):
+    for name, op, bound in guard:
+        v = _number(_lookup(name, value, row))
+        if v is None or not _OPS[op](v, bound):
             return None
     out = []
     for lit, name, spec, _ in string.Formatter().parse(body):

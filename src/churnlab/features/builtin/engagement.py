@@ -82,6 +82,7 @@ def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
             "float",
             365.0,
             reason=(
+                "[value>=365 & tenure_days<365] no activity since sign-up",
                 "[value>=365] no activity in the last year",
                 "[value>=2] no activity for {value:days}",
                 "last activity {value:days} ago",

@@ -120,6 +120,8 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                 "float",
                 RECENCY_CAP,
                 reason=(
+                    f"[value>={RECENCY_CAP:.0f} & tenure_days<{RECENCY_CAP:.0f}] no {q} since "
+                    "sign-up",
                     f"[value>={RECENCY_CAP:.0f}] no {q} in the last year",
                     f"[value>=2] no {q} for {{value:days}}",
                     f"last {q} {{value:days}} ago",

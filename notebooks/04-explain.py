@@ -70,7 +70,7 @@ plot_dependence(expl, per_feature.feature.iloc[0]);
 # %%
 p = pd.Series(model.estimator.predict_risk(frame[model.features]), index=frame.index)
 riskiest = p.nlargest(3).index
-reasons = top_reasons(expl.values.loc[riskiest], expl.data.loc[riskiest], model.descriptions, model.drivers)
+reasons = top_reasons(expl.values.loc[riskiest], expl.data.loc[riskiest], model.reasons, model.drivers, settings=model.reason_settings)
 pd.concat([frame.loc[riskiest, ["account_id", "mrr"]], p[riskiest].rename("p_churn"), reasons], axis=1)
 
 # %%

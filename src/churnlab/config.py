@@ -210,6 +210,100 @@ class TuningSpec(_Strict):
     report_every: int = Field(10, ge=1, description="boosting rounds between pruning reports")
 
 
+# what a customer-success team can do about each driver; a spec's ``reasons.hints`` edits them
+DEFAULT_HINTS = {
+    "engagement": "success call: find out why usage dropped",
+    "team": "help the admin bring inactive seats back (team training, seat review)",
+    "onboarding": "onboarding help: walk them to the core action",
+    "usability": "offer a training or how-to session on the slow tasks",
+    "product_quality": "bug follow-up: update them on their open bugs",
+    "support": "follow up on their open support tickets",
+    "satisfaction": "follow up on their survey answer",
+    "billing": "billing contact: check payment details and plan fit",
+    "account": "success call with the account owner",
+}
+
+
+class ReasonsSpec(_Strict):
+    """Which reasons scoring shows and what it suggests doing.
+
+    A feature is a reason when it raises the account's risk by at least ``min_contribution``
+    (on the model's log-odds or log-hazard scale: 0.1 is about 10% higher odds), and only for
+    accounts in ``tiers``. ``hints``: a "what to do" line per driver, merged over the defaults
+    (``churnlab.config.DEFAULT_HINTS``); an empty string shows no hint for that driver.
+
+    Example::
+
+        reasons:
+          min_contribution: 0.1
+          tiers: [high, medium]
+          hints: {billing: "call finance: card expiring"}
+    """
+
+    min_contribution: float = Field(0.1, ge=0)
+    tiers: list[Literal["high", "medium", "low"]] = ["high", "medium"]
+    hints: dict[str, str] = {}
+
+    @field_validator("hints")
+    @classmethod
+    def _known_drivers(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(DRIVERS))
+        if unknown:
+            raise ValueError(f"unknown driver(s) {unknown}; expected some of {list(DRIVERS)}")
+        return value
+
+    def hint_map(self) -> dict[str, str]:
+        """Driver -> hint: the defaults with this spec's edits."""
+        return {**DEFAULT_HINTS, **self.hints}
+
+
+def load_reasons(path: str | Path) -> ReasonsSpec:
+    """Reason settings from a YAML file (its ``reasons`` section, or the file itself), to edit
+    hints and thresholds at scoring time without retraining; errors name the key."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: reasons file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        return ReasonsSpec.model_validate(raw.get("reasons", raw))
+    except ValidationError as exc:
+        lines = [
+            f"  reasons.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        ]
+        raise SpecError(f"{path}: invalid reasons settings\n" + "\n".join(lines)) from None
+
+
+class PopulationSpec(_Strict):
+    """Which observations a model is about: applied to training rows, to scoring and to the
+    report. ``plans``: only these plans (default: every plan); ``exclude_plans``: not these;
+    ``min_tenure_days``: accounts at least this many days past sign-up; ``paying_only``:
+    MRR above 0. A single customer table supports ``paying_only`` (with ``data.mrr``).
+
+    Example (paid churn, trials apart)::
+
+        population: {paying_only: true, exclude_plans: [trial]}
+    """
+
+    plans: list[str] | None = None
+    exclude_plans: list[str] = []
+    min_tenure_days: float = Field(0, ge=0)
+    paying_only: bool = False
+
+    @model_validator(mode="after")
+    def _plans_overlap(self) -> PopulationSpec:
+        both = sorted(set(self.plans or ()) & set(self.exclude_plans))
+        if both:
+            raise ValueError(f"plan(s) {both} both included and excluded")
+        if self.plans is not None and not self.plans:
+            raise ValueError("plans: an empty list selects nobody; leave it out for every plan")
+        return self
+
+
 ROLES = ("session_start", "core_action", "contact", "payment_failure", "ignore")
 
 
@@ -296,6 +390,8 @@ class ExperimentSpec(_Strict):
     events: EventsSpec | None = Field(
         None, description="overrides the dataset's events section (roles, vocabulary)"
     )
+    population: PopulationSpec = PopulationSpec()
+    reasons: ReasonsSpec = ReasonsSpec()
     seed: int = 42
     source: Path | None = Field(None, exclude=True, description="the YAML file, when read from one")
 
@@ -334,6 +430,20 @@ class ExperimentSpec(_Strict):
             )
         if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
             object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))
+        return self
+
+    @model_validator(mode="after")
+    def _population_fits_data(self) -> ExperimentSpec:
+        pop = self.population
+        if not isinstance(self.data, TableData):
+            return self
+        if pop.plans or pop.exclude_plans or pop.min_tenure_days:
+            raise ValueError(
+                "population: a single customer table has no plans or tenure; only paying_only "
+                "applies (with data.mrr)"
+            )
+        if pop.paying_only and not self.data.mrr:
+            raise ValueError("population.paying_only: needs the table's MRR column (data.mrr)")
         return self
 
     @property

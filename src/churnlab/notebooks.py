@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from churnlab import config
+from churnlab.vocab import DEFAULT_EXPERIMENT
 
 log = logging.getLogger(__name__)
 KERNEL = "churnlab-venv"
@@ -62,8 +63,10 @@ def settings() -> NotebookSettings:
 
 
 def experiment_specs(s: NotebookSettings, folder: str | Path = "experiments") -> list:
-    """The project's experiment specs re-pointed at the notebooks' data, cutoffs, horizon and
-    experiment; in fast mode with few trees."""
+    """The project's specs of the demo experiment (paid churn; specs of other experiments,
+    such as trial conversion, model another population and stay out of one leaderboard)
+    re-pointed at the notebooks' data, cutoffs, horizon and experiment; in fast mode with few
+    trees."""
     from churnlab.config import parse_spec
 
     folder = Path(folder)
@@ -71,6 +74,8 @@ def experiment_specs(s: NotebookSettings, folder: str | Path = "experiments") ->
     specs = []
     for path in sorted(folder.glob("*.yaml")):
         raw = yaml.safe_load(path.read_text())
+        if raw.get("experiment", DEFAULT_EXPERIMENT) != DEFAULT_EXPERIMENT:
+            continue
         raw.update(
             data={"path": str(s.data)},
             cutoffs=s.cutoffs,

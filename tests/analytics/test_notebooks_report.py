@@ -101,6 +101,10 @@ def test_report_renders_every_section_with_working_images(executed, tmp_path):
     assert re.search(r"<td class=\"text\">rows</td><td>[\d,]+</td><td>[\d,]+</td>", html)
     assert not re.search(r"\d,\d{3}\.000", html)
     assert "horizon 60 days" in html and "Test-cutoff plots" in html
+    # the notebooks train the demo's paid-churn specs: the report says whom the model covers,
+    # and ranks its example customers by expected loss with reasons, hints and context
+    assert 'population: <b class="population">paying accounts (MRR &gt; 0)</b>' in html
+    assert "expected loss (p x MRR)" in html and "hint_1" in html and "context" in html
     assert not list(tmp_path.glob(".*"))  # no temp file left behind
     run_id = re.search(r"run <code>([0-9a-f]{32})</code>", html).group(1)
     logged = mlflow.tracking.MlflowClient().list_artifacts(run_id, "report")

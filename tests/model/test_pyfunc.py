@@ -55,7 +55,7 @@ def _input(X: pd.DataFrame) -> pd.DataFrame:
     return X.assign(account_id=np.arange(len(X)), mrr=50.0)
 
 
-def _expected(old, X: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
+def _expected(old, X: pd.DataFrame, thresholds: dict, templates: dict) -> pd.DataFrame:
     """What the old pyfunc computed, through the old estimator's own calibration."""
     p = legacy_risk(old, X)
     raw = old._raw_log_odds(old.prepare(X))
@@ -65,7 +65,7 @@ def _expected(old, X: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     tier = np.where(
         raw >= thresholds["high"], "high", np.where(raw >= thresholds["medium"], "medium", "low")
     )
-    top = top_reasons(values, X, {f: f"the {f}" for f in X}, {f: "engagement" for f in X}, k=3)
+    top = top_reasons(values, X, templates, {f: "engagement" for f in X}, k=3, tiers=tier)
     out = pd.DataFrame({"p_churn": p, "risk_tier": tier}, index=X.index)
     return pd.concat([out, top[REASON_COLUMNS]], axis=1)
 
@@ -83,7 +83,7 @@ def test_models_registered_with_the_calibration_inside_score_as_before(cls, para
     est = _fit(cls(**params, horizon_days=90), X, y, Xv, yv)
     old = legacy_estimator(est, params, Xv, yv)
     pyfunc = _pyfunc(old, Xt)
-    expected = _expected(old, Xt, pyfunc.tier_thresholds)
+    expected = _expected(old, Xt, pyfunc.tier_thresholds, pyfunc.reasons)
     if est.kind == "survival":
         S = old.predict_survival(Xt, [30, 60])
         expected["p_churn_30d"], expected["p_churn_60d"] = 1 - S[:, 0], 1 - S[:, 1]

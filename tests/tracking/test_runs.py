@@ -91,7 +91,8 @@ def test_logged_model_scores_with_signature_and_reasons(trained, small_sim):
         "revenue_at_risk",
     ]
     assert out.p_churn.between(0, 1).all() and set(out.risk_tier) <= {"high", "medium", "low"}
-    assert out.reason_1.notna().any() and out.driver_1.dropna().isin(DRIVERS).all()
+    assert {"reason_1", "hint_1", "context"} <= set(out.columns)
+    assert out.driver_1.dropna().isin(DRIVERS).all()
     with pytest.raises(Exception, match="events_30d"):
         model.predict(example.drop(columns="events_30d"))
 

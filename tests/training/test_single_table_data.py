@@ -87,3 +87,32 @@ def test_duration_unit_checked_in_spec_and_options(crm):
         **options,
     )
     assert spec.data.duration_unit == "months"
+
+
+def test_table_columns_read_as_reasons_from_their_names_and_values(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 200
+    crm = tmp_path / "crm.csv"
+    pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in range(n)],
+            "Contract": rng.choice(["Month-to-month", "Two year"], n),
+            "TotalCharges": rng.uniform(10, 5000, n).round(2),
+            "tenure": rng.integers(1, 72, n),
+            "MonthlyCharges": np.where(rng.random(n) < 0.2, 0.0, rng.uniform(20, 120, n).round(2)),
+            "churn": rng.choice(["Yes", "No"], n),
+        }
+    ).to_csv(crm, index=False)
+    spec = _spec(crm, mrr="MonthlyCharges")
+    spec = spec.model_copy(
+        update={"population": spec.population.model_copy(update={"paying_only": True})}
+    )
+    data = load_training_data(spec)
+    assert (data.frame.mrr > 0).all() and len(data.frame) < n  # paying only
+    assert data.feature_spec.population.paying_only
+    t = data.reasons
+    assert t["TotalCharges"].render(494.3, {}) == "TotalCharges 494"
+    assert t["Contract"].render("Month-to-month", {}) == "Contract: Month-to-month"
+    assert t["tenure"].context and t["MonthlyCharges"].context and not t["TotalCharges"].context
+    for template in t.values():
+        assert "customer table column" not in " ".join(template.templates)

@@ -25,9 +25,10 @@ import pandas as pd
 import yaml
 
 from churnlab import __version__, config
-from churnlab.config import EventData, TableData
+from churnlab.config import EventData, PopulationSpec, TableData
 from churnlab.data import load_source
 from churnlab.errors import ChurnlabError
+from churnlab.features.population import describe_population, needed_columns, population_mask
 from churnlab.files import atomic_file, check_writable
 from churnlab.tracking import champion_version, connect, leaderboard, spec_metric
 
@@ -277,13 +278,16 @@ def _retention_section(dataset, spec: dict[str, Any], danger_feature: str) -> di
             "table": _html_table(tests),
         }
     )
+    population = PopulationSpec.model_validate(spec.get("population") or {})
     features = [danger_feature, "logins_first_10d", "first_session_min", "tenure_days"]
+    features += [c for c in needed_columns(population) if c not in (*features, "mrr")]
     frame = observation_frame(dataset, spec["cutoffs"], int(spec["horizon_days"]), features)
+    frame = frame.loc[population_mask(frame, population)]
     zone = dz.find_danger_zone(frame, danger_feature)
     z = zone.summary()
     blocks.append(
         {
-            "heading": f"Engagement danger zone ({danger_feature})",
+            "heading": f"Engagement danger zone ({danger_feature}; the model's population)",
             "text": f"Threshold {z['threshold']:g} by {str(z['method']).replace('_', ' ')}: "
             f"{z['share_in_zone']:.0%} of observations are at or below it and churn at "
             f"{z['churn_rate_in_zone']:.1%} within {spec['horizon_days']} days, vs "
@@ -399,13 +403,23 @@ def _shap_section(run_dir: Path, single_table: bool) -> dict[str, Any]:
 
 def _customers_section(run_dir: Path, examples: int, single_table: bool) -> dict[str, Any]:
     ex = _read_table(run_dir / "shap" / "example_reasons.json").head(examples)
+    by_loss = "expected_loss" in ex and ex["expected_loss"].notna().any()
+    reasons = [c for i in (1, 2, 3) for c in (f"reason_{i}", f"hint_{i}") if c in ex] + [
+        c for c in ("context",) if c in ex
+    ]
+    money = ["mrr", "expected_loss"] if by_loss else []
     keys = ["account_id"] if single_table else ["account_id", "cutoff"]
-    cols = keys + ["p"] + [f"reason_{i}" for i in (1, 2, 3) if f"reason_{i}" in ex]
-    table = ex[[c for c in cols if c in ex]].rename(columns={"p": "p_churn"})
+    cols = [*keys, "p", *money, *reasons]
+    table = ex[[c for c in cols if c in ex]].rename(
+        columns={"p": "p_churn", "expected_loss": "expected loss (p x MRR)"}
+    )
+    ranked = "expected loss (churn probability x MRR)" if by_loss else "churn probability"
     return {
-        "intro": f"The {len(table)} highest-risk customers of {_test_part(single_table)} and the "
-        "top reasons raising their risk (features with the largest positive SHAP values).",
-        "blocks": [{"table": _html_table(table)}],
+        "intro": f"The {len(table)} customers of {_test_part(single_table)} with the highest "
+        f"{ranked}, the reasons raising their risk in words with what to do about each, and the "
+        "account context that adds to the risk (country, plan, tenure, renewal date: not reasons "
+        "to act on).",
+        "blocks": [{"table": _html_table(table, digits=2)}],
         "notices": [],
     }
 
@@ -559,6 +573,7 @@ def build_report(
         data_source=str(path),
         # a customer table has no cutoffs: its label is churned or not, with no horizon
         horizon_days=None if single else spec.get("horizon_days"),
+        population=describe_population(PopulationSpec.model_validate(spec.get("population") or {})),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         sections=sections,

@@ -34,15 +34,25 @@ def score(
         False
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    reasons: Annotated[
+        Path | None,
+        typer.Option(
+            "--reasons",
+            help="YAML with a reasons section (min_contribution, tiers, hints) replacing the "
+            "model's for this job",
+        ),
+    ] = None,
 ) -> None:
     """Score every account active at a date with a model.
 
     The accounts active at --as-of (default: the data's last date), or a prepared feature
     table, scored with a registered or exported model."""
 
+    from churnlab.config import load_reasons
     from churnlab.scoring import score_job
 
     with errors_reported(), err.status(styled(f"scoring with {model}"), spinner="dots"):
+        settings = load_reasons(reasons) if reasons is not None else None
         job = score_job(
             model,
             data=data,
@@ -51,6 +61,7 @@ def score(
             out=out,
             engine=engine,
             log_run=log,
+            reason_settings=settings,
         )
     summary = {**job.summary, "out": str(job.out), "run_id": job.run_id}
     if as_json:
@@ -61,7 +72,8 @@ def score(
         styled(
             f"{summary['accounts']:,} accounts scored with ",
             (summary["model_name"], "bold"),
-            f" version {ver} as of {', '.join(summary['cutoffs']) or '-'}",
+            f" version {ver} as of {', '.join(summary['cutoffs']) or '-'} "
+            f"(population: {summary['population']})",
         )
     )
     grid = Table()

@@ -1,4 +1,4 @@
-"""Explanations: SHAP attributions, driver roll-ups and reason codes."""
+"""Explanations: SHAP attributions, driver roll-ups and reasons people can act on."""
 
 from churnlab.explain.attributions import (
     Explanation,
@@ -8,10 +8,9 @@ from churnlab.explain.attributions import (
     plot_dependence,
     plot_drivers,
 )
-from churnlab.explain.reasons import REASON_TEMPLATES, reason_text, top_reasons
+from churnlab.explain.reasons import reason_text, top_reasons
 
 __all__ = [
-    "REASON_TEMPLATES",
     "Explanation",
     "explain",
     "global_importance",

@@ -1,104 +1,135 @@
-"""Reason codes: the top features pushing each customer's risk up, as plain text.
+"""Reasons a customer-success team can act on: per account, the features that raise its risk
+the most, in plain words, each with its driver and a "what to do" hint.
 
-A template turns a feature value into a sentence ("active seats fell 60% in 8 weeks"); features
-without one read "<description>: <value>". The driver is appended: "... (team)".
+Each feature reads through its reason template (:mod:`churnlab.features.reasons`; "no login for
+23 days", "2 open bug tickets"), never through its catalogue description. A feature is a reason
+only when its contribution reaches ``min_contribution`` and only for accounts in the tiers the
+settings name (``ReasonsSpec``: by default high and medium, contribution >= 0.1 on the
+log-odds scale). Context features (country, plan, tenure, days to renewal) are not reasons to
+act on: those that raise the risk are listed apart, in ``context``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from churnlab.config import ReasonsSpec
+from churnlab.features.reasons import ReasonTemplate, column_template
 
-def _num(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:.2g}"
-
-
-def _pct(v: float) -> str:
-    return f"{abs(v) * 100:.0f}%"
+CONTEXT_ITEMS = 2  # context features shown per account
 
 
-REASON_TEMPLATES: dict[str, Callable[[float], str]] = {
-    "active_seat_share_trend": lambda v: (
-        f"active seat share fell {_pct(v)} points in 8 weeks"
-        if v < 0
-        else f"active seat share changed {v * 100:+.0f} points in 8 weeks"
-    ),
-    "active_users_change_8w": lambda v: f"active users changed {v:+.0f} in 8 weeks",
-    "active_seat_share_2w": lambda v: f"only {_pct(v)} of seats active in the last 2 weeks",
-    "activity_ratio_30_60": lambda v: f"activity in the last 30 days is {v:.2f}x the usual level",
-    "weekly_activity_slope_12w": lambda v: f"weekly activity trending {v * 100:+.0f}% per week",
-    "days_since_last_activity": lambda v: f"no activity for {_num(v)} days",
-    "in_danger_zone": lambda v: (
-        "engagement in the bottom quartile of active accounts"
-        if v
-        else "engagement above the bottom quartile"
-    ),
-    "engagement_percentile_30d": lambda v: f"engagement at the {v * 100:.0f}th percentile",
-    "events_30d": lambda v: f"{_num(v)} events in the last 30 days",
-    "sessions_30d": lambda v: f"{_num(v)} sessions in the last 30 days",
-    "active_days_30d": lambda v: f"active on {_num(v)} of the last 30 days",
-    "logins_first_10d": lambda v: f"{_num(v)} logins in the first 10 days",
-    "first_session_min": lambda v: f"first session lasted {_num(v)} minutes",
-    "time_on_task_ratio_90d": lambda v: f"tasks take {v:.1f}x as long as for typical customers",
-    "open_bug_tickets": lambda v: f"{_num(v)} open bug tickets",
-    "bug_tickets_90d": lambda v: f"{_num(v)} bug tickets in 90 days",
-    "severe_bug_tickets_90d": lambda v: f"{_num(v)} severe bug tickets in 90 days",
-    "last_nps": lambda v: f"last NPS answer {_num(v)}",
-    "nps_change": lambda v: f"NPS changed {v:+.0f}",
-    "is_detractor": lambda v: "NPS detractor" if v else "not an NPS detractor",
-    "failed_payments_90d": lambda v: f"{_num(v)} failed payments in 90 days",
-    "days_to_renewal": lambda v: f"renewal in {_num(v)} days",
-    "downgrades_365d": lambda v: f"{_num(v)} downgrades in the last year",
-    "tenure_days": lambda v: f"customer for {_num(v)} days",
-    "csm_calls_90d": lambda v: f"{_num(v)} customer-success calls in 90 days",
-}
+class _Row(Mapping):
+    """One row of a frame's columns, read lazily by the templates."""
+
+    def __init__(self, columns: dict[str, np.ndarray], row: int):
+        self._columns, self._row = columns, row
+
+    def __getitem__(self, name: str) -> Any:
+        return self._columns[name][self._row]
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
-def reason_text(feature: str, value, description: str | None, driver: str | None) -> str:
-    missing = value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-    if missing:
-        body = f"{description or feature}: unknown"
-    elif feature in REASON_TEMPLATES and isinstance(value, int | float | np.number | bool):
-        body = REASON_TEMPLATES[feature](float(value))
-    elif isinstance(value, int | float | np.number) and not isinstance(value, bool):
-        body = f"{description or feature}: {_num(float(value))}"
-    else:
-        body = f"{description or feature}: {value}"
-    return f"{body} ({driver})" if driver else body
+def _template(feature: str, templates: Mapping[str, ReasonTemplate], value: Any) -> ReasonTemplate:
+    known = templates.get(feature)
+    if known is not None:
+        return known
+    numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    return column_template(feature, categorical=not numeric)
+
+
+def reason_text(
+    feature: str,
+    value: Any,
+    templates: Mapping[str, ReasonTemplate] | None = None,
+    row: Mapping[str, Any] | None = None,
+) -> str | None:
+    """``feature`` at ``value`` in words (None when its template gives no reason for it)."""
+    return _template(feature, templates or {}, value).render(value, row or {})
+
+
+def _pick(
+    row: _Row,
+    names: list[str],
+    order: np.ndarray,
+    strong: np.ndarray,
+    context: np.ndarray,
+    templates: Mapping[str, ReasonTemplate],
+    k: int,
+) -> tuple[list[tuple[int, str]], list[str]]:
+    """One row's reasons (column index, text) and context texts, strongest first; a feature
+    whose template gives no reason for its value (a missing value, a false flag) is passed."""
+    picked: list[tuple[int, str]] = []
+    said: list[str] = []
+    for j in order:
+        if not np.isfinite(strong[j]) or (len(picked) >= k and len(said) >= CONTEXT_ITEMS):
+            break
+        full = len(said) >= CONTEXT_ITEMS if context[j] else len(picked) >= k
+        if full:
+            continue
+        value = row.get(names[j])
+        text = _template(names[j], templates, value).render(value, row)
+        if text is None:
+            continue
+        if context[j]:
+            said.append(text)
+        else:
+            picked.append((j, text))
+    return picked, said
 
 
 def top_reasons(
     values: pd.DataFrame,
     data: pd.DataFrame,
-    descriptions: dict[str, str],
-    drivers: dict[str, str],
+    templates: Mapping[str, ReasonTemplate],
+    drivers: Mapping[str, str],
     k: int = 3,
+    *,
+    settings: ReasonsSpec | None = None,
+    tiers: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Per row, the ``k`` features with the largest positive contribution (risk-raising):
-    ``reason_i`` (text), ``feature_i``, ``driver_i``, ``contribution_i``; empty when fewer
-    than ``k`` features raise the risk."""
-    names = np.asarray(values.columns)
+    """Per row of ``values`` (contributions) and ``data`` (feature values): ``reason_i``,
+    ``feature_i``, ``driver_i``, ``contribution_i`` and ``hint_i`` for the ``k`` largest
+    contributions at or above ``settings.min_contribution`` among features that are not
+    context, and ``context``: up to two risk-raising context features in words. Rows whose
+    ``tiers`` are not in ``settings.tiers`` (and rows where nothing qualifies) get none."""
+    settings = settings or ReasonsSpec()
+    hints = settings.hint_map()
+    names = list(values.columns)
     v = values.to_numpy(dtype=float)
-    order = np.argsort(-v, axis=1, kind="stable")[:, :k]
-    out: dict[str, list] = {}
+    n = len(v)
+    context = np.array([_template(f, templates, None).context for f in names], dtype=bool)
+    strong = np.where(np.isfinite(v) & (v >= settings.min_contribution) & (v > 0), v, -np.inf)
+    if tiers is not None:
+        strong[~np.isin(np.asarray(tiers), settings.tiers)] = -np.inf
+    order = np.argsort(-strong, axis=1, kind="stable")
+    columns = {c: data[c].to_numpy(dtype=object) for c in data.columns}
+    out: dict[str, list] = {
+        f"{key}_{i + 1}": [None] * n
+        for i in range(k)
+        for key in ("reason", "feature", "driver", "contribution", "hint")
+    }
+    out["context"] = [None] * n
+    for r in np.flatnonzero(np.isfinite(strong).any(axis=1)):
+        picked, said = _pick(_Row(columns, r), names, order[r], strong[r], context, templates, k)
+        for i, (j, text) in enumerate(picked, start=1):
+            driver = drivers.get(names[j], "other")
+            out[f"reason_{i}"][r] = text
+            out[f"feature_{i}"][r] = names[j]
+            out[f"driver_{i}"][r] = driver
+            out[f"contribution_{i}"][r] = float(v[r, j])
+            out[f"hint_{i}"][r] = hints.get(driver) or None
+        out["context"][r] = "; ".join(said) or None
+    frame = pd.DataFrame(out, index=values.index)
     for i in range(k):
-        idx = order[:, i] if order.shape[1] > i else np.zeros(len(v), dtype=int)
-        contrib = v[np.arange(len(v)), idx] if order.shape[1] > i else np.zeros(len(v))
-        positive = contrib > 0
-        feats = names[idx]
-        cols = {f: data[f].to_numpy(dtype=object) for f in np.unique(feats)}
-        raw = [cols[f][r] for r, f in enumerate(feats)]
-        out[f"reason_{i + 1}"] = [
-            reason_text(f, x, descriptions.get(f), drivers.get(f)) if ok else None
-            for f, x, ok in zip(feats, raw, positive, strict=True)
-        ]
-        out[f"feature_{i + 1}"] = [f if ok else None for f, ok in zip(feats, positive, strict=True)]
-        out[f"driver_{i + 1}"] = [
-            drivers.get(f, "other") if ok else None for f, ok in zip(feats, positive, strict=True)
-        ]
-        out[f"contribution_{i + 1}"] = np.where(positive, contrib, np.nan)
-    return pd.DataFrame(out, index=values.index)
+        frame[f"contribution_{i + 1}"] = frame[f"contribution_{i + 1}"].astype(float)
+    return frame

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import ibis.expr.types as ir
 
 from churnlab.data.vocabulary import Vocabulary
+from churnlab.features.reasons import ReasonTemplate, TemplateError, column_template
 from churnlab.vocab import DRIVERS
 
 DType = Literal["int", "float", "bool", "category"]
@@ -42,12 +43,27 @@ DType = Literal["int", "float", "bool", "category"]
 
 @dataclass(frozen=True)
 class Feature:
-    """One output column: ``fill`` replaces nulls for accounts with no rows (counts: 0)."""
+    """One output column: ``fill`` replaces nulls for accounts with no rows (counts: 0).
+
+    ``reason`` is how a value reads as a reason (one template or several tried in order, see
+    :mod:`churnlab.features.reasons`), ``if_missing`` the reason for a missing value, and
+    ``context`` marks an account attribute (country, plan, tenure) shown as context, never as
+    a reason to act on. Without ``reason`` the column's name and value are shown."""
 
     name: str
     description: str
     dtype: DType = "float"
     fill: float | bool | None = None
+    reason: str | tuple[str, ...] = ()
+    if_missing: str = ""
+    context: bool = False
+
+    def reason_template(self) -> ReasonTemplate:
+        """The feature's :class:`~churnlab.features.reasons.ReasonTemplate`."""
+        texts = (self.reason,) if isinstance(self.reason, str) else tuple(self.reason)
+        if not texts:
+            return column_template(self.name, self.dtype == "category", self.context)
+        return ReasonTemplate(texts, self.if_missing, self.context)
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,11 @@ def feature_builder(
             raise ValueError(
                 f"builder {name!r}: feature name(s) {clash} already defined by {[taken[c] for c in clash]}"
             )
+        for f in feats:
+            try:
+                f.reason_template()
+            except TemplateError as exc:
+                raise ValueError(f"builder {name!r}, feature {f.name!r}: {exc}") from None
         _REGISTRY[name] = FeatureBuilder(
             name=name,
             driver=driver,
@@ -181,7 +202,8 @@ def static_names() -> set[str]:
 def catalogue(
     drivers: Iterable[str] | None = None, vocabulary: Vocabulary | None = None
 ) -> list[dict[str, str]]:
-    """One row per feature: name, driver, description, dtype and the builder that makes it.
+    """One row per feature: name, driver, description, dtype, the builder that makes it, how
+    it reads as a reason (its templates, ``|`` between alternatives) and whether it is context.
 
     Without a vocabulary, a vocabulary-driven builder lists its templates (``<type>`` stands for
     each kept event type); with one, the features it generates for it."""
@@ -192,6 +214,8 @@ def catalogue(
             "description": f.description,
             "dtype": f.dtype,
             "builder": b.name,
+            "reason": " | ".join(f.reason_template().templates),
+            "context": f.context,
         }
         for b in builders(drivers)
         for f in (b.outputs(vocabulary) if vocabulary is not None else b.features)
@@ -201,6 +225,16 @@ def catalogue(
 def driver_map(vocabulary: Vocabulary | None = None) -> dict[str, str]:
     """Feature name -> driver, for reasons and roll-ups."""
     return {row["name"]: row["driver"] for row in catalogue(vocabulary=vocabulary)}
+
+
+def reason_templates(vocabulary: Vocabulary | None = None) -> dict[str, ReasonTemplate]:
+    """Feature name -> its reason template, for every registered builder's outputs (with a
+    vocabulary: the features generated for it)."""
+    return {
+        f.name: f.reason_template()
+        for b in builders()
+        for f in (b.outputs(vocabulary) if vocabulary is not None else b.features)
+    }
 
 
 def catalogue_json(drivers: Iterable[str] | None = None) -> str:
@@ -245,12 +279,25 @@ def _preamble() -> list[str]:
     ]
 
 
+def _md_cell(text: str) -> str:
+    """The templates as code spans, alternatives separated by "or"."""
+    return " or ".join(f"`{t}`" for t in text.split(" | ")).replace("|", "\\|")
+
+
 def catalogue_markdown(drivers: Iterable[str] | None = None) -> str:
     rows = catalogue(drivers)
     lines = [
         *_preamble(),
-        "| feature | driver | dtype | description |",
-        "|---|---|---|---|",
-        *(f"| `{r['name']}` | {r['driver']} | {r['dtype']} | {r['description']} |" for r in rows),
+        "Reasons read as the last column's template (`{value:days}` is the value in whole days, "
+        "alternatives are separated by `|`); *context* features describe the account and are "
+        "shown as context, never as a reason to act on.",
+        "",
+        "| feature | driver | dtype | description | reads as |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{r['name']}` | {r['driver']} | {r['dtype']} | {r['description']} | "
+            f"{'*context:* ' if r['context'] else ''}{_md_cell(r['reason'])} |"
+            for r in rows
+        ),
     ]
     return "\n".join(lines) + "\n"

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from churnlab.config import PopulationSpec
 from churnlab.data.vocabulary import Vocabulary
 from churnlab.vocab import KEYS
+
+EVERYONE = PopulationSpec()  # the population of a spec without a population section
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class FeatureSpec:
     ``kind="customers"``: the columns of a single customer table (``roles``: id, label,
     duration and mrr column names). ``features`` are the model's input columns, in order.
     ``vocabulary`` is the event vocabulary fitted on the training rows: scoring builds the
-    same per-type columns from it (a type it lacks is ignored, a kept type absent gives 0)."""
+    same per-type columns from it (a type it lacks is ignored, a kept type absent gives 0).
+    ``population`` is the spec's population: scoring scores only the accounts inside it."""
 
     kind: Literal["events", "customers"]
     features: tuple[str, ...]
@@ -40,6 +44,8 @@ class FeatureSpec:
     engine: str = "duckdb"
     roles: dict[str, str | None] = field(default_factory=dict)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    # a plain default (not a factory): specs pickled before it existed read it from the class
+    population: PopulationSpec = EVERYONE
 
     @property
     def keys(self) -> list[str]:
@@ -67,8 +73,14 @@ class FeatureSpec:
         out["features"] = list(self.features)
         out["builders"] = [{"name": b.name, "params": dict(b.params)} for b in self.builders]
         out["vocabulary"] = self.vocabulary.to_dict()
+        out["population"] = self.population.model_dump(mode="json")
         if self.kind == "customers":
-            return {"kind": self.kind, **self.roles, "features": out["features"]}
+            return {
+                "kind": self.kind,
+                **self.roles,
+                "features": out["features"],
+                "population": out["population"],
+            }
         out.pop("roles")
         out["cutoffs"] = list(self.cutoffs) if isinstance(self.cutoffs, tuple) else self.cutoffs
         return out
@@ -79,9 +91,10 @@ class FeatureSpec:
         raw = dict(raw)
         kind = raw.pop("kind")
         features = tuple(raw.pop("features"))
+        population = PopulationSpec.model_validate(raw.get("population") or {})
         if kind == "customers":
             roles = {k: raw.get(k) for k in ("id", "label", "duration", "mrr")}
-            return cls(kind=kind, features=features, roles=roles)
+            return cls(kind=kind, features=features, roles=roles, population=population)
         cutoffs = raw.get("cutoffs")
         return cls(
             kind=kind,
@@ -94,4 +107,5 @@ class FeatureSpec:
             lead_days=raw.get("lead_days", 0),
             engine=raw.get("engine", "duckdb"),
             vocabulary=Vocabulary.from_dict(raw.get("vocabulary")),
+            population=population,
         )

@@ -23,4 +23,8 @@ def build_pyfunc(result: TrainResult) -> ChurnModel:
             "median": float(mrr.median()) if mrr.notna().any() else float("nan"),
         },
         model_name=result.spec.model_name,
+        reasons=data.reasons,
+        reason_settings=result.spec.reasons,
+        tier_basis=result.tier_basis,
+        loss_thresholds=result.loss_thresholds,
     )

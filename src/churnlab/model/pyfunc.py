@@ -1,11 +1,14 @@
 """The MLflow pyfunc model: everything scoring needs in one object.
 
-It carries the feature spec (builders and parameters, or the customer-table columns), the fitted
-estimator with its calibration (a ``training.CalibratedChurnModel``), the risk-tier thresholds chosen on the validation cutoff, the
-feature descriptions and driver map for reasons, and the training MRR statistics. ``predict``
-takes the feature table (one row per account and cutoff) and returns per row: ``p_churn``,
-``risk_tier``, ``health_score``, ``revenue_at_risk``, ``reason_1..3`` with ``driver_1..3`` and
-``contribution_1..3``, and the model name and version. Survival families add ``p_churn_30d``,
+It carries the feature spec (builders and parameters, or the customer-table columns, and the
+population), the fitted estimator with its calibration (a ``training.CalibratedChurnModel``), the
+risk-tier thresholds chosen on the validation cutoff (on expected loss, p x MRR, where the
+training rows carry MRR; else on risk), the reason templates, driver map and reason settings
+(threshold, tiers, hints), and the training MRR statistics. ``predict`` takes the feature table
+(one row per account and cutoff) and returns per row: ``p_churn``, ``risk_tier``,
+``health_score``, ``revenue_at_risk``, ``reason_1..3`` with ``driver_1..3``,
+``contribution_1..3`` and ``hint_1..3``, ``context`` (account attributes that raise the risk),
+and the model name and version. Survival families add ``p_churn_30d``,
 ``p_churn_60d``, ``p_churn_90d`` and ``expected_lifetime_days`` (restricted mean survival time
 up to 180 days; see ``CalibratedChurnModel.extra_outputs``).
 
@@ -26,15 +29,23 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from churnlab.config import ReasonsSpec
 from churnlab.explain import top_reasons
 from churnlab.features import FeatureSpec
+from churnlab.features.reasons import ReasonTemplate, column_template
+from churnlab.features.registry import reason_templates
 from churnlab.modeling import ChurnEstimator
 from churnlab.training import CalibratedChurnModel
 from churnlab.vocab import DAYS_PER_MONTH
 
 REASONS = 3
 REASON_COLUMNS = [
-    f"{k}_{i}" for i in range(1, REASONS + 1) for k in ("reason", "driver", "contribution")
+    *(
+        f"{k}_{i}"
+        for i in range(1, REASONS + 1)
+        for k in ("reason", "driver", "contribution", "hint")
+    ),
+    "context",
 ]
 # the pyfunc's model_config keys; only keys logged with the model can be set at load time
 MODEL_CONFIG = {"model_version": None}
@@ -53,6 +64,10 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         mrr_stats: dict[str, float],
         model_name: str,
         model_version: str | None = None,
+        reasons: dict[str, ReasonTemplate] | None = None,
+        reason_settings: ReasonsSpec | None = None,
+        tier_basis: str = "risk",
+        loss_thresholds: dict[str, float] | None = None,
     ):
         self.estimator = estimator
         self.feature_spec = feature_spec
@@ -63,6 +78,16 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         self.mrr_stats = mrr_stats
         self.model_name = model_name
         self.model_version = model_version
+        self.reasons = reasons if reasons is not None else self._registry_templates()
+        self.reason_settings = reason_settings or ReasonsSpec()
+        self.tier_basis = tier_basis
+        self.loss_thresholds = dict(loss_thresholds or {})
+
+    def _registry_templates(self) -> dict[str, ReasonTemplate]:
+        """The registered builders' templates for this model's features (models logged
+        before templates travelled with them); other columns read as name and value."""
+        known = reason_templates(self.feature_spec.vocabulary)
+        return {f: known.get(f) or column_template(f, categorical=False) for f in self.features}
 
     def __setstate__(self, state: dict) -> None:
         # models logged before the feature spec was typed carry it as a plain dict
@@ -72,6 +97,27 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         if isinstance(state.get("estimator"), ChurnEstimator):
             state["estimator"] = CalibratedChurnModel.from_legacy(state["estimator"])
         self.__dict__.update(state)
+        # models logged before reasons had templates, settings and expected-loss tiers
+        if "reasons" not in state:
+            self.reasons = self._registry_templates()
+        self.__dict__.setdefault("reason_settings", ReasonsSpec())
+        self.__dict__.setdefault("tier_basis", "risk")
+        self.__dict__.setdefault("loss_thresholds", {})
+
+    def tiers(self, raw: np.ndarray, p: np.ndarray, mrr: np.ndarray) -> np.ndarray:
+        """Risk tiers: by expected loss (p x MRR) where the model was tiered so and the row
+        has MRR, else by the raw score."""
+        t = self.tier_thresholds
+        tier = np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
+        if self.tier_basis != "expected_loss":
+            return tier
+        loss, lt = p * mrr, self.loss_thresholds
+        by_loss = np.where(
+            (loss >= lt["high"]) & (loss > 0),
+            "high",
+            np.where((loss >= lt["medium"]) & (loss > 0), "medium", "low"),
+        )
+        return np.where(np.isnan(mrr), tier, by_loss)
 
     @property
     def features(self) -> list[str]:
@@ -95,13 +141,12 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         X = frame[self.features]
         n = len(frame)
         p, raw, values = self.estimator.score(X, contributions=reasons)
-        t = self.tier_thresholds
-        tier = np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
         mrr = (
             pd.to_numeric(frame["mrr"], errors="coerce").to_numpy(dtype=float)
             if "mrr" in frame
             else np.full(n, np.nan)
         )
+        tier = self.tiers(raw, p, mrr)
         cols: dict[str, Any] = {
             "account_id": frame["account_id"].to_numpy(),
             "cutoff": frame["cutoff"].to_numpy() if "cutoff" in frame else np.full(n, pd.NaT),
@@ -110,16 +155,19 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
             "health_score": np.round(100 * (1 - p), 1),
             "revenue_at_risk": p * mrr * self.horizon_days / DAYS_PER_MONTH,
         }
-        cols.update(self._reason_columns(values, X))
+        cols.update(self._reason_columns(values, X, tier))
         cols["model_name"] = np.full(n, self.model_name, dtype=object)
         cols["model_version"] = np.full(n, self.model_version, dtype=object)
         for col, extra in self.estimator.extra_outputs(X).items():
             cols[col] = extra.to_numpy()
         return pd.DataFrame(cols)
 
-    def _reason_columns(self, values: pd.DataFrame | None, X: pd.DataFrame) -> dict[str, Any]:
-        """``reason_i``, ``driver_i``, ``contribution_i`` from the attributions; empty (same
-        types) when there are none (``reasons=False``)."""
+    def _reason_columns(
+        self, values: pd.DataFrame | None, X: pd.DataFrame, tier: np.ndarray
+    ) -> dict[str, Any]:
+        """``reason_i``, ``driver_i``, ``contribution_i``, ``hint_i`` and ``context`` from the
+        attributions, for the tiers the reason settings name; empty (same types) when there
+        are none (``reasons=False``)."""
         n = len(X)
         if values is None:
             return {
@@ -128,7 +176,15 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
                 else np.full(n, None, dtype=object)
                 for c in REASON_COLUMNS
             }
-        top = top_reasons(values, X, self.descriptions, self.drivers, k=REASONS)
+        top = top_reasons(
+            values,
+            X,
+            self.reasons,
+            self.drivers,
+            k=REASONS,
+            settings=self.reason_settings,
+            tiers=tier,
+        )
         return {
             c: top[c].to_numpy(dtype=float if c.startswith("contribution_") else object)
             for c in REASON_COLUMNS

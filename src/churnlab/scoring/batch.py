@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnlab.config import ReasonsSpec
+from churnlab.features.population import describe_population
 from churnlab.files import atomic_file, check_writable
-from churnlab.scoring.features import build_scoring_features, read_feature_table
+from churnlab.scoring.features import build_scoring_features, in_population, read_feature_table
 from churnlab.scoring.load import ScoringError, load_model
 from churnlab.tracking import ModelRef, log_scoring_run
 from churnlab.vocab import TIERS
@@ -90,6 +92,18 @@ def write_scores(scores: pd.DataFrame, out: str | Path) -> Path:
 
 
 # -- the job ------------------------------------------------------------------------------------
+def _check_arguments(data: Any, features: Any, out: str | Path | None, engine: str) -> None:
+    """What can be wrong with the arguments, before any work."""
+    if (data is None) == (features is None):
+        raise ScoringError("give either raw data (and an as-of date) or a prepared feature table")
+    if out is not None and Path(out).suffix not in (".parquet", ".csv"):
+        raise ScoringError(f"{out}: expected a .parquet or .csv output file")
+    if engine not in ("duckdb", "spark"):
+        raise ScoringError(f"engine must be duckdb or spark, not {engine!r}")
+    if out is not None:
+        check_writable(out)  # before the work, not after it
+
+
 def score_job(
     model_uri: str | Path,
     *,
@@ -100,23 +114,20 @@ def score_job(
     engine: str = "duckdb",
     reasons: bool = True,
     log_run: bool = False,
+    reason_settings: ReasonsSpec | None = None,
 ) -> ScoreResult:
     """Score every account active at ``as_of`` in ``data`` (default: the data's last date) or
     the rows of a prepared ``features`` table with the model at ``model_uri``; write ``out`` atomically.
 
     Nothing is logged to the training run; ``log_run`` records this job as its own MLflow run
-    (tag ``churnlab.kind=scoring``) with the summary."""
-    if (data is None) == (features is None):
-        raise ScoringError("give either raw data (and an as-of date) or a prepared feature table")
-    if out is not None and Path(out).suffix not in (".parquet", ".csv"):
-        raise ScoringError(f"{out}: expected a .parquet or .csv output file")
-    if engine not in ("duckdb", "spark"):
-        raise ScoringError(f"engine must be duckdb or spark, not {engine!r}")
-    if out is not None:
-        check_writable(out)  # before the work, not after it
+    (tag ``churnlab.kind=scoring``) with the summary. ``reason_settings`` replaces the
+    model's reason threshold, tiers and hints for this job (``score --reasons FILE``)."""
+    _check_arguments(data, features, out, engine)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     loaded = load_model(model_uri)
+    if reason_settings is not None:
+        loaded.model.reason_settings = reason_settings
     seconds["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -129,7 +140,7 @@ def score_job(
         seconds.update(seconds_spark)
     else:
         if features is not None:
-            frame = read_feature_table(features)
+            frame = in_population(loaded.model, read_feature_table(features), f"rows of {features}")
             source = str(features)
         else:
             frame = build_scoring_features(loaded.model, data, as_of)
@@ -139,6 +150,7 @@ def score_job(
         scores = loaded.predict(frame, reasons=reasons, source=source)
         seconds["scoring"] = time.perf_counter() - t2
     summary = summarize(scores, loaded.ref)
+    summary["population"] = describe_population(loaded.model.feature_spec.population)
     written = None
     if out is not None:
         t3 = time.perf_counter()

@@ -3,14 +3,18 @@ replaying the model's feature spec, or a prepared feature table read from a file
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from churnlab.data import load_dataset
-from churnlab.features import active_accounts, feature_frame
+from churnlab.features import active_accounts, default_refs, feature_frame
+from churnlab.features.population import describe_population, extra_builders, population_mask
 from churnlab.model import ChurnModel
 from churnlab.scoring.check import ScoringError
+
+log = logging.getLogger(__name__)
 
 
 def build_scoring_features(
@@ -44,7 +48,11 @@ def build_scoring_features(
         raise ScoringError(
             f"{data}: no accounts active on {pd.Timestamp(as_of).date()}; {ds.covers()}"
         )
-    frame, _ = feature_frame(ds, obs, spec.builders, spec.vocabulary)
+    # the population's plan and tenure columns come from their builders, as in training
+    extra = extra_builders(spec.population, {b.name for b in spec.builders})
+    refs = [*spec.builders, *default_refs(extra)]
+    frame, _ = feature_frame(ds, obs, refs, spec.vocabulary)
+    frame = in_population(model, frame, f"accounts of {data} active at the as-of date")
     missing = [c for c in model.input_columns() if c not in frame.columns]
     if missing:
         raise ScoringError(
@@ -52,6 +60,31 @@ def build_scoring_features(
             f"(notices: {'; '.join(ds.notices) or 'none'})"
         )
     return frame[model.input_columns()]
+
+
+def in_population(model: ChurnModel, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The rows of ``frame`` inside the model's population; a ScoringError when none is. A
+    prepared table without the columns the population reads is scored whole, with a warning."""
+    population = model.feature_spec.population
+    try:
+        keep = population_mask(frame, population)
+    except KeyError as exc:
+        log.warning("cannot apply the model's population: %s; scoring every row", exc.args[0])
+        return frame
+    if keep.all():
+        return frame
+    if not keep.any():
+        raise ScoringError(
+            f"none of the {len(frame):,} {what} is inside the model's population "
+            f"({describe_population(population)})"
+        )
+    log.info(
+        "population %s: scoring %d of %d rows",
+        describe_population(population),
+        int(keep.sum()),
+        len(frame),
+    )
+    return frame.loc[keep].reset_index(drop=True)
 
 
 def read_feature_table(path: str | Path) -> pd.DataFrame:

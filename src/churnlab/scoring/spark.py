@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from churnlab.data import load_dataset, spark_session
-from churnlab.features import active_accounts, feature_table
+from churnlab.features import active_accounts, default_refs, feature_table
+from churnlab.features.population import extra_builders, population_filter
 from churnlab.scoring.load import LoadedModel, ScoringError
 
 SPARK_TYPES = {
@@ -39,7 +40,9 @@ def spark_features(loaded: LoadedModel, data: str | Path, as_of: Any) -> Any:
         obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
-    table, _ = feature_table(ds, obs, spec.builders, spec.vocabulary)
+    extra = extra_builders(spec.population, {b.name for b in spec.builders})
+    table, _ = feature_table(ds, obs, [*spec.builders, *default_refs(extra)], spec.vocabulary)
+    table = population_filter(table, spec.population)
     names = loaded.input_schema.input_names()
     missing = [c for c in names if c not in table.columns]
     if missing:

@@ -84,6 +84,24 @@ def _log_fit_choices(choices: dict[str, Any]) -> None:
     mlflow.log_params(params)
 
 
+def example_reasons(result: TrainResult, top: int = 50) -> pd.DataFrame:
+    """The test cutoff's ``top`` customers by expected loss (p x MRR; by risk where the model
+    is tiered by risk) with their reasons, hints and context."""
+    expl, data = result.explanation, result.data
+    test = result.predictions["test"].loc[expl.values.index]
+    reasons = top_reasons(
+        expl.values, expl.data, data.reasons, data.drivers, settings=result.spec.reasons
+    )
+    loss = test.p * test.mrr
+    rank = loss if result.tier_basis == "expected_loss" else test.p
+    cols = [c for c in reasons.columns if not c.startswith("feature_")]
+    examples = pd.concat(
+        [test[["account_id", "cutoff", "p", "mrr"]].assign(expected_loss=loss), reasons[cols]],
+        axis=1,
+    )
+    return examples.loc[rank.sort_values(ascending=False, kind="stable").index[:top]]
+
+
 def log_result(result: TrainResult, spec_text: str) -> str:
     """Log a finished training result into the active run, model included (not registered);
     returns the logged model's URI."""
@@ -142,15 +160,16 @@ def log_result(result: TrainResult, spec_text: str) -> str:
     log_figure(plot_drivers(per_driver, scale=expl.scale), "shap/drivers.png")
     for feat in per_feature.feature.head(TOP_DEPENDENCE):
         log_figure(plot_dependence(expl, feat), f"shap/dependence_{feat}.png")
-    reasons = top_reasons(expl.values, expl.data, data.descriptions, data.drivers)
-    examples = pd.concat(
-        [test.loc[expl.values.index, ["account_id", "cutoff", "p"]], reasons], axis=1
-    ).nlargest(50, "p")
-    mlflow.log_table(jsonable(examples), "shap/example_reasons.json")
+    mlflow.log_table(jsonable(example_reasons(result)), "shap/example_reasons.json")
     mlflow.log_dict(
         {
             "features": [
-                {"name": f, "driver": data.drivers[f], "description": data.descriptions[f]}
+                {
+                    "name": f,
+                    "driver": data.drivers[f],
+                    "description": data.descriptions[f],
+                    "context": data.reasons[f].context if f in data.reasons else False,
+                }
                 for f in data.features
             ],
             "feature_spec": data.feature_spec.to_dict(),

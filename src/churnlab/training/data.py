@@ -32,6 +32,9 @@ from churnlab.features import (
     select_builders,
 )
 from churnlab.features import cache as feature_cache
+from churnlab.features.population import describe_population, population_mask
+from churnlab.features.reasons import ReasonTemplate, column_template
+from churnlab.features.registry import reason_templates
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
 from churnlab.training.split import SplitError, out_of_time_splits
@@ -54,6 +57,7 @@ class TrainingData:
     truth_path: Path | None = None
     descriptions: dict[str, str] = field(default_factory=dict)
     drivers: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, ReasonTemplate] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)  # degenerate feature -> why
 
@@ -124,6 +128,7 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
         frame, meta = cached
     available = meta["drivers"]
     chosen = select_features(spec, available)
+    frame = apply_population(spec, frame)
     fitted_before = meta["vocabulary"].get("fitted_before")
     dropped = degenerate_columns(frame, chosen, fitted_before)
     notices = list(meta["notices"])
@@ -158,11 +163,13 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
             lead_days=lead,
             engine=spec.data.engine,
             vocabulary=Vocabulary.from_dict(meta["vocabulary"]),
+            population=spec.population,
         ),
         observed_until=pd.Timestamp(meta["observed_until"]),
         truth_path=truth if truth.exists() else None,
         descriptions={n: meta["descriptions"][n] for n in chosen},
         drivers={n: available[n] for n in chosen},
+        reasons=_templates(chosen, Vocabulary.from_dict(meta["vocabulary"]), frame),
         notices=notices,
         dropped=dropped,
     )
@@ -196,6 +203,39 @@ def _build_events(
         "vocabulary": vocab.to_dict(),
     }
     return frame, meta
+
+
+def _templates(
+    chosen: list[str], vocabulary: Vocabulary, frame: pd.DataFrame
+) -> dict[str, ReasonTemplate]:
+    """Each chosen feature's reason template (a feature no builder declares one for reads as
+    its name and value)."""
+    known = reason_templates(vocabulary)
+    return {n: known.get(n) or column_template(n, is_categorical(frame[n])) for n in chosen}
+
+
+def apply_population(spec: ExperimentSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The observations inside the spec's population; a SpecError when none are."""
+    try:
+        keep = population_mask(frame, spec.population)
+    except KeyError as exc:
+        raise SpecError(
+            f"population: {exc.args[0]}, which the data cannot provide (the plan and tenure "
+            "builders need the subscriptions and accounts tables)"
+        ) from None
+    if keep.all():
+        return frame
+    log.info(
+        "population %s: %d of %d observations",
+        describe_population(spec.population),
+        int(keep.sum()),
+        len(frame),
+    )
+    if not keep.any():
+        raise SpecError(
+            f"population: no observation is inside it ({describe_population(spec.population)})"
+        )
+    return frame.loc[keep].reset_index(drop=True)
 
 
 MAX_MISSING = 0.99
@@ -293,6 +333,7 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
         }
     )
     frame = pd.concat([frame, df[chosen]], axis=1)
+    frame = apply_population(spec, frame)
     return TrainingData(
         frame=frame,
         features=chosen,
@@ -303,8 +344,14 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
             kind="customers",
             features=tuple(chosen),
             roles={"id": d.id, "label": d.label, "duration": d.duration, "mrr": d.mrr},
+            population=spec.population,
         ),
         descriptions={c: f"{c} (customer table column)" for c in chosen},
         drivers=dict.fromkeys(chosen, "account"),
+        # the table's duration (tenure) and MRR describe the customer: context, not reasons
+        reasons={
+            c: column_template(c, is_categorical(frame[c]), context=c in (d.duration, d.mrr))
+            for c in chosen
+        },
         notices=notices,
     )

@@ -53,6 +53,9 @@ class TrainResult:
     explanation: Explanation
     tier_thresholds: dict[str, float]  # on the raw score (log-odds): high, medium
     seconds: dict[str, float] = field(default_factory=dict)
+    # "expected_loss" when the validation rows carry MRR: tiers by p x MRR (loss_thresholds)
+    tier_basis: str = "risk"
+    loss_thresholds: dict[str, float] = field(default_factory=dict)
 
     @property
     def split(self) -> Split:
@@ -242,10 +245,8 @@ def train(
 
     # on the uncalibrated score: isotonic calibration ties many rows, the raw score does not
     val_raw = model.predict_raw(data.frame.loc[folds[0].split.masks["validation"], data.features])
-    thresholds = {
-        "high": float(np.quantile(val_raw, 1 - TIERS["high"])),
-        "medium": float(np.quantile(val_raw, 1 - TIERS["high"] - TIERS["medium"])),
-    }
+    thresholds = _tier_thresholds(val_raw)
+    basis, loss_thresholds = loss_tiers(preds["validation"])
     seconds["total"] = time.perf_counter() - t0
     return TrainResult(
         spec=spec,
@@ -256,7 +257,25 @@ def train(
         explanation=explanation,
         tier_thresholds=thresholds,
         seconds=seconds,
+        tier_basis=basis,
+        loss_thresholds=loss_thresholds,
     )
+
+
+def _tier_thresholds(values: np.ndarray) -> dict[str, float]:
+    return {
+        "high": float(np.quantile(values, 1 - TIERS["high"])),
+        "medium": float(np.quantile(values, 1 - TIERS["high"] - TIERS["medium"])),
+    }
+
+
+def loss_tiers(validation: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    """Tiers by expected loss (p x MRR) where MRR exists: every validation row carries MRR
+    and some pay; otherwise (a trial population, a table without MRR) by risk."""
+    mrr = pd.to_numeric(validation["mrr"], errors="coerce").to_numpy(dtype=float)
+    if not len(mrr) or np.isnan(mrr).any() or not (mrr > 0).any():
+        return "risk", {}
+    return "expected_loss", _tier_thresholds(validation["p"].to_numpy(dtype=float) * mrr)
 
 
 def checked_data(

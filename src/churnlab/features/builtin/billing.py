@@ -28,14 +28,23 @@ def _subscription_at(ds: Dataset, keys: ir.Table, shift_days: int = 0) -> ir.Tab
     description="current plan, MRR and its 90-day change",
     requires=("subscriptions",),
     features=[
-        Feature("plan", "plan at the cutoff", "category"),
-        Feature("current_mrr", "MRR at the cutoff", "float"),
+        Feature("plan", "plan at the cutoff", "category", reason="plan {value:text}", context=True),
+        Feature(
+            "current_mrr", "MRR at the cutoff", "float", reason="MRR {value:money}", context=True
+        ),
         Feature(
             "mrr_change_90d",
             "MRR now minus MRR 90 days earlier (null if not subscribed then)",
             "float",
+            reason="MRR {value:change} in the last 90 days",
         ),
-        Feature("days_on_plan", "days since the current subscription started", "float"),
+        Feature(
+            "days_on_plan",
+            "days since the current subscription started",
+            "float",
+            reason="on the current plan for {value:age}",
+            context=True,
+        ),
     ],
 )
 def plan(ds: Dataset, keys: ir.Table) -> ir.Table:
@@ -57,11 +66,19 @@ def plan(ds: Dataset, keys: ir.Table) -> ir.Table:
     description="billing period and days to the next renewal",
     requires=("subscriptions.billing_period",),
     features=[
-        Feature("billing_period", "monthly or annual", "category"),
+        Feature(
+            "billing_period",
+            "monthly or annual",
+            "category",
+            reason="billed {value:text}",
+            context=True,
+        ),
         Feature(
             "days_to_renewal",
             "days to the next renewal (annual: contract anniversary; monthly: next charge)",
             "float",
+            reason="renewal in {value:days}",
+            context=True,
         ),
     ],
 )
@@ -82,8 +99,20 @@ def billing_period(ds: Dataset, keys: ir.Table) -> ir.Table:
     description="downgrades and upgrades in the last 365 days",
     requires=("subscriptions.end_reason",),
     features=[
-        Feature("downgrades_365d", "downgrades in the last 365 days", "int", 0),
-        Feature("upgrades_365d", "upgrades in the last 365 days", "int", 0),
+        Feature(
+            "downgrades_365d",
+            "downgrades in the last 365 days",
+            "int",
+            0,
+            reason="{value:int} downgrade{value:s} in the last year",
+        ),
+        Feature(
+            "upgrades_365d",
+            "upgrades in the last 365 days",
+            "int",
+            0,
+            reason="{value:int} upgrade{value:s} in the last year",
+        ),
     ],
 )
 def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
@@ -101,8 +130,20 @@ def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
     requires=("events",),
     roles=("payment_failure",),
     features=[
-        Feature("failed_payments_90d", "failed payments in the last 90 days", "int", 0),
-        Feature("failed_payments_365d", "failed payments in the last 365 days", "int", 0),
+        Feature(
+            "failed_payments_90d",
+            "count of payment-failure events in the 90 days before the cutoff",
+            "int",
+            0,
+            reason="{value:int} failed payment{value:s} in the last 90 days",
+        ),
+        Feature(
+            "failed_payments_365d",
+            "count of payment-failure events in the 365 days before the cutoff",
+            "int",
+            0,
+            reason="{value:int} failed payment{value:s} in the last year",
+        ),
     ],
 )
 def failed_payments(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:

@@ -27,9 +27,14 @@ from churnlab.features.registry import Feature, feature_builder
     description="events and active days in the last 7/30/90 days",
     requires=("events",),
     features=[
-        Feature(f"{what}_{w}d", f"{label} in the last {w} days", "int", 0)
+        Feature(
+            f"{what}_{w}d", f"{label} in the {w} days before the cutoff", "int", 0, reason=reason
+        )
         for w in WINDOWS
-        for what, label in (("events", "events"), ("active_days", "days with any event"))
+        for what, label, reason in (
+            ("events", "count of events", f"{{value:int}} event{{value:s}} in the last {w} days"),
+            ("active_days", "days with any event", f"active on {{value:int}} of the last {w} days"),
+        )
     ],
 )
 def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
@@ -48,7 +53,13 @@ def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
     description="distinct active users in the last 7/30/90 days",
     requires=("events.user_id",),
     features=[
-        Feature(f"active_users_{w}d", f"distinct users active in the last {w} days", "int", 0)
+        Feature(
+            f"active_users_{w}d",
+            f"distinct users active in the last {w} days",
+            "int",
+            0,
+            reason=f"{{value:int}} active user{{value:s}} in the last {w} days",
+        )
         for w in WINDOWS
     ],
 )
@@ -70,6 +81,12 @@ def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
             "days since the last event, 365 if none in a year",
             "float",
             365.0,
+            reason=(
+                "[value>=365 & tenure_days<365] no activity since sign-up",
+                "[value>=365] no activity in the last year",
+                "[value>=2] no activity for {value:days}",
+                "last activity {value:days} ago",
+            ),
         )
     ],
 )
@@ -87,11 +104,36 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
     "events where the mapping names them, else inactivity gaps)",
     requires=("events",),
     features=[
-        *(Feature(f"sessions_{w}d", f"sessions in the last {w} days", "int", 0) for w in WINDOWS),
-        Feature("mean_session_min_30d", "mean session length (minutes), last 30 days", "float"),
-        Feature("max_session_min_30d", "longest session (minutes), last 30 days", "float"),
+        *(
+            Feature(
+                f"sessions_{w}d",
+                f"count of sessions in the {w} days before the cutoff",
+                "int",
+                0,
+                reason=f"{{value:int}} session{{value:s}} in the last {w} days",
+            )
+            for w in WINDOWS
+        ),
         Feature(
-            "total_session_hours_30d", "total session time (hours), last 30 days", "float", 0.0
+            "mean_session_min_30d",
+            "mean session length (minutes), last 30 days",
+            "float",
+            reason="sessions lasted {value:minutes} on average in the last 30 days",
+            if_missing="no sessions in the last 30 days",
+        ),
+        Feature(
+            "max_session_min_30d",
+            "longest session (minutes), last 30 days",
+            "float",
+            reason="longest session {value:minutes} in the last 30 days",
+            if_missing="no sessions in the last 30 days",
+        ),
+        Feature(
+            "total_session_hours_30d",
+            "total session time (hours), last 30 days",
+            "float",
+            0.0,
+            reason="{value:hours} of sessions in the last 30 days",
         ),
     ],
 )
@@ -116,11 +158,13 @@ def session_stats(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tab
             "activity_ratio_30_60",
             "events in the last 30 days / half the events of the 60 before (+1 smoothing; null before 90 days of tenure)",
             "float",
+            reason="activity {value:ratio} in the last 30 days vs the 60 before",
         ),
         Feature(
             "weekly_activity_slope_12w",
             "least-squares slope of weekly events over 12 weeks, relative to the weekly mean (null before 12 weeks of tenure)",
             "float",
+            reason="weekly activity {value:trend} over the last 12 weeks",
         ),
     ],
 )
@@ -162,11 +206,13 @@ def activity_trend(ds: Dataset, keys: ir.Table) -> ir.Table:
             "engagement_percentile_30d",
             "percentile rank of 30-day events among accounts active at the cutoff",
             "float",
+            reason="30-day activity in the {value:ordinal} percentile of active accounts",
         ),
         Feature(
             "in_danger_zone",
             "30-day events at or below the bottom quartile of accounts active at the cutoff",
             "bool",
+            reason="[value==1] 30-day activity in the bottom quarter of active accounts",
         ),
     ],
 )

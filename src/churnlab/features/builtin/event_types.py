@@ -22,6 +22,7 @@ Formulas (``n_t(w)``: events of type ``t`` in the last ``w`` days):
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import ibis
 import ibis.expr.types as ir
@@ -37,6 +38,7 @@ from churnlab.features.builtin.common import (
 )
 from churnlab.features.cube import RECENCY_DAYS, sessions, user_days
 from churnlab.features.observations import days_between
+from churnlab.features.reasons import literal
 from churnlab.features.registry import Feature, feature_builder, static_names
 
 MAX_NAME = 32
@@ -69,18 +71,27 @@ def _unclash(features: list[Feature]) -> list[Feature]:
     """A generated name equal to a built-in feature's gets ``_by_type`` (e.g. a type named
     ``last_activity`` would otherwise make ``days_since_last_activity``)."""
     taken = static_names()
-    return [
-        Feature(f"{f.name}_by_type", f.description, f.dtype, f.fill) if f.name in taken else f
-        for f in features
-    ]
+    return [replace(f, name=f"{f.name}_by_type") if f.name in taken else f for f in features]
+
+
+def quoted(event_type: str) -> str:
+    """An event type as reasons name it: in quotes, braces escaped for the template."""
+    return f"'{literal(event_type)}'"
 
 
 def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
     out = []
     for t, s in type_slugs(vocabulary.types).items():
+        q = quoted(t)
         out += [
             *(
-                Feature(f"n_{s}_{w}d", f"{t} events in the last {w} days", "int", 0)
+                Feature(
+                    f"n_{s}_{w}d",
+                    f"{t} events in the last {w} days",
+                    "int",
+                    0,
+                    reason=f"{{value:int}} {q} event{{value:s}} in the last {w} days",
+                )
                 for w in WINDOWS
             ),
             Feature(
@@ -88,18 +99,33 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                 f"{t} events per active day in the last 30 days",
                 "float",
                 0.0,
+                reason=f"{{value:num}} {q} per active day in the last 30 days",
             ),
             Feature(
                 f"{s}_trend_30_60",
                 f"{t} events in the last 30 days against the prior 60 (smoothed rate ratio)",
                 "float",
+                reason=f"{q} {{value:ratio}} in the last 30 days vs the 60 before",
             ),
-            Feature(f"{s}_share_30d", f"share of the last 30 days' events that are {t}", "float"),
+            Feature(
+                f"{s}_share_30d",
+                f"share of the last 30 days' events that are {t}",
+                "float",
+                reason=f"{q} is {{value:pct}} of the last 30 days' events",
+                if_missing="no events in the last 30 days",
+            ),
             Feature(
                 f"days_since_{s}",
                 f"days since the last {t} event, {RECENCY_CAP:.0f} if none in a year",
                 "float",
                 RECENCY_CAP,
+                reason=(
+                    f"[value>={RECENCY_CAP:.0f} & tenure_days<{RECENCY_CAP:.0f}] no {q} since "
+                    "sign-up",
+                    f"[value>={RECENCY_CAP:.0f}] no {q} in the last year",
+                    f"[value>=2] no {q} for {{value:days}}",
+                    f"last {q} {{value:days}} ago",
+                ),
             ),
         ]
     return _unclash(out)
@@ -175,6 +201,7 @@ def _per_user_features(vocabulary: Vocabulary) -> list[Feature]:
                 f"{t} events per active user in the last 30 days",
                 "float",
                 0.0,
+                reason=f"{{value:num}} {quoted(t)} per active user in the last 30 days",
             )
             for t, s in type_slugs(vocabulary.types).items()
         ]
@@ -227,6 +254,7 @@ def _ratio_pairs(vocabulary: Vocabulary) -> list[tuple[tuple[str, ...], tuple[st
 
 
 def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
+    core = vocabulary.role("core_action")
     return _unclash(
         [
             Feature(
@@ -236,10 +264,21 @@ def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
                 + " in the last 30 days (denominator + 1)",
                 "float",
                 0.0,
+                reason=f"{{value:num}} {' or '.join(quoted(t) for t in num)} per "
+                + _per(den, core)
+                + " in the last 30 days",
             )
             for num, den, name in _ratio_pairs(vocabulary)
         ]
     )
+
+
+def _per(den: tuple[str, ...], core: tuple[str, ...]) -> str:
+    if den == (SESSION,):
+        return "session"
+    if len(den) > 1 and tuple(den) == tuple(core):
+        return "core action"
+    return " or ".join(quoted(t) for t in den)
 
 
 @feature_builder(
@@ -255,18 +294,21 @@ def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
             "a events per b event in the last 30 days (denominator + 1), for each ratios pair",
             "float",
             0.0,
+            reason="{value:num} '<a>' per '<b>' in the last 30 days",
         ),
         Feature(
             "<type>_per_core_action_30d",
             "<type> events per core action in the last 30 days (denominator + 1)",
             "float",
             0.0,
+            reason="{value:num} '<type>' per core action in the last 30 days",
         ),
         Feature(
             "<type>_per_session_30d",
             "<type> events per session in the last 30 days (denominator + 1)",
             "float",
             0.0,
+            reason="{value:num} '<type>' per session in the last 30 days",
         ),
     ],
 )

@@ -19,7 +19,13 @@ from churnlab.features.registry import Feature, feature_builder
     requires=("events",),
     features=[
         # the name predates derived sessions: session-start events or inactivity-gap sessions
-        Feature("logins_first_10d", "sessions in the first 10 days after sign-up", "int", 0),
+        Feature(
+            "logins_first_10d",
+            "count of sessions started within 10 days of sign-up",
+            "int",
+            0,
+            reason="{value:int} session{value:s} in the first 10 days after sign-up",
+        ),
     ],
 )
 def onboarding(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
@@ -41,9 +47,15 @@ def onboarding(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
             "days_to_first_core_action",
             "days from sign-up to the first core action (null if none yet)",
             "float",
+            reason="first core action {value:days} after sign-up",
+            if_missing="no core action in the first 30 days after sign-up",
         ),
         Feature(
-            "core_actions_first_30d", "core actions in the first 30 days after sign-up", "int", 0
+            "core_actions_first_30d",
+            "count of core-action events within 30 days of sign-up",
+            "int",
+            0,
+            reason="{value:int} core action{value:s} in the first 30 days after sign-up",
         ),
     ],
 )
@@ -64,7 +76,14 @@ def core_action(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table
     driver="onboarding",
     description="length of the account's first session",
     requires=("events",),
-    features=[Feature("first_session_min", "length of the first session (minutes)", "float")],
+    features=[
+        Feature(
+            "first_session_min",
+            "length of the first session (minutes)",
+            "float",
+            reason="first session lasted {value:minutes}",
+        )
+    ],
 )
 def first_session(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     # the first session ever is the first before any cutoff that comes after it

@@ -16,13 +16,32 @@ from churnlab.features.registry import Feature, feature_builder
     description="bug tickets: recent, severe and still open at the cutoff",
     requires=("tickets.category", "tickets.resolved_at"),
     features=[
-        Feature("bug_tickets_90d", "bug tickets opened in the last 90 days", "int", 0),
-        Feature("open_bug_tickets", "bug tickets open at the cutoff", "int", 0),
-        Feature("bug_tickets_365d", "bug tickets opened in the last 365 days", "int", 0),
+        Feature(
+            "bug_tickets_90d",
+            "bug tickets opened in the last 90 days",
+            "int",
+            0,
+            reason="{value:int} bug ticket{value:s} in the last 90 days",
+        ),
+        Feature(
+            "open_bug_tickets",
+            "bug tickets open at the cutoff",
+            "int",
+            0,
+            reason="{value:int} open bug ticket{value:s}",
+        ),
+        Feature(
+            "bug_tickets_365d",
+            "bug tickets opened in the last 365 days",
+            "int",
+            0,
+            reason="{value:int} bug ticket{value:s} in the last year",
+        ),
         Feature(
             "mean_bug_resolution_hours_90d",
             "mean hours to resolve bug tickets opened in the last 90 days (resolved before the cutoff)",
             "float",
+            reason="bug tickets took {value:hours} on average to resolve (last 90 days)",
         ),
     ],
 )
@@ -45,7 +64,13 @@ def bug_tickets(ds: Dataset, keys: ir.Table) -> ir.Table:
     description="high or critical bug tickets in the last 90 days",
     requires=("tickets.category", "tickets.severity"),
     features=[
-        Feature("severe_bug_tickets_90d", "high/critical bug tickets in the last 90 days", "int", 0)
+        Feature(
+            "severe_bug_tickets_90d",
+            "high/critical bug tickets in the last 90 days",
+            "int",
+            0,
+            reason="{value:int} high or critical bug ticket{value:s} in the last 90 days",
+        )
     ],
 )
 def severe_bugs(ds: Dataset, keys: ir.Table) -> ir.Table:

@@ -16,11 +16,42 @@ from churnlab.features.registry import Feature, feature_builder
     description="latest NPS answer, its change and recency",
     requires=("surveys",),
     features=[
-        Feature("last_nps", "latest NPS score (0-10) before the cutoff", "float"),
-        Feature("nps_change", "latest NPS minus the one before", "float"),
-        Feature("is_detractor", "latest NPS is 6 or below", "bool"),
-        Feature("days_since_last_survey", "days since the latest NPS answer", "float"),
-        Feature("surveys_answered", "NPS surveys answered before the cutoff", "int", 0),
+        Feature(
+            "last_nps",
+            "latest NPS score (0-10) before the cutoff",
+            "float",
+            reason="latest NPS answer {value:int} of 10",
+            if_missing="no NPS answer yet",
+        ),
+        Feature(
+            "nps_change",
+            "latest NPS minus the one before",
+            "float",
+            reason="NPS {value:change} since the previous answer",
+        ),
+        Feature(
+            "is_detractor",
+            "latest NPS is 6 or below",
+            "bool",
+            reason=(
+                "[value==1] NPS detractor (latest answer {last_nps:int} of 10)",
+                "[value==1] NPS detractor",
+            ),
+        ),
+        Feature(
+            "days_since_last_survey",
+            "days since the latest NPS answer",
+            "float",
+            reason="last NPS answer {value:days} ago",
+            if_missing="no NPS answer yet",
+        ),
+        Feature(
+            "surveys_answered",
+            "NPS surveys answered before the cutoff",
+            "int",
+            0,
+            reason="{value:int} NPS survey{value:s} answered",
+        ),
     ],
 )
 def nps(ds: Dataset, keys: ir.Table) -> ir.Table:

@@ -16,9 +16,21 @@ from churnlab.features.registry import Feature, feature_builder
     description="support tickets by category in the last 90 days",
     requires=("tickets.category",),
     features=[
-        Feature("tickets_90d", "tickets of any category in the last 90 days", "int", 0),
+        Feature(
+            "tickets_90d",
+            "tickets of any category in the last 90 days",
+            "int",
+            0,
+            reason="{value:int} support ticket{value:s} in the last 90 days",
+        ),
         *(
-            Feature(f"{c}_tickets_90d", f"'{c}' tickets in the last 90 days", "int", 0)
+            Feature(
+                f"{c}_tickets_90d",
+                f"'{c}' tickets in the last 90 days",
+                "int",
+                0,
+                reason=f"{{value:int}} {c.replace('_', '-')} ticket{{value:s}} in the last 90 days",
+            )
             for c in ("usability", "how_to", "billing")
         ),
     ],
@@ -44,8 +56,15 @@ def support_tickets(ds: Dataset, keys: ir.Table) -> ir.Table:
             "mean_resolution_hours_90d",
             "mean hours to resolve tickets opened in the last 90 days and resolved before the cutoff",
             "float",
+            reason="tickets took {value:hours} on average to resolve (last 90 days)",
         ),
-        Feature("open_tickets", "tickets of any category open at the cutoff", "int", 0),
+        Feature(
+            "open_tickets",
+            "tickets of any category open at the cutoff",
+            "int",
+            0,
+            reason="{value:int} open support ticket{value:s}",
+        ),
     ],
 )
 def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
@@ -64,7 +83,15 @@ def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
     description="proactive customer-success contacts (the contact role) in the last 90 days",
     requires=("events",),
     roles=("contact",),
-    features=[Feature("csm_calls_90d", "customer-success contacts in the last 90 days", "int", 0)],
+    features=[
+        Feature(
+            "csm_calls_90d",
+            "count of contact-role events in the 90 days before the cutoff",
+            "int",
+            0,
+            reason="{value:int} customer-success contact{value:s} in the last 90 days",
+        )
+    ],
 )
 def customer_success(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     contact = vocabulary.role("contact")

@@ -17,18 +17,37 @@ from churnlab.features.registry import Feature, feature_builder
     requires=("events.user_id", "accounts.seats"),
     features=[
         Feature(
-            "active_seat_share_2w", "distinct active users in the last 2 weeks / seats", "float"
+            "active_seat_share_2w",
+            "distinct active users in the last 2 weeks / seats",
+            "float",
+            reason=(
+                "{active_seat_share_2w*seats:int} of {seats:int} seats active in the last 2 weeks",
+                "{value:pct} of seats active in the last 2 weeks",
+            ),
         ),
         Feature(
             "active_seat_share_2w_8w_ago",
             "the same share 8 weeks earlier (weeks 9-10 before the cutoff; null before 10 weeks of tenure)",
             "float",
+            reason="{value:pct} of seats were active 8 weeks ago",
         ),
-        Feature("active_seat_share_trend", "active seat share now minus 8 weeks ago", "float"),
+        Feature(
+            "active_seat_share_trend",
+            "active seat share now minus 8 weeks ago",
+            "float",
+            reason=(
+                "[value<0] active seats fell from {active_seat_share_2w_8w_ago*seats:int} to "
+                "{active_seat_share_2w*seats:int} in 8 weeks",
+                "[value>0] active seats rose from {active_seat_share_2w_8w_ago*seats:int} to "
+                "{active_seat_share_2w*seats:int} in 8 weeks",
+                "active seat share {value:points} in 8 weeks",
+            ),
+        ),
         Feature(
             "active_users_change_8w",
             "active users in the last 2 weeks / in the same 2 weeks 8 weeks earlier (+1 smoothing; null before 10 weeks of tenure)",
             "float",
+            reason="active users {value:ratio} vs 8 weeks earlier",
         ),
     ],
 )

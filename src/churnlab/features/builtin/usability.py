@@ -26,11 +26,13 @@ from churnlab.features.registry import Feature, feature_builder
             "time_on_task_ratio_90d",
             "geometric mean of task time / population geometric mean for the same task",
             "float",
+            reason="tasks take {value:x} as long as for other accounts (last 90 days)",
         ),
         Feature(
             "slow_task_share_90d",
             "share of tasks taking over twice the population's typical time",
             "float",
+            reason="{value:pct} of tasks took over twice the usual time (last 90 days)",
         ),
     ],
 )

@@ -3,6 +3,7 @@
 from churnlab.evaluation.metrics import (
     classification_metrics,
     expected_calibration_error,
+    expected_metrics,
     gains_table,
     oracle_risk,
     top_fraction,
@@ -14,6 +15,7 @@ __all__ = [
     "best_k",
     "classification_metrics",
     "expected_calibration_error",
+    "expected_metrics",
     "gains_table",
     "oracle_risk",
     "plot_profit_curve",

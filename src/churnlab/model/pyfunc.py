@@ -53,6 +53,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         mrr_stats: dict[str, float],
         model_name: str,
         model_version: str | None = None,
+        reference: dict[str, Any] | None = None,
     ):
         self.estimator = estimator
         self.feature_spec = feature_spec
@@ -63,6 +64,9 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         self.mrr_stats = mrr_stats
         self.model_name = model_name
         self.model_version = model_version
+        # the validation rows' distribution profile (churnlab.evaluation.profiles): what
+        # monitoring compares scored batches against
+        self.reference = reference
 
     def __setstate__(self, state: dict) -> None:
         # models logged before the feature spec was typed carry it as a plain dict
@@ -71,6 +75,8 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         # models logged before calibration left the estimators carry a calibrated estimator
         if isinstance(state.get("estimator"), ChurnEstimator):
             state["estimator"] = CalibratedChurnModel.from_legacy(state["estimator"])
+        # models logged before monitoring carry no reference profile
+        state.setdefault("reference", None)
         self.__dict__.update(state)
 
     @property
@@ -95,8 +101,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         X = frame[self.features]
         n = len(frame)
         p, raw, values = self.estimator.score(X, contributions=reasons)
-        t = self.tier_thresholds
-        tier = np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
+        tier = self.tiers(raw)
         mrr = (
             pd.to_numeric(frame["mrr"], errors="coerce").to_numpy(dtype=float)
             if "mrr" in frame
@@ -116,6 +121,11 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         for col, extra in self.estimator.extra_outputs(X).items():
             cols[col] = extra.to_numpy()
         return pd.DataFrame(cols)
+
+    def tiers(self, raw: np.ndarray) -> np.ndarray:
+        """Risk tier per row from the uncalibrated score (thresholds set on validation)."""
+        t = self.tier_thresholds
+        return np.where(raw >= t["high"], "high", np.where(raw >= t["medium"], "medium", "low"))
 
     def _reason_columns(self, values: pd.DataFrame | None, X: pd.DataFrame) -> dict[str, Any]:
         """``reason_i``, ``driver_i``, ``contribution_i`` from the attributions; empty (same

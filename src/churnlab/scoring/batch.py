@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnlab.evaluation.profiles import batch_profile
 from churnlab.files import atomic_file, check_writable
 from churnlab.scoring.features import build_scoring_features, read_feature_table
 from churnlab.scoring.load import ScoringError, load_model
@@ -39,6 +40,9 @@ class ScoreResult:
     out: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    # the batch counted in the model's reference bins (churnlab.evaluation.profiles); None
+    # for a model without a reference profile or a Spark job
+    profile: dict[str, Any] | None = None
 
 
 # -- summary and output -------------------------------------------------------------------------
@@ -89,6 +93,24 @@ def write_scores(scores: pd.DataFrame, out: str | Path) -> Path:
     return out
 
 
+def _batch_profile(model: Any, frame: pd.DataFrame | None, scores: pd.DataFrame) -> dict | None:
+    """The batch counted in the model's reference bins, for monitoring; None (with a warning)
+    when there is no feature table (Spark) or no reference (a model trained before
+    monitoring)."""
+    reference = getattr(model, "reference", None)
+    if frame is None or reference is None:
+        log.warning(
+            "no batch profile logged: %s",
+            "the Spark engine keeps no feature table"
+            if frame is None
+            else "the model has no reference profile (trained before monitoring): retrain it",
+        )
+        return None
+    return batch_profile(
+        reference, frame, scores.p_churn.to_numpy(), scores.risk_tier.to_numpy(), TIERS
+    )
+
+
 # -- the job ------------------------------------------------------------------------------------
 def score_job(
     model_uri: str | Path,
@@ -120,6 +142,7 @@ def score_job(
     seconds["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
+    frame = None
     if engine == "spark":
         from churnlab.scoring.spark import score_spark  # pyspark is an optional extra
 
@@ -148,6 +171,7 @@ def score_job(
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     result = ScoreResult(scores=scores, summary=summary, out=written, seconds=seconds)
     if log_run:
+        result.profile = _batch_profile(loaded.model, frame, scores)
         result.run_id = log_scoring_run(
             result, loaded.ref, data=data, features=features, as_of=as_of
         )

@@ -91,13 +91,11 @@ def scenario_project(champion: Champion, tmp_path_factory, scenario: str) -> tup
 
 
 def score_batches(uri: str, data: Path, dates: list[str]) -> list[str]:
-    """``score --log`` at each date (risk only: reasons are not what monitoring reads)."""
-    from churnlab.scoring import score_job
+    """A logged scoring batch at each date, as ``score --log`` records it (risk only: reasons
+    are not what monitoring reads; the features of every date built in one pass)."""
+    from churnlab.scoring import score_batches as backfill
 
-    return [
-        score_job(uri, data=data, as_of=pd.Timestamp(d), reasons=False, log_run=True).run_id
-        for d in dates
-    ]
+    return [r.run_id for r in backfill(uri, data, [pd.Timestamp(d) for d in dates])]
 
 
 @pytest.fixture

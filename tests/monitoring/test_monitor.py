@@ -79,8 +79,13 @@ def test_realized_metrics_equal_a_recomputation_from_stored_predictions(unchange
 def test_estimated_roc_auc_is_close_to_realized_on_matured_batches(unchanged):
     _, _, result = unchanged
     matured = [b for b in result.batches if b["matured"]]
-    gaps = [abs(b["estimated"]["roc_auc"] - b["realized"]["roc_auc"]) for b in matured]
-    assert max(gaps) <= 0.03, gaps
+    gaps = np.array([b["estimated"]["roc_auc"] - b["realized"]["roc_auc"] for b in matured])
+    se = np.array([b["realized"]["roc_auc_se"] for b in matured])
+    # about 800 accounts a batch: the realized value itself moves by about 0.02 (its bootstrap
+    # standard error), so each batch is held to 0.03 or two of its standard errors, and the
+    # estimate must be right on average
+    assert np.all(np.abs(gaps) <= np.maximum(0.03, 2 * se)), (gaps, se)
+    assert abs(gaps.mean()) <= 0.02 and np.abs(gaps).mean() <= 0.03, gaps
     # immature batches carry the estimate alone
     assert all(b["realized"] is None for b in result.batches if not b["matured"])
 

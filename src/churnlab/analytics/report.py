@@ -416,7 +416,7 @@ def _monitoring_plots(frame: pd.DataFrame, metric: str) -> list[dict[str, Any]]:
     perf_ax.plot(dates, frame[f"estimated_{metric}"], marker="o", label=f"estimated {metric}")
     perf_ax.plot(dates, frame[f"realized_{metric}"], marker="s", label=f"realized {metric}")
     if pd.notna(frame.reference.iloc[0]):
-        perf_ax.axhline(frame.reference.iloc[0], color="grey", ls="--", lw=1, label="validation")
+        perf_ax.axhline(frame.reference.iloc[0], color="grey", ls="--", lw=1, label="test cutoff")
     perf_ax.set_title("Performance by batch")
     perf_ax.legend(fontsize=8)
     for ax in (drift_ax, perf_ax):

@@ -1,6 +1,7 @@
 """Metrics and plots for churn scores."""
 
 from churnlab.evaluation.metrics import (
+    bootstrap_se,
     classification_metrics,
     expected_calibration_error,
     expected_metrics,
@@ -13,6 +14,7 @@ from churnlab.evaluation.profit import CampaignParams, best_k, plot_profit_curve
 __all__ = [
     "CampaignParams",
     "best_k",
+    "bootstrap_se",
     "classification_metrics",
     "expected_calibration_error",
     "expected_metrics",

@@ -114,6 +114,22 @@ def expected_metrics(p: np.ndarray, top: float = 0.1) -> dict[str, float]:
     }
 
 
+def bootstrap_se(
+    y: np.ndarray, p: np.ndarray, metric: str = "roc_auc", draws: int = 50, seed: int = 0
+) -> float:
+    """Standard error of ROC-AUC (``roc_auc``) or average precision (``pr_auc``) over
+    bootstrap resamples of the rows (fixed seed): how much the metric moves by chance alone."""
+    scorer = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}[metric]
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(y), len(y))
+        if 0 < y[idx].sum() < len(y):
+            values.append(scorer(y[idx], p[idx]))
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
 def gains_table(y: np.ndarray, score: np.ndarray, points: int = 100) -> pd.DataFrame:
     """Cumulative gains and lift at each share of customers contacted, highest score first."""
     y = np.asarray(y, float)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from churnlab.evaluation import expected_metrics
+from churnlab.evaluation import bootstrap_se, expected_metrics
 from churnlab.evaluation.profiles import reference_profile
 from churnlab.model.pyfunc import ChurnModel
 from churnlab.training import TrainResult
@@ -19,7 +19,7 @@ def build_reference(result: TrainResult, model: ChurnModel) -> dict[str, Any]:
     """The validation rows' profile: feature bins, predictions, tiers and metrics, with the
     label definition (horizon, lead) monitoring needs to join realized labels."""
     data, spec = result.data, result.spec
-    valid = result.predictions["validation"]
+    valid, test = result.predictions["validation"], result.predictions["test"]
     X = data.frame.loc[valid.index, data.features]
     tiers = model.tiers(result.estimator.predict_raw(X))
     return reference_profile(
@@ -30,6 +30,13 @@ def build_reference(result: TrainResult, model: ChurnModel) -> dict[str, Any]:
         TIERS,
         metrics=result.folds[0].metrics["validation"],
         expected=expected_metrics(valid.p.to_numpy(dtype=float)),
+        # the out-of-time test metrics and how much they move by chance: what a batch's
+        # realized performance is held against
+        test_metrics=result.folds[0].metrics["test"],
+        test_metrics_se={
+            m: bootstrap_se(test.y.to_numpy(dtype=int), test.p.to_numpy(dtype=float), m)
+            for m in ("roc_auc", "pr_auc")
+        },
         horizon_days=spec.horizon_days,
         lead_days=spec.lead_days,
         cutoffs=sorted({str(pd.Timestamp(c).date()) for c in valid.cutoff.dropna().unique()}),

@@ -8,23 +8,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
 
-from churnlab.evaluation import classification_metrics, expected_metrics
+from churnlab.evaluation import bootstrap_se, classification_metrics, expected_metrics
 from churnlab.evaluation.profiles import feature_drift, prediction_drift
 
-BOOTSTRAP_DRAWS = 50
-_SCORERS = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
 
-
-def data_drift(
-    reference: dict[str, Any], profile: dict[str, Any], feature_psi: float
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Per feature PSI (the table) and its summary: features compared, drifted (PSI at or
-    above ``feature_psi``), their share, and per driver the drifted count, mean and max PSI
-    (drivers with the most drifted features first)."""
-    table = feature_drift(reference, profile)
-    table["drifted"] = table.psi >= feature_psi
+def _summary(table: pd.DataFrame, feature_psi: float) -> dict[str, Any]:
+    """Features compared, drifted (PSI at or above ``feature_psi``), their share, per driver
+    the drifted count, mean and max PSI (most drifted drivers first), the top features."""
+    table = table.assign(drifted=table.psi >= feature_psi)
     by_driver = (
         table.groupby("driver")
         .agg(
@@ -38,7 +30,7 @@ def data_drift(
     )
     n, k = len(table), int(table.drifted.sum())
     top = table[table.drifted].sort_values("psi", ascending=False).head(10)
-    summary = {
+    return {
         "features": n,
         "drifted": k,
         "drifted_share": k / n if n else 0.0,
@@ -57,19 +49,36 @@ def data_drift(
             for r in top.itertuples()
         ],
     }
-    return summary, table.sort_values("psi", ascending=False).reset_index(drop=True)
 
 
-def bootstrap_se(y: np.ndarray, p: np.ndarray, metric: str, seed: int = 0) -> float:
-    """Standard error of a ranking metric over bootstrap resamples of the rows (fixed seed)."""
-    scorer = _SCORERS[metric]
-    rng = np.random.default_rng(seed)
-    n, values = len(y), []
-    for _ in range(BOOTSTRAP_DRAWS):
-        idx = rng.integers(0, n, n)
-        if 0 < y[idx].sum() < n:
-            values.append(scorer(y[idx], p[idx]))
-    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+def data_drift(
+    reference: dict[str, Any], profile: dict[str, Any], feature_psi: float
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """PSI per feature against the reference: the summary and the table (largest first)."""
+    table = feature_drift(reference, profile)
+    return _summary(table, feature_psi), table.sort_values("psi", ascending=False).reset_index(
+        drop=True
+    )
+
+
+def shift(
+    reference: dict[str, Any],
+    previous: dict[str, Any] | None,
+    profile: dict[str, Any],
+    feature_psi: float,
+) -> dict[str, Any] | None:
+    """The batch against the batch before it, in the same reference bins: features whose PSI
+    reaches ``feature_psi`` changed suddenly. None for the first batch."""
+    if previous is None:
+        return None
+    as_reference = {
+        "features": {
+            f: {"driver": entry["driver"], "shares": previous["features"][f]}
+            for f, entry in reference["features"].items()
+            if f in previous["features"]
+        }
+    }
+    return _summary(feature_drift(as_reference, profile), feature_psi)
 
 
 def realized_performance(
@@ -100,13 +109,16 @@ def check_batch(
     labels: pd.DataFrame | None,
     feature_psi: float,
     metric: str,
+    previous: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Everything measured on one batch (no verdict yet) and its per-feature drift table."""
+    """Everything measured on one batch (no verdict yet) and its per-feature drift table;
+    ``previous`` is the profile of the batch before it."""
     drift, table = data_drift(reference, profile, feature_psi)
     p = predictions.p_churn.to_numpy(dtype=float)
     result = {
         "rows": int(profile["rows"]),
         "drift": drift,
+        "shift": shift(reference, previous, profile, feature_psi),
         "prediction": prediction_drift(reference, profile),
         "estimated": expected_metrics(p),
         "realized": None if labels is None else realized_performance(predictions, labels, metric),

@@ -98,6 +98,7 @@ def _flat_metrics(batch: dict[str, Any]) -> dict[str, float]:
         "rows": batch["rows"],
         "drifted_features": d["drifted"],
         "drifted_share": d["drifted_share"],
+        "shifted_features": batch["shift"]["drifted"] if batch["shift"] else None,
         "verdict_level": VERDICTS.index(batch["verdict"]),
         **{k: v for k, v in pred.items() if not k.startswith("reference_")},
         **{f"estimated_{k}": v for k, v in batch["estimated"].items()},
@@ -113,12 +114,19 @@ def _one_batch(
     reference: dict[str, Any],
     labels: pd.DataFrame | None,
     settings: MonitoringSpec,
+    previous: LoggedBatch | None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     own = None
     if labels is not None and (labels.cutoff == batch.batch_date).any():
         own = labels[labels.cutoff == batch.batch_date].drop(columns="cutoff")
     checks, table = check_batch(
-        reference, batch.profile, batch.predictions, own, settings.feature_psi, settings.metric
+        reference,
+        batch.profile,
+        batch.predictions,
+        own,
+        settings.feature_psi,
+        settings.metric,
+        previous=previous.profile if previous is not None else None,
     )
     verdict, reasons = batch_verdict(checks, reference, settings)
     out = {
@@ -175,14 +183,17 @@ def monitor(
         )
     labels = None if data is None else realized_labels(data, batches, reference, until)
     results, tables = [], {}
-    for batch in batches:
-        out, table = _one_batch(batch, reference, labels, settings)
+    for i, batch in enumerate(batches):
+        previous = batches[i - 1] if i else None
+        out, table = _one_batch(batch, reference, labels, settings, previous)
         results.append(out)
         tables[out["batch_date"]] = table
     result = MonitorResult(ref=ref, overall=_overall(results), batches=results, tables=tables)
     result.overall["model"] = {"uri": ref.uri, "name": ref.name, "version": ref.version}
     result.overall["settings"] = settings.model_dump()
-    result.overall["reference_metric"] = reference.get("metrics", {}).get(settings.metric)
+    result.overall["reference_metric"] = reference.get(
+        "test_metrics", reference.get("metrics", {})
+    ).get(settings.metric)
     result.overall["reference_estimated_metric"] = reference.get("expected", {}).get(
         settings.metric
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from churnlab.config import MonitoringSpec
 
 VERDICTS = ("ok", "warn", "retrain")
@@ -23,14 +25,29 @@ def _level(value: float, warn: float, retrain: float) -> str:
     return "ok"
 
 
+def _mostly(summary: dict[str, Any]) -> str:
+    return ", ".join(
+        [f"{d['driver']} ({d['drifted']})" for d in summary["drivers"] if d["drifted"]][:3]
+    )
+
+
 def _drift_reason(drift: dict[str, Any], s: MonitoringSpec) -> tuple[str, str] | None:
     k, n = drift["drifted"], drift["features"]
-    if not n or k < s.warn_drifted_features:
+    level = _level(drift["drifted_share"], s.warn_drifted_share, s.retrain_drifted_share)
+    if not n or level == "ok":
         return None
-    level = "retrain" if drift["drifted_share"] >= s.retrain_drifted_share else "warn"
-    mostly = [f"{d['driver']} ({d['drifted']})" for d in drift["drivers"] if d["drifted"]][:3]
     return level, (
-        f"{k} of {n} features drifted (PSI >= {s.feature_psi:g}), mostly {', '.join(mostly)}"
+        f"{k} of {n} features drifted from the reference (PSI >= {s.feature_psi:g}), mostly "
+        f"{_mostly(drift)}"
+    )
+
+
+def _shift_reason(shifted: dict[str, Any] | None, s: MonitoringSpec) -> tuple[str, str] | None:
+    if shifted is None or shifted["drifted"] < s.warn_drifted_features:
+        return None
+    return "warn", (
+        f"{shifted['drifted']} of {shifted['features']} features changed since the previous "
+        f"batch (PSI >= {s.feature_psi:g}), mostly {_mostly(shifted)}"
     )
 
 
@@ -60,18 +77,26 @@ def _estimated_reason(
 def _realized_reason(
     realized: dict[str, Any] | None, reference: dict[str, Any], s: MonitoringSpec
 ) -> tuple[str, str] | None:
-    before = reference.get("metrics", {}).get(s.metric)
+    # against the out-of-time test metric (validation for models logged without it)
+    before = reference.get("test_metrics", reference.get("metrics", {})).get(s.metric)
     if realized is None or not before:
         return None
-    now, se = realized[s.metric], realized.get(f"{s.metric}_se", 0.0)
+    now = realized[s.metric]
+    # the standard error of the difference: the batch's and the test rows' own noise
+    se = float(
+        np.hypot(
+            realized.get(f"{s.metric}_se", 0.0),
+            reference.get("test_metrics_se", {}).get(s.metric, 0.0),
+        )
+    )
     drop = before - now
-    if se == se and drop <= 2 * se:  # within the batch's own sampling noise
+    if se == se and drop <= 2 * se:  # within sampling noise
         return None
     level = _level(drop / before, s.warn_drop, s.retrain_drop)
     if level == "ok":
         return None
     return level, (
-        f"realized {METRIC_NAMES[s.metric]} {now:.2f} against {before:.2f} at validation "
+        f"realized {METRIC_NAMES[s.metric]} {now:.2f} against {before:.2f} on the test cutoff "
         f"({-drop / before:+.0%}; noise +/-{se:.2f})"
     )
 
@@ -81,6 +106,7 @@ def batch_verdict(
 ) -> tuple[str, list[str]]:
     """The batch's verdict and the reasons behind it (the worst reason decides)."""
     found = [
+        _shift_reason(checks["shift"], settings),
         _drift_reason(checks["drift"], settings),
         _prediction_reason(checks["prediction"], settings),
         _estimated_reason(checks["estimated"], reference, settings),

@@ -176,3 +176,28 @@ def score_job(
             result, loaded.ref, data=data, features=features, as_of=as_of
         )
     return result
+
+
+def score_batches(
+    model_uri: str | Path,
+    data: str | Path,
+    dates: list[str | pd.Timestamp],
+    reasons: bool = False,
+) -> list[ScoreResult]:
+    """Score the accounts active at each of ``dates`` and log every date as its own scoring
+    batch (what ``score --log`` records), loading the model once and building every date's
+    features in one pass: backfilling a monitoring history. Nothing is written to files."""
+    loaded = load_model(model_uri)
+    when = sorted(pd.Timestamp(d) for d in dates)
+    frame = build_scoring_features(loaded.model, data, when)
+    out = []
+    for date in when:
+        part = frame[frame.cutoff == date].reset_index(drop=True)
+        scores = loaded.predict(
+            part, reasons=reasons, source=f"features of {data} at {date.date()}"
+        )
+        result = ScoreResult(scores=scores, summary=summarize(scores, loaded.ref))
+        result.profile = _batch_profile(loaded.model, part, scores)
+        result.run_id = log_scoring_run(result, loaded.ref, data=data, features=None, as_of=date)
+        out.append(result)
+    return out

@@ -16,12 +16,13 @@ from churnlab.scoring.check import ScoringError
 def build_scoring_features(
     model: ChurnModel,
     data: str | Path,
-    as_of: str | pd.Timestamp | None = None,
+    as_of: str | pd.Timestamp | list | None = None,
     engine: str = "duckdb",
 ) -> pd.DataFrame:
     """Point-in-time features at ``as_of`` (default: the data's end of observation) for every
     account active then, with the builders and parameters recorded in the model's feature spec
-    (the training code path)."""
+    (the training code path). A list of dates builds every date's accounts in one pass (one
+    row per account and date, ``cutoff`` the date)."""
     spec = model.feature_spec
     if spec.kind != "events":
         raise ScoringError(
@@ -35,10 +36,12 @@ def build_scoring_features(
             "import the module that defines them"
         )
     ds = load_dataset(data, engine=engine)
+    dates = as_of if isinstance(as_of, list | tuple) else [as_of]
     try:
-        obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
+        parts = [active_accounts(ds, ds.observed_until if d is None else d) for d in dates]
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
+    obs = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     frame, _ = feature_frame(ds, obs, spec.builders, spec.vocabulary)
     missing = [c for c in model.input_columns() if c not in frame.columns]
     if missing:

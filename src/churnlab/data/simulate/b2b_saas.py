@@ -41,8 +41,9 @@ first day of the month two thirds into the history):
   events (``REDESIGN_EVENTS``) and a different mix of tasks (``REDESIGN_TASK_PROBS``: dashboards
   replace search), whose time on task halves. Churn does not change: drift in engagement and
   usability without a change in risk.
-* ``new_channel``: a new acquisition channel, ``marketplace``, doubles monthly sign-ups from the
-  change on; half of those sign-ups come from it: trial accounts on the basic plan with at most
+* ``new_channel``: a new acquisition channel, ``marketplace``, doubles the monthly rate of
+  sign-ups from the change on (the number of accounts stays ``accounts``, so fewer sign up
+  before it); half of the sign-ups after it come from the new channel: trial accounts on the basic plan with at most
   3 seats and a product fit ``MARKETPLACE_FIT`` lower. Drift shows in account attributes and
   onboarding; churn of the new accounts is high.
 

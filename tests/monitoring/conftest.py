@@ -19,10 +19,10 @@ ACCOUNTS, MONTHS = 3000, 20  # 2024-01-01 to 2025-09-01
 CHANGE = "2025-03-01"
 TRAIN_CUTOFFS = "2024-03-01:2024-10-01:1M"
 HORIZON = 60
-# monthly batches: four before the change, the change date itself (features read only days
-# before a cutoff, so nothing has changed yet), then the months after it
-BEFORE = ["2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01", "2025-03-01"]
-AFTER = ["2025-04-01", "2025-05-01", "2025-06-01"]
+# monthly batches: four before the change, then the first month after it (a cutoff on the
+# change date itself already sees price_increase's new subscriptions, which start that day)
+BEFORE = ["2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01"]
+AFTER = ["2025-04-01"]
 
 
 @dataclass

@@ -75,12 +75,15 @@ def realized_labels(
     """Labels of the batches whose label window has ended, with the model's own label
     definition (horizon, lead), read from ``data`` as it was at ``as_of`` (default: the data's
     end); None when no batch has matured."""
-    ds = load_dataset(data, observed_until=as_of)
-    cutoffs = [
-        b.batch_date
-        for b in batches
-        if _matured(b, reference, ds.observed_until) and b.batch_date < ds.observed_until
-    ]
+    ds = load_dataset(data)
+    end = ds.observed_until if as_of is None else as_of
+    if end > ds.observed_until:
+        raise MonitoringError(
+            f"--as-of {end.date()} is after the end of {data} ({ds.observed_until.date()})"
+        )
+    # a batch counts as matured once its whole label window lies before ``end``; its labels
+    # then read nothing after it
+    cutoffs = [b.batch_date for b in batches if _matured(b, reference, end) and b.batch_date < end]
     if not cutoffs:
         return None
     obs = build_observations(

@@ -60,10 +60,8 @@ def test_a_challenger_that_cannot_clear_the_margin_leaves_the_champion(price_pro
     assert not result.promoted
     assert "does not beat" in result.message
     connect()
-    assert (
-        mlflow.MlflowClient().get_model_version_by_alias(NAME, "champion").version
-        == champion.version
-    )
+    kept = mlflow.MlflowClient().get_model_version_by_alias(NAME, "champion")
+    assert str(kept.version) == champion.version
     # both were scored on the same rows of a window after everything the champion saw
     assert pd.Timestamp(result.window) > pd.Timestamp(TRAIN_CUTOFFS.split(":")[1])
     assert result.champion["rows"] == result.challenger["rows"] == result.extra["rows"]
@@ -71,15 +69,16 @@ def test_a_challenger_that_cannot_clear_the_margin_leaves_the_champion(price_pro
 
 def test_promotion_follows_the_comparison(price_project, champion):
     root, data = price_project
-    before = mlflow.MlflowClient().get_model_version_by_alias(NAME, "champion").version
+    before = str(mlflow.MlflowClient().get_model_version_by_alias(NAME, "champion").version)
     result = retrain(_spec(data), root=root)
     gain = result.challenger["pr_auc"] - result.champion["pr_auc"]
     lost = result.champion["revenue_capture_top10"] - result.challenger["revenue_capture_top10"]
     assert result.promoted == (gain > 0 and lost <= 0.01), result.message
-    champion_now = mlflow.MlflowClient().get_model_version_by_alias(NAME, "champion").version
+    champion_now = str(mlflow.MlflowClient().get_model_version_by_alias(NAME, "champion").version)
     if result.promoted:
         assert champion_now == result.challenger_version
-        assert mlflow.MlflowClient().get_model_version_by_alias(NAME, "previous").version == before
+        previous = mlflow.MlflowClient().get_model_version_by_alias(NAME, "previous")
+        assert str(previous.version) == before
     else:
         assert champion_now == before
     run = mlflow.MlflowClient().get_run(result.run_id)

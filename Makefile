@@ -29,9 +29,10 @@ empty :=
 RUN_CHAIN := $(subst $(empty) $(empty), -> ,$(RUN_STEPS))
 # the variables this Makefile sets, whose values `make help` shows in place of $(NAME)
 HELP_VARS = $(shell sed -nE 's/^([A-Z_]+) *[?:]?= .*/\1/p' $(firstword $(MAKEFILE_LIST)))
+RETRAIN_SPEC ?= experiments/lightgbm.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train tune compare promote export score serve report notebooks test docs lint bench clean clean-stores
+.PHONY: help setup lock run data validate features catalogue train tune compare promote export score monitor retrain serve report notebooks test docs lint bench clean clean-stores
 
 help: ## list the targets, with the values of the variables they use (make help DATA=...)
 	@bold=; plain=; if [ -t 1 ]; then bold=$$'\033[1m'; plain=$$'\033[0m'; fi; \
@@ -85,8 +86,14 @@ promote: $(STAMP) ## alias the best version 'champion' if it beats the current o
 export: $(STAMP) ## export the champion to models/churn-$(EXPERIMENT)
 	$(CHURNLAB) export --model models:/churn-$(EXPERIMENT)@champion --out models/churn-$(EXPERIMENT)
 
-score: $(STAMP) ## score every account active at the data's last date (or AS_OF) with the champion
-	$(CHURNLAB) score --model models:/churn-$(EXPERIMENT)@champion --data $(DATA) $(if $(AS_OF),--as-of $(AS_OF)) --out $(SCORES)
+score: $(STAMP) ## score every account active at the data's last date (or AS_OF) with the champion (logged: a monitoring batch)
+	$(CHURNLAB) score --model models:/churn-$(EXPERIMENT)@champion --data $(DATA) $(if $(AS_OF),--as-of $(AS_OF)) --out $(SCORES) --log
+
+monitor: $(STAMP) ## drift and performance of the champion's logged batches; exit 3 means retrain
+	$(CHURNLAB) monitor --model models:/churn-$(EXPERIMENT)@champion --data $(DATA) $(if $(AS_OF),--as-of $(AS_OF))
+
+retrain: $(STAMP) ## champion/challenger on $(RETRAIN_SPEC)'s newest complete cutoffs; promote only a better one
+	$(CHURNLAB) retrain $(RETRAIN_SPEC)
 
 serve: $(STAMP) ## serve the champion over REST on 127.0.0.1:5001 (POST /invocations)
 	$(CHURNLAB) serve --model models:/churn-$(EXPERIMENT)@champion
@@ -120,6 +127,7 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/survival.py
 	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/reliability.py
+	$(BIN)/python bench/monitor.py
 
 clean: ## remove what churnlab made and can remake: .venv, site/, reports/, data/cache, the features and scores files, the simulated data/demo (never your own data, runs or exports)
 	rm -rf $(VENV) site reports data/cache $(FEATURES) $(SCORES)

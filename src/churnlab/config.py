@@ -304,6 +304,52 @@ class PopulationSpec(_Strict):
         return self
 
 
+class MonitoringSpec(_Strict):
+    """When ``churnlab monitor`` says ``warn`` or ``retrain`` (and ``churnlab retrain``
+    promotes). Defaults follow common practice, not any one dataset:
+
+    * a feature has *drifted* when its PSI against the reference reaches ``feature_psi``
+      (0.2: the conventional "significant shift"), and has *shifted* when its PSI against the
+      previous batch does: a sudden change, where drift against the reference also collects
+      slow, expected change such as a population growing older;
+    * ``warn`` when ``warn_drifted_features`` or more features shifted since the previous
+      batch, when ``warn_drifted_share`` of the features drifted from the reference, when the
+      score distribution's PSI reaches ``prediction_psi_warn`` (0.1: "moderate"), or when the
+      estimated or realized ``metric`` fell by ``warn_drop`` (relative) from validation;
+    * ``retrain`` when ``retrain_drifted_share`` of the features drifted, the score PSI reaches
+      ``prediction_psi_retrain``, or the ``metric`` fell by ``retrain_drop``. A realized drop
+      counts only when it also exceeds twice the standard error of the difference (bootstrap,
+      batch and validation), so a small batch's noise is not a decline;
+    * ``churnlab retrain`` promotes the challenger only if it beats the champion's ``metric``
+      by ``promote_margin`` (absolute) and loses at most ``revenue_margin`` (absolute) of
+      revenue captured in the top 10%.
+    """
+
+    # the ranking metrics confidence-based estimation can estimate before labels mature;
+    # ROC-AUC by default: batches differ in churn rate (seasons, mix) and PR-AUC moves with it
+    metric: Literal["pr_auc", "roc_auc"] = "roc_auc"
+    feature_psi: float = Field(0.2, gt=0)
+    warn_drifted_features: int = Field(1, ge=1)
+    warn_drifted_share: float = Field(0.1, gt=0, le=1)
+    retrain_drifted_share: float = Field(0.3, gt=0, le=1)
+    prediction_psi_warn: float = Field(0.1, gt=0)
+    prediction_psi_retrain: float = Field(0.25, gt=0)
+    warn_drop: float = Field(0.05, ge=0, lt=1)
+    retrain_drop: float = Field(0.10, ge=0, lt=1)
+    promote_margin: float = Field(0.0, ge=0)
+    revenue_margin: float = Field(0.01, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitoringSpec:
+        if self.prediction_psi_retrain < self.prediction_psi_warn:
+            raise ValueError("prediction_psi_retrain must be at least prediction_psi_warn")
+        if self.retrain_drifted_share < self.warn_drifted_share:
+            raise ValueError("retrain_drifted_share must be at least warn_drifted_share")
+        if self.retrain_drop < self.warn_drop:
+            raise ValueError("retrain_drop must be at least warn_drop")
+        return self
+
+
 ROLES = ("session_start", "core_action", "contact", "payment_failure", "ignore")
 
 
@@ -386,6 +432,7 @@ class ExperimentSpec(_Strict):
     metric: Literal[METRICS] = "pr_auc"  # type: ignore[valid-type]
     search_space: dict[str, SearchParam] | None = None
     tuning: TuningSpec = TuningSpec()
+    monitoring: MonitoringSpec = MonitoringSpec()
     registered_model: str | None = None
     events: EventsSpec | None = Field(
         None, description="overrides the dataset's events section (roles, vocabulary)"

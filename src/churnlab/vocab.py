@@ -35,6 +35,9 @@ FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
 SURVIVAL_FAMILIES = ("cox", "lightgbm_survival")
 # the simulator's product profiles (``churnlab simulate --profile``); the first is the default
 SIMULATOR_PROFILES = ("b2b_saas", "consumer_social", "streaming")
+# what changes in the simulated business at a date (``churnlab simulate --scenario``); the
+# first is the default: nothing changes
+SIMULATOR_SCENARIOS = ("none", "price_increase", "product_redesign", "new_channel")
 
 # ranking metrics a spec may name; the leaderboard shows these and the survival metrics
 METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
@@ -96,6 +99,7 @@ __all__ = [
     "OBSERVATION_COLUMNS",
     "PREVIOUS",
     "SIMULATOR_PROFILES",
+    "SIMULATOR_SCENARIOS",
     "SURVIVAL_FAMILIES",
     "TIERS",
     "TIER_SHARES",

@@ -221,6 +221,19 @@ def test_cli_scores_writes_and_logs_its_own_run(trained, tmp_path):
     training_after = client.get_run(trained.run_id).data
     assert training_after.metrics == training_before.metrics
     assert training_after.params == training_before.params
+    # what monitoring reads back: the batch date, its profile in the model's reference bins
+    # and the predictions
+    assert run.data.tags["churnlab.batch_date"] == trained.observed_until
+    profile = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/monitoring/profile.json")
+    reference = mlflow.artifacts.load_dict(f"runs:/{trained.run_id}/monitoring/reference.json")
+    assert profile["rows"] == len(written)
+    assert set(profile["features"]) == set(reference["features"])
+    assert all(sum(c) == len(written) for c in profile["features"].values())
+    local = mlflow.artifacts.download_artifacts(
+        f"runs:/{run.info.run_id}/monitoring/predictions.parquet"
+    )
+    stored = pd.read_parquet(local)
+    assert stored.p_churn.to_numpy() == pytest.approx(written.p_churn.to_numpy())
 
 
 def test_cli_bad_input_exits_non_zero_with_a_clear_message(trained, features, tmp_path):

@@ -43,6 +43,7 @@ SECTIONS = (
     ("explanations", "What drives churn (SHAP)"),
     ("customers", "Example customers"),
     ("profit", "Retention campaign profit"),
+    ("monitoring", "Monitoring the model in production"),
 )
 EXAMPLES = 12
 COUNT_METRICS = ("rows",)  # metrics that count things: shown as whole numbers
@@ -484,6 +485,72 @@ def _account(pred: pd.DataFrame, position: int) -> str:
     return f"account {pred['account_id'].iloc[int(position)]}" if "account_id" in pred else "one"
 
 
+def _monitoring_plots(frame: pd.DataFrame, metric: str) -> list[dict[str, Any]]:
+    dates = pd.to_datetime(frame.batch_date)
+    fig, (drift_ax, perf_ax) = plt.subplots(1, 2, figsize=(11, 3.6))
+    drift_ax.plot(dates, frame.drifted_share, marker="o", label="share of features drifted")
+    drift_ax.plot(dates, frame.prediction_psi, marker="s", label="score PSI")
+    drift_ax.set_title("Drift against the reference")
+    drift_ax.legend(fontsize=8)
+    perf_ax.plot(dates, frame[f"estimated_{metric}"], marker="o", label=f"estimated {metric}")
+    perf_ax.plot(dates, frame[f"realized_{metric}"], marker="s", label=f"realized {metric}")
+    if pd.notna(frame.reference.iloc[0]):
+        perf_ax.axhline(frame.reference.iloc[0], color="grey", ls="--", lw=1, label="test cutoff")
+    perf_ax.set_title("Performance by batch")
+    perf_ax.legend(fontsize=8)
+    for ax in (drift_ax, perf_ax):
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    return [{"png": figure_png(fig), "caption": "drift and performance over batch dates"}]
+
+
+def _monitoring_section(run: RunInfo) -> dict[str, Any]:
+    """The newest ``churnlab monitor`` pass of the model: verdicts, drift and performance over
+    the logged batches (time series), and the reasons."""
+    from churnlab.tracking.monitoring import latest_monitoring
+
+    found = latest_monitoring(run.model_name) if run.model_name else None
+    if not found:
+        return {
+            "intro": "No monitoring pass yet: score batches with `churnlab score --log`, then "
+            "run `churnlab monitor`.",
+            "notices": ["no monitoring run for this model"],
+        }
+    overall, batches = found["overall"], found["batches"]
+    metric = overall["settings"]["metric"]
+    rows = [
+        {
+            "batch_date": b["batch_date"],
+            "rows": b["rows"],
+            "drifted_share": b["drift"]["drifted_share"],
+            "prediction_psi": b["prediction"]["prediction_psi"],
+            "mean_p": b["prediction"]["mean_p"],
+            f"estimated_{metric}": b["estimated"][metric],
+            f"realized_{metric}": (b["realized"] or {}).get(metric, np.nan),
+            "reference": overall.get("reference_metric", np.nan),
+            "verdict": b["verdict"],
+            "reasons": "; ".join(b["reasons"]),
+        }
+        for b in batches
+    ]
+    frame = pd.DataFrame(rows)
+    model = overall["model"]
+    return {
+        "intro": f"Version {model['version']} of {model['name']}: overall verdict "
+        f"'{overall['verdict']}' over {overall['batches']} logged batches "
+        f"({overall['matured']} with realized labels).",
+        "kpis": [
+            {"label": "verdict", "value": overall["verdict"]},
+            {"label": "batches flagged", "value": str(len(overall["flagged"]))},
+        ],
+        "blocks": [
+            {"figures": _monitoring_plots(frame, metric)},
+            {"table": _html_table(frame.drop(columns="reference"))},
+            {"heading": "Reasons", "text": "; ".join(overall["reasons"]) or "none"},
+        ],
+        "notices": [],
+    }
+
+
 # -------------------------------------------------------------------------------------------
 
 
@@ -542,6 +609,7 @@ def build_report(
             "explanations": _shap_section(run_dir, single),
             "customers": _customers_section(run_dir, EXAMPLES, single),
             "profit": _profit_section(run_dir, campaign, single),
+            "monitoring": _monitoring_section(run),
         }
     sections = [
         {

@@ -12,11 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices, styled
-from churnlab.vocab import DEFAULT_DATA, SIMULATOR_PROFILES
+from churnlab.vocab import DEFAULT_DATA, SIMULATOR_PROFILES, SIMULATOR_SCENARIOS
 
 # the choices of --profile, one home for the names (churnlab.vocab)
 Profile = Enum("Profile", {name: name for name in SIMULATOR_PROFILES}, type=str)
 DEFAULT_PROFILE = Profile(SIMULATOR_PROFILES[0])
+Scenario = Enum("Scenario", {name: name for name in SIMULATOR_SCENARIOS}, type=str)
+NO_SCENARIO = Scenario(SIMULATOR_SCENARIOS[0])
 
 
 @app.command()
@@ -31,6 +33,17 @@ def simulate(
     profile: Annotated[
         Profile, typer.Option(help="product: its event vocabulary, sessions and churn drivers")
     ] = DEFAULT_PROFILE,
+    scenario: Annotated[
+        Scenario,
+        typer.Option(
+            help="what changes at --change-at (b2b_saas): none, price_increase, "
+            "product_redesign or new_channel (docs: monitoring)"
+        ),
+    ] = NO_SCENARIO,
+    change_at: Annotated[
+        str | None,
+        typer.Option("--change-at", help="date of the scenario's change (default: two thirds in)"),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="replace a churnlab-made --out even if files were added to it")
     ] = False,
@@ -44,7 +57,13 @@ def simulate(
     from churnlab.data.simulate import simulate as run_simulation
 
     params = SimulationParams(
-        accounts=accounts, months=months, seed=seed, start=start, profile=profile.value
+        accounts=accounts,
+        months=months,
+        seed=seed,
+        start=start,
+        profile=profile.value,
+        scenario=scenario.value,
+        change_at=change_at,
     )
     t0 = time.perf_counter()
     with (

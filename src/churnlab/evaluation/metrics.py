@@ -88,6 +88,48 @@ def classification_metrics(
     return out
 
 
+def expected_metrics(p: np.ndarray, top: float = 0.1) -> dict[str, float]:
+    """Confidence-based performance estimation (CBPE): the ranking metrics a batch should show
+    if its probabilities are calibrated, before its labels exist.
+
+    Each row counts as a churner with weight p and as a stayer with weight 1 - p, and
+    scikit-learn's weighted ROC-AUC and average precision are taken over those rows: at every
+    threshold the expected true and false positives are the sums of p and 1 - p above it (the
+    estimator NannyML's CBPE uses). Valid while the batch's p stays calibrated (covariate
+    shift); a change in how churn follows from the features (concept drift) shows only in the
+    realized metrics."""
+    p = np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
+    n = len(p)
+    y = np.r_[np.ones(n), np.zeros(n)]
+    score = np.r_[p, p]
+    weight = np.r_[p, 1 - p]
+    in_top = top_fraction(p, top)
+    expected_rate = p.mean()
+    return {
+        "roc_auc": float(roc_auc_score(y, score, sample_weight=weight)),
+        "pr_auc": float(average_precision_score(y, score, sample_weight=weight)),
+        "positive_rate": float(expected_rate),
+        "lift_top10": float(p[in_top].mean() / expected_rate),
+        "capture_top10": float(p[in_top].sum() / p.sum()),
+    }
+
+
+def bootstrap_se(
+    y: np.ndarray, p: np.ndarray, metric: str = "roc_auc", draws: int = 50, seed: int = 0
+) -> float:
+    """Standard error of ROC-AUC (``roc_auc``) or average precision (``pr_auc``) over
+    bootstrap resamples of the rows (fixed seed): how much the metric moves by chance alone."""
+    scorer = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}[metric]
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(y), len(y))
+        if 0 < y[idx].sum() < len(y):
+            values.append(scorer(y[idx], p[idx]))
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
 def gains_table(y: np.ndarray, score: np.ndarray, points: int = 100) -> pd.DataFrame:
     """Cumulative gains and lift at each share of customers contacted, highest score first."""
     y = np.asarray(y, float)

@@ -17,6 +17,7 @@ from churnlab.features.frames import (
 from churnlab.features.observations import (
     active_accounts,
     build_observations,
+    cutoff_range,
     days_between,
     parse_cutoffs,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "catalogue",
     "catalogue_json",
     "catalogue_markdown",
+    "cutoff_range",
     "days_between",
     "default_refs",
     "driver_map",

@@ -75,6 +75,16 @@ def parse_cutoffs(spec: str | Sequence[str | pd.Timestamp]) -> list[pd.Timestamp
     return cutoffs
 
 
+def cutoff_range(spec: str) -> tuple[pd.Timestamp, pd.Timestamp, str] | None:
+    """START, END and STEP (``1M``, ``7D``, ...) of a ``START:END:STEP`` cutoff range; None
+    for a list of dates."""
+    match = _RANGE.match(spec.strip())
+    if match is None:
+        return None
+    step = f"{int(match['n'])}{match['unit'].upper()}"
+    return pd.Timestamp(match["start"]), pd.Timestamp(match["end"]), step
+
+
 def cutoff_table(cutoffs: Sequence[pd.Timestamp]) -> ir.Table:
     return ibis.memtable(
         pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).astype("datetime64[us]")})

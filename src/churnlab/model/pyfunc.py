@@ -68,6 +68,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         reason_settings: ReasonsSpec | None = None,
         tier_basis: str = "risk",
         loss_thresholds: dict[str, float] | None = None,
+        reference: dict[str, Any] | None = None,
     ):
         self.estimator = estimator
         self.feature_spec = feature_spec
@@ -82,6 +83,9 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         self.reason_settings = reason_settings or ReasonsSpec()
         self.tier_basis = tier_basis
         self.loss_thresholds = dict(loss_thresholds or {})
+        # the validation rows' distribution profile (churnlab.evaluation.profiles): what
+        # monitoring compares scored batches against
+        self.reference = reference
 
     def _registry_templates(self) -> dict[str, ReasonTemplate]:
         """The registered builders' templates for this model's features (models logged
@@ -96,6 +100,8 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         # models logged before calibration left the estimators carry a calibrated estimator
         if isinstance(state.get("estimator"), ChurnEstimator):
             state["estimator"] = CalibratedChurnModel.from_legacy(state["estimator"])
+        # models logged before monitoring carry no reference profile
+        state.setdefault("reference", None)
         self.__dict__.update(state)
         # models logged before reasons had templates, settings and expected-loss tiers
         if "reasons" not in state:

@@ -1,6 +1,12 @@
 """Scoring: batch jobs, REST parity and the Spark UDF, sharing one loader and one input check."""
 
-from churnlab.scoring.batch import ScoreResult, score_job, summarize, write_scores
+from churnlab.scoring.batch import (
+    ScoreResult,
+    score_batches,
+    score_job,
+    summarize,
+    write_scores,
+)
 from churnlab.scoring.check import check_feature_table
 from churnlab.scoring.features import build_scoring_features, read_feature_table
 from churnlab.scoring.load import LoadedModel, ScoringError, load_model
@@ -13,6 +19,7 @@ __all__ = [
     "check_feature_table",
     "load_model",
     "read_feature_table",
+    "score_batches",
     "score_job",
     "summarize",
     "write_scores",

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.config import ReasonsSpec
+from churnlab.evaluation.profiles import batch_profile
 from churnlab.features.population import describe_population
 from churnlab.files import atomic_file, check_writable
 from churnlab.scoring.features import build_scoring_features, in_population, read_feature_table
@@ -41,6 +42,9 @@ class ScoreResult:
     out: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    # the batch counted in the model's reference bins (churnlab.evaluation.profiles); None
+    # for a model without a reference profile or a Spark job
+    profile: dict[str, Any] | None = None
 
 
 # -- summary and output -------------------------------------------------------------------------
@@ -91,6 +95,24 @@ def write_scores(scores: pd.DataFrame, out: str | Path) -> Path:
     return out
 
 
+def _batch_profile(model: Any, frame: pd.DataFrame | None, scores: pd.DataFrame) -> dict | None:
+    """The batch counted in the model's reference bins, for monitoring; None (with a warning)
+    when there is no feature table (Spark) or no reference (a model trained before
+    monitoring)."""
+    reference = getattr(model, "reference", None)
+    if frame is None or reference is None:
+        log.warning(
+            "no batch profile logged: %s",
+            "the Spark engine keeps no feature table"
+            if frame is None
+            else "the model has no reference profile (trained before monitoring): retrain it",
+        )
+        return None
+    return batch_profile(
+        reference, frame, scores.p_churn.to_numpy(), scores.risk_tier.to_numpy(), TIERS
+    )
+
+
 # -- the job ------------------------------------------------------------------------------------
 def _check_arguments(data: Any, features: Any, out: str | Path | None, engine: str) -> None:
     """What can be wrong with the arguments, before any work."""
@@ -131,6 +153,7 @@ def score_job(
     seconds["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
+    frame = None
     if engine == "spark":
         from churnlab.scoring.spark import score_spark  # pyspark is an optional extra
 
@@ -160,7 +183,33 @@ def score_job(
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     result = ScoreResult(scores=scores, summary=summary, out=written, seconds=seconds)
     if log_run:
+        result.profile = _batch_profile(loaded.model, frame, scores)
         result.run_id = log_scoring_run(
             result, loaded.ref, data=data, features=features, as_of=as_of
         )
     return result
+
+
+def score_batches(
+    model_uri: str | Path,
+    data: str | Path,
+    dates: list[str | pd.Timestamp],
+    reasons: bool = False,
+) -> list[ScoreResult]:
+    """Score the accounts active at each of ``dates`` and log every date as its own scoring
+    batch (what ``score --log`` records), loading the model once and building every date's
+    features in one pass: backfilling a monitoring history. Nothing is written to files."""
+    loaded = load_model(model_uri)
+    when = sorted(pd.Timestamp(d) for d in dates)
+    frame = build_scoring_features(loaded.model, data, when)
+    out = []
+    for date in when:
+        part = frame[frame.cutoff == date].reset_index(drop=True)
+        scores = loaded.predict(
+            part, reasons=reasons, source=f"features of {data} at {date.date()}"
+        )
+        result = ScoreResult(scores=scores, summary=summarize(scores, loaded.ref))
+        result.profile = _batch_profile(loaded.model, part, scores)
+        result.run_id = log_scoring_run(result, loaded.ref, data=data, features=None, as_of=date)
+        out.append(result)
+    return out

@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 def build_scoring_features(
     model: ChurnModel,
     data: str | Path,
-    as_of: str | pd.Timestamp | None = None,
+    as_of: str | pd.Timestamp | list | None = None,
     engine: str = "duckdb",
 ) -> pd.DataFrame:
     """Point-in-time features at ``as_of`` (default: the data's end of observation) for every
     account active then, with the builders and parameters recorded in the model's feature spec
-    (the training code path)."""
+    (the training code path). A list of dates builds every date's accounts in one pass (one
+    row per account and date, ``cutoff`` the date)."""
     spec = model.feature_spec
     if spec.kind != "events":
         raise ScoringError(
@@ -39,15 +40,16 @@ def build_scoring_features(
             "import the module that defines them"
         )
     ds = load_dataset(data, engine=engine)
-    as_of = ds.observed_until if as_of is None else as_of
+    dates = as_of if isinstance(as_of, list | tuple) else [as_of]
+    dates = [ds.observed_until if d is None else d for d in dates]
     try:
-        obs = active_accounts(ds, as_of)
+        parts = [active_accounts(ds, d) for d in dates]
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
+    obs = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     if int(ds.con.execute(obs.count())) == 0:
-        raise ScoringError(
-            f"{data}: no accounts active on {pd.Timestamp(as_of).date()}; {ds.covers()}"
-        )
+        shown = ", ".join(str(pd.Timestamp(d).date()) for d in dates)
+        raise ScoringError(f"{data}: no accounts active on {shown}; {ds.covers()}")
     # the population's plan and tenure columns come from their builders, as in training
     extra = extra_builders(spec.population, {b.name for b in spec.builders})
     refs = [*spec.builders, *default_refs(extra)]

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 from mlflow.entities import RunStatus
 
 from churnlab import __version__, config
@@ -27,6 +29,8 @@ from churnlab.training import TrainingData
 from churnlab.vocab import KIND_TAG, MODEL_TAG
 
 log = logging.getLogger(__name__)
+# what a logged scoring batch keeps of its scores: enough to join realized labels later
+BATCH_PREDICTION_COLUMNS = ["account_id", "cutoff", "p_churn", "risk_tier", "revenue_at_risk"]
 
 
 @dataclass
@@ -193,4 +197,21 @@ def log_scoring_run(
         metrics.update({f"seconds_{k}": v for k, v in result.seconds.items()})
         mlflow.log_metrics(metrics)
         mlflow.log_dict(s, "summary.json")
+        _log_batch(result)
         return run.info.run_id
+
+
+def _log_batch(result: Any) -> None:
+    """What monitoring reads back without rebuilding features: the batch's profile in the
+    model's reference bins and its predictions (keys, p, tier, revenue at risk)."""
+    if getattr(result, "profile", None) is None:
+        return
+    mlflow.log_dict(result.profile, "monitoring/profile.json")
+    cutoffs = sorted({str(pd.Timestamp(c).date()) for c in result.scores.cutoff.dropna().unique()})
+    if cutoffs:
+        mlflow.set_tag("churnlab.batch_date", cutoffs[-1])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "predictions.parquet"
+        cols = [c for c in BATCH_PREDICTION_COLUMNS if c in result.scores.columns]
+        result.scores[cols].to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), "monitoring")

@@ -193,6 +193,8 @@ def log_result(result: TrainResult, spec_text: str) -> str:
     with _quiet("mlflow.pyfunc", "mlflow.models"):
         signature = infer_signature(example, pyfunc.output_example(example), params=dict(PARAMS))
         info = _log_model(pyfunc, signature, example, spec)
+    # what monitoring compares scored batches against (also inside the model)
+    mlflow.log_dict(pyfunc.reference, "monitoring/reference.json")
     return info.model_uri
 
 

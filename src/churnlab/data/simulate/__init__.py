@@ -23,16 +23,24 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnlab.data.dataset import MANIFEST
 from churnlab.data.simulate import b2b_saas, consumer_social, streaming
-from churnlab.data.simulate._common import CHUNK_ACCOUNTS, Clock, SimulationParams, signup_days
+from churnlab.data.simulate._common import (
+    CHUNK_ACCOUNTS,
+    Clock,
+    SimulationParams,
+    change_day,
+    signup_days,
+)
 from churnlab.files import replace_folder, temp_folder
 from churnlab.vocab import SIMULATOR_PROFILES as PROFILES
+from churnlab.vocab import SIMULATOR_SCENARIOS as SCENARIOS
 
-__all__ = ["PROFILES", "SimulationParams", "simulate"]
+__all__ = ["PROFILES", "SCENARIOS", "SimulationParams", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +99,18 @@ def simulate(
         raise ValueError("accounts and months must be at least 1")
     if p.profile not in _MODULES:
         raise ValueError(f"unknown profile {p.profile!r}; choose one of {list(PROFILES)}")
+    if p.scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {p.scenario!r}; choose one of {list(SCENARIOS)}")
+    if p.scenario != "none" and p.profile != "b2b_saas":
+        raise ValueError(
+            f"scenario {p.scenario!r} is simulated for the b2b_saas profile only, not {p.profile!r}"
+        )
     clock = Clock(p.start, p.months)
+    if p.scenario != "none" and not 0 < change_day(p, clock) < clock.days:
+        raise ValueError(
+            f"change_at {p.change_at} is outside the simulated history "
+            f"({clock.start.date()} to {clock.end.date()})"
+        )
     root = np.random.SeedSequence(p.seed)
     global_ss, chunk_root = root.spawn(2)
     signup = signup_days(p, clock, np.random.default_rng(global_ss))
@@ -123,6 +142,16 @@ def simulate(
         manifest = {
             "generator": f"churnlab.simulate v{SIMULATOR_VERSION}",
             "profile": p.profile,
+            **(
+                {
+                    "scenario": p.scenario,
+                    "change_at": str(
+                        (clock.start + pd.Timedelta(days=change_day(p, clock))).date()
+                    ),
+                }
+                if p.scenario != "none"
+                else {}
+            ),
             "start": clock.start.isoformat(),
             "observed_until": clock.end.isoformat(),
             "params": asdict(p),

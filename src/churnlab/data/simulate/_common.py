@@ -43,6 +43,10 @@ class SimulationParams:
     cs_contact_rate: float = 0.12  # weekly, covered accounts; tripled when at risk
     sessions_per_user_week: float = 1.0
     events_per_session: float = 2.2
+    # what changes at ``change_at`` (default: the first day of the month two thirds into the
+    # history); see the module docstring of ``b2b_saas`` for each scenario
+    scenario: str = "none"
+    change_at: str | None = None
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -95,6 +99,14 @@ class Clock:
         return pa.array(us, type=pa.timestamp("us"), mask=mask)
 
 
+def change_day(p: SimulationParams, clock: Clock) -> float:
+    """Days from the start to the scenario's change date (``change_at``, else the first day
+    of the month two thirds into the history)."""
+    if p.change_at is not None:
+        return float((pd.Timestamp(p.change_at) - clock.start).days)
+    return float(clock.month_starts[(2 * (len(clock.month_starts) - 1)) // 3])
+
+
 def dictionary(
     codes: np.ndarray, values: tuple[str, ...], mask: np.ndarray | None = None
 ) -> pa.Array:
@@ -106,6 +118,8 @@ def signup_days(p: SimulationParams, clock: Clock, rng: np.random.Generator) -> 
     """Sign-up times (days since start), monthly cohorts growing by ``cohort_growth``, sorted."""
     months = len(clock.month_starts) - 1
     weights = (1 + p.cohort_growth) ** np.arange(months)
+    if p.scenario == "new_channel":  # the new channel doubles sign-ups from the change on
+        weights = np.where(clock.month_starts[:-1] >= change_day(p, clock), 2.0, 1.0) * weights
     cohort = rng.choice(months, size=p.accounts, p=weights / weights.sum())
     lo, hi = clock.month_starts[cohort], clock.month_starts[cohort + 1]
     # leave the last day free so every account has at least a day of history

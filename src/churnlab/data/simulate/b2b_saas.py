@@ -27,6 +27,26 @@ How churn happens (the mechanisms churn practice reports):
 * **Satisfaction.** Quarterly NPS surveys (partial response) read latent satisfaction.
 * **Time.** The hazard is higher in the first months of tenure and in January (budget resets).
 
+Scenarios (``SimulationParams.scenario``; the change happens on ``change_at``, by default the
+first day of the month two thirds into the history):
+
+* ``none``: nothing changes (the demo).
+* ``price_increase``: list prices rise by ``PRICE_RISE``. Every monthly subscription in force is
+  re-priced on that day (a new subscription row; the old one ends with ``price_change``), and
+  later sign-ups, conversions and plan changes pay the new price; annual contracts keep theirs.
+  Price-sensitive accounts (monthly, on the basic plan or with at most 5 seats) are
+  ``PRICE_SENSITIVITY`` likelier (logit) to decide to leave from then on, mostly saying
+  ``too_expensive``. Drift shows in billing; churn rises.
+* ``product_redesign``: sessions after the change are shorter (``REDESIGN_SESSION``), hold more
+  events (``REDESIGN_EVENTS``) and a different mix of tasks (``REDESIGN_TASK_PROBS``: dashboards
+  replace search), whose time on task halves. Churn does not change: drift in engagement and
+  usability without a change in risk.
+* ``new_channel``: a new acquisition channel, ``marketplace``, doubles the monthly rate of
+  sign-ups from the change on (the number of accounts stays ``accounts``, so fewer sign up
+  before it); half of the sign-ups after it come from the new channel: trial accounts on the basic plan with at most
+  3 seats and a product fit ``MARKETPLACE_FIT`` lower. Drift shows in account attributes and
+  onboarding; churn of the new accounts is high.
+
 ``truth`` holds, per account and week, the probability that the account's subscription ended
 in that week given its latent state at the start of the week (``hazard``), the latent
 satisfaction and whether it was disengaging: P(churn in a window) = 1 - prod(1 - hazard) is the
@@ -42,7 +62,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from churnlab.data.simulate._common import Clock, Rows, SimulationParams, dictionary, sigmoid
+from churnlab.data.simulate._common import (
+    Clock,
+    Rows,
+    SimulationParams,
+    change_day,
+    dictionary,
+    sigmoid,
+)
 
 PLANS = ("trial", "basic", "pro", "enterprise")
 TRIAL, BASIC, PRO, ENTERPRISE = range(4)
@@ -75,6 +102,23 @@ CHURN_REASONS = (
 # subscriptions.end_reason codes: voluntary churn reasons, then involuntary, then plan changes
 END_REASONS = (*CHURN_REASONS, "payment_failed", "upgrade", "downgrade", "trial_expired")
 PAYMENT_FAILED, UPGRADE, DOWNGRADE, TRIAL_EXPIRED = (END_REASONS.index(r) for r in END_REASONS[5:])
+# scenarios (see the module docstring)
+PRICE_CHANGE = len(END_REASONS)  # end_reason of a subscription re-priced by price_increase
+PRICE_RISE = 0.25
+PRICE_SENSITIVITY = 1.0
+REDESIGN_SESSION = 0.6
+REDESIGN_EVENTS = 1.6
+REDESIGN_TASK_PROBS = np.array([0.55, 0.0, 0.17, 0.09, 0.08, 0.05, 0.03, 0.03])
+MARKETPLACE_FIT = -0.9
+
+
+def end_reasons(scenario: str) -> tuple[str, ...]:
+    return (*END_REASONS, "price_change") if scenario == "price_increase" else END_REASONS
+
+
+def channels(scenario: str) -> tuple[str, ...]:
+    return (*CHANNELS, "marketplace") if scenario == "new_channel" else CHANNELS
+
 
 EVENT_MAPPING = {
     "roles": {
@@ -100,14 +144,23 @@ def simulate_chunk(
     account_id = np.arange(first_id, first_id + n, dtype=np.int64)
 
     # ---- account attributes -------------------------------------------------------------
+    t_change = change_day(p, clock)
     channel = rng.choice(len(CHANNELS), size=n, p=[0.35, 0.25, 0.12, 0.13, 0.15])
-    fit = rng.normal(0.0, 1.0, n) + np.array([0.0, -0.35, 0.25, 0.35, 0.2])[channel]
+    market = np.zeros(n, bool)
+    if p.scenario == "new_channel":
+        market = (signup >= t_change) & (rng.random(n) < 0.5)
+        channel = np.where(market, len(CHANNELS), channel)
+    fit = (
+        rng.normal(0.0, 1.0, n) + np.array([0.0, -0.35, 0.25, 0.35, 0.2, MARKETPLACE_FIT])[channel]
+    )
     paid_plan = 1 + rng.choice(3, size=n, p=list(p.plan_mix))
+    paid_plan = np.where(market, BASIC, paid_plan)
     paid_plan = np.where(channel == CHANNELS.index("sales"), np.maximum(paid_plan, PRO), paid_plan)
     seats_lo = np.array([0, 1, 5, 20])[paid_plan]
     seats_hi = np.array([0, 5, 25, 150])[paid_plan]
     seats = np.round(np.exp(rng.uniform(np.log(seats_lo), np.log(seats_hi + 1)))).astype(np.int64)
     seats = np.clip(seats, seats_lo, seats_hi)
+    seats = np.where(market, np.minimum(seats, 3), seats)
     segment = np.array([0, 0, 1, 2])[paid_plan]
     segment = np.where((paid_plan == PRO) & (seats > 15), 1, np.where(paid_plan == PRO, 0, segment))
     industry = rng.choice(len(INDUSTRIES), size=n)
@@ -115,7 +168,7 @@ def simulate_chunk(
         len(COUNTRIES), size=n, p=[0.4, 0.1, 0.1, 0.07, 0.07, 0.05, 0.05, 0.06, 0.06, 0.04]
     )
     friction = np.exp(rng.normal(0.0, 0.35, n))  # time-on-task multiplier
-    is_trial = (rng.random(n) < p.trial_share) & (channel != CHANNELS.index("sales"))
+    is_trial = ((rng.random(n) < p.trial_share) & (channel != CHANNELS.index("sales"))) | market
     one_and_done = is_trial & (rng.random(n) < sigmoid(0.05 - 1.4 * fit))
     annual = rng.random(n) < np.array([0, *p.annual_share])[paid_plan]
     cs_covered = (paid_plan == ENTERPRISE) | ((paid_plan == PRO) & (seats >= 12))
@@ -166,6 +219,18 @@ def simulate_chunk(
         idx = np.flatnonzero(act)
         cal_month = clock.week_calendar_month[t]
         week_hi = min(w0 + 7.0, T)
+        price_hit = np.zeros(n, bool)
+        if p.scenario == "price_increase" and w0 <= t_change < w0 + 7.0:
+            price = price * (1 + PRICE_RISE)  # the new list price for everything after
+            rp = act & (plan != TRIAL) & ~annual & ~np.isfinite(churn_day) & (sub_start < t_change)
+            rp_idx = np.flatnonzero(rp)
+            end_subscription(
+                rp_idx, np.full(len(rp_idx), t_change), np.full(len(rp_idx), PRICE_CHANGE)
+            )
+            mrr[rp_idx] = price[plan[rp_idx]] * seats[rp_idx] * discount[rp_idx]
+            sub_start[rp_idx] = t_change
+        if p.scenario == "price_increase" and w0 >= t_change:
+            price_hit = ~annual & ((plan == BASIC) | (seats <= 5))
 
         # -- product quality: bugs and their tickets --------------------------------------
         n_bugs = rng.poisson(np.full(len(idx), p.bug_rate))
@@ -233,6 +298,7 @@ def simulate_chunk(
             + (0.45 if cal_month == 1 else 0.0)
             + 0.5 * (seats <= 2) * (fit < -0.5)
             - 0.8 * (cs_protect > 0)
+            + PRICE_SENSITIVITY * price_hit
         )
         decide_p = sigmoid(logit)
         hazard = np.zeros(n)
@@ -275,6 +341,7 @@ def simulate_chunk(
         reason_bias = np.where(
             bug_load > 1.0, 2, np.where(sat < -0.8, 1, np.where(plan == BASIC, 0, 3))
         )
+        reason_bias = np.where(price_hit, 0, reason_bias)
         if leave.any() or leave_annual.any():
             day = np.where(leave_annual, renewal_day, w0 + rng.random(n) * (week_hi - w0))
             day = np.maximum(day, sub_start + 1e-3)
@@ -372,7 +439,8 @@ def simulate_chunk(
 
     last_day = np.minimum(churn_day, T)
     ev = _events(p, clock, rng, account_id, signup, last_day, seats, fit, friction, one_and_done,
-                 core_share, sessions, active_users, sat_w, sys_events, cancels_in_app)  # fmt: skip
+                 core_share, sessions, active_users, sat_w, sys_events, cancels_in_app,
+                 t_change)  # fmt: skip
 
     # ---- assemble tables --------------------------------------------------------------------
     r_code = subs.get("reason", int)
@@ -385,7 +453,7 @@ def simulate_chunk(
             "segment": dictionary(segment, SEGMENTS),
             "industry": dictionary(industry, INDUSTRIES),
             "country": dictionary(country, COUNTRIES),
-            "acquisition_channel": dictionary(channel, CHANNELS),
+            "acquisition_channel": dictionary(channel, channels(p.scenario)),
             "seats": pa.array(seats),
         }
     )
@@ -399,7 +467,9 @@ def simulate_chunk(
             ),
             "started_at": clock.timestamps(subs.get("start", float)),
             "ended_at": clock.nullable_timestamps(subs.get("end", float)),
-            "end_reason": dictionary(np.maximum(r_code, 0), END_REASONS, mask=r_code < 0),
+            "end_reason": dictionary(
+                np.maximum(r_code, 0), end_reasons(p.scenario), mask=r_code < 0
+            ),
         }
     ).take(pa.array(sub_order))
     # tickets and surveys of the churn week may fall after the cancellation: drop those
@@ -468,6 +538,7 @@ def _events(
     sat_w: np.ndarray,
     sys_events: Rows,
     cancels_in_app: np.ndarray,
+    t_change: float,
 ) -> pa.Table:
     """Expand per-account-week session counts into sessions, then into events (no row loops)."""
     n = len(signup)
@@ -505,7 +576,13 @@ def _events(
             sat_w[c_acc, np.minimum(last_day[c_acc] // 7, sat_w.shape[1] - 1).astype(int)],
         ]
     )
-    n_tasks = rng.poisson(p.events_per_session * np.exp(0.25 * s_sat))
+    redesigned = np.zeros(len(s_acc), bool)
+    if p.scenario == "product_redesign":
+        redesigned = s_start >= t_change
+        redesigned[:n] = False  # the sign-up session keeps its onboarding shape
+        s_len = np.where(redesigned, s_len * REDESIGN_SESSION, s_len)
+    rate = p.events_per_session * np.where(redesigned, REDESIGN_EVENTS, 1.0)
+    n_tasks = rng.poisson(rate * np.exp(0.25 * s_sat))
     n_tasks[:n] = np.where(one_and_done, 1, 3)
 
     # tasks within sessions
@@ -513,8 +590,14 @@ def _events(
     t_acc = s_acc[t_sess]
     is_core = rng.random(len(t_sess)) < core_share[t_acc]
     other = rng.choice(len(TASK_TYPES), size=len(t_sess), p=TASK_PROBS / TASK_PROBS.sum())
+    if p.scenario == "product_redesign":
+        new_mix = rng.choice(
+            len(TASK_TYPES), size=len(t_sess), p=REDESIGN_TASK_PROBS / REDESIGN_TASK_PROBS.sum()
+        )
+        other = np.where(redesigned[t_sess], new_mix, other)
     t_type = np.where(is_core, TASK_TYPES.index("create_report"), other)
     t_dur = TASK_SECONDS[t_type] * friction[t_acc] * np.exp(rng.normal(0, 0.3, len(t_sess)))
+    t_dur = np.where(redesigned[t_sess], 0.5 * t_dur, t_dur)
     # tasks are spread over the session in order
     frac = rng.random(len(t_sess))
     t_ts = s_start[t_sess] + frac * s_len[t_sess] / 86_400.0

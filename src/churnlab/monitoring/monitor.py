@@ -1,0 +1,206 @@
+"""``churnlab monitor``: every logged scoring batch of a registered model version checked against
+the version's reference profile, with a verdict per batch and overall, logged to MLflow.
+
+Example::
+
+    result = monitor("models:/churn-demo@champion", data="data/demo")
+    result.overall["verdict"], result.overall["reasons"]
+    result.exit_code   # 0 for ok / warn, EXIT_RETRAIN for retrain
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churnlab.config import MonitoringSpec
+from churnlab.data import load_dataset
+from churnlab.errors import ChurnlabError
+from churnlab.features import build_observations
+from churnlab.monitoring.checks import check_batch
+from churnlab.monitoring.verdict import VERDICTS, batch_verdict, worst
+from churnlab.tracking import ModelRef, resolve_model
+from churnlab.tracking.monitoring import (
+    LoggedBatch,
+    load_reference,
+    load_training_spec,
+    log_monitoring,
+    logged_batches,
+)
+
+log = logging.getLogger(__name__)
+# the exit code of `churnlab monitor` when the verdict is retrain (errors exit 1, usage 2)
+EXIT_RETRAIN = 3
+
+
+class MonitoringError(ChurnlabError):
+    """Monitoring cannot run: no batches, no reference profile, bad dates."""
+
+
+@dataclass
+class MonitorResult:
+    ref: ModelRef
+    overall: dict[str, Any]
+    batches: list[dict[str, Any]]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    run_id: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_RETRAIN if self.overall["verdict"] == "retrain" else 0
+
+
+def settings_of(ref: ModelRef) -> MonitoringSpec:
+    """The ``monitoring:`` section the version was trained with (defaults if it had none)."""
+    return MonitoringSpec.model_validate(load_training_spec(ref).get("monitoring") or {})
+
+
+def _matured(batch: LoggedBatch, reference: dict[str, Any], end: pd.Timestamp) -> bool:
+    window = int(reference.get("horizon_days", 0)) + int(reference.get("lead_days", 0))
+    return batch.batch_date + pd.Timedelta(days=window) <= end
+
+
+def realized_labels(
+    data: str | Path,
+    batches: list[LoggedBatch],
+    reference: dict[str, Any],
+    as_of: pd.Timestamp | None,
+) -> pd.DataFrame | None:
+    """Labels of the batches whose label window has ended, with the model's own label
+    definition (horizon, lead), read from ``data`` as it was at ``as_of`` (default: the data's
+    end); None when no batch has matured."""
+    ds = load_dataset(data)
+    end = ds.observed_until if as_of is None else as_of
+    if end > ds.observed_until:
+        raise MonitoringError(
+            f"--as-of {end.date()} is after the end of {data} ({ds.observed_until.date()})"
+        )
+    # a batch counts as matured once its whole label window lies before ``end``; its labels
+    # then read nothing after it
+    cutoffs = [b.batch_date for b in batches if _matured(b, reference, end) and b.batch_date < end]
+    if not cutoffs:
+        return None
+    obs = build_observations(
+        ds, cutoffs, int(reference["horizon_days"]), int(reference.get("lead_days", 0))
+    ).to_pandas()
+    obs = obs[obs.label_complete.astype(bool)]
+    obs["cutoff"] = pd.to_datetime(obs.cutoff)
+    return obs[["account_id", "cutoff", "churned_within_h", "mrr"]]
+
+
+def _flat_metrics(batch: dict[str, Any]) -> dict[str, float]:
+    """The batch's numbers as MLflow metrics (one time series each)."""
+    d, pred = batch["drift"], batch["prediction"]
+    out = {
+        "rows": batch["rows"],
+        "drifted_features": d["drifted"],
+        "drifted_share": d["drifted_share"],
+        "shifted_features": batch["shift"]["drifted"] if batch["shift"] else None,
+        "verdict_level": VERDICTS.index(batch["verdict"]),
+        **{k: v for k, v in pred.items() if not k.startswith("reference_")},
+        **{f"estimated_{k}": v for k, v in batch["estimated"].items()},
+        **{f"driver_psi_{r['driver']}": r["mean_psi"] for r in d["drivers"]},
+    }
+    if batch["realized"]:
+        out.update({f"realized_{k}": v for k, v in batch["realized"].items()})
+    return out
+
+
+def _one_batch(
+    batch: LoggedBatch,
+    reference: dict[str, Any],
+    labels: pd.DataFrame | None,
+    settings: MonitoringSpec,
+    previous: LoggedBatch | None,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    own = None
+    if labels is not None and (labels.cutoff == batch.batch_date).any():
+        own = labels[labels.cutoff == batch.batch_date].drop(columns="cutoff")
+    checks, table = check_batch(
+        reference,
+        batch.profile,
+        batch.predictions,
+        own,
+        settings.feature_psi,
+        settings.metric,
+        previous=previous.profile if previous is not None else None,
+    )
+    verdict, reasons = batch_verdict(checks, reference, settings)
+    out = {
+        "batch_date": str(batch.batch_date.date()),
+        "run_id": batch.run_id,
+        "matured": own is not None,
+        **checks,
+        "verdict": verdict,
+        "reasons": reasons,
+    }
+    out["metrics"] = _flat_metrics(out)
+    return out, table
+
+
+def _overall(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The newest batch's verdict, and the newest matured batch's if it is worse: the current
+    data and the latest performance that could be measured."""
+    latest = batches[-1]
+    matured = [b for b in batches if b["matured"]]
+    considered = [latest] + ([matured[-1]] if matured and matured[-1] is not latest else [])
+    verdict = worst([b["verdict"] for b in considered])
+    reasons = [f"{b['batch_date']}: {r}" for b in considered for r in b["reasons"]]
+    return {
+        "verdict": verdict,
+        "reasons": reasons,
+        "batches": len(batches),
+        "matured": len(matured),
+        "latest_batch": latest["batch_date"],
+        "flagged": [b["batch_date"] for b in batches if b["verdict"] != "ok"],
+    }
+
+
+def monitor(
+    model_uri: str,
+    data: str | Path | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    settings: MonitoringSpec | None = None,
+    log_run: bool = True,
+) -> MonitorResult:
+    """Check every logged batch of the version behind ``model_uri`` (batches dated after
+    ``as_of`` are left out); labels come from ``data`` for batches whose label window ended by
+    ``as_of`` (default: the data's end). Logged as a run of the ``monitoring`` experiment."""
+    t0 = time.perf_counter()
+    ref = resolve_model(model_uri)
+    reference = load_reference(ref)
+    settings = settings or settings_of(ref)
+    until = None if as_of is None else pd.Timestamp(as_of)
+    batches = logged_batches(ref, until=until)
+    if not batches:
+        raise MonitoringError(
+            f"no logged scoring batches of {ref.name} version {ref.version}"
+            + (f" on or before {until.date()}" if until is not None else "")
+            + ": score with `churnlab score --log` first"
+        )
+    labels = None if data is None else realized_labels(data, batches, reference, until)
+    results, tables = [], {}
+    for i, batch in enumerate(batches):
+        previous = batches[i - 1] if i else None
+        out, table = _one_batch(batch, reference, labels, settings, previous)
+        results.append(out)
+        tables[out["batch_date"]] = table
+    result = MonitorResult(ref=ref, overall=_overall(results), batches=results, tables=tables)
+    result.overall["model"] = {"uri": ref.uri, "name": ref.name, "version": ref.version}
+    result.overall["settings"] = settings.model_dump()
+    result.overall["reference_metric"] = reference.get(
+        "test_metrics", reference.get("metrics", {})
+    ).get(settings.metric)
+    result.overall["reference_estimated_metric"] = reference.get("expected", {}).get(
+        settings.metric
+    )
+    if log_run:
+        result.run_id = log_monitoring(ref, results, result.overall, tables)
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,116 @@
+"""Verdicts: ``ok``, ``warn`` or ``retrain`` for a batch, each with its reasons in words, from
+the thresholds of the spec's ``monitoring:`` section (:class:`churnlab.config.MonitoringSpec`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from churnlab.config import MonitoringSpec
+
+VERDICTS = ("ok", "warn", "retrain")
+METRIC_NAMES = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC"}
+
+
+def worst(levels: list[str]) -> str:
+    return max(levels, key=VERDICTS.index, default="ok")
+
+
+def _level(value: float, warn: float, retrain: float) -> str:
+    if value >= retrain:
+        return "retrain"
+    if value >= warn:
+        return "warn"
+    return "ok"
+
+
+def _mostly(summary: dict[str, Any]) -> str:
+    return ", ".join(
+        [f"{d['driver']} ({d['drifted']})" for d in summary["drivers"] if d["drifted"]][:3]
+    )
+
+
+def _drift_reason(drift: dict[str, Any], s: MonitoringSpec) -> tuple[str, str] | None:
+    k, n = drift["drifted"], drift["features"]
+    level = _level(drift["drifted_share"], s.warn_drifted_share, s.retrain_drifted_share)
+    if not n or level == "ok":
+        return None
+    return level, (
+        f"{k} of {n} features drifted from the reference (PSI >= {s.feature_psi:g}), mostly "
+        f"{_mostly(drift)}"
+    )
+
+
+def _shift_reason(shifted: dict[str, Any] | None, s: MonitoringSpec) -> tuple[str, str] | None:
+    if shifted is None or shifted["drifted"] < s.warn_drifted_features:
+        return None
+    return "warn", (
+        f"{shifted['drifted']} of {shifted['features']} features changed since the previous "
+        f"batch (PSI >= {s.feature_psi:g}), mostly {_mostly(shifted)}"
+    )
+
+
+def _prediction_reason(pred: dict[str, Any], s: MonitoringSpec) -> tuple[str, str] | None:
+    level = _level(pred["prediction_psi"], s.prediction_psi_warn, s.prediction_psi_retrain)
+    if level == "ok":
+        return None
+    return level, (
+        f"the score distribution shifted (PSI {pred['prediction_psi']:.2f}): mean p "
+        f"{pred['reference_mean_p']:.3f} at validation, {pred['mean_p']:.3f} now"
+    )
+
+
+def _estimated_reason(
+    estimated: dict[str, Any], reference: dict[str, Any], s: MonitoringSpec
+) -> tuple[str, str] | None:
+    before = reference.get("expected", {}).get(s.metric)
+    now = estimated[s.metric]
+    if not before:
+        return None
+    level = _level((before - now) / before, s.warn_drop, s.retrain_drop)
+    if level == "ok":
+        return None
+    return level, f"estimated {METRIC_NAMES[s.metric]} fell from {before:.2f} to {now:.2f}"
+
+
+def _realized_reason(
+    realized: dict[str, Any] | None, reference: dict[str, Any], s: MonitoringSpec
+) -> tuple[str, str] | None:
+    # against the out-of-time test metric (validation for models logged without it)
+    before = reference.get("test_metrics", reference.get("metrics", {})).get(s.metric)
+    if realized is None or not before:
+        return None
+    now = realized[s.metric]
+    # the standard error of the difference: the batch's and the test rows' own noise
+    se = float(
+        np.hypot(
+            realized.get(f"{s.metric}_se", 0.0),
+            reference.get("test_metrics_se", {}).get(s.metric, 0.0),
+        )
+    )
+    drop = before - now
+    if se == se and drop <= 2 * se:  # within sampling noise
+        return None
+    level = _level(drop / before, s.warn_drop, s.retrain_drop)
+    if level == "ok":
+        return None
+    return level, (
+        f"realized {METRIC_NAMES[s.metric]} {now:.2f} against {before:.2f} on the test cutoff "
+        f"({-drop / before:+.0%}; noise +/-{se:.2f})"
+    )
+
+
+def batch_verdict(
+    checks: dict[str, Any], reference: dict[str, Any], settings: MonitoringSpec
+) -> tuple[str, list[str]]:
+    """The batch's verdict and the reasons behind it (the worst reason decides)."""
+    found = [
+        _shift_reason(checks["shift"], settings),
+        _drift_reason(checks["drift"], settings),
+        _prediction_reason(checks["prediction"], settings),
+        _estimated_reason(checks["estimated"], reference, settings),
+        _realized_reason(checks["realized"], reference, settings),
+    ]
+    found = [r for r in found if r is not None]
+    return worst([level for level, _ in found]), [text for _, text in found]

@@ -1,0 +1,111 @@
+"""A champion trained once on simulated history before any change, and projects that copy its
+MLflow store so each scenario's scored batches are monitored on their own."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churnlab.config import parse_spec
+from churnlab.data.simulate import SimulationParams, simulate
+
+NAME = "churn-monitoring"
+SEED = 23
+ACCOUNTS, MONTHS = 3000, 20  # 2024-01-01 to 2025-09-01
+CHANGE = "2025-03-01"
+TRAIN_CUTOFFS = "2024-03-01:2024-10-01:1M"
+HORIZON = 60
+# monthly batches: four before the change, then the first month after it (a cutoff on the
+# change date itself already sees price_increase's new subscriptions, which start that day)
+BEFORE = ["2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01"]
+AFTER = ["2025-04-01"]
+
+
+@dataclass
+class Champion:
+    root: Path
+    data: Path
+    version: str
+    uri: str
+
+
+def _project(root: Path) -> pytest.MonkeyPatch:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CHURNLAB_HOME", str(root))
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return mp
+
+
+def sim_params(scenario: str = "none") -> SimulationParams:
+    return SimulationParams(
+        accounts=ACCOUNTS, months=MONTHS, seed=SEED, scenario=scenario, change_at=CHANGE
+    )
+
+
+@pytest.fixture(scope="session")
+def champion(tmp_path_factory) -> Champion:
+    """LightGBM trained on cutoffs whose label windows close months before the change: the
+    history is the same process in every scenario, so one champion serves them all."""
+    import mlflow
+
+    from churnlab.tracking import train_and_log
+    from churnlab.tracking.store import connect
+
+    root = tmp_path_factory.mktemp("monitoring-project")
+    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    mp = _project(root)
+    data = root / "data" / "none"
+    simulate(data, sim_params())
+    spec = parse_spec(
+        {
+            "name": "lightgbm",
+            "experiment": "monitoring-tests",
+            "registered_model": NAME,
+            "data": {"path": str(data)},
+            "cutoffs": TRAIN_CUTOFFS,
+            "horizon_days": HORIZON,
+            "model": {"family": "lightgbm", "params": {"n_estimators": 80}},
+        }
+    )
+    summary = train_and_log(spec, root=root)
+    connect()
+    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", summary.model_version)
+    mp.undo()
+    return Champion(root, data, summary.model_version, f"models:/{NAME}@champion")
+
+
+def scenario_project(champion: Champion, tmp_path_factory, scenario: str) -> tuple[Path, Path]:
+    """A copy of the champion's project (store and registry) and the scenario's data in it."""
+    root = tmp_path_factory.mktemp(f"project-{scenario}") / "p"
+    shutil.copytree(champion.root, root, ignore=shutil.ignore_patterns("data"))
+    data = root / "data" / scenario
+    if scenario == "none":
+        shutil.copytree(champion.data, data)
+    else:
+        simulate(data, sim_params(scenario))
+    return root, data
+
+
+def score_batches(uri: str, data: Path, dates: list[str]) -> list[str]:
+    """A logged scoring batch at each date, as ``score --log`` records it (risk only: reasons
+    are not what monitoring reads; the features of every date built in one pass)."""
+    from churnlab.scoring import score_batches as backfill
+
+    return [r.run_id for r in backfill(uri, data, [pd.Timestamp(d) for d in dates])]
+
+
+@pytest.fixture
+def in_project():
+    """Point churnlab at a project root for the rest of one test."""
+    patches = []
+
+    def enter(root: Path) -> None:
+        patches.append(_project(root))
+
+    yield enter
+    for mp in patches:
+        mp.undo()

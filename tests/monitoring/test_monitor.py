@@ -1,0 +1,135 @@
+"""``monitor`` on the ``none`` scenario: 20 weekly batches of an unchanged business."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from churnlab.data import load_dataset
+from churnlab.features import build_observations
+from churnlab.monitoring import EXIT_RETRAIN, monitor
+from tests.monitoring.conftest import HORIZON, _project, scenario_project, score_batches
+
+WEEKS = [str(d.date()) for d in pd.date_range("2024-11-01", periods=20, freq="7D")]
+
+
+@pytest.fixture(scope="module")
+def unchanged(champion, tmp_path_factory):
+    root, data = scenario_project(champion, tmp_path_factory, "none")
+    mp = _project(root)
+    score_batches(champion.uri, data, WEEKS)
+    result = monitor(champion.uri, data=data)
+    yield root, data, result
+    mp.undo()
+
+
+def test_few_false_alarms_on_an_unchanged_business(unchanged):
+    _, _, result = unchanged
+    assert [b["batch_date"] for b in result.batches] == WEEKS
+    flagged = [(b["batch_date"], b["reasons"]) for b in result.batches if b["verdict"] != "ok"]
+    assert len(flagged) <= 1, flagged
+    assert result.overall["verdict"] in ("ok", "warn")
+    assert result.exit_code == 0
+
+
+def _stored_predictions(run_id: str) -> pd.DataFrame:
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="monitoring/predictions.parquet"
+    )
+    return pd.read_parquet(local)
+
+
+def test_realized_metrics_equal_a_recomputation_from_stored_predictions(unchanged):
+    _, data, result = unchanged
+    matured = [b for b in result.batches if b["matured"]]
+    end = load_dataset(data).observed_until
+    assert len(matured) == sum(pd.Timestamp(d) + pd.Timedelta(days=HORIZON) <= end for d in WEEKS)
+    assert len(matured) >= 10
+    for batch in matured[:3] + matured[-1:]:
+        pred = _stored_predictions(batch["run_id"])
+        obs = (
+            build_observations(load_dataset(data), [batch["batch_date"]], HORIZON)
+            .to_pandas()
+            .query("label_complete")
+        )
+        joined = pred.merge(obs[["account_id", "churned_within_h"]], on="account_id")
+        y = joined.churned_within_h.astype(int).to_numpy()
+        p = joined.p_churn.to_numpy()
+        realized = batch["realized"]
+        assert realized["labelled_rows"] == len(joined)
+        assert realized["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        assert realized["pr_auc"] == pytest.approx(average_precision_score(y, p), abs=1e-12)
+        assert realized["positive_rate"] == pytest.approx(y.mean(), abs=1e-12)
+        assert realized["mean_p"] == pytest.approx(p.mean(), abs=1e-6)
+        # ECE by hand: ten equal-width bins of p, |churners - sum of p| summed, over rows
+        bins = np.minimum((p * 10).astype(int), 9)
+        gaps = [abs(y[bins == b].sum() - p[bins == b].sum()) for b in range(10)]
+        assert realized["ece"] == pytest.approx(sum(gaps) / len(y), abs=1e-9)
+        top = np.argsort(-p, kind="stable")[: round(len(p) * 0.1)]
+        assert realized["lift_top10"] == pytest.approx(y[top].mean() / y.mean(), abs=1e-9)
+
+
+def test_estimated_roc_auc_is_close_to_realized_on_matured_batches(unchanged):
+    _, _, result = unchanged
+    matured = [b for b in result.batches if b["matured"]]
+    gaps = np.array([b["estimated"]["roc_auc"] - b["realized"]["roc_auc"] for b in matured])
+    se = np.array([b["realized"]["roc_auc_se"] for b in matured])
+    # about 800 accounts a batch: the realized value itself moves by about 0.02 (its bootstrap
+    # standard error), so each batch is held to 0.03 or two of its standard errors, and the
+    # estimate must be right on average
+    assert np.all(np.abs(gaps) <= np.maximum(0.03, 2 * se)), (gaps, se)
+    assert abs(gaps.mean()) <= 0.02 and np.abs(gaps).mean() <= 0.03, gaps
+    # immature batches carry the estimate alone
+    assert all(b["realized"] is None for b in result.batches if not b["matured"])
+
+
+def test_results_are_logged_as_time_series(unchanged):
+    _, _, result = unchanged
+    client = mlflow.MlflowClient()
+    history = client.get_metric_history(result.run_id, "estimated_roc_auc")
+    dates = [str(pd.Timestamp(m.timestamp, unit="ms").date()) for m in history]
+    assert sorted(dates) == WEEKS
+    run = client.get_run(result.run_id)
+    assert run.data.tags["churnlab.verdict"] == result.overall["verdict"]
+
+
+def test_cli_json_and_exit_code(unchanged, champion):
+    root, data, result = unchanged
+    done = subprocess.run(
+        [sys.executable, "-m", "churnlab.cli", "monitor", "--model", champion.uri,
+         "--data", str(data), "--json", "--no-log"],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    )  # fmt: skip
+    out = json.loads(done.stdout)
+    assert done.returncode == (EXIT_RETRAIN if out["overall"]["verdict"] == "retrain" else 0)
+    assert out["overall"]["verdict"] == result.overall["verdict"]
+    assert len(out["batches"]) == len(WEEKS)
+
+
+def test_report_section_shows_the_latest_pass(unchanged):
+    from churnlab.analytics.report import RunInfo, _monitoring_section
+
+    _, _, result = unchanged
+    run = RunInfo("-", "lightgbm", "monitoring-tests", result.ref.name, result.ref.version)
+    section = _monitoring_section(run)
+    assert result.overall["verdict"] in section["intro"]
+    figures = section["blocks"][0]["figures"]
+    assert figures and len(figures[0]["png"]) > 1000  # base64 PNG
+    assert all(week in section["blocks"][1]["table"] for week in WEEKS)
+    empty = _monitoring_section(RunInfo("-", "x", "x", "no-such-model", "1"))
+    assert empty["notices"] == ["no monitoring run for this model"]
+
+
+def test_no_logged_batches_is_a_clear_error(champion, in_project, tmp_path):
+    from churnlab.monitoring import MonitoringError
+
+    in_project(champion.root)
+    with pytest.raises(MonitoringError, match="score --log"):
+        monitor(champion.uri, data=None, log_run=False)

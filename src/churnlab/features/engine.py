@@ -63,7 +63,7 @@ def build_features(
     if embedded:  # one small table of keys instead of re-deriving them in every builder
         observations = _materialize(dataset.con, observations, "_churnlab_observations")
     keys = observations.select(*KEYS)
-    dataset = with_windows(dataset, keys)  # per key and event type, for the per-type builders
+    dataset = with_windows(dataset, keys, vocabulary)  # window counts the builders share
     parts = []
     for b in chosen:
         outputs = b.outputs(vocabulary)

@@ -27,15 +27,8 @@ import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
-from churnlab.features.builtin.common import (
-    KEYS,
-    WINDOWS,
-    before,
-    daily_activity,
-    type_windows,
-    with_tenure,
-)
-from churnlab.features.cube import RECENCY_DAYS, sessions, user_days
+from churnlab.features.builtin.common import KEYS, WINDOWS, type_windows, with_tenure
+from churnlab.features.cube import RECENCY_DAYS, account_windows, session_windows, user_windows
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder, static_names
 
@@ -125,8 +118,8 @@ def event_type_activity(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> 
         aggs.update({f"n_{s}_{w}d": tw[f"n_{w}d"].max(where=is_t) for w in WINDOWS})
         aggs[f"_last_{s}"] = tw.last_ts.max(where=is_t)
     g = tw.group_by(KEYS).agg(**aggs)
-    d = before(keys, daily_activity(ds), "day", 30)
-    active = d.group_by(KEYS).agg(_active_days_30d=d.count())
+    aw = account_windows(ds, keys)
+    active = aw.select(*KEYS, _active_days_30d="active_days_30d")
     t = with_tenure(ds, keys).left_join(g, KEYS).select(*keys.columns, "tenure_days", *aggs)
     t = t.left_join(active, KEYS).select(*t.columns, "_active_days_30d")
     total = t._events_30d.fill_null(0).cast("float64")
@@ -192,8 +185,7 @@ def _per_user_features(vocabulary: Vocabulary) -> list[Feature]:
 def event_type_per_user(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     slugs = type_slugs(vocabulary.types)
     counts = _per_type_30d(ds, keys, list(slugs))
-    u = before(keys, user_days(ds), "day", 30)
-    users = u.group_by(KEYS).agg(_users=u.user_id.nunique())
+    users = user_windows(ds, keys).select(*KEYS, _users="users_30d")
     j = counts.join(users, KEYS)
     n_users = j._users.cast("float64")
     out = [f.name for f in _per_user_features(vocabulary)]
@@ -275,8 +267,7 @@ def event_type_ratios(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir
     wanted = sorted({t for num, den, _ in pairs for t in (*num, *den)} - {SESSION})
     g = _per_type_30d(ds, keys, wanted)
     if any(den == (SESSION,) for _, den, _ in pairs):
-        s = before(keys, sessions(ds, vocabulary), "day", 30)
-        n_sessions = s.group_by(KEYS).agg(_sessions=s.count())
+        n_sessions = session_windows(ds, keys, vocabulary).select(*KEYS, _sessions="sessions_30d")
         g = g.left_join(n_sessions, KEYS).select(*g.columns, "_sessions")
     col = {t: g[f"_n{i}"].fill_null(0).cast("float64") for i, t in enumerate(wanted)}
     if "_sessions" in g.columns:

@@ -6,6 +6,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
+from churnlab.features.cube import activity_cube, in_windows
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -68,5 +69,6 @@ def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
 )
 def customer_success(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     contact = vocabulary.role("contact")
-    ev = before(keys, ds["events"].filter(lambda t: t.event_type.isin(contact)), "ts", 90)
-    return ev.group_by(KEYS).agg(csm_calls_90d=ev.count())
+    c = activity_cube(ds)
+    c = in_windows(keys, c.filter(c.event_type.isin(contact)), 90)
+    return c.group_by(KEYS).agg(csm_calls_90d=c.n_events.sum())

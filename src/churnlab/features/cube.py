@@ -41,6 +41,7 @@ TYPE_WINDOWS = "_churnlab_type_windows"
 ACCOUNT_WINDOWS = "_churnlab_account_windows"
 USER_WINDOWS = "_churnlab_user_windows"
 SESSION_WINDOWS = "_churnlab_session_windows"
+TASK_WINDOWS = "_churnlab_task_windows"
 WINDOWS = (7, 30, 90)
 RECENCY_DAYS = 365  # how far back a "days since" looks (and its value when nothing is found)
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
@@ -113,6 +114,8 @@ def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = No
     }
     if ds.has(USER_DAYS):
         exprs[USER_WINDOWS] = user_windows_expr(ds, keys)
+    if "n_timed" in ds[CUBE].columns:
+        exprs[TASK_WINDOWS] = task_windows_expr(ds, keys)
     kept = {name: _keep(ds, f"{name}_{build}", expr) for name, expr in exprs.items()}
     return replace(ds, tables={**ds.tables, **kept})
 
@@ -151,14 +154,19 @@ def calendar(keys: ir.Table, days: int) -> ir.Table:
 def by_cutoff(table: ir.Table, keys: ir.Table, days: int) -> ir.Table:
     """Rows of a daily ``table`` (a ``day`` column at midnight) within ``days`` before each
     cutoff of ``keys``, one per (row, cutoff), with ``cutoff`` and ``age_days``: every
-    cutoff in one equi-join on the day. All accounts: join the keys to keep theirs."""
+    cutoff in one equi-join on the day (the rows :func:`before` gives, with ``age_days`` in
+    whole days), for every account.
+
+    Aggregate these rows first and join the keys to the result (:func:`for_keys`): a join to
+    the keys before aggregating lets a query planner pair each row with every cutoff of its
+    account first, the very blow-up the calendar avoids.
+    """
     return table.join(calendar(keys, days), "day")
 
 
-def in_windows(keys: ir.Table, table: ir.Table, days: int) -> ir.Table:
-    """:func:`by_cutoff` for the accounts of ``keys`` only (the same rows :func:`before` gives
-    for a daily table, with ``age_days`` in whole days)."""
-    return by_cutoff(table, keys, days).join(keys.select(*KEYS), KEYS)
+def for_keys(table: ir.Table, keys: ir.Table) -> ir.Table:
+    """The rows of a table keyed by (account_id, cutoff) whose key is one of ``keys``."""
+    return table.join(keys.select(*KEYS), KEYS)
 
 
 def last_before(
@@ -192,7 +200,7 @@ def type_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
     counts = c.group_by([*KEYS, "event_type"]).agg(
         **{f"n_{w}d": c.n_events.sum(where=c.age_days <= w) for w in WINDOWS}
     )
-    last = last_before(activity_cube(ds), keys, ["event_type"]).join(keys.select(*KEYS), KEYS)
+    last = for_keys(last_before(activity_cube(ds), keys, ["event_type"]), keys)
     t = last.left_join(counts, [*KEYS, "event_type"])
     return t.select(*KEYS, "event_type", *(f"n_{w}d" for w in WINDOWS), "last_ts")
 
@@ -237,14 +245,15 @@ def user_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
     the last 7, 14, 30 and 90 days (``users_{w}d``) and in days 57-70 before the cutoff
     (``users_8w_ago``: the same two weeks, eight weeks earlier)."""
     u = user_days(ds)
-    u = in_windows(keys, u.filter(u.user_id.notnull()), max(WINDOWS))
+    u = by_cutoff(u.filter(u.user_id.notnull()), keys, max(WINDOWS))
     then = (u.age_days > 56) & (u.age_days <= 70)
     per_user = u.group_by([*KEYS, "user_id"]).agg(age=u.age_days.min(), then=u.count(where=then))
     p = per_user
-    return p.group_by(KEYS).agg(
+    counts = p.group_by(KEYS).agg(
         **{f"users_{w}d": p.count(where=p.age <= w) for w in (7, 14, 30, 90)},
         users_8w_ago=p.count(where=p.then > 0),
     )
+    return for_keys(counts, keys)
 
 
 def user_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
@@ -255,14 +264,15 @@ def user_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
 def session_windows_expr(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     """Per key with a session in the 90 days before the cutoff: ``sessions_{w}d`` and the
     mean, longest and total session length over the last 30 days."""
-    s = in_windows(keys, sessions(ds, vocabulary), max(WINDOWS))
+    s = by_cutoff(sessions(ds, vocabulary), keys, max(WINDOWS))
     in30 = s.age_days <= 30
-    return s.group_by(KEYS).agg(
+    g = s.group_by(KEYS).agg(
         **{f"sessions_{w}d": s.count(where=s.age_days <= w) for w in WINDOWS},
         mean_session_min_30d=s.length_s.mean(where=in30) / 60.0,
         max_session_min_30d=s.length_s.max(where=in30) / 60.0,
         total_session_hours_30d=s.length_s.sum(where=in30).fill_null(0.0) / 3600.0,
     )
+    return for_keys(g, keys)
 
 
 def session_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
@@ -270,6 +280,20 @@ def session_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.T
     if ds.has(SESSION_WINDOWS):
         return ds[SESSION_WINDOWS]
     return session_windows_expr(ds, keys, vocabulary)
+
+
+def task_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """Per (account, cutoff, event type) with a timed event in the 90 days before a cutoff of
+    ``keys`` (every account: time on task compares an account with the active population):
+    ``n`` timed events and ``s`` the sum of their log durations."""
+    cube = activity_cube(ds)
+    c = by_cutoff(cube.filter(cube.n_timed > 0), keys, 90)
+    return c.group_by([*KEYS, "event_type"]).agg(n=c.n_timed.sum(), s=c.log_s.sum())
+
+
+def task_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """The per (account, cutoff, event type) timed-event sums (see :func:`task_windows_expr`)."""
+    return ds[TASK_WINDOWS] if ds.has(TASK_WINDOWS) else task_windows_expr(ds, keys)
 
 
 def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:

@@ -7,7 +7,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
-from churnlab.features.cube import activity_cube, in_windows
+from churnlab.features.cube import activity_cube, by_cutoff, for_keys
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -109,8 +109,9 @@ def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
 def failed_payments(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     failed = vocabulary.role("payment_failure")
     c = activity_cube(ds)
-    c = in_windows(keys, c.filter(c.event_type.isin(failed)), 365)
-    return c.group_by(KEYS).agg(
+    c = by_cutoff(c.filter(c.event_type.isin(failed)), keys, 365)
+    g = c.group_by(KEYS).agg(
         failed_payments_90d=c.n_events.sum(where=c.age_days <= 90).fill_null(0),
         failed_payments_365d=c.n_events.sum(),
     )
+    return for_keys(g, keys)

@@ -6,7 +6,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
-from churnlab.features.cube import activity_cube, in_windows
+from churnlab.features.cube import activity_cube, by_cutoff, for_keys
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -70,5 +70,5 @@ def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
 def customer_success(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     contact = vocabulary.role("contact")
     c = activity_cube(ds)
-    c = in_windows(keys, c.filter(c.event_type.isin(contact)), 90)
-    return c.group_by(KEYS).agg(csm_calls_90d=c.n_events.sum())
+    c = by_cutoff(c.filter(c.event_type.isin(contact)), keys, 90)
+    return for_keys(c.group_by(KEYS).agg(csm_calls_90d=c.n_events.sum()), keys)

@@ -8,7 +8,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, active_population, cutoff_dates
-from churnlab.features.cube import activity_cube, in_windows
+from churnlab.features.cube import calendar, for_keys, task_windows
 from churnlab.features.registry import Feature, feature_builder
 
 SLOW = math.log(2.0)  # a task is slow above twice the population's typical time
@@ -42,19 +42,18 @@ def time_on_task(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tabl
     # population baseline per (cutoff, task): the mean log duration over the tasks of the
     # accounts active at the cutoff, from the cube's per-day sums (geometric means are exact
     # on every engine); an account's ratio is exp(mean of its log durations minus the baseline)
-    cube = activity_cube(ds)
-    cube = cube.filter((cube.n_timed > 0) & ~cube.event_type.isin(system or [""]))
-    pop = in_windows(active_population(ds, cutoff_dates(keys)), cube, 90)
-    base = pop.group_by(["cutoff", "event_type"]).agg(base_log=pop.log_s.sum() / pop.n_timed.sum())
-    mine = pop.join(keys.select(*KEYS), KEYS)
-    per_type = mine.group_by([*KEYS, "event_type"]).agg(n=mine.n_timed.sum(), s=mine.log_s.sum())
-    per_type = per_type.join(base, ["cutoff", "event_type"])
-    per_account = per_type.group_by(KEYS).agg(
-        _n=per_type.n.sum(), _rel=(per_type.s - per_type.n * per_type.base_log).sum()
+    per_type = task_windows(ds, keys)
+    per_type = per_type.filter(~per_type.event_type.isin(system or [""]))
+    pop = for_keys(per_type, active_population(ds, cutoff_dates(keys)))
+    base = pop.group_by(["cutoff", "event_type"]).agg(base_log=pop.s.sum() / pop.n.sum())
+    mine = for_keys(pop, keys).join(base, ["cutoff", "event_type"])
+    per_account = mine.group_by(KEYS).agg(
+        _n=mine.n.sum(), _rel=(mine.s - mine.n * mine.base_log).sum()
     )
-    # slow tasks need each task's own duration: the one pass over timed events, each dated
-    # into the cutoffs whose 90 days hold it by the same calendar join, after dropping the
-    # tasks faster than twice the lowest baseline of their type (they are slow at no cutoff)
+    # slow tasks need each task's own duration: one pass over the timed events, each dated
+    # into the cutoffs whose 90 days hold it by one join on (day, task) to the baselines,
+    # after dropping the tasks faster than twice the lowest baseline of their type (they are
+    # slow at no cutoff)
     ev = ds["events"]
     tasks = ev.filter((ev.duration_s > 0) & ~ev.event_type.isin(system or [""]))
     tasks = tasks.select(
@@ -63,9 +62,10 @@ def time_on_task(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tabl
     lowest = base.group_by("event_type").agg(low=base.base_log.min())
     tasks = tasks.join(lowest, "event_type")
     tasks = tasks.filter(tasks.log_s - tasks.low > SLOW)
-    slow = in_windows(keys, tasks, 90).join(base, ["cutoff", "event_type"])
+    thresholds = calendar(keys, 90).join(base, "cutoff")
+    slow = tasks.join(thresholds, ["day", "event_type"])
     slow = slow.group_by(KEYS).agg(_slow=slow.count(where=slow.log_s - slow.base_log > SLOW))
-    t = keys.select(*KEYS).join(per_account, KEYS).left_join(slow, KEYS)
+    t = for_keys(per_account, keys).left_join(slow, KEYS)
     n = t._n.cast("float64")
     return t.select(
         *KEYS,

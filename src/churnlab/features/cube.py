@@ -48,6 +48,18 @@ KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pa
 _BUILDS = count()  # a build's temp tables are its own: an earlier build's expressions stay valid
 
 
+def only(cond: ir.BooleanValue, value: ir.Value) -> ir.Value:
+    """``value`` where ``cond`` holds, else null: ``only(c, x).sum()`` is ``x.sum(where=c)``.
+    DuckDB runs many such CASE aggregates in one group-by about a third cheaper than as many
+    FILTER clauses (the per-type pivots have dozens)."""
+    return ibis.ifelse(cond, value, ibis.null(value.type()))
+
+
+def flag(cond: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where ``cond`` holds, else 0: ``flag(c).sum()`` is ``count(where=c)`` of a group."""
+    return ibis.ifelse(cond, 1, 0)
+
+
 def cube_expr(ds: Dataset) -> ir.Table:
     ev = ds["events"]
     aggs = {"n_events": ev.count(), "last_ts": ev.ts.max()}
@@ -198,7 +210,7 @@ def type_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
     the window) and ``last_ts``."""
     c = by_cutoff(activity_cube(ds), keys, max(WINDOWS))
     counts = c.group_by([*KEYS, "event_type"]).agg(
-        **{f"n_{w}d": c.n_events.sum(where=c.age_days <= w) for w in WINDOWS}
+        **{f"n_{w}d": only(c.age_days <= w, c.n_events).sum() for w in WINDOWS}
     )
     last = for_keys(last_before(activity_cube(ds), keys, ["event_type"]), keys)
     t = last.left_join(counts, [*KEYS, "event_type"])
@@ -222,16 +234,16 @@ def account_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
     n = d.n_events.cast("float64")
     aggs = {}
     for w in WINDOWS:
-        aggs[f"events_{w}d"] = d.n_events.sum(where=d.age_days <= w).fill_null(0)
-        aggs[f"active_days_{w}d"] = d.count(where=d.age_days <= w)
+        aggs[f"events_{w}d"] = only(d.age_days <= w, d.n_events).sum().fill_null(0)
+        aggs[f"active_days_{w}d"] = flag(d.age_days <= w).sum()
     # weeks k = 0..11 in time order (11 = the 7 days before the cutoff); with x fixed, the slope
     # sum((x - 5.5)(y - mean y)) / sum((x - 5.5)^2) reduces to a sum over days, zeros included
     week = 11 - ((d.age_days - 1) / 7).floor()
     in12 = d.age_days <= 84
-    aggs["_recent"] = n.sum(where=d.age_days <= 30).fill_null(0.0)
-    aggs["_prior"] = n.sum(where=d.age_days > 30).fill_null(0.0)
+    aggs["_recent"] = only(d.age_days <= 30, n).sum().fill_null(0.0)
+    aggs["_prior"] = only(d.age_days > 30, n).sum().fill_null(0.0)
     aggs["_slope"] = (n * (week - 5.5) * in12.cast("float64")).sum()
-    aggs["_in12"] = n.sum(where=in12).fill_null(0.0)
+    aggs["_in12"] = only(in12, n).sum().fill_null(0.0)
     return d.group_by(KEYS).agg(**aggs)
 
 
@@ -247,11 +259,11 @@ def user_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
     u = user_days(ds)
     u = by_cutoff(u.filter(u.user_id.notnull()), keys, max(WINDOWS))
     then = (u.age_days > 56) & (u.age_days <= 70)
-    per_user = u.group_by([*KEYS, "user_id"]).agg(age=u.age_days.min(), then=u.count(where=then))
+    per_user = u.group_by([*KEYS, "user_id"]).agg(age=u.age_days.min(), then=flag(then).max())
     p = per_user
     counts = p.group_by(KEYS).agg(
-        **{f"users_{w}d": p.count(where=p.age <= w) for w in (7, 14, 30, 90)},
-        users_8w_ago=p.count(where=p.then > 0),
+        **{f"users_{w}d": flag(p.age <= w).sum() for w in (7, 14, 30, 90)},
+        users_8w_ago=p.then.sum(),
     )
     return for_keys(counts, keys)
 
@@ -266,11 +278,12 @@ def session_windows_expr(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) ->
     mean, longest and total session length over the last 30 days."""
     s = by_cutoff(sessions(ds, vocabulary), keys, max(WINDOWS))
     in30 = s.age_days <= 30
+    length = only(in30, s.length_s)
     g = s.group_by(KEYS).agg(
-        **{f"sessions_{w}d": s.count(where=s.age_days <= w) for w in WINDOWS},
-        mean_session_min_30d=s.length_s.mean(where=in30) / 60.0,
-        max_session_min_30d=s.length_s.max(where=in30) / 60.0,
-        total_session_hours_30d=s.length_s.sum(where=in30).fill_null(0.0) / 3600.0,
+        **{f"sessions_{w}d": flag(s.age_days <= w).sum() for w in WINDOWS},
+        mean_session_min_30d=length.mean() / 60.0,
+        max_session_min_30d=length.max() / 60.0,
+        total_session_hours_30d=length.sum().fill_null(0.0) / 3600.0,
     )
     return for_keys(g, keys)
 

@@ -7,7 +7,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
-from churnlab.features.cube import activity_cube, by_cutoff, for_keys
+from churnlab.features.cube import activity_cube, by_cutoff, for_keys, only
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -111,7 +111,7 @@ def failed_payments(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.T
     c = activity_cube(ds)
     c = by_cutoff(c.filter(c.event_type.isin(failed)), keys, 365)
     g = c.group_by(KEYS).agg(
-        failed_payments_90d=c.n_events.sum(where=c.age_days <= 90).fill_null(0),
+        failed_payments_90d=only(c.age_days <= 90, c.n_events).sum().fill_null(0),
         failed_payments_365d=c.n_events.sum(),
     )
     return for_keys(g, keys)

@@ -28,7 +28,13 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, WINDOWS, type_windows, with_tenure
-from churnlab.features.cube import RECENCY_DAYS, account_windows, session_windows, user_windows
+from churnlab.features.cube import (
+    RECENCY_DAYS,
+    account_windows,
+    only,
+    session_windows,
+    user_windows,
+)
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder, static_names
 
@@ -115,8 +121,8 @@ def event_type_activity(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> 
     aggs = {"_events_30d": tw.n_30d.sum()}
     for t, s in slugs.items():  # one row per key and type -> one column per type
         is_t = tw.event_type == t
-        aggs.update({f"n_{s}_{w}d": tw[f"n_{w}d"].max(where=is_t) for w in WINDOWS})
-        aggs[f"_last_{s}"] = tw.last_ts.max(where=is_t)
+        aggs.update({f"n_{s}_{w}d": only(is_t, tw[f"n_{w}d"]).max() for w in WINDOWS})
+        aggs[f"_last_{s}"] = only(is_t, tw.last_ts).max()
     g = tw.group_by(KEYS).agg(**aggs)
     aw = account_windows(ds, keys)
     active = aw.select(*KEYS, _active_days_30d="active_days_30d")
@@ -146,7 +152,7 @@ def _per_type_30d(ds: Dataset, keys: ir.Table, types: list[str]) -> ir.Table:
     tw = type_windows(ds, keys)
     tw = tw.filter(tw.event_type.isin(types) & (tw.n_30d > 0))
     return tw.group_by(KEYS).agg(
-        **{f"_n{i}": tw.n_30d.max(where=tw.event_type == t) for i, t in enumerate(types)}
+        **{f"_n{i}": only(tw.event_type == t, tw.n_30d).max() for i, t in enumerate(types)}
     )
 
 

@@ -8,7 +8,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, active_population, cutoff_dates
-from churnlab.features.cube import calendar, for_keys, task_windows
+from churnlab.features.cube import calendar, flag, for_keys, task_windows
 from churnlab.features.registry import Feature, feature_builder
 
 SLOW = math.log(2.0)  # a task is slow above twice the population's typical time
@@ -64,7 +64,7 @@ def time_on_task(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tabl
     tasks = tasks.filter(tasks.log_s - tasks.low > SLOW)
     thresholds = calendar(keys, 90).join(base, "cutoff")
     slow = tasks.join(thresholds, ["day", "event_type"])
-    slow = slow.group_by(KEYS).agg(_slow=slow.count(where=slow.log_s - slow.base_log > SLOW))
+    slow = slow.group_by(KEYS).agg(_slow=flag(slow.log_s - slow.base_log > SLOW).sum())
     t = for_keys(per_account, keys).left_join(slow, KEYS)
     n = t._n.cast("float64")
     return t.select(

@@ -150,10 +150,17 @@ def before(keys: ir.Table, table: ir.Table, ts: str, days: float | None = None) 
     return j.mutate(age_days=days_between(j.cutoff, j[ts]))
 
 
+def cutoffs_of(keys: ir.Table) -> ir.Table:
+    """The distinct cutoffs of ``keys``. A group-by, not ``select("cutoff").distinct()``: on an
+    ordered table (observations are ordered by cutoff and account) Ibis pushes the ordering
+    into the DISTINCT, which then keeps one row per key on Spark."""
+    return keys.group_by("cutoff").agg(_keys=keys.count()).select("cutoff")
+
+
 def calendar(keys: ir.Table, days: int) -> ir.Table:
     """``(cutoff, day, age_days)``: every cutoff of ``keys`` with each of the ``days`` days
     before it (``age_days`` 1 for the day just before the cutoff)."""
-    cutoffs = keys.select("cutoff").distinct()
+    cutoffs = cutoffs_of(keys)
     ages = ibis.memtable({"age_days": list(range(1, int(days) + 1))})
     c = cutoffs.cross_join(ages)
     return c.select(
@@ -195,7 +202,7 @@ def last_before(
     first_after = cal.group_by("day").agg(bucket=cal.cutoff.min())
     t = table.join(first_after, "day")
     last = t.group_by(["account_id", *by, "bucket"]).agg(last_ts=t.last_ts.max())
-    cutoffs = keys.select("cutoff").distinct()
+    cutoffs = cutoffs_of(keys)
     pairs = cutoffs.cross_join(cutoffs.select(bucket="cutoff"))
     pairs = pairs.filter(pairs.bucket <= pairs.cutoff)
     j = last.join(pairs, "bucket")

@@ -72,15 +72,33 @@ def events_section(dataset, override: EventsSpec | None = None) -> EventsSpec:
 def event_type_stats(dataset, before: pd.Timestamp | None = None) -> pd.DataFrame:
     """Per event type: events and distinct accounts (dated before ``before`` if given), most
     used first; ``attrs["accounts"]`` holds the accounts with any event."""
+    return _stats_pair(dataset, before)[1]
+
+
+def _stats_pair(dataset, before: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`event_type_stats` of all events and of those dated before ``before``, from one
+    pass over the events (per event type and account, then summed here)."""
     ev = dataset["events"]
+    aggs = {"events": ev.count()}
     if before is not None:
-        ev = ev.filter(ev.ts < pd.Timestamp(before).to_pydatetime())
-    stats = dataset.con.to_pyarrow(
-        ev.group_by("event_type").agg(events=ev.count(), accounts=ev.account_id.nunique())
-    ).to_pandas()
+        aggs["events_before"] = ev.count(where=ev.ts < pd.Timestamp(before).to_pydatetime())
+    per = dataset.con.to_pyarrow(ev.group_by(["event_type", "account_id"]).agg(**aggs))
+    per = per.to_pandas()
+    if before is None:
+        per["events_before"] = per["events"]
+    return _stats(per, "events"), _stats(per, "events_before")
+
+
+def _stats(per: pd.DataFrame, column: str) -> pd.DataFrame:
+    used = per[per[column] > 0]
+    stats = (
+        used.groupby("event_type", sort=False)
+        .agg(events=(column, "sum"), accounts=("account_id", "size"))
+        .reset_index()
+    )
     stats = stats.sort_values(["accounts", "events", "event_type"], ascending=[False, False, True])
     stats = stats.reset_index(drop=True)
-    stats.attrs["accounts"] = int(dataset.con.execute(ev.account_id.nunique()))
+    stats.attrs["accounts"] = int(used["account_id"].nunique())
     return stats
 
 
@@ -100,8 +118,8 @@ def fit_vocabulary(
 ) -> Vocabulary:
     """The vocabulary of ``dataset`` fitted on events dated before ``before`` (all if None)."""
     section = events_section(dataset, section)
-    check_names(section, set(event_type_stats(dataset).event_type), dataset.source)
-    stats = event_type_stats(dataset, before)
+    every, stats = _stats_pair(dataset, before)
+    check_names(section, set(every.event_type), dataset.source)
     return Vocabulary(
         types=tuple(kept_types(stats, section)),
         roles={r: tuple(getattr(section.roles, r)) for r in ROLES if getattr(section.roles, r)},

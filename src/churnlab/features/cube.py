@@ -1,16 +1,24 @@
 """The activity cube: the events table read once per build into daily roll-ups that every
 window builder reads.
 
-* per (account, day, event type): events, distinct users (where ``user_id`` exists), summed
-  ``duration_s`` (where it exists), first and last timestamp;
+* per (account, day, event type): events and the last timestamp; where ``duration_s`` exists,
+  the timed events (``duration_s > 0``) and the sum of their log durations (time on task);
+* per (account, day): events and the last timestamp, from the first;
 * per (account, user, day): one row per user active that day, for distinct users over any
-  whole-day window.
+  whole-day window;
+* sessions (:func:`sessions_expr`), one row per session, dated by the day it starts.
 
 Cutoffs are midnights, so a day lies wholly before or wholly on/after any cutoff and a window
-over days equals the same window over events. :func:`with_cube` returns the dataset with both
-roll-ups (and the sessions, :func:`sessions_expr`) added as tables (on DuckDB materialized once as temporary tables); builders reach them
-through :func:`activity_cube` and :func:`user_days`, which fall back to the expression when a
-builder runs on a dataset without them (a user's own code calling them directly).
+over days equals the same window over events. Every cutoff of a build is handled in one pass:
+a roll-up is joined to the :func:`calendar` of the build's cutoffs (each cutoff with each of
+the days before it) on the day, which hands every daily row to exactly the cutoffs whose window
+holds it; :func:`with_windows` then keeps, per key, the window counts the builders share
+(per event type, per account, per user, per session).
+
+:func:`with_cube` returns the dataset with the roll-ups as tables (on DuckDB materialized once
+as temporary tables); builders reach them through :func:`activity_cube`, :func:`user_days`,
+... which fall back to the expression when a builder runs on a dataset without them (a user's
+own code calling them directly).
 """
 
 from __future__ import annotations
@@ -30,19 +38,35 @@ DAILY = "_churnlab_daily"
 USER_DAYS = "_churnlab_user_days"
 SESSIONS = "_churnlab_sessions"
 TYPE_WINDOWS = "_churnlab_type_windows"
+ACCOUNT_WINDOWS = "_churnlab_account_windows"
+USER_WINDOWS = "_churnlab_user_windows"
+SESSION_WINDOWS = "_churnlab_session_windows"
+TASK_WINDOWS = "_churnlab_task_windows"
 WINDOWS = (7, 30, 90)
 RECENCY_DAYS = 365  # how far back a "days since" looks (and its value when nothing is found)
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
 _BUILDS = count()  # a build's temp tables are its own: an earlier build's expressions stay valid
 
 
+def only(cond: ir.BooleanValue, value: ir.Value) -> ir.Value:
+    """``value`` where ``cond`` holds, else null: ``only(c, x).sum()`` is ``x.sum(where=c)``.
+    DuckDB runs many such CASE aggregates in one group-by about a third cheaper than as many
+    FILTER clauses (the per-type pivots have dozens)."""
+    return ibis.ifelse(cond, value, ibis.null(value.type()))
+
+
+def flag(cond: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where ``cond`` holds, else 0: ``flag(c).sum()`` is ``count(where=c)`` of a group."""
+    return ibis.ifelse(cond, 1, 0)
+
+
 def cube_expr(ds: Dataset) -> ir.Table:
     ev = ds["events"]
-    aggs = {"n_events": ev.count(), "first_ts": ev.ts.min(), "last_ts": ev.ts.max()}
-    if "user_id" in ev.columns:
-        aggs["n_users"] = ev.user_id.nunique()
+    aggs = {"n_events": ev.count(), "last_ts": ev.ts.max()}
     if "duration_s" in ev.columns:
-        aggs["duration_s"] = ev.duration_s.sum()
+        timed = ibis.ifelse(ev.duration_s > 0, ev.duration_s, ibis.null("float64"))
+        aggs["n_timed"] = timed.count()
+        aggs["log_s"] = timed.ln().sum()
     return ev.group_by(["account_id", ev.ts.truncate("D").name("day"), "event_type"]).agg(**aggs)
 
 
@@ -57,8 +81,9 @@ def user_days_expr(ds: Dataset) -> ir.Table:
 
 
 def activity_cube(ds: Dataset) -> ir.Table:
-    """Events per (account, day, event type): ``n_events``, ``first_ts``, ``last_ts`` and,
-    where the columns exist, ``n_users`` and ``duration_s``."""
+    """Events per (account, day, event type): ``n_events``, ``last_ts`` and, where
+    ``duration_s`` exists, ``n_timed`` (events with a positive duration) and ``log_s`` (the sum
+    of their log durations)."""
     return ds[CUBE] if ds.has(CUBE) else cube_expr(ds)
 
 
@@ -87,13 +112,24 @@ def with_cube(ds: Dataset, vocabulary: Vocabulary | None = None) -> Dataset:
     return replace(ds, tables={**ds.tables, **extra})
 
 
-def with_windows(ds: Dataset, keys: ir.Table) -> Dataset:
-    """``ds`` with :func:`type_windows` of ``keys`` as a table: the per-type builders of one
-    build read it instead of each joining the cube to the keys again."""
+def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = None) -> Dataset:
+    """``ds`` with the window counts of ``keys`` as tables (:func:`type_windows`,
+    :func:`account_windows`, :func:`user_windows`, :func:`session_windows`): the builders of
+    one build read them instead of each joining a roll-up to the keys again."""
     if not ds.has(CUBE) or ds.has(TYPE_WINDOWS):
         return ds
-    windows = _keep(ds, f"{TYPE_WINDOWS}_{next(_BUILDS)}", type_windows_expr(ds, keys))
-    return replace(ds, tables={**ds.tables, TYPE_WINDOWS: windows})
+    build = next(_BUILDS)
+    exprs = {
+        TYPE_WINDOWS: type_windows_expr(ds, keys),
+        ACCOUNT_WINDOWS: account_windows_expr(ds, keys),
+        SESSION_WINDOWS: session_windows_expr(ds, keys, vocabulary or Vocabulary()),
+    }
+    if ds.has(USER_DAYS):
+        exprs[USER_WINDOWS] = user_windows_expr(ds, keys)
+    if "n_timed" in ds[CUBE].columns:
+        exprs[TASK_WINDOWS] = task_windows_expr(ds, keys)
+    kept = {name: _keep(ds, f"{name}_{build}", expr) for name, expr in exprs.items()}
+    return replace(ds, tables={**ds.tables, **kept})
 
 
 def _keep(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
@@ -114,20 +150,170 @@ def before(keys: ir.Table, table: ir.Table, ts: str, days: float | None = None) 
     return j.mutate(age_days=days_between(j.cutoff, j[ts]))
 
 
+def cutoffs_of(keys: ir.Table) -> ir.Table:
+    """The distinct cutoffs of ``keys``. A group-by, not ``select("cutoff").distinct()``: on an
+    ordered table (observations are ordered by cutoff and account) Ibis pushes the ordering
+    into the DISTINCT, which then keeps one row per key on Spark."""
+    return keys.group_by("cutoff").agg(_keys=keys.count()).select("cutoff")
+
+
+def calendar(keys: ir.Table, days: int) -> ir.Table:
+    """``(cutoff, day, age_days)``: every cutoff of ``keys`` with each of the ``days`` days
+    before it (``age_days`` 1 for the day just before the cutoff)."""
+    cutoffs = cutoffs_of(keys)
+    ages = ibis.memtable({"age_days": list(range(1, int(days) + 1))})
+    c = cutoffs.cross_join(ages)
+    return c.select(
+        "cutoff",
+        day=c.cutoff - c.age_days.as_interval("D"),
+        age_days=c.age_days.cast("float64"),
+    )
+
+
+def by_cutoff(table: ir.Table, keys: ir.Table, days: int) -> ir.Table:
+    """Rows of a daily ``table`` (a ``day`` column at midnight) within ``days`` before each
+    cutoff of ``keys``, one per (row, cutoff), with ``cutoff`` and ``age_days``: every
+    cutoff in one equi-join on the day (the rows :func:`before` gives, with ``age_days`` in
+    whole days), for every account.
+
+    Aggregate these rows first and join the keys to the result (:func:`for_keys`): a join to
+    the keys before aggregating lets a query planner pair each row with every cutoff of its
+    account first, the very blow-up the calendar avoids.
+    """
+    return table.join(calendar(keys, days), "day")
+
+
+def for_keys(table: ir.Table, keys: ir.Table) -> ir.Table:
+    """The rows of a table keyed by (account_id, cutoff) whose key is one of ``keys``."""
+    return table.join(keys.select(*KEYS), KEYS)
+
+
+def last_before(
+    table: ir.Table, keys: ir.Table, by: list[str], days: int = RECENCY_DAYS
+) -> ir.Table:
+    """Per (account, cutoff, ``by``): the latest ``last_ts`` of a daily ``table`` within
+    ``days`` before the cutoff, for every cutoff of ``keys`` (all accounts).
+
+    Each day is first reduced into the first cutoff after it (one row per account, ``by`` and
+    cutoff), and a cutoff takes the latest of its own and the earlier cutoffs' rows: a year's
+    window costs about one row per cutoff instead of one per day.
+    """
+    cal = calendar(keys, days)
+    first_after = cal.group_by("day").agg(bucket=cal.cutoff.min())
+    t = table.join(first_after, "day")
+    last = t.group_by(["account_id", *by, "bucket"]).agg(last_ts=t.last_ts.max())
+    cutoffs = cutoffs_of(keys)
+    pairs = cutoffs.cross_join(cutoffs.select(bucket="cutoff"))
+    pairs = pairs.filter(pairs.bucket <= pairs.cutoff)
+    j = last.join(pairs, "bucket")
+    # a bucket's latest row is inside the window exactly when any of its rows is
+    j = j.filter(j.last_ts >= j.cutoff - ibis.interval(days=int(days)))
+    return j.group_by(["account_id", "cutoff", *by]).agg(last_ts=j.last_ts.max())
+
+
 def type_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
     """Per key and event type (every type, kept or not) with an event in the
-    :data:`RECENCY_DAYS` before the cutoff: ``n_7d``, ``n_30d``, ``n_90d`` and ``last_ts``."""
-    c = before(keys, activity_cube(ds), "day", RECENCY_DAYS)
-    return c.group_by([*KEYS, "event_type"]).agg(
-        **{f"n_{w}d": c.n_events.sum(where=c.age_days <= w) for w in WINDOWS},
-        last_ts=c.last_ts.max(),
+    :data:`RECENCY_DAYS` before the cutoff: ``n_7d``, ``n_30d``, ``n_90d`` (null when none in
+    the window) and ``last_ts``."""
+    c = by_cutoff(activity_cube(ds), keys, max(WINDOWS))
+    counts = c.group_by([*KEYS, "event_type"]).agg(
+        **{f"n_{w}d": only(c.age_days <= w, c.n_events).sum() for w in WINDOWS}
     )
+    last = for_keys(last_before(activity_cube(ds), keys, ["event_type"]), keys)
+    t = last.left_join(counts, [*KEYS, "event_type"])
+    return t.select(*KEYS, "event_type", *(f"n_{w}d" for w in WINDOWS), "last_ts")
 
 
 def type_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
     """The per (key, event type) window counts of ``keys`` (see :func:`type_windows_expr`);
     the build's table where :func:`with_windows` made one for these keys."""
     return ds[TYPE_WINDOWS] if ds.has(TYPE_WINDOWS) else type_windows_expr(ds, keys)
+
+
+def account_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """Per (account, cutoff) with an event in the 90 days before a cutoff of ``keys`` (every
+    account, not only the keys': the danger zone ranks the whole active population):
+    ``events_{w}d`` and ``active_days_{w}d`` for w in 7/30/90, and the sums the activity
+    trend reads (``_recent``, ``_prior``: events in the last 30 days and the 60 before;
+    ``_slope``: events weighted by their week's distance from the middle of the last 12
+    weeks; ``_in12``: events in those 12 weeks)."""
+    d = by_cutoff(daily_activity(ds), keys, max(WINDOWS))
+    n = d.n_events.cast("float64")
+    aggs = {}
+    for w in WINDOWS:
+        aggs[f"events_{w}d"] = only(d.age_days <= w, d.n_events).sum().fill_null(0)
+        aggs[f"active_days_{w}d"] = flag(d.age_days <= w).sum()
+    # weeks k = 0..11 in time order (11 = the 7 days before the cutoff); with x fixed, the slope
+    # sum((x - 5.5)(y - mean y)) / sum((x - 5.5)^2) reduces to a sum over days, zeros included
+    week = 11 - ((d.age_days - 1) / 7).floor()
+    in12 = d.age_days <= 84
+    aggs["_recent"] = only(d.age_days <= 30, n).sum().fill_null(0.0)
+    aggs["_prior"] = only(d.age_days > 30, n).sum().fill_null(0.0)
+    aggs["_slope"] = (n * (week - 5.5) * in12.cast("float64")).sum()
+    aggs["_in12"] = only(in12, n).sum().fill_null(0.0)
+    return d.group_by(KEYS).agg(**aggs)
+
+
+def account_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """The per (account, cutoff) window counts (see :func:`account_windows_expr`)."""
+    return ds[ACCOUNT_WINDOWS] if ds.has(ACCOUNT_WINDOWS) else account_windows_expr(ds, keys)
+
+
+def user_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """Per key with a user active in the 90 days before the cutoff: distinct users active in
+    the last 7, 14, 30 and 90 days (``users_{w}d``) and in days 57-70 before the cutoff
+    (``users_8w_ago``: the same two weeks, eight weeks earlier)."""
+    u = user_days(ds)
+    u = by_cutoff(u.filter(u.user_id.notnull()), keys, max(WINDOWS))
+    then = (u.age_days > 56) & (u.age_days <= 70)
+    per_user = u.group_by([*KEYS, "user_id"]).agg(age=u.age_days.min(), then=flag(then).max())
+    p = per_user
+    counts = p.group_by(KEYS).agg(
+        **{f"users_{w}d": flag(p.age <= w).sum() for w in (7, 14, 30, 90)},
+        users_8w_ago=p.then.sum(),
+    )
+    return for_keys(counts, keys)
+
+
+def user_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """The per key distinct-user counts (see :func:`user_windows_expr`)."""
+    return ds[USER_WINDOWS] if ds.has(USER_WINDOWS) else user_windows_expr(ds, keys)
+
+
+def session_windows_expr(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    """Per key with a session in the 90 days before the cutoff: ``sessions_{w}d`` and the
+    mean, longest and total session length over the last 30 days."""
+    s = by_cutoff(sessions(ds, vocabulary), keys, max(WINDOWS))
+    in30 = s.age_days <= 30
+    length = only(in30, s.length_s)
+    g = s.group_by(KEYS).agg(
+        **{f"sessions_{w}d": flag(s.age_days <= w).sum() for w in WINDOWS},
+        mean_session_min_30d=length.mean() / 60.0,
+        max_session_min_30d=length.max() / 60.0,
+        total_session_hours_30d=length.sum().fill_null(0.0) / 3600.0,
+    )
+    return for_keys(g, keys)
+
+
+def session_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    """The per key session counts and lengths (see :func:`session_windows_expr`)."""
+    if ds.has(SESSION_WINDOWS):
+        return ds[SESSION_WINDOWS]
+    return session_windows_expr(ds, keys, vocabulary)
+
+
+def task_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """Per (account, cutoff, event type) with a timed event in the 90 days before a cutoff of
+    ``keys`` (every account: time on task compares an account with the active population):
+    ``n`` timed events and ``s`` the sum of their log durations."""
+    cube = activity_cube(ds)
+    c = by_cutoff(cube.filter(cube.n_timed > 0), keys, 90)
+    return c.group_by([*KEYS, "event_type"]).agg(n=c.n_timed.sum(), s=c.log_s.sum())
+
+
+def task_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """The per (account, cutoff, event type) timed-event sums (see :func:`task_windows_expr`)."""
+    return ds[TASK_WINDOWS] if ds.has(TASK_WINDOWS) else task_windows_expr(ds, keys)
 
 
 def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:

@@ -63,7 +63,7 @@ def build_features(
     if embedded:  # one small table of keys instead of re-deriving them in every builder
         observations = _materialize(dataset.con, observations, "_churnlab_observations")
     keys = observations.select(*KEYS)
-    dataset = with_windows(dataset, keys)  # per key and event type, for the per-type builders
+    dataset = with_windows(dataset, keys, vocabulary)  # window counts the builders share
     parts = []
     for b in chosen:
         outputs = b.outputs(vocabulary)
@@ -76,12 +76,30 @@ def build_features(
             # (a 100k-account, 12-cutoff build peaked at 20 GiB as one expression)
             part = _materialize(dataset.con, part, f"_churnlab_features_{b.name}")
         parts.append((part, outputs))
-    # one chain of left joins and one projection (a projection per join costs Ibis a
-    # re-derivation of every column so far: seconds per build with 30 builders)
-    table = observations
+    if embedded and len(parts) > _CHUNK:
+        # in chunks of builders first: each left join copies the row built so far, so one
+        # chain of 30 joins copies the early columns 30 times
+        parts = [
+            (
+                _materialize(dataset.con, _assemble(keys, chunk), f"_churnlab_features_chunk_{i}"),
+                [f for _, outputs in chunk for f in outputs],
+            )
+            for i, chunk in enumerate(parts[j : j + _CHUNK] for j in range(0, len(parts), _CHUNK))
+        ]
+    return _assemble(observations, parts).order_by(KEYS), chosen
+
+
+_CHUNK = 8
+
+
+def _assemble(base: ir.Table, parts: list) -> ir.Table:
+    """``base`` left-joined with every part, each feature's nulls filled: one chain of left
+    joins and one projection (a projection per join costs Ibis a re-derivation of every
+    column so far: seconds per build with 30 builders)."""
+    table = base
     for part, _ in parts:
-        table = table.left_join(part, [observations[k] == part[k] for k in KEYS])
-    columns = {c: observations[c] for c in observations.columns}
+        table = table.left_join(part, [base[k] == part[k] for k in KEYS])
+    columns = {c: base[c] for c in base.columns}
     for part, outputs in parts:
         columns.update(
             {
@@ -89,7 +107,7 @@ def build_features(
                 for f in outputs
             }
         )
-    return table.select(**columns).order_by(KEYS), chosen
+    return table.select(**columns)
 
 
 def _materialize(con, expr: ir.Table, name: str) -> ir.Table:

@@ -7,6 +7,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
+from churnlab.features.cube import activity_cube, by_cutoff, for_keys, only
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -148,8 +149,10 @@ def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
 )
 def failed_payments(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     failed = vocabulary.role("payment_failure")
-    ev = before(keys, ds["events"].filter(lambda t: t.event_type.isin(failed)), "ts", 365)
-    return ev.group_by(KEYS).agg(
-        failed_payments_90d=ev.count(where=ev.age_days <= 90),
-        failed_payments_365d=ev.count(),
+    c = activity_cube(ds)
+    c = by_cutoff(c.filter(c.event_type.isin(failed)), keys, 365)
+    g = c.group_by(KEYS).agg(
+        failed_payments_90d=only(c.age_days <= 90, c.n_events).sum().fill_null(0),
+        failed_payments_365d=c.n_events.sum(),
     )
+    return for_keys(g, keys)

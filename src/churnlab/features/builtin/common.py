@@ -11,6 +11,7 @@ from churnlab.features.cube import (
     WINDOWS,
     activity_cube,
     before,
+    cutoffs_of,
     daily_activity,
     type_windows,
     user_days,
@@ -32,7 +33,7 @@ __all__ = [
 
 
 def cutoff_dates(keys: ir.Table) -> ir.Table:
-    return keys.select("cutoff").distinct()
+    return cutoffs_of(keys)
 
 
 def daily_users(ds: Dataset) -> ir.Table:

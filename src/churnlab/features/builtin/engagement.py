@@ -10,13 +10,11 @@ from churnlab.features.builtin.common import (
     KEYS,
     WINDOWS,
     active_population,
-    before,
     cutoff_dates,
-    daily_activity,
-    daily_users,
+    type_windows,
     with_tenure,
 )
-from churnlab.features.cube import sessions
+from churnlab.features.cube import account_windows, session_windows, user_windows
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -38,13 +36,8 @@ from churnlab.features.registry import Feature, feature_builder
     ],
 )
 def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
-    days = before(keys, daily_activity(ds), "day", max(WINDOWS))
-    aggs = {}
-    for w in WINDOWS:
-        inw = days.age_days <= w
-        aggs[f"events_{w}d"] = days.n_events.sum(where=inw).fill_null(0)
-        aggs[f"active_days_{w}d"] = days.count(where=inw)
-    return days.group_by(KEYS).agg(**aggs)
+    t = keys.select(*KEYS).join(account_windows(ds, keys), KEYS)
+    return t.select(*KEYS, *(f"{what}_{w}d" for w in WINDOWS for what in ("events", "active_days")))
 
 
 @feature_builder(
@@ -64,10 +57,8 @@ def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
     ],
 )
 def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
-    days = before(keys, daily_users(ds), "day", max(WINDOWS))
-    return days.group_by(KEYS).agg(
-        **{f"active_users_{w}d": days.user_id.nunique(where=days.age_days <= w) for w in WINDOWS}
-    )
+    u = user_windows(ds, keys)
+    return u.select(*KEYS, **{f"active_users_{w}d": u[f"users_{w}d"] for w in WINDOWS})
 
 
 @feature_builder(
@@ -91,10 +82,9 @@ def active_users(ds: Dataset, keys: ir.Table) -> ir.Table:
     ],
 )
 def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
-    days = before(keys, daily_activity(ds), "day", 365)
-    return days.group_by(KEYS).agg(
-        days_since_last_activity=days_between(days.cutoff, days.last_ts).min()
-    )
+    tw = type_windows(ds, keys)  # the latest event of each type within the year
+    g = tw.group_by(KEYS).agg(last_ts=tw.last_ts.max())
+    return g.select(*KEYS, days_since_last_activity=days_between(g.cutoff, g.last_ts))
 
 
 @feature_builder(
@@ -138,14 +128,7 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
     ],
 )
 def session_stats(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
-    s = before(keys, sessions(ds, vocabulary), "day", max(WINDOWS))
-    in30 = s.age_days <= 30
-    return s.group_by(KEYS).agg(
-        **{f"sessions_{w}d": s.count(where=s.age_days <= w) for w in WINDOWS},
-        mean_session_min_30d=s.length_s.mean(where=in30) / 60.0,
-        max_session_min_30d=s.length_s.max(where=in30) / 60.0,
-        total_session_hours_30d=s.length_s.sum(where=in30).fill_null(0.0) / 3600.0,
-    )
+    return session_windows(ds, keys, vocabulary)
 
 
 @feature_builder(
@@ -169,20 +152,12 @@ def session_stats(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tab
     ],
 )
 def activity_trend(ds: Dataset, keys: ir.Table) -> ir.Table:
-    d = before(keys, daily_activity(ds), "day", 90)
-    n = d.n_events.cast("float64")
-    recent = n.sum(where=d.age_days <= 30).fill_null(0.0)
-    prior = n.sum(where=d.age_days > 30).fill_null(0.0)
-    # weeks k = 0..11 in time order (11 = the 7 days before the cutoff); with x fixed, the slope
-    # sum((x - 5.5)(y - mean y)) / sum((x - 5.5)^2) reduces to a sum over days, zeros included
-    week = 11 - ((d.age_days - 1) / 7).floor()
-    in12 = d.age_days <= 84
+    a = account_windows(ds, keys)  # sums over the last 90 days (see account_windows_expr)
     sxx = sum((k - 5.5) ** 2 for k in range(12))
-    slope = (n * (week - 5.5) * in12.cast("float64")).sum() / sxx
-    weekly_mean = n.sum(where=in12).fill_null(0.0) / 12
-    g = d.group_by(KEYS).agg(
-        ratio=(recent + 1) / (prior / 2 + 1),
-        slope=slope / (weekly_mean + 1),
+    g = a.select(
+        *KEYS,
+        ratio=(a._recent + 1) / (a._prior / 2 + 1),
+        slope=(a._slope / sxx) / (a._in12 / 12 + 1),
     )
     t = with_tenure(ds, keys).left_join(g, KEYS)
     return t.select(
@@ -218,8 +193,7 @@ def activity_trend(ds: Dataset, keys: ir.Table) -> ir.Table:
 )
 def danger_zone(ds: Dataset, keys: ir.Table) -> ir.Table:
     pop = active_population(ds, cutoff_dates(keys))
-    days = before(pop, daily_activity(ds), "day", 30)
-    counts = days.group_by(KEYS).agg(n=days.n_events.sum())
+    counts = account_windows(ds, keys).select(*KEYS, n="events_30d")
     pop = pop.left_join(counts, KEYS).select(*KEYS, n=lambda t: t.n.fill_null(0))
     by_cutoff = ibis.window(group_by="cutoff", order_by=["n", "account_id"])
     pop = pop.mutate(

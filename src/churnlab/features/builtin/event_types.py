@@ -28,15 +28,14 @@ import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
-from churnlab.features.builtin.common import (
-    KEYS,
-    WINDOWS,
-    before,
-    daily_activity,
-    type_windows,
-    with_tenure,
+from churnlab.features.builtin.common import KEYS, WINDOWS, type_windows, with_tenure
+from churnlab.features.cube import (
+    RECENCY_DAYS,
+    account_windows,
+    only,
+    session_windows,
+    user_windows,
 )
-from churnlab.features.cube import RECENCY_DAYS, sessions, user_days
 from churnlab.features.observations import days_between
 from churnlab.features.reasons import literal
 from churnlab.features.registry import Feature, feature_builder, static_names
@@ -148,11 +147,11 @@ def event_type_activity(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> 
     aggs = {"_events_30d": tw.n_30d.sum()}
     for t, s in slugs.items():  # one row per key and type -> one column per type
         is_t = tw.event_type == t
-        aggs.update({f"n_{s}_{w}d": tw[f"n_{w}d"].max(where=is_t) for w in WINDOWS})
-        aggs[f"_last_{s}"] = tw.last_ts.max(where=is_t)
+        aggs.update({f"n_{s}_{w}d": only(is_t, tw[f"n_{w}d"]).max() for w in WINDOWS})
+        aggs[f"_last_{s}"] = only(is_t, tw.last_ts).max()
     g = tw.group_by(KEYS).agg(**aggs)
-    d = before(keys, daily_activity(ds), "day", 30)
-    active = d.group_by(KEYS).agg(_active_days_30d=d.count())
+    aw = account_windows(ds, keys)
+    active = aw.select(*KEYS, _active_days_30d="active_days_30d")
     t = with_tenure(ds, keys).left_join(g, KEYS).select(*keys.columns, "tenure_days", *aggs)
     t = t.left_join(active, KEYS).select(*t.columns, "_active_days_30d")
     total = t._events_30d.fill_null(0).cast("float64")
@@ -179,7 +178,7 @@ def _per_type_30d(ds: Dataset, keys: ir.Table, types: list[str]) -> ir.Table:
     tw = type_windows(ds, keys)
     tw = tw.filter(tw.event_type.isin(types) & (tw.n_30d > 0))
     return tw.group_by(KEYS).agg(
-        **{f"_n{i}": tw.n_30d.max(where=tw.event_type == t) for i, t in enumerate(types)}
+        **{f"_n{i}": only(tw.event_type == t, tw.n_30d).max() for i, t in enumerate(types)}
     )
 
 
@@ -219,8 +218,7 @@ def _per_user_features(vocabulary: Vocabulary) -> list[Feature]:
 def event_type_per_user(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     slugs = type_slugs(vocabulary.types)
     counts = _per_type_30d(ds, keys, list(slugs))
-    u = before(keys, user_days(ds), "day", 30)
-    users = u.group_by(KEYS).agg(_users=u.user_id.nunique())
+    users = user_windows(ds, keys).select(*KEYS, _users="users_30d")
     j = counts.join(users, KEYS)
     n_users = j._users.cast("float64")
     out = [f.name for f in _per_user_features(vocabulary)]
@@ -317,8 +315,7 @@ def event_type_ratios(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir
     wanted = sorted({t for num, den, _ in pairs for t in (*num, *den)} - {SESSION})
     g = _per_type_30d(ds, keys, wanted)
     if any(den == (SESSION,) for _, den, _ in pairs):
-        s = before(keys, sessions(ds, vocabulary), "day", 30)
-        n_sessions = s.group_by(KEYS).agg(_sessions=s.count())
+        n_sessions = session_windows(ds, keys, vocabulary).select(*KEYS, _sessions="sessions_30d")
         g = g.left_join(n_sessions, KEYS).select(*g.columns, "_sessions")
     col = {t: g[f"_n{i}"].fill_null(0).cast("float64") for i, t in enumerate(wanted)}
     if "_sessions" in g.columns:

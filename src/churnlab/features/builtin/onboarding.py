@@ -86,10 +86,12 @@ def core_action(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table
     ],
 )
 def first_session(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
-    # the first session ever is the first before any cutoff that comes after it
-    w = ibis.window(group_by="account_id", order_by=["start", "length_s"])
+    # the first session ever is the first before any cutoff that comes after it; of sessions
+    # starting at the same time, the shortest
     s = sessions(ds, vocabulary)
-    first = s.mutate(rn=ibis.row_number().over(w)).filter(lambda t: t.rn == 0)
-    j = keys.join(first.select("account_id", "day", "length_s"), "account_id")
+    starts = s.group_by("account_id").agg(start=s.start.min())
+    f = s.join(starts, ["account_id", "start"])
+    first = f.group_by("account_id").agg(day=f.day.min(), length_s=f.length_s.min())
+    j = keys.join(first, "account_id")
     j = j.filter(j.day < j.cutoff)
     return j.select(*KEYS, first_session_min=j.length_s / 60.0)

@@ -6,6 +6,7 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
+from churnlab.features.cube import activity_cube, by_cutoff, for_keys
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, feature_builder
 
@@ -95,5 +96,6 @@ def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
 )
 def customer_success(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     contact = vocabulary.role("contact")
-    ev = before(keys, ds["events"].filter(lambda t: t.event_type.isin(contact)), "ts", 90)
-    return ev.group_by(KEYS).agg(csm_calls_90d=ev.count())
+    c = activity_cube(ds)
+    c = by_cutoff(c.filter(c.event_type.isin(contact)), keys, 90)
+    return for_keys(c.group_by(KEYS).agg(csm_calls_90d=c.n_events.sum()), keys)

@@ -6,7 +6,8 @@ import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset
-from churnlab.features.builtin.common import KEYS, before, daily_users, with_tenure
+from churnlab.features.builtin.common import KEYS, with_tenure
+from churnlab.features.cube import user_windows
 from churnlab.features.registry import Feature, feature_builder
 
 
@@ -52,11 +53,7 @@ from churnlab.features.registry import Feature, feature_builder
     ],
 )
 def seat_activity(ds: Dataset, keys: ir.Table) -> ir.Table:
-    days = before(keys, daily_users(ds), "day", 70)
-    users = days.group_by(KEYS).agg(
-        now=days.user_id.nunique(where=days.age_days <= 14),
-        then=days.user_id.nunique(where=days.age_days > 56),
-    )
+    users = user_windows(ds, keys).select(*KEYS, now="users_14d", then="users_8w_ago")
     t = with_tenure(ds, keys, "seats").left_join(users, KEYS)
     t = t.select(*KEYS, "seats", "tenure_days", now=t.now.fill_null(0), then=t.then.fill_null(0))
     denom = ibis.ifelse(t.seats > 0, t.seats.cast("float64"), ibis.null("float64"))

@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from churnlab.vocab import SIMULATOR_PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,6 +300,220 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
     return out
 
 
+BASELINE_FAMILIES = ("logistic", "lightgbm", "cox")
+BASELINE_SIZES = (2_000, 5_000, 20_000)
+EXPORT_ACCOUNTS = 44_000  # sign-ups over 12 months: a little over 20,000 active at the cutoff
+BAR = 0.005  # issue 17: no worse than the baseline by more than this, averaged over seeds
+
+
+def _churnlab_on_table(csv: Path, family: str, seed: int) -> tuple[pd.DataFrame, float]:
+    """churnlab's default ``family`` on the exported table, through the Python API ``churnlab
+    train --table`` calls (``churnlab.training.train``; MLflow logging left out): its test
+    predictions (id, label, risk, follow-up) and seconds."""
+    from churnlab.config import parse_spec
+    from churnlab.training.train import train
+    from single_table import FOLLOWUP, ID, LABEL
+
+    survival = family == "cox"
+    data = {"table": str(csv), "id": ID, "label": LABEL}
+    spec = parse_spec(
+        {
+            "name": f"baseline-{family}",
+            "data": {**data, "duration": FOLLOWUP} if survival else data,
+            # the follow-up after the cutoff is the survival target, never a feature
+            "features": {} if survival else {"exclude": [FOLLOWUP]},
+            "model": {"family": family},
+            "seed": seed,
+        }
+    )
+    t0 = time.perf_counter()
+    result = train(spec)
+    return result.predictions["test"], time.perf_counter() - t0
+
+
+def _compare(csv: Path, family: str, seed: int) -> dict:
+    """churnlab and the 20-line baseline of ``family`` on the same test rows of ``csv``."""
+    from single_table import ID, baseline_scores, test_metrics
+
+    ours, seconds = _churnlab_on_table(csv, family, seed)
+    t0 = time.perf_counter()
+    theirs = baseline_scores(csv, set(ours.account_id), family, seed)
+    base_seconds = time.perf_counter() - t0
+    theirs = theirs.set_index(ID).loc[ours.account_id]  # the same rows, in the same order
+    assert (theirs.y.to_numpy() == ours.y.to_numpy()).all()
+    survival = family == "cox"
+    if survival:
+        from single_table import FOLLOWUP
+
+        d = pd.read_csv(csv, usecols=[ID, FOLLOWUP]).set_index(ID)[FOLLOWUP].loc[ours.account_id]
+        d = d.to_numpy()
+    mine = test_metrics(ours.y.to_numpy(), ours.p.to_numpy(), d if survival else None)
+    base = test_metrics(theirs.y.to_numpy(), theirs.score.to_numpy(), d if survival else None)
+    return {
+        "churnlab": mine,
+        "baseline": base,
+        "test_rows": len(ours),
+        "churnlab_seconds": round(seconds, 2),
+        "baseline_seconds": round(base_seconds, 2),
+    }
+
+
+def _summarize_baselines(rows: list[dict]) -> dict:
+    """Per size, variant and family: each metric averaged over the seeds for churnlab and the
+    baseline, the mean difference, the worst seed's difference and whether the bar holds."""
+    import numpy as np
+
+    out: dict = {}
+    keys = sorted({(r["rows"], r["variant"], r["family"]) for r in rows})
+    for size, variant, family in keys:
+        group = [r for r in rows if (r["rows"], r["variant"], r["family"]) == (size, variant, family)]
+        entry = {"seeds": len(group)}
+        for metric in group[0]["churnlab"]:
+            ours = np.array([r["churnlab"][metric] for r in group])
+            theirs = np.array([r["baseline"][metric] for r in group])
+            diff = ours - theirs
+            entry[metric] = {
+                "churnlab": round(float(ours.mean()), 4),
+                "baseline": round(float(theirs.mean()), 4),
+                "difference": round(float(diff.mean()), 4),
+                "worst_seed_difference": round(float(diff.min()), 4),
+                "seeds_worse": int((diff < 0).sum()),
+                "within_bar": bool(diff.mean() >= -BAR),
+            }
+        out.setdefault(str(size), {}).setdefault(variant, {})[family] = entry
+    return out
+
+
+def bench_baselines(seeds: int = 5, sizes: tuple[int, ...] = BASELINE_SIZES) -> dict:
+    """churnlab's default logistic, LightGBM and Cox against 20-line baselines (scikit-learn,
+    LightGBM, lifelines) on single-table exports of the simulator (``bench/single_table.py``):
+    per seed one export of the accounts active at a cutoff, nested random samples of ``sizes``
+    rows, each with every column (``as_built``: most counts are skewed) and without the numeric
+    columns whose |skewness| exceeds 1 (``no_skewed``). Same test rows for both sides."""
+    import logging
+    import shutil
+
+    import numpy as np
+    from single_table import export_accounts, skewed_columns
+
+    logging.getLogger("churnlab").setLevel(logging.ERROR)  # per-table notices, not results
+    folder = Path(tempfile.mkdtemp(prefix="churnlab-bench-baselines-"))
+    rows: list[dict] = []
+    t_all = time.perf_counter()
+    try:
+        for seed in range(1, seeds + 1):
+            export = export_accounts(seed, folder, EXPORT_ACCOUNTS)
+            skewed = skewed_columns(export)
+            order = np.random.default_rng(seed).permutation(len(export))
+            for size in sizes:
+                sample = export.iloc[np.sort(order[: min(size, len(export))])]
+                for variant, table in (("as_built", sample), ("no_skewed", sample.drop(columns=skewed))):
+                    csv = folder / f"export-{seed}-{size}-{variant}.csv"
+                    table.to_csv(csv, index=False)
+                    for family in BASELINE_FAMILIES:
+                        row = {"seed": seed, "rows": len(table), "variant": variant, "family": family}
+                        row.update(_compare(csv, family, seed))
+                        rows.append(row)
+                        print(row, file=sys.stderr)
+            shutil.rmtree(folder / f"events-{seed}", ignore_errors=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    summary = _summarize_baselines(rows)
+    met = all(
+        m["within_bar"]
+        for by_variant in summary.values()
+        for by_family in by_variant.values()
+        for entry in by_family.values()
+        for m in entry.values()
+        if isinstance(m, dict)
+    )
+    return {
+        "export": {
+            "accounts": EXPORT_ACCOUNTS,
+            "months": 12,
+            "cutoff": "2024-09-01",
+            "horizon_days": 90,
+            "skewed_columns_dropped": len(skewed),
+            "columns": export.shape[1] - 3,
+        },
+        "seeds": seeds,
+        "bar": f"churnlab no worse than the baseline by more than {BAR}, mean over seeds",
+        "all_within_bar": met,
+        "seconds": round(time.perf_counter() - t_all, 1),
+        "by_size": summary,
+        "by_seed": rows,
+    }
+
+
+def _wall(cmd: list[str], env: dict) -> tuple[float, str]:
+    import subprocess
+
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"{cmd[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return wall, done.stdout
+
+
+def bench_single_table_speed(rows: int = 10_000, repeats: int = 3) -> dict:
+    """``churnlab train --table FILE --model lightgbm`` end to end (a subprocess: imports, data,
+    fit, calibration, evaluation, SHAP, plots, MLflow logging and registration in a fresh
+    SQLite store) against a plain 20-line LightGBM script (a subprocess: read the CSV, split
+    80/20, fit with defaults, score the test part) on the same 10,000-row export, run
+    alternately ``repeats`` times after one warm-up of each; medians and their ratio, and the
+    stages of churnlab's run (its ``--json`` seconds) in the median run."""
+    import shutil
+    import statistics
+
+    from single_table import FOLLOWUP, ID, LABEL, THREADS, export_accounts, lightgbm_script
+
+    folder = Path(tempfile.mkdtemp(prefix="churnlab-bench-speed-"))
+    try:
+        export = export_accounts(1, folder, rows * 2 + 2_000).drop(columns=[FOLLOWUP])
+        export = export.sample(n=min(rows, len(export)), random_state=0).sort_index()
+        csv = folder / "customers.csv"
+        export.to_csv(csv, index=False)
+        script = folder / "plain_lightgbm.py"
+        script.write_text(lightgbm_script())
+        home = folder / "project"
+        home.mkdir()
+        (home / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+        env = {**os.environ, "CHURNLAB_HOME": str(home), "CHURNLAB_THREADS": str(THREADS)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        churnlab = [str(Path(sys.executable).with_name("churnlab")), "train", "--table", str(csv)]
+        churnlab += ["--id", ID, "--label", LABEL, "--model", "lightgbm", "--json"]
+        plain = [sys.executable, str(script), str(csv)]
+        ours, theirs, stages = [], [], []
+        for k in range(repeats + 1):
+            wall, out = _wall(churnlab, env)
+            seconds = json.loads(out)["seconds"]
+            wall_plain, _ = _wall(plain, env)
+            if k:  # the first pair warms the file caches (and compiles bytecode)
+                ours.append(wall)
+                theirs.append(wall_plain)
+                stages.append(seconds)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    median = statistics.median(ours)
+    in_median = stages[ours.index(median)] if median in ours else stages[0]
+    ratio = median / statistics.median(theirs)
+    return {
+        "rows": len(export),
+        "columns": export.shape[1] - 2,
+        "threads": THREADS,
+        "repeats": repeats,
+        "churnlab_wall_s": [round(x, 2) for x in ours],
+        "plain_lightgbm_wall_s": [round(x, 2) for x in theirs],
+        "churnlab_median_s": round(median, 2),
+        "plain_lightgbm_median_s": round(statistics.median(theirs), 2),
+        "ratio": round(ratio, 2),
+        "within_2x": ratio <= 2,
+        "churnlab_stages_s": {k: round(v, 2) for k, v in in_median.items()},
+        "note": "measured side by side on a shared, loaded 2-core machine",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shap-rows", type=int, default=100_000)
@@ -316,12 +532,31 @@ def main() -> None:
         choices=SIMULATOR_PROFILES,
         help="re-run only the per-profile entries, for this profile (repeatable)",
     )
+    parser.add_argument(
+        "--baselines", action="store_true", help="re-run only the baselines section"
+    )
+    parser.add_argument("--baseline-seeds", type=int, default=5, metavar="N")
+    parser.add_argument(
+        "--single-table-speed", action="store_true", help="re-run only single_table_speed"
+    )
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="churnlab-bench-")
     (Path(home) / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
     os.environ["CHURNLAB_HOME"] = home
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
+    if args.baselines or args.single_table_speed:
+        report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        if args.baselines:
+            report["baselines"] = bench_baselines(args.baseline_seeds)
+            report.setdefault("targets", {})["baselines_within_0.005"] = report["baselines"]["all_within_bar"]
+        if args.single_table_speed:
+            report["single_table_speed"] = bench_single_table_speed()
+            report.setdefault("targets", {})["single_table_within_2x_lightgbm_script"] = (
+                report["single_table_speed"]["ratio"] <= 2
+            )
+        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+        return
     if args.calibration_seeds:
         report = json.loads(RESULTS.read_text())
         report["calibration_seeds"] = bench_calibration_seeds(args.calibration_seeds)
@@ -366,10 +601,11 @@ def main() -> None:
     report["targets"]["lightgbm_within_0.03_of_oracle_every_profile"] = all(
         r["within_0.03_of_oracle"] for r in report["profiles"].values()
     )
-    if RESULTS.exists():  # the seed study is run on its own (--calibration-seeds); keep it
-        seeds = json.loads(RESULTS.read_text()).get("calibration_seeds")
-        if seeds:
-            report["calibration_seeds"] = seeds
+    if RESULTS.exists():  # sections run on their own (--calibration-seeds, ...): kept
+        old = json.loads(RESULTS.read_text())
+        for key, value in old.items():
+            report.setdefault(key, value)
+        report["targets"] = {**old.get("targets", {}), **report["targets"]}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["targets"], indent=2), file=sys.stderr)

@@ -207,6 +207,17 @@ class TuningSpec(_Strict):
     report_every: int = Field(10, ge=1, description="boosting rounds between pruning reports")
 
 
+class QuickTune(_Strict):
+    """``churnlab train`` with a quick study first (``tune: {trials: 20}``, or ``train --tune
+    20``): an in-memory Optuna study of ``trials`` trials (pruned and searched as the
+    ``tuning`` section says), then the final fit with the best params, logged and registered as
+    ``<name>-tuned``. Nothing is kept in ``optuna.db``; ``churnlab tune`` runs resumable
+    studies."""
+
+    trials: int = Field(ge=1)
+    timeout: float | None = Field(None, gt=0, description="stop starting trials after this")
+
+
 ROLES = ("session_start", "core_action", "contact", "payment_failure", "ignore")
 
 
@@ -289,6 +300,9 @@ class ExperimentSpec(_Strict):
     metric: Literal[METRICS] = "pr_auc"  # type: ignore[valid-type]
     search_space: dict[str, SearchParam] | None = None
     tuning: TuningSpec = TuningSpec()
+    tune: QuickTune | None = Field(
+        None, description="train: run a quick in-memory study before the final fit"
+    )
     registered_model: str | None = None
     events: EventsSpec | None = Field(
         None, description="overrides the dataset's events section (roles, vocabulary)"
@@ -411,9 +425,11 @@ def spec_from_options(
     experiment: str | None,
     name: str | None,
     seed: int | None,
+    tune: int | None = None,
 ) -> ExperimentSpec:
     """A spec from a YAML file (command-line options override a few keys) or, without one,
-    from the options alone (``churnlab train --data ... --model ...``)."""
+    from the options alone (``churnlab train --data ... --model ...``). ``tune``: trials of a
+    quick study before the final fit (the spec's ``tune`` key; overrides its trials)."""
     if spec_file is not None:
         given = {
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
@@ -424,10 +440,15 @@ def spec_from_options(
         if clash:
             raise SpecError(
                 f"{', '.join(clash)}: set these in the spec file, not beside it "
-                "(with a spec, only --experiment, --name, --seed and --horizon override it)"
+                "(with a spec, only --experiment, --name, --seed, --horizon and --tune "
+                "override it)"
             )
         overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
-        return load_spec(spec_file, **overrides)
+        spec = load_spec(spec_file, **overrides)
+        if tune is not None:
+            quick = spec.tune or QuickTune(trials=tune)
+            spec = spec.model_copy(update={"tune": quick.model_copy(update={"trials": tune})})
+        return spec
     if model is None:
         raise SpecError("give an experiment spec (SPEC.yaml) or --model with --data or --table")
     if table is not None:
@@ -458,4 +479,6 @@ def spec_from_options(
     }
     if experiment:
         raw["experiment"] = experiment
+    if tune is not None:
+        raw["tune"] = {"trials": tune}
     return parse_spec(raw)

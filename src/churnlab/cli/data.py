@@ -82,6 +82,10 @@ def validate(
     id_col: Annotated[str | None, typer.Option("--id", help="id column of --table")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,
     duration: Annotated[str | None, typer.Option(help="duration column of --table")] = None,
+    duration_unit: Annotated[
+        str | None,
+        typer.Option(help="what --duration counts: days (default), weeks or months"),
+    ] = None,
     observed_until: Annotated[
         str | None,
         typer.Option("--end", help="end of observation (default: manifest or last event)"),
@@ -100,11 +104,19 @@ def validate(
         fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
     if table is not None and not (id_col and label):
         fail("--table needs --id and --label", code=2)
+    if duration_unit is not None and duration is None:
+        fail("--duration-unit needs --duration (the column it applies to)", code=2)
+    if duration_unit not in (None, "days", "weeks", "months"):
+        fail(f"--duration-unit must be days, weeks or months, not {duration_unit!r}", code=2)
     with errors_reported():
         try:
             if table is not None:
                 dataset = load_customer_table(
-                    table, id_col=id_col, label_col=label, duration_col=duration
+                    table,
+                    id_col=id_col,
+                    label_col=label,
+                    duration_col=duration,
+                    duration_unit=duration_unit or "days",
                 )
             else:
                 dataset = load_dataset(data, observed_until=observed_until)
@@ -154,5 +166,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     else:
         grid.add_row("customers", f"{summary['customers']:,}")
         grid.add_row("churned customers", f"{summary['churned_customers']:,}")
+        if "duration" in summary:
+            d = summary["duration"]
+            span = "" if d["max"] is None else f" (median {d['median']:g}, max {d['max']:g})"
+            grid.add_row(f"duration {d['column']}", f"in {d['unit']}{span}")
     grid.add_row("churn rate", f"{summary['churn_rate']:.1%}")
     console.print(grid)

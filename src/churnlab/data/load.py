@@ -99,6 +99,10 @@ def load_source(source: Any, root: str | Path | None = None) -> Dataset:
         raise FileNotFoundError(f"data: {path} not found")
     if table is not None:
         return load_customer_table(
-            path, id_col=source.id, label_col=source.label, duration_col=source.duration
+            path,
+            id_col=source.id,
+            label_col=source.label,
+            duration_col=source.duration,
+            duration_unit=source.duration_unit,
         )
     return load_dataset(path, engine=source.engine)

@@ -123,8 +123,13 @@ def load_customer_table(
     label_col: str,
     duration_col: str | None = None,
     engine: str = "duckdb",
+    duration_unit: str = "days",
 ) -> Dataset:
-    """Read and validate a single customer table. Raises DataValidationError with every problem."""
+    """Read and validate a single customer table. Raises DataValidationError with every problem.
+    ``duration_unit`` (days, weeks or months) is what the duration column counts; a notice
+    (``Dataset.notices``) says when its values look like another unit."""
+    if duration_unit not in LIKELY_RANGE:
+        raise ValueError(f"duration unit must be days, weeks or months, not {duration_unit!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
@@ -153,6 +158,11 @@ def load_customer_table(
         raise DataValidationError(src, problems)
     con = connect(engine)
     table = con.create_table(TABLE, out, overwrite=True)
+    notice = (
+        duration_unit_notice(out[duration_col], duration_unit, duration_col)
+        if duration_col is not None
+        else None
+    )
     return Dataset(
         con=con,
         tables={TABLE: table},
@@ -160,6 +170,8 @@ def load_customer_table(
         source=src,
         kind="customers",
         roles={"id": id_col, "label": label_col, "duration": duration_col},
+        notices=[notice] if notice else [],
+        manifest={"duration_unit": duration_unit} if duration_col is not None else {},
     )
 
 

@@ -9,6 +9,9 @@ churn, or 90 when the account stayed: the survival target, consistent with the l
 as a CSV, read back by churnlab through its single-table loader and by the baselines with
 ``pandas.read_csv``, exactly as a user's script would.
 
+``bench/train.py`` makes one such export (one simulated population) and draws each seed's
+tables from it at random.
+
 The baselines are what a data scientist writes in 20 lines, each trained on every row that is
 not a test row (a plain 80/20 split: churnlab holds out a further 20% for early stopping and
 calibration, the baselines do not) and scored on churnlab's test rows, matched by id:
@@ -33,7 +36,8 @@ HORIZON = 90
 EXPORT_MONTHS = 12
 CUTOFF = "2024-09-01"  # labels complete by 2024-11-30, within the 12 simulated months
 SKEWED = 1.0  # |skewness| above which a numeric column counts as skewed
-THREADS = int(os.environ.get("CHURNLAB_THREADS", "2"))
+# one thread by default: on a shared, loaded 2-core machine two OpenMP threads spin and wait
+THREADS = int(os.environ.get("CHURNLAB_THREADS", "1"))
 
 
 def export_accounts(seed: int, folder: Path, accounts: int) -> pd.DataFrame:
@@ -122,15 +126,21 @@ def baseline_scores(csv: Path, test_ids: set, family: str, seed: int) -> pd.Data
         pre = _linear_pre(X)
         Z = pre.fit_transform(X[~test])
         keep = Z.std(axis=0) > 1e-12
-        train = pd.DataFrame(Z[:, keep]).assign(T=df[FOLLOWUP][~test].to_numpy(), E=y[~test].to_numpy())
+        train = pd.DataFrame(Z[:, keep]).assign(
+            T=df[FOLLOWUP][~test].to_numpy(), E=y[~test].to_numpy()
+        )
         cph = CoxPHFitter(penalizer=0.1).fit(train, "T", "E")
         score = cph.predict_log_partial_hazard(pd.DataFrame(pre.transform(X[test])[:, keep]))
         score = np.asarray(score)
     else:
         raise ValueError(family)
     return pd.DataFrame(
-        {ID: df[ID][test].to_numpy(), "y": y[test].to_numpy(), "d": df[FOLLOWUP][test].to_numpy(),
-         "score": score}
+        {
+            ID: df[ID][test].to_numpy(),
+            "y": y[test].to_numpy(),
+            "d": df[FOLLOWUP][test].to_numpy(),
+            "score": score,
+        }
     )
 
 
@@ -146,7 +156,7 @@ def test_metrics(y: np.ndarray, score: np.ndarray, d: np.ndarray | None = None) 
     return out
 
 
-LIGHTGBM_SCRIPT = '''\
+LIGHTGBM_SCRIPT = """\
 import sys
 import lightgbm as lgb
 import pandas as pd
@@ -160,7 +170,7 @@ X = X.apply(lambda c: c if pd.api.types.is_numeric_dtype(c) else c.astype("categ
 X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
 model = lgb.LGBMClassifier(num_threads={threads}, verbose=-1).fit(X_tr, y_tr)
 print(roc_auc_score(y_te, model.predict_proba(X_te)[:, 1]))
-'''
+"""
 
 
 def lightgbm_script() -> str:

@@ -129,6 +129,11 @@ class SplitSpec(_Strict):
     backtest_folds: int = Field(1, ge=1, le=12)
     validation_size: float = Field(0.2, gt=0, lt=0.5)
     test_size: float = Field(0.2, gt=0, lt=0.5)
+    refit: bool = Field(
+        True,
+        description="random splits (single tables): once the validation rows have chosen "
+        "(preprocessing, boosting rounds) and calibrated, refit on training + validation rows",
+    )
 
 
 class FeatureSelection(_Strict):

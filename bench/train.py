@@ -607,9 +607,9 @@ def _single_table_sections(args: argparse.Namespace) -> None:
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
 
     if args.baselines:
-        save(bench_baselines(args.baseline_seeds, on_size=save))
+        save(bench_baselines(args.baseline_seeds, tuple(args.baseline_sizes), on_size=save))
     if args.single_table_speed:
-        report["single_table_speed"] = bench_single_table_speed()
+        report["single_table_speed"] = bench_single_table_speed(repeats=args.speed_repeats)
         report.setdefault("targets", {})["single_table_within_2x_lightgbm_script"] = (
             report["single_table_speed"]["ratio"] <= 2
         )
@@ -617,6 +617,7 @@ def _single_table_sections(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global RESULTS
     parser = argparse.ArgumentParser()
     parser.add_argument("--shap-rows", type=int, default=100_000)
     parser.add_argument(
@@ -639,6 +640,18 @@ def main() -> None:
     )
     parser.add_argument("--baseline-seeds", type=int, default=5, metavar="N")
     parser.add_argument(
+        "--baseline-sizes",
+        type=int,
+        nargs="+",
+        default=list(BASELINE_SIZES),
+        metavar="ROWS",
+        help="table sizes of the baselines section (default: 2000 5000 20000)",
+    )
+    parser.add_argument("--speed-repeats", type=int, default=3, metavar="N")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="the results file to merge into"
+    )
+    parser.add_argument(
         "--single-table-speed", action="store_true", help="re-run only single_table_speed"
     )
     parser.add_argument(
@@ -650,6 +663,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.export_csv is not None:
         _EXPORT_CSV["path"] = args.export_csv
+    RESULTS = args.results
     home = tempfile.mkdtemp(prefix="churnlab-bench-")
     (Path(home) / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
     os.environ["CHURNLAB_HOME"] = home

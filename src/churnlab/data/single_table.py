@@ -99,6 +99,12 @@ def duration_unit_notice(durations: pd.Series, unit: str, column: str) -> str | 
 
 def _parse_numeric_text(col: pd.Series) -> pd.Series | None:
     """Numbers stored as text (blanks as missing) as floats, or None if the column is not numeric."""
+    if col.isna().all():
+        return None
+    try:  # most columns are clean numbers: parsed in one vectorized pass
+        return pd.to_numeric(col, errors="raise").astype("float64")
+    except (TypeError, ValueError):  # blanks like " ", padding, or text: the careful way
+        pass
     text = col.astype("string").str.strip().replace("", pd.NA)
     if text.notna().sum() == 0:
         return None

@@ -115,7 +115,6 @@ def test_validate_never_wraps_a_path_when_piped(tmp_path):
     assert f"valid: {csv}" in out.stdout.splitlines()
 
 
-
 def test_validate_shows_the_duration_unit_and_the_notice_train_gives(tmp_path):
     """A tenure in months read as days: validate names the unit and gives train's notice."""
     from churnlab.config import parse_spec
@@ -142,10 +141,26 @@ def test_validate_shows_the_duration_unit_and_the_notice_train_gives(tmp_path):
     out = run(*args, "months", "--duration-unit", "months", "--json")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
-    assert summary["duration"] == {"column": "months", "unit": "months", "max": 72.0, "median": 32.5}
+    assert summary["duration"] == {
+        "column": "months",
+        "unit": "months",
+        "max": 72.0,
+        "median": 32.5,
+    }
     assert summary["notices"] == []
-    out = run("validate", "--table", str(csv), "--id", "id", "--label", "churn", "--duration-unit", "weeks")
+    out = run(
+        "validate",
+        "--table",
+        str(csv),
+        "--id",
+        "id",
+        "--label",
+        "churn",
+        "--duration-unit",
+        "weeks",
+    )
     assert out.returncode == 2 and "--duration-unit needs --duration" in out.stderr
+
 
 def test_features_writes_table_and_summary(small_sim, tmp_path):
     out = tmp_path / "f.parquet"

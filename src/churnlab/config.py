@@ -413,6 +413,24 @@ def parse_spec(raw: dict[str, Any], source: str | Path | None = None) -> Experim
     return spec
 
 
+def _spec_file_with_options(
+    spec_file: Path, given: dict[str, Any], overrides: dict[str, Any], tune: int | None
+) -> ExperimentSpec:
+    """The spec file with the few options that may override it; the others are an error."""
+    clash = [flag for flag, value in given.items() if value is not None]
+    if clash:
+        raise SpecError(
+            f"{', '.join(clash)}: set these in the spec file, not beside it "
+            "(with a spec, only --experiment, --name, --seed, --horizon and --tune "
+            "override it)"
+        )
+    spec = load_spec(spec_file, **overrides)
+    if tune is not None:
+        quick = spec.tune or QuickTune(trials=tune)
+        spec = spec.model_copy(update={"tune": quick.model_copy(update={"trials": tune})})
+    return spec
+
+
 def spec_from_options(
     spec_file: Path | None,
     *,
@@ -441,19 +459,8 @@ def spec_from_options(
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
             "--model": model, "--duration-unit": duration_unit,
         }  # fmt: skip
-        clash = [flag for flag, value in given.items() if value is not None]
-        if clash:
-            raise SpecError(
-                f"{', '.join(clash)}: set these in the spec file, not beside it "
-                "(with a spec, only --experiment, --name, --seed, --horizon and --tune "
-                "override it)"
-            )
         overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
-        spec = load_spec(spec_file, **overrides)
-        if tune is not None:
-            quick = spec.tune or QuickTune(trials=tune)
-            spec = spec.model_copy(update={"tune": quick.model_copy(update={"trials": tune})})
-        return spec
+        return _spec_file_with_options(spec_file, given, overrides, tune)
     if model is None:
         raise SpecError("give an experiment spec (SPEC.yaml) or --model with --data or --table")
     if table is not None:

@@ -100,14 +100,7 @@ def validate(
         load_dataset,
     )
 
-    if (data is None) == (table is None):
-        fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
-    if table is not None and not (id_col and label):
-        fail("--table needs --id and --label", code=2)
-    if duration_unit is not None and duration is None:
-        fail("--duration-unit needs --duration (the column it applies to)", code=2)
-    if duration_unit not in (None, "days", "weeks", "months"):
-        fail(f"--duration-unit must be days, weeks or months, not {duration_unit!r}", code=2)
+    _check_sources(data, table, id_col, label, duration, duration_unit)
     with errors_reported():
         try:
             if table is not None:
@@ -135,6 +128,25 @@ def validate(
     _print_summary(summary)
     if summary.get("vocabulary"):
         _print_vocabulary(summary["vocabulary"])
+
+
+def _check_sources(
+    data: Path | None,
+    table: Path | None,
+    id_col: str | None,
+    label: str | None,
+    duration: str | None,
+    duration_unit: str | None,
+) -> None:
+    """Usage errors of ``validate`` (exit 2)."""
+    if (data is None) == (table is None):
+        fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
+    if table is not None and not (id_col and label):
+        fail("--table needs --id and --label", code=2)
+    if duration_unit is not None and duration is None:
+        fail("--duration-unit needs --duration (the column it applies to)", code=2)
+    if duration_unit not in (None, "days", "weeks", "months"):
+        fail(f"--duration-unit must be days, weeks or months, not {duration_unit!r}", code=2)
 
 
 def _print_vocabulary(rows: list[dict[str, Any]]) -> None:

@@ -122,6 +122,7 @@ bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/train.py --baselines --single-table-speed
 	$(BIN)/python bench/tune.py
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/survival.py

@@ -25,8 +25,21 @@
   within 0.03 of the oracle on every profile. ``--profile NAME`` (repeatable) re-runs only
   this section for the profiles named and merges them into the results.
 
+* ``baselines`` (``--baselines [--baseline-seeds 5]``, run on its own): churnlab's default
+  logistic, LightGBM and Cox against 20-line baselines (scikit-learn StandardScaler +
+  LogisticRegression, LightGBM defaults, lifelines CoxPHFitter on plainly scaled columns) on
+  single-table exports of the simulator (``bench/single_table.py``: one row per account active
+  at a cutoff, as a CSV), 5 seeds, 2,000 / 5,000 / 20,000 rows, every column (``as_built``) and
+  without the skewed numeric ones (``no_skewed``); the same test rows for both sides. ROC-AUC,
+  PR-AUC (and C-index for Cox) averaged over the seeds, and their difference. Target: churnlab
+  no worse than the baseline by more than 0.005 on every metric, size and variant.
+* ``single_table_speed`` (``--single-table-speed``, run on its own): ``churnlab train --table``
+  end to end against a plain LightGBM script on the same 10,000-row export, subprocess wall
+  times side by side. Target: at most 2x.
+
 Usage: python bench/train.py [--shap-rows 100000]
        [--calibration-only | --calibration-seeds N | --profile NAME ...]
+       [--baselines [--baseline-seeds N]] [--single-table-speed]
 
 """
 
@@ -39,7 +52,10 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pandas as pd
 
 from churnlab.vocab import SIMULATOR_PROFILES
 
@@ -298,7 +314,310 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
     return out
 
 
+BASELINE_FAMILIES = ("logistic", "lightgbm", "cox")
+BASELINE_SIZES = (2_000, 5_000, 20_000)
+EXPORT_ACCOUNTS = 56_000  # sign-ups over 12 months: a little over 20,000 active at the cutoff
+EXPORT_SEED = 1
+BAR = 0.005  # issue 17: no worse than the baseline by more than this, averaged over seeds
+
+
+def _churnlab_on_table(csv: Path, family: str, seed: int) -> tuple[pd.DataFrame, set, float]:
+    """churnlab's default ``family`` on the exported table, through the Python API ``churnlab
+    train --table`` calls (``churnlab.training.train``; MLflow logging left out): its test
+    predictions (id, label, risk), the ids of its training rows and its seconds."""
+    from churnlab.config import parse_spec
+    from churnlab.training.train import train
+    from single_table import FOLLOWUP, ID, LABEL
+
+    survival = family == "cox"
+    data = {"table": str(csv), "id": ID, "label": LABEL}
+    spec = parse_spec(
+        {
+            "name": f"baseline-{family}",
+            "data": {**data, "duration": FOLLOWUP} if survival else data,
+            # the follow-up after the cutoff is the survival target, never a feature
+            "features": {} if survival else {"exclude": [FOLLOWUP]},
+            "model": {"family": family},
+            "seed": seed,
+        }
+    )
+    t0 = time.perf_counter()
+    result = train(spec)
+    seconds = time.perf_counter() - t0
+    train_ids = set(result.data.frame.account_id[result.split.masks["train"]])
+    return result.predictions["test"], train_ids, seconds
+
+
+def _compare(csv: Path, family: str, seed: int) -> dict:
+    """churnlab and the 20-line baseline of ``family`` on the same test rows of ``csv``, the
+    baseline trained on every other row."""
+    from single_table import FOLLOWUP, ID, baseline_scores, test_metrics
+
+    ours, _, seconds = _churnlab_on_table(csv, family, seed)
+    ids = pd.read_csv(csv, usecols=[ID, FOLLOWUP]).set_index(ID)[FOLLOWUP]
+    d = ids.loc[ours.account_id].to_numpy() if family == "cox" else None
+    out = {
+        "churnlab": test_metrics(ours.y.to_numpy(), ours.p.to_numpy(), d),
+        "test_rows": len(ours),
+        "churnlab_seconds": round(seconds, 2),
+    }
+    t0 = time.perf_counter()
+    theirs = baseline_scores(csv, set(ours.account_id), family, seed)
+    theirs = theirs.set_index(ID).loc[ours.account_id]  # the same rows, in the same order
+    assert (theirs.y.to_numpy() == ours.y.to_numpy()).all()
+    out["baseline"] = test_metrics(theirs.y.to_numpy(), theirs.score.to_numpy(), d)
+    out["baseline_seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def _summarize_baselines(rows: list[dict]) -> dict:
+    """Per size, variant and family: each metric averaged over the seeds for churnlab and the
+    baseline, the mean difference, the worst seed's difference and whether the bar holds."""
+    import numpy as np
+
+    out: dict = {}
+    keys = sorted({(r["rows"], r["variant"], r["family"]) for r in rows})
+    for size, variant, family in keys:
+        group = [
+            r for r in rows if (r["rows"], r["variant"], r["family"]) == (size, variant, family)
+        ]
+        entry = {"seeds": len(group)}
+        for metric in group[0]["churnlab"]:
+            ours = np.array([r["churnlab"][metric] for r in group])
+            theirs = np.array([r["baseline"][metric] for r in group])
+            diff = ours - theirs
+            entry[metric] = {
+                "churnlab": round(float(ours.mean()), 4),
+                "baseline": round(float(theirs.mean()), 4),
+                "difference": round(float(diff.mean()), 4),
+                "worst_seed_difference": round(float(diff.min()), 4),
+                "seeds_worse": int((diff < 0).sum()),
+                "within_bar": bool(diff.mean() >= -BAR),
+            }
+        out.setdefault(str(size), {}).setdefault(variant, {})[family] = entry
+    return out
+
+
+_EXPORT: dict[str, pd.DataFrame] = {}
+_EXPORT_CSV: dict[str, Path] = {}
+
+
+def _export() -> pd.DataFrame:
+    """The simulator's single-table export (made once per bench process, shared by sections;
+    with ``--export-csv PATH`` read from PATH when it exists, else written there)."""
+    saved = _EXPORT_CSV.get("path")
+    if "table" not in _EXPORT and saved is not None and saved.exists():
+        from single_table import ID
+
+        _EXPORT["table"] = pd.read_csv(saved, dtype={ID: str})
+    if "table" not in _EXPORT:
+        from single_table import export_accounts
+
+        folder = Path(tempfile.mkdtemp(prefix="churnlab-bench-export-"))
+        try:
+            _EXPORT["table"] = export_accounts(EXPORT_SEED, folder, EXPORT_ACCOUNTS)
+        finally:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+        if saved is not None:
+            _EXPORT["table"].to_csv(saved, index=False)
+    return _EXPORT["table"]
+
+
+def _baselines_report(rows: list[dict], export: pd.DataFrame, skewed: list[str], **extra) -> dict:
+    summary = _summarize_baselines(rows)
+    misses = [
+        f"{size} rows {variant} {family} {metric}: {m['difference']:+.4f}"
+        for size, by_variant in summary.items()
+        for variant, by_family in by_variant.items()
+        for family, entry in by_family.items()
+        for metric, m in entry.items()
+        if isinstance(m, dict) and not m["within_bar"]
+    ]
+    return {
+        "export": {
+            "simulator_seed": EXPORT_SEED,
+            "accounts": EXPORT_ACCOUNTS,
+            "months": 12,
+            "cutoff": "2024-09-01",
+            "horizon_days": 90,
+            "rows": len(export),
+            "columns": export.shape[1] - 3,
+            "skewed_numeric_columns": len(skewed),
+        },
+        "bar": f"churnlab no worse than the baseline by more than {BAR}, mean over seeds",
+        "all_within_bar": not misses,
+        "outside_bar": misses,
+        **extra,
+        "by_size": summary,
+        "by_seed": rows,
+    }
+
+
+def bench_baselines(
+    seeds: int = 5,
+    sizes: tuple[int, ...] = BASELINE_SIZES,
+    on_size: Callable[[dict], None] | None = None,
+) -> dict:
+    """churnlab's default logistic, LightGBM and Cox against 20-line baselines (scikit-learn,
+    LightGBM, lifelines) on single-table exports of the simulator (``bench/single_table.py``).
+
+    One simulated population (``EXPORT_ACCOUNTS`` sign-ups over 12 months, simulator seed
+    ``EXPORT_SEED``), exported as one row per account active at the cutoff; per seed 1..N a
+    random sample of each size from it (2,000- and 5,000-row samples of different seeds barely
+    overlap; 20,000-row ones share most rows and differ in their split) and churnlab's seeded
+    split of that sample. Each sample is written with every column (``as_built``: most counts
+    are skewed) and without the numeric columns whose |skewness| exceeds 1 (``no_skewed``).
+    Same test rows for both sides. (Simulating and building features for a population per seed
+    would take most of the bench's time budget: the event roll-up is the cost.) ``on_size``
+    gets the report so far after each size (all its seeds) is done."""
+    import logging
+    import shutil
+
+    import numpy as np
+
+    from single_table import skewed_columns
+
+    logging.getLogger("churnlab").setLevel(logging.ERROR)  # per-table notices, not results
+    t_all = time.perf_counter()
+    export = _export()
+    export_seconds = round(time.perf_counter() - t_all, 1)
+    skewed = skewed_columns(export)
+    folder = Path(tempfile.mkdtemp(prefix="churnlab-bench-baselines-"))
+    rows: list[dict] = []
+    try:
+        for k, size in enumerate(sizes):
+            for seed in range(1, seeds + 1):
+                order = np.random.default_rng(seed).permutation(len(export))
+                sample = export.iloc[np.sort(order[: min(size, len(export))])]
+                variants = {"as_built": sample, "no_skewed": sample.drop(columns=skewed)}
+                for variant, table in variants.items():
+                    csv = folder / f"export-{seed}-{size}-{variant}.csv"
+                    table.to_csv(csv, index=False)
+                    for family in BASELINE_FAMILIES:
+                        row = {"seed": seed, "rows": len(table), "variant": variant}
+                        row.update(family=family, **_compare(csv, family, seed))
+                        rows.append(row)
+                        print(row, file=sys.stderr, flush=True)
+                    csv.unlink()
+            if on_size is not None:
+                on_size(
+                    _baselines_report(
+                        rows,
+                        export,
+                        skewed,
+                        seeds=seeds,
+                        sizes_done=list(sizes[: k + 1]),
+                        export_seconds=export_seconds,
+                        seconds=round(time.perf_counter() - t_all, 1),
+                    )
+                )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return _baselines_report(
+        rows,
+        export,
+        skewed,
+        seeds=seeds,
+        sizes_done=list(sizes),
+        export_seconds=export_seconds,
+        seconds=round(time.perf_counter() - t_all, 1),
+    )
+
+
+def _wall(cmd: list[str], env: dict) -> tuple[float, str]:
+    import subprocess
+
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"{cmd[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return wall, done.stdout
+
+
+def bench_single_table_speed(rows: int = 10_000, repeats: int = 3) -> dict:
+    """``churnlab train --table FILE --model lightgbm`` end to end (a subprocess: imports, data,
+    fit, calibration, evaluation, SHAP, plots, MLflow logging and registration in a fresh
+    SQLite store) against a plain 20-line LightGBM script (a subprocess: read the CSV, split
+    80/20, fit with defaults, score the test part) on the same 10,000-row export, run
+    alternately ``repeats`` times after one warm-up of each; medians and their ratio, and the
+    stages of churnlab's run (its ``--json`` seconds) in the median run."""
+    import shutil
+    import statistics
+
+    from single_table import FOLLOWUP, ID, LABEL, THREADS, lightgbm_script
+
+    export = _export().drop(columns=[FOLLOWUP])
+    export = export.sample(n=min(rows, len(export)), random_state=0).sort_index()
+    folder = Path(tempfile.mkdtemp(prefix="churnlab-bench-speed-"))
+    try:
+        csv = folder / "customers.csv"
+        export.to_csv(csv, index=False)
+        script = folder / "plain_lightgbm.py"
+        script.write_text(lightgbm_script())
+        home = folder / "project"
+        home.mkdir()
+        (home / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+        env = {**os.environ, "CHURNLAB_HOME": str(home), "CHURNLAB_THREADS": str(THREADS)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        churnlab = [str(Path(sys.executable).with_name("churnlab")), "train", "--table", str(csv)]
+        churnlab += ["--id", ID, "--label", LABEL, "--model", "lightgbm", "--json"]
+        plain = [sys.executable, str(script), str(csv)]
+        ours, theirs, stages = [], [], []
+        for k in range(repeats + 1):
+            wall, out = _wall(churnlab, env)
+            seconds = json.loads(out)["seconds"]
+            wall_plain, _ = _wall(plain, env)
+            if k:  # the first pair warms the file caches (and compiles bytecode)
+                ours.append(wall)
+                theirs.append(wall_plain)
+                stages.append(seconds)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    median = statistics.median(ours)
+    in_median = stages[ours.index(median)] if median in ours else stages[0]
+    ratio = median / statistics.median(theirs)
+    return {
+        "rows": len(export),
+        "columns": export.shape[1] - 2,
+        "threads": THREADS,
+        "repeats": repeats,
+        "churnlab_wall_s": [round(x, 2) for x in ours],
+        "plain_lightgbm_wall_s": [round(x, 2) for x in theirs],
+        "churnlab_median_s": round(median, 2),
+        "plain_lightgbm_median_s": round(statistics.median(theirs), 2),
+        "ratio": round(ratio, 2),
+        "within_2x": ratio <= 2,
+        "churnlab_stages_s": {k: round(v, 2) for k, v in in_median.items()},
+        "note": "measured side by side on a shared, loaded 2-core machine",
+    }
+
+
+def _single_table_sections(args: argparse.Namespace) -> None:
+    """``--baselines`` and ``--single-table-speed``: run, merge into the results."""
+    # both sides single-threaded unless told otherwise (CHURNLAB_THREADS)
+    os.environ.setdefault("CHURNLAB_THREADS", "1")
+    report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+
+    def save(baselines: dict) -> None:  # after each size: a stopped run keeps what it did
+        report["baselines"] = baselines
+        report.setdefault("targets", {})["baselines_within_0.005"] = baselines["all_within_bar"]
+        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+
+    if args.baselines:
+        save(bench_baselines(args.baseline_seeds, tuple(args.baseline_sizes), on_size=save))
+    if args.single_table_speed:
+        report["single_table_speed"] = bench_single_table_speed(repeats=args.speed_repeats)
+        report.setdefault("targets", {})["single_table_within_2x_lightgbm_script"] = (
+            report["single_table_speed"]["ratio"] <= 2
+        )
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main() -> None:
+    global RESULTS
     parser = argparse.ArgumentParser()
     parser.add_argument("--shap-rows", type=int, default=100_000)
     parser.add_argument(
@@ -316,12 +635,43 @@ def main() -> None:
         choices=SIMULATOR_PROFILES,
         help="re-run only the per-profile entries, for this profile (repeatable)",
     )
+    parser.add_argument(
+        "--baselines", action="store_true", help="re-run only the baselines section"
+    )
+    parser.add_argument("--baseline-seeds", type=int, default=5, metavar="N")
+    parser.add_argument(
+        "--baseline-sizes",
+        type=int,
+        nargs="+",
+        default=list(BASELINE_SIZES),
+        metavar="ROWS",
+        help="table sizes of the baselines section (default: 2000 5000 20000)",
+    )
+    parser.add_argument("--speed-repeats", type=int, default=3, metavar="N")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="the results file to merge into"
+    )
+    parser.add_argument(
+        "--single-table-speed", action="store_true", help="re-run only single_table_speed"
+    )
+    parser.add_argument(
+        "--export-csv",
+        type=Path,
+        metavar="PATH",
+        help="keep the simulator's single-table export at PATH (reused when it exists)",
+    )
     args = parser.parse_args()
+    if args.export_csv is not None:
+        _EXPORT_CSV["path"] = args.export_csv
+    RESULTS = args.results
     home = tempfile.mkdtemp(prefix="churnlab-bench-")
     (Path(home) / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
     os.environ["CHURNLAB_HOME"] = home
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
+    if args.baselines or args.single_table_speed:
+        _single_table_sections(args)
+        return
     if args.calibration_seeds:
         report = json.loads(RESULTS.read_text())
         report["calibration_seeds"] = bench_calibration_seeds(args.calibration_seeds)
@@ -366,10 +716,11 @@ def main() -> None:
     report["targets"]["lightgbm_within_0.03_of_oracle_every_profile"] = all(
         r["within_0.03_of_oracle"] for r in report["profiles"].values()
     )
-    if RESULTS.exists():  # the seed study is run on its own (--calibration-seeds); keep it
-        seeds = json.loads(RESULTS.read_text()).get("calibration_seeds")
-        if seeds:
-            report["calibration_seeds"] = seeds
+    if RESULTS.exists():  # sections run on their own (--calibration-seeds, ...): kept
+        old = json.loads(RESULTS.read_text())
+        for key, value in old.items():
+            report.setdefault(key, value)
+        report["targets"] = {**old.get("targets", {}), **report["targets"]}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["targets"], indent=2), file=sys.stderr)

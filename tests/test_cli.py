@@ -115,6 +115,53 @@ def test_validate_never_wraps_a_path_when_piped(tmp_path):
     assert f"valid: {csv}" in out.stdout.splitlines()
 
 
+def test_validate_shows_the_duration_unit_and_the_notice_train_gives(tmp_path):
+    """A tenure in months read as days: validate names the unit and gives train's notice."""
+    from churnlab.config import parse_spec
+    from churnlab.training import load_training_data
+
+    csv = tmp_path / "crm.csv"
+    rows = [f"{i},{'ab'[i % 2]},{i % 72 + 1},{'Yes' if i % 4 == 0 else 'No'}" for i in range(80)]
+    csv.write_text("id,plan,months,churn\n" + "\n".join(rows) + "\n")
+    args = ["validate", "--table", str(csv), "--id", "id", "--label", "churn", "--duration"]
+    out = run(*args, "months")
+    assert out.returncode == 0, out.stderr
+    assert "duration months" in out.stdout and "in days (median" in out.stdout
+    spec = parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(csv), "id": "id", "label": "churn", "duration": "months"},
+            "model": {"family": "logistic"},
+        }
+    )
+    (notice,) = load_training_data(spec).notices
+    assert "looks like months or weeks" in notice
+    assert f"notice: {notice}" in " ".join(out.stderr.split())  # the same words as train's
+
+    out = run(*args, "months", "--duration-unit", "months", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["duration"] == {
+        "column": "months",
+        "unit": "months",
+        "max": 72.0,
+        "median": 32.5,
+    }
+    assert summary["notices"] == []
+    out = run(
+        "validate",
+        "--table",
+        str(csv),
+        "--id",
+        "id",
+        "--label",
+        "churn",
+        "--duration-unit",
+        "weeks",
+    )
+    assert out.returncode == 2 and "--duration-unit needs --duration" in out.stderr
+
+
 def test_features_writes_table_and_summary(small_sim, tmp_path):
     out = tmp_path / "f.parquet"
     res = run("features", "--data", str(small_sim), "--cutoffs", "2024-06-01:2024-12-01:3M", "--horizon", "30",

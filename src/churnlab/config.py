@@ -132,6 +132,11 @@ class SplitSpec(_Strict):
     backtest_folds: int = Field(1, ge=1, le=12)
     validation_size: float = Field(0.2, gt=0, lt=0.5)
     test_size: float = Field(0.2, gt=0, lt=0.5)
+    refit: bool = Field(
+        True,
+        description="random splits (single tables): once the validation rows have chosen "
+        "(preprocessing, boosting rounds) and calibrated, refit on training + validation rows",
+    )
 
 
 class FeatureSelection(_Strict):
@@ -350,6 +355,17 @@ class MonitoringSpec(_Strict):
         return self
 
 
+class QuickTune(_Strict):
+    """``churnlab train`` with a quick study first (``tune: {trials: 20}``, or ``train --tune
+    20``): an in-memory Optuna study of ``trials`` trials (pruned and searched as the
+    ``tuning`` section says), then the final fit with the best params, logged and registered as
+    ``<name>-tuned``. Nothing is kept in ``optuna.db``; ``churnlab tune`` runs resumable
+    studies."""
+
+    trials: int = Field(ge=1)
+    timeout: float | None = Field(None, gt=0, description="stop starting trials after this")
+
+
 ROLES = ("session_start", "core_action", "contact", "payment_failure", "ignore")
 
 
@@ -433,6 +449,10 @@ class ExperimentSpec(_Strict):
     search_space: dict[str, SearchParam] | None = None
     tuning: TuningSpec = TuningSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
+
+    tune: QuickTune | None = Field(
+        None, description="train: run a quick in-memory study before the final fit"
+    )
     registered_model: str | None = None
     events: EventsSpec | None = Field(
         None, description="overrides the dataset's events section (roles, vocabulary)"
@@ -554,6 +574,24 @@ def parse_spec(raw: dict[str, Any], source: str | Path | None = None) -> Experim
     return spec
 
 
+def _spec_file_with_options(
+    spec_file: Path, given: dict[str, Any], overrides: dict[str, Any], tune: int | None
+) -> ExperimentSpec:
+    """The spec file with the few options that may override it; the others are an error."""
+    clash = [flag for flag, value in given.items() if value is not None]
+    if clash:
+        raise SpecError(
+            f"{', '.join(clash)}: set these in the spec file, not beside it "
+            "(with a spec, only --experiment, --name, --seed, --horizon and --tune "
+            "override it)"
+        )
+    spec = load_spec(spec_file, **overrides)
+    if tune is not None:
+        quick = spec.tune or QuickTune(trials=tune)
+        spec = spec.model_copy(update={"tune": quick.model_copy(update={"trials": tune})})
+    return spec
+
+
 def spec_from_options(
     spec_file: Path | None,
     *,
@@ -572,23 +610,19 @@ def spec_from_options(
     experiment: str | None,
     name: str | None,
     seed: int | None,
+    tune: int | None = None,
 ) -> ExperimentSpec:
     """A spec from a YAML file (command-line options override a few keys) or, without one,
-    from the options alone (``churnlab train --data ... --model ...``)."""
+    from the options alone (``churnlab train --data ... --model ...``). ``tune``: trials of a
+    quick study before the final fit (the spec's ``tune`` key; overrides its trials)."""
     if spec_file is not None:
         given = {
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
             "--model": model, "--duration-unit": duration_unit, "--encoding": encoding,
         }  # fmt: skip
-        clash = [flag for flag, value in given.items() if value is not None]
-        if clash:
-            raise SpecError(
-                f"{', '.join(clash)}: set these in the spec file, not beside it "
-                "(with a spec, only --experiment, --name, --seed and --horizon override it)"
-            )
         overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
-        return load_spec(spec_file, **overrides)
+        return _spec_file_with_options(spec_file, given, overrides, tune)
     if model is None:
         raise SpecError("give an experiment spec (SPEC.yaml) or --model with --data or --table")
     if table is not None:
@@ -620,4 +654,6 @@ def spec_from_options(
     }
     if experiment:
         raw["experiment"] = experiment
+    if tune is not None:
+        raw["tune"] = {"trials": tune}
     return parse_spec(raw)

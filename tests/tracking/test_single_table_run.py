@@ -11,6 +11,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import pytest
 
 
 def _crm(path, n=1500, seed=0):
@@ -73,3 +74,54 @@ def test_single_table_run_records_choices_beside_the_chosen_store(tmp_path, monk
     assert set(record["columns"]) == {"tenure", "TotalCharges"}  # tenure stays a feature
     scores = record["validation_score"]
     assert scores[record["kept"]] == max(scores.values())
+
+
+def test_train_tune_runs_a_quick_study_then_fits_with_the_best_params(tmp_path, monkeypatch):
+    """``train --tune N``: an in-memory pruned study of N trials (each a nested run of the
+    command's run), then the final fit with the best trial's params, registered; no optuna.db."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    _crm(tmp_path / "crm.tsv", n=800)
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.setenv("CHURNLAB_THREADS", "1")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    args = ["train", "--table", str(tmp_path / "crm.tsv"), "--id", "customerID"]
+    args += ["--label", "Churn", "--model", "lightgbm", "--experiment", "crm", "--tune", "3"]
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["trials"]["complete"] + out["trials"]["pruned"] == 3
+    assert out["model_name"] == "churn-crm" and out["model_version"] == "1"
+    assert not (tmp_path / "optuna.db").exists() and out["storage"] == "memory"
+
+    client = mlflow.tracking.MlflowClient()
+    run = client.get_run(out["run_id"])
+    assert run.info.run_name == "lightgbm-tuned"
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{out['run_id']}'"
+    )
+    assert len(children) == 3
+    # the registered model was fitted with the best trial's params
+    for name, value in out["best_params"].items():
+        logged = run.data.params[f"model.params.{name}"]
+        assert float(logged) == pytest.approx(float(value)), name
+    assert float(run.data.params["tuning.best.num_leaves"]) == out["best_params"]["num_leaves"]
+
+    # the spec key does the same; unknown keys under it are refused
+    from churnlab.config import SpecError, load_spec
+
+    spec = tmp_path / "crm.yaml"
+    spec.write_text(
+        f"name: crm\ndata: {{table: {tmp_path / 'crm.tsv'}, id: customerID, label: Churn}}\n"
+        "model: {family: logistic}\ntune: {trials: 2}\n"
+    )
+    assert load_spec(spec).tune.trials == 2
+    res = CliRunner().invoke(app, ["train", str(spec), "--tune", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert sum(json.loads(res.stdout)["trials"].values()) == 1  # --tune overrides the spec
+    spec.write_text(spec.read_text().replace("trials: 2", "trial: 2"))
+    with pytest.raises(SpecError, match="tune"):
+        load_spec(spec)

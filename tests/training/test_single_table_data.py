@@ -116,3 +116,44 @@ def test_table_columns_read_as_reasons_from_their_names_and_values(tmp_path):
     assert t["tenure"].context and t["MonthlyCharges"].context and not t["TotalCharges"].context
     for template in t.values():
         assert "customer table column" not in " ".join(template.templates)
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "logistic", "cox"])
+def test_single_table_model_is_refitted_on_training_and_validation_rows(tmp_path, family):
+    """After the validation rows chose (rounds, preprocessing) and calibrated, the model scoring
+    the test rows is refitted on training + validation rows with those choices fixed; the
+    validation rows are still scored by the fit that did not see them."""
+    from churnlab.training import train
+
+    rng = np.random.default_rng(1)
+    n = 700
+    tenure = rng.integers(1, 72, n)
+    spend = rng.lognormal(3, 1, n)
+    logit = -1.0 - 0.03 * tenure + 0.4 * np.log(spend)
+    churn = rng.random(n) < 1 / (1 + np.exp(-logit))
+    csv = tmp_path / "crm.csv"
+    pd.DataFrame(
+        {"id": [f"C{i}" for i in range(n)], "plan": rng.choice(["a", "b"], n),
+         "tenure": tenure, "spend": spend, "churn": np.where(churn, "Yes", "No")}
+    ).to_csv(csv, index=False)  # fmt: skip
+    raw = _spec(csv, family).resolved()
+    if family == "lightgbm":
+        raw["model"]["params"] = {"n_estimators": 300, "early_stopping_rounds": 20}
+    refit = train(parse_spec(raw))
+    kept = train(parse_spec({**raw, "split": {**raw["split"], "refit": False}}))
+
+    split = refit.split.describe()
+    record = refit.estimator.fit_choices()["refit"]
+    assert record["rows"] == split["train"]["rows"] + split["validation"]["rows"]
+    assert "refit" not in kept.estimator.fit_choices()
+    first = kept.estimator.estimator
+    if family == "lightgbm":  # the early-stopped rounds, scaled by the rows, no early stopping
+        ratio = record["rows"] / split["train"]["rows"]
+        assert record["fixed"]["n_estimators"] == round(first.best_iteration_ * ratio)
+        assert refit.estimator.estimator.booster_.num_trees() == record["fixed"]["n_estimators"]
+    else:  # the preprocessing the validation rows kept
+        assert record["fixed"] == {"numeric_transform": first.preprocessing_["kept"]}
+    # validation: the same first fit and calibration either way; test: the refit's scores
+    assert refit.metrics["validation_roc_auc"] == kept.metrics["validation_roc_auc"]
+    assert not np.allclose(refit.predictions["test"].p, kept.predictions["test"].p)
+    assert abs(refit.metrics["test_roc_auc"] - kept.metrics["test_roc_auc"]) < 0.1

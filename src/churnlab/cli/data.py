@@ -114,6 +114,10 @@ def validate(
             "it), latin-1, cp1252, ..."
         ),
     ] = None,
+    duration_unit: Annotated[
+        str | None,
+        typer.Option(help="what --duration counts: days (default), weeks or months"),
+    ] = None,
     observed_until: Annotated[
         str | None,
         typer.Option("--end", help="end of observation (default: manifest or last event)"),
@@ -131,10 +135,7 @@ def validate(
         load_dataset,
     )
 
-    if (data is None) == (table is None):
-        fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
-    if table is not None and not (id_col and label):
-        fail("--table needs --id and --label", code=2)
+    _check_sources(data, table, id_col, label, duration, duration_unit)
     with errors_reported():
         try:
             if table is not None:
@@ -144,6 +145,7 @@ def validate(
                     label_col=label,
                     duration_col=duration,
                     encoding=encoding or "utf-8",
+                    duration_unit=duration_unit or "days",
                 )
             else:
                 dataset = load_dataset(data, observed_until=observed_until, encoding=encoding)
@@ -162,6 +164,25 @@ def validate(
     _print_summary(summary)
     if summary.get("vocabulary"):
         _print_vocabulary(summary["vocabulary"])
+
+
+def _check_sources(
+    data: Path | None,
+    table: Path | None,
+    id_col: str | None,
+    label: str | None,
+    duration: str | None,
+    duration_unit: str | None,
+) -> None:
+    """Usage errors of ``validate`` (exit 2)."""
+    if (data is None) == (table is None):
+        fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
+    if table is not None and not (id_col and label):
+        fail("--table needs --id and --label", code=2)
+    if duration_unit is not None and duration is None:
+        fail("--duration-unit needs --duration (the column it applies to)", code=2)
+    if duration_unit not in (None, "days", "weeks", "months"):
+        fail(f"--duration-unit must be days, weeks or months, not {duration_unit!r}", code=2)
 
 
 def _print_vocabulary(rows: list[dict[str, Any]]) -> None:
@@ -193,5 +214,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     else:
         grid.add_row("customers", f"{summary['customers']:,}")
         grid.add_row("churned customers", f"{summary['churned_customers']:,}")
+        if "duration" in summary:
+            d = summary["duration"]
+            span = "" if d["max"] is None else f" (median {d['median']:g}, max {d['max']:g})"
+            grid.add_row(f"duration {d['column']}", f"in {d['unit']}{span}")
     grid.add_row("churn rate", f"{summary['churn_rate']:.1%}")
     console.print(grid)

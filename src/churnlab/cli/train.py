@@ -73,6 +73,16 @@ def train(
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
     name: Annotated[str | None, typer.Option(help="run name")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    tune_trials: Annotated[
+        int | None,
+        typer.Option(
+            "--tune",
+            min=1,
+            metavar="N",
+            help="first run a quick pruned Optuna study of N trials (in memory), then fit "
+            "with the best params (spec key: tune: {trials: N})",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Train a spec, evaluate it out of time, log it to MLflow.
@@ -81,9 +91,6 @@ def train(
     table (--table); the run is explained (SHAP) and registered as a model version."""
     started = time.perf_counter()
     from churnlab.config import spec_from_options
-    from churnlab.tracking import train_and_log
-
-    imports = time.perf_counter() - started
 
     with interrupts_reported(), errors_reported():
         spec = spec_from_options(
@@ -103,20 +110,14 @@ def train(
             experiment=experiment,
             name=name,
             seed=seed,
+            tune=tune_trials,
         )
-        text = spec.source.read_text() if spec.source else None
-        with err.status(styled(f"training {spec.name}"), spinner="dots") as status:
-            result = train_and_log(
-                spec, spec_text=text, progress=lambda m: status.update(styled(m))
-            )
-    # the whole command: the deferred imports (MLflow, LightGBM, ...) are part of its cost
-    result.seconds.update(imports=imports, total=time.perf_counter() - started)
-    out = result.to_dict()
+        out = _train(spec, started)
     if as_json:
         emit_json(out)
         return
     grid = Table(
-        title=f"{spec.name}: {spec.model.family}, run {result.run_id}", title_justify="left"
+        title=f"{out['run_name']}: {spec.model.family}, run {out['run_id']}", title_justify="left"
     )
     grid.add_column("metric")
     grid.add_column("validation", justify="right")
@@ -126,13 +127,51 @@ def train(
         fmt = "{:,.0f}" if k == "rows" else "{:.4f}"
         grid.add_row(k, "" if val is None else fmt.format(val), fmt.format(v))
     console.print(grid)
+    if spec.tune:
+        trials = out["trials"]
+        console.print(
+            f"tuned: {sum(trials.values())} trials ({trials['pruned']} pruned), best "
+            f"validation {spec.metric} {out[f'best_validation_{spec.metric}']:.4f}"
+        )
     console.print(
         styled(
             "registered ",
-            (result.model_name, "bold"),
-            f" version {result.model_version} in {out['seconds'].get('total', 0):.1f}s",
+            (out["model_name"], "bold"),
+            f" version {out['model_version']} in {out['seconds'].get('total', 0):.1f}s",
         )
     )
+
+
+def _train(spec, started: float) -> dict:
+    """Train (after a quick study when the spec asks for one) and log; the result as data,
+    its ``seconds`` covering the whole command from ``started``."""
+    text = spec.source.read_text() if spec.source else None
+    t0 = time.perf_counter()
+    # the deferred imports (MLflow, LightGBM, ...) are part of the command's cost
+    if spec.tune:
+        from churnlab.tracking.tuning import tune_and_log
+    else:
+        from churnlab.tracking import train_and_log
+    imports = time.perf_counter() - t0
+    with err.status(styled(f"training {spec.name}"), spinner="dots") as status:
+        if spec.tune:
+            tuned = tune_and_log(
+                spec,
+                spec_text=text,
+                trials=spec.tune.trials,
+                timeout=spec.tune.timeout,
+                progress=lambda m: status.update(styled(m)),
+                in_memory=True,
+            )
+            result, out = tuned.run, tuned.to_dict()
+            name = f"{spec.name}-tuned"
+        else:
+            result = train_and_log(
+                spec, spec_text=text, progress=lambda m: status.update(styled(m))
+            )
+            out, name = {}, spec.name
+    result.seconds.update(imports=imports, total=time.perf_counter() - started)
+    return {"run_name": name, **out, **result.to_dict()}
 
 
 @app.command()

@@ -136,7 +136,7 @@ def customer_summary(dataset: Dataset) -> dict[str, Any]:
     label = dataset.roles["label"]
     n = int(dataset.con.execute(t.count()))
     churned = int(dataset.con.execute(t[label].sum()))
-    return {
+    out: dict[str, Any] = {
         "source": dataset.source,
         "rows": {"customers": n},
         "customers": n,
@@ -144,3 +144,14 @@ def customer_summary(dataset: Dataset) -> dict[str, Any]:
         "churn_rate": churned / n if n else float("nan"),
         "columns": len(t.columns),
     }
+    duration = dataset.roles.get("duration")
+    if duration is not None:
+        col = t[duration]
+        top, median = (dataset.con.execute(v) for v in (col.max(), col.median()))
+        out["duration"] = {
+            "column": duration,
+            "unit": dataset.manifest.get("duration_unit", "days"),
+            "max": None if top is None or pd.isna(top) else float(top),
+            "median": None if median is None or pd.isna(median) else float(median),
+        }
+    return out

@@ -130,5 +130,6 @@ def load_source(source: Any, root: str | Path | None = None) -> Dataset:
             label_col=source.label,
             duration_col=source.duration,
             encoding=source.encoding,
+            duration_unit=source.duration_unit,
         )
     return load_dataset(path, engine=source.engine)

@@ -151,6 +151,12 @@ def duration_unit_notice(durations: pd.Series, unit: str, column: str) -> str | 
 
 def _parse_numeric_text(col: pd.Series) -> pd.Series | None:
     """Numbers stored as text (blanks as missing) as floats, or None if the column is not numeric."""
+    if col.isna().all():
+        return None
+    try:  # most columns are clean numbers: parsed in one vectorized pass
+        return pd.to_numeric(col, errors="raise").astype("float64")
+    except (TypeError, ValueError):  # blanks like " ", padding, or text: the careful way
+        pass
     text = col.astype("string").str.strip().replace("", pd.NA)
     if text.notna().sum() == 0:
         return None
@@ -176,11 +182,16 @@ def load_customer_table(
     duration_col: str | None = None,
     engine: str = "duckdb",
     encoding: str = "utf-8",
+    duration_unit: str = "days",
 ) -> Dataset:
     """Read and validate a single customer table. Raises DataValidationError with every problem.
 
     ``encoding`` is the text encoding of a CSV/TSV file (``utf-8``; ``latin-1`` or ``cp1252``
-    for many spreadsheet exports); a file that is not in it is refused with a hint."""
+    for many spreadsheet exports); a file that is not in it is refused with a hint.
+    ``duration_unit`` (days, weeks or months) is what the duration column counts; a notice
+    (``Dataset.notices``) says when its values look like another unit."""
+    if duration_unit not in LIKELY_RANGE:
+        raise ValueError(f"duration unit must be days, weeks or months, not {duration_unit!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
@@ -211,6 +222,11 @@ def load_customer_table(
         raise DataValidationError(src, problems)
     con = connect(engine)
     table = con.create_table(TABLE, out, overwrite=True)
+    notice = (
+        duration_unit_notice(out[duration_col], duration_unit, duration_col)
+        if duration_col is not None
+        else None
+    )
     return Dataset(
         con=con,
         tables={TABLE: table},
@@ -218,6 +234,8 @@ def load_customer_table(
         source=src,
         kind="customers",
         roles={"id": id_col, "label": label_col, "duration": duration_col},
+        notices=[notice] if notice else [],
+        manifest={"duration_unit": duration_unit} if duration_col is not None else {},
     )
 
 

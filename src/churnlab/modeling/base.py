@@ -198,6 +198,13 @@ class ChurnEstimator(BaseEstimator):
             if value
         }
 
+    def refit_params(self) -> dict[str, Any] | None:
+        """Keyword parameters that fix what this fit chose on the validation rows (boosting
+        rounds, the linear preprocessing), so the same model can be refitted on training and
+        validation rows together without them (``training`` does so for single tables); None
+        when the family cannot be refitted that way."""
+        return None
+
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not getattr(self, "fitted_", False):

@@ -8,6 +8,8 @@ log partial hazard: beta_j * (z_j - mean_j), summed back to each input feature; 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -112,6 +114,11 @@ class CoxChurnModel(SurvivalChurnEstimator):
             "cph_": cph,
             "train_means_": Z[:, keep].mean(axis=0),
         }
+
+    def refit_params(self) -> dict[str, Any]:
+        """The preprocessing kept on the validation rows, fixed."""
+        self._check_fitted()
+        return {"numeric_transform": self.preprocessing_["kept"]}
 
     def __setstate__(self, state: dict) -> None:
         # fitted before the numbers' transform was chosen: signed log1p on every column

@@ -104,15 +104,17 @@ class LightGBMChurnModel(ChurnEstimator):
             **self._model_params(),
             **self.resolved_params_,
         }
-        stop = int(params.pop("early_stopping_rounds"))
+        stop = int(params.pop("early_stopping_rounds") or 0)
         rounds = int(params.pop("n_estimators"))
         train_set, valid_set = self._datasets(X, y, X_val, y_val, params)
+        # early_stopping_rounds 0: exactly n_estimators rounds (a refit with the rounds chosen)
+        stopping = [lgb.early_stopping(stop, verbose=False)] if stop > 0 else []
         self.booster_ = lgb.train(
             params,
             train_set,
             num_boost_round=rounds,
             valid_sets=[valid_set],
-            callbacks=[lgb.early_stopping(stop, verbose=False), *(self.callbacks or [])],
+            callbacks=[*stopping, *(self.callbacks or [])],
         )
         self.best_iteration_ = int(
             self.booster_.best_iteration or self.booster_.current_iteration()
@@ -148,6 +150,16 @@ class LightGBMChurnModel(ChurnEstimator):
             cache.clear()
             cache.update(key=key, train=train_set.construct(), validation=valid_set.construct())
         return cache["train"], cache["validation"]
+
+    def refit_params(self) -> dict[str, Any]:
+        """The leaf settings this fit used and its early-stopped rounds, without early
+        stopping; ``refit_rows_ratio`` scales the rounds (more rows carry more rounds)."""
+        self._check_fitted()
+        return {
+            **self.resolved_params_,
+            "n_estimators": self.best_iteration_,
+            "early_stopping_rounds": 0,
+        }
 
     def __setstate__(self, state: dict) -> None:
         # models pickled before churnlab trained through lgb.train held an LGBMClassifier

@@ -73,6 +73,11 @@ class LogisticChurnModel(ChurnEstimator):
         self.train_means_ = Z.mean(axis=0)
         self.column_owner_ = column_owners(pre.get_feature_names_out(), self.feature_names_in_)
 
+    def refit_params(self) -> dict[str, Any]:
+        """The preprocessing kept on the validation rows, fixed."""
+        self._check_fitted()
+        return {"numeric_transform": self.preprocessing_["kept"]}
+
     def __setstate__(self, state: dict) -> None:
         # fitted before the numbers' transform was chosen: signed log1p on every column
         if "pipeline_" in state and "preprocessing_" not in state:

@@ -12,6 +12,8 @@ exactly to per-feature attributions.
   the training rows, and the family then keeps this preprocessing only if it scores better on
   the validation rows than plain scaling (:func:`better_on_validation`), so the linear
   families are never worse on validation than plain scaling;
+- ``"per_column"``: the per-column transforms alone, not compared with plain scaling (what a
+  refit uses once "auto" kept them on the validation rows);
 - ``"scale"``: plain scaling (no transform);
 - ``"signed_log1p"``: sign(x) * log1p(|x|) on every numeric column (before 0.x: the only
   behaviour; models pickled then load with this value).
@@ -35,7 +37,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-NUMERIC_TRANSFORMS = ("auto", "scale", "signed_log1p")
+NUMERIC_TRANSFORMS = ("auto", "per_column", "scale", "signed_log1p")
 SHAPES = ("none", "signed_log1p", "yeo_johnson")  # in order of preference
 SHAPE_NAMES = {"auto": "per_column", "none": "scale", "signed_log1p": "signed_log1p"}
 SKEW_OK = 0.5  # |skewness| at or below which a column counts as symmetric enough
@@ -172,9 +174,12 @@ def candidate_shapes(numeric_transform: str) -> list[str]:
         raise ValueError(
             f"numeric_transform must be one of {list(NUMERIC_TRANSFORMS)}, got {numeric_transform!r}"
         )
-    return {"auto": ["auto", "none"], "scale": ["none"], "signed_log1p": ["signed_log1p"]}[
-        numeric_transform
-    ]
+    return {
+        "auto": ["auto", "none"],
+        "per_column": ["auto"],
+        "scale": ["none"],
+        "signed_log1p": ["signed_log1p"],
+    }[numeric_transform]
 
 
 def shape_choices(pre: ColumnTransformer) -> dict[str, str]:

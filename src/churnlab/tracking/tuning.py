@@ -26,7 +26,7 @@ from churnlab import config
 from churnlab.config import ExperimentSpec
 from churnlab.tracking.runs import RunSummary, run_tags, tracked_run
 from churnlab.tracking.store import connect, ensure_experiment, store_lock
-from churnlab.tracking.training import log_and_summarize
+from churnlab.tracking.training import check_store_writable, log_and_summarize
 from churnlab.training import checked_data, train
 from churnlab.training.tuning import TuneResult, open_study, study_name, tune
 from churnlab.vocab import KIND_TAG
@@ -212,17 +212,21 @@ def tune_and_log(
     callbacks: Iterable[Callable[[optuna.Study, FrozenTrial], None]] = (),
     progress: Callable[[str], Any] | None = None,
     fresh: bool = False,
+    in_memory: bool = False,
 ) -> TuneSummary:
     """Check data and split, then run (or resume) the study inside a parent MLflow run, train
     the final model with the best params and log it like ``train_and_log``.
 
     Spec, data and split are checked before any run exists; the study is opened (and checked
     for a changed spec) before the parent run starts, so neither leaves a half-made run.
+    ``in_memory``: a new study held in memory (``churnlab train --tune``), not resumed from
+    or kept in ``optuna.db``.
     """
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
+    check_store_writable()
     data, splits, data_seconds = checked_data(spec, root, say)
-    storage = optuna_storage(root)
+    storage = None if in_memory else optuna_storage(root)
     study = open_study(spec, data, storage, fresh=fresh)  # a changed spec fails before any run
 
     client = connect()
@@ -234,7 +238,7 @@ def tune_and_log(
         **{
             "churnlab.tuned": "true",
             "optuna.study": study_name(spec),
-            "optuna.storage": str(storage),
+            "optuna.storage": str(storage or "memory"),
             "mlflow.note.content": f"{spec.model.family} tuned with Optuna on {data.source}",
         },
     )
@@ -276,7 +280,7 @@ def tune_and_log(
     return TuneSummary(
         run=summary,
         study=result.study_name,
-        storage=str(storage),
+        storage=str(storage or "memory"),
         metric=spec.metric,
         best_params=result.best_params,
         best_value=result.best_value,

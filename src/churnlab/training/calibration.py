@@ -111,7 +111,12 @@ class CalibratedChurnModel(BaseEstimator):
         return self.estimator.predict_raw(X)
 
     def fit_choices(self) -> dict[str, Any]:
-        return self.estimator.fit_choices()
+        """The estimator's choices and, for a model refitted on training and validation rows
+        (single tables), ``refit``: its rows and the parameters fixed from the first fit."""
+        choices = self.estimator.fit_choices()
+        if getattr(self, "refit_", None):
+            choices["refit"] = self.refit_
+        return choices
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         return self.estimator.contributions(X)

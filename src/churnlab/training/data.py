@@ -17,7 +17,6 @@ from churnlab.data import (
     Dataset,
     Vocabulary,
     VocabularyError,
-    duration_unit_notice,
     fit_vocabulary,
     load_dataset,
     load_source,
@@ -313,14 +312,12 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
         targets.add(d.duration)
     available = {c: "account" for c in df.columns if c not in targets and c != "mrr"}
     chosen = select_features(spec, available)
-    notices = []
+    notices = list(ds.notices)  # e.g. durations that look like another unit
+    for notice in notices:
+        log.warning(notice)
     duration_days = float("nan")
     if d.duration:
         duration_days = df[d.duration] * DAYS_PER_DURATION_UNIT[d.duration_unit]
-        notice = duration_unit_notice(df[d.duration], d.duration_unit, d.duration)
-        if notice:
-            log.warning(notice)
-            notices.append(notice)
     frame = pd.DataFrame(
         {
             "account_id": df[d.id],

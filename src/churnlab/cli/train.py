@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,6 +34,14 @@ def interrupts_reported(resume: bool = False) -> Iterator[None]:
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def reused_line(name: str, run: Any) -> str:
+    """The one line a reused run gets instead of a training table."""
+    return (
+        f"{name}: reused run {run.run_id} ({run.model_name} version {run.model_version}): same "
+        "spec, data, code and seed; --force trains again"
+    )
 
 
 @app.command()
@@ -67,9 +75,14 @@ def train(
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
     name: Annotated[str | None, typer.Option(help="run name")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="train even if a finished run has the same spec, data, code and seed"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Train an experiment, evaluate it out of time, explain it and log it to MLflow."""
+    """Train an experiment, evaluate it out of time, explain it and log it to MLflow (a
+    finished run of the same spec, data, code and seed is reused unless --force)."""
     started = time.perf_counter()
     from churnlab.config import spec_from_options
     from churnlab.tracking import train_and_log
@@ -96,12 +109,17 @@ def train(
         )
         text = spec.source.read_text() if spec.source else None
         with err.status(f"training {spec.name}", spinner="dots") as status:
-            result = train_and_log(spec, spec_text=text, progress=lambda m: status.update(m))
+            result = train_and_log(
+                spec, spec_text=text, progress=lambda m: status.update(m), force=force
+            )
     # the whole command: the deferred imports (MLflow, LightGBM, ...) are part of its cost
     result.seconds.update(imports=imports, total=time.perf_counter() - started)
     out = result.to_dict()
     if as_json:
         emit_json(out)
+        return
+    if result.reused:
+        console.print(reused_line(spec.name, result))
         return
     grid = Table(
         title=f"{spec.name}: {spec.model.family}, run {result.run_id}", title_justify="left"
@@ -134,15 +152,29 @@ def tune(
     fresh: Annotated[
         bool, typer.Option(help="delete the spec's stored study and start over")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="train and register the best model again even if a finished tuned run has "
+            "the same spec, data, code, seed and trials"
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Tune the spec's model with Optuna (resumable; optuna.db beside mlflow.db), then train,
     evaluate and register the best model like `train` does."""
     from churnlab.config import load_spec
-    from churnlab.tracking.tuning import tune_and_log
+    from churnlab.tracking.tuning import reused_tuning, tune_and_log
 
     with interrupts_reported(resume=True), errors_reported():
         spec = load_spec(spec_file, experiment=experiment, seed=seed)
+        reused = None if force or fresh else reused_tuning(spec, trials=trials)
+        if reused is not None:
+            if as_json:
+                emit_json(reused.to_dict())
+            else:
+                console.print(reused_line(f"{spec.name}-tuned", reused.run))
+            return
         budget = trials or spec.tuning.trials
         text = spec.source.read_text() if spec.source else None
         bar = Progress(
@@ -176,6 +208,7 @@ def tune(
                 callbacks=[on_trial],
                 progress=lambda m: bar.update(task, description=m),
                 fresh=fresh,
+                force=force,
             )
     out = result.to_dict()
     if as_json:

@@ -119,7 +119,7 @@ def train(
         emit_json(out)
         return
     if result.reused:
-        console.print(reused_line(spec.name, result))
+        console.print(reused_line(spec.name, result), soft_wrap=True)
         return
     grid = Table(
         title=f"{spec.name}: {spec.model.family}, run {result.run_id}", title_justify="left"
@@ -173,7 +173,7 @@ def tune(
             if as_json:
                 emit_json(reused.to_dict())
             else:
-                console.print(reused_line(f"{spec.name}-tuned", reused.run))
+                console.print(reused_line(f"{spec.name}-tuned", reused.run), soft_wrap=True)
             return
         budget = trials or spec.tuning.trials
         text = spec.source.read_text() if spec.source else None

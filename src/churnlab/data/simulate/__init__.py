@@ -95,7 +95,7 @@ def existing(out: str | Path, params: SimulationParams) -> dict | None:
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if (
         not isinstance(files, dict)
-        or manifest.get("params") != asdict(params)
+        or manifest.get("params") != json.loads(json.dumps(asdict(params)))
         or manifest.get("code") != _code_digest()
         or not (folder / MARKER).is_file()
     ):

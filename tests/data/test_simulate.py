@@ -69,6 +69,26 @@ def test_output_replaces_folder_only_when_complete(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]  # no temp folder left behind
 
 
+def test_an_identical_simulation_is_kept_and_a_changed_one_remade(tmp_path):
+    """Issue 18: a second `make run` does not simulate the same data again."""
+    out, params = tmp_path / "ds", SimulationParams(accounts=60, months=3, seed=1)
+    first = simulate(out, params, reuse=True)
+    assert "reused" not in first and set(first["files"]) >= {"events.parquet", "truth.parquet"}
+    stamp = (out / "events.parquet").stat().st_mtime_ns
+    kept = simulate(out, params, reuse=True)
+    assert kept["reused"] and kept["files"] == first["files"]
+    assert (out / "events.parquet").stat().st_mtime_ns == stamp
+    # without reuse (the library default) it is written again, to the same bytes
+    assert "reused" not in simulate(out, params)
+    # a changed file, a new seed: simulated again
+    before = _digest(out)
+    (out / "accounts.parquet").write_bytes(b"not parquet")
+    assert "reused" not in simulate(out, params, reuse=True) and _digest(out) == before
+    assert "reused" not in simulate(
+        out, SimulationParams(accounts=60, months=3, seed=2), reuse=True
+    )
+
+
 def test_simulated_data_passes_validation(small_sim):
     ds = load_dataset(small_sim)
     s = ds.summary()

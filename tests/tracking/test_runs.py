@@ -262,9 +262,14 @@ def test_cli_compare_promote_export(trained, project):
     board = json.loads(res.stdout)
     assert [r["rank"] for r in board] == [1, 2]
     assert board[0]["roc_auc"] >= board[1]["roc_auc"]
+    # logged beside the experiment, not as one of its runs (issue 18)
+    kinds = {
+        r.data.tags.get("churnlab.kind")
+        for r in connect().search_runs([mlflow.get_experiment_by_name("small").experiment_id])
+    }
+    assert "leaderboard" not in kinds
     leaderboard_runs = connect().search_runs(
-        [mlflow.get_experiment_by_name("small").experiment_id],
-        "attributes.run_name = 'leaderboard'",
+        [mlflow.get_experiment_by_name("small-leaderboards").experiment_id]
     )
     assert leaderboard_runs and leaderboard_runs[0].info.status == "FINISHED"
     res = run("promote", "--experiment", "small", "--model", "churn-small", "--json")

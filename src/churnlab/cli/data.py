@@ -52,7 +52,8 @@ def simulate(
     """Simulate a demo business into a dataset folder.
 
     B2B SaaS, a consumer social app or a streaming service: accounts, subscriptions, events,
-    tickets, surveys, the simulator's truth and the event mapping in dataset.json."""
+    tickets, surveys, the simulator's truth and the event mapping in dataset.json. A folder
+    that already holds the same simulation, untouched, is kept as it is."""
     from churnlab.data.simulate import SimulationParams
     from churnlab.data.simulate import simulate as run_simulation
 
@@ -80,13 +81,23 @@ def simulate(
     ):
         task = bar.add_task("accounts", total=accounts)
         manifest = run_simulation(
-            out, params, progress=lambda done, _: bar.update(task, completed=done), force=force
+            out,
+            params,
+            progress=lambda done, _: bar.update(task, completed=done),
+            force=force,
+            reuse=True,
         )
     elapsed = time.perf_counter() - t0
     if as_json:
         emit_json({**manifest, "out": str(out), "seconds": round(elapsed, 2)})
         return
     rows = manifest["rows"]
+    if manifest.get("reused"):
+        console.print(
+            f"kept [bold]{out}[/]: it already holds this simulation (same seed, parameters "
+            f"and simulator), {rows['events']:,} events; delete it to simulate again"
+        )
+        return
     console.print(
         styled(
             "wrote ",

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,6 +36,14 @@ def interrupts_reported(resume: bool = False) -> Iterator[None]:
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def reused_line(name: str, run: Any) -> str:
+    """The one line a reused run gets instead of a training table."""
+    return (
+        f"{name}: reused run {run.run_id} ({run.model_name} version {run.model_version}): same "
+        "spec, data, code and seed; --force trains again"
+    )
 
 
 @app.command()
@@ -83,12 +91,17 @@ def train(
             "with the best params (spec key: tune: {trials: N})",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="train even if a finished run has the same spec, data, code and seed"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Train a spec, evaluate it out of time, log it to MLflow.
 
     An experiment spec (YAML), or options alone for a dataset folder (--data) or a customer
-    table (--table); the run is explained (SHAP) and registered as a model version."""
+    table (--table); the run is explained (SHAP) and registered as a model version. A finished
+    run of the same spec, data, code and seed is reused unless --force."""
     started = time.perf_counter()
     from churnlab.config import spec_from_options
 
@@ -112,9 +125,12 @@ def train(
             seed=seed,
             tune=tune_trials,
         )
-        out = _train(spec, started)
+        result, out = _train(spec, started, force=force)
     if as_json:
         emit_json(out)
+        return
+    if getattr(result, "reused", False):
+        console.print(reused_line(out["run_name"], result), soft_wrap=True)
         return
     grid = Table(
         title=f"{out['run_name']}: {spec.model.family}, run {out['run_id']}", title_justify="left"
@@ -142,8 +158,9 @@ def train(
     )
 
 
-def _train(spec, started: float) -> dict:
-    """Train (after a quick study when the spec asks for one) and log; the result as data,
+def _train(spec, started: float, force: bool = False) -> tuple[Any, dict]:
+    """Train (after a quick study when the spec asks for one) and log, or reuse a finished run
+    of the same spec, data, code and seed unless ``force``; the run and the result as data,
     its ``seconds`` covering the whole command from ``started``."""
     text = spec.source.read_text() if spec.source else None
     t0 = time.perf_counter()
@@ -162,16 +179,17 @@ def _train(spec, started: float) -> dict:
                 timeout=spec.tune.timeout,
                 progress=lambda m: status.update(styled(m)),
                 in_memory=True,
+                force=force,
             )
             result, out = tuned.run, tuned.to_dict()
             name = f"{spec.name}-tuned"
         else:
             result = train_and_log(
-                spec, spec_text=text, progress=lambda m: status.update(styled(m))
+                spec, spec_text=text, progress=lambda m: status.update(styled(m)), force=force
             )
             out, name = {}, spec.name
     result.seconds.update(imports=imports, total=time.perf_counter() - started)
-    return {"run_name": name, **out, **result.to_dict()}
+    return result, {"run_name": name, **out, **result.to_dict()}
 
 
 @app.command()
@@ -188,6 +206,13 @@ def tune(
     fresh: Annotated[
         bool, typer.Option(help="delete the spec's stored study and start over")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="train and register the best model again even if a finished tuned run has "
+            "the same spec, data, code, seed and trials"
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Tune a spec with Optuna and register the best model.
@@ -195,10 +220,17 @@ def tune(
     Resumable: the study is kept in optuna.db beside mlflow.db. The best parameters are then
     trained, evaluated and registered as `train` does."""
     from churnlab.config import load_spec
-    from churnlab.tracking.tuning import tune_and_log
+    from churnlab.tracking.tuning import reused_tuning, tune_and_log
 
     with interrupts_reported(resume=True), errors_reported():
         spec = load_spec(spec_file, experiment=experiment, seed=seed)
+        reused = None if force or fresh else reused_tuning(spec, trials=trials)
+        if reused is not None:
+            if as_json:
+                emit_json(reused.to_dict())
+            else:
+                console.print(reused_line(f"{spec.name}-tuned", reused.run), soft_wrap=True)
+            return
         budget = trials or spec.tuning.trials
         text = spec.source.read_text() if spec.source else None
         bar = Progress(
@@ -232,6 +264,7 @@ def tune(
                 callbacks=[on_trial],
                 progress=lambda m: bar.update(task, description=m),
                 fresh=fresh,
+                force=force,
             )
     out = result.to_dict()
     if as_json:

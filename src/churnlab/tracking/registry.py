@@ -168,12 +168,23 @@ def export_model(model_uri: str, out: str | Path, force: bool = False) -> Path:
         return replace_folder(local, out, force)
 
 
+LEADERBOARDS = "-leaderboards"
+
+
+def leaderboard_experiment(experiment: str) -> str:
+    """Where ``compare`` logs the leaderboards of ``experiment``: ``<experiment>-leaderboards``,
+    an experiment of its own, so the training experiment lists only training runs."""
+    return f"{experiment[: 100 - len(LEADERBOARDS)]}{LEADERBOARDS}"
+
+
 def log_leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
-    """The leaderboard, also logged as an artifact of a small ``leaderboard`` run."""
+    """The leaderboard, also logged (JSON and CSV) as a run of
+    :func:`leaderboard_experiment`, never as a run of ``experiment`` itself."""
     board = leaderboard(experiment, metric)
     client = connect()
-    exp_id = ensure_experiment(client, experiment)
-    with tracked_run(exp_id, "leaderboard", {KIND_TAG: "leaderboard", "metric": metric}):
+    exp_id = ensure_experiment(client, leaderboard_experiment(experiment))
+    tags = {KIND_TAG: "leaderboard", "metric": metric, "churnlab.experiment": experiment}
+    with tracked_run(exp_id, f"{experiment}-by-{metric}", tags):
         table = board.assign(started=board.started.astype(str))
         mlflow.log_table(table, "leaderboard.json")
         mlflow.log_text(table.to_csv(index=False), "leaderboard.csv")

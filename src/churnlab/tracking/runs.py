@@ -43,10 +43,12 @@ class RunSummary:
     metrics: dict[str, float]
     split: dict[str, Any]
     seconds: dict[str, float]
+    reused: bool = False  # an earlier run with the same spec, data, code and seed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "reused": self.reused,
             "experiment": self.experiment,
             "model_name": self.model_name,
             "model_version": self.model_version,

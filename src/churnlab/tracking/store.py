@@ -62,20 +62,31 @@ def store_lock(purpose: str) -> Iterator[None]:
         yield
 
 
+# MLflow 3's experiment type: "custom_model_development" is a model-training experiment, which
+# the UI opens on its runs (MLflow 3.0-3.x read it from this tag; newer UIs take the type from
+# the "GenAI apps & agents" / "Machine learning" switch instead, see docs/experiments.md)
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def ensure_experiment(client: MlflowClient, name: str) -> str:
-    """The experiment's id, creating it (artifacts under ``mlartifacts/`` for the local store)."""
+    """The experiment's id, creating it (artifacts under ``mlartifacts/`` for the local store)
+    as a model-training experiment (:data:`EXPERIMENT_KIND_TAG`; a kind already set is kept)."""
     config.check_experiment_name(name)
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
+        if EXPERIMENT_KIND_TAG not in exp.tags:
+            client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         end_stale_runs(client, exp.experiment_id)
         return exp.experiment_id
     location = None
     if _local_store(config.tracking_uri()):
         location = (config.artifact_root() / name).as_uri()
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(
+            name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+        )
     except MlflowException:  # another process created it first
         exp = client.get_experiment_by_name(name)
         if exp is None:

@@ -32,9 +32,10 @@ from churnlab.explain import (
 from churnlab.files import check_writable
 from churnlab.model import MODEL_CONFIG, PARAMS, ChurnModel, build_pyfunc
 from churnlab.tracking.artifacts import jsonable, log_figure
+from churnlab.tracking.reuse import REUSE_TAG, code_version, find_reusable, run_key
 from churnlab.tracking.runs import RunSummary, flat_params, run_tags, tracked_run
 from churnlab.tracking.store import connect, ensure_experiment
-from churnlab.training import TrainResult, checked_data, train
+from churnlab.training import TrainResult, checked_data, data_digest, train
 
 log = logging.getLogger(__name__)
 TOP_DEPENDENCE = 5
@@ -239,11 +240,13 @@ def log_and_summarize(
     result: TrainResult,
     spec_text: str | None,
     before_register: Callable[[], Any] | None = None,
+    reuse_key: str | None = None,
     **extra_seconds: float,
 ) -> RunSummary:
     """``log_result`` into ``run`` (the active run), then (after ``before_register``, which
-    logs anything else the run holds) register the model as the run's last step; returns
-    the summary the CLI prints."""
+    logs anything else the run holds) register the model as the run's last step and tag the
+    run with ``reuse_key`` (so a later identical command can reuse it); returns the summary
+    the CLI prints."""
     with warnings.catch_warnings():
         # ids and counts are integers without missing values; MLflow hints at every one
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
@@ -251,6 +254,8 @@ def log_and_summarize(
     if before_register is not None:
         before_register()
     version = register(result.spec, uri)
+    if reuse_key is not None:
+        mlflow.set_tag(REUSE_TAG, reuse_key)
     return RunSummary(
         run_id=run.info.run_id,
         experiment=result.spec.experiment,
@@ -277,8 +282,13 @@ def train_and_log(
     spec_text: str | None = None,
     root: Path | None = None,
     progress: Callable[[str], Any] | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Check the data and split, then train and log inside one MLflow run.
+
+    A FINISHED run of the same spec, data, code and seed (:mod:`churnlab.tracking.reuse`) is
+    reused instead: no new run, no new version; its summary has ``reused`` set. ``force``
+    trains anyway.
 
     Everything that can be checked without fitting (spec, data, features, split) is checked
     before the run starts, so a bad spec leaves no run and registers nothing. The summary's
@@ -289,6 +299,12 @@ def train_and_log(
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
     check_store_writable()
+    key = run_key(spec, data_digest(spec, root), code_version(root), command="train")
+    if not force:
+        reused = find_reusable(connect(), spec.experiment, key)
+        if reused is not None:
+            reused.seconds["total"] = time.perf_counter() - started
+            return reused
     data, splits, data_seconds = checked_data(spec, root, say)
 
     client = connect()
@@ -298,7 +314,7 @@ def train_and_log(
         result.seconds["data"] = data_seconds
         say("logging to MLflow")
         logging_started = time.perf_counter()
-        summary = log_and_summarize(run, result, spec_text)
+        summary = log_and_summarize(run, result, spec_text, reuse_key=key)
     # the run's seconds_* metrics are the training stages (logged before logging ends); the
     # summary's total is the whole command: store checks, data, fit, explain, logging, registry
     summary.seconds["logging"] = time.perf_counter() - logging_started

@@ -8,7 +8,9 @@ SIGTERM) keeps its finished trials, ends the parent run KILLED, and resumes when
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -24,20 +26,24 @@ from optuna.trial import FrozenTrial, TrialState
 
 from churnlab import config
 from churnlab.config import ExperimentSpec
+from churnlab.tracking.reuse import code_version, find_reusable, run_key
 from churnlab.tracking.runs import RunSummary, run_tags, tracked_run
 from churnlab.tracking.store import connect, ensure_experiment, store_lock
 from churnlab.tracking.training import check_store_writable, log_and_summarize
-from churnlab.training import checked_data, train
+from churnlab.training import checked_data, data_digest, train
 from churnlab.training.tuning import TuneResult, open_study, study_name, tune
 from churnlab.vocab import KIND_TAG
 
 log = logging.getLogger(__name__)
 TRIAL_KIND = "tuning_trial"
+# a pruned trial ran as intended (stopped early by the pruner): FINISHED and tagged pruned;
+# KILLED is kept for runs a person interrupted (Ctrl-C, SIGTERM)
 _STATUS = {
     TrialState.COMPLETE: RunStatus.FINISHED,
-    TrialState.PRUNED: RunStatus.KILLED,
+    TrialState.PRUNED: RunStatus.FINISHED,
     TrialState.FAIL: RunStatus.FAILED,
 }
+PRUNED_TAG = "churnlab.pruned"
 
 
 def optuna_storage(root: Path | None = None) -> Path:
@@ -99,6 +105,7 @@ class TrialLogger:
                 "optuna.study": self.study,
                 "optuna.trial": str(trial.number),
                 "optuna.state": state,
+                **({PRUNED_TAG: "true"} if trial.state == TrialState.PRUNED else {}),
                 **(
                     {"churnlab.error": trial.user_attrs["error"]}
                     if "error" in trial.user_attrs
@@ -180,6 +187,10 @@ def _completion(result: TuneResult) -> str:
     return f"{result.counts['complete']}c{result.counts['pruned']}p:best{result.best_trial}"
 
 
+def _full(result: TuneResult, budget: int) -> bool:
+    return result.counts["complete"] + result.counts["pruned"] >= budget
+
+
 def registered_for(result: TuneResult) -> str | None:
     """The version already registered for this completion of the study, if any."""
     done = result.study.user_attrs.get(REGISTERED_ATTR) or {}
@@ -203,6 +214,66 @@ def _registered_elsewhere(run: Any, spec: ExperimentSpec, result: TuneResult, ve
     )
 
 
+def _budget(spec: ExperimentSpec, trials: int | None) -> int:
+    return trials if trials is not None else spec.tuning.trials
+
+
+def tuning_key(spec: ExperimentSpec, root: Path, trials: int | None = None) -> str:
+    """The reuse key of ``churnlab tune``: the spec, data, code, seed and trial budget."""
+    code = code_version(root)
+    return run_key(
+        spec, data_digest(spec, root), code, command="tune", trials=_budget(spec, trials)
+    )
+
+
+def _param(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def reused_tuning(
+    spec: ExperimentSpec, root: Path | None = None, trials: int | None = None
+) -> TuneSummary | None:
+    """The summary of a FINISHED tuned run of the same spec, data, code, seed and trial budget
+    (tagged only when its study had reached the budget), or None: ``tune`` then has nothing to
+    run, train or register."""
+    root = root or config.project_root()
+    return _reused(spec, root, tuning_key(spec, root, trials))
+
+
+def _reused(spec: ExperimentSpec, root: Path, key: str) -> TuneSummary | None:
+    client = connect()
+    run = find_reusable(client, spec.experiment, key)
+    if run is None:
+        return None
+    logged = client.get_run(run.run_id).data
+    prefix = "tuning.best."
+    counts = {"complete": 0, "pruned": 0, "fail": 0}
+    counts.update(
+        {
+            k.removeprefix("tuning_trials_"): int(v)
+            for k, v in logged.metrics.items()
+            if k.startswith("tuning_trials_")
+        }
+    )
+    return TuneSummary(
+        run=run,
+        study=logged.params.get("tuning.study", study_name(spec)),
+        storage=logged.tags.get("optuna.storage", str(optuna_storage(root))),
+        metric=spec.metric,
+        best_params={
+            k.removeprefix(prefix): _param(v)
+            for k, v in logged.params.items()
+            if k.startswith(prefix)
+        },
+        best_value=logged.metrics.get(f"tuning_best_validation_{spec.metric}", math.nan),
+        counts=counts,
+        new_trials=0,
+    )
+
+
 def tune_and_log(
     spec: ExperimentSpec,
     spec_text: str | None = None,
@@ -213,9 +284,15 @@ def tune_and_log(
     progress: Callable[[str], Any] | None = None,
     fresh: bool = False,
     in_memory: bool = False,
+    force: bool = False,
 ) -> TuneSummary:
     """Check data and split, then run (or resume) the study inside a parent MLflow run, train
     the final model with the best params and log it like ``train_and_log``.
+
+    A finished tuned run of the same spec, data, code, seed and budget whose study was
+    complete is reused (:func:`reused_tuning`): no run, no version. ``force`` trains and
+    registers the final model again (no new trials if the study is complete); ``fresh``
+    starts the study over.
 
     Spec, data and split are checked before any run exists; the study is opened (and checked
     for a changed spec) before the parent run starts, so neither leaves a half-made run.
@@ -225,6 +302,11 @@ def tune_and_log(
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
     check_store_writable()
+    key = tuning_key(spec, root, trials)
+    if not (force or fresh):
+        reused = _reused(spec, root, key)
+        if reused is not None:
+            return reused
     data, splits, data_seconds = checked_data(spec, root, say)
     storage = None if in_memory else optuna_storage(root)
     study = open_study(spec, data, storage, fresh=fresh)  # a changed spec fails before any run
@@ -257,7 +339,7 @@ def tune_and_log(
         )
         # workers that end on the same study register one version between them
         with store_lock(f"tuned.{study_name(spec)}"):
-            done = registered_for(result)
+            done = None if force else registered_for(result)
             if done is not None:
                 say(f"version {done} was registered for this study by another worker")
                 summary = _registered_elsewhere(run, spec, result, done)
@@ -272,6 +354,8 @@ def tune_and_log(
                     final,
                     spec_text,
                     before_register=lambda: log_study(result),
+                    # reusable only once the study holds its budget (not cut by --timeout)
+                    reuse_key=key if _full(result, _budget(spec, trials)) else None,
                     tuning=result.seconds,
                 )
                 result.study.set_user_attr(

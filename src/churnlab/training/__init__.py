@@ -3,7 +3,12 @@ the fold loop (fit, calibrate, evaluate), explanations, and tuning with Optuna. 
 returned as data; ``churnlab.tracking`` logs them."""
 
 from churnlab.training.calibration import CalibratedChurnModel
-from churnlab.training.data import TrainingData, load_training_data, select_features
+from churnlab.training.data import (
+    TrainingData,
+    data_digest,
+    load_training_data,
+    select_features,
+)
 from churnlab.training.split import (
     Split,
     SplitError,
@@ -30,6 +35,7 @@ __all__ = [
     "TrainingData",
     "check_classes",
     "checked_data",
+    "data_digest",
     "fold_targets",
     "load_training_data",
     "make_splits",

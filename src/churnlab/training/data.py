@@ -101,6 +101,13 @@ def load_training_data(spec: ExperimentSpec, root: Path | None = None) -> Traini
     return _customers(spec, ds)
 
 
+def data_digest(spec: ExperimentSpec, root: Path | None = None) -> str:
+    """The digest of every byte of the spec's data (folder, .duckdb file or customer table),
+    as :class:`TrainingData` carries it: the data part of what identifies a training run."""
+    table = getattr(spec.data, "table", None)
+    return file_digest(_resolve(root, Path(table if table is not None else spec.data.path)))
+
+
 def _resolve(root: Path | None, path: Path) -> Path:
     root = root if root is not None else Path.cwd()
     path = path if path.is_absolute() else root / path

@@ -16,6 +16,7 @@ chunks streamed to Parquet, so the same seed gives byte-identical files on any m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -36,11 +37,11 @@ from churnlab.data.simulate._common import (
     change_day,
     signup_days,
 )
-from churnlab.files import replace_folder, temp_folder
+from churnlab.files import MARKER, file_digest, replace_folder, temp_folder
 from churnlab.vocab import SIMULATOR_PROFILES as PROFILES
 from churnlab.vocab import SIMULATOR_SCENARIOS as SCENARIOS
 
-__all__ = ["PROFILES", "SCENARIOS", "SimulationParams", "simulate"]
+__all__ = ["PROFILES", "SCENARIOS", "SimulationParams", "existing", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +82,41 @@ def _drop_empty_optional(folder: Path, rows: dict[str, int]) -> None:
             del rows[name]
 
 
-def simulate(
-    out: str | Path,
-    params: SimulationParams | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    force: bool = False,
-) -> dict:
-    """Write the profile's tables plus ``truth`` and ``dataset.json`` to ``out``; return the
-    manifest.
+def _code_digest() -> str:
+    """SHA-256 (16 hex digits) over the simulator's source: what else decides its bytes."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
-    The folder is written beside ``out`` and moved into place at the end, so a failure never
-    leaves a half-written dataset; an existing ``out`` is replaced only if churnlab made it
-    (``force``: even with files added since), see :func:`churnlab.files.replace_folder`.
-    """
-    p = params or SimulationParams()
+
+def existing(out: str | Path, params: SimulationParams) -> dict | None:
+    """The manifest of ``out`` if it already holds this simulation, untouched: made by the same
+    simulator code with the same parameters, every file it wrote present with the digest it
+    had, nothing added. The same seed gives the same bytes, so simulating again is skipped."""
+    folder = Path(out)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if (
+        not isinstance(files, dict)
+        or manifest.get("params") != json.loads(json.dumps(asdict(params)))
+        or manifest.get("code") != _code_digest()
+        or not (folder / MARKER).is_file()
+    ):
+        return None
+    present = {p.name for p in folder.iterdir()} - {MARKER, MANIFEST}
+    if present != set(files):
+        return None
+    if any(file_digest(folder / name) != digest for name, digest in files.items()):
+        return None
+    return manifest
+
+
+def _check_params(p: SimulationParams) -> None:
     if p.accounts < 1 or p.months < 1:
         raise ValueError("accounts and months must be at least 1")
     if p.profile not in _MODULES:
@@ -105,6 +127,28 @@ def simulate(
         raise ValueError(
             f"scenario {p.scenario!r} is simulated for the b2b_saas profile only, not {p.profile!r}"
         )
+
+
+def simulate(
+    out: str | Path,
+    params: SimulationParams | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+    reuse: bool = False,
+) -> dict:
+    """Write the profile's tables plus ``truth`` and ``dataset.json`` to ``out``; return the
+    manifest.
+
+    The folder is written beside ``out`` and moved into place at the end, so a failure never
+    leaves a half-written dataset; an existing ``out`` is replaced only if churnlab made it
+    (``force``: even with files added since), see :func:`churnlab.files.replace_folder`.
+    ``reuse``: if ``out`` already holds this simulation (:func:`existing`), keep it and return
+    its manifest with ``"reused": True``.
+    """
+    p = params or SimulationParams()
+    _check_params(p)
+    if reuse and (kept := existing(out, p)) is not None:
+        return {**kept, "reused": True}
     clock = Clock(p.start, p.months)
     if p.scenario != "none" and not 0 < change_day(p, clock) < clock.days:
         raise ValueError(
@@ -157,6 +201,8 @@ def simulate(
             "params": asdict(p),
             "rows": rows,
             "events": _MODULES[p.profile].EVENT_MAPPING,
+            "code": _code_digest(),
+            "files": {f.name: file_digest(f) for f in sorted(tmp.iterdir())},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         replace_folder(tmp, out, force)

@@ -13,14 +13,8 @@ from tests.conftest import tiny_frames, write_frames
 
 KEYS = ["cutoff", "account_id"]
 
-
-@pytest.fixture(scope="module")
-def spark():
-    from churnlab.data import spark_session
-
-    session = spark_session()
-    yield session
-    session.stop()
+# one process runs every Spark test, on the session-wide ``spark`` fixture (tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("spark")
 
 
 def _table(path, engine, cutoffs, horizon, vocabulary, observed_until=None) -> pd.DataFrame:

@@ -13,14 +13,8 @@ import pytest
 from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.scoring.batch import score_job
 
-
-@pytest.fixture(scope="module")
-def spark():
-    from churnlab.data import spark_session
-
-    session = spark_session()
-    yield session
-    session.stop()
+# one process runs every Spark test, on the session-wide ``spark`` fixture (tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("spark")
 
 
 def test_spark_engine_scores_like_duckdb(trained, spark, tmp_path):

@@ -42,7 +42,17 @@ def add_events_mapping(folder: Path, events: dict | None = None) -> Path:
 
 # units of work measured slowest (seconds on 2 loaded cores), handed out first; the rest follow in
 # file order. Re-measure with `make test` (it prints the slowest tests) when this list drifts.
-HEAVY_FIRST: list[str] = []
+HEAVY_FIRST = [
+    "tests/analytics/test_notebooks_report.py",
+    "spark",
+    "tests/features/test_leakage.py",
+    "tests/tracking/test_survival_runs.py",
+    "tests/reliability/test_concurrency_store.py",
+    "tests/tracking/test_tuning.py",
+    "tests/tracking/test_runs.py",
+    "tests/reliability/test_concurrency_tune.py",
+    "tests/reliability/test_interrupts_train.py",
+]
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

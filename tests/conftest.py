@@ -1,4 +1,5 @@
-"""Shared fixtures: a small simulated dataset and a tiny hand-made one."""
+"""Shared fixtures (a small simulated dataset, a tiny hand-made one, one Spark session per test
+process) and how ``pytest -n N --dist loadgroup`` (``make test``) shares the work out."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from churnlab.data.simulate import SimulationParams, simulate
 SMALL = SimulationParams(accounts=1500, months=18, seed=7)
 # the simulator's event roles, as dataset.json's `events` section carries them (until the
 # simulator writes its own mapping, tests that need the role-based builders add it)
+# Under xdist every worker runs one test at a time on its own core: LightGBM (and the churnlab
+# processes the tests start, which inherit this) use one thread each, not one per core.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("CHURNLAB_THREADS", "1")
+
 B2B_EVENTS = {
     "roles": {
         "session_start": ["login"],
@@ -65,6 +71,50 @@ def add_events_mapping(folder: Path, events: dict | None = None) -> Path:
     raw.setdefault("events", events or B2B_EVENTS)
     manifest.write_text(json.dumps(raw, indent=2))
     return folder
+
+
+# units of work measured slowest (seconds on 2 loaded cores), handed out first; the rest follow in
+# file order. Re-measure with `make test` (it prints the slowest tests) when this list drifts.
+HEAVY_FIRST = [
+    "monitoring",
+    "tests/analytics/test_notebooks_report.py",
+    "spark",
+    "tests/features/test_leakage.py",
+    "tests/tracking/test_survival_runs.py",
+    "tests/reliability/test_concurrency_store.py",
+    "tests/tracking/test_tuning.py",
+    "tests/tracking/test_runs.py",
+    "tests/reliability/test_concurrency_tune.py",
+    "tests/reliability/test_interrupts_train.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """One unit of work per test file (its module fixtures are built once), unless the file
+    names its own ``xdist_group`` (the Spark files share one JVM); the costliest units first so
+    the workers finish together (``--dist loadgroup --no-loadscope-reorder`` in ``make test``)."""
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+    def unit(item) -> str:
+        mark = item.get_closest_marker("xdist_group")
+        return mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+
+    items.sort(key=lambda item: rank.get(unit(item), len(rank)))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession per test process (a JVM start costs seconds); the Spark test
+    files share an ``xdist_group`` so they run in the same process."""
+    from churnlab.data import spark_session
+
+    session = spark_session()
+    yield session
+    session.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,8 @@ Environment variables (all optional; the defaults are the demo):
 * ``CHURNLAB_NB_HORIZON``: horizon in days (``90``)
 * ``CHURNLAB_NB_EXPERIMENT``: MLflow experiment the notebooks train into and read the champion
   of (``notebooks``, so running them never moves the demo's champion)
-* ``CHURNLAB_NB_FAST``: ``1`` trains small models (the test suite sets it)
+* ``CHURNLAB_NB_FAST``: ``1`` trains small models (60 trees for the LightGBM families; the test
+  suite sets it)
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def experiment_specs(s: NotebookSettings, folder: str | Path = "experiments") ->
             experiment=s.experiment,
             registered_model=None,
         )
-        if s.fast and raw["model"]["family"] == "lightgbm":
+        if s.fast and raw["model"]["family"] in ("lightgbm", "lightgbm_survival"):
             raw["model"]["params"] = {**raw["model"].get("params", {}), "n_estimators": 60}
         specs.append(parse_spec(raw, source=path))
     return specs

@@ -36,7 +36,7 @@ def executed(tmp_path_factory):
     for key, value in {
         "CHURNLAB_HOME": str(root),
         "CHURNLAB_NB_DATA": "data/tiny",
-        "CHURNLAB_NB_CUTOFFS": "2024-03-01:2025-01-01:1M",
+        "CHURNLAB_NB_CUTOFFS": "2024-03-01:2025-01-01:2M",  # six cutoffs: every cell still runs
         "CHURNLAB_NB_HORIZON": "60",
         "CHURNLAB_NB_EXPERIMENT": "nbtest",
         "CHURNLAB_NB_FAST": "1",

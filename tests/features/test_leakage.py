@@ -138,7 +138,7 @@ def later_changes(draw):
     return events, tickets, surveys, churn_account_1_at, resolve_open_ticket_at
 
 
-_BEFORE: list = []  # the unchanged data and its features: the same in every example
+_BEFORE: list = []  # the unchanged data's observations and features: the same in every example
 
 
 def _before(tmp_path_factory):
@@ -148,7 +148,8 @@ def _before(tmp_path_factory):
             observed_until="2024-07-01",
         )
         keys = ds.con.execute(build_observations(ds, [CUTOFF], horizon_days=30))
-        _BEFORE.append((ds, [_features(ds, keys, vocab) for vocab in VOCABULARIES]))
+        features = [_features(ds, keys, vocab) for vocab in VOCABULARIES]
+        _BEFORE.append((keys, keys.set_index(KEYS), features))
     return _BEFORE[0]
 
 
@@ -158,7 +159,7 @@ def _before(tmp_path_factory):
 @given(changes=later_changes())
 def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, changes):
     events, tickets, surveys, churn_at, resolve_at = changes
-    before, features_before = _before(tmp_path_factory)
+    keys, labels_before, features_before = _before(tmp_path_factory)
     frames = tiny_frames()
     frames["events"] = pd.concat([frames["events"], events], ignore_index=True)
     frames["tickets"] = pd.concat([frames["tickets"], tickets], ignore_index=True)
@@ -175,13 +176,9 @@ def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, change
         write_frames(frames, tmp_path_factory.mktemp("after")), observed_until="2024-07-01"
     )
 
-    keys = before.con.execute(build_observations(before, [CUTOFF], horizon_days=30))
     for vocab, expected in zip(VOCABULARIES, features_before, strict=True):
         _assert_same(expected, _features(after, keys, vocab))
 
-    labels_before = before.con.execute(
-        build_observations(before, [CUTOFF], horizon_days=30)
-    ).set_index(KEYS)
     labels_after = after.con.execute(
         build_observations(after, [CUTOFF], horizon_days=30)
     ).set_index(KEYS)

@@ -14,17 +14,9 @@ from tests.conftest import requires_java, tiny_frames, write_frames
 KEYS = ["cutoff", "account_id"]
 
 # Spark needs Java 17: skipped with the reason where it is missing (CI sets
-# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run)
-pytestmark = requires_java()
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from churnlab.data import spark_session
-
-    session = spark_session()
-    yield session
-    session.stop()
+# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run); one process runs every Spark
+# test, on the session-wide ``spark`` fixture (tests/conftest.py)
+pytestmark = [requires_java(), pytest.mark.xdist_group("spark")]
 
 
 def _table(path, engine, cutoffs, horizon, vocabulary, observed_until=None) -> pd.DataFrame:

@@ -15,17 +15,9 @@ from churnlab.scoring.batch import score_job
 from tests.conftest import requires_java
 
 # Spark needs Java 17: skipped with the reason where it is missing (CI sets
-# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run)
-pytestmark = requires_java()
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from churnlab.data import spark_session
-
-    session = spark_session()
-    yield session
-    session.stop()
+# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run); one process runs every Spark
+# test, on the session-wide ``spark`` fixture (tests/conftest.py)
+pytestmark = [requires_java(), pytest.mark.xdist_group("spark")]
 
 
 def test_spark_engine_scores_like_duckdb(trained, spark, tmp_path):

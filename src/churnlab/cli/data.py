@@ -95,7 +95,8 @@ def simulate(
     if manifest.get("reused"):
         console.print(
             f"kept [bold]{out}[/]: it already holds this simulation (same seed, parameters "
-            f"and simulator), {rows['events']:,} events; delete it to simulate again"
+            f"and simulator), {rows['events']:,} events; delete it to simulate again",
+            soft_wrap=True,
         )
         return
     console.print(

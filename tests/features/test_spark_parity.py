@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from churnlab.data import SimulationParams, Vocabulary, fit_vocabulary, load_dataset, simulate
 from churnlab.features import build_features, build_observations
 from tests.conftest import tiny_frames, write_frames
 
 KEYS = ["cutoff", "account_id"]
-
-# one process runs every Spark test, on the session-wide ``spark`` fixture (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("spark")
 
 
 def _table(path, engine, cutoffs, horizon, vocabulary, observed_until=None) -> pd.DataFrame:

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.scoring.batch import score_job
-
-# one process runs every Spark test, on the session-wide ``spark`` fixture (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("spark")
 
 
 def test_spark_engine_scores_like_duckdb(trained, spark, tmp_path):

@@ -108,7 +108,7 @@ run: $(RUN_STEPS) ## the whole demo: $(RUN_CHAIN) (features built once and cache
 
 test: $(STAMP) docs ## check the layer contracts, build the docs strictly, run the test suite
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder -q --durations=20
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder -q --durations=20
 
 docs: $(STAMP) ## build the documentation site into site/ (mkdocs --strict, offline)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

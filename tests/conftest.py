@@ -1,5 +1,5 @@
 """Shared fixtures (a small simulated dataset, a tiny hand-made one, one Spark session per test
-process) and how ``pytest -n N --dist loadgroup`` (``make test``) shares the work out."""
+process) and the order in which ``pytest -n N --dist loadfile`` (``make test``) hands out files."""
 
 from __future__ import annotations
 
@@ -73,43 +73,38 @@ def add_events_mapping(folder: Path, events: dict | None = None) -> Path:
     return folder
 
 
-# units of work measured slowest (seconds on 2 loaded cores), handed out first; the rest follow in
+# Test files measured slowest (their module fixtures included), handed out first so the workers
+# finish together (`--dist loadfile --no-loadscope-reorder` in `make test`); the rest follow in
 # file order. Re-measure with `make test` (it prints the slowest tests) when this list drifts.
+# (pytest 9 ignores xdist's `xdist_group` grouping: it renames items through a private field.)
 HEAVY_FIRST = [
-    "monitoring",
-    "tests/analytics/test_notebooks_report.py",
-    "spark",
-    "tests/features/test_leakage.py",
-    "tests/tracking/test_survival_runs.py",
-    "tests/reliability/test_concurrency_store.py",
-    "tests/tracking/test_tuning.py",
+    "tests/monitoring/test_scenarios.py",
+    "tests/monitoring/test_monitor.py",
     "tests/tracking/test_runs.py",
-    "tests/reliability/test_concurrency_tune.py",
+    "tests/monitoring/test_retrain.py",
+    "tests/features/test_leakage.py",
+    "tests/features/test_spark_parity.py",
+    "tests/analytics/test_notebooks_report.py",
+    "tests/training/test_train.py",
+    "tests/scoring/test_spark.py",
     "tests/reliability/test_interrupts_train.py",
+    "tests/scoring/test_batch.py",
+    "tests/tracking/test_tuning.py",
+    "tests/reliability/test_concurrency_tune.py",
+    "tests/tracking/test_survival_runs.py",
+    "tests/tracking/test_reuse.py",
 ]
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """One unit of work per test file (its module fixtures are built once), unless the file
-    names its own ``xdist_group`` (the Spark files share one JVM); the costliest units first so
-    the workers finish together (``--dist loadgroup --no-loadscope-reorder`` in ``make test``)."""
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    for item in items:
-        if not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-    def unit(item) -> str:
-        mark = item.get_closest_marker("xdist_group")
-        return mark.args[0] if mark.args else mark.kwargs.get("name", "default")
-
-    items.sort(key=lambda item: rank.get(unit(item), len(rank)))
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 @pytest.fixture(scope="session")
 def spark():
-    """One local SparkSession per test process (a JVM start costs seconds); the Spark test
-    files share an ``xdist_group`` so they run in the same process."""
+    """One local SparkSession per test process, shared by the Spark test files (a session
+    start costs seconds)."""
     from churnlab.data import spark_session
 
     session = spark_session()

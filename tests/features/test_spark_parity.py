@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from churnlab.data import SimulationParams, Vocabulary, fit_vocabulary, load_dataset, simulate
 from churnlab.features import build_features, build_observations
@@ -14,9 +13,9 @@ from tests.conftest import requires_java, tiny_frames, write_frames
 KEYS = ["cutoff", "account_id"]
 
 # Spark needs Java 17: skipped with the reason where it is missing (CI sets
-# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run); one process runs every Spark
-# test, on the session-wide ``spark`` fixture (tests/conftest.py)
-pytestmark = [requires_java(), pytest.mark.xdist_group("spark")]
+# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run); the session-wide ``spark``
+# fixture (tests/conftest.py) is shared by every Spark test of a worker
+pytestmark = requires_java()
 
 
 def _table(path, engine, cutoffs, horizon, vocabulary, observed_until=None) -> pd.DataFrame:

@@ -17,10 +17,6 @@ from churnlab.features import build_observations
 from churnlab.monitoring import EXIT_RETRAIN, monitor
 from tests.monitoring.conftest import HORIZON, _project, scenario_project, score_batches
 
-# the monitoring files share one process, so the session champion is trained once
-pytestmark = pytest.mark.xdist_group("monitoring")
-
-
 WEEKS = [str(d.date()) for d in pd.date_range("2024-11-01", periods=20, freq="7D")]
 
 

@@ -18,9 +18,6 @@ from tests.monitoring.conftest import (
     scenario_project,
 )
 
-# the monitoring files share one process, so the session champion is trained once
-pytestmark = pytest.mark.xdist_group("monitoring")
-
 
 def _spec(data, **monitoring):
     return parse_spec(

@@ -8,9 +8,6 @@ import pytest
 from churnlab.monitoring import monitor
 from tests.monitoring.conftest import AFTER, BEFORE, _project, scenario_project, score_batches
 
-# the monitoring files share one process, so the session champion is trained once
-pytestmark = pytest.mark.xdist_group("monitoring")
-
 # what each scenario changes (churnlab.data.simulate.b2b_saas), as churn drivers
 DRIVERS = {
     "price_increase": {"billing"},

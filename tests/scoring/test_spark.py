@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.scoring.batch import score_job
 from tests.conftest import requires_java
 
 # Spark needs Java 17: skipped with the reason where it is missing (CI sets
-# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run); one process runs every Spark
-# test, on the session-wide ``spark`` fixture (tests/conftest.py)
-pytestmark = [requires_java(), pytest.mark.xdist_group("spark")]
+# CHURNLAB_REQUIRE_SPARK, so there a missing Java fails the run); the session-wide ``spark``
+# fixture (tests/conftest.py) is shared by every Spark test of a worker
+pytestmark = requires_java()
 
 
 def test_spark_engine_scores_like_duckdb(trained, spark, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def server(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
+        start_new_session=True,  # its own process group: the server's workers end with it
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -58,14 +60,16 @@ def server(tmp_path):
         except OSError:
             time.sleep(0.5)
     else:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
         raise RuntimeError("mlflow server did not start in 120 s")
     yield url, tmp_path
-    proc.terminate()
+    # the server starts uvicorn, a job runner and huey consumers: end the whole group, or they
+    # outlive the test
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_train_against_tracking_server(server, small_sim, project, monkeypatch):

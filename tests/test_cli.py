@@ -333,7 +333,7 @@ def test_help_and_errors_print_syntax_as_written(tmp_path):
     top = runner.invoke(app, ["--help"], terminal_width=80)
     assert top.exit_code == 0
     commands = top.output.split("Commands:")[1].strip().splitlines()
-    assert len(commands) == 13
+    assert len(commands) == 15  # with monitor and retrain
     for line in commands:
         name, summary = line.split(maxsplit=1)
         assert summary.endswith(".") and not summary.endswith("..."), line

@@ -57,8 +57,9 @@ def monitor(
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Check every logged scoring batch of a registered model against its reference profile:
-    data drift per feature and driver, prediction drift, realized performance where labels
+    """Check the logged batches of a model for drift and decay.
+
+    Every logged batch against the model's reference profile: data drift per feature and driver, prediction drift, realized performance where labels
     have matured, estimated performance where they have not. Exit code 0 for ok or warn,
     3 for retrain."""
     from churnlab.monitoring import monitor as run_monitor
@@ -89,8 +90,10 @@ def retrain(
     spec_file: Annotated[Path, typer.Argument(help="experiment spec (YAML)")],
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Champion/challenger: train a challenger on the spec's newest complete cutoffs, score
-    both on the same out-of-time window, and promote the challenger only if it beats the
+    """Train a challenger; promote it only if it wins.
+
+    Champion/challenger: the challenger is trained on the spec's newest complete cutoffs, and
+    both are scored on the same out-of-time window, and promote the challenger only if it beats the
     champion on the spec's metric without losing revenue captured (margins: the spec's
     monitoring section)."""
     from churnlab.cli.train import interrupts_reported

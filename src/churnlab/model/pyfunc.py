@@ -191,8 +191,12 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
             settings=self.reason_settings,
             tiers=tier,
         )
+        # missing texts are None, not NaN: pandas 3 infers a string dtype whose missing value is
+        # NaN, which a Spark string column would turn into the text "nan"
         return {
-            c: top[c].to_numpy(dtype=float if c.startswith("contribution_") else object)
+            c: top[c].to_numpy(dtype=float)
+            if c.startswith("contribution_")
+            else top[c].astype(object).where(top[c].notna(), None).to_numpy(dtype=object)
             for c in REASON_COLUMNS
         }
 

@@ -94,6 +94,12 @@ def score_spark(
     )
     scored = features.select(*keys, udf(F.struct(*cols)).alias("s")).select(*keys, "s.*")
     out = scored.toPandas()[[c.name for c in output.inputs]]
+    # a missing text (no reason for a low-tier row) reaches Spark as pandas 3's string NaN, which
+    # spark_udf writes as the text "nan"; batch scoring gives None. Generated texts are words,
+    # never the bare "nan", so the text columns get their missing values back.
+    for c in fields:
+        if SPARK_TYPES.get(str(getattr(c.type, "name", c.type)), "string") == "string":
+            out[c.name] = out[c.name].astype(object).where(out[c.name] != "nan", None)
     features.unpersist()
     if len(out) != n:
         raise ScoringError(f"Spark scored {len(out)} of {n} rows")

@@ -287,8 +287,8 @@ def train_and_log(
     """Check the data and split, then train and log inside one MLflow run.
 
     A FINISHED run of the same spec, data, code and seed (:mod:`churnlab.tracking.reuse`) is
-    reused instead: no new run, no new version; its summary has ``reused`` set. ``force``
-    trains anyway.
+    reused instead, once the data are checked: no new run, no new version; its summary has
+    ``reused`` set. ``force`` trains anyway.
 
     Everything that can be checked without fitting (spec, data, features, split) is checked
     before the run starts, so a bad spec leaves no run and registers nothing. The summary's
@@ -299,13 +299,15 @@ def train_and_log(
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
     check_store_writable()
+    # spec, params, data and split are checked before the store is touched: bad input leaves
+    # nothing behind, not even a new mlflow.db
+    data, splits, data_seconds = checked_data(spec, root, say)
     key = run_key(spec, data_digest(spec, root), code_version(root), command="train")
     if not force:
         reused = find_reusable(connect(), spec.experiment, key)
         if reused is not None:
             reused.seconds["total"] = time.perf_counter() - started
             return reused
-    data, splits, data_seconds = checked_data(spec, root, say)
 
     client = connect()
     exp_id = ensure_experiment(client, spec.experiment)

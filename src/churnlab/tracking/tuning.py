@@ -302,12 +302,12 @@ def tune_and_log(
     say = progress or (lambda msg: log.info(msg))
     root = root or config.project_root()
     check_store_writable()
+    data, splits, data_seconds = checked_data(spec, root, say)  # before the store is touched
     key = tuning_key(spec, root, trials)
     if not (force or fresh):
         reused = _reused(spec, root, key)
         if reused is not None:
             return reused
-    data, splits, data_seconds = checked_data(spec, root, say)
     storage = None if in_memory else optuna_storage(root)
     study = open_study(spec, data, storage, fresh=fresh)  # a changed spec fails before any run
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -61,6 +62,20 @@ def main(
     import matplotlib
 
     matplotlib.use("Agg")
+    sys.unraisablehook = _quiet_at_shutdown
+
+
+def _quiet_at_shutdown(unraisable: Any) -> None:
+    """Ibis's ``Comparable.__del__`` can raise ``KeyError`` while the interpreter shuts down
+    after an interrupt (its equality cache is torn down first); Python prints that as an
+    "Exception ignored" traceback after churnlab's own one-line message. Only that case is
+    silenced; every other unraisable exception is printed as usual."""
+    obj = getattr(unraisable, "object", None)
+    if (sys.is_finalizing() or isinstance(unraisable.exc_value, KeyError)) and "ibis" in getattr(
+        obj, "__module__", ""
+    ) + getattr(obj, "__qualname__", ""):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _terminated(signum: int, frame: Any) -> None:

@@ -262,18 +262,25 @@ class ReasonsSpec(_Strict):
         return {**DEFAULT_HINTS, **self.hints}
 
 
-def load_reasons(path: str | Path) -> ReasonsSpec:
-    """Reason settings from a YAML file (its ``reasons`` section, or the file itself), to edit
-    hints and thresholds at scoring time without retraining; errors name the key."""
-    path = Path(path)
+def _yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file's top-level mapping; a missing file, bad YAML or another shape is a
+    SpecError naming the file."""
     if not path.exists():
-        raise SpecError(f"{path}: reasons file not found")
+        raise SpecError(f"{path}: {what} not found")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    return raw
+
+
+def load_reasons(path: str | Path) -> ReasonsSpec:
+    """Reason settings from a YAML file (its ``reasons`` section, or the file itself), to edit
+    hints and thresholds at scoring time without retraining; errors name the key."""
+    path = Path(path)
+    raw = _yaml_mapping(path, "reasons file")
     try:
         return ReasonsSpec.model_validate(raw.get("reasons", raw))
     except ValidationError as exc:
@@ -541,14 +548,7 @@ def check_experiment_name(name: str) -> str:
 def load_spec(path: str | Path, **overrides: Any) -> ExperimentSpec:
     """Read and validate an experiment spec; errors name the offending key."""
     path = Path(path)
-    if not path.exists():
-        raise SpecError(f"{path}: experiment spec not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    raw = _yaml_mapping(path, "experiment spec")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return parse_spec(raw, source=path)
 

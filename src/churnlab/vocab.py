@@ -33,6 +33,8 @@ DRIVERS = (
 
 FAMILIES = ("logistic", "lightgbm", "cox", "lightgbm_survival")
 SURVIVAL_FAMILIES = ("cox", "lightgbm_survival")
+# uplift families: the effect of a retention contact on churn (``churnlab.modeling.uplift``)
+UPLIFT_FAMILIES = ("uplift_t", "uplift_x", "uplift_dr")
 # the simulator's product profiles (``churnlab simulate --profile``); the first is the default
 SIMULATOR_PROFILES = ("b2b_saas", "consumer_social", "streaming")
 # what changes in the simulated business at a date (``churnlab simulate --scenario``); the
@@ -103,6 +105,7 @@ __all__ = [
     "SURVIVAL_FAMILIES",
     "TIERS",
     "TIER_SHARES",
+    "UPLIFT_FAMILIES",
     "champion_uri",
     "registered_model_name",
 ]

@@ -10,9 +10,10 @@ plus the base value, so ``contributions.sum(axis=1) + base`` is that scale's sco
 Probabilities are not the estimator's: ``churnlab.training.calibration`` calibrates
 ``predict_raw`` on the validation rows.
 
-A spec's ``model.params`` dict maps onto the keywords with :meth:`ChurnEstimator.keywords_for`:
+A spec's ``model.params`` dict maps onto the keywords with :meth:`FamilyEstimator.keywords_for`:
 the names a family declares go to their keyword, any other library parameter to
-``extra_params``.
+``extra_params``. :class:`FamilyEstimator` holds that and the column handling; the uplift
+families (``churnlab.modeling.uplift``) share it without the churn contract's methods.
 """
 
 from __future__ import annotations
@@ -46,14 +47,14 @@ class NotFittedError(RuntimeError):
     pass
 
 
-class ChurnEstimator(BaseEstimator):
-    """Shared parameters, column handling and fit checks. Families declare their keyword
-    parameters in ``__init__`` (library parameters first, in the order the library gets them)
-    and implement ``_fit_model``, ``_raw_log_odds`` and ``_contributions``."""
+class FamilyEstimator(BaseEstimator):
+    """What every family shares, churn and uplift alike: its keyword parameters (checked
+    against a spec's ``model.params``), the training columns and their preparation, and the
+    fitted check. Families declare their keyword parameters in ``__init__`` (library
+    parameters first, in the order the library gets them)."""
 
     family: ClassVar[str] = ""
-    kind: ClassVar[str] = "classifier"
-    attribution_scale: ClassVar[str] = "log-odds"  # what ``contributions`` add up to
+    kind: ClassVar[str] = ""
 
     # -- parameters ----------------------------------------------------------------------------
     @classmethod
@@ -119,6 +120,71 @@ class ChurnEstimator(BaseEstimator):
                 f"{type(self).__name__}; set them as keywords"
             )
         return {**own, **extra}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _learn_columns(self, X: pd.DataFrame) -> None:
+        """Record the training columns, which are categorical, and their categories."""
+        self.feature_names_in_ = list(X.columns)
+        self.categorical_ = [c for c in X.columns if is_categorical(X[c])]
+        self.categories_ = {
+            c: sorted(pd.Series(X[c]).dropna().astype(str).unique()) for c in self.categorical_
+        }
+
+    def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Columns in training order, categoricals with the training categories (unseen -> NaN),
+        numbers as float64. Missing columns are an error naming them."""
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(X).__name__}")
+        missing = [c for c in self.feature_names_in_ if c not in X.columns]
+        if missing:
+            raise ValueError(f"missing feature column(s): {missing}")
+        dtypes = X.dtypes
+        ready = [
+            c
+            for c in self.feature_names_in_
+            if c not in self.categorical_
+            and (pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c]))
+        ]
+        # the columns that are numbers already convert in one block (single-row scoring latency)
+        block = X[ready].astype("float64")
+        out = {}
+        for c in self.feature_names_in_:
+            if c in block:
+                continue
+            col = X[c]
+            if c in self.categorical_:
+                if isinstance(col.dtype, pd.CategoricalDtype) and list(col.cat.categories) == list(
+                    self.categories_[c]
+                ):
+                    out[c] = col.array  # prepared already
+                    continue
+                # values outside the training categories (unseen) and missing ones get code -1
+                cats = pd.Index(self.categories_[c], dtype=object)
+                codes = cats.get_indexer(col.astype("string").astype(object))
+                out[c] = pd.Categorical.from_codes(codes, categories=self.categories_[c])
+            else:
+                try:
+                    out[c] = pd.to_numeric(col, errors="raise").astype("float64")
+                except (TypeError, ValueError) as exc:
+                    bad = col[pd.to_numeric(col, errors="coerce").isna() & col.notna()].head(3)
+                    raise ValueError(
+                        f"feature column {c!r} must be numeric; bad values {bad.tolist()}"
+                    ) from exc
+        if out:
+            block = pd.concat([block, pd.DataFrame(out, index=X.index)], axis=1)
+        return block[self.feature_names_in_]
+
+
+class ChurnEstimator(FamilyEstimator):
+    """A churn family: fit checks, the raw score and attributions. Families implement
+    ``_fit_model``, ``_raw_log_odds`` and ``_contributions``."""
+
+    kind: ClassVar[str] = "classifier"
+    attribution_scale: ClassVar[str] = "log-odds"  # what ``contributions`` add up to
 
     def __setstate__(self, state: dict) -> None:
         # estimators pickled before they took keyword parameters held one ``params`` dict;
@@ -204,63 +270,6 @@ class ChurnEstimator(BaseEstimator):
         validation rows together without them (``training`` does so for single tables); None
         when the family cannot be refitted that way."""
         return None
-
-    # -- helpers -------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not getattr(self, "fitted_", False):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
-
-    def _learn_columns(self, X: pd.DataFrame) -> None:
-        """Record the training columns, which are categorical, and their categories."""
-        self.feature_names_in_ = list(X.columns)
-        self.categorical_ = [c for c in X.columns if is_categorical(X[c])]
-        self.categories_ = {
-            c: sorted(pd.Series(X[c]).dropna().astype(str).unique()) for c in self.categorical_
-        }
-
-    def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Columns in training order, categoricals with the training categories (unseen -> NaN),
-        numbers as float64. Missing columns are an error naming them."""
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"expected a pandas DataFrame, got {type(X).__name__}")
-        missing = [c for c in self.feature_names_in_ if c not in X.columns]
-        if missing:
-            raise ValueError(f"missing feature column(s): {missing}")
-        dtypes = X.dtypes
-        ready = [
-            c
-            for c in self.feature_names_in_
-            if c not in self.categorical_
-            and (pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c]))
-        ]
-        # the columns that are numbers already convert in one block (single-row scoring latency)
-        block = X[ready].astype("float64")
-        out = {}
-        for c in self.feature_names_in_:
-            if c in block:
-                continue
-            col = X[c]
-            if c in self.categorical_:
-                if isinstance(col.dtype, pd.CategoricalDtype) and list(col.cat.categories) == list(
-                    self.categories_[c]
-                ):
-                    out[c] = col.array  # prepared already
-                    continue
-                # values outside the training categories (unseen) and missing ones get code -1
-                cats = pd.Index(self.categories_[c], dtype=object)
-                codes = cats.get_indexer(col.astype("string").astype(object))
-                out[c] = pd.Categorical.from_codes(codes, categories=self.categories_[c])
-            else:
-                try:
-                    out[c] = pd.to_numeric(col, errors="raise").astype("float64")
-                except (TypeError, ValueError) as exc:
-                    bad = col[pd.to_numeric(col, errors="coerce").isna() & col.notna()].head(3)
-                    raise ValueError(
-                        f"feature column {c!r} must be numeric; bad values {bad.tolist()}"
-                    ) from exc
-        if out:
-            block = pd.concat([block, pd.DataFrame(out, index=X.index)], axis=1)
-        return block[self.feature_names_in_]
 
     def _fit_model(self, X, y, X_val, y_val) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -28,6 +28,7 @@ from churnlab.vocab import (
     METRICS,
     NAME_PATTERN,
     SURVIVAL_FAMILIES,
+    UPLIFT_FAMILIES,
     registered_model_name,
 )
 
@@ -154,7 +155,7 @@ class FeatureSelection(_Strict):
 
 
 class ModelSpec(_Strict):
-    family: Literal[FAMILIES]  # type: ignore[valid-type]
+    family: Literal[FAMILIES + UPLIFT_FAMILIES]  # type: ignore[valid-type]
     params: dict[str, Any] = {}
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
 
@@ -316,6 +317,22 @@ class PopulationSpec(_Strict):
         return self
 
 
+class UpliftSpec(_Strict):
+    """Uplift families: where the treatment status comes from, and the campaign economics
+    scoring turns an uplift into an expected gain with (``uplift x MRR x value_months -
+    contact_cost - offer_cost``; ``churnlab score`` options override them).
+
+    An observation is randomized when its account had a campaign contact in the
+    ``contact_window_days`` before its cutoff (``churnlab.features.treatment``); the others
+    take no part in uplift training or evaluation.
+    """
+
+    contact_window_days: int = Field(7, ge=1)
+    value_months: float = Field(12.0, gt=0)
+    contact_cost: float = Field(1.0, ge=0)
+    offer_cost: float = Field(50.0, ge=0)
+
+
 class MonitoringSpec(_Strict):
     """When ``churnlab monitor`` says ``warn`` or ``retrain`` (and ``churnlab retrain``
     promotes). Defaults follow common practice, not any one dataset:
@@ -456,6 +473,9 @@ class ExperimentSpec(_Strict):
     search_space: dict[str, SearchParam] | None = None
     tuning: TuningSpec = TuningSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
+    uplift: UpliftSpec | None = Field(
+        None, description="uplift families: treatment window and campaign economics"
+    )
 
     tune: QuickTune | None = Field(
         None, description="train: run a quick in-memory study before the final fit"
@@ -502,9 +522,27 @@ class ExperimentSpec(_Strict):
                 f"lead_days: the {self.model.family} survival family scores churn within "
                 "horizon_days of the cutoff; a lead gap is not supported for survival families"
             )
+        if self.model.family in UPLIFT_FAMILIES:
+            self._check_uplift()
+        elif self.uplift is not None:
+            raise ValueError(f"uplift: a section for the uplift families, not {self.model.family}")
         if isinstance(self.data, TableData) and self.split.kind == "out_of_time":
             object.__setattr__(self, "split", self.split.model_copy(update={"kind": "random"}))
         return self
+
+    def _check_uplift(self) -> None:
+        family = self.model.family
+        if not isinstance(self.data, EventData):
+            raise ValueError(
+                f"model.family: {family} needs event data with a campaigns table (the treatment "
+                "status of each observation); a single customer table has none"
+            )
+        if self.search_space or self.tune is not None:
+            raise ValueError(f"search_space/tune: tuning is for the churn families, not {family}")
+        if self.split.backtest_folds > 1:
+            raise ValueError(f"split.backtest_folds: {family} trains on one out-of-time split")
+        if self.uplift is None:
+            object.__setattr__(self, "uplift", UpliftSpec())
 
     @model_validator(mode="after")
     def _population_fits_data(self) -> ExperimentSpec:

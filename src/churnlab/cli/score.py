@@ -42,6 +42,30 @@ def score(
             "model's for this job",
         ),
     ] = None,
+    uplift_model: Annotated[
+        str | None,
+        typer.Option(
+            "--uplift-model",
+            help="an uplift model (models:/NAME@ALIAS, ...): adds uplift, expected_gain and "
+            "action (contact/skip) to every row",
+        ),
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option(min=0, help="with --uplift-model: contact at most N accounts")
+    ] = None,
+    min_gain: Annotated[
+        float | None,
+        typer.Option("--min-gain", help="with --uplift-model: contact only gains >= X"),
+    ] = None,
+    value_months: Annotated[
+        float | None, typer.Option(help="months of MRR a kept customer is worth (model's default)")
+    ] = None,
+    contact_cost: Annotated[
+        float | None, typer.Option(help="cost of one contact (the uplift model's default)")
+    ] = None,
+    offer_cost: Annotated[
+        float | None, typer.Option(help="cost of the offer (the uplift model's default)")
+    ] = None,
 ) -> None:
     """Score every account active at a date with a model.
 
@@ -53,6 +77,7 @@ def score(
 
     with errors_reported(), err.status(styled(f"scoring with {model}"), spinner="dots"):
         settings = load_reasons(reasons) if reasons is not None else None
+        policy = _policy(uplift_model, budget, min_gain, value_months, contact_cost, offer_cost)
         job = score_job(
             model,
             data=data,
@@ -62,6 +87,8 @@ def score(
             engine=engine,
             log_run=log,
             reason_settings=settings,
+            uplift_model=uplift_model,
+            contact_policy=policy,
         )
     summary = {**job.summary, "out": str(job.out), "run_id": job.run_id}
     if as_json:
@@ -88,6 +115,12 @@ def score(
             "top drivers in the high tier: "
             + ", ".join(f"{d['driver']} ({d['share']:.0%})" for d in summary["high_tier_drivers"])
         )
+    if "uplift" in summary:
+        u = summary["uplift"]
+        console.print(
+            f"contact {u['contacts']:,} accounts (uplift model version "
+            f"{u['model_version'] or '?'}): expected gain {u['expected_gain']:,.0f}"
+        )
     secs = summary["seconds"]
     console.print(
         styled(
@@ -100,6 +133,26 @@ def score(
     )
 
 
+def _policy(uplift_model, budget, min_gain, value_months, contact_cost, offer_cost):
+    """The contact policy of the options (None without an uplift model, where they are an
+    error)."""
+    from churnlab.scoring import ContactPolicy, ScoringError
+
+    values = dict(
+        budget=budget,
+        min_gain=min_gain,
+        value_months=value_months,
+        contact_cost=contact_cost,
+        offer_cost=offer_cost,
+    )
+    if uplift_model is None:
+        given = [f"--{k.replace('_', '-')}" for k, v in values.items() if v is not None]
+        if given:
+            raise ScoringError(f"{', '.join(given)}: only with --uplift-model")
+        return None
+    return ContactPolicy(**values)
+
+
 @app.command()
 def serve(
     model: Annotated[
@@ -108,6 +161,30 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 5001,
     workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 1,
+    uplift_model: Annotated[
+        str | None,
+        typer.Option(
+            "--uplift-model",
+            help="an uplift model (models:/NAME@ALIAS, ...): adds uplift, expected_gain and "
+            "action (contact/skip) to every row",
+        ),
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option(min=0, help="with --uplift-model: contact at most N accounts")
+    ] = None,
+    min_gain: Annotated[
+        float | None,
+        typer.Option("--min-gain", help="with --uplift-model: contact only gains >= X"),
+    ] = None,
+    value_months: Annotated[
+        float | None, typer.Option(help="months of MRR a kept customer is worth (model's default)")
+    ] = None,
+    contact_cost: Annotated[
+        float | None, typer.Option(help="cost of one contact (the uplift model's default)")
+    ] = None,
+    offer_cost: Annotated[
+        float | None, typer.Option(help="cost of the offer (the uplift model's default)")
+    ] = None,
 ) -> None:
     """Serve a model over REST (POST /invocations).
 
@@ -118,6 +195,8 @@ def serve(
 
     with errors_reported():
         ref = resolve_model(model)
-    cmd, env = serve_command(ref, host, port, workers)
+        policy = _policy(uplift_model, budget, min_gain, value_months, contact_cost, offer_cost)
+        uplift = resolve_model(uplift_model) if uplift_model else None
+    cmd, env = serve_command(ref, host, port, workers, uplift=uplift, policy=policy)
     err.print(f"serving {ref.name} version {ref.version} on http://{host}:{port}/invocations")
     os.execvpe(cmd[0], cmd, env)

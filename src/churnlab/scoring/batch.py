@@ -27,8 +27,10 @@ from churnlab.config import ReasonsSpec
 from churnlab.evaluation.profiles import batch_profile
 from churnlab.features.population import describe_population
 from churnlab.files import atomic_file, check_writable
+from churnlab.model import UpliftModel
 from churnlab.scoring.features import build_scoring_features, in_population, read_feature_table
 from churnlab.scoring.load import ScoringError, load_model
+from churnlab.scoring.uplift import ContactPolicy, add_decisions, decision_summary
 from churnlab.tracking import ModelRef, log_scoring_run
 from churnlab.vocab import TIERS
 
@@ -137,14 +139,22 @@ def score_job(
     reasons: bool = True,
     log_run: bool = False,
     reason_settings: ReasonsSpec | None = None,
+    uplift_model: str | Path | None = None,
+    contact_policy: ContactPolicy | None = None,
 ) -> ScoreResult:
     """Score every account active at ``as_of`` in ``data`` (default: the data's last date) or
     the rows of a prepared ``features`` table with the model at ``model_uri``; write ``out`` atomically.
 
     Nothing is logged to the training run; ``log_run`` records this job as its own MLflow run
     (tag ``churnlab.kind=scoring``) with the summary. ``reason_settings`` replaces the
-    model's reason threshold, tiers and hints for this job (``score --reasons FILE``)."""
+    model's reason threshold, tiers and hints for this job (``score --reasons FILE``).
+
+    ``uplift_model`` (a second registered or exported model, of an uplift family) adds
+    ``uplift``, ``expected_gain`` and ``action`` to every row, decided by ``contact_policy``
+    (budget, minimum gain, campaign economics; :mod:`churnlab.scoring.uplift`)."""
     _check_arguments(data, features, out, engine)
+    if uplift_model is not None and engine == "spark":
+        raise ScoringError("--uplift-model: scoring with an uplift model runs on duckdb")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     loaded = load_model(model_uri)
@@ -172,7 +182,14 @@ def score_job(
         t2 = time.perf_counter()
         scores = loaded.predict(frame, reasons=reasons, source=source)
         seconds["scoring"] = time.perf_counter() - t2
+    decided = None
+    if uplift_model is not None:
+        t4 = time.perf_counter()
+        scores, decided = _decide(scores, frame, data, as_of, uplift_model, contact_policy)
+        seconds["uplift"] = time.perf_counter() - t4
     summary = summarize(scores, loaded.ref)
+    if decided is not None:
+        summary["uplift"] = decided
     summary["population"] = describe_population(loaded.model.feature_spec.population)
     written = None
     if out is not None:
@@ -188,6 +205,27 @@ def score_job(
             result, loaded.ref, data=data, features=features, as_of=as_of
         )
     return result
+
+
+def _decide(
+    scores: pd.DataFrame,
+    frame: pd.DataFrame,
+    data: Any,
+    as_of: Any,
+    uplift_model: str | Path,
+    policy: ContactPolicy | None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``scores`` with the uplift model's decisions, and their summary. The uplift model reads
+    the churn job's table when it has its columns (a prepared feature table), else its own
+    features built from ``data``."""
+    uplift = load_model(uplift_model, kind=UpliftModel)
+    policy = policy or ContactPolicy()
+    if set(uplift.model.input_columns()) <= set(frame.columns) or data is None:
+        rows = in_population(uplift.model, frame, "rows scored (uplift model)")
+    else:
+        rows = build_scoring_features(uplift.model, data, as_of)
+    scores = add_decisions(scores, rows, uplift, policy)
+    return scores, decision_summary(scores, uplift, policy)
 
 
 def score_batches(

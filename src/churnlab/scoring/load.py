@@ -11,7 +11,7 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from churnlab.model import ChurnModel
+from churnlab.model import ChurnModel, UpliftModel
 from churnlab.scoring.check import ScoringError, check_feature_table
 from churnlab.tracking import ModelRef, RegistryError, resolve_model
 
@@ -20,7 +20,7 @@ from churnlab.tracking import ModelRef, RegistryError, resolve_model
 class LoadedModel:
     ref: ModelRef
     pyfunc: Any  # mlflow.pyfunc.PyFuncModel
-    model: ChurnModel
+    model: ChurnModel | UpliftModel
     input_schema: Any  # mlflow.types.Schema
 
     def predict(
@@ -29,11 +29,14 @@ class LoadedModel:
         """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
         the pyfunc's predict (signature enforced), as REST and Spark call it."""
         frame = check_feature_table(frame, self.input_schema, source)
+        if isinstance(self.model, UpliftModel):  # no reasons to skip
+            return self.pyfunc.predict(frame)
         return self.pyfunc.predict(frame, params={"reasons": reasons})
 
 
-def load_model(uri: str | Path) -> LoadedModel:
-    """The pyfunc model behind ``uri``, told its registered version."""
+def load_model(uri: str | Path, kind: type = ChurnModel) -> LoadedModel:
+    """The pyfunc model behind ``uri``, told its registered version; ``kind``: the model
+    class expected (``ChurnModel``, or ``UpliftModel`` for an uplift model)."""
     try:
         ref = resolve_model(uri)
     except RegistryError as exc:
@@ -45,8 +48,9 @@ def load_model(uri: str | Path) -> LoadedModel:
     except MlflowException as exc:
         raise ScoringError(f"cannot load model {ref.uri}: {exc.message}") from exc
     model = pyfunc.unwrap_python_model()
-    if not isinstance(model, ChurnModel):
-        raise ScoringError(f"model {ref.uri} is not a churnlab model ({type(model).__name__})")
+    if not isinstance(model, kind):
+        what = "an uplift model" if kind is UpliftModel else "a churnlab churn model"
+        raise ScoringError(f"model {ref.uri} is not {what} ({type(model).__name__})")
     if ref.name is None:
         ref.name = model.model_name
     schema = pyfunc.metadata.get_input_schema()

@@ -10,7 +10,11 @@ scoring gives (HTTP 400), never silently converted. The answer is strict JSON: m
 are ``null``, never ``NaN``; timestamps are ISO 8601.
 
 Run by :func:`churnlab.scoring.serve.start_server` and ``churnlab serve`` as
-``python -m churnlab.scoring.rest`` with the model URI in ``CHURNLAB_SERVE_MODEL``.
+``python -m churnlab.scoring.rest`` with the model URI in ``CHURNLAB_SERVE_MODEL``. With an
+uplift model (``CHURNLAB_SERVE_UPLIFT_MODEL``) every answer row also has ``uplift``,
+``expected_gain`` and ``action``, decided over the request's rows by the contact policy in
+``CHURNLAB_SERVE_POLICY`` (JSON of :class:`~churnlab.scoring.uplift.ContactPolicy`) exactly as
+batch scoring decides over its rows.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations, and
@@ -23,10 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnlab.model import UpliftModel
 from churnlab.scoring.check import ScoringError
 from churnlab.scoring.load import LoadedModel, load_model
+from churnlab.scoring.uplift import ContactPolicy, add_decisions
 
 ENV_MODEL = "CHURNLAB_SERVE_MODEL"
+ENV_UPLIFT_MODEL = "CHURNLAB_SERVE_UPLIFT_MODEL"
+ENV_POLICY = "CHURNLAB_SERVE_POLICY"
 FORMATS = ("dataframe_records", "dataframe_split")
 
 
@@ -86,11 +94,19 @@ def to_json(scores: pd.DataFrame) -> bytes:
     return json.dumps({"predictions": rows}, allow_nan=False).encode()
 
 
-def answer(model: LoadedModel, body: bytes) -> tuple[int, bytes]:
-    """HTTP status and JSON body for one /invocations request."""
+def answer(
+    model: LoadedModel,
+    body: bytes,
+    uplift: LoadedModel | None = None,
+    policy: ContactPolicy | None = None,
+) -> tuple[int, bytes]:
+    """HTTP status and JSON body for one /invocations request (with ``uplift``: the
+    decisions over the request's rows added)."""
     try:
         frame, reasons = parse_request(body)
         scores = model.predict(frame, reasons=reasons, source="request")
+        if uplift is not None:
+            scores = add_decisions(scores, frame, uplift, policy or ContactPolicy(), "request")
     except ScoringError as exc:
         return 400, json.dumps({"error_code": "BAD_REQUEST", "message": str(exc)}).encode()
     return 200, to_json(scores)
@@ -102,8 +118,14 @@ def create_app(model_uri: str | None = None):
     from starlette.concurrency import run_in_threadpool
 
     model = load_model(model_uri or os.environ[ENV_MODEL])
+    uplift_uri = os.environ.get(ENV_UPLIFT_MODEL)
+    uplift = load_model(uplift_uri, kind=UpliftModel) if uplift_uri else None
+    policy = ContactPolicy.from_json(os.environ.get(ENV_POLICY))
     app = FastAPI(title="churnlab", docs_url=None, redoc_url=None, openapi_url=None)
-    version = json.dumps({"model": model.ref.name, "version": model.ref.version})
+    about = {"model": model.ref.name, "version": model.ref.version}
+    if uplift is not None:
+        about.update(uplift_model=uplift.ref.name, uplift_version=uplift.ref.version)
+    version = json.dumps(about)
 
     @app.get("/ping")
     @app.get("/health")
@@ -120,7 +142,9 @@ def create_app(model_uri: str | None = None):
         if kind != "application/json":
             message = {"error_code": "BAD_REQUEST", "message": "send application/json"}
             return Response(json.dumps(message), status_code=415, media_type="application/json")
-        status, content = await run_in_threadpool(answer, model, await request.body())
+        status, content = await run_in_threadpool(
+            answer, model, await request.body(), uplift, policy
+        )
         return Response(content, status_code=status, media_type="application/json")
 
     return app

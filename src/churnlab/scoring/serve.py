@@ -20,7 +20,8 @@ import urllib.request
 from pathlib import Path
 
 from churnlab.scoring.check import ScoringError
-from churnlab.scoring.rest import ENV_MODEL
+from churnlab.scoring.rest import ENV_MODEL, ENV_POLICY, ENV_UPLIFT_MODEL
+from churnlab.scoring.uplift import ContactPolicy
 from churnlab.tracking import ModelRef, resolve_model
 
 
@@ -31,20 +32,33 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve_command(
-    ref: ModelRef, host: str = "127.0.0.1", port: int = 5001, workers: int = 1
+    ref: ModelRef,
+    host: str = "127.0.0.1",
+    port: int = 5001,
+    workers: int = 1,
+    uplift: ModelRef | None = None,
+    policy: ContactPolicy | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of churnlab's REST server
-    (:mod:`churnlab.scoring.rest`) for ``ref``, pinned to its version."""
-    uri = f"models:/{ref.name}/{ref.version}" if ref.is_registry else ref.uri
+    (:mod:`churnlab.scoring.rest`) for ``ref`` (and the ``uplift`` model with its contact
+    ``policy``), pinned to their versions."""
     cmd = [sys.executable, "-m", "churnlab.scoring.rest", "--host", host, "--port", str(port)]
     cmd += ["--workers", str(workers)]
     env = dict(os.environ)
-    env[ENV_MODEL] = str(uri)
-    if ref.is_registry:
+    env[ENV_MODEL] = _pinned(ref)
+    env.pop(ENV_UPLIFT_MODEL, None)
+    if uplift is not None:
+        env[ENV_UPLIFT_MODEL] = _pinned(uplift)
+        env[ENV_POLICY] = (policy or ContactPolicy()).to_json()
+    if ref.is_registry or (uplift is not None and uplift.is_registry):
         from churnlab import config
 
         env.setdefault("MLFLOW_TRACKING_URI", config.tracking_uri())
     return cmd, env
+
+
+def _pinned(ref: ModelRef) -> str:
+    return f"models:/{ref.name}/{ref.version}" if ref.is_registry else str(ref.uri)
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -64,13 +78,20 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120.0) -> N
 
 
 def start_server(
-    model_uri: str | Path, host: str = "127.0.0.1", port: int | None = None, **popen
+    model_uri: str | Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    uplift_model: str | Path | None = None,
+    policy: ContactPolicy | None = None,
+    **popen,
 ) -> tuple[subprocess.Popen, str]:
-    """Start churnlab's REST server for ``model_uri`` and wait until it answers; returns the
-    process (the caller terminates it) and the base URL."""
+    """Start churnlab's REST server for ``model_uri`` (with ``uplift_model`` and its contact
+    ``policy``) and wait until it answers; returns the process (the caller terminates it) and
+    the base URL."""
     ref = resolve_model(model_uri)
+    uplift = resolve_model(uplift_model) if uplift_model is not None else None
     port = port or free_port(host)
-    cmd, env = serve_command(ref, host, port)
+    cmd, env = serve_command(ref, host, port, uplift=uplift, policy=policy)
     # its own process group: the CLI starts a server process that must stop with it
     process = subprocess.Popen(cmd, env=env, start_new_session=True, **popen)
     url = f"http://{host}:{port}"

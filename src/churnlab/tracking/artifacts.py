@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +49,40 @@ def jsonable(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
             out[c] = out[c].dt.strftime("%Y-%m-%d")
     return out
+
+
+def pip_requirements(*extra: str) -> list[str]:
+    """The pip requirements logged with a model: churnlab and the libraries its pickles need
+    (``extra``: a family's own, e.g. econml for the uplift families), pinned as installed."""
+    from importlib.metadata import version
+
+    from churnlab import __version__
+
+    pins = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "shap", "lifelines"]
+    return [f"churnlab=={__version__}"] + [f"{p}=={version(p)}" for p in (*pins, *extra)]
+
+
+@contextmanager
+def quiet(*loggers: str) -> Iterator[None]:
+    """``loggers`` at ERROR level for the block."""
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def model_example(rows: pd.DataFrame) -> pd.DataFrame:
+    """Up to 20 rows as a model's signature example: integer counts declared as doubles, so
+    a feature table with a missing count still scores."""
+    example = rows.head(20).reset_index(drop=True)
+    ints = [
+        c
+        for c in example.columns
+        if pd.api.types.is_integer_dtype(example[c]) and c != "account_id"
+    ]
+    example[ints] = example[ints].astype("float64")
+    return example

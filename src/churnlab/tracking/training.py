@@ -8,8 +8,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pandas as pd
 import yaml
 from mlflow.models import infer_signature
 
-from churnlab import __version__, config
+from churnlab import config
 from churnlab.config import ExperimentSpec
 from churnlab.evaluation.plots import EVALUATION_PLOTS
 from churnlab.explain import (
@@ -31,7 +30,9 @@ from churnlab.explain import (
 )
 from churnlab.files import check_writable
 from churnlab.model import MODEL_CONFIG, PARAMS, ChurnModel, build_pyfunc
-from churnlab.tracking.artifacts import jsonable, log_figure
+from churnlab.tracking.artifacts import jsonable, log_figure, model_example
+from churnlab.tracking.artifacts import pip_requirements as _requirements
+from churnlab.tracking.artifacts import quiet as _quiet
 from churnlab.tracking.reuse import REUSE_TAG, code_version, find_reusable, run_key
 from churnlab.tracking.runs import RunSummary, flat_params, run_tags, tracked_run
 from churnlab.tracking.store import connect, ensure_experiment
@@ -39,25 +40,6 @@ from churnlab.training import TrainResult, checked_data, data_digest, train
 
 log = logging.getLogger(__name__)
 TOP_DEPENDENCE = 5
-
-
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    pins = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "shap", "lifelines"]
-    return [f"churnlab=={__version__}"] + [f"{p}=={version(p)}" for p in pins]
-
-
-@contextmanager
-def _quiet(*loggers: str) -> Iterator[None]:
-    saved = {name: logging.getLogger(name).level for name in loggers}
-    for name in loggers:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
 
 
 def _log_model(pyfunc: ChurnModel, signature, example: pd.DataFrame, spec: ExperimentSpec):
@@ -124,6 +106,17 @@ def example_reasons(result: TrainResult, top: int = 50) -> pd.DataFrame:
 def log_result(result: TrainResult, spec_text: str) -> str:
     """Log a finished training result into the active run, model included (not registered);
     returns the logged model's URI."""
+    _log_run(result, spec_text)
+    if result.uplift:
+        from churnlab.tracking.uplift import log_uplift_artifacts, log_uplift_model
+
+        log_uplift_artifacts(result)
+        return log_uplift_model(result)
+    return _log_churn_model(result)
+
+
+def _log_run(result: TrainResult, spec_text: str) -> None:
+    """What every family's run holds: params, fit choices, spec, split, metrics, lineage."""
     spec, data = result.spec, result.data
     mlflow.log_params(flat_params(spec.resolved()))
     mlflow.log_params(
@@ -163,6 +156,10 @@ def log_result(result: TrainResult, spec_text: str) -> str:
         lineage.__dict__["schema"] = schema
     mlflow.log_input(lineage, context="training")
 
+
+def _log_churn_model(result: TrainResult) -> str:
+    """A churn family's evaluation plots, predictions, explanations and pyfunc model."""
+    spec, data = result.spec, result.data
     # evaluation plots on the test part
     test = result.predictions["test"]
     for name, plot in EVALUATION_PLOTS.items():
@@ -207,14 +204,7 @@ def log_result(result: TrainResult, spec_text: str) -> str:
     # the model
     pyfunc = build_pyfunc(result)
     cols = pyfunc.input_columns()
-    example = data.frame.loc[result.split.masks["test"], cols].head(20).reset_index(drop=True)
-    # integer counts are declared as doubles: a feature table with a missing count still scores
-    ints = [
-        c
-        for c in example.columns
-        if pd.api.types.is_integer_dtype(example[c]) and c != "account_id"
-    ]
-    example[ints] = example[ints].astype("float64")
+    example = model_example(data.frame.loc[result.split.masks["test"], cols])
     with _quiet("mlflow.pyfunc", "mlflow.models"):
         signature = infer_signature(example, pyfunc.output_example(example), params=dict(PARAMS))
         info = _log_model(pyfunc, signature, example, spec)

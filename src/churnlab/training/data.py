@@ -7,7 +7,7 @@ table's columns are its features (id, label and duration removed).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +37,7 @@ from churnlab.features.registry import reason_templates
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
 from churnlab.training.split import SplitError, out_of_time_splits
-from churnlab.vocab import DAYS_PER_DURATION_UNIT, SURVIVAL_FAMILIES
+from churnlab.vocab import DAYS_PER_DURATION_UNIT, KEYS, SURVIVAL_FAMILIES, UPLIFT_FAMILIES
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
 
 OBSERVATION_COLUMNS = list(_OBSERVATION_COLUMNS)
@@ -93,7 +93,8 @@ def load_training_data(spec: ExperimentSpec, root: Path | None = None) -> Traini
     built once per (data digest, cutoffs, horizon, lead, builders) and then read from the
     feature cache (:mod:`churnlab.features.cache`) by every spec that asks for them."""
     if isinstance(spec.data, EventData):
-        return _events(spec, _resolve(root, spec.data.path))
+        data = _events(spec, _resolve(root, spec.data.path))
+        return with_treatment(spec, data) if spec.model.family in UPLIFT_FAMILIES else data
     try:
         ds = load_source(spec.data, root)
     except FileNotFoundError as exc:
@@ -179,6 +180,41 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
         notices=notices,
         dropped=dropped,
     )
+
+
+def with_treatment(spec: ExperimentSpec, data: TrainingData) -> TrainingData:
+    """The randomized observations only, with their point-in-time treatment status
+    (``treated``: 1 offered, 0 held out as control) from the dataset's campaigns table
+    (:func:`churnlab.features.treatment_status`): what the uplift families train and are
+    evaluated on. Rows without a contact in the window before their cutoff are left out."""
+    import ibis
+
+    from churnlab.features import treatment_status
+
+    ds = load_dataset(Path(data.source), engine="duckdb")
+    if not ds.has("campaigns"):
+        raise SpecError(
+            f"model.family: {spec.model.family} needs a campaigns table in {data.source} "
+            "(account_id, ts, campaign, treated): the treatment status of each observation"
+        )
+    keys = data.frame[list(KEYS)]
+    status = ds.con.to_pyarrow(
+        treatment_status(ds, ibis.memtable(keys), spec.uplift.contact_window_days)
+    ).to_pandas()
+    status["cutoff"] = pd.to_datetime(status["cutoff"]).astype(keys["cutoff"].dtype)
+    frame = data.frame.merge(
+        status[[*KEYS, "treated"]], on=list(KEYS), how="left", validate="one_to_one"
+    )
+    frame = frame[frame.treated.notna()].reset_index(drop=True)
+    if frame.empty:
+        raise SpecError(
+            f"{data.source}: no observation had a campaign contact in the "
+            f"{spec.uplift.contact_window_days} days before its cutoff: nothing randomized to "
+            "train an uplift model on (check cutoffs and uplift.contact_window_days)"
+        )
+    frame["treated"] = frame.treated.astype("int8")
+    log.info("uplift: %d randomized observations of %d", len(frame), len(data.frame))
+    return replace(data, frame=frame)
 
 
 def _build_events(

@@ -19,7 +19,7 @@ from churnlab.config import EventData, ExperimentSpec
 from churnlab.evaluation import classification_metrics, oracle_risk
 from churnlab.evaluation.survival import survival_metrics
 from churnlab.explain import Explanation, explain
-from churnlab.modeling import check_model_params, estimator_for
+from churnlab.modeling import UpliftEstimator, check_model_params, estimator_for
 from churnlab.training.calibration import CalibratedChurnModel
 from churnlab.training.data import TrainingData, load_training_data
 from churnlab.training.split import (
@@ -29,7 +29,8 @@ from churnlab.training.split import (
     random_split,
     survival_targets,
 )
-from churnlab.vocab import SURVIVAL_FAMILIES, TIER_SHARES
+from churnlab.training.uplift import check_arms, fit_uplift_fold
+from churnlab.vocab import SURVIVAL_FAMILIES, TIER_SHARES, UPLIFT_FAMILIES
 
 log = logging.getLogger(__name__)
 TIERS = TIER_SHARES  # top 10% of validation risk, then the next 20%
@@ -47,15 +48,21 @@ class FoldResult:
 class TrainResult:
     spec: ExperimentSpec
     data: TrainingData
-    estimator: CalibratedChurnModel  # the fitted estimator, calibrated on validation
+    # the fitted estimator, calibrated on validation (an uplift family's is not calibrated)
+    estimator: CalibratedChurnModel | UpliftEstimator
     folds: list[FoldResult]
-    predictions: dict[str, pd.DataFrame]  # part -> keys, y, p, mrr (and oracle on test)
-    explanation: Explanation
+    # part -> keys, y, p, mrr (and oracle on test); uplift families: y, treated, uplift
+    predictions: dict[str, pd.DataFrame]
+    explanation: Explanation | None  # None for uplift families
     tier_thresholds: dict[str, float]  # on the raw score (log-odds): high, medium
     seconds: dict[str, float] = field(default_factory=dict)
     # "expected_loss" when the validation rows carry MRR: tiers by p x MRR (loss_thresholds)
     tier_basis: str = "risk"
     loss_thresholds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def uplift(self) -> bool:
+        return self.spec.model.family in UPLIFT_FAMILIES
 
     @property
     def split(self) -> Split:
@@ -94,10 +101,14 @@ def fold_targets(
 
 def _fit_fold(
     spec: ExperimentSpec, data: TrainingData, split: Split
-) -> tuple[CalibratedChurnModel, dict[str, pd.DataFrame], dict[str, dict[str, float]]]:
+) -> tuple[
+    CalibratedChurnModel | UpliftEstimator, dict[str, pd.DataFrame], dict[str, dict[str, float]]
+]:
     """Fit the spec's family on one split and calibrate it on the validation rows; validation
     and test predictions and metrics (the survival metrics added to the test part's for
-    survival families)."""
+    survival families). Uplift families: :func:`fit_uplift_fold`."""
+    if spec.model.family in UPLIFT_FAMILIES:
+        return fit_uplift_fold(spec, data, split)
     frame, X = data.frame, data.frame[data.features]
     survival = spec.model.family in SURVIVAL_FAMILIES
     if survival and frame.duration_days.isna().all():
@@ -247,6 +258,8 @@ def make_splits(spec: ExperimentSpec, data: TrainingData) -> list[Split]:
         splits = [Split(masks=masks)]
     for s in splits:
         check_classes(s, y)
+        if spec.model.family in UPLIFT_FAMILIES:
+            check_arms(s, data.frame.treated)
     return splits
 
 
@@ -273,11 +286,18 @@ def train(
     for s in splits:
         say(f"fitting {spec.model.family} (fold {s.fold + 1}/{len(splits)})")
         model, preds, metrics = _fit_fold(spec, data, s)
-        folds.append(FoldResult(s, metrics, getattr(model.estimator, "best_iteration_", None)))
+        folds.append(
+            FoldResult(
+                s, metrics, getattr(getattr(model, "estimator", None), "best_iteration_", None)
+            )
+        )
         if final is None:
             final = (model, preds)
     model, preds = final
     seconds["fit"] = time.perf_counter() - t1
+    if isinstance(model, UpliftEstimator):  # no attributions or risk tiers
+        seconds["total"] = time.perf_counter() - t0
+        return TrainResult(spec, data, model, folds, preds, None, {}, seconds)
 
     say("explaining (SHAP)")
     t2 = time.perf_counter()

@@ -1,0 +1,89 @@
+"""What an uplift family's run logs besides the shared params, metrics and lineage: the Qini
+curve and uplift by decile on the test rows (with the oracle where the data are simulated),
+the contact policies' net profit by share contacted, the test predictions, and the
+``UpliftModel`` pyfunc (explicit pip requirements, econml included)."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from churnlab.evaluation.policy import (
+    best_k_under_budget,
+    plot_policy_curves,
+    policy_curves,
+    policy_scores,
+)
+from churnlab.evaluation.profit import CampaignParams
+from churnlab.evaluation.uplift import plot_qini, plot_uplift_by_decile, uplift_by_decile
+from churnlab.model import MODEL_CONFIG, build_uplift_pyfunc
+from churnlab.tracking.artifacts import (
+    jsonable,
+    log_figure,
+    model_example,
+    pip_requirements,
+    quiet,
+)
+from churnlab.training import TrainResult
+
+
+def campaign_params(result: TrainResult) -> CampaignParams:
+    """The spec's campaign economics (``uplift`` section)."""
+    u = result.spec.uplift
+    return CampaignParams(
+        value_months=u.value_months, contact_cost=u.contact_cost, offer_cost=u.offer_cost
+    )
+
+
+def policy_table(test: pd.DataFrame, params: CampaignParams, seed: int) -> pd.DataFrame:
+    """Net profit and retained MRR of contacting the top share of the test rows by estimated
+    uplift, expected incremental profit, at random (and the oracle's on simulated data),
+    counted with the true uplift where known, else the randomized outcomes."""
+    truth = test["oracle_uplift"].to_numpy() if "oracle_uplift" in test else None
+    mrr = test.mrr.fillna(0.0).to_numpy(dtype=float)
+    scores = policy_scores(mrr, uplift=test.uplift.to_numpy(), params=params, true_uplift=truth)
+    scores = {**scores, "random": policy_scores(mrr, seed=seed)["random"]}
+    if truth is not None:
+        return policy_curves(scores, mrr, params, true_uplift=truth)
+    return policy_curves(scores, mrr, params, y=test.y.to_numpy(), treated=test.treated.to_numpy())
+
+
+def log_uplift_artifacts(result: TrainResult) -> None:
+    """Plots, tables and policy metrics of the test rows."""
+    test = result.predictions["test"]
+    y, t, u = test.y.to_numpy(), test.treated.to_numpy(), test.uplift.to_numpy()
+    truth = test["oracle_uplift"].to_numpy() if "oracle_uplift" in test else None
+    log_figure(plot_qini(y, t, u, true_uplift=truth, label=result.spec.name), "plots/qini.png")
+    deciles = uplift_by_decile(y, t, u, true_uplift=truth)
+    mlflow.log_table(deciles, "uplift/by_decile.json")
+    log_figure(plot_uplift_by_decile(deciles, title=result.spec.name), "plots/uplift_by_decile.png")
+    curves = policy_table(test, campaign_params(result), result.spec.seed)
+    mlflow.log_table(curves, "uplift/policy_curves.json")
+    log_figure(plot_policy_curves(curves), "plots/policy_curves.png")
+    best = best_k_under_budget(curves)
+    mlflow.log_metrics(
+        {f"test_best_net_profit_{r.policy}": float(r.net_profit) for r in best.itertuples()}
+        | {f"test_best_k_{r.policy}": float(r.k) for r in best.itertuples()}
+    )
+    mlflow.log_table(jsonable(test), "predictions/test.json")
+
+
+def log_uplift_model(result: TrainResult):
+    """Log the ``UpliftModel`` (signature from test rows); returns the logged model's URI."""
+    pyfunc = build_uplift_pyfunc(result)
+    cols = pyfunc.input_columns()
+    data = result.data
+    example = model_example(data.frame.loc[result.split.masks["test"], cols])
+    with quiet("mlflow.pyfunc", "mlflow.models"):
+        signature = infer_signature(example, pyfunc.output_example(example))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=pyfunc,
+            signature=signature,
+            input_example=example.head(5),
+            pip_requirements=pip_requirements("econml"),
+            tags={"family": result.spec.model.family, "kind": "uplift"},
+            model_config=dict(MODEL_CONFIG),
+        )
+    return info.model_uri

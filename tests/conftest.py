@@ -89,6 +89,7 @@ HEAVY_FIRST = [
     "tests/scoring/test_spark.py",
     "tests/reliability/test_interrupts_train.py",
     "tests/scoring/test_batch.py",
+    "tests/scoring/test_uplift_scoring.py",
     "tests/tracking/test_tuning.py",
     "tests/reliability/test_concurrency_tune.py",
     "tests/tracking/test_survival_runs.py",

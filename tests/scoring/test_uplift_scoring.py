@@ -81,9 +81,24 @@ def test_uplift_run_logs_metrics_plots_and_a_registered_model(models):
     assert any(line.startswith("econml==") for line in Path(reqs).read_text().splitlines())
 
 
-def test_batch_decisions_under_a_budget(models):
+@pytest.fixture(scope="module")
+def rows(models, tmp_path_factory):
+    """The test cutoff's feature rows with both models' columns, as a prepared table."""
     as_of = models["uplift"].split["test"]["cutoffs"][0]
-    job = score_job(
+    churn = load_model(f"models:/{CHURN}@champion")
+    uplift = load_model(f"models:/{UPLIFT}@champion", kind=UpliftModel)
+    a = build_scoring_features(churn.model, models["data"], as_of)
+    b = build_scoring_features(uplift.model, models["data"], as_of)
+    both = a.merge(b, on=["account_id", "cutoff", "mrr"], suffixes=("", "_u"))
+    both = both[[c for c in both.columns if not c.endswith("_u")]]
+    table = tmp_path_factory.mktemp("rows") / "rows.parquet"
+    both.to_parquet(table, index=False)
+    return both, table
+
+
+def test_batch_decisions_under_a_budget(models, rows):
+    as_of = models["uplift"].split["test"]["cutoffs"][0]
+    job = score_job(  # the uplift model's features built from the raw data
         f"models:/{CHURN}@champion",
         data=models["data"],
         as_of=as_of,
@@ -94,9 +109,7 @@ def test_batch_decisions_under_a_budget(models):
     assert {"uplift", "expected_gain", "action"} <= set(s.columns)
     assert s.uplift.notna().all() and set(s.action) <= {"contact", "skip"}
     # expected gain = uplift x MRR x 12 - (10 + 20), the uplift spec's economics
-    uplift = load_model(f"models:/{UPLIFT}@champion", kind=UpliftModel)
-    frame = build_scoring_features(uplift.model, models["data"], as_of)
-    mrr = s[["account_id"]].merge(frame[["account_id", "mrr"]], on="account_id").mrr
+    mrr = s[["account_id"]].merge(rows[0][["account_id", "mrr"]], on="account_id").mrr
     np.testing.assert_allclose(s.expected_gain, s.uplift * mrr * 12.0 - 30.0, atol=1e-9)
     contacted = s[s.action == "contact"]
     positive = int((s.expected_gain > 0).sum())
@@ -106,42 +119,34 @@ def test_batch_decisions_under_a_budget(models):
     assert job.summary["uplift"]["contacts"] == len(contacted)
 
 
-def test_min_gain_and_economics_from_the_job(models):
-    as_of = models["uplift"].split["test"]["cutoffs"][0]
+def test_min_gain_and_economics_from_the_job(rows):
     policy = ContactPolicy(min_gain=5.0, offer_cost=0.0, contact_cost=0.0, value_months=24)
     s = score_job(
         f"models:/{CHURN}@champion",
-        data=models["data"],
-        as_of=as_of,
+        features=rows[1],
         uplift_model=f"models:/{UPLIFT}@champion",
         contact_policy=policy,
     ).scores
+    mrr = rows[0].mrr.to_numpy()
+    np.testing.assert_allclose(s.expected_gain, s.uplift * mrr * 24.0, atol=1e-9)
     assert ((s.action == "contact") == (s.expected_gain >= 5.0)).all()
     with pytest.raises(ScoringError, match="is not an uplift model"):
         score_job(
             f"models:/{CHURN}@champion",
-            data=models["data"],
-            as_of=as_of,
+            features=rows[1],
             uplift_model=f"models:/{CHURN}@champion",
         )
 
 
-def test_rest_answers_the_decisions_batch_scoring_makes(models, tmp_path):
-    as_of = models["uplift"].split["test"]["cutoffs"][0]
-    churn = load_model(f"models:/{CHURN}@champion")
-    uplift = load_model(f"models:/{UPLIFT}@champion", kind=UpliftModel)
-    a = build_scoring_features(churn.model, models["data"], as_of)
-    b = build_scoring_features(uplift.model, models["data"], as_of)
-    rows = a.merge(b, on=["account_id", "cutoff", "mrr"], suffixes=("", "_u")).head(25)
-    rows = rows[[c for c in rows.columns if not c.endswith("_u")]]
-    table = tmp_path / "rows.parquet"
-    rows.to_parquet(table, index=False)
+def test_rest_answers_the_decisions_batch_scoring_makes(rows):
+    frame, table = rows
     policy = ContactPolicy(budget=4)
     batch = score_job(
         f"models:/{CHURN}@champion",
         features=table,
         uplift_model=f"models:/{UPLIFT}@champion",
         contact_policy=policy,
+        reasons=False,
     ).scores
     process, url = start_server(
         f"models:/{CHURN}@champion",
@@ -151,7 +156,7 @@ def test_rest_answers_the_decisions_batch_scoring_makes(models, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        records = json.loads(rows.to_json(orient="records", date_format="iso"))
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
         answer = pd.DataFrame(invoke(url, records, params={"reasons": False})["predictions"])
     finally:
         stop_server(process)

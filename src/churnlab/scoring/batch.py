@@ -29,7 +29,7 @@ from churnlab.features.population import describe_population
 from churnlab.files import atomic_file, check_writable
 from churnlab.model import UpliftModel
 from churnlab.scoring.features import build_scoring_features, in_population, read_feature_table
-from churnlab.scoring.load import ScoringError, load_model
+from churnlab.scoring.load import LoadedModel, ScoringError, load_model
 from churnlab.scoring.uplift import ContactPolicy, add_decisions, decision_summary
 from churnlab.tracking import ModelRef, log_scoring_run
 from churnlab.vocab import TIERS
@@ -160,6 +160,8 @@ def score_job(
     loaded = load_model(model_uri)
     if reason_settings is not None:
         loaded.model.reason_settings = reason_settings
+    # a wrong uplift model fails before any feature is built
+    uplift = None if uplift_model is None else load_model(uplift_model, kind=UpliftModel)
     seconds["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -183,9 +185,9 @@ def score_job(
         scores = loaded.predict(frame, reasons=reasons, source=source)
         seconds["scoring"] = time.perf_counter() - t2
     decided = None
-    if uplift_model is not None:
+    if uplift is not None:
         t4 = time.perf_counter()
-        scores, decided = _decide(scores, frame, data, as_of, uplift_model, contact_policy)
+        scores, decided = _decide(scores, frame, data, as_of, uplift, contact_policy)
         seconds["uplift"] = time.perf_counter() - t4
     summary = summarize(scores, loaded.ref)
     if decided is not None:
@@ -212,13 +214,12 @@ def _decide(
     frame: pd.DataFrame,
     data: Any,
     as_of: Any,
-    uplift_model: str | Path,
+    uplift: LoadedModel,
     policy: ContactPolicy | None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``scores`` with the uplift model's decisions, and their summary. The uplift model reads
     the churn job's table when it has its columns (a prepared feature table), else its own
     features built from ``data``."""
-    uplift = load_model(uplift_model, kind=UpliftModel)
     policy = policy or ContactPolicy()
     if set(uplift.model.input_columns()) <= set(frame.columns) or data is None:
         rows = in_population(uplift.model, frame, "rows scored (uplift model)")

@@ -44,3 +44,15 @@ def test_policy_economics_and_bad_values():
         ContactPolicy(min_gain=float("nan"))
     with pytest.raises(ScoringError, match="value_months"):
         ContactPolicy(value_months=0.0).campaign(defaults)
+
+
+def test_decision_options_need_an_uplift_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    res = CliRunner().invoke(
+        app, ["score", "--features", str(tmp_path / "x.parquet"), "--budget", "5"]
+    )
+    assert res.exit_code != 0
+    assert "--budget: only with --uplift-model" in res.output

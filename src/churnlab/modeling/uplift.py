@@ -15,8 +15,14 @@ the customer; negative, that the contact drives them away.
 The rows are meant to be randomized (contacted accounts split into treated and control), so
 the propensity defaults to ``"constant"`` (each arm's share of the training rows): a model of
 a coin flip only adds noise. ``propensity="lightgbm"`` fits one where the share varies with
-the features. Outcome classifiers stop early on the validation rows of their arm (the pooled
-rows for the DR-learner): ``fit(X, y, treated, eval_set=(X_val, y_val, treated_val))``.
+the features.
+
+Every LightGBM base model chooses its boosting rounds by 5-fold cross-validation on the rows
+it is fitted on (early stopping with patience ``early_stopping_rounds``; 0 fits exactly
+``n_estimators``): a campaign's validation cutoff holds too few randomized rows to stop on, and
+the effect stage's targets (imputed effects, doubly robust pseudo-outcomes) are too noisy to fit
+for a fixed number of rounds. Where the rows show no heterogeneity, the cross-validated effect
+model stays close to the average effect instead of fitting noise.
 
 These families share the churn families' parameters and column handling
 (:class:`~churnlab.modeling.base.FamilyEstimator`), not their contract: no ``predict_raw``,
@@ -39,6 +45,7 @@ from churnlab.modeling.base import FamilyEstimator, binary_labels
 from churnlab.modeling.gbm import lightgbm_parameters, size_defaults
 
 CROSS_FIT_FOLDS = 2  # the DR-learner's nuisance models: econml's default
+CV_FOLDS = 5  # the cross-validation that chooses each base model's boosting rounds
 PROPENSITY_CLIP = 0.05  # the DR-learner's inverse weights never exceed 1 / 0.05
 PROPENSITIES = ("constant", "lightgbm")
 
@@ -49,13 +56,13 @@ def threads() -> int:
 
 
 class UpliftEstimator(FamilyEstimator):
-    """The uplift contract: ``fit(X, y, treated, eval_set=None)`` returns ``self``;
-    ``predict_uplift(X)`` is the estimated reduction in churn probability if contacted.
+    """The uplift contract: ``fit(X, y, treated)`` returns ``self``; ``predict_uplift(X)`` is
+    the estimated reduction in churn probability if contacted.
 
     The keywords before ``extra_params`` are the LightGBM outcome classifiers' (``n_estimators``
-    caps the rounds, ``early_stopping_rounds`` the patience on the validation rows; 0 fits
-    exactly ``n_estimators`` and needs no validation rows); ``extra_params`` go to every
-    LightGBM model of the learner. ``num_leaves`` and ``min_child_samples`` left at None scale
+    caps the rounds, ``early_stopping_rounds`` is the patience of the cross-validation that
+    chooses them; 0 fits exactly ``n_estimators``); ``extra_params`` go to every LightGBM model
+    of the learner. ``num_leaves`` and ``min_child_samples`` left at None scale
     with the rows each model fits on (:func:`~churnlab.modeling.gbm.size_defaults`).
     """
 
@@ -95,38 +102,18 @@ class UpliftEstimator(FamilyEstimator):
         self.seed = seed
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(
-        self,
-        X: pd.DataFrame,
-        y: Any,
-        treated: Any,
-        eval_set: tuple[pd.DataFrame, Any, Any] | None = None,
-    ) -> UpliftEstimator:
+    def fit(self, X: pd.DataFrame, y: Any, treated: Any) -> UpliftEstimator:
         """Fit on randomized rows: ``y`` churned within the horizon (0/1), ``treated`` whether
-        the row was contacted (1) or held out as control (0). ``eval_set=(X_val, y_val,
-        treated_val)`` serves the outcome models' early stopping."""
+        the row was contacted (1) or held out as control (0)."""
         y, t = binary_labels(y, "y"), binary_labels(treated, "treated")
         if len(y) != len(X) or len(t) != len(X):
             raise ValueError(f"{len(X)} rows, {len(y)} labels and {len(t)} treatment flags")
         check_arms(y, t, "training")
-        if eval_set is None and self.early_stopping_rounds:
-            raise ValueError(
-                f"{self.family}: fit needs eval_set=(X_validation, y_validation, "
-                "treated_validation) for early stopping (or early_stopping_rounds=0)"
-            )
         self.__dict__.pop("fitted_", None)  # a failed refit leaves no fitted model behind
         self._learn_columns(X)
         M = self._matrix(self.prepare(X))
-        val = None
-        if eval_set is not None and self.early_stopping_rounds:
-            y_val, t_val = (
-                binary_labels(eval_set[1], "eval_set y"),
-                binary_labels(eval_set[2], "eval_set treated"),
-            )
-            check_arms(y_val, t_val, "validation")
-            val = (self._matrix(self.prepare(eval_set[0])), y_val, t_val)
         self.treated_share_ = float(t.mean())
-        self.resolved_params_ = self._resolve(M, y, t, val)
+        self.resolved_params_ = self._resolve(y, t)
         with _quiet():
             self.learner_ = self._learner().fit(y, t, X=M)
         self.fitted_ = True
@@ -179,26 +166,10 @@ class UpliftEstimator(FamilyEstimator):
         params.pop("early_stopping_rounds")
         return params
 
-    def _outcome_params(self, M, y, t, val, arm: int | None) -> dict[str, Any]:
-        """An outcome classifier's parameters: on one arm's rows (``arm`` 0 or 1), or on all
-        rows with the treatment as a last column (``arm`` None); rounds chosen by early
-        stopping on the same kind of validation rows when ``val`` is given."""
-        rows = np.ones(len(y), bool) if arm is None else t == arm
-        params = self._lightgbm(int(rows.sum()))
-        if val is None:
-            return params
-        Mv, yv, tv = val
-        vrows = np.ones(len(yv), bool) if arm is None else tv == arm
-        train_X, val_X = M[rows], Mv[vrows]
-        if arm is None:
-            train_X, val_X = np.column_stack([train_X, t]), np.column_stack([val_X, tv])
-        rounds = early_stopped_rounds(
-            params, (train_X, y[rows]), (val_X, yv[vrows]), self._categorical_index,
-            int(self.early_stopping_rounds),
-        )  # fmt: skip
-        return {**params, "n_estimators": rounds}
+    def _probability(self, params: dict[str, Any]) -> LightGBMProbability:
+        return LightGBMProbability(params, self._categorical_index, int(self.early_stopping_rounds))
 
-    def _resolve(self, M, y, t, val) -> dict[str, Any]:  # pragma: no cover - abstract
+    def _resolve(self, y, t) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _learner(self):  # pragma: no cover - abstract
@@ -211,18 +182,17 @@ class TLearnerUplift(UpliftEstimator):
 
     family = "uplift_t"
 
-    def _resolve(self, M, y, t, val) -> dict[str, Any]:
-        return {f"outcome_{arm}": self._outcome_params(M, y, t, val, i) for i, arm in _ARMS}
+    def _resolve(self, y, t) -> dict[str, Any]:
+        return {f"outcome_{arm}": self._lightgbm(int((t == i).sum())) for i, arm in _ARMS}
 
     def _learner(self):
         from econml.metalearners import TLearner
 
         p = self.resolved_params_
-        cat = self._categorical_index
-        # one model per arm, control (treated = 0) first: each with its arm's rounds
+        # one model per arm, control (treated = 0) first
         return TLearner(
-            models=[LightGBMProbability(p["outcome_control"], cat),
-                    LightGBMProbability(p["outcome_treated"], cat)],
+            models=[self._probability(p["outcome_control"]),
+                    self._probability(p["outcome_treated"])],
             allow_missing=True,
         )  # fmt: skip
 
@@ -297,7 +267,7 @@ class _CateStage(UpliftEstimator):
 
             return DummyClassifier(strategy="prior")
         params = self._lightgbm(n_rows, num_leaves=7, min_child_samples=max(50, n_rows // 50))
-        return LightGBMProbability(params, self._categorical_index)
+        return self._probability(params)
 
 
 class XLearnerUplift(_CateStage):
@@ -306,8 +276,8 @@ class XLearnerUplift(_CateStage):
 
     family = "uplift_x"
 
-    def _resolve(self, M, y, t, val) -> dict[str, Any]:
-        out = {f"outcome_{arm}": self._outcome_params(M, y, t, val, i) for i, arm in _ARMS}
+    def _resolve(self, y, t) -> dict[str, Any]:
+        out = {f"outcome_{arm}": self._lightgbm(int((t == i).sum())) for i, arm in _ARMS}
         out["cate"] = self._cate_params(int(min((t == 0).sum(), (t == 1).sum())))
         return {**out, "n_rows": len(y)}
 
@@ -316,9 +286,9 @@ class XLearnerUplift(_CateStage):
 
         p, cat = self.resolved_params_, self._categorical_index
         return XLearner(
-            models=[LightGBMProbability(p["outcome_control"], cat),
-                    LightGBMProbability(p["outcome_treated"], cat)],
-            cate_models=LightGBMEffect(p["cate"], cat),
+            models=[self._probability(p["outcome_control"]),
+                    self._probability(p["outcome_treated"])],
+            cate_models=LightGBMEffect(p["cate"], cat, int(self.early_stopping_rounds)),
             propensity_model=self._propensity_model(p["n_rows"]),
             allow_missing=True,
         )  # fmt: skip
@@ -330,11 +300,13 @@ class DRLearnerUplift(_CateStage):
 
     family = "uplift_dr"
 
-    def _resolve(self, M, y, t, val) -> dict[str, Any]:
+    def _resolve(self, y, t) -> dict[str, Any]:
         fold_rows = len(y) * (CROSS_FIT_FOLDS - 1) // CROSS_FIT_FOLDS
-        outcome = self._outcome_params(M, y, t, val, None)
-        outcome.update(size_defaults(fold_rows, self.num_leaves, self.min_child_samples))
-        return {"outcome": outcome, "cate": self._cate_params(len(y)), "n_rows": len(y)}
+        return {
+            "outcome": self._lightgbm(fold_rows),
+            "cate": self._cate_params(len(y)),
+            "n_rows": len(y),
+        }
 
     def _learner(self):
         from econml.dr import DRLearner
@@ -342,8 +314,8 @@ class DRLearnerUplift(_CateStage):
         p, cat = self.resolved_params_, self._categorical_index
         return DRLearner(
             model_propensity=self._propensity_model(p["n_rows"]),
-            model_regression=LightGBMProbability(p["outcome"], cat),
-            model_final=LightGBMEffect(p["cate"], cat),
+            model_regression=self._probability(p["outcome"]),
+            model_final=LightGBMEffect(p["cate"], cat, int(self.early_stopping_rounds)),
             discrete_outcome=True,
             min_propensity=PROPENSITY_CLIP,
             cv=CROSS_FIT_FOLDS,
@@ -356,24 +328,51 @@ _ARMS = ((0, "control"), (1, "treated"))
 
 
 # -- LightGBM as econml's base models ---------------------------------------------------------
-class LightGBMProbability(ClassifierMixin, BaseEstimator):
-    """A LightGBM classifier whose ``predict`` is P(y = 1): the meta-learners take outcome
-    models' ``predict`` as the outcome's expectation, which for churn is its probability.
-    ``categorical`` are column positions LightGBM treats as categories."""
+class _LightGBMBase(BaseEstimator):
+    """A LightGBM base model of a meta-learner: ``params`` (scikit-learn API names,
+    ``n_estimators`` the cap on rounds), ``categorical`` column positions, and ``stop``, the
+    patience of the cross-validation on the fit's rows that chooses the rounds (0: exactly
+    ``n_estimators``). ``n_estimators_`` holds the rounds used."""
 
-    def __init__(self, params: dict[str, Any] | None = None, categorical: list[int] | None = None):
+    objective: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        categorical: list[int] | None = None,
+        stop: int = 0,
+    ):
         self.params = params
         self.categorical = categorical
+        self.stop = stop
+
+    def _fit(self, model_class, X, y, sample_weight):
+        params = dict(self.params or {})
+        y = np.ravel(y)
+        self.n_estimators_ = int(params.get("n_estimators", 100))
+        if self.stop:
+            self.n_estimators_ = cv_rounds(
+                params, X, y, sample_weight, self.categorical, int(self.stop), self.objective
+            )
+        self.model_ = model_class(**{**params, "n_estimators": self.n_estimators_}).fit(
+            X,
+            y,
+            sample_weight=sample_weight,
+            categorical_feature=list(self.categorical or []) or "auto",
+        )
+        return self
+
+
+class LightGBMProbability(ClassifierMixin, _LightGBMBase):
+    """A LightGBM classifier whose ``predict`` is P(y = 1): the meta-learners take outcome
+    models' ``predict`` as the outcome's expectation, which for churn is its probability."""
+
+    objective = "binary"
 
     def fit(self, X, y, sample_weight=None):
         import lightgbm as lgb
 
-        self.model_ = lgb.LGBMClassifier(**(self.params or {})).fit(
-            X,
-            np.ravel(y),
-            sample_weight=sample_weight,
-            categorical_feature=list(self.categorical or []) or "auto",
-        )
+        self._fit(lgb.LGBMClassifier, X, y, sample_weight)
         self.classes_ = self.model_.classes_
         return self
 
@@ -391,48 +390,58 @@ class LightGBMProbability(ClassifierMixin, BaseEstimator):
         return -log_loss(np.ravel(y), self.predict_proba(X), sample_weight=sample_weight)
 
 
-class LightGBMEffect(RegressorMixin, BaseEstimator):
-    """A LightGBM regressor told which columns are categories (the effect stage)."""
+class LightGBMEffect(RegressorMixin, _LightGBMBase):
+    """A LightGBM regressor of the effect stage."""
 
-    def __init__(self, params: dict[str, Any] | None = None, categorical: list[int] | None = None):
-        self.params = params
-        self.categorical = categorical
+    objective = "regression"
 
     def fit(self, X, y, sample_weight=None):
         import lightgbm as lgb
 
-        self.model_ = lgb.LGBMRegressor(**(self.params or {})).fit(
-            X,
-            np.ravel(y),
-            sample_weight=sample_weight,
-            categorical_feature=list(self.categorical or []) or "auto",
-        )
-        return self
+        return self._fit(lgb.LGBMRegressor, X, y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
         return self.model_.predict(X)
 
 
-def early_stopped_rounds(
-    params: dict[str, Any], train: tuple, validation: tuple, categorical: list[int], stop: int
+def cv_rounds(
+    params: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray | None,
+    categorical: list[int] | None,
+    stop: int,
+    objective: str,
 ) -> int:
-    """The boosting rounds at which the validation log-loss of a LightGBM classifier with
-    ``params`` (scikit-learn API names, ``n_estimators`` the cap) stopped improving."""
+    """The boosting rounds at which ``CV_FOLDS``-fold cross-validated loss (log-loss, or
+    squared error for a regressor) of a LightGBM model with ``params`` stopped improving; at
+    most ``params["n_estimators"]``. Stratified for classifiers; too few rows of a class to
+    stratify: 1 round (the base rate)."""
     import lightgbm as lgb
 
+    binary = objective == "binary"
+    folds = CV_FOLDS
+    if binary:
+        folds = min(folds, int(np.bincount(y.astype(int), minlength=2).min()))
+        if folds < 2:
+            return 1
     core = {k: v for k, v in params.items() if k != "n_estimators"}
-    core.update(objective="binary", metric="binary_logloss", feature_pre_filter=False)
-    cat = categorical or "auto"
-    train_set = lgb.Dataset(*train, categorical_feature=cat, params=core)
-    valid_set = lgb.Dataset(*validation, reference=train_set, categorical_feature=cat)
-    booster = lgb.train(
+    core.update(
+        objective=objective,
+        metric="binary_logloss" if binary else "l2",
+        feature_pre_filter=False,
+    )
+    data = lgb.Dataset(X, y, weight=weight, categorical_feature=categorical or "auto", params=core)
+    result = lgb.cv(
         core,
-        train_set,
+        data,
         num_boost_round=int(params["n_estimators"]),
-        valid_sets=[valid_set],
+        nfold=folds,
+        stratified=binary,
+        seed=int(core.get("random_state", 0)),
         callbacks=[lgb.early_stopping(stop, verbose=False)],
     )
-    return int(booster.best_iteration or booster.current_iteration())
+    return max(1, len(next(iter(result.values()))))
 
 
 def check_arms(y: np.ndarray, treated: np.ndarray, rows: str) -> None:

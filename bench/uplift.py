@@ -97,6 +97,7 @@ def one_seed(seed: int, accounts: int, months: int, workdir: Path) -> dict:
     curves = policy_curves(scores, mrr, params, true_uplift=true_uplift)
     best_k = best_k_under_budget(curves).set_index("policy")
     net = best_k.net_profit.to_dict()
+    randomized = _randomized_rows(result.predictions["test"], test, params, seed)
     out = {
         "seed": seed,
         "accounts_scored": len(test),
@@ -121,6 +122,7 @@ def one_seed(seed: int, accounts: int, months: int, workdir: Path) -> dict:
         "qini_best_model": test_metrics[best]["qini"],
         "qini_oracle": test_metrics[best].get("oracle_qini"),
         "true_uplift_corr_all_accounts": float(np.corrcoef(estimated, true_uplift)[0, 1]),
+        "randomized_test_rows": randomized,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     shown = {p: round(v) for p, v in net.items()}
@@ -131,6 +133,27 @@ def one_seed(seed: int, accounts: int, months: int, workdir: Path) -> dict:
         flush=True,
     )
     return out
+
+
+def _randomized_rows(uplift_test, churn_test, params, seed: int) -> dict:
+    """The same comparison on the campaign's randomized test rows only (the population the
+    uplift model was trained on), valued with their true uplift."""
+    rows = uplift_test.merge(churn_test[["account_id", "cutoff", "p"]], on=["account_id", "cutoff"])
+    mrr = rows.mrr.fillna(0.0).to_numpy(dtype=float)
+    truth = rows.oracle_uplift.to_numpy(dtype=float)
+    scores = policy_scores(
+        mrr, p=rows.p.to_numpy(), uplift=rows.uplift.to_numpy(), params=params,
+        true_uplift=truth, seed=seed,
+    )  # fmt: skip
+    scores.pop("uplift")
+    best = best_k_under_budget(policy_curves(scores, mrr, params, true_uplift=truth))
+    net = best.set_index("policy").net_profit.to_dict()
+    return {
+        "rows": len(rows),
+        "best_net_profit": {k: float(v) for k, v in net.items()},
+        "profit_vs_risk": _ratio(net["profit"], net["risk"]),
+        "profit_vs_oracle": _ratio(net["profit"], net["oracle"]),
+    }
 
 
 def _ratio(a: float, b: float) -> float | None:

@@ -50,6 +50,17 @@ BOARD_METRICS = (
     "auc_90d",
     "ibs",
 )
+# uplift models' metrics (churnlab.evaluation.uplift_metrics); the last three need the
+# simulator's true uplift
+UPLIFT_METRICS = (
+    "qini",
+    "auuc",
+    "uplift_at_10",
+    "uplift_at_30",
+    "true_uplift_corr",
+    "policy_value_vs_oracle",
+    "oracle_qini",
+)
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "ibs"})
 
 # risk tiers: the top 10% of validation risk is high, the next 20% medium, the rest low
@@ -103,6 +114,7 @@ __all__ = [
     "SURVIVAL_FAMILIES",
     "TIERS",
     "TIER_SHARES",
+    "UPLIFT_METRICS",
     "champion_uri",
     "registered_model_name",
 ]

@@ -109,3 +109,5 @@ def test_bad_inputs_are_named():
         policy_curves({"risk": P}, MRR)
     with pytest.raises(ValueError, match="policy 'risk' has"):
         policy_curves({"risk": P[:3]}, MRR, true_uplift=TRUE)
+    with pytest.raises(ValueError, match=r"policy 'risk' has missing scores \(rows \[1\]\)"):
+        policy_curves({"risk": np.array([1, np.nan, 0, 0])}, MRR, true_uplift=TRUE)

@@ -17,9 +17,16 @@ from churnlab.evaluation.policy import (
     policy_curves,
     policy_scores,
 )
-from churnlab.evaluation.profit import CampaignParams, best_k, plot_profit_curve, profit_curve
+from churnlab.evaluation.profit import (
+    CampaignParams,
+    best_k,
+    emp_score,
+    plot_profit_curve,
+    profit_curve,
+)
 from churnlab.evaluation.uplift import (
     auuc,
+    check_uplift_inputs,
     plot_qini,
     plot_uplift_by_decile,
     policy_value_vs_oracle,
@@ -37,7 +44,9 @@ __all__ = [
     "best_k",
     "best_k_under_budget",
     "bootstrap_se",
+    "check_uplift_inputs",
     "classification_metrics",
+    "emp_score",
     "expected_calibration_error",
     "expected_incremental_profit",
     "expected_metrics",

@@ -116,7 +116,9 @@ def policy_curves(
     with ``true_uplift`` when given, else with the inverse-propensity estimate from the
     randomized outcomes ``y`` and ``treated`` (see the module docstring). Returns a tidy frame,
     one row per policy and k: ``policy``, ``k`` (share contacted), ``contacts``, ``spend``,
-    ``retained_mrr``, ``net_profit``; k = 0 (nobody contacted, all 0) is always a row."""
+    ``retained_mrr``, ``net_profit``; k = 0 (nobody contacted, all 0) is always a row. At most
+    ``points`` + 1 values of k, evenly spaced; ``points`` >= the number of rows gives every k
+    (what :func:`best_k_under_budget` needs to be exact)."""
     params = params or CampaignParams()
     n = len(np.asarray(mrr))
     mrr = _mrr(mrr, n)
@@ -136,6 +138,9 @@ def policy_curves(
         score = np.asarray(score, float)
         if score.shape != (n,):
             raise ValueError(f"policy {name!r} has {score.shape} scores for {n} rows")
+        if not np.isfinite(score).all():
+            rows = np.flatnonzero(~np.isfinite(score))[:5].tolist()
+            raise ValueError(f"policy {name!r} has missing scores (rows {rows})")
         order = np.argsort(-score, kind="stable")
         retained = np.r_[0.0, np.cumsum(value[order])][ks]
         frames.append(

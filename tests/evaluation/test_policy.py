@@ -13,6 +13,7 @@ import pytest
 from churnlab.evaluation import (
     CampaignParams,
     best_k_under_budget,
+    compare_policies,
     expected_incremental_profit,
     ipw_uplift,
     plot_policy_curves,
@@ -111,3 +112,15 @@ def test_bad_inputs_are_named():
         policy_curves({"risk": P[:3]}, MRR, true_uplift=TRUE)
     with pytest.raises(ValueError, match=r"policy 'risk' has missing scores \(rows \[1\]\)"):
         policy_curves({"risk": np.array([1, np.nan, 0, 0])}, MRR, true_uplift=TRUE)
+
+
+def test_compare_policies_in_one_call():
+    curves, best = compare_policies(
+        MRR, p=P, uplift=UPLIFT, params=PARAMS, true_uplift=TRUE, max_contacts=3
+    )
+    assert set(curves.policy) == {"risk", "expected_loss", "uplift", "profit", "random", "oracle"}
+    # by hand in test_policy_curves_by_hand: the oracle earns 25 with 2 contacts; within 3
+    # contacts risk's best is 5 (k = 1)
+    best = best.set_index("policy")
+    assert best.loc["oracle", ["contacts", "net_profit"]].tolist() == [2, 25]
+    assert best.loc["risk", ["contacts", "net_profit"]].tolist() == [1, 5]

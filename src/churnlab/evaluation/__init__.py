@@ -11,6 +11,7 @@ from churnlab.evaluation.metrics import (
 )
 from churnlab.evaluation.policy import (
     best_k_under_budget,
+    compare_policies,
     expected_incremental_profit,
     ipw_uplift,
     plot_policy_curves,
@@ -46,6 +47,7 @@ __all__ = [
     "bootstrap_se",
     "check_uplift_inputs",
     "classification_metrics",
+    "compare_policies",
     "emp_score",
     "expected_calibration_error",
     "expected_incremental_profit",

@@ -69,7 +69,7 @@ def classification_metrics(
     """ROC-AUC, PR-AUC, log loss, Brier, ECE, lift and capture in the top 10% by risk; with
     ``mrr``, the share of churners' MRR captured in the top 10% by expected loss (p x MRR) and
     the expected maximum profit ``emp`` (with ``emp_contact_share``) of a retention campaign
-    with the economics ``campaign`` (default :class:`CampaignParams`; see ``emp_score``)."""
+    with the economics ``campaign`` (default ``CampaignParams``; see ``emp_score``)."""
     y, p = np.asarray(y, int), np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
     base_rate = y.mean()
     in_top = top_fraction(p, top)

@@ -5,9 +5,9 @@ A policy ranks accounts and contacts the top ``k`` share. The policies compared 
 * ``risk``: churn probability ``p``;
 * ``expected_loss``: ``p x MRR``;
 * ``uplift``: estimated uplift (reduction in churn probability if contacted, see
-  :mod:`churnlab.evaluation.uplift` for the sign convention);
+  ``churnlab.evaluation.uplift`` for the sign convention);
 * ``profit``: expected incremental profit,
-  ``uplift x MRR x value_months - contact_cost - offer_cost`` (:class:`CampaignParams`; every
+  ``uplift x MRR x value_months - contact_cost - offer_cost`` (``CampaignParams``; every
   contacted account is counted as taking the offer, which errs on the side of cost; the
   acceptance rate is already inside a measured uplift, so it is not applied again);
 * ``random``: a seeded random order, the floor;
@@ -112,13 +112,13 @@ def policy_curves(
 ) -> pd.DataFrame:
     """Realized value of contacting the top ``k`` share under each policy, for k from 0 to 1.
 
-    ``scores``: policy name -> ranking score (e.g. :func:`policy_scores`). The value is counted
+    ``scores``: policy name -> ranking score (e.g. ``policy_scores``). The value is counted
     with ``true_uplift`` when given, else with the inverse-propensity estimate from the
-    randomized outcomes ``y`` and ``treated`` (see the module docstring). Returns a tidy frame,
+    randomized outcomes ``y`` and ``treated`` (``ipw_uplift``). Returns a tidy frame,
     one row per policy and k: ``policy``, ``k`` (share contacted), ``contacts``, ``spend``,
     ``retained_mrr``, ``net_profit``; k = 0 (nobody contacted, all 0) is always a row. At most
     ``points`` + 1 values of k, evenly spaced; ``points`` >= the number of rows gives every k
-    (what :func:`best_k_under_budget` needs to be exact)."""
+    (what ``best_k_under_budget`` needs to be exact)."""
     params = params or CampaignParams()
     n = len(np.asarray(mrr))
     mrr = _mrr(mrr, n)
@@ -161,7 +161,7 @@ def policy_curves(
 def best_k_under_budget(
     curves: pd.DataFrame, max_contacts: int | None = None, max_spend: float | None = None
 ) -> pd.DataFrame:
-    """Per policy, the row of :func:`policy_curves` with the highest net profit among those
+    """Per policy, the row of ``policy_curves`` with the highest net profit among those
     within the budget (at most ``max_contacts`` contacts and ``max_spend`` spend; k = 0 always
     qualifies). Same columns, one row per policy, best net profit first."""
     ok = pd.Series(True, index=curves.index)
@@ -172,6 +172,45 @@ def best_k_under_budget(
     within = curves[ok]
     best = within.loc[within.groupby("policy", sort=False).net_profit.idxmax()]
     return best.sort_values("net_profit", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def compare_policies(
+    mrr,
+    p=None,
+    uplift=None,
+    params: CampaignParams | None = None,
+    *,
+    true_uplift=None,
+    y=None,
+    treated=None,
+    propensity=None,
+    max_contacts: int | None = None,
+    max_spend: float | None = None,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The policy comparison in one call: ``policy_scores``, then ``policy_curves`` at every k
+    (valued with ``true_uplift``, else by inverse propensity from ``y`` and ``treated``), then
+    ``best_k_under_budget``. Returns (curves, best).
+
+    Example::
+
+        curves, best = compare_policies(test.mrr, p=test.p, uplift=test.uplift, params=params,
+                                        y=test.y, treated=test.treated, max_contacts=500)
+        plot_policy_curves(curves).figure
+    """
+    scores = policy_scores(mrr, p, uplift, params, true_uplift, seed)
+    n = len(np.asarray(mrr))
+    curves = policy_curves(
+        scores,
+        mrr,
+        params,
+        true_uplift=true_uplift,
+        y=y,
+        treated=treated,
+        propensity=propensity,
+        points=n,
+    )
+    return curves, best_k_under_budget(curves, max_contacts, max_spend)
 
 
 def plot_policy_curves(curves: pd.DataFrame, ax=None, value: str = "net_profit", title=None):

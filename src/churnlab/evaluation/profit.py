@@ -90,7 +90,7 @@ def emp_score(y, p, mrr, params: CampaignParams | None = None) -> dict[str, floa
     (contacting the top share at the profit-maximising threshold), averaged over an uncertain
     acceptance rate. Higher is better; a useless model earns about 0 and a perfect one the most.
 
-    The campaign is the one ``profit_curve`` counts (:class:`CampaignParams`): a contacted
+    The campaign is the one ``profit_curve`` counts (``CampaignParams``): a contacted
     churner accepts with rate gamma and is then worth CLV - ``offer_cost``, a contacted stayer
     costs ``offer_cost``, every contact ``contact_cost``. EMPC assumes one CLV for everyone:
     the mean finite ``mrr`` x ``value_months`` of these rows. gamma ~ Beta with mean

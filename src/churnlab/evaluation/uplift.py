@@ -40,7 +40,7 @@ import pandas as pd
 
 from churnlab.evaluation.metrics import top_fraction
 
-# the keys of :func:`uplift_metrics` (also churnlab.vocab.UPLIFT_METRICS)
+# the keys of ``uplift_metrics`` (also churnlab.vocab.UPLIFT_METRICS)
 UPLIFT_AT = (0.1, 0.3)
 
 
@@ -91,8 +91,8 @@ def qini_curve(y, treated, score) -> pd.DataFrame:
 
     Columns: ``k`` (rows targeted), ``share_targeted``, ``n_treated``, ``n_control``,
     ``churned_treated``, ``churned_control`` (counts in the top k), ``qini`` (Q(k), churns
-    prevented among the treated) and ``uplift_gain`` (U(k)); see the module docstring. Row 0 is
-    k = 0 (nobody targeted, both curves 0)."""
+    prevented among the treated) and ``uplift_gain`` (U(k)), as defined on the docs page
+    "Uplift, policies & EMP". Row 0 is k = 0 (nobody targeted, both curves 0)."""
     y, t, s = check_uplift_inputs(y, treated, score)
     order = np.argsort(-s, kind="stable")
     y, t, s = y[order], t[order], s[order]
@@ -262,7 +262,7 @@ def plot_qini(y, treated, score, true_uplift=None, ax=None, label: str = "model"
 
 
 def plot_uplift_by_decile(table: pd.DataFrame, ax=None, title: str | None = None):
-    """Bars of the observed uplift per decile of :func:`uplift_by_decile`, with the mean
+    """Bars of the observed uplift per decile of ``uplift_by_decile``, with the mean
     estimated uplift (and the mean true uplift, when the table has it) as points; takes and
     returns matplotlib axes."""
     ax = ax if ax is not None else plt.subplots(figsize=(6, 4.5))[1]

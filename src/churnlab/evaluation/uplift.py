@@ -92,7 +92,7 @@ def qini_curve(y, treated, score) -> pd.DataFrame:
     Columns: ``k`` (rows targeted), ``share_targeted``, ``n_treated``, ``n_control``,
     ``churned_treated``, ``churned_control`` (counts in the top k), ``qini`` (Q(k), churns
     prevented among the treated) and ``uplift_gain`` (U(k)), as defined on the docs page
-    "Uplift, policies & EMP". Row 0 is k = 0 (nobody targeted, both curves 0)."""
+    "Uplift metrics, policies & EMP". Row 0 is k = 0 (nobody targeted, both curves 0)."""
     y, t, s = check_uplift_inputs(y, treated, score)
     order = np.argsort(-s, kind="stable")
     y, t, s = y[order], t[order], s[order]

@@ -41,16 +41,32 @@ SIMULATOR_PROFILES = ("b2b_saas", "consumer_social", "streaming")
 # first is the default: nothing changes
 SIMULATOR_SCENARIOS = ("none", "price_increase", "product_redesign", "new_channel")
 
-# ranking metrics a spec may name; the leaderboard shows these and the survival metrics
+# ranking metrics a spec may name
 METRICS = ("pr_auc", "roc_auc", "log_loss", "brier", "ece", "lift_top10", "capture_top10")
+# uplift models' metrics (churnlab.evaluation.uplift_metrics); the last three need the
+# simulator's true uplift
+UPLIFT_METRICS = (
+    "qini",
+    "auuc",
+    "uplift_at_10",
+    "uplift_at_30",
+    "true_uplift_corr",
+    "policy_value_vs_oracle",
+    "oracle_qini",
+)
+# what the leaderboard shows and `compare` / `promote --metric` accept: the spec metrics, the
+# metrics that need MRR (emp: expected maximum profit, Verbraken et al. 2013), the oracle's,
+# the survival and the uplift metrics
 BOARD_METRICS = (
     *METRICS,
     "revenue_capture_top10",
+    "emp",
     "oracle_roc_auc",
     "c_index_harrell",
     "c_index_uno",
     "auc_90d",
     "ibs",
+    *UPLIFT_METRICS,
 )
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "ibs"})
 
@@ -106,6 +122,7 @@ __all__ = [
     "TIERS",
     "TIER_SHARES",
     "UPLIFT_FAMILIES",
+    "UPLIFT_METRICS",
     "champion_uri",
     "registered_model_name",
 ]

@@ -34,6 +34,14 @@ def test_row_counts_are_whole_numbers(tmp_path):
     )
 
 
+def test_the_model_table_shows_emp(tmp_path):
+    (tmp_path / "plots").mkdir()
+    metrics = {"test_emp": 12.3456, "validation_emp": 11.0, "test_emp_contact_share": 0.12}
+    table = _model_section(tmp_path, metrics, single_table=False)["blocks"][0]["table"]
+    assert '<td class="text">emp</td><td>11.000</td><td>12.346</td>' in table
+    assert '<td class="text">emp_contact_share</td><td></td><td>0.120</td>' in table
+
+
 def test_the_lift_curve_is_in_the_legend():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)

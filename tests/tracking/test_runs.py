@@ -49,6 +49,8 @@ def test_runs_log_everything(trained, small_sim):
             "lift_top10",
             "capture_top10",
             "revenue_capture_top10",
+            "emp",
+            "emp_contact_share",
             "oracle_roc_auc",
             "oracle_gap_roc_auc",
         ):
@@ -274,6 +276,14 @@ def test_cli_compare_promote_export(trained, project):
     assert leaderboard_runs and leaderboard_runs[0].info.status == "FINISHED"
     res = run("promote", "--experiment", "small", "--model", "churn-small", "--json")
     assert res.returncode == 0 and "version" in json.loads(res.stdout)
+    # the expected maximum profit ranks and promotes like any leaderboard metric (issue 20)
+    res = run("compare", "--experiment", "small", "--metric", "emp", "--json")
+    assert res.returncode == 0, res.stderr
+    emp = [r["emp"] for r in json.loads(res.stdout)]
+    assert emp == sorted(emp, reverse=True) and all(np.isfinite(emp))
+    res = run("promote", "--experiment", "small", "--model", "churn-small", "--metric", "emp")
+    assert res.returncode == 0, res.stderr
+    assert "emp" in res.stdout and "version" in res.stdout
     res = run("export", "--model", "models:/churn-small@champion")
     assert res.returncode == 0, res.stderr
     assert (project / "models" / "churn-small" / "MLmodel").exists()

@@ -315,7 +315,8 @@ def _leaderboard_section(run: RunInfo) -> dict[str, Any]:
     board = leaderboard(run.experiment, metric)
     board = board.assign(chosen=(board.run_id == run.run_id).map({True: "<<", False: ""}))
     cols = ["rank", "run_name", "family", "model_version", "pr_auc", "roc_auc", "log_loss",
-            "brier", "ece", "lift_top10", "revenue_capture_top10", "oracle_roc_auc", "chosen"]  # fmt: skip
+            "brier", "ece", "lift_top10", "revenue_capture_top10", "emp", "oracle_roc_auc",
+            "chosen"]  # fmt: skip
     return {
         "intro": f"Finished training runs of '{run.experiment}' by test {metric}.",
         # columns no run has (e.g. the oracle AUC, known only for simulated data) are left out
@@ -335,7 +336,8 @@ def _metric_text(name: str, value: float | None) -> str:
 
 def _model_section(run_dir: Path, metrics: dict[str, float], single_table: bool) -> dict[str, Any]:
     names = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "ece_floor", "lift_top10", "capture_top10",
-             "revenue_capture_top10", "oracle_roc_auc", "positive_rate", "rows"]  # fmt: skip
+             "revenue_capture_top10", "emp", "emp_contact_share", "oracle_roc_auc", "positive_rate",
+             "rows"]  # fmt: skip
     rows = [
         {
             "metric": n,

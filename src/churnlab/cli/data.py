@@ -52,7 +52,8 @@ def simulate(
     """Simulate a demo business into a dataset folder.
 
     B2B SaaS, a consumer social app or a streaming service: accounts, subscriptions, events,
-    tickets, surveys, the simulator's truth and the event mapping in dataset.json. A folder
+    tickets, surveys, retention campaigns (B2B SaaS), the simulator's truth and the event
+    mapping in dataset.json. A folder
     that already holds the same simulation, untouched, is kept as it is."""
     from churnlab.data.simulate import SimulationParams
     from churnlab.data.simulate import simulate as run_simulation
@@ -231,4 +232,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
             span = "" if d["max"] is None else f" (median {d['median']:g}, max {d['max']:g})"
             grid.add_row(f"duration {d['column']}", f"in {d['unit']}{span}")
     grid.add_row("churn rate", f"{summary['churn_rate']:.1%}")
+    if "campaigns" in summary:
+        c = summary["campaigns"]
+        grid.add_row(
+            "campaigns",
+            f"{c['campaigns']:,} ({c['rows']:,} contacts of {c['accounts']:,} accounts, "
+            f"{c['treated_share']:.0%} treated, {c['first'][:10]} .. {c['last'][:10]})",
+        )
     console.print(grid)

@@ -37,7 +37,7 @@ def compare(
     shown = {
         "rank": "#", "run_name": "run", "model_version": "v", "pr_auc": "PR-AUC",
         "roc_auc": "ROC-AUC", "ece": "ECE", "lift_top10": "lift@10",
-        "revenue_capture_top10": "MRR@10", "oracle_roc_auc": "oracle",
+        "revenue_capture_top10": "MRR@10", "emp": "EMP", "oracle_roc_auc": "oracle",
         "c_index_harrell": "C", "ibs": "IBS",
     }  # fmt: skip
     for col, head in shown.items():

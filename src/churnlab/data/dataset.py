@@ -99,7 +99,8 @@ class Dataset:
         return f"the data covers {first.date()} to {end.date()}"
 
     def summary(self) -> dict[str, Any]:
-        """Rows per table, date range, accounts, churned accounts and churn rate."""
+        """Rows per table, date range, accounts, churned accounts and churn rate (and the
+        campaigns, where the dataset has them)."""
         if self.kind == "customers":
             return customer_summary(self)
         rows = {name: int(self.con.execute(t.count())) for name, t in self.tables.items()}
@@ -107,6 +108,7 @@ class Dataset:
         first = self.con.execute(acc.signup_at.min())
         churned = int(self.con.execute(churned_accounts(self).count()))
         n_accounts = rows["accounts"]
+        extra = {"campaigns": campaign_summary(self)} if "campaigns" in self.tables else {}
         return {
             "source": self.source,
             "rows": rows,
@@ -115,7 +117,32 @@ class Dataset:
             "accounts": n_accounts,
             "churned_accounts": churned,
             "churn_rate": churned / n_accounts if n_accounts else float("nan"),
+            **extra,
         }
+
+
+def campaign_summary(dataset: Dataset) -> dict[str, Any]:
+    """Contact rows, distinct campaigns and accounts, the treated share and the date range."""
+    cp = dataset["campaigns"]
+    row = dataset.con.execute(
+        cp.aggregate(
+            rows=cp.count(),
+            campaigns=cp.campaign.nunique(),
+            accounts=cp.account_id.nunique(),
+            treated=cp.treated.cast("int64").sum(),
+            first=cp.ts.min(),
+            last=cp.ts.max(),
+        )
+    ).iloc[0]
+    n = int(row["rows"])
+    return {
+        "rows": n,
+        "campaigns": int(row["campaigns"]),
+        "accounts": int(row["accounts"]),
+        "treated_share": float(row["treated"]) / n if n else float("nan"),
+        "first": pd.Timestamp(row["first"]).isoformat() if n else None,
+        "last": pd.Timestamp(row["last"]).isoformat() if n else None,
+    }
 
 
 def churned_accounts(dataset: Dataset) -> ir.Table:

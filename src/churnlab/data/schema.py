@@ -1,8 +1,9 @@
-"""The canonical data model: five tables of a subscription business.
+"""The canonical data model: five tables of a subscription business, plus retention campaigns.
 
 Only ``accounts``, ``subscriptions`` and ``events`` are required, and within them only ids,
 timestamps, ``plan``, ``mrr`` and ``event_type``. Every other column and table is optional:
-whatever needs a missing one is skipped with a notice.
+whatever needs a missing one is skipped with a notice. ``campaigns`` records randomized
+retention contacts (treated or held out as control), which uplift models learn from.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Kind = Literal["id", "timestamp", "string", "float", "int"]
+Kind = Literal["id", "timestamp", "string", "float", "int", "bool"]
 
 # Values of ``subscriptions.end_reason`` that do not end the customer relationship: the account
 # moved to another subscription row. Churn is "the last subscription ends with no later one",
@@ -42,6 +43,7 @@ class TableSchema:
     key: tuple[str, ...] = ()
     references_accounts: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    when_missing: str = "features that need it are skipped"
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -161,8 +163,44 @@ SURVEYS = TableSchema(
     ),
 )
 
+CAMPAIGNS = TableSchema(
+    name="campaigns",
+    required=False,
+    key=("account_id", "campaign"),
+    description=(
+        "retention campaign contacts: one row per account and campaign, offered (treated) or "
+        "held out at random as control; each campaign needs both arms"
+    ),
+    when_missing="uplift models and treatment status need it",
+    columns=(
+        Column("account_id", "id", required=True, nullable=False),
+        Column(
+            "ts",
+            "timestamp",
+            required=True,
+            nullable=False,
+            description="contact time (for control rows: when they would have been contacted)",
+        ),
+        Column("campaign", "string", required=True, nullable=False, description="campaign name"),
+        Column(
+            "treated",
+            "bool",
+            required=True,
+            nullable=False,
+            description="true: offered; false: held out as control (true/false, 1/0)",
+        ),
+        Column("offer", "string", description="the offer made (null for control rows)"),
+        Column(
+            "cost",
+            "float",
+            min_value=0,
+            description="contact and offer cost of the row (0 for control rows)",
+        ),
+    ),
+)
+
 TABLES: dict[str, TableSchema] = {
-    t.name: t for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, TICKETS, SURVEYS)
+    t.name: t for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, TICKETS, SURVEYS, CAMPAIGNS)
 }
 
 # The simulator's latent hazard; not part of a customer's data, used for the oracle AUC.

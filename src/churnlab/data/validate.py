@@ -1,6 +1,7 @@
 """Validation of raw tables: every problem found in one pass (missing tables or columns,
 unparseable values, negative amounts, duplicate keys, overlapping subscriptions, unknown
-accounts, timestamps after the data's end), and the canonically typed tables."""
+accounts, timestamps after the data's end, campaigns with one arm only), and the canonically
+typed tables."""
 
 from __future__ import annotations
 
@@ -69,9 +70,7 @@ class Validator:
                 if schema.required:
                     self._problem(name, None, "required table is missing")
                 else:
-                    self.notices.append(
-                        f"table {name} not found: features that need it are skipped"
-                    )
+                    self.notices.append(f"table {name} not found: {schema.when_missing}")
                 continue
             self._check_table(schema, self.raw[name])
         if "truth" in self.raw:
@@ -265,12 +264,13 @@ class Validator:
         self._check_future_timestamps()
         self._check_subscription_periods()
         self._check_ticket_order()
+        self._check_campaign_arms()
         self._note_accounts_without_subscription()
 
     def _check_unknown_accounts(self) -> None:
         """Rows of the account-level tables whose account is not in accounts."""
         accounts = self.typed["accounts"].select("account_id")
-        for name in ("subscriptions", "events", "tickets", "surveys"):
+        for name in ("subscriptions", "events", "tickets", "surveys", "campaigns"):
             if name not in self.typed:
                 continue
             tbl = self.typed[name]
@@ -337,6 +337,36 @@ class Validator:
             ex = self._examples(tk, bad, ["ticket_id", "created_at", "resolved_at"])
             self._problem("tickets", "resolved_at", f"{n} ticket(s) resolved before created", ex)
 
+    def _check_campaign_arms(self) -> None:
+        """Campaigns whose rows are all treated or all control: without both arms there is
+        nothing to compare, so the campaign cannot tell what the contact did."""
+        if "campaigns" not in self.typed:
+            return
+        cp = self.typed["campaigns"]
+        arms = cp.group_by("campaign").agg(
+            treated=cp.treated.cast("int64").sum().coalesce(0),
+            control=(~cp.treated).cast("int64").sum().coalesce(0),
+        )
+        one_arm = arms.filter(
+            (arms.campaign.notnull())
+            & ((arms.treated == 0) | (arms.control == 0))
+            & (arms.treated + arms.control > 0)
+        )
+        n = int(self.con.execute(one_arm.count()))
+        if n:
+            rows = self.con.execute(one_arm.order_by("campaign").limit(MAX_EXAMPLES))
+            ex = [
+                f"campaign={_sql_literal(r.campaign)} ({r.treated} treated, {r.control} control)"
+                for r in rows.itertuples(index=False)
+            ]
+            self._problem(
+                "campaigns",
+                "treated",
+                f"{n} campaign(s) with one arm only (every row treated, or every row control: "
+                "a campaign needs a randomized control group)",
+                ex,
+            )
+
     def _note_accounts_without_subscription(self) -> None:
         """Accounts with no subscription are allowed (never active), with a notice."""
         accounts = self.typed["accounts"].select("account_id")
@@ -372,6 +402,8 @@ def _parse_failure(kind: str, dtype: Any) -> str:
                 "write ISO timestamps or a timestamp type)"
             )
         return "unparseable timestamps"
+    if kind == "bool":
+        return "non-boolean values (write true/false or 1/0)"
     return f"unparseable or non-finite {kind} values (NaN and infinity are not amounts)"
 
 
@@ -398,6 +430,8 @@ def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | 
         return (value.cast("int64") if dtype.is_numeric() else value.cast("string")), None
     if kind == "string":
         return (value.cast("string") if not dtype.is_string() else value), None
+    if kind == "bool":
+        return _canonical_bool(value)
     if dtype.is_string():
         return _parsed_text(value, kind)
     if kind == "timestamp":
@@ -409,6 +443,27 @@ def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | 
         kept = ibis.ifelse(bad, ibis.null(), value)
         return kept.try_cast("int64" if kind == "int" else "float64"), bad
     return value.cast("int64" if kind == "int" else "float64"), None
+
+
+_TRUE, _FALSE = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
+
+
+def _canonical_bool(value: ir.Value) -> tuple[ir.Value, ir.BooleanValue | None]:
+    """A boolean column from booleans, the numbers 0 and 1, or text (true/false, t/f, 1/0,
+    yes/no, any case); anything else fails to parse."""
+    dtype = value.type()
+    if dtype.is_boolean():
+        return value, None
+    if dtype.is_numeric():
+        ok = value.isin([0, 1])
+        return ibis.ifelse(ok, value == 1, ibis.null("boolean")), value.notnull() & ~ok
+    text = value.cast("string").strip().lower().nullif("")
+    parsed = ibis.cases(
+        (text.isin(_TRUE), ibis.literal(True)),
+        (text.isin(_FALSE), ibis.literal(False)),
+        else_=ibis.null("boolean"),
+    )
+    return parsed, text.notnull() & parsed.isnull()
 
 
 def _parsed_text(value: ir.StringValue, kind: str) -> tuple[ir.Value, ir.BooleanValue]:

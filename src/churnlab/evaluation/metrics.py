@@ -18,6 +18,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from churnlab.evaluation.profit import CampaignParams, emp_score
+
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Mean |observed rate - mean predicted| over equal-width probability bins, weighted by
@@ -58,10 +60,16 @@ def top_fraction(score: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def classification_metrics(
-    y: np.ndarray, p: np.ndarray, mrr: np.ndarray | None = None, top: float = 0.1
+    y: np.ndarray,
+    p: np.ndarray,
+    mrr: np.ndarray | None = None,
+    top: float = 0.1,
+    campaign: CampaignParams | None = None,
 ) -> dict[str, float]:
-    """ROC-AUC, PR-AUC, log loss, Brier, ECE, lift and capture in the top 10% by risk, and the
-    share of churners' MRR captured in the top 10% by expected loss (p x MRR)."""
+    """ROC-AUC, PR-AUC, log loss, Brier, ECE, lift and capture in the top 10% by risk; with
+    ``mrr``, the share of churners' MRR captured in the top 10% by expected loss (p x MRR) and
+    the expected maximum profit ``emp`` (with ``emp_contact_share``) of a retention campaign
+    with the economics ``campaign`` (default ``CampaignParams``; see ``emp_score``)."""
     y, p = np.asarray(y, int), np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
     base_rate = y.mean()
     in_top = top_fraction(p, top)
@@ -85,6 +93,8 @@ def classification_metrics(
         lost = (y * mrr).sum()
         by_loss = top_fraction(p * mrr, top)
         out["revenue_capture_top10"] = float((y * mrr)[by_loss].sum() / lost) if lost else 0.0
+    if mrr is not None:
+        out.update(emp_score(y, p, mrr, campaign))
     return out
 
 

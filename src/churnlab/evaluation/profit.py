@@ -80,6 +80,54 @@ def profit_curve(
     return pd.DataFrame(out)
 
 
+# Verbraken et al. (2013) draw the acceptance rate from Beta(6, 14): mean 0.3, alpha + beta = 20
+ACCEPTANCE_CONCENTRATION = 20.0
+
+
+def emp_score(y, p, mrr, params: CampaignParams | None = None) -> dict[str, float]:
+    """Expected maximum profit of a churn classifier (EMPC; Verbraken, Verbeke & Baesens 2013),
+    by empulse's ``empc_score``: the profit per customer of the best campaign the scores allow
+    (contacting the top share at the profit-maximising threshold), averaged over an uncertain
+    acceptance rate. Higher is better; a useless model earns about 0 and a perfect one the most.
+
+    The campaign is the one ``profit_curve`` counts (``CampaignParams``): a contacted
+    churner accepts with rate gamma and is then worth CLV - ``offer_cost``, a contacted stayer
+    costs ``offer_cost``, every contact ``contact_cost``. EMPC assumes one CLV for everyone:
+    the mean finite ``mrr`` x ``value_months`` of these rows. gamma ~ Beta with mean
+    ``acceptance_rate`` and alpha + beta = 20 (the paper's Beta(6, 14) at the default 0.3); an
+    acceptance rate of exactly 0 or 1 uses the deterministic MPC instead.
+
+    Returns ``emp`` (profit per customer, in MRR's currency) and ``emp_contact_share`` (the share
+    of customers that campaign contacts); an empty dict when no row has a positive MRR.
+    """
+    from empulse.metrics import empc_score, mpc_score
+
+    params = params or CampaignParams()
+    mrr = np.asarray(mrr, float)
+    known = mrr[np.isfinite(mrr)]
+    if not len(known) or known.mean() <= 0:
+        return {}
+    costs = {
+        "clv": float(known.mean() * params.value_months),
+        "incentive_cost": params.offer_cost,
+        "contact_cost": params.contact_cost,
+    }
+    rate = params.acceptance_rate
+    if 0 < rate < 1:
+        metric = empc_score
+        costs.update(
+            alpha=rate * ACCEPTANCE_CONCENTRATION, beta=(1 - rate) * ACCEPTANCE_CONCENTRATION
+        )
+    else:
+        metric = mpc_score
+        costs.update(accept_rate=rate)
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    return {
+        "emp": float(metric(y, p, **costs)),
+        "emp_contact_share": float(metric.optimal_rate(y, p, **costs)),
+    }
+
+
 def largest_steps(
     p: np.ndarray,
     mrr: np.ndarray,

@@ -34,10 +34,17 @@ from churnlab.features.registry import (
     remove_builder,
 )
 from churnlab.features.spec import BuilderRef, FeatureSpec
+from churnlab.features.treatment import (
+    DEFAULT_CONTACT_WINDOW_DAYS,
+    TREATMENT_COLUMNS,
+    treatment_status,
+)
 from churnlab.vocab import DRIVERS
 
 __all__ = [
+    "DEFAULT_CONTACT_WINDOW_DAYS",
     "DRIVERS",
+    "TREATMENT_COLUMNS",
     "BuilderRef",
     "Feature",
     "FeatureBuilder",
@@ -62,5 +69,6 @@ __all__ = [
     "remove_builder",
     "select_builders",
     "summarize_written",
+    "treatment_status",
     "write_table",
 ]

@@ -27,6 +27,7 @@ _CUT = {
     "events": ("ts", {}),
     "tickets": ("created_at", {"resolved_at": ("resolved_at",)}),
     "surveys": ("ts", {}),
+    "campaigns": ("ts", {}),
 }
 
 

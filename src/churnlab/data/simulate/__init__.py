@@ -9,8 +9,9 @@
 
 Every profile writes the five tables (``tickets``/``surveys`` where the product has them) plus
 ``truth`` (per account and week, the weekly hazard the simulator used: the oracle) and
-``dataset.json``, whose ``events`` key maps the profile's event names to roles. Each is
-vectorized over accounts (a loop over weeks, not rows) and generated in fixed-size account
+``dataset.json``, whose ``events`` key maps the profile's event names to roles; ``b2b_saas``
+also writes ``campaigns``, monthly randomized retention contacts whose true effect
+:func:`oracle_uplift` gives (:mod:`.campaigns`, :mod:`.oracle`). Each is vectorized over accounts (a loop over weeks, not rows) and generated in fixed-size account
 chunks streamed to Parquet, so the same seed gives byte-identical files on any machine.
 """
 
@@ -37,16 +38,17 @@ from churnlab.data.simulate._common import (
     change_day,
     signup_days,
 )
+from churnlab.data.simulate.oracle import oracle_uplift
 from churnlab.files import MARKER, file_digest, replace_folder, temp_folder
 from churnlab.vocab import SIMULATOR_PROFILES as PROFILES
 from churnlab.vocab import SIMULATOR_SCENARIOS as SCENARIOS
 
-__all__ = ["PROFILES", "SCENARIOS", "SimulationParams", "existing", "simulate"]
+__all__ = ["PROFILES", "SCENARIOS", "SimulationParams", "existing", "oracle_uplift", "simulate"]
 
 log = logging.getLogger(__name__)
 
 SIMULATOR_VERSION = 1
-OPTIONAL_TABLES = ("tickets", "surveys")
+OPTIONAL_TABLES = ("tickets", "surveys", "campaigns")
 _MODULES = {"b2b_saas": b2b_saas, "consumer_social": consumer_social, "streaming": streaming}
 
 
@@ -75,7 +77,8 @@ def _append(
 
 def _drop_empty_optional(folder: Path, rows: dict[str, int]) -> None:
     """A sparse table that no account filled (a tiny simulation) is absent rather than empty,
-    as the data model allows ``tickets`` and ``surveys`` to be missing but not empty."""
+    as the data model allows ``tickets``, ``surveys`` and ``campaigns`` to be missing but not
+    empty."""
     for name in OPTIONAL_TABLES:
         if rows.get(name) == 0:
             (folder / f"{name}.parquet").unlink()

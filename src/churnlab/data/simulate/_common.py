@@ -47,6 +47,9 @@ class SimulationParams:
     # history); see the module docstring of ``b2b_saas`` for each scenario
     scenario: str = "none"
     change_at: str | None = None
+    # monthly randomized retention campaigns (b2b_saas; see the module docstring of
+    # ``churnlab.data.simulate.campaigns``); False writes no ``campaigns`` table
+    campaigns: bool = True
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -26,6 +26,10 @@ How churn happens (the mechanisms churn practice reports):
   satisfaction and cut the hazard for a few weeks.
 * **Satisfaction.** Quarterly NPS surveys (partial response) read latent satisfaction.
 * **Time.** The hazard is higher in the first months of tenure and in January (budget resets).
+* **Retention campaigns.** Each month-end, monthly-billed accounts with low seat activity are
+  randomized into an offer (a discount) or a control group; the offer scales the hazard of
+  deciding to leave by the account's effect segment, from 0.4 (persuadable) to 2.0 (do not
+  disturb) (:mod:`churnlab.data.simulate.campaigns`; ``SimulationParams.campaigns``).
 
 Scenarios (``SimulationParams.scenario``; the change happens on ``change_at``, by default the
 first day of the month two thirds into the history):
@@ -69,6 +73,12 @@ from churnlab.data.simulate._common import (
     change_day,
     dictionary,
     sigmoid,
+)
+from churnlab.data.simulate.campaigns import (
+    EFFECT_SEGMENTS,
+    RISK_LOOKBACK_WEEKS,
+    CampaignBook,
+    effect_segments,
 )
 
 PLANS = ("trial", "basic", "pro", "enterprise")
@@ -173,6 +183,9 @@ def simulate_chunk(
     annual = rng.random(n) < np.array([0, *p.annual_share])[paid_plan]
     cs_covered = (paid_plan == ENTERPRISE) | ((paid_plan == PRO) & (seats >= 12))
     core_share = 0.14 * np.exp(0.35 * fit)
+    effect_segment = effect_segments(~annual, paid_plan == BASIC, seats, fit)
+    # the campaigns draw from their own generator: the other draws stay where they were
+    book = CampaignBook(clock, effect_segment, rng.spawn(1)[0], enabled=p.campaigns)
 
     signup_week = np.floor(signup / 7).astype(int)
     trial_end = np.where(is_trial, signup + p.trial_days, -np.inf)
@@ -301,6 +314,8 @@ def simulate_chunk(
             + PRICE_SENSITIVITY * price_hit
         )
         decide_p = sigmoid(logit)
+        # a retention offer in force scales the chance of deciding to leave (campaigns.py)
+        decide_now = np.minimum(decide_p * book.multiplier_now(t), 1.0)
         hazard = np.zeros(n)
 
         paid = act & (plan != TRIAL)
@@ -310,29 +325,31 @@ def simulate_chunk(
         charge_day = sub_start + 30.44 * months_in
         charge_now = monthly & (charge_day >= w0) & (charge_day < week_hi) & (months_in >= 1)
         pf = np.array([0.0, *p.payment_fail])[plan] * np.where(card_trouble > 0, 8.0, 1.0)
-        hazard += np.where(charge_now, pf * (1 - p.payment_recover), 0.0)
+        involuntary = np.where(charge_now, pf * (1 - p.payment_recover), 0.0)
+        hazard += involuntary
         healthy = phase == 0
-        hazard += np.where(monthly & healthy, decide_p * p.abrupt_share, 0.0)
+        hazard += np.where(monthly & healthy, decide_now * p.abrupt_share, 0.0)
         hazard += np.where(monthly & ~healthy, p.disengage_exit, 0.0)
         contract_years = np.floor((w0 + 7.0 - sub_start) / 365.0)
         renewal_day = sub_start + 365.0 * contract_years
         renewal_now = (
             paid & annual & (contract_years >= 1) & (renewal_day >= w0) & (renewal_day < week_hi)
         )
-        hazard += np.where(renewal_now, np.where(will_not_renew, 1.0, decide_p), 0.0)
+        hazard += np.where(renewal_now, np.where(will_not_renew, 1.0, decide_now), 0.0)
         trial_end_now = act & (plan == TRIAL) & (trial_end >= w0) & (trial_end < week_hi)
         p_convert = np.where(one_and_done, 0.0, sigmoid(0.9 + 1.3 * fit + 0.6 * sat))
         hazard += np.where(trial_end_now, 1 - p_convert, 0.0)
         truth.add(
             account=idx, week=np.full(len(idx), t), hazard=np.minimum(hazard[idx], 1.0),
-            sat=sat[idx], phase=phase[idx],
+            sat=sat[idx], phase=phase[idx], decide=np.where(monthly, decide_p, 0.0)[idx],
+            involuntary=involuntary[idx],
         )  # fmt: skip
 
         u = rng.random(n)
         # disengaging monthly accounts cancel
         leave = monthly & ~healthy & (rng.random(n) < p.disengage_exit)
         # new decisions
-        decide = paid & healthy & ~will_not_renew & (u < decide_p)
+        decide = paid & healthy & ~will_not_renew & (u < decide_now)
         abrupt = decide & (rng.random(n) < p.abrupt_share)
         leave |= monthly & abrupt
         phase = np.where(decide & ~abrupt, 1, phase).astype(np.int8)
@@ -411,6 +428,19 @@ def simulate_chunk(
         sessions[:, t] = rng.poisson(a * lam)
         active_users[:, t] = a
         sat_w[:, t] = sat
+
+        # -- retention campaigns: contacts on the month's last day --------------------------------
+        lo = max(t + 1 - RISK_LOOKBACK_WEEKS, 0)
+        weeks_live = np.clip(t + 1 - np.maximum(lo, signup_week), 1, None)
+        book.contact(
+            t,
+            eligible=act & (plan != TRIAL) & ~annual,
+            active_share=active_users[:, lo : t + 1].sum(axis=1)
+            / (np.maximum(seats, 1) * weeks_live),
+            since=sub_start,
+            leaves_on=churn_day,
+            mrr=mrr,
+        )
 
         # -- NPS survey every 13 weeks of tenure -------------------------------------------------
         survey = act & (age > 0) & (age % 13 == 0) & (rng.random(n) < p.survey_response)
@@ -509,8 +539,13 @@ def simulate_chunk(
             "hazard": pa.array(truth.get("hazard", float).astype(np.float32)),
             "satisfaction": pa.array(truth.get("sat", float).astype(np.float32)),
             "disengaging": pa.array(truth.get("phase", int).astype(bool)),
+            "decide_hazard": pa.array(truth.get("decide", float).astype(np.float32)),
+            "involuntary_hazard": pa.array(truth.get("involuntary", float).astype(np.float32)),
+            "effect": pa.array(book.multiplier[tr_acc].astype(np.float32)),
+            "effect_segment": dictionary(effect_segment[tr_acc], EFFECT_SEGMENTS),
         }
     )
+    campaigns = {"campaigns": book.table(clock, account_id)} if p.campaigns else {}
     return {
         "accounts": accounts_tbl,
         "subscriptions": subs_tbl,
@@ -518,6 +553,7 @@ def simulate_chunk(
         "tickets": tickets_tbl,
         "surveys": surveys_tbl,
         "truth": truth_tbl,
+        **campaigns,
     }
 
 

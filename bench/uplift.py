@@ -37,10 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from churnlab.config import load_spec
-from churnlab.data.simulate import SimulationParams, simulate
-from churnlab.data.simulate.oracle import oracle_uplift
-from churnlab.evaluation.policy import best_k_under_budget, policy_curves, policy_scores
-from churnlab.evaluation.profit import CampaignParams
+from churnlab.data.simulate import SimulationParams, oracle_uplift, simulate
+from churnlab.evaluation import CampaignParams, compare_policies
 from churnlab.modeling import UPLIFT_FAMILIES
 from churnlab.training import train
 
@@ -85,17 +83,11 @@ def one_seed(seed: int, accounts: int, months: int, workdir: Path) -> dict:
         value_months=u.value_months, contact_cost=u.contact_cost, offer_cost=u.offer_cost
     )
     mrr = test.mrr.fillna(0.0).to_numpy(dtype=float)
-    scores = policy_scores(
-        mrr,
-        p=test.p.to_numpy(),
-        uplift=estimated,
-        params=params,
-        true_uplift=true_uplift,
+    _, best_k = compare_policies(
+        mrr, p=test.p.to_numpy(), uplift=estimated, params=params, true_uplift=true_uplift,
         seed=seed,
-    )
-    scores.pop("uplift")
-    curves = policy_curves(scores, mrr, params, true_uplift=true_uplift)
-    best_k = best_k_under_budget(curves).set_index("policy")
+    )  # fmt: skip
+    best_k = best_k.set_index("policy")
     net = best_k.net_profit.to_dict()
     randomized = _randomized_rows(result.predictions["test"], test, params, seed)
     out = {
@@ -141,12 +133,10 @@ def _randomized_rows(uplift_test, churn_test, params, seed: int) -> dict:
     rows = uplift_test.merge(churn_test[["account_id", "cutoff", "p"]], on=["account_id", "cutoff"])
     mrr = rows.mrr.fillna(0.0).to_numpy(dtype=float)
     truth = rows.oracle_uplift.to_numpy(dtype=float)
-    scores = policy_scores(
+    _, best = compare_policies(
         mrr, p=rows.p.to_numpy(), uplift=rows.uplift.to_numpy(), params=params,
         true_uplift=truth, seed=seed,
     )  # fmt: skip
-    scores.pop("uplift")
-    best = best_k_under_budget(policy_curves(scores, mrr, params, true_uplift=truth))
     net = best.set_index("policy").net_profit.to_dict()
     return {
         "rows": len(rows),

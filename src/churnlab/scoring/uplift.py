@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from churnlab.evaluation.profit import CampaignParams
+from churnlab.evaluation import CampaignParams, expected_incremental_profit
 from churnlab.scoring.check import ScoringError
 from churnlab.scoring.load import LoadedModel
 from churnlab.vocab import KEYS
@@ -95,8 +95,6 @@ def add_decisions(
     """``scores`` (a churn model's, one row per key) with ``uplift``, ``expected_gain`` and
     ``action``, from the uplift model's estimates on ``frame`` (its feature table: keys, MRR
     and its features)."""
-    from churnlab.evaluation.policy import expected_incremental_profit
-
     estimates = uplift_model.predict(frame, source=f"{source} (uplift model)")
     mrr = pd.to_numeric(frame["mrr"], errors="coerce").to_numpy(dtype=float)
     estimates = estimates[[*KEYS, "uplift"]].assign(_mrr=mrr)

@@ -36,6 +36,7 @@ from churnlab.tracking.artifacts import quiet as _quiet
 from churnlab.tracking.reuse import REUSE_TAG, code_version, find_reusable, run_key
 from churnlab.tracking.runs import RunSummary, flat_params, run_tags, tracked_run
 from churnlab.tracking.store import connect, ensure_experiment
+from churnlab.tracking.uplift import log_uplift_artifacts, log_uplift_model
 from churnlab.training import TrainResult, checked_data, data_digest, train
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,6 @@ def log_result(result: TrainResult, spec_text: str) -> str:
     returns the logged model's URI."""
     _log_run(result, spec_text)
     if result.uplift:
-        from churnlab.tracking.uplift import log_uplift_artifacts, log_uplift_model
-
         log_uplift_artifacts(result)
         return log_uplift_model(result)
     return _log_churn_model(result)

@@ -9,14 +9,14 @@ import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
-from churnlab.evaluation.policy import (
-    best_k_under_budget,
+from churnlab.evaluation import (
+    CampaignParams,
+    compare_policies,
     plot_policy_curves,
-    policy_curves,
-    policy_scores,
+    plot_qini,
+    plot_uplift_by_decile,
+    uplift_by_decile,
 )
-from churnlab.evaluation.profit import CampaignParams
-from churnlab.evaluation.uplift import plot_qini, plot_uplift_by_decile, uplift_by_decile
 from churnlab.model import MODEL_CONFIG, build_uplift_pyfunc
 from churnlab.tracking.artifacts import (
     jsonable,
@@ -36,17 +36,21 @@ def campaign_params(result: TrainResult) -> CampaignParams:
     )
 
 
-def policy_table(test: pd.DataFrame, params: CampaignParams, seed: int) -> pd.DataFrame:
+def compare_test_policies(test: pd.DataFrame, params: CampaignParams, seed: int):
     """Net profit and retained MRR of contacting the top share of the test rows by estimated
     uplift, expected incremental profit, at random (and the oracle's on simulated data),
-    counted with the true uplift where known, else the randomized outcomes."""
+    counted with the true uplift where known, else by inverse propensity from the randomized
+    outcomes: (curves, best k per policy)."""
     truth = test["oracle_uplift"].to_numpy() if "oracle_uplift" in test else None
-    mrr = test.mrr.fillna(0.0).to_numpy(dtype=float)
-    scores = policy_scores(mrr, uplift=test.uplift.to_numpy(), params=params, true_uplift=truth)
-    scores = {**scores, "random": policy_scores(mrr, seed=seed)["random"]}
-    if truth is not None:
-        return policy_curves(scores, mrr, params, true_uplift=truth)
-    return policy_curves(scores, mrr, params, y=test.y.to_numpy(), treated=test.treated.to_numpy())
+    return compare_policies(
+        test.mrr.fillna(0.0).to_numpy(dtype=float),
+        uplift=test.uplift.to_numpy(),
+        params=params,
+        true_uplift=truth,
+        y=test.y.to_numpy(),
+        treated=test.treated.to_numpy(),
+        seed=seed,
+    )
 
 
 def log_uplift_artifacts(result: TrainResult) -> None:
@@ -58,10 +62,9 @@ def log_uplift_artifacts(result: TrainResult) -> None:
     deciles = uplift_by_decile(y, t, u, true_uplift=truth)
     mlflow.log_table(deciles, "uplift/by_decile.json")
     log_figure(plot_uplift_by_decile(deciles, title=result.spec.name), "plots/uplift_by_decile.png")
-    curves = policy_table(test, campaign_params(result), result.spec.seed)
+    curves, best = compare_test_policies(test, campaign_params(result), result.spec.seed)
     mlflow.log_table(curves, "uplift/policy_curves.json")
     log_figure(plot_policy_curves(curves), "plots/policy_curves.png")
-    best = best_k_under_budget(curves)
     mlflow.log_metrics(
         {f"test_best_net_profit_{r.policy}": float(r.net_profit) for r in best.itertuples()}
         | {f"test_best_k_{r.policy}": float(r.k) for r in best.itertuples()}

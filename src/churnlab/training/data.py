@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import ibis
 import pandas as pd
 
 from churnlab.config import EventData, ExperimentSpec, SpecError
@@ -29,6 +30,7 @@ from churnlab.features import (
     feature_frame,
     parse_cutoffs,
     select_builders,
+    treatment_status,
 )
 from churnlab.features import cache as feature_cache
 from churnlab.features.population import describe_population, population_mask
@@ -187,10 +189,6 @@ def with_treatment(spec: ExperimentSpec, data: TrainingData) -> TrainingData:
     (``treated``: 1 offered, 0 held out as control) from the dataset's campaigns table
     (:func:`churnlab.features.treatment_status`): what the uplift families train and are
     evaluated on. Rows without a contact in the window before their cutoff are left out."""
-    import ibis
-
-    from churnlab.features import treatment_status
-
     ds = load_dataset(Path(data.source), engine="duckdb")
     if not ds.has("campaigns"):
         raise SpecError(

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from churnlab.config import ExperimentSpec
+from churnlab.data.simulate import oracle_uplift as true_uplift
+from churnlab.evaluation import uplift_metrics
 from churnlab.modeling import UpliftEstimator, make_uplift_estimator
 from churnlab.training.data import TrainingData
 from churnlab.training.split import Split, SplitError
@@ -50,8 +52,6 @@ def fit_uplift_fold(
     """The fitted uplift estimator, and per part (validation, test) its predictions
     (keys, MRR, ``y``, ``treated``, ``uplift``, and ``oracle_uplift`` on simulated data) and
     metrics."""
-    from churnlab.evaluation.uplift import uplift_metrics
-
     frame, X = data.frame, data.frame[data.features]
     y = frame.churned_within_h.fillna(False).astype(int)
     t = frame.treated.astype(int)
@@ -85,8 +85,6 @@ def oracle_uplift(
     """The simulator's true uplift of the rows of ``pred`` (None for real data)."""
     if data.truth_path is None:
         return None
-    from churnlab.data.simulate.oracle import oracle_uplift as true_uplift
-
     truth = true_uplift(data.truth_path, pred[["account_id", "cutoff"]], spec.horizon_days)
     values = truth["uplift"].to_numpy(dtype=float)
     return values if np.isfinite(values).all() else None

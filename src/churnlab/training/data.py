@@ -95,8 +95,11 @@ def load_training_data(spec: ExperimentSpec, root: Path | None = None) -> Traini
     built once per (data digest, cutoffs, horizon, lead, builders) and then read from the
     feature cache (:mod:`churnlab.features.cache`) by every spec that asks for them."""
     if isinstance(spec.data, EventData):
-        data = _events(spec, _resolve(root, spec.data.path))
-        return with_treatment(spec, data) if spec.model.family in UPLIFT_FAMILIES else data
+        path = _resolve(root, spec.data.path)
+        if spec.model.family not in UPLIFT_FAMILIES:
+            return _events(spec, path)
+        _campaigns(spec, path)  # before any feature is built
+        return with_treatment(spec, _events(spec, path))
     try:
         ds = load_source(spec.data, root)
     except FileNotFoundError as exc:
@@ -189,12 +192,7 @@ def with_treatment(spec: ExperimentSpec, data: TrainingData) -> TrainingData:
     (``treated``: 1 offered, 0 held out as control) from the dataset's campaigns table
     (:func:`churnlab.features.treatment_status`): what the uplift families train and are
     evaluated on. Rows without a contact in the window before their cutoff are left out."""
-    ds = load_dataset(Path(data.source), engine="duckdb")
-    if not ds.has("campaigns"):
-        raise SpecError(
-            f"model.family: {spec.model.family} needs a campaigns table in {data.source} "
-            "(account_id, ts, campaign, treated): the treatment status of each observation"
-        )
+    ds = _campaigns(spec, Path(data.source))
     keys = data.frame[list(KEYS)]
     status = ds.con.to_pyarrow(
         treatment_status(ds, ibis.memtable(keys), spec.uplift.contact_window_days)
@@ -213,6 +211,17 @@ def with_treatment(spec: ExperimentSpec, data: TrainingData) -> TrainingData:
     frame["treated"] = frame.treated.astype("int8")
     log.info("uplift: %d randomized observations of %d", len(frame), len(data.frame))
     return replace(data, frame=frame)
+
+
+def _campaigns(spec: ExperimentSpec, path: Path) -> Dataset:
+    """The dataset at ``path``, which must have a campaigns table for an uplift family."""
+    ds = load_dataset(path, engine="duckdb")
+    if not ds.has("campaigns"):
+        raise SpecError(
+            f"model.family: {spec.model.family} needs a campaigns table in {path} "
+            "(account_id, ts, campaign, treated): the treatment status of each observation"
+        )
+    return ds
 
 
 def _build_events(

@@ -272,7 +272,7 @@ def test_train_bad_spec_exits_nonzero(tmp_path):
     )
     res = run("train", str(spec))
     assert res.returncode == 1
-    assert "model.family" in res.stderr and "'cox' or 'lightgbm_survival'" in res.stderr
+    assert "model.family" in res.stderr and "'lightgbm_survival', 'uplift_t'" in res.stderr
 
 
 def test_empty_and_latin1_tables_fail_in_one_line_naming_the_file(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ simulator's monthly randomized retention campaigns):
   oracle's. The Qini of the best model on the randomized test rows is reported beside the
   oracle's Qini on the same rows.
 
-Usage: python bench/uplift.py [--seeds 1 2 3] [--accounts 5000] [--months 24]
+Usage: python bench/uplift.py [--seeds 1 2 3] [--accounts 5000] [--months 24] [--out FILE]
 Timings are wall-clock on whatever machine runs it (2 shared cores here).
 """
 
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--accounts", type=int, default=5000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--workdir", type=Path, help="keep the simulations here (reused)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file (JSON)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="churnlab-bench-uplift-") as tmp:
         work = args.workdir or Path(tmp)
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
         "summary": summary,
         "runs": runs,
     }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return results
 

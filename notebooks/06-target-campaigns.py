@@ -25,7 +25,12 @@
 import pandas as pd
 
 from churnlab.analytics.contact import contact_policies
-from churnlab.evaluation import plot_policy_curves, plot_qini, plot_uplift_by_decile, uplift_by_decile
+from churnlab.evaluation import (
+    plot_policy_curves,
+    plot_qini,
+    plot_uplift_by_decile,
+    uplift_by_decile,
+)
 from churnlab.notebooks import settings, uplift_spec
 from churnlab.tracking import champion_version, connect, train_and_log
 

@@ -41,7 +41,7 @@ class ContactComparison:
         out = []
         for r in self.best.itertuples():
             if r.contacts == 0:
-                out.append(f"{r.policy}: best is to contact nobody (no contact list within the budget earns money)")
+                out.append(f"{r.policy}: best is to contact nobody (no list in budget earns money)")
             else:
                 out.append(
                     f"{r.policy}: best is to contact {r.contacts:,} of {len(self.rows):,} "

@@ -104,6 +104,26 @@ def test_oracle_uplift_is_zero_without_effect_negative_for_do_not_disturb(small_
     assert np.allclose(oracle_uplift(small_sim, obs, 90).uplift, oracle.uplift)
 
 
+def test_campaigns_can_be_left_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    args = ["simulate", "--accounts", "300", "--months", "4", "--seed", "2", "--json"]
+    on = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "on")])
+    off = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "off"), "--no-campaigns"])
+    assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
+    assert (tmp_path / "on" / "campaigns.parquet").exists()
+    assert not (tmp_path / "off" / "campaigns.parquet").exists()
+    # the accounts, and the weekly process until the first offer acts (the week after the
+    # 2024-01-31 contact), are the same either way
+    for table, before in (("accounts", None), ("truth", "week_start < '2024-02-05'")):
+        on_off = [pd.read_parquet(tmp_path / name / f"{table}.parquet") for name in ("on", "off")]
+        if before:
+            on_off = [t.query(before) for t in on_off]
+        pd.testing.assert_frame_equal(on_off[0], on_off[1])
+
+
 def test_oracle_needs_truth_with_effects(tmp_path, small_sim):
     simulate(tmp_path / "s", SimulationParams(accounts=40, months=3, seed=1, campaigns=False))
     assert not (tmp_path / "s" / "campaigns.parquet").exists()

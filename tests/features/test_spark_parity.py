@@ -68,3 +68,33 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
     duck = _table(path, "duckdb", ["2024-04-15"], 30, vocab, "2024-07-01")
     spk = _table(path, "spark", ["2024-04-15"], 30, vocab, "2024-07-01")
     _assert_equal(duck, spk)
+
+
+def test_duckdb_and_spark_agree_on_campaigns_and_treatment_status(spark, tmp_path):
+    """Text booleans parse alike (both arms of each campaign pass the check) and the
+    point-in-time treatment status is the same table on both engines."""
+    from churnlab.features import treatment_status
+
+    ts = pd.Timestamp
+    frames = tiny_frames()
+    frames["campaigns"] = pd.DataFrame(
+        {
+            "account_id": [1, 2, 3, 2],
+            "ts": [ts("2024-04-14 12:00")] * 3 + [ts("2024-04-10")],
+            "campaign": ["c1", "c1", "c1", "c2"],
+            "treated": ["true", "0", "YES", "1"],
+            "cost": [5.0, 0.0, 5.0, 7.5],
+        }
+    )
+    frames["campaigns"] = pd.concat(
+        [frames["campaigns"], frames["campaigns"].iloc[[3]].assign(account_id=3, treated="no")]
+    )
+    path = write_frames(frames, tmp_path / "tiny", "csv")
+    tables = []
+    for engine in ("duckdb", "spark"):
+        ds = load_dataset(path, engine=engine, observed_until="2024-07-01")
+        obs = treatment_status(ds, build_observations(ds, ["2024-04-15"], 30))
+        tables.append(ds.con.execute(obs).sort_values(KEYS).reset_index(drop=True))
+    duck, spk = tables
+    assert duck.treated.tolist() == [1, 0, 1]  # account 2: c1 on the 14th is the latest
+    _assert_equal(duck, spk)

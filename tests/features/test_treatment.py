@@ -70,6 +70,19 @@ def test_no_campaigns_table_is_a_clear_error(tmp_path):
         treatment_status(ds, obs, 0)
 
 
+def test_a_single_customer_table_has_no_treatment_status(tmp_path):
+    from churnlab.data import load_customer_table
+
+    path = tmp_path / "crm.csv"
+    frame = pd.DataFrame({"id": range(8), "Churn": ["Yes", "No"] * 4, "treated": [1, 0] * 4})
+    frame.to_csv(path, index=False)
+    ds = load_customer_table(path, id_col="id", label_col="Churn")
+    assert ds.kind == "customers" and not ds.has("campaigns")
+    keys = ibis.memtable(pd.DataFrame({"account_id": [1], "cutoff": [ts("2024-01-01")]}))
+    with pytest.raises(ChurnlabError, match="single customer table has no campaigns"):
+        treatment_status(ds, keys)
+
+
 def test_contacts_at_or_after_the_cutoff_change_nothing(small_sim):
     ds = load_dataset(small_sim)
     obs = build_observations(ds, "2024-03-01:2025-05-01:1M", 90)

@@ -44,6 +44,13 @@ def simulate(
         str | None,
         typer.Option("--change-at", help="date of the scenario's change (default: two thirds in)"),
     ] = None,
+    campaigns: Annotated[
+        bool,
+        typer.Option(
+            "--campaigns/--no-campaigns",
+            help="monthly randomized retention campaigns (b2b_saas; docs: data model)",
+        ),
+    ] = True,
     force: Annotated[
         bool, typer.Option(help="replace a churnlab-made --out even if files were added to it")
     ] = False,
@@ -66,6 +73,7 @@ def simulate(
         profile=profile.value,
         scenario=scenario.value,
         change_at=change_at,
+        campaigns=campaigns,
     )
     t0 = time.perf_counter()
     with (

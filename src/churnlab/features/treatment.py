@@ -45,6 +45,12 @@ def treatment_status(
     """
     if contact_window_days < 1:
         raise ValueError("contact_window_days must be at least 1")
+    if dataset.kind == "customers":
+        raise ChurnlabError(
+            f"{dataset.source}: a single customer table has no campaigns, so no treatment "
+            "status: uplift needs the event data model with a campaigns table (see the data "
+            "model)"
+        )
     if not dataset.has("campaigns"):
         raise ChurnlabError(
             f"{dataset.source}: no campaigns table, so no treatment status: uplift needs a "

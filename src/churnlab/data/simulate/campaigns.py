@@ -25,6 +25,8 @@ How a campaign runs (:class:`CampaignBook`):
   current subscription since before it, not contacted (in either arm) in the previous ``EFFECT_WEEKS`` weeks, whose share
   of seats active over the last four weeks is below ``RISK_ACTIVE_SHARE``. The rule uses only
   what the company sees (usage); it picks many disengaging lost causes, as risk rules do.
+  (The four simulated weeks include the whole week of the contact, up to six days past it: a
+  simplification of the selection only; which selected accounts are treated is random.)
 * **Randomized.** The month's selected accounts are split completely at random: half treated
   (an odd one out by a coin flip), half held out as control. A month with fewer than two
   selected accounts runs no campaign, so every campaign has both arms.

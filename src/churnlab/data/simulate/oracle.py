@@ -69,6 +69,7 @@ def oracle_uplift(
     churn), ``effect`` (the account's hazard multiplier when treated) and ``effect_segment``.
 
     ``source``: a simulated :class:`~churnlab.data.Dataset`, its folder or its truth.parquet.
+    The horizon starts at the cutoff (no lead gap: a spec's ``lead_days`` is not applied).
 
     >>> oracle_uplift("data/demo", obs[["account_id", "cutoff"]], 90)  # doctest: +SKIP
     """

@@ -90,6 +90,30 @@ def experiment_specs(s: NotebookSettings, folder: str | Path = "experiments") ->
     return specs
 
 
+def uplift_spec(s: NotebookSettings, path: str | Path = "experiments/uplift.yaml"):
+    """The project's uplift spec re-pointed at the notebooks' data, cutoffs and horizon. Its
+    runs go to the experiment ``<experiment>-uplift`` and register as ``uplift-<experiment>``:
+    beside the notebooks' churn experiment, never on its leaderboard (as the project keeps
+    ``uplift`` apart from ``demo``). In fast mode: 60 rounds per base model, no
+    cross-validated early stopping."""
+    from churnlab.config import parse_spec
+
+    path = Path(path)
+    path = path if path.is_absolute() else config.project_root() / path
+    raw = yaml.safe_load(path.read_text())
+    raw.update(
+        data={"path": str(s.data)},
+        cutoffs=s.cutoffs,
+        horizon_days=s.horizon_days,
+        experiment=f"{s.experiment}-uplift",
+        registered_model=f"uplift-{s.experiment}",
+    )
+    if s.fast:
+        fast = {"n_estimators": 60, "early_stopping_rounds": 0, "cate_n_estimators": 60}
+        raw["model"]["params"] = {**raw["model"].get("params", {}), **fast}
+    return parse_spec(raw, source=path)
+
+
 def notebook_paths(root: Path | None = None) -> list[Path]:
     """``notebooks/NN-*.py`` in order."""
     root = root or config.project_root()

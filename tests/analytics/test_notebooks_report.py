@@ -22,7 +22,7 @@ from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.notebooks import execute_notebooks, notebook_paths
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04-explain", "05-score-and-act"]  # fmt: skip
+NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04-explain", "05-score-and-act", "06-target-campaigns"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +73,15 @@ def test_every_notebook_runs_top_to_bottom(executed):
     assert "0 mismatching values" in texts["02-build-features"]
     assert "is now 'champion'" in texts["03-train-and-compare"]
     assert re.search(r"scored [\d,]+ accounts at", texts["05-score-and-act"])
+    # notebook 06: every policy's best contact list, the risk policies from 03's champion,
+    # valued with the simulator's true uplift
+    nb06 = texts["06-target-campaigns"]
+    assert "valued with the true uplift" in nb06 and "no risk policies" not in nb06, nb06
+    for policy in ("risk", "expected_loss", "uplift", "profit", "random", "oracle"):
+        assert re.search(rf"\b{policy}: best is to contact (nobody|[\d,]+ of [\d,]+)", nb06), policy
     for n, text in texts.items():  # tqdm's plain bar, not a warning about missing ipywidgets
         assert "IProgress not found" not in text and "TqdmWarning" not in text, n
-    for n in ("01-explore-data", "03-train-and-compare", "04-explain", "05-score-and-act"):
+    for n in ("01-explore-data", "03-train-and-compare", "04-explain", "05-score-and-act", "06-target-campaigns"):  # fmt: skip
         nb = nbformat.read(root / "out" / f"{n}.ipynb", as_version=4)
         images = [
             o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
@@ -106,6 +112,13 @@ def test_report_renders_every_section_with_working_images(executed, tmp_path):
     assert 'population: <b class="population">paying accounts (MRR &gt; 0)</b>' in html
     assert "expected loss (p x MRR)" in html and "hint_1" in html and "context" in html
     assert not list(tmp_path.glob(".*"))  # no temp file left behind
+    # whom to contact: notebook 06's uplift run, this run's churn scores for the risk policies
+    contact = html.split('<section id="contact">')[1].split("</section>")[0]
+    assert "contact cost 10, offer cost 50" in contact and "valued with the true uplift" in contact
+    assert 'alt="net profit by share contacted"' in contact
+    for policy in ("risk", "expected_loss", "uplift", "profit", "random", "oracle"):
+        assert f'<td class="text">{policy}</td>' in contact, policy
+    assert "no risk policies" not in contact and "cannot be compared" not in contact
     run_id = re.search(r"run <code>([0-9a-f]{32})</code>", html).group(1)
     logged = mlflow.tracking.MlflowClient().list_artifacts(run_id, "report")
     assert [a.path for a in logged] == [f"report/{path.name}"]

@@ -113,3 +113,9 @@ def test_single_table_report_speaks_of_test_rows_not_cutoffs(table_report):
     assert re.search(r"<td class=\"text\">rows</td><td>\d+</td><td>\d+</td>", html)
     assert "single customer table: no subscription history" in text
     assert "oracle" not in text  # no simulator truth for a customer table: no empty column
+
+
+def test_without_an_uplift_run_the_contact_section_says_how_to_get_one(table_report):
+    contact = table_report.split('<section id="contact">')[1].split("</section>")[0]
+    assert "No uplift model yet: train one with `churnlab train experiments/uplift.yaml`" in contact
+    assert "<img" not in contact

@@ -43,6 +43,7 @@ SECTIONS = (
     ("explanations", "What drives churn (SHAP)"),
     ("customers", "Example customers"),
     ("profit", "Retention campaign profit"),
+    ("contact", "Whom to contact"),
     ("monitoring", "Monitoring the model in production"),
 )
 EXAMPLES = 12
@@ -462,6 +463,49 @@ def _profit_section(run_dir: Path, campaign, single_table: bool) -> dict[str, An
     }
 
 
+def _contact_section(run: RunInfo) -> dict[str, Any]:
+    """The contact policies of the project's uplift model (its registered champion, else the
+    latest uplift run), with this run's churn scores for the risk policies."""
+    from churnlab.analytics.contact import contact_policies, find_uplift_run
+    from churnlab.evaluation import plot_policy_curves
+
+    uplift_run = find_uplift_run()
+    if uplift_run is None:
+        return {
+            "intro": "No uplift model yet: train one with `churnlab train experiments/uplift.yaml` "
+            "(needs a campaigns table, see docs/uplift.md).",
+            "notices": ["no uplift run in this project"],
+        }
+    from mlflow.exceptions import MlflowException
+
+    try:
+        cmp = contact_policies(uplift_run, run.run_id, budget_share=0.2)
+    except (MlflowException, OSError, KeyError, ValueError) as exc:  # a broken uplift run
+        return {"notices": [f"uplift run {uplift_run} cannot be compared: {exc}"]}
+    p = cmp.params
+    best = cmp.best.assign(advice=[s.split(": ", 1)[1] for s in cmp.summary()])
+    return {
+        "intro": (
+            f"Uplift run {uplift_run}: its {len(cmp.rows):,} randomized test rows "
+            f"ranked by each policy, valued with the {cmp.valued_with}. Campaign: customer value "
+            f"MRR x {p.value_months:g} months, contact cost {p.contact_cost:g}, offer cost "
+            f"{p.offer_cost:g} per contact; budget at most {cmp.max_contacts:,} contacts (20%)."
+        ),
+        "blocks": [
+            {
+                "figures": [
+                    {
+                        "png": figure_png(plot_policy_curves(cmp.curves)),
+                        "caption": "net profit by share contacted",
+                    }
+                ]
+            },
+            {"table": _html_table(best, percent=("k",), digits=0)},
+        ],
+        "notices": cmp.notes,
+    }
+
+
 def _steps_text(pred: pd.DataFrame, campaign) -> str:
     """Why the risk-ranked curve jumps: the single customers behind its near-vertical steps."""
     from churnlab.evaluation.profit import largest_steps
@@ -611,6 +655,7 @@ def build_report(
             "explanations": _shap_section(run_dir, single),
             "customers": _customers_section(run_dir, EXAMPLES, single),
             "profit": _profit_section(run_dir, campaign, single),
+            "contact": _contact_section(run),
             "monitoring": _monitoring_section(run),
         }
     sections = [

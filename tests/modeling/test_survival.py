@@ -187,14 +187,20 @@ def test_survival_fit_errors():
     bad[3] = np.nan
     with pytest.raises(ValueError, match="1 duration"):
         CoxChurnModel(horizon_days=90).fit(X, duration=bad, event=e, eval_set=(X, y))
-    # a collinear copy without a penalty: a clear error with the advice, not a stack trace
+    # a collinear copy without a penalty: dropped from the design (as is the last one-hot level,
+    # the others and the baseline hazard determine it), the fit converges
     Xc = X.assign(trend_copy=X.trend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(CoxConvergenceError, match=r"raise model\.params\.penalizer"):
-            CoxChurnModel(penalizer=0.0, horizon_days=90).fit(
-                Xc, duration=d, event=e, eval_set=(Xc, y)
-            )
+    cox = CoxChurnModel(penalizer=0.0, horizon_days=90).fit(
+        Xc, duration=d, event=e, eval_set=(Xc, y)
+    )
+    dropped = cox.fit_choices()["fit"]["dropped_columns"]["collinear"]
+    assert dropped == ["num__trend_copy", "cat__plan_pro"]
+    # a fit that never converges (one Newton step allowed), even retried: a clear error with
+    # the advice, not a stack trace nor a silently accepted model
+    with pytest.raises(CoxConvergenceError, match=r"raise model\.params\.penalizer"):
+        CoxChurnModel(penalizer=0.0, max_steps=1, horizon_days=90).fit(
+            Xc, duration=d, event=e, eval_set=(Xc, y)
+        )
     with pytest.raises(ValueError, match="must cover"):
         LightGBMSurvivalModel(max_intervals=4, horizon_days=90).fit(
             X, duration=d, event=e, eval_set=(X, y, d, e)

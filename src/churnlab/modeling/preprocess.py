@@ -253,17 +253,16 @@ def independent_columns(Z: np.ndarray, rtol: float = 1e-9) -> tuple[np.ndarray, 
     >>> [c.tolist() for c in independent_columns(Z)]
     [[0, 3], [1]]
     """
-    from scipy.linalg import qr
-
     centred = Z - Z.mean(axis=0)
     scale = centred.std(axis=0)
     varying = np.flatnonzero(scale > 1e-12)
     if varying.size == 0:
         return varying, varying
-    _, R, pivots = qr(centred[:, varying] / scale[varying], mode="economic", pivoting=True)
-    diagonal = np.abs(np.diag(R))
-    rank = int((diagonal > rtol * diagonal[0]).sum())
-    return np.sort(varying[pivots[:rank]]), np.sort(varying[pivots[rank:]])
+    R = np.linalg.qr(centred[:, varying] / scale[varying], mode="r")
+    outside = np.zeros(varying.size)  # beyond as many columns as rows, nothing is new
+    outside[: min(R.shape)] = np.abs(np.diag(R))
+    new = outside > rtol * np.sqrt(len(Z))
+    return varying[new], varying[~new]
 
 
 def column_owners(names, features: list[str]) -> np.ndarray:

@@ -35,7 +35,7 @@ class CoxConvergenceError(ChurnlabError):
 PENALIZERS = (0.01, 0.03, 0.1, 0.3, 1.0)  # the log grid "auto" searches, from the middle
 DEFAULT_PENALIZER = 0.1  # where the search starts; "auto" without validation events keeps it
 STEP_SIZE = 0.5  # lifelines' 0.95 overshoots and diverges on nearly separating columns
-SMALL_STEP = 0.1  # the first retry: the same penalizer, smaller Newton steps
+SMALL_STEP = 0.2  # the first retry: the same penalizer, smaller Newton steps
 
 
 class CoxChurnModel(SurvivalChurnEstimator):

@@ -459,6 +459,8 @@ def bench_baselines(
     seeds: int = 5,
     sizes: tuple[int, ...] = BASELINE_SIZES,
     on_size: Callable[[dict], None] | None = None,
+    families: tuple[str, ...] = BASELINE_FAMILIES,
+    carried: list[dict] | None = None,
 ) -> dict:
     """churnlab's default logistic, LightGBM and Cox against 20-line baselines (scikit-learn,
     LightGBM, lifelines) on single-table exports of the simulator (``bench/single_table.py``).
@@ -471,7 +473,8 @@ def bench_baselines(
     are skewed) and without the numeric columns whose |skewness| exceeds 1 (``no_skewed``).
     Same test rows for both sides. (Simulating and building features for a population per seed
     would take most of the bench's time budget: the event roll-up is the cost.) ``on_size``
-    gets the report so far after each size (all its seeds) is done."""
+    gets the report so far after each size (all its seeds) is done. With ``families`` a subset,
+    ``carried`` holds the other families' rows of an earlier run (reported as carried over)."""
     import logging
     import shutil
 
@@ -486,6 +489,8 @@ def bench_baselines(
     skewed = skewed_columns(export)
     folder = Path(tempfile.mkdtemp(prefix="churnlab-bench-baselines-"))
     rows: list[dict] = []
+    carried = [r for r in carried or [] if r["family"] not in families and r["rows"] in sizes]
+    extra_note = {"carried_over": sorted({r["family"] for r in carried})} if carried else {}
     try:
         for k, size in enumerate(sizes):
             for seed in range(1, seeds + 1):
@@ -495,7 +500,7 @@ def bench_baselines(
                 for variant, table in variants.items():
                     csv = folder / f"export-{seed}-{size}-{variant}.csv"
                     table.to_csv(csv, index=False)
-                    for family in BASELINE_FAMILIES:
+                    for family in families:
                         row = {"seed": seed, "rows": len(table), "variant": variant}
                         row.update(family=family, **_compare(csv, family, seed))
                         rows.append(row)
@@ -504,10 +509,11 @@ def bench_baselines(
             if on_size is not None:
                 on_size(
                     _baselines_report(
-                        rows,
+                        carried + rows,
                         export,
                         skewed,
                         seeds=seeds,
+                        **extra_note,
                         sizes_done=list(sizes[: k + 1]),
                         export_seconds=export_seconds,
                         seconds=round(time.perf_counter() - t_all, 1),
@@ -516,10 +522,11 @@ def bench_baselines(
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return _baselines_report(
-        rows,
+        carried + rows,
         export,
         skewed,
         seeds=seeds,
+        **extra_note,
         sizes_done=list(sizes),
         export_seconds=export_seconds,
         seconds=round(time.perf_counter() - t_all, 1),
@@ -607,7 +614,15 @@ def _single_table_sections(args: argparse.Namespace) -> None:
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
 
     if args.baselines:
-        save(bench_baselines(args.baseline_seeds, tuple(args.baseline_sizes), on_size=save))
+        save(
+            bench_baselines(
+                args.baseline_seeds,
+                tuple(args.baseline_sizes),
+                on_size=save,
+                families=tuple(args.baseline_families),
+                carried=report.get("baselines", {}).get("by_seed"),
+            )
+        )
     if args.single_table_speed:
         report["single_table_speed"] = bench_single_table_speed(repeats=args.speed_repeats)
         report.setdefault("targets", {})["single_table_within_2x_lightgbm_script"] = (
@@ -616,8 +631,7 @@ def _single_table_sections(args: argparse.Namespace) -> None:
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
 
 
-def main() -> None:
-    global RESULTS
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shap-rows", type=int, default=100_000)
     parser.add_argument(
@@ -647,6 +661,14 @@ def main() -> None:
         metavar="ROWS",
         help="table sizes of the baselines section (default: 2000 5000 20000)",
     )
+    parser.add_argument(
+        "--baseline-families",
+        nargs="+",
+        choices=BASELINE_FAMILIES,
+        default=list(BASELINE_FAMILIES),
+        metavar="FAMILY",
+        help="families of the baselines section (default: logistic lightgbm cox)",
+    )
     parser.add_argument("--speed-repeats", type=int, default=3, metavar="N")
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="the results file to merge into"
@@ -660,7 +682,12 @@ def main() -> None:
         metavar="PATH",
         help="keep the simulator's single-table export at PATH (reused when it exists)",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    global RESULTS
+    args = _parser().parse_args()
     if args.export_csv is not None:
         _EXPORT_CSV["path"] = args.export_csv
     RESULTS = args.results

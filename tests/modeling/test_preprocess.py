@@ -70,7 +70,8 @@ def test_logistic_never_worse_than_plain_scaling_on_validation(effect):
     assert record["validation_score"]["scale"] == pytest.approx(auc["plain"])
     old_auc = roc_auc_score(yv, old.predict_raw(Xv))
     if effect == "log":  # the shape is what the data need: kept, and it beats plain scaling
-        assert record["kept"] == "per_column" and auc["auto"] > auc["plain"] + 0.01
+        # (both with the C each chose on the validation rows)
+        assert record["kept"] == "per_column" and auc["auto"] > auc["plain"] + 0.005
     else:  # a log would hurt: plain scaling kept, as good as the unconditional log or better
         assert record["kept"] == "scale" and auc["auto"] > old_auc
         np.testing.assert_allclose(auto.predict_raw(Xv), plain.predict_raw(Xv))
@@ -88,8 +89,8 @@ def test_cox_never_worse_than_plain_scaling_on_validation(effect):
     (X, y), (Xv, yv) = _frame(2000, 3, effect), _frame(1000, 4, effect)
     d, dv = _survival(X, y, 5), _survival(Xv, yv, 6)
     fits = {}
-    for how in ("auto", "scale"):
-        est = CoxChurnModel(numeric_transform=how, horizon_days=90)
+    for how in ("auto", "scale"):  # at one penalizer: "auto" chooses it after the preprocessing
+        est = CoxChurnModel(numeric_transform=how, penalizer=0.1, horizon_days=90)
         fits[how] = est.fit(X, duration=d, event=y, eval_set=(Xv, yv, dv, yv))
     c = {h: concordance_index(dv, -e.predict_log_hazard(Xv), yv) for h, e in fits.items()}
     assert c["auto"] >= c["scale"]

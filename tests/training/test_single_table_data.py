@@ -151,8 +151,10 @@ def test_single_table_model_is_refitted_on_training_and_validation_rows(tmp_path
         ratio = record["rows"] / split["train"]["rows"]
         assert record["fixed"]["n_estimators"] == round(first.best_iteration_ * ratio)
         assert refit.estimator.estimator.booster_.num_trees() == record["fixed"]["n_estimators"]
-    else:  # the preprocessing the validation rows kept
-        assert record["fixed"] == {"numeric_transform": first.preprocessing_["kept"]}
+    else:  # the preprocessing (and penalty) the validation rows kept
+        assert record["fixed"]["numeric_transform"] == first.preprocessing_["kept"]
+        assert record["fixed"] == first.refit_params()
+        assert record["chosen_on_validation"] == first.fit_choices()
     # validation: the same first fit and calibration either way; test: the refit's scores
     assert refit.metrics["validation_roc_auc"] == kept.metrics["validation_roc_auc"]
     assert not np.allclose(refit.predictions["test"].p, kept.predictions["test"].p)

@@ -252,14 +252,15 @@ class ChurnEstimator(FamilyEstimator):
 
     def fit_choices(self) -> dict[str, Any]:
         """What this fit chose from the training and validation rows (resolved size-dependent
-        parameters, the linear families' preprocessing), as plain data the run logs; empty
-        for families that choose nothing."""
+        parameters, the linear families' preprocessing, a family's ``fit_record_``: searches
+        and retries), as plain data the run logs; empty for families that choose nothing."""
         self._check_fitted()
         return {
             key: value
             for key, value in (
                 ("resolved_params", getattr(self, "resolved_params_", None)),
                 ("preprocessing", getattr(self, "preprocessing_", None)),
+                ("fit", getattr(self, "fit_record_", None)),
             )
             if value
         }

@@ -8,6 +8,8 @@ log partial hazard: beta_j * (z_j - mean_j), summed back to each input feature; 
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,10 +19,12 @@ from churnlab.errors import ChurnlabError
 from churnlab.modeling.preprocess import (
     choose_preprocessing,
     column_owners,
+    independent_columns,
     linear_preprocessor,
 )
 from churnlab.modeling.survival import SurvivalChurnEstimator
 
+log = logging.getLogger(__name__)
 DURATION, EVENT = "_duration_days", "_event"
 
 
@@ -28,19 +32,35 @@ class CoxConvergenceError(ChurnlabError):
     """The Newton-Raphson fit did not converge (usually collinear or separating features)."""
 
 
+PENALIZERS = (0.01, 0.03, 0.1, 0.3, 1.0)  # the log grid "auto" searches, from the middle
+DEFAULT_PENALIZER = 0.1  # where the search starts; "auto" without validation events keeps it
+STEP_SIZE = 0.5  # lifelines' 0.95 overshoots and diverges on nearly separating columns
+SMALL_STEP = 0.2  # the first retry: the same penalizer, smaller Newton steps
+
+
 class CoxChurnModel(SurvivalChurnEstimator):
     """``penalizer`` and ``l1_ratio`` are CoxPHFitter's; ``step_size`` and ``max_steps`` its
-    Newton-Raphson fit options (lifelines' defaults when None). ``numeric_transform`` shapes the
-    numbers as for the logistic family ("auto", "scale" or "signed_log1p",
-    :mod:`churnlab.modeling.preprocess`), judged on the validation C-index; ``preprocessing_``
-    records the choice. No other parameter is taken."""
+    Newton-Raphson fit options (step 0.5 and lifelines' 500 steps when None).
+    ``penalizer="auto"`` (default) is chosen on the validation C-index from ``PENALIZERS``
+    (starting at 0.1, moving along the grid while the validation C-index improves).
+    ``numeric_transform`` shapes the numbers as for the logistic family ("auto", "scale" or
+    "signed_log1p", :mod:`churnlab.modeling.preprocess`), judged on the validation C-index;
+    ``preprocessing_`` records the choice. No other parameter is taken.
+
+    Robust by construction: constant and exactly collinear design columns are dropped on the
+    training rows (:func:`~churnlab.modeling.preprocess.independent_columns`); a fit that
+    lifelines reports as not converged, or whose penalized log-likelihood is below the null
+    model's (a diverged Newton-Raphson), is retried with smaller steps, then with a penalizer
+    10x and 100x stronger; only if all fail is it an error. ``fit_record_`` (in
+    ``fit_choices()``, logged with the run) lists the dropped columns, the penalizers' validation
+    C-indexes and every failed attempt."""
 
     family = "cox"
 
     def __init__(
         self,
         *,
-        penalizer: float = 0.1,
+        penalizer: float | str = "auto",
         l1_ratio: float = 0.0,
         step_size: float | None = None,
         max_steps: int | None = None,
@@ -61,64 +81,159 @@ class CoxChurnModel(SurvivalChurnEstimator):
 
         params = self._model_params()
         numeric_transform = params.pop("numeric_transform")
+        auto = _is_auto(params["penalizer"])
+        start = DEFAULT_PENALIZER if auto else _penalizer(params["penalizer"])
         numeric = [c for c in X.columns if c not in self.categorical_]
         validated = duration_val is not None and event_val is not None and event_val.sum() > 0
 
-        def fit_and_score(shape: str):
-            fitted = self._fit_design(X, duration, event, params, numeric, shape)
+        def score(fitted: dict) -> float:
             if not validated:
-                return fitted, fitted["preprocessor_"], float("nan")
+                return float("nan")
             Z = fitted["preprocessor_"].transform(X_val)[:, fitted["keep_"]]
             log_hazard = fitted["cph_"].predict_log_partial_hazard(
                 pd.DataFrame(Z, columns=fitted["columns_"])
             )
-            score = concordance_index(duration_val, -log_hazard.to_numpy(), event_val)
-            return fitted, fitted["preprocessor_"], score
+            return float(concordance_index(duration_val, -log_hazard.to_numpy(), event_val))
+
+        def fit_and_score(shape: str):
+            design = self._design_on_training_rows(X, numeric, shape)
+            fitted = self._fit_design(design, duration, event, params, start)
+            return fitted, fitted["preprocessor_"], score(fitted)
 
         fitted, self.preprocessing_ = choose_preprocessing(
             numeric_transform, fit_and_score, validated=validated
         )
+        record = fitted.pop("record")
+        if auto and validated:
+            fitted, record["penalizer_search"] = self._search_penalizer(
+                fitted, duration, event, params, score
+            )
+        design = fitted.pop("design")
+        record["dropped_columns"] = design["dropped"]
+        record["penalizer"] = fitted["penalizer"]
+        self.fit_record_ = record
+        self.resolved_params_ = {"penalizer": fitted.pop("penalizer")}
         self.__dict__.update(fitted)
 
-    def _fit_design(self, X, duration, event, params, numeric, shape) -> dict:
-        """The Cox fit on ``linear_preprocessor(numeric, categorical, shape)``: the fitted
-        attributes, not yet set."""
-        from lifelines import CoxPHFitter
-        from lifelines.exceptions import ConvergenceError
-
+    def _design_on_training_rows(self, X, numeric, shape) -> dict:
+        """``linear_preprocessor(numeric, categorical, shape)`` fitted on the training rows and
+        its design matrix, constant and exactly collinear columns dropped (named in
+        ``dropped``)."""
         pre = linear_preprocessor(numeric, self.categorical_, shape).fit(X)
         Z = pre.transform(X)
-        names = pre.get_feature_names_out()
-        # constant columns (an all-present feature's missing indicator) carry no information
-        # and make the Hessian singular
-        keep = np.flatnonzero(Z.std(axis=0) > 1e-12)
-        columns = [str(n) for n in names[keep]]
-        df = pd.DataFrame(Z[:, keep], columns=columns)
-        df[DURATION], df[EVENT] = duration, event
-        fit_options = {k: params[k] for k in ("step_size", "max_steps") if params.get(k)}
-        cph = CoxPHFitter(penalizer=params["penalizer"], l1_ratio=params["l1_ratio"])
-        try:
-            cph.fit(df, DURATION, EVENT, fit_options=fit_options or None)
-        except (ConvergenceError, np.linalg.LinAlgError) as exc:
-            reason = str(exc).splitlines()[0].split(". ")[0]
-            raise CoxConvergenceError(
-                f"cox: the fit did not converge with penalizer={params['penalizer']} "
-                f"({reason}); raise model.params.penalizer (e.g. to "
-                f"{max(params['penalizer'] * 10, 0.1):g}) or drop collinear features"
-            ) from None
+        names = np.asarray([str(n) for n in pre.get_feature_names_out()])
+        keep, collinear = independent_columns(Z)
+        constant = np.setdiff1d(np.arange(Z.shape[1]), np.union1d(keep, collinear))
         return {
-            "preprocessor_": pre,
-            "keep_": keep,
-            "columns_": columns,
-            "column_owner_": column_owners(columns, self.feature_names_in_),
-            "cph_": cph,
-            "train_means_": Z[:, keep].mean(axis=0),
+            "pre": pre,
+            "Z": Z[:, keep],
+            "keep": keep,
+            "columns": names[keep].tolist(),
+            "dropped": {
+                "constant": names[constant].tolist(),
+                "collinear": names[collinear].tolist(),
+            },
         }
 
+    def _search_penalizer(self, fitted, duration, event, params, score) -> tuple[dict, dict]:
+        """From the fit at ``DEFAULT_PENALIZER``, the neighbouring penalizers of the grid on
+        the same design, in each direction while the validation C-index improves; the best one
+        kept (on a tie the stronger). Returns the kept fit and the validation C-index per
+        penalizer tried."""
+        design = fitted["design"]
+        fits = {fitted["penalizer"]: (fitted, score(fitted))}
+        at = PENALIZERS.index(DEFAULT_PENALIZER)
+        for direction in (-1, 1):
+            best = fits[fitted["penalizer"]][1]
+            k = at + direction
+            while 0 <= k < len(PENALIZERS) and PENALIZERS[k] not in fits:
+                try:
+                    candidate = self._fit_design(design, duration, event, params, PENALIZERS[k])
+                except CoxConvergenceError:
+                    break
+                candidate.pop("record")
+                fits[PENALIZERS[k]] = (candidate, score(candidate))
+                if not fits[PENALIZERS[k]][1] > best:
+                    break
+                best = fits[PENALIZERS[k]][1]
+                k += direction
+        kept = max(sorted(fits, reverse=True), key=lambda p: fits[p][1])
+        return fits[kept][0], {f"{p:g}": round(fits[p][1], 6) for p in sorted(fits)}
+
+    def _fit_design(self, design, duration, event, params, penalizer) -> dict:
+        """The Cox fit on ``design`` (retried as the class says when it does not converge):
+        the fitted attributes, not yet set, with ``design``, the ``penalizer`` that converged
+        and a ``record`` of the failed attempts."""
+        step = params.get("step_size") or STEP_SIZE
+        stronger = [penalizer * 10, penalizer * 100] if penalizer > 0 else [0.01, 0.1]
+        attempts = [(penalizer, step), (penalizer, min(step, SMALL_STEP))]
+        attempts += [(p, min(step, SMALL_STEP)) for p in stronger]
+        failed = []
+        for pen, step_size in dict.fromkeys(attempts):
+            cph, problem = self._try_fit(design, duration, event, params, pen, step_size)
+            if problem is None:
+                if failed:
+                    log.warning(
+                        "cox: the fit did not converge with %s; converged with penalizer=%g, "
+                        "step_size=%g",
+                        "; ".join(f"penalizer={f['penalizer']:g}, step_size={f['step_size']:g}"
+                                  for f in failed),
+                        pen,
+                        step_size,
+                    )  # fmt: skip
+                return {
+                    "preprocessor_": design["pre"],
+                    "keep_": design["keep"],
+                    "columns_": design["columns"],
+                    "column_owner_": column_owners(design["columns"], self.feature_names_in_),
+                    "cph_": cph,
+                    "train_means_": design["Z"].mean(axis=0),
+                    "design": design,
+                    "penalizer": pen,
+                    "record": {"failed_attempts": failed},
+                }
+            failed.append({"penalizer": pen, "step_size": step_size, "problem": problem})
+        raise CoxConvergenceError(
+            f"cox: the fit did not converge with penalizer={penalizer:g} nor with "
+            f"{stronger[-1]:g} ({failed[-1]['problem']}); raise model.params.penalizer or "
+            "drop features that (nearly) separate churners from the others"
+        )
+
+    @staticmethod
+    def _try_fit(design, duration, event, params, penalizer, step_size):
+        """One lifelines fit: (the fitter, None) or (None, why it is not a converged fit)."""
+        from lifelines import CoxPHFitter
+        from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+
+        df = pd.DataFrame(design["Z"], columns=design["columns"])
+        df[DURATION], df[EVENT] = duration, event
+        fit_options = {"step_size": step_size}
+        if params.get("max_steps"):
+            fit_options["max_steps"] = params["max_steps"]
+        cph = CoxPHFitter(penalizer=penalizer, l1_ratio=params["l1_ratio"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            try:
+                cph.fit(df, DURATION, EVENT, fit_options=fit_options)
+            except (ConvergenceError, np.linalg.LinAlgError) as exc:
+                return None, str(exc).splitlines()[0].split(". ")[0]
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning) and "failed to converge" in str(
+                w.message
+            ):
+                return None, "Newton-Raphson failed to converge"
+        # the penalized log-likelihood at the optimum is at least the null model's (beta = 0)
+        if cph.log_likelihood_ratio_test().test_statistic < 0:
+            return None, "Newton-Raphson diverged (log-likelihood below the null model's)"
+        return cph, None
+
     def refit_params(self) -> dict[str, Any]:
-        """The preprocessing kept on the validation rows, fixed."""
+        """The preprocessing and the penalizer kept on the validation rows, fixed."""
         self._check_fitted()
-        return {"numeric_transform": self.preprocessing_["kept"]}
+        fixed = {"numeric_transform": self.preprocessing_["kept"]}
+        if hasattr(self, "resolved_params_"):
+            fixed["penalizer"] = self.resolved_params_["penalizer"]
+        return fixed
 
     def __setstate__(self, state: dict) -> None:
         # fitted before the numbers' transform was chosen: signed log1p on every column
@@ -163,3 +278,17 @@ class CoxChurnModel(SurvivalChurnEstimator):
         self.cph_.plot(columns=cols, hazard_ratios=True, ax=ax)
         ax.set_title(f"Cox hazard ratios (top {len(cols)} by |coef|, 95% CI)")
         return ax
+
+
+def _is_auto(penalizer: Any) -> bool:
+    return isinstance(penalizer, str) and penalizer == "auto"
+
+
+def _penalizer(value: Any) -> float:
+    try:
+        penalizer = float(value)
+    except (TypeError, ValueError):
+        penalizer = -1.0
+    if not penalizer >= 0:
+        raise ValueError(f'cox: penalizer must be "auto" or a number >= 0, got {value!r}')
+    return penalizer

@@ -237,6 +237,34 @@ def choose_preprocessing(
     return fitted, record
 
 
+def independent_columns(Z: np.ndarray, rtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of a design matrix a model without an intercept of its own (Cox) can
+    identify: (kept, collinear) column indices, constant columns in neither.
+
+    Constant columns (an all-present feature's missing indicator) carry no information;
+    collinear ones are exact linear combinations of the kept columns and the constant (the
+    levels of a one-hot encoding sum to 1, columns missing together share one indicator, a
+    column that is another times 12). Both make the Hessian singular, and with them a fit's
+    coefficients are not unique. Found by a rank-revealing QR (column pivoting) of the centred,
+    scaled columns: a column whose remaining norm is below ``rtol`` times the first one's adds
+    nothing. Fitted on the training rows only.
+
+    >>> Z = np.column_stack([[1.0, 2, 3, 4], [2.0, 4, 6, 8], [5.0, 5, 5, 5], [1.0, 0, 0, 1]])
+    >>> [c.tolist() for c in independent_columns(Z)]
+    [[0, 3], [1]]
+    """
+    centred = Z - Z.mean(axis=0)
+    scale = centred.std(axis=0)
+    varying = np.flatnonzero(scale > 1e-12)
+    if varying.size == 0:
+        return varying, varying
+    R = np.linalg.qr(centred[:, varying] / scale[varying], mode="r")
+    outside = np.zeros(varying.size)  # beyond as many columns as rows, nothing is new
+    outside[: min(R.shape)] = np.abs(np.diag(R))
+    new = outside > rtol * np.sqrt(len(Z))
+    return varying[new], varying[~new]
+
+
 def column_owners(names, features: list[str]) -> np.ndarray:
     """The index (in ``features``) of the input feature each transformed column comes from."""
     by_length = sorted(features, key=len, reverse=True)

@@ -210,7 +210,11 @@ def _refit(
         est.fit(X[both], y[both], eval_set=(X[va], y[va]))
     refit = CalibratedChurnModel(est, model.method)
     refit.calibration_map_ = model.calibration_map_
-    refit.refit_ = {"rows": int(both.sum()), "fixed": params}
+    refit.refit_ = {
+        "rows": int(both.sum()),
+        "fixed": params,
+        "chosen_on_validation": model.estimator.fit_choices(),
+    }
     return refit
 
 

@@ -41,8 +41,17 @@ def _project(root: Path) -> pytest.MonkeyPatch:
 
 
 def sim_params(scenario: str = "none") -> SimulationParams:
+    # no retention campaigns: with them the label-free ROC-AUC estimate sat 0.004-0.061 above
+    # the realized one on every matured batch (the champion's probabilities no longer calibrated
+    # on the later months: the campaigns change the churn process over time, which no monitor
+    # sees without labels; not analysed further). These tests are about the scenarios' changes
     return SimulationParams(
-        accounts=ACCOUNTS, months=MONTHS, seed=SEED, scenario=scenario, change_at=CHANGE
+        accounts=ACCOUNTS,
+        months=MONTHS,
+        seed=SEED,
+        scenario=scenario,
+        change_at=CHANGE,
+        campaigns=False,
     )
 
 

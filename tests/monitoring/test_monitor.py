@@ -111,6 +111,15 @@ def test_cli_json_and_exit_code(unchanged, champion):
     assert done.returncode == (EXIT_RETRAIN if out["overall"]["verdict"] == "retrain" else 0)
     assert out["overall"]["verdict"] == result.overall["verdict"]
     assert len(out["batches"]) == len(WEEKS)
+    # piped text: whole batch dates and the verdict in words, no markup tags printed
+    text = subprocess.run(
+        [sys.executable, "-m", "churnlab.cli", "monitor", "--model", champion.uri,
+         "--data", str(data), "--no-log"],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    ).stdout  # fmt: skip
+    assert all(week in text for week in WEEKS), text
+    assert f"version {champion.version}: {result.overall['verdict']} (" in text
+    assert "[/]" not in text and "[green]" not in text, text
 
 
 def test_report_section_shows_the_latest_pass(unchanged):

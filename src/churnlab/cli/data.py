@@ -103,7 +103,7 @@ def simulate(
     rows = manifest["rows"]
     if manifest.get("reused"):
         console.print(
-            f"kept [bold]{out}[/]: it already holds this simulation (same seed, parameters "
+            f"kept {out}: it already holds this simulation (same seed, parameters "
             f"and simulator), {rows['events']:,} events; delete it to simulate again",
             soft_wrap=True,
         )

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from churnlab.cli.app import app, console, emit_json, err, errors_reported
 from churnlab.vocab import DEFAULT_DATA, champion_uri
@@ -35,7 +37,7 @@ def _table(batches: list[dict[str, Any]], metric: str) -> Table:
             _fmt(b["prediction"]["mean_p"]),
             _fmt(b["estimated"][metric]),
             _fmt(realized),
-            f"[{STYLE[b['verdict']]}]{b['verdict']}[/]",
+            Text(b["verdict"], style=STYLE[b["verdict"]]),
         )
     return grid
 
@@ -71,12 +73,17 @@ def monitor(
         emit_json({"overall": overall, "batches": result.batches, "run_id": result.run_id})
     else:
         metric = overall["settings"]["metric"]
-        console.print(_table(result.batches, metric))
+        # the console prints without markup (names and reasons are user text): styles as Text;
+        # piped, a wide table rather than cut dates
+        wide = console if console.is_terminal else Console(width=140, markup=False, emoji=False)
+        wide.print(_table(result.batches, metric))
         verdict = overall["verdict"]
         console.print(
-            f"{overall['model']['name']} version {overall['model']['version']}: "
-            f"[{STYLE[verdict]}]{verdict}[/] ({overall['batches']} batches, "
-            f"{overall['matured']} with realized labels)"
+            Text.assemble(
+                f"{overall['model']['name']} version {overall['model']['version']}: ",
+                (verdict, STYLE[verdict]),
+                f" ({overall['batches']} batches, {overall['matured']} with realized labels)",
+            )
         )
         for reason in overall["reasons"]:
             console.print(f"  - {reason}")
@@ -113,6 +120,6 @@ def retrain(
     console.print(
         f"{result.model_name}: champion version {result.champion_version}, challenger version "
         f"{result.challenger_version}, compared on {result.window} ({result.extra['rows']:,} "
-        f"accounts): [bold]{verb}[/]"
+        f"accounts): {verb}"
     )
     console.print(f"  {result.message}")

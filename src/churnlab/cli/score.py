@@ -12,6 +12,32 @@ from rich.table import Table
 from churnlab.cli.app import app, console, emit_json, err, errors_reported, styled
 from churnlab.vocab import champion_uri
 
+# the uplift decision options `score` and `serve` share
+UpliftModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--uplift-model",
+        help="an uplift model (models:/NAME@ALIAS, ...): adds uplift, expected_gain and "
+        "action (contact/skip) to every row",
+    ),
+]
+BudgetOption = Annotated[
+    int | None, typer.Option(min=0, help="with --uplift-model: contact at most N accounts")
+]
+MinGainOption = Annotated[
+    float | None,
+    typer.Option("--min-gain", help="with --uplift-model: contact only gains >= X"),
+]
+ValueMonthsOption = Annotated[
+    float | None, typer.Option(help="months of MRR a kept customer is worth (model's default)")
+]
+ContactCostOption = Annotated[
+    float | None, typer.Option(help="cost of one contact (the uplift model's default)")
+]
+OfferCostOption = Annotated[
+    float | None, typer.Option(help="cost of the offer (the uplift model's default)")
+]
+
 
 @app.command()
 def score(
@@ -42,30 +68,12 @@ def score(
             "model's for this job",
         ),
     ] = None,
-    uplift_model: Annotated[
-        str | None,
-        typer.Option(
-            "--uplift-model",
-            help="an uplift model (models:/NAME@ALIAS, ...): adds uplift, expected_gain and "
-            "action (contact/skip) to every row",
-        ),
-    ] = None,
-    budget: Annotated[
-        int | None, typer.Option(min=0, help="with --uplift-model: contact at most N accounts")
-    ] = None,
-    min_gain: Annotated[
-        float | None,
-        typer.Option("--min-gain", help="with --uplift-model: contact only gains >= X"),
-    ] = None,
-    value_months: Annotated[
-        float | None, typer.Option(help="months of MRR a kept customer is worth (model's default)")
-    ] = None,
-    contact_cost: Annotated[
-        float | None, typer.Option(help="cost of one contact (the uplift model's default)")
-    ] = None,
-    offer_cost: Annotated[
-        float | None, typer.Option(help="cost of the offer (the uplift model's default)")
-    ] = None,
+    uplift_model: UpliftModelOption = None,
+    budget: BudgetOption = None,
+    min_gain: MinGainOption = None,
+    value_months: ValueMonthsOption = None,
+    contact_cost: ContactCostOption = None,
+    offer_cost: OfferCostOption = None,
 ) -> None:
     """Score every account active at a date with a model.
 
@@ -161,30 +169,12 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 5001,
     workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 1,
-    uplift_model: Annotated[
-        str | None,
-        typer.Option(
-            "--uplift-model",
-            help="an uplift model (models:/NAME@ALIAS, ...): adds uplift, expected_gain and "
-            "action (contact/skip) to every row",
-        ),
-    ] = None,
-    budget: Annotated[
-        int | None, typer.Option(min=0, help="with --uplift-model: contact at most N accounts")
-    ] = None,
-    min_gain: Annotated[
-        float | None,
-        typer.Option("--min-gain", help="with --uplift-model: contact only gains >= X"),
-    ] = None,
-    value_months: Annotated[
-        float | None, typer.Option(help="months of MRR a kept customer is worth (model's default)")
-    ] = None,
-    contact_cost: Annotated[
-        float | None, typer.Option(help="cost of one contact (the uplift model's default)")
-    ] = None,
-    offer_cost: Annotated[
-        float | None, typer.Option(help="cost of the offer (the uplift model's default)")
-    ] = None,
+    uplift_model: UpliftModelOption = None,
+    budget: BudgetOption = None,
+    min_gain: MinGainOption = None,
+    value_months: ValueMonthsOption = None,
+    contact_cost: ContactCostOption = None,
+    offer_cost: OfferCostOption = None,
 ) -> None:
     """Serve a model over REST (POST /invocations).
 

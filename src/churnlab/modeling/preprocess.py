@@ -86,6 +86,7 @@ class NumericShape(TransformerMixin, BaseEstimator):
         frame = pd.DataFrame(X).astype("float64")
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = frame.shape[1]
+        self.power_ = None  # Yeo-Johnson fitted on the columns that needed it ("auto" only)
         if self.method in ("none", "signed_log1p"):
             self.choices_ = dict.fromkeys(map(str, frame.columns), self.method)
         elif self.method == "auto":
@@ -94,26 +95,26 @@ class NumericShape(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"NumericShape: method must be auto, none or signed_log1p, got {self.method!r}"
             )
-        yj = [c for c, how in self.choices_.items() if how == "yeo_johnson"]
-        self.power_ = (
-            PowerTransformer(method="yeo-johnson", standardize=False).fit(frame[yj]) if yj else None
-        )
         return self
 
     def _choose(self, frame: pd.DataFrame) -> dict[str, str]:
         values = frame.to_numpy()
-        candidates = {"none": values, "signed_log1p": _signed_log1p(values)}
-        wide = frame.nunique() > 2
-        if wide.any():
-            yj = np.full_like(values, np.nan)
-            power = PowerTransformer(method="yeo-johnson", standardize=False)
+        skews = {"none": _abs_skew(values), "signed_log1p": _abs_skew(_signed_log1p(values))}
+        wide = (frame.nunique() > 2).to_numpy()
+        # Yeo-Johnson (a maximum-likelihood fit per column, the costly candidate) only where
+        # neither cheaper shape is symmetric enough: the choice is the same, since it is only
+        # ever taken after both of those fail
+        needy = wide & (skews["none"] > SKEW_OK) & (skews["signed_log1p"] > SKEW_OK)
+        # (kept as fitted: the columns that end up with another shape pass through it unused)
+        if needy.any():
+            yj = np.full(len(needy), np.inf)
+            self.power_ = PowerTransformer(method="yeo-johnson", standardize=False)
             with np.errstate(all="ignore"):
-                yj[:, wide.to_numpy()] = power.fit_transform(frame.loc[:, wide])
-            candidates["yeo_johnson"] = yj
-        skews = {name: _abs_skew(v) for name, v in candidates.items()}
+                yj[needy] = _abs_skew(self.power_.fit_transform(frame.loc[:, needy]))
+            skews["yeo_johnson"] = yj
         choices = {}
         for j, col in enumerate(map(str, frame.columns)):
-            if not wide.iloc[j]:
+            if not wide[j]:
                 choices[col] = "none"
                 continue
             per = {name: float(s[j]) for name, s in skews.items()}
@@ -128,8 +129,10 @@ class NumericShape(TransformerMixin, BaseEstimator):
         if log_cols:
             out[log_cols] = _signed_log1p(frame[log_cols].to_numpy())
         if self.power_ is not None:
-            yj = list(self.power_.feature_names_in_)
-            out[yj] = self.power_.transform(frame[yj])
+            fitted = list(self.power_.feature_names_in_)
+            shaped = pd.DataFrame(self.power_.transform(frame[fitted]), columns=fitted)
+            yj = [c for c in fitted if self.choices_[c] == "yeo_johnson"]
+            out[yj] = shaped[yj].to_numpy()
         return out.to_numpy()
 
     def get_feature_names_out(self, input_features=None):

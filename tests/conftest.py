@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +63,30 @@ def requires_java() -> pytest.MarkDecorator:
     if problem and os.environ.get("CHURNLAB_REQUIRE_SPARK", "") not in ("", "0"):
         raise RuntimeError(f"CHURNLAB_REQUIRE_SPARK is set, but {problem}")
     return pytest.mark.skipif(problem is not None, reason=problem or "")
+
+
+@functools.cache
+def _migrated_store() -> Path:
+    """An empty MLflow SQLite store, created and migrated by MLflow itself once per test
+    process (creating one runs every alembic migration: about 5 s, paid once instead of once
+    per throwaway project)."""
+    from mlflow.tracking import MlflowClient
+
+    db = Path(tempfile.mkdtemp(prefix="churnlab-store-")) / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models(max_results=1)
+    return db
+
+
+def new_project(root: Path, store: bool = True) -> Path:
+    """A throwaway project root: a pyproject naming churnlab and, with ``store``, a copy of an
+    empty migrated MLflow store as its ``mlflow.db`` (what the first ``connect()`` would make;
+    tests of store creation itself use ``store=False``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    if store and not (root / "mlflow.db").exists():
+        shutil.copyfile(_migrated_store(), root / "mlflow.db")
+    return root
 
 
 def add_events_mapping(folder: Path, events: dict | None = None) -> Path:

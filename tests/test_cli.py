@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import tiny_frames, write_frames
+from tests.conftest import new_project, tiny_frames, write_frames
 
 CLI = [str(Path(sys.executable).with_name("churnlab"))]
 
@@ -235,7 +235,7 @@ def test_train_single_table_json(tmp_path, monkeypatch):
             "Churn": churn,
         }
     ).to_csv(tmp_path / "crm.csv", index=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(tmp_path)
     monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     res = run(
@@ -280,7 +280,7 @@ def test_empty_and_latin1_tables_fail_in_one_line_naming_the_file(tmp_path, monk
 
     from churnlab.cli import app
 
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(tmp_path, store=False)
     monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     runner = CliRunner()

@@ -20,6 +20,7 @@ from churnlab.analytics.report import SECTIONS, build_report
 from churnlab.cli import app
 from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.notebooks import execute_notebooks, notebook_paths
+from tests.conftest import new_project
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04-explain", "05-score-and-act", "06-target-campaigns"]  # fmt: skip
@@ -28,7 +29,7 @@ NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     root = tmp_path_factory.mktemp("nbproject")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     shutil.copytree(REPO / "experiments", root / "experiments")
     simulate(root / "data" / "tiny", SimulationParams(accounts=800, months=15, seed=7))
     mp = pytest.MonkeyPatch()

@@ -16,6 +16,7 @@ from churnlab.analytics.report import _model_section, _steps_text, build_report
 from churnlab.cli import app
 from churnlab.evaluation.plots import plot_gains
 from churnlab.evaluation.profit import CampaignParams, largest_steps
+from tests.conftest import new_project
 
 matplotlib.use("Agg")
 
@@ -71,7 +72,7 @@ def test_a_vertical_step_of_the_profit_curve_is_named():
 @pytest.fixture(scope="module")
 def table_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("tableproject")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     rng = np.random.default_rng(1)
     n = 600
     contract = rng.choice(["monthly", "annual"], n)

@@ -12,6 +12,7 @@ import pytest
 
 from churnlab.config import parse_spec
 from churnlab.data.simulate import SimulationParams, simulate
+from tests.conftest import new_project
 
 NAME = "churn-monitoring"
 SEED = 23
@@ -65,7 +66,7 @@ def champion(tmp_path_factory) -> Champion:
     from churnlab.tracking.store import connect
 
     root = tmp_path_factory.mktemp("monitoring-project")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     mp = _project(root)
     data = root / "data" / "none"
     simulate(data, sim_params())

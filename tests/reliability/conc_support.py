@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from churnlab.data.simulate import SimulationParams, simulate
+from tests.conftest import new_project
 
 CLI = str(Path(sys.executable).with_name("churnlab"))
 SIM = SimulationParams(accounts=300, months=12, seed=11)
@@ -21,7 +22,7 @@ SIM = SimulationParams(accounts=300, months=12, seed=11)
 def make_project(root: Path, name: str = "fast", **spec_extra) -> Path:
     """A project folder with ``data/sim``, ``spec.yaml`` (30 trees) and ``pyproject.toml``."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     if not (root / "data" / "sim").exists():
         simulate(root / "data" / "sim", SIM)
     spec = {

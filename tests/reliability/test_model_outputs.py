@@ -14,6 +14,7 @@ import pytest
 from churnlab.config import SpecError, parse_spec
 from churnlab.files import MARKER
 from churnlab.tracking import export_model
+from tests.conftest import new_project
 from tests.reliability.conftest import CUTOFFS, one_line_error, run
 
 NAME = "churn-rel"
@@ -26,7 +27,7 @@ def trained(tmp_path_factory, tiny_sim):
     from churnlab.tracking.store import connect
 
     root = tmp_path_factory.mktemp("model-project")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CHURNLAB_HOME", str(root))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)

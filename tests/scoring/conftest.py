@@ -10,6 +10,7 @@ import pytest
 
 from churnlab.config import parse_spec
 from churnlab.data.simulate import SimulationParams, simulate
+from tests.conftest import new_project
 
 NAME = "churn-scoring"
 
@@ -35,7 +36,7 @@ def train_small(
     from churnlab.tracking.store import connect
 
     root = tmp_path_factory.mktemp("scoring-project")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     mp = pytest.MonkeyPatch()
     mp.setenv("CHURNLAB_HOME", str(root))
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -18,6 +18,7 @@ from churnlab.model import UpliftModel
 from churnlab.scoring import ContactPolicy, ScoringError, build_scoring_features, score_job
 from churnlab.scoring.load import load_model
 from churnlab.scoring.serve import invoke, start_server, stop_server
+from tests.conftest import new_project
 
 CUTOFFS = "2024-03-01:2025-06-01:1M"
 CHURN, UPLIFT = "churn-small", "uplift-small"
@@ -46,7 +47,7 @@ def models(small_sim, tmp_path_factory):
     from churnlab.tracking.store import connect
 
     root = tmp_path_factory.mktemp("uplift-project")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     mp = pytest.MonkeyPatch()
     mp.setenv("CHURNLAB_HOME", str(root))
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from churnlab.config import parse_spec
+from tests.conftest import new_project
 
 CUTOFFS = "2024-03-01:2025-06-01:1M"
 
@@ -12,7 +13,7 @@ CUTOFFS = "2024-03-01:2025-06-01:1M"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     mp = pytest.MonkeyPatch()
     mp.setenv("CHURNLAB_HOME", str(root))
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from churnlab.tracking import connect, leaderboard, train_and_log
+from tests.conftest import new_project
 from tests.tracking.conftest import small_spec
 
 SURVIVAL_METRICS = (
@@ -100,7 +101,7 @@ def test_train_single_table_survival_cli(tmp_path, monkeypatch):
             "churned": (t <= follow).astype(int),
         }
     ).to_csv(tmp_path / "crm.csv", index=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(tmp_path)
     monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     from typer.testing import CliRunner

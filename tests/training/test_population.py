@@ -16,6 +16,7 @@ from churnlab.data import load_dataset
 from churnlab.features import FeatureSpec, active_accounts, catalogue
 from churnlab.features.population import describe_population, population_mask
 from churnlab.features.spec import EVERYONE
+from tests.conftest import new_project
 
 FRACTIONAL_DAYS = re.compile(r"\d+\.\d+\s*days?\b")
 BASE = {
@@ -80,7 +81,7 @@ def project(tmp_path_factory):
     from churnlab.data.simulate import SimulationParams, simulate
 
     root = tmp_path_factory.mktemp("population-project")
-    (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    new_project(root)
     mp = pytest.MonkeyPatch()
     mp.setenv("CHURNLAB_HOME", str(root))
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from churnlab.analytics.report import _model_section, _steps_text, build_report
+from churnlab.analytics.report import SECTIONS, _model_section, _steps_text, build_report
 from churnlab.cli import app
 from churnlab.evaluation.plots import plot_gains
 from churnlab.evaluation.profit import CampaignParams, largest_steps
+from tests.analytics.browser import look_at, problems
+from tests.conftest import requires_browser
 
 matplotlib.use("Agg")
 
@@ -69,7 +71,7 @@ def test_a_vertical_step_of_the_profit_curve_is_named():
 
 
 @pytest.fixture(scope="module")
-def table_report(tmp_path_factory):
+def table_report_file(tmp_path_factory):
     root = tmp_path_factory.mktemp("tableproject")
     (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
     rng = np.random.default_rng(1)
@@ -96,9 +98,13 @@ def table_report(tmp_path_factory):
          "--mrr", "MonthlyCharges", "--model", "logistic", "--experiment", "crm"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    html = build_report(experiment="crm", out=root / "reports", log_to_run=False).read_text()
-    yield html
+    yield build_report(experiment="crm", out=root / "reports", log_to_run=False)
     mp.undo()
+
+
+@pytest.fixture(scope="module")
+def table_report(table_report_file):
+    return table_report_file.read_text()
 
 
 def test_single_table_report_speaks_of_test_rows_not_cutoffs(table_report):
@@ -119,3 +125,15 @@ def test_without_an_uplift_run_the_contact_section_says_how_to_get_one(table_rep
     contact = table_report.split('<section id="contact">')[1].split("</section>")[0]
     assert "No uplift model yet: train one with `churnlab train experiments/uplift.yaml`" in contact
     assert "<img" not in contact
+
+
+@requires_browser()
+def test_the_single_table_report_in_a_headless_browser(table_report_file, tmp_path):
+    headings = [*(title for _, title in SECTIONS), "Test-set plots", "Drivers", "Top features"]
+    texts = [
+        "population: every active account",
+        "one row per customer, split at random into train, validation and test",
+        "expected loss (p x MRR)",
+        "No uplift model yet",
+    ]
+    assert problems(look_at(table_report_file, tmp_path), headings, texts, min_figures=3) == []

@@ -23,7 +23,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 # What the page shows, gathered in the page in one call per width.
-_PAGE_JS = """async () => {
+_PAGE_JS = r"""async () => {
   const vw = document.documentElement.clientWidth;
   const shown = (el) => {
     const r = el.getBoundingClientRect();
@@ -66,6 +66,13 @@ _PAGE_JS = """async () => {
     section: (t.closest('section') || {}).id || '',
     header: [...t.querySelectorAll('thead th')].map((c) => c.innerText.trim()),
     rows: [...t.querySelectorAll('tbody tr')].map((r) => [...r.cells].map((c) => c.innerText.trim())),
+    // numbers and dates broken over two lines ("2025-" above "01-01")
+    wrapped: [...t.querySelectorAll('td')].filter((c) => {
+      if (!/^[-+\d.,:%\s]+$/.test(c.innerText.trim())) return false;
+      const range = document.createRange();
+      range.selectNodeContents(c);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+    }).map((c) => c.innerText.trim()),
   }));
   return {width: vw, page_width: document.documentElement.scrollWidth, outside,
           figures: images.concat(svgs), headings, tables, text: document.body.innerText};
@@ -214,6 +221,11 @@ def problems(
         shown = [h["text"] for h in v.headings if h["shown"]]
         out += [f"{at} heading {h!r} not shown" for h in headings if not any(h in s for s in shown)]
         out += [f"{at} text {t!r} not shown" for t in texts if t not in v.text]
+        out += [
+            f"{at} table in #{t['section']}: numbers broken over lines {t['wrapped'][:3]}"
+            for t in v.tables
+            if t["wrapped"]
+        ]
     if len(view.desktop.figures) < min_figures:
         out.append(f"{len(view.desktop.figures)} figures, expected at least {min_figures}")
     for table in view.desktop.tables:

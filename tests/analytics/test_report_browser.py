@@ -17,14 +17,15 @@ from tests.conftest import chromium_problem, requires_browser
 matplotlib.use("Agg")
 
 # no viewport tag, a broken and a missing image, a hidden heading, a count with decimals, a
-# banner wider than any screen, a script error
+# date broken over two lines, a banner wider than any screen, a script error
 BROKEN = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>broken</title></head><body>
 <h1>Churn report</h1><h2 style="display: none">Whom to contact</h2>
 <figure><img alt="a plot" src="data:image/png;base64,{png}"></figure>
 <figure><img alt="a broken plot" src="data:image/png;base64,iVBORw0KGgo="></figure>
 <figure><img alt="a missing plot" src="missing.png"></figure>
 <table><thead><tr><th>metric</th><th>test</th></tr></thead>
-<tbody><tr><td>rows</td><td>1,825.000</td></tr></tbody></table>
+<tbody><tr><td>rows</td><td>1,825.000</td></tr>
+<tr><td>cutoff</td><td style="width: 3em">2025-01-01</td></tr></tbody></table>
 <div class="banner" style="width: 1600px">a wide banner</div>
 <script>console.error("boom")</script>
 </body></html>"""
@@ -47,6 +48,7 @@ def test_the_browser_check_sees_what_is_broken(tmp_path):
         "at 1280 px heading 'Whom to contact' not shown",
         "at 390 px text 'population' not shown",
         "column 'test' shows ['1,825.000']",
+        "numbers broken over lines ['2025-01-01']",
         'at 1280 px cut off: div.banner "a wide banner"',
         "at 1280 px the page scrolls sideways",
         "on a 390 px phone the page is laid out 980 px wide",

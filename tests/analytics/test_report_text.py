@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from churnlab.analytics.report import SECTIONS, _model_section, _steps_text, build_report
+from churnlab.analytics.report import (
+    SECTIONS,
+    _html_table,
+    _model_section,
+    _steps_text,
+    build_report,
+)
 from churnlab.cli import app
 from churnlab.evaluation.plots import plot_gains
 from churnlab.evaluation.profit import CampaignParams, largest_steps
@@ -137,3 +143,12 @@ def test_the_single_table_report_in_a_headless_browser(table_report_file, tmp_pa
         "No uplift model yet",
     ]
     assert problems(look_at(table_report_file, tmp_path), headings, texts, min_figures=3) == []
+
+
+def test_whole_numbers_in_a_float_column_carry_no_decimals():
+    frame = pd.DataFrame(
+        {"mrr": [5400.0, 6900.0], "p_churn": [0.871, 0.5], "model_version": [3.0, np.nan]}
+    )
+    table = _html_table(frame, digits=2)
+    assert "<td>5,400</td><td>0.87</td><td>3</td>" in table
+    assert "<td>6,900</td><td>0.50</td><td></td>" in table

@@ -4,6 +4,7 @@ process) and the order in which ``pytest -n N --dist loadfile`` (``make test``) 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -87,6 +88,49 @@ def new_project(root: Path, store: bool = True) -> Path:
     if store and not (root / "mlflow.db").exists():
         shutil.copyfile(_migrated_store(), root / "mlflow.db")
     return root
+
+
+# Chromium's flags for a closed network: without the background-networking ones it keeps
+# trying to reach Google's hosts. A fresh profile (--user-data-dir) is Playwright's own per launch.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@functools.cache
+def chromium_problem() -> str | None:
+    """Why the report cannot be opened in a headless browser here, or None: the browser tests
+    drive Debian's Chromium (``chromium`` on the PATH) with Playwright, which never downloads a
+    browser of its own."""
+    need = "the browser tests need Chromium (e.g. apt-get install chromium)"
+    chromium = shutil.which("chromium")
+    if not chromium:
+        return f"{need}: no chromium on the PATH"
+    if importlib.util.find_spec("playwright") is None:
+        return f"{need} and the playwright package (make setup): playwright is not installed"
+    try:
+        out = subprocess.run([chromium, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{need}: {chromium} --version failed ({exc})"
+    if out.returncode != 0 or "Chromium" not in out.stdout:
+        return f"{need}: {chromium} --version said {(out.stdout + out.stderr).strip()[:200]!r}"
+    return None
+
+
+def requires_browser() -> pytest.MarkDecorator:
+    """Skip a browser test, with the reason, where Chromium is missing; where
+    ``CHURNLAB_REQUIRE_BROWSER`` is set (CI) a missing Chromium is an error instead."""
+    problem = chromium_problem()
+    if problem and os.environ.get("CHURNLAB_REQUIRE_BROWSER", "") not in ("", "0"):
+        raise RuntimeError(f"CHURNLAB_REQUIRE_BROWSER is set, but {problem}")
+    return pytest.mark.skipif(problem is not None, reason=problem or "")
 
 
 def add_events_mapping(folder: Path, events: dict | None = None) -> Path:

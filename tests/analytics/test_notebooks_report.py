@@ -20,7 +20,8 @@ from churnlab.analytics.report import SECTIONS, build_report
 from churnlab.cli import app
 from churnlab.data.simulate import SimulationParams, simulate
 from churnlab.notebooks import execute_notebooks, notebook_paths
-from tests.conftest import new_project
+from tests.analytics.browser import look_at, problems
+from tests.conftest import new_project, requires_browser
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04-explain", "05-score-and-act", "06-target-campaigns"]  # fmt: skip
@@ -90,10 +91,16 @@ def test_every_notebook_runs_top_to_bottom(executed):
         assert images, f"{n} drew no plot"
 
 
-def test_report_renders_every_section_with_working_images(executed, tmp_path):
+@pytest.fixture(scope="module")
+def report(executed, tmp_path_factory) -> Path:
+    """The champion's report, built once (and logged to its run) for the tests below."""
+    return build_report(experiment="nbtest", out=tmp_path_factory.mktemp("report"))
+
+
+def test_report_renders_every_section_with_working_images(report):
     import mlflow
 
-    path = build_report(experiment="nbtest", out=tmp_path)
+    path = report
     html = path.read_text()
     for sid, title in SECTIONS:
         assert f'<section id="{sid}">' in html and title in html
@@ -112,7 +119,7 @@ def test_report_renders_every_section_with_working_images(executed, tmp_path):
     # and ranks its example customers by expected loss with reasons, hints and context
     assert 'population: <b class="population">paying accounts (MRR &gt; 0)</b>' in html
     assert "expected loss (p x MRR)" in html and "hint_1" in html and "context" in html
-    assert not list(tmp_path.glob(".*"))  # no temp file left behind
+    assert not list(path.parent.glob(".*"))  # no temp file left behind
     # whom to contact: notebook 06's uplift run, this run's churn scores for the risk policies
     contact = html.split('<section id="contact">')[1].split("</section>")[0]
     assert "contact cost 10, offer cost 50" in contact and "valued with the true uplift" in contact
@@ -123,6 +130,41 @@ def test_report_renders_every_section_with_working_images(executed, tmp_path):
     run_id = re.search(r"run <code>([0-9a-f]{32})</code>", html).group(1)
     logged = mlflow.tracking.MlflowClient().list_artifacts(run_id, "report")
     assert [a.path for a in logged] == [f"report/{path.name}"]
+
+
+# what a reader must see in the report, at a desktop width and on a phone
+REPORT_HEADINGS = [
+    *(title for _, title in SECTIONS),
+    "Churn report: ",
+    "Sign-up cohorts",
+    "Kaplan-Meier survival from sign-up",
+    "Engagement danger zone",
+    "Onboarding red flags",
+    "Test-cutoff plots",
+    "Drivers",
+    "Top features",
+]
+REPORT_TEXTS = [
+    "population: paying accounts (MRR > 0)",
+    "with the highest expected loss (churn probability x MRR), the reasons raising their risk",
+    "expected loss (p x MRR)",
+    "reason_1",
+    "hint_1",
+    "context",
+    "net profit by share contacted",
+    "contact cost 10, offer cost 50",
+]
+
+
+@requires_browser()
+def test_the_report_in_a_headless_browser(report, tmp_path):
+    view = look_at(report, tmp_path)
+    assert problems(view, REPORT_HEADINGS, REPORT_TEXTS, min_figures=15) == []
+    # the example customers' table (one row per customer) carries reasons and hints in words
+    customers = next(t for t in view.desktop.tables if t["section"] == "customers")
+    reasons = [row[customers["header"].index("reason_1")] for row in customers["rows"]]
+    hints = [row[customers["header"].index("hint_1")] for row in customers["rows"]]
+    assert len(customers["rows"]) == 12 and all(reasons) and any(hints), customers
 
 
 def test_report_command_names_bad_input(executed, tmp_path):

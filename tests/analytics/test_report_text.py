@@ -12,11 +12,18 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from churnlab.analytics.report import _model_section, _steps_text, build_report
+from churnlab.analytics.report import (
+    SECTIONS,
+    _html_table,
+    _model_section,
+    _steps_text,
+    build_report,
+)
 from churnlab.cli import app
 from churnlab.evaluation.plots import plot_gains
 from churnlab.evaluation.profit import CampaignParams, largest_steps
-from tests.conftest import new_project
+from tests.analytics.browser import look_at, problems
+from tests.conftest import new_project, requires_browser
 
 matplotlib.use("Agg")
 
@@ -70,7 +77,7 @@ def test_a_vertical_step_of_the_profit_curve_is_named():
 
 
 @pytest.fixture(scope="module")
-def table_report(tmp_path_factory):
+def table_report_file(tmp_path_factory):
     root = tmp_path_factory.mktemp("tableproject")
     new_project(root)
     rng = np.random.default_rng(1)
@@ -97,9 +104,13 @@ def table_report(tmp_path_factory):
          "--mrr", "MonthlyCharges", "--model", "logistic", "--experiment", "crm"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    html = build_report(experiment="crm", out=root / "reports", log_to_run=False).read_text()
-    yield html
+    yield build_report(experiment="crm", out=root / "reports", log_to_run=False)
     mp.undo()
+
+
+@pytest.fixture(scope="module")
+def table_report(table_report_file):
+    return table_report_file.read_text()
 
 
 def test_single_table_report_speaks_of_test_rows_not_cutoffs(table_report):
@@ -120,3 +131,24 @@ def test_without_an_uplift_run_the_contact_section_says_how_to_get_one(table_rep
     contact = table_report.split('<section id="contact">')[1].split("</section>")[0]
     assert "No uplift model yet: train one with `churnlab train experiments/uplift.yaml`" in contact
     assert "<img" not in contact
+
+
+@requires_browser()
+def test_the_single_table_report_in_a_headless_browser(table_report_file, tmp_path):
+    headings = [*(title for _, title in SECTIONS), "Test-set plots", "Drivers", "Top features"]
+    texts = [
+        "population: every active account",
+        "one row per customer, split at random into train, validation and test",
+        "expected loss (p x MRR)",
+        "No uplift model yet",
+    ]
+    assert problems(look_at(table_report_file, tmp_path), headings, texts, min_figures=3) == []
+
+
+def test_whole_numbers_in_a_float_column_carry_no_decimals():
+    frame = pd.DataFrame(
+        {"mrr": [5400.0, 6900.0], "p_churn": [0.871, 0.5], "model_version": [3.0, np.nan]}
+    )
+    table = _html_table(frame, digits=2)
+    assert "<td>5,400</td><td>0.87</td><td>3</td>" in table
+    assert "<td>6,900</td><td>0.50</td><td></td>" in table

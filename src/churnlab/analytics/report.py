@@ -110,15 +110,25 @@ def _html_table(
             )
         )
     cls = {c: ' class="text"' if c in text else "" for c in frame.columns}
+    # a float column of whole numbers (money in whole units, counts that went float beside a
+    # missing value) is shown without decimals: "5,400", not "5,400.00"
+    places = {c: 0 if _whole(frame[c]) else digits for c in frame.columns}
     head = "".join(f"<th{cls[c]}>{escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for rec in frame.itertuples(index=False):
         cells = "".join(
-            f"<td{cls[c]}>{escape(_cell(v, str(c), percent, digits))}</td>"
+            f"<td{cls[c]}>{escape(_cell(v, str(c), percent, places[c]))}</td>"
             for c, v in zip(frame.columns, rec, strict=True)
         )
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _whole(column: pd.Series) -> bool:
+    if not pd.api.types.is_float_dtype(column):
+        return False
+    values = column.dropna()
+    return not values.empty and bool(np.all(np.isfinite(values) & (values == values.round())))
 
 
 # -------------------------------------------------------------------------------------------
@@ -407,6 +417,8 @@ def _shap_section(run_dir: Path, single_table: bool) -> dict[str, Any]:
 
 def _customers_section(run_dir: Path, examples: int, single_table: bool) -> dict[str, Any]:
     ex = _read_table(run_dir / "shap" / "example_reasons.json").head(examples)
+    if "cutoff" in ex:  # a date, shown as one (right-aligned, never broken over two lines)
+        ex["cutoff"] = pd.to_datetime(ex["cutoff"])
     by_loss = "expected_loss" in ex and ex["expected_loss"].notna().any()
     reasons = [c for i in (1, 2, 3) for c in (f"reason_{i}", f"hint_{i}") if c in ex] + [
         c for c in ("context",) if c in ex

@@ -150,16 +150,17 @@ def _counted_score(
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def bootstrap_se(
+def bootstrap_scores(
     y: np.ndarray, p: np.ndarray, metric: str = "roc_auc", draws: int = 50, seed: int = 0
-) -> float:
-    """Standard error of ROC-AUC (``roc_auc``) or average precision (``pr_auc``) over
-    bootstrap resamples of the rows (fixed seed): how much the metric moves by chance alone.
+) -> np.ndarray:
+    """ROC-AUC (``roc_auc``) or average precision (``pr_auc``) of each of ``draws`` bootstrap
+    resamples of the rows (fixed ``seed``; resamples with one class only are skipped). The
+    resamples depend only on ``seed`` and the number of rows, so two scores of the same rows
+    get the same resamples: their differences are a paired bootstrap.
 
     Each resample is counted on the rows sorted once (``_counted_score``): the values equal
     scikit-learn's ``roc_auc_score`` / ``average_precision_score`` of the resampled rows up to
-    float rounding (tests/evaluation/test_metrics.py), at a fraction of the time; monitoring
-    takes one per matured batch."""
+    float rounding (tests/evaluation/test_metrics.py), at a fraction of the time."""
     if metric not in ("roc_auc", "pr_auc"):
         raise KeyError(metric)
     y, p = np.asarray(y, int), np.asarray(p, float)
@@ -172,6 +173,15 @@ def bootstrap_se(
         if 0 < positives < len(y):
             counts = np.bincount(idx, minlength=len(y))[order]
             values.append(_counted_score(y_ranked, counts, ends, metric))
+    return np.asarray(values, float)
+
+
+def bootstrap_se(
+    y: np.ndarray, p: np.ndarray, metric: str = "roc_auc", draws: int = 50, seed: int = 0
+) -> float:
+    """Standard error of ROC-AUC (``roc_auc``) or average precision (``pr_auc``) over
+    bootstrap resamples of the rows (fixed seed): how much the metric moves by chance alone."""
+    values = bootstrap_scores(y, p, metric, draws, seed)
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 

@@ -109,10 +109,34 @@ def _rounded(d: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()}
 
 
+def _oracle(truth: Path, keys: pd.DataFrame, horizon_days: int, lead_days: int) -> np.ndarray:
+    """The simulator's true P(churn in the label window): 1 - prod(1 - weekly hazard) over the
+    simulator's weeks that overlap the window. ``evaluation.oracle_risk`` takes the weeks that
+    *start* in it, so an account that left between a mid-week cutoff and the next week start
+    has no week there and no score (17 of 1,993 rows of 2025-10-01, nearly all churners);
+    dropping them would leave the compared rows unlike the ones ``monitor`` measures."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("keys", keys[["account_id", "cutoff"]].reset_index(drop=True))
+    con.register("truth", con.read_parquet(str(truth)))
+    q = """
+        SELECT k.account_id, k.cutoff,
+               1 - exp(sum(ln(greatest(1 - t.hazard, 1e-12)))) AS p
+        FROM keys k JOIN truth t
+          ON t.account_id = k.account_id
+         AND t.week_start >  k.cutoff + to_days(CAST($lead AS INTEGER)) - INTERVAL 7 DAY
+         AND t.week_start <  k.cutoff + to_days(CAST($until AS INTEGER))
+        GROUP BY 1, 2
+    """
+    found = con.execute(q, {"lead": lead_days, "until": lead_days + horizon_days}).df()
+    merged = keys[["account_id", "cutoff"]].merge(found, on=["account_id", "cutoff"], how="left")
+    return merged.p.to_numpy(dtype=float)
+
+
 def _matured_rows(uri: str, data: Path) -> pd.DataFrame:
     """Every matured logged batch's stored champion scores joined to its realized labels (the
     rows ``monitor``'s realized metrics use) and the oracle on the same rows."""
-    from churnlab.evaluation import oracle_risk
     from churnlab.monitoring.monitor import realized_labels
     from churnlab.tracking import resolve_model
     from churnlab.tracking.monitoring import load_reference, logged_batches
@@ -132,7 +156,7 @@ def _matured_rows(uri: str, data: Path) -> pd.DataFrame:
         parts.append(joined[joined.churned_within_h.notna()])
     rows = pd.concat(parts, ignore_index=True)
     rows["y"] = rows.churned_within_h.astype(int)
-    rows["oracle"] = oracle_risk(
+    rows["oracle"] = _oracle(
         data / "truth.parquet", rows, int(reference["horizon_days"]),
         int(reference.get("lead_days", 0)),
     )  # fmt: skip
@@ -194,9 +218,11 @@ def _recovery(challenge, rows: pd.DataFrame, test: pd.DataFrame) -> dict:
 
     window = pd.Timestamp(challenge.window)
     chall = run_table(challenge.training_run_id, "predictions/test.json")
-    chall = chall[chall.cutoff == window][["account_id", "y", "p", "oracle"]]
-    champ = rows[rows.cutoff == window][["account_id", "p_churn"]]
-    both = chall.merge(champ, on="account_id").dropna(subset=["oracle"])
+    chall = chall[chall.cutoff == window][["account_id", "y", "p"]]
+    champ = rows[rows.cutoff == window][["account_id", "y", "p_churn", "oracle"]]
+    both = champ.merge(chall, on="account_id", suffixes=("", "_challenger"))
+    if not (both.y == both.y_challenger).all():
+        raise RuntimeError(f"labels of {window.date()} differ between monitor and retrain")
     y, o = both.y.to_numpy(int), both.oracle.to_numpy(float)
     p_champ, p_chall = both.p_churn.to_numpy(float), both.p.to_numpy(float)
     base = _ranking(test.y.to_numpy(int), test.p.to_numpy(float), test.oracle.to_numpy(float))
@@ -295,6 +321,7 @@ def run(root: Path, change_at: str) -> dict:
 
     change = pd.Timestamp(change_at)
     test = run_table(summary.run_id, "predictions/test.json")
+    test["oracle"] = _oracle(data / "truth.parquet", test, spec.horizon_days, spec.lead_days)
     rows = _matured_rows(version_uri, data)
     # rows the truth table has no week for have no oracle score; left out of the comparison
     no_oracle = {"batches": int(rows.oracle.isna().sum()), "test": int(test.oracle.isna().sum())}

@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from churnlab.evaluation import (
+    bootstrap_se,
     classification_metrics,
     expected_calibration_error,
     gains_table,
@@ -81,3 +82,20 @@ def test_ece_noise_floor_is_what_a_calibrated_model_shows_and_is_reported():
     big = rng.beta(1, 6, 50_000)
     assert ece_noise_floor(big) < ece_noise_floor(p) / 3
     assert ece_noise_floor(p) == ece_noise_floor(p)  # seeded: the same predictions, the same floor
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "pr_auc"])
+@pytest.mark.parametrize("rounding", [None, 2])  # 2: many tied scores
+def test_bootstrap_se_is_scikit_learns_metric_over_the_resamples(metric, rounding):
+    rng = np.random.default_rng(7)
+    p = rng.random(1500)
+    p = np.round(p, rounding) if rounding else p
+    y = (rng.random(1500) < 0.3 * p).astype(int)
+    scorer = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}[metric]
+    # the same resamples drawn the plain way, each scored by scikit-learn
+    draws, values = np.random.default_rng(0), []
+    for _ in range(50):
+        idx = draws.integers(0, len(y), len(y))
+        values.append(scorer(y[idx], p[idx]))
+    assert bootstrap_se(y, p, metric) == pytest.approx(np.std(values, ddof=1), abs=1e-12)
+    assert np.isnan(bootstrap_se(np.r_[1, 0], np.r_[0.2, 0.1], metric, draws=1))

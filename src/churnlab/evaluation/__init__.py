@@ -1,6 +1,7 @@
 """Metrics and plots for churn scores, uplift scores and contact policies."""
 
 from churnlab.evaluation.metrics import (
+    bootstrap_scores,
     bootstrap_se,
     classification_metrics,
     expected_calibration_error,
@@ -44,6 +45,7 @@ __all__ = [
     "auuc",
     "best_k",
     "best_k_under_budget",
+    "bootstrap_scores",
     "bootstrap_se",
     "check_uplift_inputs",
     "classification_metrics",

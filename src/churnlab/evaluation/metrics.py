@@ -124,19 +124,64 @@ def expected_metrics(p: np.ndarray, top: float = 0.1) -> dict[str, float]:
     }
 
 
+def _ranked(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows by descending score: their labels, the sort order, and the last position of each
+    run of tied scores (one threshold each, as scikit-learn's curves have)."""
+    order = np.argsort(-p, kind="stable")
+    ranked = p[order]
+    ends = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]
+    return y[order], order, ends
+
+
+def _counted_score(
+    y_ranked: np.ndarray, counts: np.ndarray, ends: np.ndarray, metric: str
+) -> float:
+    """ROC-AUC or average precision of a resample given as each row's count: the same curve
+    scikit-learn draws for the resampled rows (true and false positives summed over every
+    threshold, integers, so exact), without its per-call input checks."""
+    tps = np.cumsum(counts * y_ranked)[ends].astype(float)
+    fps = np.cumsum(counts * (1 - y_ranked))[ends].astype(float)
+    if metric == "roc_auc":
+        tpr, fpr = np.r_[0.0, tps] / tps[-1], np.r_[0.0, fps] / fps[-1]
+        return float(np.trapezoid(tpr, fpr))
+    seen = tps + fps
+    precision = np.divide(tps, seen, out=np.zeros_like(tps), where=seen != 0)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def bootstrap_scores(
+    y: np.ndarray, p: np.ndarray, metric: str = "roc_auc", draws: int = 50, seed: int = 0
+) -> np.ndarray:
+    """ROC-AUC (``roc_auc``) or average precision (``pr_auc``) of each of ``draws`` bootstrap
+    resamples of the rows (fixed ``seed``; resamples with one class only are skipped). The
+    resamples depend only on ``seed`` and the number of rows, so two scores of the same rows
+    get the same resamples: their differences are a paired bootstrap.
+
+    Each resample is counted on the rows sorted once (``_counted_score``): the values equal
+    scikit-learn's ``roc_auc_score`` / ``average_precision_score`` of the resampled rows up to
+    float rounding (tests/evaluation/test_metrics.py), at a fraction of the time."""
+    if metric not in ("roc_auc", "pr_auc"):
+        raise KeyError(metric)
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    y_ranked, order, ends = _ranked(y, p)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(y), len(y))
+        positives = y[idx].sum()
+        if 0 < positives < len(y):
+            counts = np.bincount(idx, minlength=len(y))[order]
+            values.append(_counted_score(y_ranked, counts, ends, metric))
+    return np.asarray(values, float)
+
+
 def bootstrap_se(
     y: np.ndarray, p: np.ndarray, metric: str = "roc_auc", draws: int = 50, seed: int = 0
 ) -> float:
     """Standard error of ROC-AUC (``roc_auc``) or average precision (``pr_auc``) over
     bootstrap resamples of the rows (fixed seed): how much the metric moves by chance alone."""
-    scorer = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}[metric]
-    y, p = np.asarray(y, int), np.asarray(p, float)
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(draws):
-        idx = rng.integers(0, len(y), len(y))
-        if 0 < y[idx].sum() < len(y):
-            values.append(scorer(y[idx], p[idx]))
+    values = bootstrap_scores(y, p, metric, draws, seed)
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.calibration import CalibrationDisplay
 from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
@@ -11,6 +10,8 @@ from churnlab.evaluation.metrics import gains_table
 
 
 def _ax(ax):
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     return ax if ax is not None else plt.subplots(figsize=(5.5, 4.5))[1]
 
 

@@ -30,7 +30,6 @@ used is never the policy's own estimate:
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -216,6 +215,8 @@ def compare_policies(
 def plot_policy_curves(curves: pd.DataFrame, ax=None, value: str = "net_profit", title=None):
     """``net_profit`` (or ``retained_mrr``) against the share contacted, one line per policy,
     each best point marked; takes and returns matplotlib axes."""
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     ax = ax if ax is not None else plt.subplots(figsize=(6.5, 4.5))[1]
     for name, part in curves.groupby("policy", sort=False):
         i = part[value].idxmax()

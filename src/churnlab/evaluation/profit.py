@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -194,6 +193,8 @@ def best_k(
 
 def plot_profit_curve(curve: pd.DataFrame, ax=None, title: str | None = None):
     """Profit vs. share contacted for both rankings, each best k marked."""
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     ax = ax if ax is not None else plt.subplots(figsize=(6.5, 4.5))[1]
     labels = {"risk": "top-k by risk (p)", "expected_loss": "top-k by expected loss (p x value)"}
     for name, color in zip(RANKINGS, ("tab:blue", "tab:red"), strict=True):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -90,6 +89,8 @@ def survival_metrics(
 
 
 def _ax(ax, size=(6.5, 4.5)):
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     return ax if ax is not None else plt.subplots(figsize=size)[1]
 
 
@@ -122,6 +123,8 @@ def decile_table(
 
 def plot_survival_by_decile(table: pd.DataFrame, ax=None, label: str = "model"):
     """Predicted (dashed) vs Kaplan-Meier (solid) survival per risk decile."""
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     ax = _ax(ax, (7, 5))
     cmap = plt.get_cmap("viridis_r")
     n = int(table.decile.max())

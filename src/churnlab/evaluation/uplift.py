@@ -34,7 +34,6 @@ here replace it (the curves were checked against scikit-uplift 0.5.1 on ``1 - y`
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -239,6 +238,8 @@ def uplift_metrics(y, treated, score, true_uplift=None) -> dict[str, float]:
 def plot_qini(y, treated, score, true_uplift=None, ax=None, label: str = "model"):
     """Qini curve of ``score`` with the random line and, given ``true_uplift``, the oracle's
     curve on the same rows; takes and returns matplotlib axes (``ax.figure`` to log)."""
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     ax = ax if ax is not None else plt.subplots(figsize=(6, 4.5))[1]
     curve = qini_curve(y, treated, score)
     x = curve.share_targeted * 100
@@ -265,6 +266,8 @@ def plot_uplift_by_decile(table: pd.DataFrame, ax=None, title: str | None = None
     """Bars of the observed uplift per decile of ``uplift_by_decile``, with the mean
     estimated uplift (and the mean true uplift, when the table has it) as points; takes and
     returns matplotlib axes."""
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     ax = ax if ax is not None else plt.subplots(figsize=(6, 4.5))[1]
     ax.bar(table.decile, table.uplift, color="tab:blue", alpha=0.7, label="observed uplift")
     ax.plot(table.decile, table.mean_score, "o-", color="tab:orange", label="mean estimate")

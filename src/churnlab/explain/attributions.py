@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -82,6 +81,7 @@ def global_importance(
 
 
 def plot_beeswarm(expl: Explanation, max_display: int = 20, ax=None):
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
     import shap
 
     ax = ax if ax is not None else plt.subplots(figsize=(8, 0.35 * max_display + 1.5))[1]
@@ -91,6 +91,7 @@ def plot_beeswarm(expl: Explanation, max_display: int = 20, ax=None):
 
 
 def plot_dependence(expl: Explanation, feature: str, ax=None):
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
     import shap
 
     ax = ax if ax is not None else plt.subplots(figsize=(5.5, 4))[1]
@@ -103,6 +104,8 @@ def plot_dependence(expl: Explanation, feature: str, ax=None):
 
 
 def plot_drivers(per_driver: pd.DataFrame, ax=None, scale: str = "log-odds"):
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
     d = per_driver.sort_values("mean_abs_shap")
     ax.barh(d.driver, d.mean_abs_shap, color="tab:red")

@@ -13,37 +13,45 @@ from churnlab.evaluation import bootstrap_se, classification_metrics, expected_m
 from churnlab.evaluation.profiles import feature_drift, prediction_drift
 
 
+def _by_driver(driver: np.ndarray, psi: np.ndarray, drifted: np.ndarray) -> list[dict[str, Any]]:
+    """Per driver: features, drifted count, mean and max PSI (missing PSI skipped), the most
+    drifted drivers first (ties: the higher mean PSI, then the driver's name)."""
+    names, which = np.unique(driver, return_inverse=True)
+    known = np.isfinite(psi)
+    features = np.bincount(which, minlength=len(names))
+    n_drifted = np.bincount(which, weights=drifted, minlength=len(names)).astype(int)
+    n_known = np.bincount(which, weights=known, minlength=len(names))
+    total = np.bincount(which, weights=np.where(known, psi, 0.0), minlength=len(names))
+    largest = np.full(len(names), -np.inf)
+    np.maximum.at(largest, which[known], psi[known])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n_known > 0, total / n_known, np.nan)
+    largest = np.where(n_known > 0, largest, np.nan)
+    order = np.lexsort((-mean, -n_drifted))
+    return [
+        {
+            "driver": str(names[i]),
+            "features": int(features[i]),
+            "drifted": int(n_drifted[i]),
+            "mean_psi": float(mean[i]),
+            "max_psi": float(largest[i]),
+        }
+        for i in order
+    ]
+
+
 def _summary(table: pd.DataFrame, feature_psi: float) -> dict[str, Any]:
     """Features compared, drifted (PSI at or above ``feature_psi``), their share, per driver
     the drifted count, mean and max PSI (most drifted drivers first), the top features."""
-    table = table.assign(drifted=table.psi >= feature_psi)
-    by_driver = (
-        table.groupby("driver")
-        .agg(
-            features=("feature", "size"),
-            drifted=("drifted", "sum"),
-            mean_psi=("psi", "mean"),
-            max_psi=("psi", "max"),
-        )
-        .reset_index()
-        .sort_values(["drifted", "mean_psi"], ascending=False)
-    )
-    n, k = len(table), int(table.drifted.sum())
-    top = table[table.drifted].sort_values("psi", ascending=False).head(10)
+    psi = table.psi.to_numpy(dtype=float)
+    drifted = psi >= feature_psi
+    n, k = len(table), int(drifted.sum())
+    top = table[drifted].sort_values("psi", ascending=False).head(10)
     return {
         "features": n,
         "drifted": k,
         "drifted_share": k / n if n else 0.0,
-        "drivers": [
-            {
-                "driver": r.driver,
-                "features": int(r.features),
-                "drifted": int(r.drifted),
-                "mean_psi": float(r.mean_psi),
-                "max_psi": float(r.max_psi),
-            }
-            for r in by_driver.itertuples()
-        ],
+        "drivers": _by_driver(table.driver.to_numpy(dtype=str), psi, drifted),
         "top_features": [
             {"feature": r.feature, "driver": r.driver, "psi": float(r.psi)}
             for r in top.itertuples()

@@ -31,6 +31,7 @@ from churnlab.tracking.monitoring import (
     load_training_spec,
     log_monitoring,
     logged_batches,
+    version_run,
 )
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,11 @@ class MonitorResult:
         return EXIT_RETRAIN if self.overall["verdict"] == "retrain" else 0
 
 
-def settings_of(ref: ModelRef) -> MonitoringSpec:
-    """The ``monitoring:`` section the version was trained with (defaults if it had none)."""
-    return MonitoringSpec.model_validate(load_training_spec(ref).get("monitoring") or {})
+def settings_of(ref: ModelRef, run_id: str | None = None) -> MonitoringSpec:
+    """The ``monitoring:`` section the version was trained with (defaults if it had none);
+    ``run_id``: the version's training run, when already known."""
+    spec = load_training_spec(ref, run_id)
+    return MonitoringSpec.model_validate(spec.get("monitoring") or {})
 
 
 def _matured(batch: LoggedBatch, reference: dict[str, Any], end: pd.Timestamp) -> bool:
@@ -174,8 +177,9 @@ def monitor(
     ``as_of`` (default: the data's end). Logged as a run of the ``monitoring`` experiment."""
     t0 = time.perf_counter()
     ref = resolve_model(model_uri)
-    reference = load_reference(ref)
-    settings = settings or settings_of(ref)
+    training_run = version_run(ref)
+    reference = load_reference(ref, training_run)
+    settings = settings or settings_of(ref, training_run)
     until = None if as_of is None else pd.Timestamp(as_of)
     batches = logged_batches(ref, until=until)
     if not batches:

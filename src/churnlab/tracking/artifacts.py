@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 
@@ -36,6 +35,8 @@ def run_table(run_id: str, artifact: str) -> pd.DataFrame:
 
 def log_figure(ax: Any, path: str) -> None:
     """Log the figure of ``ax`` into the active run as ``path`` (PNG) and close it."""
+    import matplotlib.pyplot as plt  # deferred: importing it costs about a second
+
     fig = ax.figure
     fig.tight_layout()
     mlflow.log_figure(fig, path)

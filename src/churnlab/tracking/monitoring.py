@@ -63,9 +63,10 @@ def version_run(ref: ModelRef) -> str:
         raise RegistryError(f"model {ref.uri}: {exc.message}") from exc
 
 
-def load_reference(ref: ModelRef) -> dict[str, Any]:
-    """The reference profile logged with a version's training run."""
-    run_id = version_run(ref)
+def load_reference(ref: ModelRef, run_id: str | None = None) -> dict[str, Any]:
+    """The reference profile logged with a version's training run (``run_id``, when the
+    caller has already looked it up)."""
+    run_id = run_id or version_run(ref)
     reference = _download_json(run_id, "monitoring/reference.json")
     if reference is None:
         raise RegistryError(
@@ -75,9 +76,9 @@ def load_reference(ref: ModelRef) -> dict[str, Any]:
     return reference
 
 
-def load_training_spec(ref: ModelRef) -> dict[str, Any]:
-    """The resolved spec a version was trained with (``spec.yaml`` of its run)."""
-    run_id = version_run(ref)
+def load_training_spec(ref: ModelRef, run_id: str | None = None) -> dict[str, Any]:
+    """The resolved spec a version was trained with (``spec.yaml`` of its run ``run_id``)."""
+    run_id = run_id or version_run(ref)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             local = mlflow.artifacts.download_artifacts(
@@ -118,17 +119,29 @@ def logged_batches(ref: ModelRef, until: pd.Timestamp | None = None) -> list[Log
         when = pd.Timestamp(date)
         if until is not None and when > until:
             continue
-        run = latest[date]
-        profile = _download_json(run.info.run_id, "monitoring/profile.json")
-        if profile is None:
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=run.info.run_id, artifact_path="monitoring/predictions.parquet", dst_path=tmp
-            )
-            predictions = pd.read_parquet(local)
-        out.append(LoggedBatch(run.info.run_id, when, str(ref.version), profile, predictions))
+        found = _batch_artifacts(latest[date])
+        if found is not None:
+            out.append(LoggedBatch(latest[date].info.run_id, when, str(ref.version), *found))
     return out
+
+
+def _batch_artifacts(run: Any) -> tuple[dict[str, Any], pd.DataFrame] | None:
+    """A scoring run's profile and predictions: its ``monitoring/`` folder fetched in one
+    download from the run's own artifact location (no lookup of the run per file); None when
+    the run kept no profile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{run.info.artifact_uri}/monitoring", dst_path=tmp
+                )
+            )
+        except (MlflowException, OSError):
+            return None
+        if not (local / "profile.json").is_file():
+            return None
+        profile = json.loads((local / "profile.json").read_text())
+        return profile, pd.read_parquet(local / "predictions.parquet")
 
 
 def _ms(date: Any) -> int:

@@ -314,12 +314,14 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
     return out
 
 
-# how the calibration uses the cutoffs before the test cutoff: (pool_calibration, half-life)
+# how the calibration uses the cutoffs before the test cutoff: (pool_calibration, half-life,
+# calibration method; None: the spec's)
 CALIBRATION_METHODS = {
-    "validation_cutoff": (False, None),
-    "pooled": (True, None),
-    "pooled_half_life_30d": (True, 30.0),
-    "pooled_half_life_60d": (True, 60.0),
+    "validation_cutoff": (False, None, None),
+    "pooled": (True, None, None),
+    "pooled_half_life_30d": (True, 30.0, None),
+    "pooled_half_life_60d": (True, 60.0, None),
+    "pooled_isotonic": (True, None, "isotonic"),
 }
 
 
@@ -367,7 +369,7 @@ def bench_calibration_methods(seeds: int = 5) -> dict:
                     "study_test_cutoff": split.cutoffs["test"][0],
                     "calibration_cutoffs": split.cutoffs.get("calibration", []),
                 }
-                for name, (pool, half_life) in CALIBRATION_METHODS.items():
+                for name, (pool, half_life, method) in CALIBRATION_METHODS.items():
                     settings = pooled.model_copy(
                         update={"pool_calibration": pool, "calibration_half_life_days": half_life}
                     )
@@ -375,7 +377,7 @@ def bench_calibration_methods(seeds: int = 5) -> dict:
                     cal_rows, weights = calibration_rows(
                         spec.model_copy(update={"split": settings}), sub.frame, cal_split
                     )
-                    model = CalibratedChurnModel(est, spec.model.calibration)
+                    model = CalibratedChurnModel(est, method or spec.model.calibration)
                     p = model.fit(X[cal_rows], y[cal_rows], weights).predict_risk(X[test])
                     ece = expected_calibration_error(y[test].to_numpy(), p)
                     row[f"{name}_ece"] = round(ece, 4)

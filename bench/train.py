@@ -18,7 +18,12 @@
   would show on the final test rows (outcomes drawn from its own probabilities, 500 draws).
 
 * ``calibration_seeds`` (``--calibration-seeds N``, not part of the default run): test ECE of
-  both specs on N independently simulated default demos (simulator seeds 1..N).
+  both specs on N independently simulated default demos (simulator seeds 1..N); with
+  ``--pool-calibration`` the specs' calibration pools its cutoffs (section
+  ``calibration_seeds_pooled``).
+* ``calibration_methods`` (``--calibration-methods N``): how to calibrate, chosen without any
+  test cutoff: the specs trained on the cutoffs up to their validation cutoff (the study's
+  test), each calibration of ``CALIBRATION_METHODS`` scored by mean ECE over its noise floor.
 * ``profiles``: one entry per simulator product profile (``b2b_saas``, ``consumer_social``,
   ``streaming``): the LightGBM spec on that profile's default demo (5,000 accounts x 24
   months, seed 42), its test metrics and the profile's oracle. Target: LightGBM test ROC-AUC
@@ -260,7 +265,7 @@ def bench_calibration_folds(folds: int = 5, draws: int = 500) -> dict:
     return out
 
 
-def bench_calibration_seeds(seeds: int = 10) -> dict:
+def bench_calibration_seeds(seeds: int = 10, pool: bool | None = None) -> dict:
     """Test ECE of both specs on ``seeds`` independently simulated default demos (5,000
     accounts x 24 months, simulator seeds 1..N): how often one draw of the demo lands under
     the 0.02 bar, and how far the validation cutoff's churn rate (which the calibration
@@ -283,6 +288,9 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
             for family in ("logistic", "lightgbm"):
                 spec = load_spec(ROOT / "experiments" / f"{family}.yaml", experiment="bench")
                 spec = spec.model_copy(update={"data": spec.data.model_copy(update={"path": path})})
+                if pool is not None:  # --pool-calibration: the specs' split, pooled
+                    split = spec.split.model_copy(update={"pool_calibration": pool})
+                    spec = spec.model_copy(update={"split": split})
                 frame = frame or load_training_data(spec)
                 m = train(spec, data=frame).metrics
                 row[f"{family}_test_ece"] = round(m["test_ece"], 4)
@@ -296,6 +304,8 @@ def bench_calibration_seeds(seeds: int = 10) -> dict:
         finally:
             shutil.rmtree(path, ignore_errors=True)
     out: dict = {"accounts": 5000, "months": 24, "by_seed": rows}
+    if pool is not None:
+        out["pool_calibration"] = pool
     for family in ("logistic", "lightgbm"):
         ece = np.array([r[f"{family}_test_ece"] for r in rows])
         floor = np.array([r[f"{family}_test_ece_floor"] for r in rows])
@@ -740,6 +750,12 @@ def _parser() -> argparse.ArgumentParser:
         help="re-run only calibration_seeds, over N simulated demos",
     )
     parser.add_argument(
+        "--pool-calibration",
+        action="store_true",
+        help="with --calibration-seeds: the specs with split.pool_calibration on, written to "
+        "the section calibration_seeds_pooled",
+    )
+    parser.add_argument(
         "--calibration-methods",
         type=int,
         metavar="N",
@@ -816,12 +832,13 @@ def main() -> None:
         return
     if args.calibration_seeds:
         report = json.loads(RESULTS.read_text())
-        report["calibration_seeds"] = bench_calibration_seeds(args.calibration_seeds)
+        # --pool-calibration: its own section, beside the shipped specs' as they are
+        section = "calibration_seeds_pooled" if args.pool_calibration else "calibration_seeds"
+        pool = True if args.pool_calibration else None
+        report[section] = bench_calibration_seeds(args.calibration_seeds, pool)
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
         print(
-            json.dumps(
-                {k: v for k, v in report["calibration_seeds"].items() if k != "by_seed"}, indent=2
-            ),
+            json.dumps({k: v for k, v in report[section].items() if k != "by_seed"}, indent=2),
             file=sys.stderr,
         )
         return

@@ -139,10 +139,11 @@ class SplitSpec(_Strict):
         "(preprocessing, boosting rounds) and calibrated, refit on training + validation rows",
     )
     pool_calibration: bool = Field(
-        True,
+        False,
         description="out of time: fit the calibration on every cutoff that is not a training "
         "cutoff and whose label window closed by the test cutoff, not the validation cutoff alone "
-        "(chosen on validation cutoffs: bench/train.py --calibration-methods)",
+        "(best on validation cutoffs: bench/train.py --calibration-methods; opt-in, see "
+        "docs/experiments.md)",
     )
     calibration_half_life_days: float | None = Field(
         None,

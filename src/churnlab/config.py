@@ -138,6 +138,19 @@ class SplitSpec(_Strict):
         description="random splits (single tables): once the validation rows have chosen "
         "(preprocessing, boosting rounds) and calibrated, refit on training + validation rows",
     )
+    pool_calibration: bool = Field(
+        False,
+        description="out of time: fit the calibration on every cutoff that is not a training "
+        "cutoff and whose label window closed by the test cutoff, not the validation cutoff alone "
+        "(best on validation cutoffs: bench/train.py --calibration-methods; opt-in, see "
+        "docs/experiments.md)",
+    )
+    calibration_half_life_days: float | None = Field(
+        None,
+        gt=0,
+        description="with pool_calibration: weight each pooled cutoff by 0.5 ** (days before "
+        "the validation cutoff / this); None weighs them equally",
+    )
 
 
 class FeatureSelection(_Strict):

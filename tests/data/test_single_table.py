@@ -36,6 +36,24 @@ def test_labels_numbers_and_blanks(tmp_path):
     assert ds.roles == {"id": "customerID", "label": "Churn", "duration": "tenure"}
 
 
+def test_numbers_are_read_the_same_by_the_fast_cast_and_the_careful_way(tmp_path):
+    """Clean columns take pyarrow's cast, the rest pandas' careful way; a column reads as it
+    did before the fast cast: padded numbers as numbers, "nan" or any word as text."""
+    text = (
+        "id,clean,padded,words,nan_text,sci,Churn\n"
+        "a,1.5,1,x,nan,1e3,Yes\n"
+        "b,,2 ,y,1,-2.5E-1,No\n"
+        "c,-3,  4,2,2,+7,No\n"
+    )
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert df["clean"].tolist()[::2] == [1.5, -3.0] and pd.isna(df["clean"][1])
+    assert df["padded"].tolist() == [1.0, 2.0, 4.0]
+    assert df["sci"].tolist() == [1000.0, -0.25, 7.0]
+    for col in ("words", "nan_text"):
+        assert pd.api.types.is_string_dtype(df[col]), col
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [

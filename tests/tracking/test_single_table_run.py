@@ -75,6 +75,19 @@ def test_single_table_run_records_choices_beside_the_chosen_store(tmp_path, monk
     scores = record["validation_score"]
     assert scores[record["kept"]] == max(scores.values())
 
+    # the version is tagged as it is created; the model carries the installed versions as its
+    # pinned requirements, and MLflow's own requirement check is back in place afterwards
+    version = client.get_model_version(out["model_name"], out["model_version"])
+    assert version.tags == {"family": "logistic", "run_name": out["run_name"]}
+    from importlib.metadata import version as installed
+
+    from mlflow.utils import environment
+
+    reqs = Path(mlflow.pyfunc.get_model_dependencies(out["model_uri"])).read_text().split()
+    assert {f"lightgbm=={installed('lightgbm')}", f"mlflow=={installed('mlflow')}"} <= set(reqs)
+    check = environment.warn_dependency_requirement_mismatches
+    assert check.__module__ == "mlflow.utils.requirements_utils"
+
 
 def test_train_tune_runs_a_quick_study_then_fits_with_the_best_params(tmp_path, monkeypatch):
     """``train --tune N``: an in-memory pruned study of N trials (each a nested run of the

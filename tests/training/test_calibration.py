@@ -85,6 +85,22 @@ def test_calibration_uses_validation_rows_only(data):
     np.testing.assert_array_equal(again.predict_risk(Xt), b.predict_risk(Xt))
 
 
+def test_calibration_weights_rows(data):
+    """Weights (recency of pooled cutoffs) move the calibration: rows weighted to nothing do
+    not count, and a weight of 2 is the row twice."""
+    (X, y), (Xv, yv), (Xt, _) = data
+    est = LogisticChurnModel(C=1.0, numeric_transform="scale").fit(X, y, eval_set=(Xv, yv))
+    flipped = pd.Series(np.where(np.arange(len(yv)) % 3 == 0, 1, yv))
+    both_X, both_y = pd.concat([Xv, Xv], ignore_index=True), pd.concat([yv, flipped])
+    w = np.r_[np.ones(len(yv)), np.full(len(yv), 1e-12)]
+    only_first = CalibratedChurnModel(est).fit(both_X, both_y.reset_index(drop=True), w)
+    plain = CalibratedChurnModel(est).fit(Xv, yv)
+    np.testing.assert_allclose(only_first.predict_risk(Xt), plain.predict_risk(Xt), rtol=1e-4)
+    twice = CalibratedChurnModel(est).fit(both_X, pd.concat([yv, yv], ignore_index=True))
+    doubled = CalibratedChurnModel(est).fit(Xv, yv, np.full(len(yv), 2.0))
+    np.testing.assert_allclose(doubled.predict_risk(Xt), twice.predict_risk(Xt), rtol=1e-4)
+
+
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
 @pytest.mark.parametrize("cls", [LogisticChurnModel, LightGBMChurnModel])
 def test_same_probabilities_as_the_calibration_inside_the_estimator(cls, method, data):

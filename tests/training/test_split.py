@@ -32,6 +32,26 @@ def test_purged_out_of_time_split():
     assert not (total.astype(bool) & ~f.label_complete.to_numpy()).any()
 
 
+def test_pooled_calibration_cutoffs_are_out_of_sample_and_closed_by_the_test_cutoff():
+    f = _frame()
+    (s,) = out_of_time_splits(f, horizon_days=90, pool_calibration=True)
+    # the validation cutoff and the two cutoffs between it and training, which nothing used
+    assert s.cutoffs["calibration"] == ["2025-05-01", "2025-06-01", "2025-07-01"]
+    test, window = pd.Timestamp(s.cutoffs["test"][0]), pd.Timedelta(days=90)
+    assert all(pd.Timestamp(c) + window <= test for c in s.cutoffs["calibration"])
+    assert not set(s.cutoffs["calibration"]) & set(s.cutoffs["train"])
+    assert not (s.calibration & (s.masks["train"] | s.masks["test"])).any()
+    assert (s.calibration >= s.masks["validation"]).all()  # the validation rows are pooled
+    assert s.describe()["calibration"] == {"rows": 60, "cutoffs": s.cutoffs["calibration"]}
+    # the other parts are the unpooled split's; without purge only the validation cutoff is left
+    (plain,) = out_of_time_splits(f, horizon_days=90)
+    assert plain.calibration is None and plain.cutoffs == {
+        k: v for k, v in s.cutoffs.items() if k != "calibration"
+    }
+    (unpurged,) = out_of_time_splits(f, horizon_days=90, purge=False, pool_calibration=True)
+    assert unpurged.calibration is None
+
+
 def test_unpurged_and_backtest_folds():
     f = _frame()
     (s,) = out_of_time_splits(f, horizon_days=90, purge=False)

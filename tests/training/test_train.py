@@ -94,3 +94,34 @@ def test_lead_gap_rows_are_left_out(small_sim):
     for mask in result.split.masks.values():
         assert not (mask & gap).any()
     assert result.metrics["test_roc_auc"] > 0.6
+
+
+def test_calibration_pools_the_unused_cutoffs_weighted_by_recency(spec_and_data):
+    """``split.pool_calibration``: the calibration is fitted on the validation cutoff and the
+    cutoffs between it and training (out of sample, closed by the test cutoff), weighted by
+    ``calibration_half_life_days``; the model itself is the one fitted on the training rows."""
+    import pandas as pd
+
+    from churnlab.training import CalibratedChurnModel
+
+    spec, data = spec_and_data
+    pooled = spec.split.model_copy(
+        update={"backtest_folds": 1, "pool_calibration": True, "calibration_half_life_days": 30}
+    )
+    result = train(spec.model_copy(update={"split": pooled}), data=data)
+    s, est = result.split, result.estimator.estimator
+    # every cutoff after the last training cutoff, up to the validation cutoff
+    assert len(s.cutoffs["calibration"]) > 1
+    assert min(s.cutoffs["calibration"]) > s.cutoffs["train"][-1]
+    assert s.cutoffs["calibration"][-1] == s.cutoffs["validation"][0]
+    X = data.frame[data.features]
+    y = data.frame.churned_within_h.fillna(False).astype(int)
+    cut = pd.to_datetime(data.frame.cutoff[s.calibration])
+    age = (pd.Timestamp(s.cutoffs["validation"][0]) - cut).dt.days.to_numpy()
+    by_hand = CalibratedChurnModel(est).fit(X[s.calibration], y[s.calibration], 0.5 ** (age / 30))
+    test = X[s.masks["test"]]
+    np.testing.assert_allclose(result.estimator.predict_risk(test), by_hand.predict_risk(test))
+    va = s.masks["validation"]
+    alone = CalibratedChurnModel(est).fit(X[va], y[va])
+    assert not np.allclose(alone.predict_risk(test), by_hand.predict_risk(test))
+    assert result.split.describe()["calibration"]["rows"] == int(s.calibration.sum())

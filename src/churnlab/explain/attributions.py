@@ -4,6 +4,7 @@ feature and per driver, and the plots (beeswarm, dependence)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,11 @@ class Explanation:
 
     def categories(self) -> dict[str, list[str]]:
         """The levels of each non-numeric feature, in the order ``to_shap`` codes them."""
+        return {c: list(levels) for c, levels in self._categories.items()}
+
+    @cached_property
+    def _categories(self) -> dict[str, list[str]]:
+        # worked out once: every plot of a run asks (the data do not change after fitting)
         return {
             c: [str(v) for v in pd.Categorical(self.data[c].astype("string")).categories]
             for c in self.data.columns
@@ -31,7 +37,11 @@ class Explanation:
 
     def to_shap(self):
         """A ``shap.Explanation`` for shap's plots: categoricals as their codes in
-        ``categories()`` (missing values as NaN)."""
+        ``categories()`` (missing values as NaN). Built once; the plots slice it."""
+        return self._shap
+
+    @cached_property
+    def _shap(self):
         import shap
 
         data = self.data.copy()

@@ -63,6 +63,34 @@ def pip_requirements(*extra: str) -> list[str]:
     return [f"churnlab=={__version__}"] + [f"{p}=={version(p)}" for p in (*pins, *extra)]
 
 
+# where MLflow calls its check of a model's requirements against the installed packages:
+# while saving the model, and while loading it back to try the input example
+_REQUIREMENT_CHECKS = ("mlflow.utils.environment", "mlflow.pyfunc")
+
+
+@contextmanager
+def installed_pins() -> Iterator[None]:
+    """Log a model whose requirements are :func:`pip_requirements` without MLflow's check of
+    them against the installed packages: they are pinned from the installed packages, so the
+    check cannot find a mismatch, and it first maps every installed distribution to its modules
+    (every ``RECORD`` file read: 1-3 s a run). Where MLflow no longer has the check by that
+    name, nothing is changed."""
+    import importlib
+
+    saved = []
+    for name in _REQUIREMENT_CHECKS:
+        module = importlib.import_module(name)
+        check = getattr(module, "warn_dependency_requirement_mismatches", None)
+        if check is not None:
+            saved.append((module, check))
+            module.warn_dependency_requirement_mismatches = lambda requirements: None
+    try:
+        yield
+    finally:
+        for module, check in saved:
+            module.warn_dependency_requirement_mismatches = check
+
+
 @contextmanager
 def quiet(*loggers: str) -> Iterator[None]:
     """``loggers`` at ERROR level for the block."""

@@ -30,7 +30,7 @@ from churnlab.explain import (
 )
 from churnlab.files import check_writable
 from churnlab.model import MODEL_CONFIG, PARAMS, ChurnModel, build_pyfunc
-from churnlab.tracking.artifacts import jsonable, log_figure, model_example
+from churnlab.tracking.artifacts import installed_pins, jsonable, log_figure, model_example
 from churnlab.tracking.artifacts import pip_requirements as _requirements
 from churnlab.tracking.artifacts import quiet as _quiet
 from churnlab.tracking.reuse import REUSE_TAG, code_version, find_reusable, run_key
@@ -204,7 +204,7 @@ def _log_churn_model(result: TrainResult) -> str:
     pyfunc = build_pyfunc(result)
     cols = pyfunc.input_columns()
     example = model_example(data.frame.loc[result.split.masks["test"], cols])
-    with _quiet("mlflow.pyfunc", "mlflow.models"):
+    with _quiet("mlflow.pyfunc", "mlflow.models"), installed_pins():
         signature = infer_signature(example, pyfunc.output_example(example), params=dict(PARAMS))
         info = _log_model(pyfunc, signature, example, spec)
     # what monitoring compares scored batches against (also inside the model)
@@ -215,12 +215,11 @@ def _log_churn_model(result: TrainResult) -> str:
 def register(spec: ExperimentSpec, model_uri: str) -> str:
     """Register the active run's logged model as a new version of the spec's model: the
     run's last step, so a run that dies earlier leaves no version behind."""
+    # the version's tags go with its creation: no round trip per tag
+    tags = {"family": spec.model.family, "run_name": spec.name}
     with _quiet("mlflow.tracking._model_registry.client", "mlflow.store.model_registry"):
-        version = str(mlflow.register_model(model_uri, spec.model_name).version)
+        version = str(mlflow.register_model(model_uri, spec.model_name, tags=tags).version)
     mlflow.set_tag("churnlab.model_version", version)
-    client = mlflow.tracking.MlflowClient()
-    client.set_model_version_tag(spec.model_name, version, "family", spec.model.family)
-    client.set_model_version_tag(spec.model_name, version, "run_name", spec.name)
     return version
 
 

@@ -19,6 +19,7 @@ from churnlab.evaluation import (
 )
 from churnlab.model import MODEL_CONFIG, build_uplift_pyfunc
 from churnlab.tracking.artifacts import (
+    installed_pins,
     jsonable,
     log_figure,
     model_example,
@@ -78,7 +79,7 @@ def log_uplift_model(result: TrainResult):
     cols = pyfunc.input_columns()
     data = result.data
     example = model_example(data.frame.loc[result.split.masks["test"], cols])
-    with quiet("mlflow.pyfunc", "mlflow.models"):
+    with quiet("mlflow.pyfunc", "mlflow.models"), installed_pins():
         signature = infer_signature(example, pyfunc.output_example(example))
         info = mlflow.pyfunc.log_model(
             name="model",

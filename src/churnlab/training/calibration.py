@@ -12,6 +12,7 @@ strictly increasing map; ``isotonic``). Training returns it and the pyfunc carri
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -51,15 +52,21 @@ class CalibratedChurnModel(BaseEstimator):
         self.estimator = estimator
         self.method = method
 
-    def fit(self, X_val: pd.DataFrame, y_val: Any) -> CalibratedChurnModel:
-        """Calibrate the estimator's raw score on the validation rows."""
+    def fit(
+        self, X_val: pd.DataFrame, y_val: Any, sample_weight: np.ndarray | None = None
+    ) -> CalibratedChurnModel:
+        """Calibrate the estimator's raw score on the validation rows (``sample_weight``: a
+        weight per row, e.g. by the recency of its cutoff)."""
         if self.method not in METHODS:
             raise ValueError(f"calibration must be 'isotonic' or 'sigmoid', not {self.method!r}")
         y = binary_labels(y_val, "y_val")
         check_two_classes(y, "validation")
         raw = self.estimator.predict_raw(X_val)
         calibrator = CalibratedClassifierCV(FrozenEstimator(_RawScore()), method=self.method)
-        calibrator.fit(raw[:, None], y)
+        with warnings.catch_warnings():
+            # the weights are for the calibration only: the estimator is frozen, as meant
+            warnings.filterwarnings("ignore", "Since FrozenEstimator does not", UserWarning)
+            calibrator.fit(raw[:, None], y, sample_weight=sample_weight)
         # one calibrator (a frozen estimator) of the one positive-class score: the map from the
         # raw score to the probability that calibrator.predict_proba applies
         self.calibration_map_ = _single_map(calibrator)

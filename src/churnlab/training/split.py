@@ -31,12 +31,21 @@ class Split:
     masks: dict[str, np.ndarray]
     cutoffs: dict[str, list[str]] = field(default_factory=dict)
     fold: int = 0
+    # out of time: the rows the calibration is fitted on, when they pool more cutoffs than the
+    # validation cutoff (``cutoffs["calibration"]``); None: the validation rows
+    calibration: np.ndarray | None = None
 
     def describe(self) -> dict:
-        return {
+        out = {
             part: {"rows": int(self.masks[part].sum()), "cutoffs": self.cutoffs.get(part, [])}
             for part in PARTS
         }
+        if self.calibration is not None:
+            out["calibration"] = {
+                "rows": int(self.calibration.sum()),
+                "cutoffs": self.cutoffs.get("calibration", []),
+            }
+        return out
 
 
 class SplitError(ChurnlabError):
@@ -49,6 +58,7 @@ def out_of_time_splits(
     lead_days: int = 0,
     folds: int = 1,
     purge: bool = True,
+    pool_calibration: bool = False,
 ) -> list[Split]:
     """Rolling-origin out-of-time splits, latest test cutoff first.
 
@@ -56,6 +66,11 @@ def out_of_time_splits(
     validates on the latest cutoff whose label window has closed by the test cutoff and trains
     on the cutoffs whose label windows closed by the validation cutoff (``purge``; without it,
     on every earlier cutoff).
+
+    ``pool_calibration``: the calibration is fitted on every cutoff that is not a training
+    cutoff and whose label window closed by the test cutoff (the validation cutoff and, with
+    ``purge``, the cutoffs between it and the training ones, which nothing else uses); each
+    is out of sample for the model and none sees past the test cutoff.
     """
     complete = frame[frame.label_complete.astype(bool)]
     cutoffs = sorted(pd.to_datetime(complete.cutoff.unique()))
@@ -84,16 +99,16 @@ def out_of_time_splits(
                 f"{[str(c.date()) for c in cutoffs]}"
             )
         parts = {"train": train, "validation": [val_candidates[-1]], "test": [test]}
+        pooled = [c for c in val_candidates if c not in train] if pool_calibration else []
         cut = pd.to_datetime(frame.cutoff)
         ok = frame.label_complete.astype(bool).to_numpy()
         masks = {p: (cut.isin(cs).to_numpy() & ok) for p, cs in parts.items()}
-        splits.append(
-            Split(
-                masks=masks,
-                cutoffs={p: [str(c.date()) for c in cs] for p, cs in parts.items()},
-                fold=k,
-            )
-        )
+        dates = {p: [str(c.date()) for c in cs] for p, cs in parts.items()}
+        calibration = None
+        if len(pooled) > 1:
+            calibration = cut.isin(pooled).to_numpy() & ok
+            dates["calibration"] = [str(c.date()) for c in pooled]
+        splits.append(Split(masks=masks, cutoffs=dates, fold=k, calibration=calibration))
     if len(splits) < folds:
         raise SplitError(f"{folds} backtest folds asked, but only {len(splits)} complete cutoffs")
     return splits

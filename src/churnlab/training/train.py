@@ -119,7 +119,7 @@ def _fit_fold(
     # labels are null where churn fell in the lead gap; such rows are in no part
     y = frame.churned_within_h.fillna(False).astype(int)
     targets = fold_targets(frame, split, survival)
-    model = _fit_calibrated(spec, X, y, targets, survival)
+    model = _fit_calibrated(spec, X, y, targets, survival, calibration_rows(spec, frame, split))
     # validation rows are scored by the model fitted without them; test rows by the refit
     scored_by = {"validation": model}
     if spec.split.refit and not split.cutoffs:
@@ -154,11 +154,32 @@ def _fit_fold(
     return model, preds, metrics
 
 
+def calibration_rows(
+    spec: ExperimentSpec, frame: pd.DataFrame, split: Split
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rows the calibration is fitted on and their weights: the validation rows, or the
+    split's pooled calibration cutoffs (``split.pool_calibration``), weighted by recency when
+    ``split.calibration_half_life_days`` is set (None: equal weights)."""
+    if split.calibration is None:
+        return split.masks["validation"], None
+    half_life = spec.split.calibration_half_life_days
+    if not half_life:
+        return split.calibration, None
+    newest = pd.Timestamp(split.cutoffs["validation"][0])
+    age = (newest - pd.to_datetime(frame.cutoff[split.calibration])).dt.days.to_numpy()
+    return split.calibration, 0.5 ** (age / half_life)
+
+
 def _fit_calibrated(
-    spec: ExperimentSpec, X: pd.DataFrame, y: pd.Series, targets: dict, survival: bool
+    spec: ExperimentSpec,
+    X: pd.DataFrame,
+    y: pd.Series,
+    targets: dict,
+    survival: bool,
+    calibration: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> CalibratedChurnModel:
     """The spec's estimator fitted on the training rows (early stopping on the validation
-    rows) and calibrated on the validation rows."""
+    rows) and calibrated on the validation rows (or ``calibration``: rows and weights)."""
     tr, d_tr, e_tr = targets["train"]
     va, d_va, e_va = targets["validation"]
     est = estimator_for(spec)
@@ -172,7 +193,8 @@ def _fit_calibrated(
         est.fit(X[tr], duration=d_tr, event=e_tr, eval_set=(X[va], y[va], d_va, e_va))
     else:
         est.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
-    return CalibratedChurnModel(est, spec.model.calibration).fit(X[va], y[va])
+    rows, weights = calibration if calibration is not None else (va, None)
+    return CalibratedChurnModel(est, spec.model.calibration).fit(X[rows], y[rows], weights)
 
 
 def _refit(
@@ -245,6 +267,7 @@ def make_splits(spec: ExperimentSpec, data: TrainingData) -> list[Split]:
             spec.lead_days,
             folds=spec.split.backtest_folds,
             purge=spec.split.purge,
+            pool_calibration=spec.split.pool_calibration,
         )
     else:
         complete = data.frame.label_complete.astype(bool).to_numpy()

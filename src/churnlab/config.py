@@ -231,7 +231,7 @@ class TuningSpec(_Strict):
 
 # what a customer-success team can do about each driver; a spec's ``reasons.hints`` edits them
 DEFAULT_HINTS = {
-    "engagement": "success call: find out why usage dropped",
+    "engagement": "success call: find out what changed in how they use the product",
     "team": "help the admin bring inactive seats back (team training, seat review)",
     "onboarding": "onboarding help: walk them to the core action",
     "usability": "offer a training or how-to session on the slow tasks",

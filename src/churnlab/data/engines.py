@@ -39,6 +39,24 @@ def spark_session() -> Any:
     )
 
 
+def materialize(con: Any, expr: ibis.Table, name: str) -> ibis.Table:
+    """``expr`` computed once, as the table ``name`` that later expressions read: a temporary
+    table on DuckDB; on Spark a locally checkpointed temporary view, its lineage cut so that
+    every later plan starts from it (Catalyst's planning time grows with the plan: a feature
+    table read as one plan re-planned the roll-ups under every builder). Other engines get the
+    expression back."""
+    if con.name == "duckdb":
+        return con.create_table(name, expr, temp=True, overwrite=True)
+    if con.name == "pyspark":
+        # the query as a view first (Ibis registers the in-memory tables it reads), then its
+        # rows checkpointed under the same name
+        con.create_view(name, expr, overwrite=True)
+        session = spark_session()
+        session.table(name).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        return con.table(name)
+    return expr
+
+
 def duckdb_memory() -> str:
     """DuckDB's memory limit: ``CHURNLAB_DUCKDB_MEMORY`` (like ``6GB``, ``512MiB`` or ``50%``),
     default 6GB."""

@@ -29,7 +29,7 @@ from itertools import count
 import ibis
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset, Vocabulary
+from churnlab.data import Dataset, Vocabulary, materialize
 from churnlab.features.observations import days_between
 from churnlab.vocab import KEYS as _KEYS
 
@@ -133,10 +133,8 @@ def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = No
 
 
 def _keep(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
-    """On DuckDB a temporary table (computed once), elsewhere the expression."""
-    if ds.con.name != "duckdb":
-        return expr
-    return ds.con.create_table(name, expr, temp=True, overwrite=True)
+    """Computed once (:func:`churnlab.data.materialize`): the builders of a build read it."""
+    return materialize(ds.con, expr, name)
 
 
 def before(keys: ir.Table, table: ir.Table, ts: str, days: float | None = None) -> ir.Table:

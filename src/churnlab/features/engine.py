@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset, Vocabulary
+from churnlab.data import Dataset, Vocabulary, materialize
 from churnlab.features.cube import with_cube, with_windows
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.files import atomic_file
@@ -59,9 +59,8 @@ def build_features(
         log.warning(notice)
     dataset.notices.extend(notices)
     dataset = with_cube(dataset, vocabulary)
-    embedded = dataset.con.name == "duckdb"
-    if embedded:  # one small table of keys instead of re-deriving them in every builder
-        observations = _materialize(dataset.con, observations, "_churnlab_observations")
+    # one small table of keys instead of re-deriving them in every builder
+    observations = materialize(dataset.con, observations, "_churnlab_observations")
     keys = observations.select(*KEYS)
     dataset = with_windows(dataset, keys, vocabulary)  # window counts the builders share
     parts = []
@@ -71,17 +70,16 @@ def build_features(
             continue
         part = b.build(dataset, keys, vocabulary, **(params or {}).get(b.name, {}))
         part = part.select(*KEYS, *[f.name for f in outputs])
-        if embedded:
-            # one builder at a time: DuckDB plans dozens of wide joins in one query poorly
-            # (a 100k-account, 12-cutoff build peaked at 20 GiB as one expression)
-            part = _materialize(dataset.con, part, f"_churnlab_features_{b.name}")
+        # one builder at a time: DuckDB plans dozens of wide joins in one query poorly (a
+        # 100k-account, 12-cutoff build peaked at 20 GiB as one expression), Spark slowly
+        part = materialize(dataset.con, part, f"_churnlab_features_{b.name}")
         parts.append((part, outputs))
-    if embedded and len(parts) > _CHUNK:
+    if len(parts) > _CHUNK:
         # in chunks of builders first: each left join copies the row built so far, so one
         # chain of 30 joins copies the early columns 30 times
         parts = [
             (
-                _materialize(dataset.con, _assemble(keys, chunk), f"_churnlab_features_chunk_{i}"),
+                materialize(dataset.con, _assemble(keys, chunk), f"_churnlab_features_chunk_{i}"),
                 [f for _, outputs in chunk for f in outputs],
             )
             for i, chunk in enumerate(parts[j : j + _CHUNK] for j in range(0, len(parts), _CHUNK))
@@ -108,10 +106,6 @@ def _assemble(base: ir.Table, parts: list) -> ir.Table:
             }
         )
     return table.select(**columns)
-
-
-def _materialize(con, expr: ir.Table, name: str) -> ir.Table:
-    return con.create_table(name, expr, temp=True, overwrite=True)
 
 
 def write_table(dataset: Dataset, table: ir.Table, out: str | Path) -> Path:

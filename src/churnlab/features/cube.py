@@ -28,6 +28,7 @@ from itertools import count
 
 import ibis
 import ibis.expr.types as ir
+import sqlglot as sg
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.observations import days_between
@@ -46,6 +47,7 @@ WINDOWS = (7, 30, 90)
 RECENCY_DAYS = 365  # how far back a "days since" looks (and its value when nothing is found)
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
 _BUILDS = count()  # a build's temp tables are its own: an earlier build's expressions stay valid
+_FRESH = count()
 
 
 def only(cond: ir.BooleanValue, value: ir.Value) -> ir.Value:
@@ -136,7 +138,26 @@ def _keep(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
     """On DuckDB a temporary table (computed once), elsewhere the expression."""
     if ds.con.name != "duckdb":
         return expr
-    return ds.con.create_table(name, expr, temp=True, overwrite=True)
+    return materialize(ds.con, expr, name)
+
+
+def materialize(con, expr: ir.Table, name: str) -> ir.Table:
+    """``expr`` as the DuckDB temporary table ``name`` (replacing an earlier one of that name).
+
+    Written under a fresh name, then renamed: Ibis's ``create_table(overwrite=True)`` copies
+    a temporary table once more after computing it (a tenth of a feature build). The
+    replaced table is dropped only once the new one exists, so ``expr`` may read it.
+    """
+    fresh = f"{name}__{next(_FRESH)}"
+    con.create_table(fresh, expr, temp=True)
+    con.drop_table(name, force=True)
+    con.raw_sql(f"ALTER TABLE {_ident(fresh)} RENAME TO {_ident(name)}")
+    return con.table(name)
+
+
+def _ident(name: str) -> str:
+    """A table name of ours (never user text) quoted for DuckDB."""
+    return sg.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def before(keys: ir.Table, table: ir.Table, ts: str, days: float | None = None) -> ir.Table:

@@ -9,7 +9,7 @@ from pathlib import Path
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
-from churnlab.features.cube import with_cube, with_windows
+from churnlab.features.cube import materialize, with_cube, with_windows
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.files import atomic_file
 from churnlab.vocab import KEYS as _KEYS
@@ -111,7 +111,7 @@ def _assemble(base: ir.Table, parts: list) -> ir.Table:
 
 
 def _materialize(con, expr: ir.Table, name: str) -> ir.Table:
-    return con.create_table(name, expr, temp=True, overwrite=True)
+    return materialize(con, expr, name)
 
 
 def write_table(dataset: Dataset, table: ir.Table, out: str | Path) -> Path:

@@ -5,6 +5,8 @@ Cases (each in its own process, so peak RSS is its own):
   cutoffs) on DuckDB and on Spark local.
 * ``large``: the full catalogue for 100,000 accounts x 12 monthly cutoffs on DuckDB (and Spark
   with ``--spark-large``, slow on 2 cores).
+* ``mid``: the full catalogue for 20,000 accounts x 12 monthly cutoffs on DuckDB (how time and
+  memory scale toward ``large``; no target of its own).
 * ``reference``: 10 features (events, sessions, active days in 7/30/90 days; days since last
   activity) over about 20M events, by a vectorized pandas groupby and by the DuckDB engine.
 
@@ -18,7 +20,7 @@ first and last timestamps per (account, day, type)); a leaner count-only roll-up
 reported beside it. Each case records the 1-minute load average before and after it (the
 machine may be shared: compare numbers measured in the same run).
 
-Usage: python bench/features.py [--cases demo,large,reference] [--spark-large] [--no-spark]
+Usage: python bench/features.py [--cases demo,large,mid,reference] [--spark-large] [--no-spark]
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ WORK = ROOT / "data" / "bench"
 DATASETS = {  # name: (accounts, months)
     "demo": (5000, 24),
     "large": (100_000, 24),
+    "mid": (20_000, 24),  # between the demo and large: how time and memory scale
     "reference": (17_000, 24),  # about 20M events
 }
 CUTOFFS = {
     "demo": "2024-01-01:2025-12-01:1M",
     "large": "2025-01-01:2025-12-01:1M",
+    "mid": "2025-01-01:2025-12-01:1M",
     "reference": "2025-01-01:2025-12-01:1M",
 }
 REFERENCE_BUILDERS = ["activity_windows", "sessions", "recency"]
@@ -259,6 +263,8 @@ def main() -> None:
     if "large" in cases:
         engines = ("duckdb", "spark") if args.spark_large else ("duckdb",)
         results["large"] = [_child("full", "large", e) for e in engines]
+    if "mid" in cases:
+        results["mid"] = [_child("full", "mid", "duckdb")]
     if "reference" in cases:
         results["reference"] = [_child("reference", "reference", e) for e in ("pandas", "duckdb")]
     for name, rows in results.items():

@@ -6,12 +6,15 @@ import os
 import re
 import sys
 import tempfile
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 import ibis
+import sqlglot as sg
 
 ENGINES = ("duckdb", "spark")
+_FRESH = count()  # fresh names for tables being replaced
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|bytes|%)?", re.IGNORECASE)
 
 
@@ -46,15 +49,28 @@ def materialize(con: Any, expr: ibis.Table, name: str) -> ibis.Table:
     table read as one plan re-planned the roll-ups under every builder). Other engines get the
     expression back."""
     if con.name == "duckdb":
-        return con.create_table(name, expr, temp=True, overwrite=True)
+        # written under a fresh name, then renamed: Ibis's create_table(overwrite=True) copies
+        # a temporary table once more after computing it (a tenth of a feature build); the
+        # replaced table is dropped only once the new one exists, so ``expr`` may read it
+        fresh = f"{name}__{next(_FRESH)}"
+        con.create_table(fresh, expr, temp=True)
+        con.drop_table(name, force=True)
+        con.raw_sql(f"ALTER TABLE {_ident(fresh)} RENAME TO {_ident(name)}")
+        return con.table(name)
     if con.name == "pyspark":
-        # the query as a view first (Ibis registers the in-memory tables it reads), then its
-        # rows checkpointed under the same name
-        con.create_view(name, expr, overwrite=True)
-        session = spark_session()
-        session.table(name).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        # the query as a view of its own first (Ibis registers the in-memory tables it reads),
+        # its rows then checkpointed under ``name``
+        fresh = f"{name}__{next(_FRESH)}"
+        con.create_view(fresh, expr)
+        spark_session().table(fresh).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        con.drop_view(fresh)
         return con.table(name)
     return expr
+
+
+def _ident(name: str) -> str:
+    """A table name of ours (never user text) quoted for DuckDB."""
+    return sg.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def duckdb_memory() -> str:

@@ -118,7 +118,8 @@ def run_engine(name: str, engine: str, builders: list[str] | None) -> dict:
     rollup_s = count_rollup_s = rollup_runs = None
     if engine == "duckdb":  # the yardstick: one query rolling events up per (account, day, type)
         # timed ROLLUP_RUNS times, the median kept: one run swung 3.4-9.0 s on a shared machine
-        rollup_runs = [_timed(ds, "_bench_rollup", rollup_expr(ds)) for _ in range(ROLLUP_RUNS)]
+        runs = ROLLUP_RUNS if name == "demo" else 1  # the bar's ratio is the demo's
+        rollup_runs = [_timed(ds, "_bench_rollup", rollup_expr(ds)) for _ in range(runs)]
         rollup_s = round(statistics.median(rollup_runs), 2)
         count_rollup_s = _timed(ds, "_bench_count", count_rollup_expr(ds))
     t1 = time.perf_counter()
@@ -271,10 +272,10 @@ def main() -> None:
         _dataset(name)
     if "demo" in cases:
         engines = ("duckdb",) if args.no_spark else ("duckdb", "spark")
-        results["demo"] = [_child("full", "demo", e) for e in engines]
+        results["demo"] = _rerun(results.get("demo", []), "demo", engines)
     if "large" in cases:
         engines = ("duckdb", "spark") if args.spark_large else ("duckdb",)
-        results["large"] = [_child("full", "large", e) for e in engines]
+        results["large"] = _rerun(results.get("large", []), "large", engines)
     if "mid" in cases:
         results["mid"] = [_child("full", "mid", "duckdb")]
     if "reference" in cases:
@@ -286,6 +287,13 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {RESULTS}: {report['met']}")
+
+
+def _rerun(previous: list[dict], name: str, engines: tuple[str, ...]) -> list[dict]:
+    """``name`` measured again on ``engines``; the earlier results of other engines are kept
+    (a DuckDB-only run leaves the last Spark measurement in place)."""
+    kept = [r for r in previous if r.get("engine") not in engines]
+    return [_child("full", name, e) for e in engines] + kept
 
 
 def _judge(report: dict, results: dict, cases: list[str]) -> None:

@@ -138,13 +138,34 @@ def later_changes(draw):
     return events, tickets, surveys, churn_account_1_at, resolve_open_ticket_at
 
 
+# Each example is WORLDS copies of the tiny data (account, user and ticket ids shifted per
+# copy), each with its own later changes: one feature build checks WORLDS draws (a build, not
+# the data, is the cost), and a change in one copy must not move another copy's features either.
+WORLDS = 3
 _BEFORE: list = []  # the unchanged data's observations and features: the same in every example
+
+
+def _copy(w: int) -> dict[str, pd.DataFrame]:
+    """The tiny data's copy ``w``: account ids + 100 w, user ids + 100,000 w, ticket ids
+    + 1,000 w (copy 0 is the tiny data itself)."""
+    frames = tiny_frames()
+    for df in frames.values():
+        df["account_id"] += 100 * w
+    frames["events"]["user_id"] += 100_000 * w
+    frames["tickets"]["ticket_id"] += 1_000 * w
+    return frames
+
+
+def _worlds(copies: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    return {name: pd.concat([c[name] for c in copies], ignore_index=True) for name in copies[0]}
 
 
 def _before(tmp_path_factory):
     if not _BEFORE:
         ds = load_dataset(
-            write_frames(tiny_frames(), tmp_path_factory.mktemp("before")),
+            write_frames(
+                _worlds([_copy(w) for w in range(WORLDS)]), tmp_path_factory.mktemp("before")
+            ),
             observed_until="2024-07-01",
         )
         keys = ds.con.execute(build_observations(ds, [CUTOFF], horizon_days=30))
@@ -153,26 +174,48 @@ def _before(tmp_path_factory):
     return _BEFORE[0]
 
 
-# each example checks one of the vocabularies (a feature build per example is the cost)
-@settings(
-    max_examples=14, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(changes=later_changes(), which=st.sampled_from(range(len(VOCABULARIES))))
-def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, changes, which):
+def _changed(w: int, changes) -> dict[str, pd.DataFrame]:
+    """Copy ``w`` with its later changes applied."""
     events, tickets, surveys, churn_at, resolve_at = changes
-    keys, labels_before, features_before = _before(tmp_path_factory)
-    frames = tiny_frames()
+    frames, shift = _copy(w), 100 * w
+    events = events.assign(
+        account_id=events.account_id + shift, user_id=events.user_id + 1000 * shift
+    )
+    tickets = tickets.assign(
+        account_id=tickets.account_id + shift, ticket_id=tickets.ticket_id + 10 * shift
+    )
     frames["events"] = pd.concat([frames["events"], events], ignore_index=True)
     frames["tickets"] = pd.concat([frames["tickets"], tickets], ignore_index=True)
-    frames["surveys"] = pd.concat([frames["surveys"], surveys], ignore_index=True)
+    frames["surveys"] = pd.concat(
+        [frames["surveys"], surveys.assign(account_id=surveys.account_id + shift)],
+        ignore_index=True,
+    )
     if churn_at is not None:  # account 1 cancels its open plan after the cutoff
         subs = frames["subscriptions"]
-        subs.loc[subs.account_id.eq(1) & subs.ended_at.isna(), ["ended_at", "end_reason"]] = [
+        subs.loc[
+            subs.account_id.eq(1 + shift) & subs.ended_at.isna(), ["ended_at", "end_reason"]
+        ] = [
             churn_at,
             "too_expensive",
         ]
     if resolve_at is not None:  # the ticket open at the cutoff gets resolved later
-        frames["tickets"].loc[frames["tickets"].ticket_id == 11, "resolved_at"] = resolve_at
+        frames["tickets"].loc[frames["tickets"].ticket_id == 11 + 10 * shift, "resolved_at"] = (
+            resolve_at
+        )
+    return frames
+
+
+# each example checks one of the vocabularies (a feature build per example is the cost)
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.lists(later_changes(), min_size=WORLDS, max_size=WORLDS),
+    which=st.sampled_from(range(len(VOCABULARIES))),
+)
+def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, changes, which):
+    keys, labels_before, features_before = _before(tmp_path_factory)
+    frames = _worlds([_changed(w, c) for w, c in enumerate(changes)])
     after = load_dataset(
         write_frames(frames, tmp_path_factory.mktemp("after")), observed_until="2024-07-01"
     )
@@ -183,8 +226,11 @@ def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, change
         build_observations(after, [CUTOFF], horizon_days=30)
     ).set_index(KEYS)
     assert labels_before.index.equals(labels_after.index)  # who is active at the cutoff
-    if churn_at is None or churn_at > CUTOFF + pd.Timedelta(days=30):
-        # labels depend only on (cutoff, cutoff + horizon]
-        assert labels_before.churned_within_h.equals(labels_after.churned_within_h)
-    else:
-        assert labels_after.loc[(1, CUTOFF), "churned_within_h"]
+    for w, (_, _, _, churn_at, _) in enumerate(changes):
+        accounts = labels_after.index.get_level_values("account_id")
+        mine = (accounts >= 100 * w) & (accounts < 100 * (w + 1))
+        if churn_at is None or churn_at > CUTOFF + pd.Timedelta(days=30):
+            # labels depend only on (cutoff, cutoff + horizon]
+            assert labels_before.churned_within_h[mine].equals(labels_after.churned_within_h[mine])
+        else:
+            assert labels_after.loc[(1 + 100 * w, CUTOFF), "churned_within_h"]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
@@ -25,8 +25,10 @@ from churnlab import __version__, config
 from churnlab.config import ExperimentSpec
 from churnlab.tracking.store import HOST_TAG, PID_TAG, connect, ensure_experiment
 from churnlab.tracking.uris import ModelRef
-from churnlab.training import TrainingData
 from churnlab.vocab import KIND_TAG, MODEL_TAG
+
+if TYPE_CHECKING:
+    from churnlab.training import TrainingData
 
 log = logging.getLogger(__name__)
 # what a logged scoring batch keeps of its scores: enough to join realized labels later

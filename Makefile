@@ -82,7 +82,7 @@ catalogue: $(STAMP) ## export the feature catalogue to docs/ (Markdown and JSON)
 	$(CHURNLAB) catalogue --format json --out docs/feature-catalogue.json
 
 train: $(STAMP) ## train every spec in experiments/ (each an MLflow run and a registered version)
-	@for spec in $(SPECS); do echo "$(CHURNLAB) train $$spec"; $(CHURNLAB) train $$spec || exit 1; done
+	$(CHURNLAB) train $(SPECS)
 
 tune: $(STAMP) ## tune $(TUNE_SPEC) with Optuna ($(TUNE_TRIALS) trials; resumable), register the best
 	$(CHURNLAB) tune $(TUNE_SPEC) --trials $(TUNE_TRIALS)

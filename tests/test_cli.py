@@ -265,6 +265,48 @@ def test_train_single_table_json(tmp_path, monkeypatch):
     assert (tmp_path / "mlflow.db").exists()
 
 
+def test_train_several_specs_in_one_process(tmp_path, monkeypatch):
+    """`churnlab train A B` trains both (one run and one version each); a bad spec among them
+    fails before anything trains."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    n = 600
+    usage = rng.gamma(2.0, 10.0, n)
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(0.1 * usage - 1)), "Yes", "No")
+    table = tmp_path / "crm.csv"
+    pd.DataFrame(
+        {"id": [f"C{i}" for i in range(n)], "usage": usage, "plan": rng.choice(["a", "b"], n)}
+    ).assign(Churn=churn).to_csv(table, index=False)
+    specs = []
+    for family in ("logistic", "lightgbm"):
+        spec = tmp_path / f"{family}.yaml"
+        spec.write_text(
+            f"name: crm-{family}\nexperiment: crm\nmodel: {{family: {family}}}\n"
+            f"data: {{table: {table}, id: id, label: Churn}}\n"
+        )
+        specs.append(str(spec))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        f"name: x\ndata: {{table: {table}, id: id, label: Churn}}\nmodel: {{family: xgb}}\n"
+    )
+    new_project(tmp_path)
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    res = run("train", *specs, str(bad))
+    assert res.returncode == 1 and "model.family" in res.stderr
+    assert not (tmp_path / "mlartifacts").exists()  # nothing trained, not even the good ones
+
+    res = run("train", *specs, "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert [o["run_name"] for o in out] == ["crm-logistic", "crm-lightgbm"]
+    assert [o["model_version"] for o in out] == ["1", "2"]
+    assert out[0]["run_id"] != out[1]["run_id"]
+
+
 def test_train_bad_spec_exits_nonzero(tmp_path):
     spec = tmp_path / "bad.yaml"
     spec.write_text(

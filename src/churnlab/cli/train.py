@@ -48,7 +48,12 @@ def reused_line(name: str, run: Any) -> str:
 
 @app.command()
 def train(
-    spec_file: Annotated[Path | None, typer.Argument(help="experiment spec (YAML)")] = None,
+    spec_files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="experiment specs (YAML), trained one after the other", metavar="SPEC"
+        ),
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="event dataset folder (no spec)")] = None,
     cutoffs: Annotated[str | None, typer.Option(help="START:END:STEP or dates (no spec)")] = None,
     horizon: Annotated[int | None, typer.Option(min=1, help="label window in days")] = None,
@@ -99,36 +104,50 @@ def train(
 ) -> None:
     """Train a spec, evaluate it out of time, log it to MLflow.
 
-    An experiment spec (YAML), or options alone for a dataset folder (--data) or a customer
-    table (--table); the run is explained (SHAP) and registered as a model version. A finished
-    run of the same spec, data, code and seed is reused unless --force."""
+    Experiment specs (YAML; several are trained one after the other in this one process,
+    the options applying to each), or options alone for a dataset folder (--data) or a
+    customer table (--table); each run is explained (SHAP) and registered as a model version.
+    A finished run of the same spec, data, code and seed is reused unless --force."""
     started = time.perf_counter()
     from churnlab.config import spec_from_options
 
+    options = dict(
+        data=data,
+        cutoffs=cutoffs,
+        horizon=horizon,
+        lead=lead,
+        table=table,
+        id_col=id_col,
+        label=label,
+        duration=duration,
+        duration_unit=duration_unit,
+        mrr=mrr,
+        encoding=encoding,
+        model=model,
+        experiment=experiment,
+        name=name,
+        seed=seed,
+        tune=tune_trials,
+    )
+    outs = []
     with interrupts_reported(), errors_reported():
-        spec = spec_from_options(
-            spec_file,
-            data=data,
-            cutoffs=cutoffs,
-            horizon=horizon,
-            lead=lead,
-            table=table,
-            id_col=id_col,
-            label=label,
-            duration=duration,
-            duration_unit=duration_unit,
-            mrr=mrr,
-            encoding=encoding,
-            model=model,
-            experiment=experiment,
-            name=name,
-            seed=seed,
-            tune=tune_trials,
-        )
-        result, out = _train(spec, started, force=force)
+        if name and len(spec_files or ()) > 1:
+            raise ValueError("--name names one run: give it one spec")
+        # every spec is checked before the first one trains: a typo in the last one costs
+        # nothing
+        specs = [spec_from_options(f, **options) for f in spec_files or [None]]
+        for spec in specs:
+            result, out = _train(spec, started, force=force)
+            outs.append(out)
+            if not as_json:
+                _print_run(spec, result, out)
+            started = time.perf_counter()
     if as_json:
-        emit_json(out)
-        return
+        emit_json(outs[0] if len(outs) == 1 else outs)
+
+
+def _print_run(spec, result, out: dict) -> None:
+    """The metrics table and the registered version of one trained spec (one line if reused)."""
     if getattr(result, "reused", False):
         console.print(reused_line(out["run_name"], result), soft_wrap=True)
         return

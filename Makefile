@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 LOCK := requirements.lock
+# the Spark engine's extra (pyspark, py4j: pyspark is a source distribution, built at install,
+# about 22 s), with the same pins: installed by `make setup-spark`, and by the targets that
+# run Spark (test, bench)
+SPARK_LOCK := requirements-spark.lock
+SPARK_STAMP := $(VENV)/.installed-spark
 STAMP := $(VENV)/.installed
 CHURNLAB := $(BIN)/churnlab
 
@@ -38,7 +43,7 @@ unexport PYTHONDONTWRITEBYTECODE
 WARM_IMPORTS := import importlib, pkgutil, churnlab; [importlib.import_module(m.name) for m in pkgutil.walk_packages(churnlab.__path__, "churnlab.") if not m.name.endswith("__main__")]
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run data validate features catalogue train tune compare promote export score monitor retrain serve report notebooks test docs lint bench clean clean-stores
+.PHONY: help setup setup-spark lock run data validate features catalogue train tune compare promote export score monitor retrain serve report notebooks test docs lint bench clean clean-stores
 
 help: ## list the targets, with the values of the variables they use (make help DATA=...)
 	@bold=; plain=; if [ -t 1 ]; then bold=$$'\033[1m'; plain=$$'\033[0m'; fi; \
@@ -64,9 +69,16 @@ $(STAMP): $(LOCK) pyproject.toml
 
 setup: $(STAMP) ## create or update .venv from the lock (re-installs only when the lock changes)
 
-lock: ## regenerate requirements.lock from pyproject.toml (pinned, hashed)
+$(SPARK_STAMP): $(STAMP) $(SPARK_LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r $(SPARK_LOCK)
+	@touch $@
+
+setup-spark: $(SPARK_STAMP) ## also install the Spark engine (pyspark) from $(SPARK_LOCK)
+
+lock: ## regenerate the locks from pyproject.toml (pinned, hashed): $(LOCK) without Spark, $(SPARK_LOCK) with it
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 --generate-hashes --quiet -o $(SPARK_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c $(SPARK_LOCK) --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
 
 data: $(STAMP) ## simulate the demo dataset into $(DATA)
 	$(CHURNLAB) simulate --accounts $(ACCOUNTS) --months $(MONTHS) --seed $(SEED) --out $(DATA)
@@ -116,7 +128,7 @@ notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $
 
 run: $(RUN_STEPS) ## the whole demo: $(RUN_CHAIN) (features built once and cached; about 7 minutes on 2 cores)
 
-test: $(STAMP) docs ## check the layer contracts, build the docs strictly, run the test suite
+test: $(SPARK_STAMP) docs ## check the layer contracts, build the docs strictly, run the test suite
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder -q --durations=20
 
@@ -128,7 +140,7 @@ lint: $(STAMP) ## ruff lint and format check, layer contracts (lint-imports)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
-bench: $(STAMP) ## run the benchmarks, results in bench/results/*.json
+bench: $(SPARK_STAMP) ## run the benchmarks, results in bench/results/*.json
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/train.py

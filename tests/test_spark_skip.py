@@ -41,3 +41,21 @@ def test_ci_turns_a_missing_java_into_an_error(tmp_path, monkeypatch):
             requires_java()
     finally:
         java_problem.cache_clear()
+
+
+def test_spark_engine_without_pyspark_says_how_to_install_it(tmp_path):
+    """`make setup` leaves the Spark engine out (it comes with `make setup-spark`): asking for
+    it then says so in one line, not with Ibis's advice to install its own extra."""
+    code = (
+        "import sys; sys.modules['pyspark'] = None\n"  # as if pyspark were not installed
+        "from churnlab.data import connect\n"
+        "connect('spark')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1] == (
+        "ValueError: engine 'spark' needs pyspark: make setup-spark "
+        "(or pip install 'churnlab[spark]')"
+    )

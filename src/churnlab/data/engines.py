@@ -23,7 +23,9 @@ def spark_session() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise ValueError("engine 'spark' needs pyspark: pip install 'churnlab[spark]'") from exc
+        raise ValueError(
+            "engine 'spark' needs pyspark: make setup-spark (or pip install 'churnlab[spark]')"
+        ) from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -102,5 +104,6 @@ def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
             raise ValueError(
                 "engine 'spark' reads folders of Parquet/CSV files, not a .duckdb file"
             )
-        return ibis.pyspark.connect(spark_session())
+        session = spark_session()  # first: says how to install pyspark where it is missing
+        return ibis.pyspark.connect(session)
     raise ValueError(f"unknown engine {engine!r}: expected one of {ENGINES}")

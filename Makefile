@@ -126,7 +126,7 @@ report: $(STAMP) ## HTML report of the champion of $(EXPERIMENT) into reports/ (
 notebooks: $(STAMP) ## execute the notebooks top to bottom (executed copies in $(NB_OUT)); Jupyter: docs/analytics.md
 	$(CHURNLAB) notebooks --out $(NB_OUT)
 
-run: $(RUN_STEPS) ## the whole demo: $(RUN_CHAIN) (features built once and cached; about 7 minutes on 2 cores)
+run: $(RUN_STEPS) ## the whole demo: $(RUN_CHAIN) (features built once and cached; about 4 minutes on 2 cores)
 
 test: $(SPARK_STAMP) docs ## check the layer contracts, build the docs strictly, run the test suite
 	$(BIN)/lint-imports

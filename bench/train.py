@@ -679,6 +679,7 @@ def bench_single_table_speed(rows: int = 10_000, repeats: int = 3) -> dict:
         churnlab += ["--id", ID, "--label", LABEL, "--model", "lightgbm", "--json", "--force"]
         plain = [sys.executable, str(script), str(csv)]
         ours, theirs, stages = [], [], []
+        load_before = os.getloadavg()[0]
         for k in range(repeats + 1):
             wall, out = _wall(churnlab, env)
             seconds = json.loads(out)["seconds"]
@@ -704,7 +705,8 @@ def bench_single_table_speed(rows: int = 10_000, repeats: int = 3) -> dict:
         "ratio": round(ratio, 2),
         "within_2x": ratio <= 2,
         "churnlab_stages_s": {k: round(v, 2) for k, v in in_median.items()},
-        "note": "measured side by side on a shared, loaded 2-core machine",
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "note": "side by side, alternately, on one 2-core machine (load average before, after)",
     }
 
 

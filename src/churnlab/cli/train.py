@@ -100,7 +100,9 @@ def train(
         bool,
         typer.Option(help="train even if a finished run has the same spec, data, code and seed"),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the result as JSON (a list for several specs)")
+    ] = False,
 ) -> None:
     """Train a spec, evaluate it out of time, log it to MLflow.
 

@@ -50,9 +50,7 @@ def reused_line(name: str, run: Any) -> str:
 def train(
     spec_files: Annotated[
         list[Path] | None,
-        typer.Argument(
-            help="experiment specs (YAML), trained one after the other", metavar="SPEC"
-        ),
+        typer.Argument(help="experiment specs (YAML), trained one after the other", metavar="SPEC"),
     ] = None,
     data: Annotated[Path | None, typer.Option(help="event dataset folder (no spec)")] = None,
     cutoffs: Annotated[str | None, typer.Option(help="START:END:STEP or dates (no spec)")] = None,

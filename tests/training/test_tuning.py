@@ -368,3 +368,32 @@ def test_workers_seeded_alike_draw_different_parameters_and_one_worker_repeats(t
     again = _draws(TrialSeededTPE(7), None, "alone", 4)
     assert again == _draws(TrialSeededTPE(7), None, "alone", 4)
     assert again[:2] == first  # the same seed and history give the same trials
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interrupt_swallowed_inside_a_trial_still_stops_the_study(lgb_data, monkeypatch):
+    """A signal whose KeyboardInterrupt is raised where Python swallows it (a ``__del__``, run
+    by whatever code drops the last reference) is not lost: the trial ends, the study stops
+    and the interrupt is raised after it (a SIGTERM'd tune once ran on to its budget)."""
+    import os
+    import signal
+
+    from churnlab.training import tuning
+    from churnlab.training.tuning import interrupts
+
+    spec, data, splits = lgb_data
+
+    class SignalsOnCollection:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)  # its KeyboardInterrupt is printed and ignored
+
+    def metric(y, score):
+        SignalsOnCollection()  # collected at once
+        return 0.5
+
+    monkeypatch.setitem(tuning.RANKING_METRICS, "pr_auc", metric)
+    study = optuna.create_study(direction="maximize")
+    with pytest.raises(KeyboardInterrupt, match="SIGINT"):
+        tune(spec, data, splits, trials=3, pruner="none", study=study)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+    assert not interrupts.INTERRUPTS.raising and interrupts.INTERRUPTS.pending is None

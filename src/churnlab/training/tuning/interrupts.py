@@ -30,9 +30,12 @@ INTERRUPTS = Interrupts()
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:
+    # recorded even when raised: a KeyboardInterrupt raised where Python swallows it (inside a
+    # ``__del__`` that some code triggered) is lost, the record is not, and the study stops
+    # after the trial
+    INTERRUPTS.pending = signum
     if INTERRUPTS.raising:
         raise KeyboardInterrupt(signal.Signals(signum).name)
-    INTERRUPTS.pending = signum
 
 
 def _raise_pending() -> None:
@@ -83,6 +86,9 @@ def interruptible() -> Iterator[None]:
         INTERRUPTS.raising = True  # from here a signal raises at once; one held earlier, now
         _raise_pending()
         yield
+    except KeyboardInterrupt:
+        INTERRUPTS.pending = None  # delivered: nothing left to raise
+        raise
     finally:
         INTERRUPTS.raising = before
 

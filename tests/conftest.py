@@ -67,7 +67,7 @@ def requires_java() -> pytest.MarkDecorator:
 
 
 @functools.cache
-def _migrated_store() -> Path:
+def migrated_store() -> Path:
     """An empty MLflow SQLite store, created and migrated by MLflow itself once per test
     process (creating one runs every alembic migration: about 5 s, paid once instead of once
     per throwaway project)."""
@@ -86,7 +86,7 @@ def new_project(root: Path, store: bool = True) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
     if store and not (root / "mlflow.db").exists():
-        shutil.copyfile(_migrated_store(), root / "mlflow.db")
+        shutil.copyfile(migrated_store(), root / "mlflow.db")
     return root
 
 
@@ -142,33 +142,65 @@ def add_events_mapping(folder: Path, events: dict | None = None) -> Path:
     return folder
 
 
-# Test files measured slowest (their module fixtures included), handed out first so the workers
-# finish together (`--dist loadfile --no-loadscope-reorder` in `make test`); the rest follow in
-# file order. Re-measure with `make test` (it prints the slowest tests) when this list drifts.
-# (pytest 9 ignores xdist's `xdist_group` grouping: it renames items through a private field.)
+# How `make test` (`pytest -n N --dist loadfile --no-loadscope-reorder`) hands out work: one
+# unit per test file, so its module fixtures are built once, except the files of a GROUP, which
+# are one unit so the expensive session fixture they share is built once (the monitoring
+# champion, 3,000 accounts; the scoring champion; one Spark JVM warmed up once). Units start in
+# the order below, slowest first, so the workers finish together; the rest follow in file
+# order. Re-measure with `make test` (it prints the slowest tests) when this drifts.
+# (pytest 9 ignores xdist's own `xdist_group` mark: it renames items through a private field.)
+GROUPS = {
+    "tests/monitoring/": "monitoring",
+    "tests/scoring/": "scoring and Spark",
+    "tests/features/test_spark_parity.py": "scoring and Spark",
+}
 HEAVY_FIRST = [
-    "tests/monitoring/test_scenarios.py",
-    "tests/monitoring/test_monitor.py",
+    "scoring and Spark",
+    "monitoring",
     "tests/tracking/test_runs.py",
-    "tests/monitoring/test_retrain.py",
-    "tests/features/test_leakage.py",
-    "tests/features/test_spark_parity.py",
     "tests/analytics/test_notebooks_report.py",
+    "tests/features/test_leakage.py",
+    "tests/test_cli.py",
     "tests/training/test_train.py",
-    "tests/scoring/test_spark.py",
-    "tests/reliability/test_interrupts_train.py",
-    "tests/scoring/test_batch.py",
-    "tests/scoring/test_uplift_scoring.py",
+    "tests/tracking/test_server.py",
     "tests/tracking/test_tuning.py",
-    "tests/reliability/test_concurrency_tune.py",
     "tests/tracking/test_survival_runs.py",
+    "tests/reliability/test_interrupts_train.py",
     "tests/tracking/test_reuse.py",
+    "tests/reliability/test_concurrency_tune.py",
 ]
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its group, else its file."""
+    path = nodeid.split("::")[0]
+    return next((g for prefix, g in GROUPS.items() if path.startswith(prefix)), path)
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    first = {}  # a group's files stay together, at its rank or its first file's place
+    for i, item in enumerate(items):
+        first.setdefault(work_unit(item.nodeid), i)
+    items.sort(
+        key=lambda item: (
+            rank.get(work_unit(item.nodeid), len(rank)),
+            first[work_unit(item.nodeid)],
+        )
+    )
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the GROUPS above as single units."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GroupedFiles(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return GroupedFiles(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -184,9 +216,14 @@ def spark():
 
 @pytest.fixture(scope="session", autouse=True)
 def _feature_cache(tmp_path_factory):
-    """Feature tables built by the tests are kept in a temporary folder, not in data/cache."""
+    """Feature tables built by the tests are kept in a temporary folder, not in data/cache;
+    under xdist one folder for all workers (entries are keyed by content and written
+    atomically, so a worker reuses what another built)."""
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # the session's folder, above each worker's popen-gwN
     mp = pytest.MonkeyPatch()
-    mp.setenv("CHURNLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("CHURNLAB_CACHE", str(root / "feature-cache"))
     yield
     mp.undo()
 

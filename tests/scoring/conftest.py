@@ -81,6 +81,27 @@ def trained(tmp_path_factory):
     return model
 
 
+@pytest.fixture(scope="session")
+def _features_at_test_cutoff(trained):
+    from churnlab.scoring import build_scoring_features, load_model
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CHURNLAB_HOME", str(trained.root))
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    try:
+        model = load_model(trained.uri)
+        return build_scoring_features(model.model, trained.data, trained.test_cutoff)
+    finally:
+        mp.undo()
+
+
+@pytest.fixture
+def features(_features_at_test_cutoff):
+    """The champion's feature rows at the test cutoff, as ``build_scoring_features`` gives
+    them: built once per test process, a copy for each test."""
+    return _features_at_test_cutoff.copy()
+
+
 @pytest.fixture(scope="module", autouse=True)
 def scoring_project(trained):
     mp = pytest.MonkeyPatch()

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from churnlab.cli import app
 from churnlab.scoring import (
     ScoringError,
-    build_scoring_features,
     load_model,
     score_job,
     write_scores,
@@ -51,7 +50,7 @@ def test_batch_scores_equal_training_time_predictions(trained, at_test_cutoff):
     assert len(scores) >= len(train_pred)
 
 
-def test_output_contract(trained, at_test_cutoff):
+def test_output_contract(trained, at_test_cutoff, features):
     s = at_test_cutoff.scores
     for col in [
         "account_id", "cutoff", "p_churn", "risk_tier", "health_score", "revenue_at_risk",
@@ -64,9 +63,6 @@ def test_output_contract(trained, at_test_cutoff):
     assert set(s.risk_tier) == {"high", "medium", "low"}
     # with MRR, tiers order the expected loss (p x MRR): every high-tier account outranks
     # every low-tier one
-    features = build_scoring_features(
-        load_model(trained.uri).model, trained.data, trained.test_cutoff
-    )
     mrr = features.set_index("account_id").mrr.reindex(s.account_id).to_numpy()
     loss = pd.Series(s.p_churn.to_numpy() * mrr, index=s.index)
     assert loss[s.risk_tier == "high"].min() > loss[s.risk_tier == "low"].max()
@@ -91,10 +87,8 @@ def test_output_contract(trained, at_test_cutoff):
     assert summary["high_tier_drivers"] and summary["high_tier_drivers"][0]["accounts"] > 0
 
 
-def test_risk_only_scoring_keeps_the_risk_and_the_schema(trained, at_test_cutoff):
-    model = load_model(trained.uri)
-    frame = build_scoring_features(model.model, trained.data, trained.test_cutoff)
-    fast = model.predict(frame, reasons=False)
+def test_risk_only_scoring_keeps_the_risk_and_the_schema(trained, at_test_cutoff, features):
+    fast = load_model(trained.uri).predict(features, reasons=False)
     assert list(fast.columns) == list(at_test_cutoff.scores.columns)
     np.testing.assert_allclose(fast.p_churn, at_test_cutoff.scores.p_churn, rtol=0, atol=1e-12)
     assert fast.reason_1.isna().all()
@@ -109,11 +103,9 @@ def test_exported_folder_and_version_uri_score_the_same(trained, at_test_cutoff,
         pd.testing.assert_frame_equal(job.scores, at_test_cutoff.scores)
 
 
-def test_prepared_feature_table_scores_like_raw_data(trained, at_test_cutoff, tmp_path):
-    model = load_model(trained.uri)
-    frame = build_scoring_features(model.model, trained.data, trained.test_cutoff)
+def test_prepared_feature_table_scores_like_raw_data(trained, at_test_cutoff, features, tmp_path):
     path = tmp_path / "features.parquet"
-    frame.sample(frac=1, random_state=0).to_parquet(path)  # row order does not matter
+    features.sample(frac=1, random_state=0).to_parquet(path)  # row order does not matter
     job = score_job(trained.uri, features=path)
     got = job.scores.sort_values("account_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, at_test_cutoff.scores)
@@ -133,12 +125,6 @@ def test_accounts_without_events_are_scored(trained, tmp_path):
     assert set(quiet) <= set(again.account_id)
     assert len(again) == len(scores)
     assert again.set_index("account_id").loc[quiet, "p_churn"].notna().all()
-
-
-@pytest.fixture(scope="module")
-def features(trained):
-    model = load_model(trained.uri)
-    return build_scoring_features(model.model, trained.data, trained.test_cutoff)
 
 
 def _fails(trained, frame: pd.DataFrame, tmp_path, *needles: str) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.scoring import build_scoring_features, load_model, score_job
+from churnlab.scoring import load_model, score_job
 from churnlab.scoring.serve import invoke, start_server, stop_server
 
 
@@ -25,11 +25,9 @@ def server(trained, tmp_path_factory):
     assert process.poll() is not None
 
 
-def test_rest_answers_like_batch_scoring(trained, server):
+def test_rest_answers_like_batch_scoring(trained, server, features):
     url, folder = server
     batch = score_job(folder, data=trained.data, as_of=trained.test_cutoff).scores
-    model = load_model(folder)
-    features = build_scoring_features(model.model, trained.data, trained.test_cutoff)
     # the rows a client would post: a few high-risk accounts and a few others
     ids = pd.concat([batch.nlargest(4, "p_churn"), batch.nsmallest(4, "p_churn")]).account_id
     rows = features[features.account_id.isin(ids)]
@@ -51,14 +49,12 @@ def test_rest_answers_like_batch_scoring(trained, server):
     assert (answer.model_version == trained.version).all()
 
 
-def test_rest_rejects_rows_missing_a_feature(trained, server):
+def test_rest_rejects_rows_missing_a_feature(trained, server, features):
     import urllib.error
 
-    url, folder = server
-    model = load_model(folder)
-    features = build_scoring_features(model.model, trained.data, trained.test_cutoff).head(2)
+    url, _folder = server
     records = json.loads(
-        features.drop(columns=["tenure_days"]).to_json(orient="records", date_format="iso")
+        features.head(2).drop(columns=["tenure_days"]).to_json(orient="records", date_format="iso")
     )
     with pytest.raises(urllib.error.HTTPError) as exc:
         invoke(url, records)
@@ -97,15 +93,14 @@ def _strict(text: str):
     ],
 )
 def test_rest_refuses_what_batch_refuses_with_the_same_message(
-    trained, server, column, value, said
+    trained, server, features, column, value, said
 ):
     """Issue 16, item 6: no value is coerced on the way in; the message is batch scoring's."""
     from churnlab.scoring import ScoringError
 
     url, folder = server
     model = load_model(folder)
-    features = build_scoring_features(model.model, trained.data, trained.test_cutoff).head(3)
-    records = json.loads(features.to_json(orient="records", date_format="iso"))
+    records = json.loads(features.head(3).to_json(orient="records", date_format="iso"))
     records[1][column] = value
     status, text = _post(url, json.dumps({"dataframe_records": records}).encode())
     assert status == 400, text
@@ -118,10 +113,9 @@ def test_rest_refuses_what_batch_refuses_with_the_same_message(
     assert message == str(batch.value)
 
 
-def test_rest_answers_strict_json_and_refuses_infinity(trained, server):
-    url, folder = server
-    model = load_model(folder)
-    features = build_scoring_features(model.model, trained.data, trained.test_cutoff).head(2)
+def test_rest_answers_strict_json_and_refuses_infinity(trained, server, features):
+    url, _folder = server
+    features = features.head(2)
     records = json.loads(features.to_json(orient="records", date_format="iso"))
     records[0]["mrr"] = None  # no revenue: revenue_at_risk is null, not NaN
     body = {"dataframe_records": records, "params": {"reasons": False}}

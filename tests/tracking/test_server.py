@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from churnlab.tracking import train_and_log
+from tests.conftest import migrated_store
 from tests.tracking.conftest import small_spec
 
 
@@ -27,6 +29,10 @@ def _free_port() -> int:
 @pytest.fixture
 def server(tmp_path):
     port = _free_port()
+    # an empty store MLflow already migrated (as the first server start would); no GenAI job
+    # runner: training needs tracking and the registry, not MLflow's huey job consumers
+    shutil.copyfile(migrated_store(), tmp_path / "server.db")
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     proc = subprocess.Popen(
         [
@@ -46,6 +52,7 @@ def server(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
+        env=env,
         start_new_session=True,  # its own process group: the server's workers end with it
     )
     url = f"http://127.0.0.1:{port}"
@@ -63,8 +70,7 @@ def server(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         raise RuntimeError("mlflow server did not start in 120 s")
     yield url, tmp_path
-    # the server starts uvicorn, a job runner and huey consumers: end the whole group, or they
-    # outlive the test
+    # the server starts uvicorn workers: end the whole group, or they outlive the test
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(20)

@@ -187,9 +187,16 @@ def test_failed_training_ends_failed_and_registers_nothing(project, small_sim):
         ({"split": {"kind": "random"}}, SpecError, "split out of time"),
     ],
 )
-def test_bad_specs_fail_before_any_run(project, small_sim, change, error, message):
+def test_bad_specs_fail_before_any_run(project, small_sim, change, error, message, monkeypatch):
     raw = small_spec(small_sim, "logistic", experiment="bad-specs").model_dump(mode="json")
     raw.update(change)
+    if error is SplitError:  # cutoffs that cannot be split fail before any feature is built
+
+        def built(*args, **kwargs):
+            raise AssertionError("features built for cutoffs that cannot be split")
+
+        monkeypatch.setattr("churnlab.training.data.feature_frame", built)
+        monkeypatch.setenv("CHURNLAB_FEATURE_CACHE", "0")
     client = connect()
     with pytest.raises(error, match=message):
         train_and_log(parse_spec(raw))

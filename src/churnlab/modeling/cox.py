@@ -214,7 +214,10 @@ class CoxChurnModel(SurvivalChurnEstimator):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             try:
-                cph.fit(df, DURATION, EVENT, fit_options=fit_options)
+                # durations are whole days (or a table's units): many rows share each time,
+                # the case lifelines' batch mode is for; its size heuristic picked the
+                # per-time loop on a 1,500-account simulation, 33% slower with the same fit
+                cph.fit(df, DURATION, EVENT, fit_options=fit_options, batch_mode=True)
             except (ConvergenceError, np.linalg.LinAlgError) as exc:
                 return None, str(exc).splitlines()[0].split(". ")[0]
         for w in caught:

@@ -38,7 +38,7 @@ from churnlab.features.reasons import ReasonTemplate, column_template
 from churnlab.features.registry import reason_templates
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
-from churnlab.training.split import SplitError, out_of_time_splits
+from churnlab.training.split import out_of_time_splits
 from churnlab.vocab import DAYS_PER_DURATION_UNIT, KEYS, SURVIVAL_FAMILIES, UPLIFT_FAMILIES
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
 
@@ -324,21 +324,24 @@ def vocabulary_inputs(spec: ExperimentSpec) -> dict:
 def vocabulary_cutoff(ds: Dataset, observations, spec: ExperimentSpec) -> pd.Timestamp:
     """The vocabulary is fitted on events dated before the earliest validation cutoff of the
     spec's out-of-time folds: no validation or test row's window contributes to which event
-    types become features. (Training rows' labels already read up to that date.) Without a
-    valid split, the earliest cutoff."""
+    types become features. (Training rows' labels already read up to that date.) Without an
+    out-of-time split, the earliest cutoff.
+
+    Cutoffs that cannot be split out of time raise :class:`SplitError` here, before any
+    feature is built: the split of the training rows (a subset of these observations, by the
+    population) would fail the same way after the build."""
     per_cutoff = ds.con.to_pyarrow(
         observations.group_by("cutoff").agg(label_complete=observations.label_complete.any())
     ).to_pandas()
-    try:
-        splits = out_of_time_splits(
-            per_cutoff,
-            spec.horizon_days,
-            spec.lead_days,
-            folds=spec.split.backtest_folds,
-            purge=spec.split.purge,
-        )
-    except SplitError:
+    if spec.split.kind != "out_of_time":
         return pd.Timestamp(per_cutoff.cutoff.min())
+    splits = out_of_time_splits(
+        per_cutoff,
+        spec.horizon_days,
+        spec.lead_days,
+        folds=spec.split.backtest_folds,
+        purge=spec.split.purge,
+    )
     return min(pd.Timestamp(s.cutoffs["validation"][0]) for s in splits)
 
 

@@ -125,3 +125,33 @@ def test_calibration_pools_the_unused_cutoffs_weighted_by_recency(spec_and_data)
     alone = CalibratedChurnModel(est).fit(X[va], y[va])
     assert not np.allclose(alone.predict_risk(test), by_hand.predict_risk(test))
     assert result.split.describe()["calibration"]["rows"] == int(s.calibration.sum())
+
+
+def test_a_frame_at_one_cutoff_is_built_and_training_refuses_it_first(tmp_path, monkeypatch):
+    """``load_training_data`` builds the frame of cutoffs that cannot be split (an export at
+    one cutoff), its vocabulary fitted before that cutoff; training (``check_split``) refuses
+    them before any feature is built."""
+    from churnlab.training.split import SplitError
+    from tests.conftest import tiny_frames, write_frames
+
+    path = write_frames(tiny_frames(), tmp_path / "tiny")
+    spec = parse_spec(
+        {
+            "name": "export",
+            "data": {"path": str(path)},
+            "cutoffs": ["2024-04-15"],
+            "horizon_days": 30,
+            "model": {"family": "logistic"},
+        }
+    )
+    monkeypatch.setenv("CHURNLAB_FEATURE_CACHE", "0")
+    data = load_training_data(spec)
+    assert len(data.frame) > 0 and set(data.frame.cutoff.astype(str)) == {"2024-04-15"}
+    assert data.feature_spec.vocabulary.fitted_before[:10] == "2024-04-15"
+
+    def built(*args, **kwargs):
+        raise AssertionError("features built for cutoffs that cannot be split")
+
+    monkeypatch.setattr("churnlab.training.data.feature_frame", built)
+    with pytest.raises(SplitError, match="not enough cutoffs"):
+        load_training_data(spec, check_split=True)

@@ -38,7 +38,7 @@ from churnlab.features.reasons import ReasonTemplate, column_template
 from churnlab.features.registry import reason_templates
 from churnlab.files import file_digest
 from churnlab.modeling import is_categorical
-from churnlab.training.split import out_of_time_splits
+from churnlab.training.split import SplitError, out_of_time_splits
 from churnlab.vocab import DAYS_PER_DURATION_UNIT, KEYS, SURVIVAL_FAMILIES, UPLIFT_FAMILIES
 from churnlab.vocab import OBSERVATION_COLUMNS as _OBSERVATION_COLUMNS
 
@@ -88,18 +88,23 @@ def select_features(spec: ExperimentSpec, available: dict[str, str]) -> list[str
     return chosen
 
 
-def load_training_data(spec: ExperimentSpec, root: Path | None = None) -> TrainingData:
+def load_training_data(
+    spec: ExperimentSpec, root: Path | None = None, check_split: bool = False
+) -> TrainingData:
     """Build the experiment's frame. Relative data paths resolve against ``root``.
 
     Event data: observations and the features of every builder that can run on the data,
     built once per (data digest, cutoffs, horizon, lead, builders) and then read from the
-    feature cache (:mod:`churnlab.features.cache`) by every spec that asks for them."""
+    feature cache (:mod:`churnlab.features.cache`) by every spec that asks for them.
+    ``check_split`` (training does): cutoffs that cannot be split out of time raise
+    :class:`~churnlab.training.split.SplitError` before any feature is built; without it the
+    frame is built all the same (an export at one cutoff, say)."""
     if isinstance(spec.data, EventData):
         path = _resolve(root, spec.data.path)
         if spec.model.family not in UPLIFT_FAMILIES:
-            return _events(spec, path)
+            return _events(spec, path, check_split)
         _campaigns(spec, path)  # before any feature is built
-        return with_treatment(spec, _events(spec, path))
+        return with_treatment(spec, _events(spec, path, check_split))
     try:
         ds = load_source(spec.data, root)
     except FileNotFoundError as exc:
@@ -122,7 +127,7 @@ def _resolve(root: Path | None, path: Path) -> Path:
     return path
 
 
-def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
+def _events(spec: ExperimentSpec, path: Path, check_split: bool = False) -> TrainingData:
     h, lead = spec.horizon_days, spec.lead_days
     try:
         cutoffs = parse_cutoffs(spec.cutoffs)
@@ -134,7 +139,7 @@ def _events(spec: ExperimentSpec, path: Path) -> TrainingData:
     )
     cached = feature_cache.load(key)
     if cached is None:
-        frame, meta = _build_events(spec, path, cutoffs)
+        frame, meta = _build_events(spec, path, cutoffs, check_split)
         feature_cache.store(key, frame, meta)
     else:
         frame, meta = cached
@@ -225,7 +230,7 @@ def _campaigns(spec: ExperimentSpec, path: Path) -> Dataset:
 
 
 def _build_events(
-    spec: ExperimentSpec, path: Path, cutoffs: list[pd.Timestamp]
+    spec: ExperimentSpec, path: Path, cutoffs: list[pd.Timestamp], check_split: bool = False
 ) -> tuple[pd.DataFrame, dict]:
     """Observations and every runnable builder's features, and what training needs of them."""
     ds = load_dataset(path, engine=spec.data.engine)
@@ -234,7 +239,7 @@ def _build_events(
     except ValueError as exc:
         raise SpecError(f"cutoffs: {exc}") from exc
     try:
-        vocab = fit_vocabulary(ds, spec.events, vocabulary_cutoff(ds, obs, spec))
+        vocab = fit_vocabulary(ds, spec.events, vocabulary_cutoff(ds, obs, spec, check_split))
     except VocabularyError as exc:
         raise SpecError(str(exc)) from None
     runnable, notices = select_builders(ds, vocabulary=vocab)
@@ -321,27 +326,34 @@ def vocabulary_inputs(spec: ExperimentSpec) -> dict:
     }
 
 
-def vocabulary_cutoff(ds: Dataset, observations, spec: ExperimentSpec) -> pd.Timestamp:
+def vocabulary_cutoff(
+    ds: Dataset, observations, spec: ExperimentSpec, check_split: bool = False
+) -> pd.Timestamp:
     """The vocabulary is fitted on events dated before the earliest validation cutoff of the
     spec's out-of-time folds: no validation or test row's window contributes to which event
     types become features. (Training rows' labels already read up to that date.) Without an
-    out-of-time split, the earliest cutoff.
+    out-of-time split, or cutoffs that cannot be split, the earliest cutoff.
 
-    Cutoffs that cannot be split out of time raise :class:`SplitError` here, before any
-    feature is built: the split of the training rows (a subset of these observations, by the
-    population) would fail the same way after the build."""
+    With ``check_split``, cutoffs that cannot be split out of time raise :class:`SplitError`
+    here, before any feature is built: the split of the training rows (a subset of these
+    observations, by the population) would fail the same way after the build."""
     per_cutoff = ds.con.to_pyarrow(
         observations.group_by("cutoff").agg(label_complete=observations.label_complete.any())
     ).to_pandas()
     if spec.split.kind != "out_of_time":
         return pd.Timestamp(per_cutoff.cutoff.min())
-    splits = out_of_time_splits(
-        per_cutoff,
-        spec.horizon_days,
-        spec.lead_days,
-        folds=spec.split.backtest_folds,
-        purge=spec.split.purge,
-    )
+    try:
+        splits = out_of_time_splits(
+            per_cutoff,
+            spec.horizon_days,
+            spec.lead_days,
+            folds=spec.split.backtest_folds,
+            purge=spec.split.purge,
+        )
+    except SplitError:
+        if check_split:
+            raise
+        return pd.Timestamp(per_cutoff.cutoff.min())
     return min(pd.Timestamp(s.cutoffs["validation"][0]) for s in splits)
 
 

@@ -304,7 +304,7 @@ def train(
     t0 = time.perf_counter()
     if data is None:
         say("building observations and features")
-        data = load_training_data(spec, root)
+        data = load_training_data(spec, root, check_split=True)
     seconds["data"] = time.perf_counter() - t0
     splits = splits if splits is not None else make_splits(spec, data)
 
@@ -377,6 +377,6 @@ def checked_data(
     check_model_params(spec)
     say("building observations and features")
     t0 = time.perf_counter()
-    data = load_training_data(spec, root)
+    data = load_training_data(spec, root, check_split=True)
     seconds = time.perf_counter() - t0
     return data, make_splits(spec, data), seconds

@@ -18,14 +18,21 @@ import pytest
 
 from churnlab.data.simulate import SimulationParams, simulate
 
+# Under xdist every worker runs one test at a time on its own core: LightGBM and DuckDB (and the
+# churnlab processes the tests start, which inherit this) use one thread each, not one per core.
+# The Spark tests' JVM compiles with C1 only and collects garbage on one thread: on their short
+# jobs C2 compiled for 50 of the JVM's 127 CPU seconds (tests/features/test_spark_parity.py)
+# on the core the other worker needs; with these flags the JVM took 87 CPU s, in the same time.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("CHURNLAB_THREADS", "1")
+    os.environ.setdefault(
+        "PYSPARK_SUBMIT_ARGS",
+        '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" pyspark-shell',
+    )
+
 SMALL = SimulationParams(accounts=1500, months=18, seed=7)
 # the simulator's event roles, as dataset.json's `events` section carries them (until the
 # simulator writes its own mapping, tests that need the role-based builders add it)
-# Under xdist every worker runs one test at a time on its own core: LightGBM (and the churnlab
-# processes the tests start, which inherit this) use one thread each, not one per core.
-if "PYTEST_XDIST_WORKER" in os.environ:
-    os.environ.setdefault("CHURNLAB_THREADS", "1")
-
 B2B_EVENTS = {
     "roles": {
         "session_start": ["login"],

@@ -58,6 +58,18 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
+def threads() -> int:
+    """Threads churnlab's engines use (LightGBM, DuckDB): ``CHURNLAB_THREADS``, a whole number
+    of at least 1, else every core. On a shared machine, or with several churnlab processes at
+    once, fewer threads than cores give more work per CPU second."""
+    raw = os.environ.get("CHURNLAB_THREADS", "").strip()
+    if not raw:
+        return os.cpu_count() or 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"CHURNLAB_THREADS={raw!r}: expected a whole number of threads, like 2")
+    return int(raw)
+
+
 def cache_dir() -> Path:
     """Where built feature tables are kept for reuse: ``CHURNLAB_CACHE`` if set, else
     ``data/cache`` in the project root (git-ignored with ``data/``)."""

@@ -80,3 +80,14 @@ def test_crafted_memory_limit_is_rejected_not_run(project, tiny_sim):
         mp.setenv("CHURNLAB_DUCKDB_MEMORY", "512MiB")
         con = connect()
         assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "512.0 MiB"
+
+
+def test_threads_setting_reaches_duckdb_and_a_bad_one_is_named(monkeypatch):
+    """``CHURNLAB_THREADS`` caps DuckDB as it caps LightGBM; a value that is not a whole number
+    is an error naming the variable, never passed on."""
+    monkeypatch.setenv("CHURNLAB_THREADS", "1")
+    assert connect().raw_sql("SELECT current_setting('threads')").fetchone()[0] == 1
+    for bad in ("0", "two", "1; SET threads=8"):
+        monkeypatch.setenv("CHURNLAB_THREADS", bad)
+        with pytest.raises(ValueError, match="CHURNLAB_THREADS"):
+            connect()

@@ -13,6 +13,8 @@ from typing import Any
 import ibis
 import sqlglot as sg
 
+from churnlab.config import threads
+
 ENGINES = ("duckdb", "spark")
 _FRESH = count()  # fresh names for tables being replaced
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B|bytes|%)?", re.IGNORECASE)
@@ -96,6 +98,7 @@ def connect(engine: str = "duckdb", path: str | Path | None = None) -> Any:
             str(path) if path else ":memory:",
             read_only=bool(path),
             memory_limit=duckdb_memory(),
+            threads=threads(),
             preserve_insertion_order=False,
             temp_directory=str(spill),
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from churnlab.config import threads
 from churnlab.modeling.base import ChurnEstimator
 from churnlab.modeling.tree_shap import lightgbm_contributions, small_batch_threads
 
@@ -99,7 +99,7 @@ class LightGBMChurnModel(ChurnEstimator):
             "random_state": self.seed,
             "deterministic": True,
             "force_row_wise": True,
-            "n_jobs": int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1)),
+            "n_jobs": threads(),
             "verbose": -1,
             **self._model_params(),
             **self.resolved_params_,

@@ -22,12 +22,12 @@ interval feature's part (and the bias) goes to the per-row base value.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from churnlab.config import threads
 from churnlab.modeling.gbm import lightgbm_parameters
 from churnlab.modeling.survival import SurvivalChurnEstimator
 from churnlab.modeling.tree_shap import _numeric_view, lightgbm_contributions
@@ -161,7 +161,7 @@ class LightGBMSurvivalModel(SurvivalChurnEstimator):
             "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
-            "num_threads": int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1)),
+            "num_threads": threads(),
             "verbose": -1,
             **params,
         }

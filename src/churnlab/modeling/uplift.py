@@ -31,7 +31,6 @@ calibration or attributions.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from churnlab.config import threads
 from churnlab.modeling.base import FamilyEstimator, binary_labels
 from churnlab.modeling.gbm import lightgbm_parameters, size_defaults
 
@@ -48,11 +48,6 @@ CROSS_FIT_FOLDS = 2  # the DR-learner's nuisance models: econml's default
 CV_FOLDS = 5  # the cross-validation that chooses each base model's boosting rounds
 PROPENSITY_CLIP = 0.05  # the DR-learner's inverse weights never exceed 1 / 0.05
 PROPENSITIES = ("constant", "lightgbm")
-
-
-def threads() -> int:
-    """LightGBM threads: ``CHURNLAB_THREADS``, else every core."""
-    return int(os.environ.get("CHURNLAB_THREADS", os.cpu_count() or 1))
 
 
 class UpliftEstimator(FamilyEstimator):

@@ -196,8 +196,12 @@ class BudgetTaken(RuntimeError):
 
 class _Budgeted:
     """The objective, run only while the study's budget is not taken: complete and pruned
-    trials plus those other workers are running. A worker that finds the budget taken fails
-    its new trial with ``BUDGET_SKIP`` (not counted) and stops."""
+    trials plus the running trials other workers started before this one. A worker that finds
+    the budget taken fails its new trial with ``BUDGET_SKIP`` (not counted) and stops.
+
+    Only earlier trials count: two workers starting the last trial of the budget at once each
+    see the other's trial running, and if both yielded the study would end one trial short (CI
+    saw 3 of 4). The earlier trial runs, the later one yields."""
 
     def __init__(self, objective: Callable[[optuna.Trial], float], budget: int):
         self.objective = objective
@@ -205,7 +209,7 @@ class _Budgeted:
 
     def __call__(self, trial: optuna.Trial) -> float:
         trials = trial.study.get_trials(deepcopy=False)
-        others = sum(t.state == TrialState.RUNNING and t.number != trial.number for t in trials)
+        others = sum(t.state == TrialState.RUNNING and t.number < trial.number for t in trials)
         done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
         if done + others >= self.budget:
             trial.set_user_attr("skipped", BUDGET_SKIP)

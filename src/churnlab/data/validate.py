@@ -40,6 +40,9 @@ class Validator:
         self.notices: list[str] = []
         self.observed_until = pd.Timestamp(observed_until) if observed_until is not None else None
         self.typed: dict[str, ir.Table] = {}
+        # (table, timestamp column) -> its latest value, from the per-table checks: a table
+        # whose latest value is not after the data's end needs no query for later ones
+        self._latest: dict[tuple[str, str], Any] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def _problem(self, table: str, column: str | None, message: str, examples=()) -> None:
@@ -53,12 +56,19 @@ class Validator:
             for row in rows.itertuples(index=False)
         ]
 
-    def _count_many(self, table: ir.Table, conds: dict[str, ir.BooleanValue]) -> dict[str, int]:
-        if not conds:
+    def _aggregate(self, table: ir.Table, exprs: dict[str, ir.Scalar]) -> dict[str, Any]:
+        """Several aggregates of ``table`` in one query (one scan: on Spark one job)."""
+        if not exprs:
             return {}
-        agg = table.aggregate(**{k: c.cast("int64").sum().coalesce(0) for k, c in conds.items()})
-        row = self.con.execute(agg).iloc[0]
-        return {k: int(row[k]) for k in conds}
+        row = self.con.execute(table.aggregate(**exprs)).iloc[0]
+        return {k: row[k] for k in exprs}
+
+    @staticmethod
+    def _counts(conds: dict[str, ir.BooleanValue]) -> dict[str, ir.Scalar]:
+        return {k: c.cast("int64").sum().coalesce(0) for k, c in conds.items()}
+
+    def _count_many(self, table: ir.Table, conds: dict[str, ir.BooleanValue]) -> dict[str, int]:
+        return {k: int(v) for k, v in self._aggregate(table, self._counts(conds)).items()}
 
     def _key_cols(self, schema: TableSchema) -> list[str]:
         return list(schema.key) if schema.key else ["account_id"]
@@ -88,15 +98,21 @@ class Validator:
     def _check_table(self, schema: TableSchema, raw: ir.Table) -> None:
         if not self._check_columns_present(schema, raw):
             return
-        if int(self.con.execute(raw.count())) == 0:
-            self._problem(schema.name, None, "table is empty")
-            return
         raw = self._integer_ids(schema, raw)
         typed, parse_fail = _typed_table(schema, raw)
-        bad_parse = self._check_parse_failures(schema, raw, parse_fail)
-        self._check_mixed_offsets(schema, raw)
+        offsets = _offset_conditions(schema, raw)
+        # the rows, the values that did not parse and the timestamp texts with and without an
+        # offset in one scan of the raw table
+        counts = self._aggregate(
+            raw, {_ROWS: raw.count(), **self._counts({**parse_fail, **offsets})}
+        )
+        counts = {k: int(v) for k, v in counts.items()}
+        if counts[_ROWS] == 0:
+            self._problem(schema.name, None, "table is empty")
+            return
+        bad_parse = self._check_parse_failures(schema, raw, parse_fail, counts)
+        self._check_mixed_offsets(schema, raw, offsets, counts)
         self._check_value_ranges(schema, typed, bad_parse)
-        self._note_unknown_values(schema, typed, bad_parse)
         self._check_duplicate_keys(schema, typed, bad_parse)
         self.typed[schema.name] = typed
 
@@ -116,31 +132,33 @@ class Validator:
         return not missing
 
     def _check_parse_failures(
-        self, schema: TableSchema, raw: ir.Table, parse_fail: dict[str, ir.BooleanValue]
+        self,
+        schema: TableSchema,
+        raw: ir.Table,
+        parse_fail: dict[str, ir.BooleanValue],
+        counts: dict[str, int],
     ) -> set[str]:
-        """Report values that did not parse; the columns with any, whose later checks are moot."""
+        """Report values that did not parse (``counts``: per column, how many); the columns
+        with any, whose later checks are moot."""
         key_show = self._key_cols(schema)
-        counts = self._count_many(raw, parse_fail)
-        for col, n in counts.items():
-            if n:
+        for col in parse_fail:
+            if n := counts[col]:
                 ex = self._examples(raw, parse_fail[col], [*key_show, col])
                 what = _parse_failure(schema.column(col).kind, raw[col].type())
                 self._problem(schema.name, col, f"{n} {what}", ex)
-        return {c for c, n in counts.items() if n}
+        return {c for c in parse_fail if counts[c]}
 
-    def _check_mixed_offsets(self, schema: TableSchema, raw: ir.Table) -> None:
+    def _check_mixed_offsets(
+        self,
+        schema: TableSchema,
+        raw: ir.Table,
+        conds: dict[str, ir.BooleanValue],
+        counts: dict[str, int],
+    ) -> None:
         """Timestamp text where some values carry a UTC offset and others do not: the naive
-        ones would be read as UTC, which is a guess."""
-        cols = [
-            c for c in schema.timestamp_columns if c in raw.columns and raw[c].type().is_string()
-        ]
-        conds: dict[str, ir.BooleanValue] = {}
-        for col in cols:
-            text = raw[col].strip().nullif("")
-            conds[f"{col}__aware"] = text.notnull() & has_offset(text)
-            conds[f"{col}__naive"] = text.notnull() & ~has_offset(text)
-        counts = self._count_many(raw, conds)
-        for col in cols:
+        ones would be read as UTC, which is a guess (``conds`` and ``counts``: the texts with
+        and without an offset, from :func:`_offset_conditions`)."""
+        for col in dict.fromkeys(k.rsplit("__", 1)[0] for k in conds):
             aware, naive = counts[f"{col}__aware"], counts[f"{col}__naive"]
             if aware and naive:
                 ex = self._examples(raw, conds[f"{col}__naive"], [*self._key_cols(schema), col])
@@ -175,19 +193,31 @@ class Validator:
                     col.name,
                     f"values outside {col.min_value:g}-{col.max_value:g}",
                 )
+        unknown = {
+            col.name: typed[col.name].notnull() & ~typed[col.name].isin(col.allowed)
+            for col in schema.columns
+            if col.allowed and col.name in typed.columns and col.name not in bad_parse
+        }
+        latest = {
+            f"{c}__latest": typed[c].max() for c in schema.timestamp_columns if c in typed.columns
+        }
+        # one scan: the range checks, the values outside an allowed set, the latest timestamps
+        found = self._aggregate(typed, {**self._counts(conds), **self._counts(unknown), **latest})
         key_show = self._key_cols(schema)
-        for key, n in self._count_many(typed, conds).items():
-            if n:
+        for key in conds:
+            if n := int(found[key]):
                 col, label = messages[key]
                 ex = self._examples(typed, conds[key], [*key_show, col])
                 self._problem(schema.name, col, f"{n} {label}", ex)
+        for c in latest:
+            self._latest[(schema.name, c.removesuffix("__latest"))] = found[c]
+        self._note_unknown_values(schema, typed, [c for c in unknown if int(found[c])])
 
-    def _note_unknown_values(
-        self, schema: TableSchema, typed: ir.Table, bad_parse: set[str]
-    ) -> None:
-        """Values outside a column's allowed set are kept, with a notice."""
-        for col in schema.columns:
-            if col.allowed and col.name in typed.columns and col.name not in bad_parse:
+    def _note_unknown_values(self, schema: TableSchema, typed: ir.Table, cols: list[str]) -> None:
+        """Values outside a column's allowed set (in ``cols``) are kept, with a notice."""
+        for name in cols:
+            col = schema.column(name)
+            if col.allowed:
                 v = typed[col.name]
                 other = self.con.execute(
                     typed.filter(v.notnull() & ~v.isin(col.allowed))
@@ -249,7 +279,9 @@ class Validator:
 
     def _resolve_observed_until(self) -> None:
         if self.observed_until is None:
-            latest = self.con.execute(self.typed["events"].ts.max())
+            latest = self._latest.get(("events", "ts"))
+            if latest is None:
+                latest = self.con.execute(self.typed["events"].ts.max())
             if latest is None or pd.isna(latest):
                 raise DataValidationError(
                     self.source, [*self.problems, Problem("events", "ts", "no valid timestamp")]
@@ -288,7 +320,11 @@ class Validator:
             if name not in TABLES:
                 continue
             schema = TABLES[name]
-            conds = {c: tbl[c] > end for c in schema.timestamp_columns if c in tbl.columns}
+            conds = {
+                c: tbl[c] > end
+                for c in schema.timestamp_columns
+                if c in tbl.columns and self._maybe_after(name, c)
+            }
             for col, n in self._count_many(tbl, conds).items():
                 if n:
                     ex = self._examples(tbl, conds[col], [*self._key_cols(schema), col])
@@ -299,23 +335,34 @@ class Validator:
                         ex,
                     )
 
+    def _maybe_after(self, table: str, col: str) -> bool:
+        """Whether ``table.col`` may hold a timestamp after the data's end: unless its latest
+        value (from the per-table checks) is known and is not."""
+        if (table, col) not in self._latest:
+            return True
+        latest = self._latest[(table, col)]
+        if latest is None or pd.isna(latest):
+            return False  # no timestamp at all
+        return _naive_utc(latest) > _naive_utc(self.observed_until)
+
     def _check_subscription_periods(self) -> None:
         """Subscriptions that end before they start, or overlap the account's next one."""
         subs = self.typed["subscriptions"]
         bad = subs.ended_at < subs.started_at
-        n = self._count_many(subs, {"x": bad})["x"]
-        if n:
-            ex = self._examples(subs, bad, ["account_id", "started_at", "ended_at"])
-            self._problem(
-                "subscriptions", "ended_at", f"{n} subscription(s) end before they start", ex
-            )
         w = ibis.window(group_by="account_id", order_by="started_at")
         nxt = subs.mutate(next_start=subs.started_at.lead().over(w))
         overlap = nxt.next_start.notnull() & (
             nxt.ended_at.isnull() | (nxt.next_start < nxt.ended_at)
         )
-        n = self._count_many(nxt, {"x": overlap})["x"]
-        if n:
+        counts = self._count_many(
+            nxt, {"backwards": nxt.ended_at < nxt.started_at, "overlap": overlap}
+        )
+        if n := counts["backwards"]:
+            ex = self._examples(subs, bad, ["account_id", "started_at", "ended_at"])
+            self._problem(
+                "subscriptions", "ended_at", f"{n} subscription(s) end before they start", ex
+            )
+        if n := counts["overlap"]:
             ex = self._examples(
                 nxt, overlap, ["account_id", "started_at", "ended_at", "next_start"]
             )
@@ -392,6 +439,27 @@ def _typed_table(schema: TableSchema, raw: ir.Table) -> tuple[ir.Table, dict[str
             parse_fail[col.name] = failed
     extra = [c for c in raw.columns if c not in typed_cols]
     return raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra), parse_fail
+
+
+_ROWS = "__rows"
+
+
+def _naive_utc(value: Any) -> pd.Timestamp:
+    """A timestamp as naive UTC, as the typed tables hold them."""
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def _offset_conditions(schema: TableSchema, raw: ir.Table) -> dict[str, ir.BooleanValue]:
+    """Per timestamp column read as text: ``{col}__aware`` (values with a UTC offset) and
+    ``{col}__naive`` (values without)."""
+    conds: dict[str, ir.BooleanValue] = {}
+    for col in schema.timestamp_columns:
+        if col in raw.columns and raw[col].type().is_string():
+            text = raw[col].strip().nullif("")
+            conds[f"{col}__aware"] = text.notnull() & has_offset(text)
+            conds[f"{col}__naive"] = text.notnull() & ~has_offset(text)
+    return conds
 
 
 def _parse_failure(kind: str, dtype: Any) -> str:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
+import sqlglot as sg
+import sqlglot.expressions as sge
 
 from churnlab.data import Dataset, Vocabulary, materialize
 from churnlab.features.cube import with_cube, with_windows
@@ -74,38 +78,88 @@ def build_features(
         # 100k-account, 12-cutoff build peaked at 20 GiB as one expression), Spark slowly
         part = materialize(dataset.con, part, f"_churnlab_features_{b.name}")
         parts.append((part, outputs))
+    con = dataset.con
     if len(parts) > _CHUNK:
         # in chunks of builders first: each left join copies the row built so far, so one
         # chain of 30 joins copies the early columns 30 times
         parts = [
             (
-                materialize(dataset.con, _assemble(keys, chunk), f"_churnlab_features_chunk_{i}"),
+                materialize(
+                    con, _assemble(con, observations, chunk, KEYS), f"_churnlab_features_chunk_{i}"
+                ),
                 [f for _, outputs in chunk for f in outputs],
             )
             for i, chunk in enumerate(parts[j : j + _CHUNK] for j in range(0, len(parts), _CHUNK))
         ]
-    return _assemble(observations, parts).order_by(KEYS), chosen
+    return _assemble(con, observations, parts).order_by(KEYS), chosen
 
 
 _CHUNK = 8
 
 
-def _assemble(base: ir.Table, parts: list) -> ir.Table:
-    """``base`` left-joined with every part, each feature's nulls filled: one chain of left
-    joins and one projection (a projection per join costs Ibis a re-derivation of every
-    column so far: seconds per build with 30 builders)."""
+def _assemble(con: Any, base: ir.Table, parts: list, columns: list[str] | None = None) -> ir.Table:
+    """``base`` (its ``columns``, default all) left-joined on the keys with every part, each
+    feature's nulls filled.
+
+    Where ``base`` and the parts are tables of the engine (materialized, as
+    :func:`build_features` makes them), one SQL query built with sqlglot (names quoted as
+    identifiers, fills as literals): Ibis's join chain re-derives every column through every
+    join, 0.3 s of a 3.5 s build on the 1,500-account simulation. Otherwise one chain of Ibis
+    left joins and one projection."""
+    columns = list(base.columns) if columns is None else columns
+    names = [_table_name(t) for t in (base, *(part for part, _ in parts))]
+    if None not in names and con.name in ("duckdb", "pyspark"):
+        return con.sql(_assembly_sql(names, columns, parts).sql(dialect=con.dialect))
+    return _joined(base, parts, columns)
+
+
+def _joined(base: ir.Table, parts: list, columns: list[str]) -> ir.Table:
+    """:func:`_assemble` as Ibis expressions: one chain of left joins and one projection (a
+    projection per join costs Ibis a re-derivation of every column so far)."""
     table = base
     for part, _ in parts:
         table = table.left_join(part, [base[k] == part[k] for k in KEYS])
-    columns = {c: base[c] for c in base.columns}
+    values = {c: base[c] for c in columns}
     for part, outputs in parts:
-        columns.update(
+        values.update(
             {
                 f.name: part[f.name] if f.fill is None else part[f.name].fill_null(f.fill)
                 for f in outputs
             }
         )
-    return table.select(**columns)
+    return table.select(**values)
+
+
+def _table_name(table: ir.Table) -> str | None:
+    """The name of an engine table (a materialized one), else None."""
+    op = table.op()
+    return op.name if isinstance(op, ops.DatabaseTable) else None
+
+
+def _assembly_sql(names: list[str], columns: list[str], parts: list) -> sge.Select:
+    """``SELECT`` the base's ``columns`` and every part's features (nulls filled) ``FROM``
+    the base ``LEFT JOIN`` each part on the keys; ``names``: the base's and the parts'
+    tables."""
+    alias = [f"t{i}" for i in range(len(names))]
+    select = [sg.column(c, table=alias[0], quoted=True).as_(c, quoted=True) for c in columns]
+    for i, (_, outputs) in enumerate(parts, start=1):
+        for f in outputs:
+            value = sg.column(f.name, table=alias[i], quoted=True)
+            if f.fill is not None:
+                value = sge.Coalesce(this=value, expressions=[sge.convert(f.fill)])
+            select.append(value.as_(f.name, quoted=True))
+    query = sg.select(*select).from_(sg.table(names[0], quoted=True).as_(alias[0]))
+    for i in range(1, len(names)):
+        on = sg.and_(
+            *[
+                sg.column(k, table=alias[0], quoted=True).eq(
+                    sg.column(k, table=alias[i], quoted=True)
+                )
+                for k in KEYS
+            ]
+        )
+        query = query.join(sg.table(names[i], quoted=True).as_(alias[i]), on=on, join_type="left")
+    return query
 
 
 def write_table(dataset: Dataset, table: ir.Table, out: str | Path) -> Path:

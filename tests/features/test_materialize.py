@@ -28,6 +28,9 @@ def test_materialize_keeps_the_expression_types():
     # DuckDB sums BIGINT into HUGEINT; the table keeps Ibis's int64
     summed = materialize(con, t.group_by("k").agg(s=t.n.sum()), "_churnlab_sum")
     assert summed.schema() == ibis.schema({"k": "int64", "s": "int64"})
+    # the schema handed back without asking DuckDB again is the one its catalogue holds
+    assert summed.schema() == con.table("_churnlab_sum").schema()
+    assert con.execute(summed.order_by("k")).to_dict("list") == {"k": [1, 2], "s": [11, 7]}
 
 
 def test_parts_joined_in_sql_equal_the_ibis_join(tmp_path):

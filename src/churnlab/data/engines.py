@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import sqlglot as sg
 
 from churnlab.config import threads
@@ -57,10 +58,15 @@ def materialize(con: Any, expr: ibis.Table, name: str) -> ibis.Table:
         # a temporary table once more after computing it (a tenth of a feature build); the
         # replaced table is dropped only once the new one exists, so ``expr`` may read it
         fresh = f"{name}__{next(_FRESH)}"
-        con.create_table(fresh, expr, temp=True)
-        con.drop_table(name, force=True)
-        con.raw_sql(f"ALTER TABLE {_ident(fresh)} RENAME TO {_ident(name)}")
-        return con.table(name)
+        made = con.create_table(fresh, expr, temp=True)
+        con.raw_sql(
+            f"DROP TABLE IF EXISTS {_ident(name)}; ALTER TABLE {_ident(fresh)} RENAME TO {_ident(name)}"
+        )
+        # the renamed table has the schema DuckDB just reported for it: not asked for again
+        # (one catalogue query per table, about 3% of a feature build)
+        return ops.DatabaseTable(
+            name, schema=made.schema(), source=con, namespace=ops.Namespace()
+        ).to_expr()
     if con.name == "pyspark":
         # the query as a view of its own first (Ibis registers the in-memory tables it reads),
         # its rows then checkpointed under ``name``

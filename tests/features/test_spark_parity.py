@@ -59,14 +59,19 @@ def test_duckdb_and_spark_give_equal_features_on_simulated_data(spark, tmp_path)
 
 
 def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
-    path = write_frames(tiny_frames(), tmp_path / "tiny")
+    frames = tiny_frames()
+    # a type named in another script and with punctuation: its columns are quoted alike
+    export = "Экспорт «PDF»"
+    frames["events"]["event_type"] = frames["events"].event_type.replace("export", export)
+    path = write_frames(frames, tmp_path / "tiny")
     # session-start events, per-session ratios, a kept type the data lacks
     vocab = Vocabulary(
-        types=("login", "create_report", "export", "absent"),
+        types=("login", "create_report", export, "absent"),
         roles={"session_start": ("login",)},
     )
     duck = _table(path, "duckdb", ["2024-04-15"], 30, vocab, "2024-07-01")
     spk = _table(path, "spark", ["2024-04-15"], 30, vocab, "2024-07-01")
+    assert {"n_экспорт_pdf_30d", "days_since_экспорт_pdf"} <= set(duck.columns)
     _assert_equal(duck, spk)
 
 

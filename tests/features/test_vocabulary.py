@@ -12,7 +12,7 @@ from churnlab.config import SpecError, parse_events, parse_spec
 from churnlab.data import Vocabulary, VocabularyError, fit_vocabulary, load_dataset
 from churnlab.data.dataset import Dataset
 from churnlab.features import FeatureSpec, build_features, build_observations, catalogue
-from churnlab.features.builtin.event_types import slug, type_slugs
+from churnlab.features.builtin.event_types import quoted, slug, type_slugs
 from churnlab.features.cube import sessions_expr
 from tests.conftest import add_events_mapping, tiny_frames, write_frames
 
@@ -82,6 +82,22 @@ def test_names_are_derived_from_event_types():
     assert slug("Ad View (video)") == "ad_view_video" and slug("3d-print") == "t_3d_print"
     assert slug("x" * 80) == "x" * 32 and slug("!!!") == "type"
     assert list(type_slugs(["Like", "like", "LIKE!"]).values()) == ["like", "like_2", "like_3"]
+    # a log in another language keeps readable names: accents of Latin letters dropped, letters
+    # of other scripts kept with their marks (they were all underscores, then "type", "type_2")
+    assert slug("Vidéo vue") == "video_vue" and slug("Straße") == "strasse"
+    assert (
+        slug("Ürün görüntüleme") == "urun_goruntuleme"
+        and slug("\uff30\uff2c\uff21\uff39") == "play"
+    )
+    assert slug("Просмотр видео") == "просмотр_видео" and slug("ビデオ再生") == "ビデオ再生"
+    assert list(type_slugs(["Play", "Pläy", "再生", "再生!"]).values()) == [
+        "play",
+        "play_2",
+        "再生",
+        "再生_2",
+    ]
+    # reasons quote a long type cut short, braces escaped for the template
+    assert quoted("x" * 120) == "'" + "x" * 39 + "…'" and quoted("{a}") == "'{{a}}'"
 
 
 def test_a_log_of_account_id_ts_and_event_type_gets_sessions_onboarding_and_per_type(tmp_path):

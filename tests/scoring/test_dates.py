@@ -4,6 +4,10 @@ range, nothing written, user text printed as given)."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -81,3 +85,22 @@ def test_an_empty_feature_table_is_refused(trained, tmp_path):
     blank.write_text("")
     res = runner.invoke(app, ["score", "--model", trained.uri, "--features", str(blank)])
     assert res.exit_code == 1 and f"feature table {blank} is an empty file" in res.output
+
+
+def test_without_an_as_of_date_scoring_uses_the_last_midnight_of_the_data(trained, tmp_path):
+    """A dataset that names no end of observation ends at its latest event, in the middle of a
+    day: scoring without --as-of uses that day's midnight (the partial day left out, features
+    read whole days) instead of refusing a date the user never gave."""
+    data = tmp_path / "data"
+    shutil.copytree(trained.data, data)
+    manifest = json.loads((data / "dataset.json").read_text())
+    del manifest["observed_until"]
+    (data / "dataset.json").write_text(json.dumps(manifest))
+    end = load_dataset(data).observed_until
+    assert end != end.normalize()  # the latest event is not at midnight: the case is real
+    out = tmp_path / "scores.csv"
+    res = runner.invoke(
+        app, ["score", "--model", trained.uri, "--data", str(data), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(out).cutoff.unique().tolist() == [str(end.date())]

@@ -47,7 +47,9 @@ def score(
     data: Annotated[Path | None, typer.Option(help="event dataset folder (raw data)")] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="score accounts active on this date (default: data's end)"),
+        typer.Option(
+            "--as-of", help="score accounts active on this date (default: the data's last day)"
+        ),
     ] = None,
     features: Annotated[
         Path | None, typer.Option(help="score a prepared feature table instead of raw data")

@@ -19,6 +19,7 @@ from churnlab.features.observations import (
     build_observations,
     cutoff_range,
     days_between,
+    default_as_of,
     parse_cutoffs,
 )
 from churnlab.features.registry import (
@@ -58,6 +59,7 @@ __all__ = [
     "catalogue_markdown",
     "cutoff_range",
     "days_between",
+    "default_as_of",
     "default_refs",
     "driver_map",
     "feature_builder",

@@ -160,13 +160,14 @@ def build_observations(
     ).order_by(["cutoff", "account_id"])
 
 
-def active_accounts(dataset: Dataset, as_of: pd.Timestamp | str) -> ir.Table:
+def active_accounts(dataset: Dataset, as_of: pd.Timestamp | str | None = None) -> ir.Table:
     """Scoring observations: every account active at ``as_of`` as (account_id, cutoff, mrr).
 
     The same activity rule as :func:`build_observations` (a subscription in force at the cutoff,
     signup before it), without labels: at scoring time the future is unknown. ``as_of`` may be
-    the data's end of observation itself (features read only rows before it)."""
-    cutoff = as_of_date(as_of)
+    the data's end of observation itself (features read only rows before it); without one,
+    :func:`default_as_of`."""
+    cutoff = default_as_of(dataset) if as_of is None else as_of_date(as_of)
     end, first = dataset.observed_until, dataset.first_signup()
     if end is not None and cutoff > end:
         raise ChurnlabError(
@@ -183,6 +184,16 @@ def active_accounts(dataset: Dataset, as_of: pd.Timestamp | str) -> ir.Table:
         .select("account_id", "cutoff", mrr=ibis._.mrr.cast("float64"))
         .order_by(["cutoff", "account_id"])
     )
+
+
+def default_as_of(dataset: Dataset) -> pd.Timestamp:
+    """The day scoring uses when none is given: the last midnight at or before the data's end of
+    observation. Features read whole days before it, so an end in the middle of a day (the
+    latest event's time, where the dataset names no end) leaves that partial day out rather
+    than counting it as a whole one."""
+    if dataset.observed_until is None:
+        raise ChurnlabError("the data has no end of observation: give the as-of date")
+    return pd.Timestamp(dataset.observed_until).normalize()
 
 
 def as_of_date(value: pd.Timestamp | str) -> pd.Timestamp:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from churnlab.data import load_dataset
-from churnlab.features import active_accounts, default_refs, feature_frame
+from churnlab.features import active_accounts, default_as_of, default_refs, feature_frame
 from churnlab.features.population import describe_population, extra_builders, population_mask
 from churnlab.model import ChurnModel
 from churnlab.scoring.check import ScoringError
@@ -23,7 +23,7 @@ def build_scoring_features(
     as_of: str | pd.Timestamp | list | None = None,
     engine: str = "duckdb",
 ) -> pd.DataFrame:
-    """Point-in-time features at ``as_of`` (default: the data's end of observation) for every
+    """Point-in-time features at ``as_of`` (default: :func:`~churnlab.features.default_as_of`, the data's last day) for every
     account active then, with the builders and parameters recorded in the model's feature spec
     (the training code path). A list of dates builds every date's accounts in one pass (one
     row per account and date, ``cutoff`` the date)."""
@@ -41,7 +41,7 @@ def build_scoring_features(
         )
     ds = load_dataset(data, engine=engine)
     dates = as_of if isinstance(as_of, list | tuple) else [as_of]
-    dates = [ds.observed_until if d is None else d for d in dates]
+    dates = [default_as_of(ds) if d is None else d for d in dates]
     try:
         parts = [active_accounts(ds, d) for d in dates]
     except ValueError as exc:

@@ -37,7 +37,7 @@ def spark_features(loaded: LoadedModel, data: str | Path, as_of: Any) -> Any:
         raise ScoringError("--engine spark scores event data; this model uses a customer table")
     ds = load_dataset(data, engine="spark")
     try:
-        obs = active_accounts(ds, ds.observed_until if as_of is None else as_of)
+        obs = active_accounts(ds, as_of)
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
     extra = extra_builders(spec.population, {b.name for b in spec.builders})

@@ -1,9 +1,10 @@
 """Engagement per event type: one set of features for every type of the fitted vocabulary.
 
 The types are the dataset's own (``churnlab validate`` lists them), fitted on the training rows
-(:mod:`churnlab.data.vocabulary`). Column names come from the type: lowercased, every run of
-other characters than ``a-z0-9`` turned into ``_``, at most 32 characters, made unique with a
-numeric suffix. All of them read the activity cube (:mod:`churnlab.features.cube`).
+(:mod:`churnlab.data.vocabulary`). Column names come from the type (:func:`slug`): case-folded,
+accents dropped from Latin letters, letters and digits of every script kept, every other run
+of characters turned into ``_``, at most 32 characters, made unique with a numeric suffix. All
+of them read the activity cube (:mod:`churnlab.features.cube`).
 
 Formulas (``n_t(w)``: events of type ``t`` in the last ``w`` days):
 
@@ -22,6 +23,7 @@ Formulas (``n_t(w)``: events of type ``t`` in the last ``w`` days):
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 
 import ibis
@@ -46,11 +48,26 @@ RECENCY_CAP = float(RECENCY_DAYS)
 
 
 def slug(name: str) -> str:
-    """``"Ad View (video)"`` -> ``"ad_view_video"``: a column-name stem for an event type."""
-    s = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")[:MAX_NAME].strip("_")
+    """A column-name stem for an event type: ``"Ad View (video)"`` -> ``"ad_view_video"``,
+    ``"Vidéo vue"`` -> ``"video_vue"``, ``"Straße"`` -> ``"strasse"``, ``"Просмотр"`` ->
+    ``"просмотр"``, ``"再生"`` -> ``"再生"`` (an event log in any language keeps readable
+    names, never a row of underscores)."""
+    s = re.sub(r"[\W_]+", "_", _fold(str(name))).strip("_")[:MAX_NAME].strip("_")
     if not s:
         return "type"
     return f"t_{s}"[:MAX_NAME] if s[0].isdigit() else s
+
+
+def _fold(text: str) -> str:
+    """Case-folded, compatibility forms unified (full-width letters are ASCII ones), and the
+    accents of Latin letters dropped (``é`` is ``e``); the marks of other scripts are part of
+    their letters (``ビ`` stays ``ビ``, ``й`` stays ``й``) and are kept."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKD", text.casefold()):
+        if unicodedata.combining(ch) and out and out[-1].isascii():
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def type_slugs(types: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -73,9 +90,16 @@ def _unclash(features: list[Feature]) -> list[Feature]:
     return [replace(f, name=f"{f.name}_by_type") if f.name in taken else f for f in features]
 
 
+REASON_NAME = 40  # characters of an event type a reason quotes (a longer one is cut with "…")
+
+
 def quoted(event_type: str) -> str:
-    """An event type as reasons name it: in quotes, braces escaped for the template."""
-    return f"'{literal(event_type)}'"
+    """An event type as reasons name it: in quotes, at most :data:`REASON_NAME` characters,
+    braces escaped for the template."""
+    text = str(event_type)
+    if len(text) > REASON_NAME:
+        text = text[: REASON_NAME - 1].rstrip() + "…"
+    return f"'{literal(text)}'"
 
 
 def _activity_features(vocabulary: Vocabulary) -> list[Feature]:

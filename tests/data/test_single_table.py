@@ -36,6 +36,31 @@ def test_labels_numbers_and_blanks(tmp_path):
     assert ds.roles == {"id": "customerID", "label": "Churn", "duration": "tenure"}
 
 
+def test_numbers_written_for_people_are_read_as_numbers(tmp_path):
+    """Currency symbols, thousands separators, percent signs and accounting negatives, as CRM
+    exports write them, are numbers (and a notice names those columns); a column whose values
+    could mean two things (decimal commas, percent beside plain numbers) stays text."""
+    text = (
+        "id,monthly,total,satisfaction,refund,euro,decimal_comma,mixed,code,Churn\n"
+        '1,$55.09,"2,644.32",93%,(12.00),12.00 €,"12,5",93%,0001-A,Yes\n'
+        '2,"$1,234.50",234.84,7 %,5.00,-€3,"3,75",0.5,0002-B,No\n'
+        "3,, ,,,,,,0003-C,No\n"
+    )
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="Churn")
+    df = ds.con.execute(ds["customers"]).set_index("id")
+    assert df.monthly.tolist()[:2] == [55.09, 1234.5] and pd.isna(df.monthly.iloc[2])
+    assert df.total.tolist()[:2] == [2644.32, 234.84] and pd.isna(df.total.iloc[2])
+    assert df.satisfaction.tolist()[:2] == [0.93, 0.07]
+    assert df.refund.tolist()[:2] == [-12.0, 5.0] and df.euro.tolist()[:2] == [12.0, -3.0]
+    for col in ("decimal_comma", "mixed", "code"):
+        assert pd.api.types.is_string_dtype(df[col]), col
+    assert ds.notices == [
+        "column(s) ['monthly', 'total', 'satisfaction', 'refund', 'euro']: numbers written with "
+        "currency symbols, thousands separators or percent signs are read as numbers (93% as "
+        "0.93, (12.00) as -12)"
+    ]
+
+
 def test_numbers_are_read_the_same_by_the_fast_cast_and_the_careful_way(tmp_path):
     """Clean columns take pyarrow's cast, the rest pandas' careful way; a column reads as it
     did before the fast cast: padded numbers as numbers, "nan" or any word as text."""

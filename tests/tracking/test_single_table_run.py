@@ -26,7 +26,7 @@ def _crm(path, n=1500, seed=0):
             "customerID": [f"C{i:05d}" for i in range(n)],
             "Contract": contract,
             "tenure": tenure,
-            "TotalCharges": charges,
+            "TotalCharges": [f"${c:,.2f}" for c in charges],  # as a CRM writes money
             "Churn": churn,
         }
     ).to_csv(path, index=False, sep="\t")
@@ -87,6 +87,31 @@ def test_single_table_run_records_choices_beside_the_chosen_store(tmp_path, monk
     assert {f"lightgbm=={installed('lightgbm')}", f"mlflow=={installed('mlflow')}"} <= set(reqs)
     check = environment.warn_dependency_requirement_mismatches
     assert check.__module__ == "mlflow.utils.requirements_utils"
+    _scores_the_table_as_it_stands(out, project / "crm.tsv", tmp_path)
+
+
+def _scores_the_table_as_it_stands(out: dict, table: Path, tmp_path: Path) -> None:
+    """The table trained on scores unchanged (its own id column, money as written): the test
+    rows get the probabilities the run recorded for them."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    scores_path = tmp_path / "scores.csv"
+    res = CliRunner().invoke(
+        app,
+        ["score", "--model", f"models:/{out['model_name']}/{out['model_version']}",
+         "--features", str(table), "--out", str(scores_path)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    scores = pd.read_csv(scores_path)
+    assert len(scores) == 1500 and scores.account_id.is_unique
+    client = mlflow.tracking.MlflowClient()
+    path = client.download_artifacts(out["run_id"], "predictions/test.json", str(tmp_path))
+    recorded = pd.DataFrame(**json.loads(Path(path).read_text()))
+    merged = recorded.merge(scores, on="account_id")
+    assert len(merged) == len(recorded) > 100
+    np.testing.assert_allclose(merged.p_churn, merged.p, rtol=1e-6)
 
 
 def test_train_tune_runs_a_quick_study_then_fits_with_the_best_params(tmp_path, monkeypatch):

@@ -5,7 +5,12 @@ from churnlab.data.engines import connect, materialize, spark_session
 from churnlab.data.load import load_dataset, load_source, read_raw
 from churnlab.data.schema import TABLES, Column, TableSchema
 from churnlab.data.simulate import SimulationParams, simulate
-from churnlab.data.single_table import duration_unit_notice, load_customer_table, map_label
+from churnlab.data.single_table import (
+    duration_unit_notice,
+    load_customer_table,
+    map_label,
+    read_customer_rows,
+)
 from churnlab.data.vocabulary import (
     Vocabulary,
     VocabularyError,
@@ -37,6 +42,7 @@ __all__ = [
     "load_source",
     "map_label",
     "materialize",
+    "read_customer_rows",
     "read_raw",
     "simulate",
     "spark_session",

@@ -167,7 +167,8 @@ def _clean_numbers(col: pd.Series) -> pd.Series | None:
 
 
 def _parse_numeric_text(col: pd.Series) -> pd.Series | None:
-    """Numbers stored as text (blanks as missing) as floats, or None if the column is not numeric."""
+    """Numbers stored as text (blanks as missing) as floats, or None if the column is not numeric.
+    Numbers written for people (``$1,234.50``, ``93%``) are read by :func:`formatted_numbers`."""
     if col.isna().all():
         return None
     clean = _clean_numbers(col)
@@ -182,8 +183,47 @@ def _parse_numeric_text(col: pd.Series) -> pd.Series | None:
         return None
     parsed = pd.to_numeric(text, errors="coerce")
     if parsed[text.notna()].isna().any():
-        return None
+        return formatted_numbers(text)
     return parsed.astype("float64")
+
+
+CURRENCY_SYMBOLS = "$€£¥₹"
+# a number as a spreadsheet or CRM export writes it: a sign, a currency symbol before or after,
+# digits with or without thousands separators (groups of three), decimals
+_WRITTEN = (
+    rf"^(?P<sign>[-+])?\s*[{CURRENCY_SYMBOLS}]?\s*(?P<inner>[-+])?\s*"
+    r"(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)"
+    rf"\s*[{CURRENCY_SYMBOLS}]?$"
+)
+
+
+def formatted_numbers(text: pd.Series) -> pd.Series | None:
+    """A text column whose every value is a number written for people, as floats; else None.
+
+    Read: a currency symbol before or after the number (``$1,234.50``, ``12.00 €``, ``-$5``),
+    thousands separators in groups of three (``2,644.32``), percent signs (``93%`` is 0.93;
+    then every value must carry one), accounting negatives (``(12.00)`` is -12). Commas are
+    thousands separators: a column with decimal commas (``12,5``) stays text. Missing values
+    (NA) stay missing."""
+    present = text.dropna().astype("string").str.strip()
+    if present.empty:
+        return None
+    percent = present.str.endswith("%")
+    if percent.any() and not percent.all():
+        return None  # "93%" beside "0.5": which scale is meant is a guess
+    body = present.str.removesuffix("%").str.strip() if percent.all() else present
+    accounting = body.str.startswith("(") & body.str.endswith(")")
+    body = body.where(~accounting, body.str.slice(1, -1))
+    parts = body.str.extract(_WRITTEN)
+    if parts.number.isna().any() or (parts.sign.notna() & parts.inner.notna()).any():
+        return None
+    values = pd.to_numeric(parts.number.str.replace(",", "", regex=False)).astype("float64")
+    minus = (parts.sign.fillna("") + parts.inner.fillna("")).to_numpy(dtype=object) == "-"
+    negative = accounting.to_numpy(dtype=bool) | minus
+    values = values.where(~negative, -values)
+    if percent.all():
+        values = values / 100.0
+    return values.reindex(text.index).astype("float64")
 
 
 def _row_examples(df: pd.DataFrame, mask: pd.Series, id_col: str, col: str) -> tuple[str, ...]:
@@ -236,7 +276,7 @@ def load_customer_table(
     if problems:
         raise DataValidationError(src, problems)
 
-    _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    formatted = _parse_attributes(out, skip=(id_col, label_col, duration_col))
     problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
     if problems:
         raise DataValidationError(src, problems)
@@ -254,9 +294,47 @@ def load_customer_table(
         source=src,
         kind="customers",
         roles={"id": id_col, "label": label_col, "duration": duration_col},
-        notices=[notice] if notice else [],
+        notices=[n for n in (notice, formatted_notice(formatted)) if n],
         manifest={"duration_unit": duration_unit} if duration_col is not None else {},
     )
+
+
+def read_customer_rows(
+    path: str | Path, roles: dict[str, str | None], columns: list[str], encoding: str = "utf-8"
+) -> pd.DataFrame:
+    """The rows of a customer table to score with a model trained on such a table, read and
+    parsed as training read its own (numbers written for people included): the id column as
+    ``account_id``, the MRR column (where the model has one) as ``mrr``, then ``columns``. The
+    label column may be absent; the table the model was trained on scores as it stands."""
+    path = Path(path)
+    df = _read(path, encoding).reset_index(drop=True)
+    id_col, mrr_col = roles["id"], roles.get("mrr")
+    # a table already in churnlab's shape (the id as account_id, MRR as mrr) scores too
+    if id_col not in df.columns and "account_id" in df.columns:
+        id_col = "account_id"
+    if mrr_col and mrr_col not in df.columns and "mrr" in df.columns:
+        mrr_col = "mrr"
+    wanted = [id_col, *([mrr_col] if mrr_col else []), *columns]
+    missing = [c for c in dict.fromkeys(wanted) if c not in df.columns]
+    if missing:
+        raise DataValidationError(
+            str(path),
+            [Problem(TABLE, None, f"missing column(s) {missing} that the model reads")],
+        )
+    if df.empty:
+        raise UnreadableTableError(str(path), "has a header line but no rows: nothing to score")
+    problems = _id_problems(df, id_col)
+    if problems:
+        raise DataValidationError(str(path), problems)
+    out = df[list(dict.fromkeys(wanted))].copy()
+    _parse_attributes(out, skip=(id_col,))
+    rows = pd.DataFrame(
+        {
+            "account_id": out[id_col],
+            "mrr": out[mrr_col].astype("float64") if mrr_col else np.nan,
+        }
+    )
+    return pd.concat([rows, out[columns]], axis=1)
 
 
 def _missing_role_columns(
@@ -381,11 +459,32 @@ def _infinite_attributes(
     return problems
 
 
-def _parse_attributes(out: pd.DataFrame, skip: tuple[str | None, ...]) -> None:
-    """In place: text attribute columns become floats when numeric, pandas strings otherwise."""
+def _parse_attributes(out: pd.DataFrame, skip: tuple[str | None, ...]) -> list[str]:
+    """In place: text attribute columns become floats when numeric, pandas strings otherwise.
+    Returns the columns read from numbers written for people (:func:`formatted_numbers`)."""
+    formatted = []
     for col in out.columns:
         if col in skip:
             continue
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             parsed = _parse_numeric_text(out[col])
+            if parsed is not None and _written_for_people(out[col]):
+                formatted.append(col)
             out[col] = parsed if parsed is not None else out[col].astype("string")
+    return formatted
+
+
+def _written_for_people(col: pd.Series) -> bool:
+    """Whether a text column parsed as numbers carried currency, separators or percent signs."""
+    present = col.dropna().astype("string")
+    return bool(present.str.contains(f"[,%()\\{''.join(CURRENCY_SYMBOLS)}]", regex=True).any())
+
+
+def formatted_notice(columns: list[str]) -> str | None:
+    """The notice naming the columns read from numbers written for people."""
+    if not columns:
+        return None
+    return (
+        f"column(s) {columns}: numbers written with currency symbols, thousands separators or "
+        "percent signs are read as numbers (93% as 0.93, (12.00) as -12)"
+    )

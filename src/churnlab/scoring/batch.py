@@ -28,7 +28,7 @@ from churnlab.evaluation.profiles import batch_profile
 from churnlab.features.population import describe_population
 from churnlab.files import atomic_file, check_writable
 from churnlab.model import UpliftModel
-from churnlab.scoring.features import build_scoring_features, in_population, read_feature_table
+from churnlab.scoring.features import build_scoring_features, in_population, read_scoring_table
 from churnlab.scoring.load import LoadedModel, ScoringError, load_model
 from churnlab.scoring.uplift import ContactPolicy, add_decisions, decision_summary
 from churnlab.tracking import ModelRef, log_scoring_run
@@ -175,7 +175,9 @@ def score_job(
         seconds.update(seconds_spark)
     else:
         if features is not None:
-            frame = in_population(loaded.model, read_feature_table(features), f"rows of {features}")
+            frame = in_population(
+                loaded.model, read_scoring_table(loaded.model, features), f"rows of {features}"
+            )
             source = str(features)
         else:
             frame = build_scoring_features(loaded.model, data, as_of)

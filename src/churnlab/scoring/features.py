@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnlab.data import load_dataset
+from churnlab.data import load_dataset, read_customer_rows
 from churnlab.features import active_accounts, default_as_of, default_refs, feature_frame
 from churnlab.features.population import describe_population, extra_builders, population_mask
 from churnlab.model import ChurnModel
@@ -87,6 +87,19 @@ def in_population(model: ChurnModel, frame: pd.DataFrame, what: str) -> pd.DataF
         len(frame),
     )
     return frame.loc[keep].reset_index(drop=True)
+
+
+def read_scoring_table(model: ChurnModel, path: str | Path) -> pd.DataFrame:
+    """The rows ``score --features FILE`` scores. For a model trained on a single customer
+    table, the table as the user keeps it (its own id and MRR columns, numbers written as
+    training read them: the file trained on scores unchanged); else a prepared feature table."""
+    spec = model.feature_spec
+    if spec.kind != "customers" or not spec.roles.get("id"):
+        return read_feature_table(path)
+    if not Path(path).exists():
+        raise ScoringError(f"customer table {path} not found")
+    columns = [c for c in model.input_columns() if c not in ("account_id", "mrr")]
+    return read_customer_rows(path, spec.roles, columns)
 
 
 def read_feature_table(path: str | Path) -> pd.DataFrame:

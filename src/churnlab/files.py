@@ -19,8 +19,8 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,6 +92,18 @@ def _temp_prefix(out: Path) -> str:
     return f"{TEMP_PREFIX}.{os.getpid()}.{out.name}."
 
 
+def _temp_names(out: Path, suffix: str = "") -> Iterator[Path]:
+    """Fresh temporary names beside ``out`` (this process's id, a random part).
+
+    The caller takes a name *before* it creates the file or folder (``O_EXCL``/``mkdir``, the
+    next name if it exists), so that a Ctrl-C or SIGTERM at any moment finds the name to
+    remove: with ``mkstemp`` a signal arriving between the creation and the return of the
+    name (a loaded machine stalls a process anywhere) left a temp file nobody removed."""
+    for _ in range(100):
+        yield out.parent / f"{_temp_prefix(out)}{secrets.token_hex(6)}{suffix}"
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(out.parent))
+
+
 @contextmanager
 def atomic_file(out: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """A temporary path beside ``out`` to write to; renamed onto ``out`` when the block ends
@@ -105,12 +117,15 @@ def atomic_file(out: str | Path, suffix: str | None = None) -> Iterator[Path]:
     clean_stale_temps(out.parent)
     suffix = out.suffix if suffix is None else suffix
     tmp: Path | None = None
-    try:  # from the moment the temp file exists: Ctrl-C or SIGTERM any time after removes it
-        fd, name = tempfile.mkstemp(prefix=_temp_prefix(out), suffix=suffix, dir=out.parent)
-        tmp = Path(name)
-        os.close(fd)
+    try:  # Ctrl-C or SIGTERM at any moment, even as the file is being created, removes it
+        for tmp in _temp_names(out, suffix):
+            try:
+                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                break
+            except FileExistsError:
+                tmp = None
         yield tmp
-        # mkstemp makes the file private; the result gets the permissions a new file would
+        # the temp file is private; the result gets the permissions a new file would
         tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, out)
     except BaseException:
@@ -169,11 +184,18 @@ def temp_folder(out: str | Path, force: bool = False) -> Iterator[Path]:
     out = check_replaceable(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(out.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(out), dir=out.parent))
-    try:
+    tmp: Path | None = None
+    try:  # named before it is made, as in atomic_file: an interrupt never leaves it behind
+        for tmp in _temp_names(out):
+            try:
+                tmp.mkdir(mode=0o700)
+                break
+            except FileExistsError:
+                tmp = None
         yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def replace_folder(src: str | Path, dst: str | Path, force: bool = False) -> Path:
@@ -187,7 +209,7 @@ def replace_folder(src: str | Path, dst: str | Path, force: bool = False) -> Pat
     )
     mode = 0o777 & ~_umask()
     for folder in [src, *(p for p in src.rglob("*") if p.is_dir())]:
-        folder.chmod(mode)  # mkdtemp made it private
+        folder.chmod(mode)  # temp_folder made it private
     old = None
     if dst.exists():
         old = dst.with_name(f"{_temp_prefix(dst)}old")

@@ -64,3 +64,34 @@ def test_signals_during_the_features_write(project, tiny_sim):
     assert done.returncode == 0, done.stderr
     assert _temps(folder) == [live]
     assert not_ours.exists() and (folder / "catalogue.json").exists()
+
+
+def test_an_interrupt_just_as_a_temp_file_or_folder_is_created_leaves_nothing(
+    tmp_path, monkeypatch
+):
+    """The race the signal test above hit once in CI, made deterministic: Ctrl-C (or SIGTERM,
+    raised as the same exception) arriving right after the temp file or folder exists, before
+    its name reached the code that cleans up. Nothing is left, and nothing is written."""
+    import pytest
+
+    from churnlab import files
+
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def open_then_interrupt(path, flags, mode=0o777, *args, **kwargs):
+        os.close(real_open(path, flags, mode, *args, **kwargs))
+        raise KeyboardInterrupt
+
+    def mkdir_then_interrupt(path, mode=0o777, *args, **kwargs):
+        real_mkdir(path, mode, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), files.atomic_file(tmp_path / "scores.csv"):
+        pass
+    monkeypatch.setattr(os, "open", real_open)
+    monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), files.temp_folder(tmp_path / "models"):
+        pass
+    monkeypatch.setattr(os, "mkdir", real_mkdir)
+    assert list(tmp_path.iterdir()) == []

@@ -71,7 +71,10 @@ class Validator:
         return {k: int(v) for k, v in self._aggregate(table, self._counts(conds)).items()}
 
     def _key_cols(self, schema: TableSchema) -> list[str]:
-        return list(schema.key) if schema.key else ["account_id"]
+        """The columns that point at a row in examples: the table's key; for a table without
+        one (events, surveys), the account and the row's time, so that five examples of one
+        account are five rows the user can find, not one id five times."""
+        return list(schema.key) if schema.key else ["account_id", *schema.timestamp_columns[:1]]
 
     # -- steps ---------------------------------------------------------------------------------
     def run(self) -> dict[str, ir.Table]:

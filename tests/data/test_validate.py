@@ -210,3 +210,17 @@ def test_latin1_csv_in_a_folder_is_named_and_read_with_its_encoding(tmp_path):
     (folder / "dataset.json").write_text(json.dumps({"encoding": "latin-1"}))
     ds = load_dataset(folder)  # every command reads the folder alike
     assert "pymé" in set(ds.con.execute(ds["accounts"])["segment"])
+
+
+def test_examples_of_event_rows_name_their_time():
+    """Events have no key: an example names the account and the row's time, so that examples
+    of one account are rows the user can find, not the same id repeated."""
+    import tempfile
+    from pathlib import Path
+
+    frames = tiny_frames()
+    frames["events"].loc[[0, 1], "event_type"] = None  # two rows of account 1
+    problems = _problems(Path(tempfile.mkdtemp()), frames)
+    examples = _find(problems, "events", "event_type").examples
+    assert len(examples) == 2 and len(set(examples)) == 2
+    assert all(e.startswith("account_id=1 ts=") and "event_type=null" in e for e in examples)

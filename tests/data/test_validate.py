@@ -178,6 +178,23 @@ def test_integer_ids_stored_as_text_join_integer_ids(tmp_path):
     assert ds.summary()["accounts"] == 3
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_ids_with_leading_zeros_stay_as_written(tmp_path, fmt):
+    """Customer numbers like 00123 are text, not the integer 123: features (and so scores)
+    carry the ids the user's own systems use. Plain whole numbers still become integers."""
+    from churnlab.features import build_features, build_observations
+
+    frames = tiny_frames()
+    for name in ("accounts", "subscriptions", "events", "tickets", "surveys"):
+        frames[name]["account_id"] = frames[name]["account_id"].map(lambda i: f"{i:05d}")
+    ds = load_dataset(write_frames(frames, tmp_path / "ds", fmt), observed_until=END)
+    assert ds["accounts"].account_id.type().is_string()
+    assert ds.summary()["accounts"] == 3 and ds.summary()["churned_accounts"] == 1
+    obs = build_observations(ds, ["2024-04-15"], 30)
+    table, _ = build_features(ds, obs, names=["activity_windows"])
+    assert sorted(ds.con.execute(table).account_id) == ["00001", "00002", "00003"]
+
+
 def test_duckdb_file_source(tmp_path):
     import duckdb
 

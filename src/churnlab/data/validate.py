@@ -255,13 +255,16 @@ class Validator:
             self._problem(schema.name, ",".join(schema.key), f"{n_dup} duplicate key(s)", ex)
 
     def _integer_ids(self, schema: TableSchema, raw: ir.Table) -> ir.Table:
-        """Text ids that are all whole numbers (as CSV gives them) become integers."""
+        """Text ids that are all whole numbers written plainly (as CSV gives them) become
+        integers; ids with leading zeros (``00123``, as CRMs and ERPs write customer numbers)
+        or a plus sign stay text, so scores join back to the user's own ids."""
         casts = {}
         for col in schema.columns:
             if col.kind == "id" and col.name in raw.columns and raw[col.name].type().is_string():
                 text = raw[col.name].strip()
                 as_int = text.try_cast("int64")
-                n_bad = self._count_many(raw, {"x": text.notnull() & as_int.isnull()})["x"]
+                written = as_int.isnull() | (as_int.cast("string") != text)
+                n_bad = self._count_many(raw, {"x": text.notnull() & written})["x"]
                 if n_bad == 0:
                     casts[col.name] = as_int
         return raw.mutate(**casts) if casts else raw

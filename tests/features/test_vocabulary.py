@@ -198,3 +198,12 @@ def test_events_at_the_same_second_open_one_session():
     )
     for _ in range(3):
         assert con.execute(sessions_expr(ds, Vocabulary()).count()) == n_acc * days
+
+
+def test_types_that_differ_only_in_case_or_spaces_are_named():
+    from churnlab.data import near_duplicate_types
+
+    notice = near_duplicate_types(["Play Song", "like", "play song", "  Play  Song ", "Like", "x"])
+    assert notice.startswith("event types that differ only in case or spaces are counted apart:")
+    assert "'Play Song' / 'play song' / '  Play  Song '" in notice and "'like' / 'Like'" in notice
+    assert near_duplicate_types(["login", "logout", "Log in"]) is None

@@ -154,6 +154,7 @@ def validate(
         describe_vocabulary,
         load_customer_table,
         load_dataset,
+        near_duplicate_types,
     )
 
     _check_sources(data, table, id_col, label, duration, duration_unit)
@@ -173,6 +174,9 @@ def validate(
             summary = dataset.summary()
             if dataset.kind == "events":
                 summary["vocabulary"] = describe_vocabulary(dataset)
+                twins = near_duplicate_types([v["event_type"] for v in summary["vocabulary"]])
+                if twins:
+                    dataset.notices.append(twins)
         except DataValidationError as exc:
             if not as_json:
                 raise

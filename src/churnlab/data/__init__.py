@@ -18,6 +18,7 @@ from churnlab.data.vocabulary import (
     event_type_stats,
     events_section,
     fit_vocabulary,
+    near_duplicate_types,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "load_source",
     "map_label",
     "materialize",
+    "near_duplicate_types",
     "read_customer_rows",
     "read_raw",
     "simulate",

@@ -156,3 +156,21 @@ def describe_vocabulary(dataset, section: EventsSpec | None = None) -> list[dict
         }
         for row in stats.itertuples()
     ]
+
+
+def near_duplicate_types(types: list[str]) -> str | None:
+    """A notice naming event types that differ only in case or spaces (``Play Song``,
+    ``play song``, ``  Play Song``): they are counted apart, each its own features, which is
+    rarely what was meant (two clients logging one event). None when there are none."""
+    groups: dict[str, list[str]] = {}
+    for t in types:
+        groups.setdefault(" ".join(str(t).split()).casefold(), []).append(str(t))
+    twins = [names for names in groups.values() if len(names) > 1]
+    if not twins:
+        return None
+    shown = "; ".join(" / ".join(repr(n) for n in names) for names in twins[:5])
+    more = f" and {len(twins) - 5} more group(s)" if len(twins) > 5 else ""
+    return (
+        f"event types that differ only in case or spaces are counted apart: {shown}{more} "
+        "(write them as one name in the data, or list the extra ones under roles.ignore)"
+    )

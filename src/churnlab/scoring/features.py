@@ -23,10 +23,11 @@ def build_scoring_features(
     as_of: str | pd.Timestamp | list | None = None,
     engine: str = "duckdb",
 ) -> pd.DataFrame:
-    """Point-in-time features at ``as_of`` (default: :func:`~churnlab.features.default_as_of`, the data's last day) for every
-    account active then, with the builders and parameters recorded in the model's feature spec
-    (the training code path). A list of dates builds every date's accounts in one pass (one
-    row per account and date, ``cutoff`` the date)."""
+    """Point-in-time features at ``as_of`` (default: the data's last day,
+    :func:`~churnlab.features.default_as_of`) for every account active then, with the builders
+    and parameters recorded in the model's feature spec (the training code path). A list of
+    dates builds every date's accounts in one pass (one row per account and date, ``cutoff``
+    the date)."""
     spec = model.feature_spec
     if spec.kind != "events":
         raise ScoringError(

@@ -37,11 +37,11 @@ CUBE = "_churnlab_activity"
 DAILY = "_churnlab_daily"
 USER_DAYS = "_churnlab_user_days"
 SESSIONS = "_churnlab_sessions"
+TYPE_COUNTS = "_churnlab_type_counts"
 TYPE_WINDOWS = "_churnlab_type_windows"
 ACCOUNT_WINDOWS = "_churnlab_account_windows"
 USER_WINDOWS = "_churnlab_user_windows"
 SESSION_WINDOWS = "_churnlab_session_windows"
-TASK_WINDOWS = "_churnlab_task_windows"
 WINDOWS = (7, 30, 90)
 RECENCY_DAYS = 365  # how far back a "days since" looks (and its value when nothing is found)
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
@@ -114,11 +114,16 @@ def with_cube(ds: Dataset, vocabulary: Vocabulary | None = None) -> Dataset:
 
 def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = None) -> Dataset:
     """``ds`` with the window counts of ``keys`` as tables (:func:`type_windows`,
-    :func:`account_windows`, :func:`user_windows`, :func:`session_windows`): the builders of
-    one build read them instead of each joining a roll-up to the keys again."""
+    :func:`account_windows`, :func:`user_windows`, :func:`session_windows`,
+    :func:`task_windows`): the builders of one build read them instead of each joining a
+    roll-up to the keys again."""
     if not ds.has(CUBE) or ds.has(TYPE_WINDOWS):
         return ds
     build = next(_BUILDS)
+    # the per-type window sums first: the type windows and time on task both read them (one
+    # pass of the cube over the calendar instead of two)
+    counts = _keep(ds, f"{TYPE_COUNTS}_{build}", type_counts_expr(ds, keys))
+    ds = replace(ds, tables={**ds.tables, TYPE_COUNTS: counts})
     exprs = {
         TYPE_WINDOWS: type_windows_expr(ds, keys),
         ACCOUNT_WINDOWS: account_windows_expr(ds, keys),
@@ -126,8 +131,6 @@ def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = No
     }
     if ds.has(USER_DAYS):
         exprs[USER_WINDOWS] = user_windows_expr(ds, keys)
-    if "n_timed" in ds[CUBE].columns:
-        exprs[TASK_WINDOWS] = task_windows_expr(ds, keys)
     kept = {name: _keep(ds, f"{name}_{build}", expr) for name, expr in exprs.items()}
     return replace(ds, tables={**ds.tables, **kept})
 
@@ -209,14 +212,31 @@ def last_before(
     return j.group_by(["account_id", "cutoff", *by]).agg(last_ts=j.last_ts.max())
 
 
+def type_counts_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """Per (account, cutoff, event type) with an event in the 90 days before a cutoff of
+    ``keys`` (every account, not only the keys': time on task compares an account with the
+    active population): ``n_7d``, ``n_30d``, ``n_90d`` and, where the cube has durations,
+    ``n_timed`` (timed events in the 90 days) and ``log_s`` (the sum of their log
+    durations)."""
+    cube = activity_cube(ds)
+    c = by_cutoff(cube, keys, max(WINDOWS))
+    aggs = {f"n_{w}d": only(c.age_days <= w, c.n_events).sum() for w in WINDOWS}
+    if "n_timed" in cube.columns:
+        aggs["n_timed"] = c.n_timed.sum()
+        aggs["log_s"] = c.log_s.sum()
+    return c.group_by([*KEYS, "event_type"]).agg(**aggs)
+
+
+def type_counts(ds: Dataset, keys: ir.Table) -> ir.Table:
+    """The per (account, cutoff, event type) window sums (see :func:`type_counts_expr`)."""
+    return ds[TYPE_COUNTS] if ds.has(TYPE_COUNTS) else type_counts_expr(ds, keys)
+
+
 def type_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
     """Per key and event type (every type, kept or not) with an event in the
     :data:`RECENCY_DAYS` before the cutoff: ``n_7d``, ``n_30d``, ``n_90d`` (null when none in
     the window) and ``last_ts``."""
-    c = by_cutoff(activity_cube(ds), keys, max(WINDOWS))
-    counts = c.group_by([*KEYS, "event_type"]).agg(
-        **{f"n_{w}d": only(c.age_days <= w, c.n_events).sum() for w in WINDOWS}
-    )
+    counts = type_counts(ds, keys)
     last = for_keys(last_before(activity_cube(ds), keys, ["event_type"]), keys)
     t = last.left_join(counts, [*KEYS, "event_type"])
     return t.select(*KEYS, "event_type", *(f"n_{w}d" for w in WINDOWS), "last_ts")
@@ -300,18 +320,13 @@ def session_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.T
     return session_windows_expr(ds, keys, vocabulary)
 
 
-def task_windows_expr(ds: Dataset, keys: ir.Table) -> ir.Table:
+def task_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
     """Per (account, cutoff, event type) with a timed event in the 90 days before a cutoff of
     ``keys`` (every account: time on task compares an account with the active population):
-    ``n`` timed events and ``s`` the sum of their log durations."""
-    cube = activity_cube(ds)
-    c = by_cutoff(cube.filter(cube.n_timed > 0), keys, 90)
-    return c.group_by([*KEYS, "event_type"]).agg(n=c.n_timed.sum(), s=c.log_s.sum())
-
-
-def task_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
-    """The per (account, cutoff, event type) timed-event sums (see :func:`task_windows_expr`)."""
-    return ds[TASK_WINDOWS] if ds.has(TASK_WINDOWS) else task_windows_expr(ds, keys)
+    ``n`` timed events and ``s`` the sum of their log durations (from :func:`type_counts`)."""
+    t = type_counts(ds, keys)
+    t = t.filter(t.n_timed > 0)
+    return t.select(*KEYS, "event_type", n=t.n_timed, s=t.log_s)
 
 
 def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:

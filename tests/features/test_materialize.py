@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ibis
+import pandas as pd
 
 from churnlab.data import materialize
 
@@ -31,6 +32,10 @@ def test_materialize_keeps_the_expression_types():
     # the schema handed back without asking DuckDB again is the one its catalogue holds
     assert summed.schema() == con.table("_churnlab_sum").schema()
     assert con.execute(summed.order_by("k")).to_dict("list") == {"k": [1, 2], "s": [11, 7]}
+    # timestamps (DuckDB stores them with a scale) and non-null counts alike
+    ts = ibis.memtable({"k": [1, 2], "ts": pd.to_datetime(["2024-01-01", "2024-02-01"])})
+    latest = materialize(con, ts.group_by("k").agg(last=ts.ts.max(), n=ts.count()), "_churnlab_ts")
+    assert latest.schema() == con.table("_churnlab_ts").schema()
 
 
 def test_parts_joined_in_sql_equal_the_ibis_join(tmp_path):

@@ -87,6 +87,45 @@ def test_unparseable_timestamps_and_numbers_in_csv(tmp_path):
     _find(problems, "subscriptions", "mrr")
 
 
+def test_dates_written_day_first_or_month_first_say_what_to_write(tmp_path):
+    frames = _text_frames()
+    frames["accounts"].loc[0, "signup_at"] = "07/22/2024 03:57 AM"
+    p = _find(_problems(tmp_path, frames, fmt="csv"), "accounts", "signup_at")
+    assert "ISO 8601" in p.message and "'07/22/2024 03:57 AM'" in p.examples[0]
+
+
+def test_amounts_written_for_people_in_csv_are_read_as_numbers(tmp_path):
+    """``$1,500.00`` or ``12.00 €`` in a CSV's mrr (a CRM or billing export) are amounts, read
+    as a customer table's are, with a notice; malformed ones are still problems."""
+    frames = _text_frames()
+    assert len(frames["subscriptions"]) == 4
+    frames["subscriptions"]["mrr"] = ["$1,500.00", "12.00 \u20ac", "99", "1,200"]
+    ds = load_dataset(write_frames(frames, tmp_path / "ok", "csv"), observed_until=END)
+    mrr = ds.con.execute(ds["subscriptions"].mrr).tolist()
+    assert sorted(mrr) == [12.0, 99.0, 1200.0, 1500.0]
+    notice = "subscriptions.mrr: 3 value(s) written with a currency symbol or thousands"
+    assert any(n.startswith(notice) for n in ds.notices)
+    frames["subscriptions"]["mrr"] = ["$1,5", "12.5.3", "-$-5", "1,2,3"]
+    p = _find(_problems(tmp_path, frames, fmt="csv"), "subscriptions", "mrr")
+    assert p.message.startswith("4 unparseable") and "mrr='$1,5'" in p.examples[0]
+
+
+def test_epoch_timestamps_are_one_problem_not_two(tmp_path):
+    frames = tiny_frames()
+    frames["events"]["ts"] = frames["events"].ts.astype("int64") // 10**6  # epoch milliseconds
+    problems = _problems(tmp_path, frames, end=None)
+    assert [p.message.split(" (")[0] for p in problems if p.table == "events"] == [
+        f"{len(frames['events'])} numbers where timestamps belong"
+    ]
+
+
+def _text_frames() -> dict[str, pd.DataFrame]:
+    return {
+        k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""})
+        for k, v in tiny_frames().items()
+    }
+
+
 def test_blank_numbers_in_csv_are_missing_not_errors(tmp_path):
     frames = {
         k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""})

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+# currency symbols an amount may be written with, before or after it ($1,234.50, 12.00 €)
+CURRENCY_SYMBOLS = "$€£¥₹"
 Kind = Literal["id", "timestamp", "string", "float", "int", "bool"]
 
 # Values of ``subscriptions.end_reason`` that do not end the customer relationship: the account

@@ -22,6 +22,7 @@ from churnlab.data.dataset import (
 )
 from churnlab.data.encoding import check_encoding, duckdb_encoding, encoding_hint
 from churnlab.data.engines import connect
+from churnlab.data.schema import CURRENCY_SYMBOLS
 
 TABLE = "customers"
 LABEL_VALUES = {
@@ -187,7 +188,6 @@ def _parse_numeric_text(col: pd.Series) -> pd.Series | None:
     return parsed.astype("float64")
 
 
-CURRENCY_SYMBOLS = "$€£¥₹"
 # a number as a spreadsheet or CRM export writes it: a sign, a currency symbol before or after,
 # digits with or without thousands separators (groups of three), decimals
 _WRITTEN = (

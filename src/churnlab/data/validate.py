@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data.dataset import MAX_EXAMPLES, DataValidationError, Problem
-from churnlab.data.schema import TABLES, TableSchema
+from churnlab.data.schema import CURRENCY_SYMBOLS, TABLES, TableSchema
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +102,20 @@ class Validator:
         if not self._check_columns_present(schema, raw):
             return
         raw = self._integer_ids(schema, raw)
-        typed, parse_fail = _typed_table(schema, raw)
+        typed, parse_fail, written = _typed_table(schema, raw)
         offsets = _offset_conditions(schema, raw)
-        # the rows, the values that did not parse and the timestamp texts with and without an
-        # offset in one scan of the raw table
+        written = {f"{col}__written": cond for col, cond in written.items()}
+        # the rows, the values that did not parse, the amounts written for people and the
+        # timestamp texts with and without an offset in one scan of the raw table
         counts = self._aggregate(
-            raw, {_ROWS: raw.count(), **self._counts({**parse_fail, **offsets})}
+            raw, {_ROWS: raw.count(), **self._counts({**parse_fail, **offsets, **written})}
         )
         counts = {k: int(v) for k, v in counts.items()}
         if counts[_ROWS] == 0:
             self._problem(schema.name, None, "table is empty")
             return
         bad_parse = self._check_parse_failures(schema, raw, parse_fail, counts)
+        self._note_written_amounts(schema, raw, written, counts)
         self._check_mixed_offsets(schema, raw, offsets, counts)
         self._check_value_ranges(schema, typed, bad_parse)
         self._check_duplicate_keys(schema, typed, bad_parse)
@@ -150,6 +152,24 @@ class Validator:
                 what = _parse_failure(schema.column(col).kind, raw[col].type())
                 self._problem(schema.name, col, f"{n} {what}", ex)
         return {c for c in parse_fail if counts[c]}
+
+    def _note_written_amounts(
+        self,
+        schema: TableSchema,
+        raw: ir.Table,
+        conds: dict[str, ir.BooleanValue],
+        counts: dict[str, int],
+    ) -> None:
+        """A notice per amount column with values written for people (``$15.99``,
+        ``2,644.32``): read as numbers, as a customer table's are."""
+        for key, cond in conds.items():
+            if n := counts[key]:
+                col = key.rsplit("__", 1)[0]
+                ex = self.con.execute(raw.filter(cond).select(col).limit(2))[col].tolist()
+                self.notices.append(
+                    f"{schema.name}.{col}: {n} value(s) written with a currency symbol or "
+                    f"thousands separators read as numbers (e.g. {', '.join(map(repr, ex))})"
+                )
 
     def _check_mixed_offsets(
         self,
@@ -289,9 +309,9 @@ class Validator:
             if latest is None:
                 latest = self.con.execute(self.typed["events"].ts.max())
             if latest is None or pd.isna(latest):
-                raise DataValidationError(
-                    self.source, [*self.problems, Problem("events", "ts", "no valid timestamp")]
-                )
+                said = any(p.table == "events" and p.column == "ts" for p in self.problems)
+                extra = [] if said else [Problem("events", "ts", "no valid timestamp")]
+                raise DataValidationError(self.source, [*self.problems, *extra])
             self.observed_until = pd.Timestamp(latest)
             self.notices.append(
                 f"observed_until not given: using the latest event, {self.observed_until}"
@@ -431,11 +451,15 @@ class Validator:
             )
 
 
-def _typed_table(schema: TableSchema, raw: ir.Table) -> tuple[ir.Table, dict[str, ir.BooleanValue]]:
-    """The schema's columns in canonical types (extra columns kept as they are), and per column
-    the condition marking values that failed to parse."""
+def _typed_table(
+    schema: TableSchema, raw: ir.Table
+) -> tuple[ir.Table, dict[str, ir.BooleanValue], dict[str, ir.BooleanValue]]:
+    """The schema's columns in canonical types (extra columns kept as they are), per column
+    the condition marking values that failed to parse, and per amount column read as text the
+    condition marking values written for people (``$1,234.50``), read as numbers."""
     typed_cols: dict[str, ir.Value] = {}
     parse_fail: dict[str, ir.BooleanValue] = {}
+    written: dict[str, ir.BooleanValue] = {}
     for col in schema.columns:
         if col.name not in raw.columns:
             continue
@@ -443,8 +467,12 @@ def _typed_table(schema: TableSchema, raw: ir.Table) -> tuple[ir.Table, dict[str
         typed_cols[col.name] = value
         if failed is not None:
             parse_fail[col.name] = failed
+        if col.kind == "float" and raw[col.name].type().is_string():
+            text = raw[col.name].strip().nullif("")
+            written[col.name] = text.try_cast("float64").isnull() & _written_amount(text).notnull()
     extra = [c for c in raw.columns if c not in typed_cols]
-    return raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra), parse_fail
+    table = raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra)
+    return table, parse_fail, written
 
 
 _ROWS = "__rows"
@@ -475,7 +503,10 @@ def _parse_failure(kind: str, dtype: Any) -> str:
                 "numbers where timestamps belong (epoch seconds or milliseconds? "
                 "write ISO timestamps or a timestamp type)"
             )
-        return "unparseable timestamps"
+        return (
+            "unparseable timestamps (write ISO 8601: 2024-03-15 or 2024-03-15 14:22:03, an "
+            "offset like +05:00 allowed; 03/04/2024 could be March 4 or April 3)"
+        )
     if kind == "bool":
         return "non-boolean values (write true/false or 1/0)"
     return f"unparseable or non-finite {kind} values (NaN and infinity are not amounts)"
@@ -549,11 +580,28 @@ def _parsed_text(value: ir.StringValue, kind: str) -> tuple[ir.Value, ir.Boolean
         parsed = ibis.ifelse(has_offset(text), aware, text.try_cast("timestamp"))
         return parsed, text.notnull() & parsed.isnull()
     number = text.try_cast("float64")
+    if kind == "float":  # an amount as a spreadsheet or CRM export writes it: $1,234.50
+        number = number.coalesce(_written_amount(text))
     bad = text.notnull() & (number.isnull() | ~_finite(number))
     if kind == "int":
         bad = bad | (number.notnull() & _finite(number) & (number % 1 != 0))
         return ibis.ifelse(bad, ibis.null(), number).try_cast("int64"), bad
     return ibis.ifelse(bad, ibis.null(), number), bad
+
+
+# an amount written for people: a sign, a currency symbol before or after, digits with or
+# without thousands separators (groups of three), decimals (as a customer table reads them)
+_WRITTEN_AMOUNT = (
+    rf"^[-+]?\s*[{CURRENCY_SYMBOLS}]?\s*[-+]?\s*(\d{{1,3}}(,\d{{3}})+|\d+)(\.\d+)?\s*"
+    rf"[{CURRENCY_SYMBOLS}]?$"
+)
+
+
+def _written_amount(text: ir.StringValue) -> ir.FloatingValue:
+    """``$1,234.50`` and ``12.00 €`` as numbers (the symbols, spaces and separators dropped);
+    null for anything else, ``-$-5`` included."""
+    bare = text.re_replace(rf"[\s,{CURRENCY_SYMBOLS}]", "").try_cast("float64")
+    return ibis.ifelse(text.re_search(_WRITTEN_AMOUNT), bare, ibis.null("float64"))
 
 
 def _canonical_timestamp(value: ir.Value) -> tuple[ir.Value, ir.BooleanValue | None]:

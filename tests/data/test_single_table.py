@@ -101,6 +101,23 @@ def test_unmappable_labels_name_rows(tmp_path):
     assert "'maybe'" in p.message and "row 5 customerID='7795-CFOCW'" in p.examples[0]
 
 
+def test_rows_without_a_label_are_left_out_of_training_with_a_notice(tmp_path):
+    """A CRM export carries customers whose outcome is not known yet (a blank label): they are
+    left out of training, named in a notice; other rows keep their spreadsheet row numbers."""
+    text = CSV.replace("56.95,1889.5,No", "56.95,1889.5,").replace("108.15,Yes", "108.15, ")
+    ds = load_customer_table(_write(tmp_path, text), id_col="customerID", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert df.customerID.tolist() == ["7590-VHVEG", "7795-CFOCW", "9237-HQITU"]
+    assert df.Churn.tolist() == [0, 0, 1]
+    (notice,) = [n for n in ds.notices if "no label" in n]
+    assert notice.startswith("customers.Churn: 2 of 5 row(s) have no label")
+    assert "row 3 customerID='5575-GNVDE'; row 4 customerID='3668-QPYBK'" in notice
+    bad = text.replace("42.30,1840.75,No", "42.30,1840.75,maybe")
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(_write(tmp_path, bad), id_col="customerID", label_col="Churn")
+    assert "row 5 customerID='7795-CFOCW'" in info.value.problems[0].examples[0]
+
+
 def test_one_class_label(tmp_path):
     text = CSV.replace(",Yes\n", ",No\n")
     with pytest.raises(DataValidationError, match="one class only"):

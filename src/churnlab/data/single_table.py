@@ -267,6 +267,7 @@ def load_customer_table(
         )
 
     problems += _id_problems(df, id_col)
+    df, unlabelled = _without_blank_labels(df, id_col, label_col)
     out = df.copy()
     out[label_col], label_problems = _checked_label(df, id_col, label_col)
     problems += label_problems
@@ -281,7 +282,7 @@ def load_customer_table(
     if problems:
         raise DataValidationError(src, problems)
     con = connect(engine)
-    table = con.create_table(TABLE, out, overwrite=True)
+    table = con.create_table(TABLE, out.reset_index(drop=True), overwrite=True)
     notice = (
         duration_unit_notice(out[duration_col], duration_unit, duration_col)
         if duration_col is not None
@@ -294,7 +295,7 @@ def load_customer_table(
         source=src,
         kind="customers",
         roles={"id": id_col, "label": label_col, "duration": duration_col},
-        notices=[n for n in (notice, formatted_notice(formatted)) if n],
+        notices=[n for n in (unlabelled, notice, formatted_notice(formatted)) if n],
         manifest={"duration_unit": duration_unit} if duration_col is not None else {},
     )
 
@@ -377,6 +378,26 @@ def _id_problems(df: pd.DataFrame, id_col: str) -> list[Problem]:
             )
         )
     return problems
+
+
+def _without_blank_labels(
+    df: pd.DataFrame, id_col: str, label_col: str
+) -> tuple[pd.DataFrame, str | None]:
+    """The rows with a label, and a notice naming the rows without one (blank: customers whose
+    outcome is not known yet, which a CRM export often carries) when some have none. Every row
+    blank is left to the label check (nothing to learn from)."""
+    blank = df[label_col].astype("string").str.strip().replace("", pd.NA).isna()
+    if not blank.any() or blank.all():
+        return df, None
+    # row numbers as a spreadsheet shows them (header is line 1); the rows kept keep theirs
+    examples = "; ".join(
+        f"row {int(i) + 2} {id_col}={df.at[i, id_col]!r}" for i in df.index[blank][:2]
+    )
+    notice = (
+        f"{TABLE}.{label_col}: {int(blank.sum())} of {len(df)} row(s) have no label and are "
+        f"left out of training (e.g. {examples}); churnlab score --features scores them"
+    )
+    return df.loc[~blank], notice
 
 
 def _checked_label(

@@ -56,6 +56,22 @@ def test_times_outside_follow_up_are_nan_not_errors(cohort):
     assert np.isfinite(m["ibs"])
 
 
+def test_test_rows_followed_longer_than_any_training_row(cohort):
+    """Training follow-up ending at 150 days (censored there) and test rows followed up to 200:
+    the censoring weights are unknown past 150 (scikit-survival raised "censoring survival
+    function is zero"). Cut there, every IPCW metric equals the one on the test rows cut at 120
+    days instead: none up to the 90-day horizon depends on where the cut falls."""
+    true_t, d, e, dtr, etr = cohort
+    dtr, etr = np.minimum(dtr, 150.0), etr * (dtr <= 150.0)
+    assert (d >= 150).sum() > 50
+    model = lambda times: np.exp(-np.asarray(times)[None, :] / true_t[:, None])  # noqa: E731
+    m = survival_metrics(dtr, etr, d, e, model, horizon_days=90)
+    cut = survival_metrics(dtr, etr, np.minimum(d, 120.0), e * (d <= 120.0), model, 90)
+    ipcw = [k for k in m if k != "c_index_harrell"]  # Harrell's reads the whole follow-up
+    assert {k: m[k] for k in ipcw} == pytest.approx({k: cut[k] for k in ipcw})
+    assert all(np.isfinite(v) for v in m.values())
+
+
 def test_decile_table_against_kaplan_meier(cohort):
     true_t, d, e, *_ = cohort
     times = np.arange(0, 91, 10.0)

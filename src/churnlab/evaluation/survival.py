@@ -10,7 +10,10 @@
 
 The risk score for the rank metrics is 1 - S(horizon | x), so C-indices of every family
 compare the same quantity. Times outside the test follow-up give NaN (scikit-survival needs
-them inside the observed range) and are logged as a warning, never dropped silently.
+them inside the observed range) and are logged as a warning, never dropped silently. Test rows
+followed longer than any training row (where the training censoring distribution, which the
+IPCW metrics weigh by, is unknown) are taken as censored just before the longest training
+follow-up, with a warning: no metric at an earlier time changes.
 """
 
 from __future__ import annotations
@@ -58,10 +61,14 @@ def survival_metrics(
     )
 
     duration, event = np.asarray(duration, float), np.asarray(event).astype(bool)
-    y_train, y_test = _surv(train_duration, train_event), _surv(duration, event)
-    low, high = float(duration.min()), float(duration.max())
     risk = 1.0 - survival_at(np.array([float(horizon_days)]))[:, 0]
     out = {"c_index_harrell": float(concordance_index_censored(event, duration, risk)[0])}
+    # the IPCW metrics weigh by the training censoring distribution, unknown (zero) from the
+    # longest training follow-up on: test rows followed longer are taken as censored just
+    # before it, which changes no metric at an earlier time (such a row is still at risk then)
+    duration, event = _within_training_follow_up(duration, event, train_duration)
+    y_train, y_test = _surv(train_duration, train_event), _surv(duration, event)
+    low, high = float(duration.min()), float(duration.max())
     tau = min(float(horizon_days), high - 1e-6)
     out["c_index_uno"] = float(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])
     for t in auc_days:
@@ -81,6 +88,24 @@ def survival_metrics(
     km = np.tile(km_reference(train_duration, train_event, grid), (len(duration), 1))
     out["ibs_km_reference"] = float(integrated_brier_score(y_train, y_test, km, grid))
     return out
+
+
+def _within_training_follow_up(
+    duration: np.ndarray, event: np.ndarray, train_duration: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test follow-up cut just before the longest training follow-up (censored there)."""
+    limit = float(np.max(np.asarray(train_duration, float)))
+    beyond = duration >= limit
+    if not beyond.any():
+        return duration, event
+    log.warning(
+        "%d test row(s) followed for %g days or longer (the longest training follow-up): taken "
+        "as censored just before it for the IPCW metrics",
+        int(beyond.sum()),
+        limit,
+    )
+    cut = np.nextafter(limit, -np.inf)
+    return np.where(beyond, cut, duration), np.where(beyond, False, event)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -62,6 +62,36 @@ def test_validate_prints_summary(small_sim):
     assert "event vocabulary" in out.stdout and "session_start" in out.stdout
 
 
+def test_validate_prints_a_long_vocabulary_cut_short(tmp_path):
+    """A log whose event names carry ids (one type per product page) has thousands of types:
+    validate prints the kept ones and the ten most used others, and says how many more
+    --json lists."""
+    import pandas as pd
+
+    frames = tiny_frames()
+    ev = frames["events"]
+    pages = pd.DataFrame(
+        {
+            "account_id": 1,
+            "user_id": ev.user_id.iloc[0],
+            "ts": pd.Timestamp("2024-03-01") + pd.to_timedelta(range(60), unit="h"),
+            "event_type": [f"page_view /products/{i}" for i in range(60)],
+            "duration_s": 5.0,
+        }
+    )
+    frames["events"] = pd.concat([ev, pages], ignore_index=True)
+    folder = write_frames(frames, tmp_path / "pages")
+    every = json.loads(run("validate", str(folder), "--end", "2024-07-01", "--json").stdout)
+    types = every["vocabulary"]
+    others = [r for r in types if not r["kept"] and not r["role"]]
+    assert len(types) == 60 + ev.event_type.nunique() and len(others) > 10
+    out = run("validate", str(folder), "--end", "2024-07-01")
+    assert out.returncode == 0, out.stderr
+    printed = [r["event_type"] for r in types if f"{r['event_type']} " in out.stdout]
+    assert len(printed) == len(types) - len(others) + 10
+    assert f"{len(others) - 10:,} more event type(s)" in out.stdout
+
+
 def test_validate_rejects_bad_data_with_every_problem(tmp_path):
     frames = tiny_frames()
     frames["subscriptions"].loc[2, "mrr"] = -1.0

@@ -210,11 +210,26 @@ def _check_sources(
         fail(f"--duration-unit must be days, weeks or months, not {duration_unit!r}", code=2)
 
 
+VOCABULARY_OTHERS = 10  # types neither kept nor given a role that validate prints
+
+
 def _print_vocabulary(rows: list[dict[str, Any]]) -> None:
-    grid = Table(title="event vocabulary", title_justify="left")
+    """Every kept type and every type with a role, and the most used of the others: a log
+    whose event names carry ids or URLs has thousands of types, and --json lists them all."""
+    others = [r for r in rows if not r["kept"] and not r["role"]]
+    shown = {id(r) for r in others[:VOCABULARY_OTHERS]}
+    listed = [r for r in rows if r["kept"] or r["role"] or id(r) in shown]
+    left = len(rows) - len(listed)
+    caption = (
+        f"{left:,} more event type(s) not expanded into features, each used by fewer accounts "
+        "(churnlab validate --json lists every type)"
+        if left
+        else None
+    )
+    grid = Table(title="event vocabulary", title_justify="left", caption=caption)
     for col in ("event type", "events", "accounts", "role", "features"):
         grid.add_column(col, justify="right" if col in ("events", "accounts") else "left")
-    for r in rows:
+    for r in listed:
         grid.add_row(
             r["event_type"],
             f"{r['events']:,}",

@@ -73,3 +73,24 @@ def test_parts_joined_in_sql_equal_the_ibis_join(tmp_path):
         a = ds.con.execute(by_sql.order_by(["account_id", "cutoff"]))
         b = ds.con.execute(by_ibis.order_by(["account_id", "cutoff"]))
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_materializer_queues_tables_in_order_and_raises_the_first_failure():
+    """A build's tables are computed on a background thread in the order asked for: a table may
+    be read by the next expression before it exists, and a query that fails in DuckDB raises
+    its own error when the block ends (the queries after it are not run)."""
+    import duckdb
+    import pytest
+
+    from churnlab.data import Materializer
+
+    con = ibis.duckdb.connect()
+    t = ibis.memtable({"k": [1, 2, 3], "s": ["1", "x", "3"]})
+    with Materializer(con) as keep:
+        doubled = keep(t.mutate(v=t.k * 2), "_churnlab_doubled")
+        big = keep(doubled.filter(doubled.v > 2).select("k"), "_churnlab_big")
+    assert con.execute(big.order_by("k")).k.tolist() == [2, 3]
+    with pytest.raises(duckdb.ConversionException, match="'x'"), Materializer(con) as keep:
+        keep(t.select(n=t.s.cast("int64")), "_churnlab_bad")
+        keep(t.select("k"), "_churnlab_after")  # would succeed: not run after the failure
+    assert not [n for n in _temp_tables(con) if n.startswith(("_churnlab_bad", "_churnlab_after"))]

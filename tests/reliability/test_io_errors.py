@@ -42,3 +42,14 @@ def test_disk_full_during_a_write_is_one_line_and_leaves_no_temp_file(project, t
     assert "File too large" in one_line_error(done)
     assert not [p for p in out.iterdir() if p.name.startswith(TEMP_PREFIX)]
     assert list(out.iterdir()) == []
+
+
+def test_duckdb_out_of_memory_is_one_line_naming_the_limit(project, tiny_sim):
+    """A build that does not fit DuckDB's memory limit (it spills what it can) says so in one
+    line naming the limit and the variable that sets it; no traceback, no file."""
+    out = project / "features.parquet"
+    done = run("features", "--data", str(tiny_sim), "--cutoffs", CUTOFFS, "--out", str(out),
+               root=project, env={"CHURNLAB_DUCKDB_MEMORY": "2MB"})  # fmt: skip
+    message = one_line_error(done)
+    assert "DuckDB ran out of memory within its limit of 2MB (CHURNLAB_DUCKDB_MEMORY)" in message
+    assert not out.exists()

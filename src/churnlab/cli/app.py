@@ -94,12 +94,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _io_problem(exc: BaseException) -> str | None:
-    """One line for an I/O failure (no permission, disk full, a DuckDB I/O error), else None."""
+    """One line for an I/O failure (no permission, disk full, a DuckDB I/O error) or DuckDB
+    running out of memory, else None."""
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc}"
     if type(exc).__name__ == "IOException" and type(exc).__module__.startswith("_duckdb"):
         return f"cannot read or write a file: {str(exc).splitlines()[0]}"
+    if type(exc).__name__ == "OutOfMemoryException" and type(exc).__module__.startswith("_duckdb"):
+        from churnlab.data.engines import duckdb_memory
+
+        return (
+            f"DuckDB ran out of memory within its limit of {duckdb_memory()} "
+            "(CHURNLAB_DUCKDB_MEMORY): raise the limit, or build fewer cutoffs at a time "
+            f"({str(exc).splitlines()[0]})"
+        )
     return None
 
 

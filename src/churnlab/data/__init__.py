@@ -1,7 +1,7 @@
 """The canonical data model: loading, validation, the single-table adapter and the simulator."""
 
 from churnlab.data.dataset import Dataset, DataValidationError, Problem, churned_accounts
-from churnlab.data.engines import connect, materialize, spark_session
+from churnlab.data.engines import Materializer, connect, materialize, spark_session
 from churnlab.data.load import load_dataset, load_source, read_raw
 from churnlab.data.schema import TABLES, Column, TableSchema
 from churnlab.data.simulate import SimulationParams, simulate
@@ -26,6 +26,7 @@ __all__ = [
     "Column",
     "DataValidationError",
     "Dataset",
+    "Materializer",
     "Problem",
     "SimulationParams",
     "TableSchema",

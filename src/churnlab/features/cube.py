@@ -23,7 +23,9 @@ own code calling them directly).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import cache, partial
 from itertools import count
 
 import ibis
@@ -45,6 +47,9 @@ SESSION_WINDOWS = "_churnlab_session_windows"
 WINDOWS = (7, 30, 90)
 RECENCY_DAYS = 365  # how far back a "days since" looks (and its value when nothing is found)
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
+# computes an expression once into a named table (:func:`churnlab.data.materialize`, or a
+# :class:`churnlab.data.engines.Materializer` pipelining a build's tables)
+Keep = Callable[[ir.Table, str], ir.Table]
 _BUILDS = count()  # a build's temp tables are its own: an earlier build's expressions stay valid
 
 
@@ -97,22 +102,27 @@ def user_days(ds: Dataset) -> ir.Table:
     return ds[USER_DAYS] if ds.has(USER_DAYS) else user_days_expr(ds)
 
 
-def with_cube(ds: Dataset, vocabulary: Vocabulary | None = None) -> Dataset:
+def with_cube(
+    ds: Dataset, vocabulary: Vocabulary | None = None, keep: Keep | None = None
+) -> Dataset:
     """``ds`` with the roll-ups and the sessions as tables (the same notices list; nothing is
     mutated)."""
     if not ds.has("events") or ds.has(CUBE):
         return ds
     build = next(_BUILDS)
-    cube = _keep(ds, f"{CUBE}_{build}", cube_expr(ds))
+    keep = keep or partial(materialize, ds.con)
+    cube = keep(cube_expr(ds), f"{CUBE}_{build}")
     ds = replace(ds, tables={**ds.tables, CUBE: cube})
     extra = {DAILY: daily_expr(ds), SESSIONS: sessions_expr(ds, vocabulary or Vocabulary())}
     if ds.has("events", "user_id"):
         extra[USER_DAYS] = user_days_expr(ds)
-    extra = {name: _keep(ds, f"{name}_{build}", expr) for name, expr in extra.items()}
+    extra = {name: keep(expr, f"{name}_{build}") for name, expr in extra.items()}
     return replace(ds, tables={**ds.tables, **extra})
 
 
-def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = None) -> Dataset:
+def with_windows(
+    ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = None, keep: Keep | None = None
+) -> Dataset:
     """``ds`` with the window counts of ``keys`` as tables (:func:`type_windows`,
     :func:`account_windows`, :func:`user_windows`, :func:`session_windows`,
     :func:`task_windows`): the builders of one build read them instead of each joining a
@@ -122,7 +132,8 @@ def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = No
     build = next(_BUILDS)
     # the per-type window sums first: the type windows and time on task both read them (one
     # pass of the cube over the calendar instead of two)
-    counts = _keep(ds, f"{TYPE_COUNTS}_{build}", type_counts_expr(ds, keys))
+    keep = keep or partial(materialize, ds.con)
+    counts = keep(type_counts_expr(ds, keys), f"{TYPE_COUNTS}_{build}")
     ds = replace(ds, tables={**ds.tables, TYPE_COUNTS: counts})
     exprs = {
         TYPE_WINDOWS: type_windows_expr(ds, keys),
@@ -131,13 +142,8 @@ def with_windows(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary | None = No
     }
     if ds.has(USER_DAYS):
         exprs[USER_WINDOWS] = user_windows_expr(ds, keys)
-    kept = {name: _keep(ds, f"{name}_{build}", expr) for name, expr in exprs.items()}
+    kept = {name: keep(expr, f"{name}_{build}") for name, expr in exprs.items()}
     return replace(ds, tables={**ds.tables, **kept})
-
-
-def _keep(ds: Dataset, name: str, expr: ir.Table) -> ir.Table:
-    """Computed once (:func:`churnlab.data.materialize`): the builders of a build read it."""
-    return materialize(ds.con, expr, name)
 
 
 def before(keys: ir.Table, table: ir.Table, ts: str, days: float | None = None) -> ir.Table:
@@ -162,13 +168,19 @@ def calendar(keys: ir.Table, days: int) -> ir.Table:
     """``(cutoff, day, age_days)``: every cutoff of ``keys`` with each of the ``days`` days
     before it (``age_days`` 1 for the day just before the cutoff)."""
     cutoffs = cutoffs_of(keys)
-    ages = ibis.memtable({"age_days": list(range(1, int(days) + 1))})
-    c = cutoffs.cross_join(ages)
+    c = cutoffs.cross_join(_ages(int(days)))
     return c.select(
         "cutoff",
         day=c.cutoff - c.age_days.as_interval("D"),
         age_days=c.age_days.cast("float64"),
     )
+
+
+@cache
+def _ages(days: int) -> ir.Table:
+    """1..``days``: one in-memory table per length, registered with a connection once (a new
+    one per call would be registered, and its registration waited for, by every query)."""
+    return ibis.memtable({"age_days": list(range(1, days + 1))})
 
 
 def by_cutoff(table: ir.Table, keys: ir.Table, days: int) -> ir.Table:

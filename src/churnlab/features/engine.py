@@ -12,7 +12,7 @@ import ibis.expr.types as ir
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from churnlab.data import Dataset, Vocabulary, materialize
+from churnlab.data import Dataset, Materializer, Vocabulary
 from churnlab.features.cube import with_cube, with_windows
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.files import atomic_file
@@ -62,35 +62,40 @@ def build_features(
     for notice in notices:
         log.warning(notice)
     dataset.notices.extend(notices)
-    dataset = with_cube(dataset, vocabulary)
-    # one small table of keys instead of re-deriving them in every builder
-    observations = materialize(dataset.con, observations, "_churnlab_observations")
-    keys = observations.select(*KEYS)
-    dataset = with_windows(dataset, keys, vocabulary)  # window counts the builders share
-    parts = []
-    for b in chosen:
-        outputs = b.outputs(vocabulary)
-        if not outputs:
-            continue
-        part = b.build(dataset, keys, vocabulary, **(params or {}).get(b.name, {}))
-        part = part.select(*KEYS, *[f.name for f in outputs])
-        # one builder at a time: DuckDB plans dozens of wide joins in one query poorly (a
-        # 100k-account, 12-cutoff build peaked at 20 GiB as one expression), Spark slowly
-        part = materialize(dataset.con, part, f"_churnlab_features_{b.name}")
-        parts.append((part, outputs))
     con = dataset.con
-    if len(parts) > _CHUNK:
-        # in chunks of builders first: each left join copies the row built so far, so one
-        # chain of 30 joins copies the early columns 30 times
-        parts = [
-            (
-                materialize(
-                    con, _assemble(con, observations, chunk, KEYS), f"_churnlab_features_chunk_{i}"
-                ),
-                [f for _, outputs in chunk for f in outputs],
-            )
-            for i, chunk in enumerate(parts[j : j + _CHUNK] for j in range(0, len(parts), _CHUNK))
-        ]
+    parts = []
+    # every table of the build through one Materializer: on DuckDB each query runs on a
+    # background thread while the next expression is built and compiled
+    with Materializer(con) as keep:
+        dataset = with_cube(dataset, vocabulary, keep)
+        # one small table of keys instead of re-deriving them in every builder
+        observations = keep(observations, "_churnlab_observations")
+        keys = observations.select(*KEYS)
+        dataset = with_windows(dataset, keys, vocabulary, keep)  # window counts builders share
+        for b in chosen:
+            outputs = b.outputs(vocabulary)
+            if not outputs:
+                continue
+            part = b.build(dataset, keys, vocabulary, **(params or {}).get(b.name, {}))
+            part = part.select(*KEYS, *[f.name for f in outputs])
+            # one builder at a time: DuckDB plans dozens of wide joins in one query poorly (a
+            # 100k-account, 12-cutoff build peaked at 20 GiB as one expression), Spark slowly
+            part = keep(part, f"_churnlab_features_{b.name}")
+            parts.append((part, outputs))
+        if len(parts) > _CHUNK:
+            # in chunks of builders first: each left join copies the row built so far, so one
+            # chain of 30 joins copies the early columns 30 times
+            parts = [
+                (
+                    keep(
+                        _assemble(con, observations, chunk, KEYS), f"_churnlab_features_chunk_{i}"
+                    ),
+                    [f for _, outputs in chunk for f in outputs],
+                )
+                for i, chunk in enumerate(
+                    parts[j : j + _CHUNK] for j in range(0, len(parts), _CHUNK)
+                )
+            ]
     return _assemble(con, observations, parts).order_by(KEYS), chosen
 
 
@@ -109,7 +114,12 @@ def _assemble(con: Any, base: ir.Table, parts: list, columns: list[str] | None =
     columns = list(base.columns) if columns is None else columns
     names = [_table_name(t) for t in (base, *(part for part, _ in parts))]
     if None not in names and con.name in ("duckdb", "pyspark"):
-        return con.sql(_assembly_sql(names, columns, parts).sql(dialect=con.dialect))
+        # the schema given, not asked of the engine: each column keeps its table's type (a
+        # fill is a literal of it), as the engine reports it, nullable
+        types = {c: base.schema()[c] for c in columns}
+        types.update({f.name: part.schema()[f.name] for part, outputs in parts for f in outputs})
+        schema = {c: t.copy(nullable=True) for c, t in types.items()}
+        return con.sql(_assembly_sql(names, columns, parts).sql(dialect=con.dialect), schema=schema)
     return _joined(base, parts, columns)
 
 

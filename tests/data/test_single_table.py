@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pandas as pd
 import pytest
 
@@ -116,6 +118,29 @@ def test_rows_without_a_label_are_left_out_of_training_with_a_notice(tmp_path):
     with pytest.raises(DataValidationError) as info:
         load_customer_table(_write(tmp_path, bad), id_col="customerID", label_col="Churn")
     assert "row 5 customerID='7795-CFOCW'" in info.value.problems[0].examples[0]
+
+
+def test_semicolon_tables_with_decimal_commas_are_read(tmp_path):
+    """Excel saves CSV with semicolons where the decimal separator is a comma (most of Europe):
+    the separator is taken from the header line, and numbers written 55,09, 1.889,50 or
+    12,5 % are read as 55.09, 1889.5 and 0.125; text with commas stays text."""
+    text = (
+        "customerID;tenure;MonthlyCharges;TotalCharges;Share;Note;Churn\n"
+        "7590-VHVEG;1;29,85;29,85;12,5 %;a, b;No\n"
+        "5575-GNVDE;34;56,95;1.889,50;3 %;c;No\n"
+        "3668-QPYBK;2;53,85;108,15;50 %;d;Yes\n"
+    )
+    for name in ("crm.csv", "crm.csv.gz"):
+        path = tmp_path / name
+        data = text.encode()
+        path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+        ds = load_customer_table(path, id_col="customerID", label_col="Churn")
+        df = ds.con.execute(ds["customers"])
+        assert df.MonthlyCharges.tolist() == [29.85, 56.95, 53.85]
+        assert df.TotalCharges.tolist() == [29.85, 1889.5, 108.15]
+        assert df.Share.tolist() == pytest.approx([0.125, 0.03, 0.5])
+        assert df.Note.tolist() == ["a, b", "c", "d"] and df.Churn.tolist() == [0, 0, 1]
+        assert any("separated by semicolons" in n for n in ds.notices)
 
 
 def test_one_class_label(tmp_path):

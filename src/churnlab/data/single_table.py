@@ -8,6 +8,7 @@ customer), so parsing happens in pandas and the result is registered on the Ibis
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,14 +81,7 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
                     [str(path), TEXT_FORMATS[fmt], duck_encoding],
                 )
                 return rel.df().astype("str")  # as pandas reads text: str dtype, NaN missing
-        return pd.read_csv(
-            path,
-            sep=TEXT_FORMATS[fmt],
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding=encoding,
-        )
+        return _read_text(path, fmt, encoding)
     except pd.errors.EmptyDataError:
         raise UnreadableTableError(
             str(path),
@@ -101,6 +95,63 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
         raise UnreadableTableError(str(path), f"is not {encoding} text; {ENCODING_HINT}") from None
     except (OSError, ValueError, duckdb.Error) as exc:
         raise UnreadableTableError(str(path), f"cannot be read as {fmt}: {exc}") from None
+
+
+def _read_text(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
+    """A CSV or TSV table read by pandas, every value as text; a semicolon-separated one has
+    its decimal-comma numbers rewritten with points (``attrs["separator"]`` says so)."""
+    sep = _separator(path, fmt, encoding)
+    df = pd.read_csv(
+        path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding
+    )
+    if sep == ";":  # a spreadsheet's export in a locale that writes decimal commas
+        df = df.apply(_decimal_commas)
+        df.attrs["separator"] = sep
+    return df
+
+
+def _separator(path: Path, fmt: str, encoding: str) -> str:
+    """The field separator of a text table: its ending's, except that a ``.csv`` whose header
+    line has more semicolons than commas is read with semicolons (Excel writes CSV so where the
+    decimal separator is a comma: most of Europe)."""
+    sep = TEXT_FORMATS[fmt]
+    if sep != ",":
+        return sep
+    import gzip
+
+    opener = gzip.open if fmt.endswith(".gz") else open
+    with opener(path, "rt", encoding=encoding, errors="replace") as fh:
+        header = fh.readline()
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+# a number written with a decimal comma: thousands grouped by dots or spaces (1.234,50,
+# 1 234,50), a sign, a currency symbol before or after, a percent sign
+_DECIMAL_COMMA = re.compile(
+    rf"^[-+]?\s*[{CURRENCY_SYMBOLS}]?\s*[-+]?\s*"
+    r"(\d{1,3}(?:[. \u00a0]\d{3})+|\d+)(?:,(\d+))?"
+    rf"\s*[{CURRENCY_SYMBOLS}]?\s*%?$"
+)
+
+
+def _decimal_commas(col: pd.Series) -> pd.Series:
+    """A column of a semicolon-separated table whose every value is a number written with a
+    decimal comma (``55,09``, ``2.644,32``, ``12,00 €``), rewritten with a decimal point (and
+    no thousands separators) for the number readers; any other column as it stands."""
+    text = col.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or not text.str.contains(",", regex=False).any():
+        return col
+    if not text.map(lambda v: _DECIMAL_COMMA.fullmatch(v) is not None).all():
+        return col
+
+    def point(value: str) -> str:
+        m = _DECIMAL_COMMA.fullmatch(value.strip())
+        whole = re.sub(r"[. \u00a0]", "", m.group(1))
+        number = whole if m.group(2) is None else f"{whole}.{m.group(2)}"
+        return value.strip()[: m.start(1)] + number + value.strip()[m.end(2 if m.group(2) else 1) :]
+
+    return col.map(lambda v: point(v) if isinstance(v, str) and v.strip() else v)
 
 
 ENCODING_HINT = encoding_hint("--encoding latin-1 (or cp1252; data.encoding in a spec)")
@@ -257,6 +308,11 @@ def load_customer_table(
         raise FileNotFoundError(f"table not found: {path}")
     df = _read(path, encoding).reset_index(drop=True)
     src = str(path)
+    semicolons = (
+        "fields separated by semicolons; numbers with a decimal comma (55,09) read as 55.09"
+        if df.attrs.get("separator") == ";"
+        else None
+    )
 
     problems = _missing_role_columns(df, id_col, label_col, duration_col)
     if problems:
@@ -295,7 +351,7 @@ def load_customer_table(
         source=src,
         kind="customers",
         roles={"id": id_col, "label": label_col, "duration": duration_col},
-        notices=[n for n in (unlabelled, notice, formatted_notice(formatted)) if n],
+        notices=[n for n in (semicolons, unlabelled, notice, formatted_notice(formatted)) if n],
         manifest={"duration_unit": duration_unit} if duration_col is not None else {},
     )
 

@@ -103,3 +103,26 @@ def test_duckdb_and_spark_agree_on_campaigns_and_treatment_status(spark, tmp_pat
     duck, spk = tables
     assert duck.treated.tolist() == [1, 0, 1]  # account 2: c1 on the 14th is the latest
     _assert_equal(duck, spk)
+
+
+def test_duckdb_and_spark_read_semicolon_csv_and_written_amounts_alike(spark, tmp_path):
+    """A dataset folder of CSVs saved with semicolons between fields (Excel where the decimal
+    separator is a comma), its MRR written for people ($1,500.00): both engines read the same
+    typed tables (Spark was told commas and found one column per table)."""
+    folder = tmp_path / "semi"
+    folder.mkdir()
+    frames = tiny_frames()
+    frames["subscriptions"]["mrr"] = ["$1,500.00", "12.00 \u20ac", "99", "1,200"]
+    for name, df in frames.items():
+        df.to_csv(folder / f"{name}.csv", sep=";", index=False)
+    tables = {}
+    for engine in ("duckdb", "spark"):
+        ds = load_dataset(folder, engine=engine, observed_until="2024-07-01")
+        subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+        events = ds.con.execute(ds["events"]).sort_values(["account_id", "ts"])
+        tables[engine] = (subs.reset_index(drop=True), events.reset_index(drop=True))
+    assert sorted(tables["duckdb"][0].mrr) == [12.0, 99.0, 1200.0, 1500.0]
+    for duck, spk in zip(tables["duckdb"], tables["spark"], strict=True):
+        assert list(duck.columns) == list(spk.columns)
+        for col in duck.columns:
+            assert duck[col].astype(str).tolist() == spk[col].astype(str).tolist(), col

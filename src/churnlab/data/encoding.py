@@ -1,9 +1,12 @@
 """Text encodings of CSV files: names checked before reading, translated for DuckDB, and the
-hint a file in another encoding gets (Excel often saves CSV as Windows-1252)."""
+hint a file in another encoding gets (Excel often saves CSV as Windows-1252); and the field
+separator a CSV's header line shows."""
 
 from __future__ import annotations
 
 import codecs
+import gzip
+from pathlib import Path
 
 from churnlab.errors import ChurnlabError
 
@@ -40,3 +43,12 @@ def encoding_hint(option: str) -> str:
         "if it was saved as Latin-1 or Windows-1252 (as Excel often saves CSV), give its "
         f"encoding: {option}"
     )
+
+
+def header_separator(path: Path, encoding: str = "utf-8") -> str:
+    """``;`` for a CSV (plain or gzipped) whose header line has more semicolons than commas (Excel
+    writes CSV so where the decimal separator is a comma: most of Europe), else ``,``."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding=encoding, errors="replace") as fh:
+        header = fh.readline()
+    return ";" if header.count(";") > header.count(",") else ","

@@ -12,7 +12,12 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data.dataset import MANIFEST, Dataset, UnreadableTableError
-from churnlab.data.encoding import check_encoding, duckdb_encoding, encoding_hint
+from churnlab.data.encoding import (
+    check_encoding,
+    duckdb_encoding,
+    encoding_hint,
+    header_separator,
+)
 from churnlab.data.engines import connect
 from churnlab.data.schema import TABLES
 from churnlab.data.validate import Validator
@@ -41,8 +46,14 @@ def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.T
                 all_varchar=True,
                 encoding=duckdb_encoding(encoding, str(csv_file)),
             )
+        # DuckDB's reader finds a semicolon separator itself; Spark's is told (one as DuckDB)
         return con.read_csv(
-            str(csv_file), table_name=name, header=True, inferSchema=False, encoding=encoding
+            str(csv_file),
+            table_name=name,
+            header=True,
+            inferSchema=False,
+            encoding=encoding,
+            sep=header_separator(csv_file, encoding),
         )
     return None
 

@@ -21,7 +21,12 @@ from churnlab.data.dataset import (
     Problem,
     UnreadableTableError,
 )
-from churnlab.data.encoding import check_encoding, duckdb_encoding, encoding_hint
+from churnlab.data.encoding import (
+    check_encoding,
+    duckdb_encoding,
+    encoding_hint,
+    header_separator,
+)
 from churnlab.data.engines import connect
 from churnlab.data.schema import CURRENCY_SYMBOLS
 
@@ -111,18 +116,10 @@ def _read_text(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
 
 
 def _separator(path: Path, fmt: str, encoding: str) -> str:
-    """The field separator of a text table: its ending's, except that a ``.csv`` whose header
-    line has more semicolons than commas is read with semicolons (Excel writes CSV so where the
-    decimal separator is a comma: most of Europe)."""
+    """The field separator of a text table: its ending's, or for a comma format what the
+    header line shows (:func:`churnlab.data.encoding.header_separator`)."""
     sep = TEXT_FORMATS[fmt]
-    if sep != ",":
-        return sep
-    import gzip
-
-    opener = gzip.open if fmt.endswith(".gz") else open
-    with opener(path, "rt", encoding=encoding, errors="replace") as fh:
-        header = fh.readline()
-    return ";" if header.count(";") > header.count(",") else ","
+    return header_separator(path, encoding) if sep == "," else sep
 
 
 # a number written with a decimal comma: thousands grouped by dots or spaces (1.234,50,

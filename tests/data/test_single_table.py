@@ -143,6 +143,19 @@ def test_semicolon_tables_with_decimal_commas_are_read(tmp_path):
         assert any("separated by semicolons" in n for n in ds.notices)
 
 
+def test_null_markers_are_missing_values_not_text(tmp_path):
+    """A numeric column with NULL or \\N (a database dump's missing value) stays numeric (it
+    became a text column with a level per number); a NULL label is a blank label."""
+    text = CSV.replace("56.95,1889.5,No", "56.95,NULL,No").replace("108.15,Yes", "\\N,Yes")
+    text = text.replace("42.30,1840.75,No", "42.30,1840.75,NULL")
+    ds = load_customer_table(_write(tmp_path, text), id_col="customerID", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert pd.api.types.is_float_dtype(df.TotalCharges)
+    assert df.TotalCharges.isna().sum() == 3  # NULL, \\N and the " " blank
+    assert "7795-CFOCW" not in set(df.customerID)
+    assert any("1 of 5 row(s) have no label" in n for n in ds.notices)
+
+
 def test_one_class_label(tmp_path):
     text = CSV.replace(",Yes\n", ",No\n")
     with pytest.raises(DataValidationError, match="one class only"):

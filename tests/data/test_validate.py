@@ -110,6 +110,21 @@ def test_amounts_written_for_people_in_csv_are_read_as_numbers(tmp_path):
     assert p.message.startswith("4 unparseable") and "mrr='$1,5'" in p.examples[0]
 
 
+def test_null_markers_of_database_dumps_are_missing_values(tmp_path):
+    """NULL and \\N, as SQL dumps write a missing value, read as missing where a timestamp,
+    number or boolean belongs (they were unparseable timestamps), as a blank is."""
+    frames = _text_frames()
+    subs = frames["subscriptions"]
+    active = subs.ended_at.isna() | (subs.ended_at == "")
+    assert active.sum() == 2
+    subs.loc[active, "ended_at"] = ["NULL", "\\N"]
+    frames["events"].loc[0, "duration_s"] = "null"
+    ds = load_dataset(write_frames(frames, tmp_path / "ds", "csv"), observed_until=END)
+    ended = ds.con.execute(ds["subscriptions"].ended_at)
+    assert ended.isna().sum() == active.sum()
+    assert ds.con.execute(ds["events"].duration_s).isna().sum() == 1
+
+
 def test_epoch_timestamps_are_one_problem_not_two(tmp_path):
     frames = tiny_frames()
     frames["events"]["ts"] = frames["events"].ts.astype("int64") // 10**6  # epoch milliseconds

@@ -58,6 +58,10 @@ def table_format(path: Path) -> str | None:
     return next((f for f in (*TEXT_FORMATS, ".parquet") if name.endswith(f)), None)
 
 
+# missing values as text files write them: blank, or a database dump's NULL / \N
+MISSING_VALUES = ["", "NULL", "null", "Null", "\\N"]
+
+
 def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """Every value as text (blanks missing), so bad values are reported and not re-typed;
     Parquet keeps its types. zstd-compressed text is read by DuckDB (pandas would need the
@@ -82,8 +86,8 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
                 # (the relational read_csv refuses encodings other than UTF-8 in DuckDB 1.5)
                 rel = con.execute(
                     "SELECT * FROM read_csv(?, sep = ?, header = true, all_varchar = true, "
-                    "encoding = ?)",
-                    [str(path), TEXT_FORMATS[fmt], duck_encoding],
+                    "encoding = ?, nullstr = ?)",
+                    [str(path), TEXT_FORMATS[fmt], duck_encoding, MISSING_VALUES],
                 )
                 return rel.df().astype("str")  # as pandas reads text: str dtype, NaN missing
         return _read_text(path, fmt, encoding)
@@ -107,7 +111,12 @@ def _read_text(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
     its decimal-comma numbers rewritten with points (``attrs["separator"]`` says so)."""
     sep = _separator(path, fmt, encoding)
     df = pd.read_csv(
-        path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding
+        path,
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,
+        na_values=MISSING_VALUES,
+        encoding=encoding,
     )
     if sep == ";":  # a spreadsheet's export in a locale that writes decimal commas
         df = df.apply(_decimal_commas)

@@ -468,7 +468,7 @@ def _typed_table(
         if failed is not None:
             parse_fail[col.name] = failed
         if col.kind == "float" and raw[col.name].type().is_string():
-            text = raw[col.name].strip().nullif("")
+            text = _present_text(raw[col.name])
             written[col.name] = text.try_cast("float64").isnull() & _written_amount(text).notnull()
     extra = [c for c in raw.columns if c not in typed_cols]
     table = raw.select(*[typed_cols[c].name(c) for c in typed_cols], *extra)
@@ -490,7 +490,7 @@ def _offset_conditions(schema: TableSchema, raw: ir.Table) -> dict[str, ir.Boole
     conds: dict[str, ir.BooleanValue] = {}
     for col in schema.timestamp_columns:
         if col in raw.columns and raw[col].type().is_string():
-            text = raw[col].strip().nullif("")
+            text = _present_text(raw[col])
             conds[f"{col}__aware"] = text.notnull() & has_offset(text)
             conds[f"{col}__naive"] = text.notnull() & ~has_offset(text)
     return conds
@@ -562,7 +562,7 @@ def _canonical_bool(value: ir.Value) -> tuple[ir.Value, ir.BooleanValue | None]:
     if dtype.is_numeric():
         ok = value.isin([0, 1])
         return ibis.ifelse(ok, value == 1, ibis.null("boolean")), value.notnull() & ~ok
-    text = value.cast("string").strip().lower().nullif("")
+    text = _present_text(value).lower()
     parsed = ibis.cases(
         (text.isin(_TRUE), ibis.literal(True)),
         (text.isin(_FALSE), ibis.literal(False)),
@@ -571,10 +571,21 @@ def _canonical_bool(value: ir.Value) -> tuple[ir.Value, ir.BooleanValue | None]:
     return parsed, text.notnull() & parsed.isnull()
 
 
+# what database dumps write for a missing value (NULL, \N): missing, like a blank, wherever a
+# number, timestamp or boolean is read from text
+MISSING_TEXT = ("null", "\\n")
+
+
+def _present_text(value: ir.Value) -> ir.StringValue:
+    """Text trimmed, with blanks and the missing-value markers of :data:`MISSING_TEXT` null."""
+    text = value.cast("string").strip()
+    return ibis.ifelse((text == "") | text.lower().isin(MISSING_TEXT), ibis.null("string"), text)
+
+
 def _parsed_text(value: ir.StringValue, kind: str) -> tuple[ir.Value, ir.BooleanValue]:
     """Text (CSV) parsed as a number or a timestamp; timestamps with a UTC offset are converted
     to UTC, those without are taken as UTC already."""
-    text = value.strip().nullif("")
+    text = _present_text(value)
     if kind == "timestamp":
         aware = text.try_cast("timestamp('UTC')").cast("timestamp")
         parsed = ibis.ifelse(has_offset(text), aware, text.try_cast("timestamp"))

@@ -155,6 +155,11 @@ def test_single_table_model_is_refitted_on_training_and_validation_rows(tmp_path
         assert record["fixed"]["numeric_transform"] == first.preprocessing_["kept"]
         assert record["fixed"] == first.refit_params()
         assert record["chosen_on_validation"] == first.fit_choices()
+        # what the run logs is what the validation rows chose, not the refit's own record
+        # (it scored validation rows it was trained on: in-sample)
+        logged = refit.estimator.fit_choices()["preprocessing"]
+        assert logged == first.fit_choices()["preprocessing"]
+        assert refit.estimator.estimator.fit_choices()["preprocessing"] != logged
     # validation: the same first fit and calibration either way; test: the refit's scores
     assert refit.metrics["validation_roc_auc"] == kept.metrics["validation_roc_auc"]
     assert not np.allclose(refit.predictions["test"].p, kept.predictions["test"].p)

@@ -119,9 +119,13 @@ class CalibratedChurnModel(BaseEstimator):
 
     def fit_choices(self) -> dict[str, Any]:
         """The estimator's choices and, for a model refitted on training and validation rows
-        (single tables), ``refit``: its rows and the parameters fixed from the first fit."""
+        (single tables), ``refit``: its rows and the parameters fixed from the first fit. A
+        refitted model's preprocessing and fit records are the first fit's: the refit saw the
+        validation rows, so its own validation scores would be in-sample."""
         choices = self.estimator.fit_choices()
         if getattr(self, "refit_", None):
+            chosen = self.refit_["chosen_on_validation"]
+            choices.update({k: chosen[k] for k in ("preprocessing", "fit") if k in chosen})
             choices["refit"] = self.refit_
         return choices
 

@@ -688,6 +688,10 @@ def spec_from_options(
         return _spec_file_with_options(spec_file, given, overrides, tune)
     if model is None:
         raise SpecError("give an experiment spec (SPEC.yaml) or --model with --data or --table")
+    # a path typed on the command line is the shell's: relative to the working directory (a
+    # spec file's paths are the project's, relative to its root)
+    table = Path(table).absolute() if table is not None else None
+    data = Path(data).absolute() if data is not None else None
     if table is not None:
         if not (id_col and label):
             raise SpecError("--table needs --id and --label")

@@ -133,6 +133,18 @@ def test_without_an_uplift_run_the_contact_section_says_how_to_get_one(table_rep
     assert "<img" not in contact
 
 
+def test_the_data_option_is_relative_to_the_working_directory(
+    table_report_file, tmp_path, monkeypatch
+):
+    # `churnlab report --data exported.csv` typed where the file is, the project elsewhere
+    root = table_report_file.parents[1]
+    (tmp_path / "exported.csv").write_bytes((root / "crm.csv").read_bytes())
+    monkeypatch.setenv("CHURNLAB_HOME", str(root))
+    monkeypatch.chdir(tmp_path)
+    html = build_report(experiment="crm", data="exported.csv", out="r", log_to_run=False)
+    assert html.resolve().parent == tmp_path / "r" and "customers" in html.read_text()
+
+
 @requires_browser()
 def test_the_single_table_report_in_a_headless_browser(table_report_file, tmp_path):
     headings = [*(title for _, title in SECTIONS), "Test-set plots", "Drivers", "Top features"]

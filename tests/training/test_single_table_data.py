@@ -3,6 +3,8 @@ excluded, never a survival family's feature (it is their target)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,6 +89,28 @@ def test_duration_unit_checked_in_spec_and_options(crm):
         **options,
     )
     assert spec.data.duration_unit == "months"
+
+
+def test_command_line_paths_are_relative_to_the_working_directory(crm, tmp_path, monkeypatch):
+    # `churnlab train --table crm.csv` typed in the folder holding crm.csv, while the project
+    # root (CHURNLAB_HOME, or a parent's pyproject) is elsewhere: the shell's path, not the
+    # project's
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setenv("CHURNLAB_HOME", str(project))
+    monkeypatch.chdir(crm.parent)
+    options = dict.fromkeys(["cutoffs", "horizon", "lead", "mrr", "experiment", "name", "seed"])
+    spec = spec_from_options(
+        None, table=Path(crm.name), data=None, id_col="id", label="churn", duration=None,
+        model="logistic", **options,
+    )  # fmt: skip
+    assert Path(spec.data.table) == crm
+    assert len(load_training_data(spec).frame) == len(pd.read_csv(crm))
+    spec = spec_from_options(
+        None, data=Path("demo"), table=None, id_col=None, label=None, duration=None,
+        model="logistic", **{**options, "cutoffs": "2024-03-01:2024-06-01:1M"},
+    )  # fmt: skip
+    assert Path(spec.data.path) == crm.parent / "demo"
 
 
 def test_table_columns_read_as_reasons_from_their_names_and_values(tmp_path):

@@ -646,12 +646,12 @@ def build_report(
         if missing:
             raise ReportError(f"run {run.run_id} lacks the artifacts {missing}")
         spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
-        source = data or spec["data"].get("path") or spec["data"].get("table")
-        path = Path(source)
+        # --data is the shell's path (the working directory's); the run's, the project's
+        d = spec["data"]
+        path = Path(data).absolute() if data else Path(d.get("path") or d.get("table"))
         path = path if path.is_absolute() else config.project_root() / path
         if not path.exists():
             raise ReportError(f"dataset {path} of run {run.run_id} not found; pass --data")
-        d = spec["data"]
         if "table" in d:
             fields = {k: d[k] for k in ("id", "label", "duration", "mrr", "encoding") if k in d}
             dataset = load_source(TableData(table=path, **fields))

@@ -168,6 +168,27 @@ def test_get_params_set_params_and_clone(family, data):
         clone(est).predict_raw(Xt)
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_any_column_name_a_table_may_have(family, data):
+    # LightGBM refuses " , : [ ] { } in a feature name and turns spaces into "_" (then refuses
+    # the duplicate); the survival family adds a column named "interval". A customer table's
+    # headers are whatever its export wrote: the same model, whatever the names
+    (X, y), _, (Xt, _) = data
+    X, y = X.head(2000), y.head(2000)
+    names = ["Plan: tier", "Revenue [USD]", "a b", "a_b"]
+    if family == "lightgbm_survival":
+        names[-1] = "interval"
+    plain = _fit(make_estimator(family, FAST[family], horizon_days=90, seed=3), X, y)
+    renamed = dict(zip(X.columns, names, strict=True))
+    est = _fit(
+        make_estimator(family, FAST[family], horizon_days=90, seed=3), X.rename(columns=renamed), y
+    )
+    np.testing.assert_allclose(est.predict_raw(Xt.rename(columns=renamed)), plain.predict_raw(Xt))
+    values, _ = est.contributions(Xt.head(50).rename(columns=renamed))
+    assert list(values.columns) == names
+    np.testing.assert_allclose(values.to_numpy(), plain.contributions(Xt.head(50))[0].to_numpy())
+
+
 def test_model_params_map_onto_keywords_and_extra_params():
     assert LightGBMChurnModel.keywords_for({"num_leaves": 7, "max_bin": 63, "seed": 1}) == {
         "num_leaves": 7,

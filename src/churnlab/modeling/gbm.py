@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,34 @@ def lightgbm_parameters() -> frozenset[str] | None:
         return None
     names = {alias for aliases in core.values() for alias in aliases}
     return frozenset(names | set(lgb.LGBMClassifier().get_params()))
+
+
+# what LightGBM's model format refuses in a feature name (the JSON characters " , : [ ] { }),
+# and the spaces it turns into "_" (refusing the duplicates that makes)
+_NOT_IN_LIGHTGBM_NAMES = re.compile(r'[",:\[\]{}\s]')
+
+
+def lightgbm_feature_names(names: Sequence[str]) -> list[str]:
+    """The names LightGBM is given for the columns ``names``, in order: the characters it
+    refuses (or rewrites) become ``_``, and a name made equal to an earlier one gets a
+    suffix. Only LightGBM sees them; predictions read columns by position, and the estimator
+    keeps the table's own names everywhere else (a column ``Plan: tier`` or
+    ``Revenue [USD]`` failed a fit with "Do not support special JSON characters").
+
+    >>> lightgbm_feature_names(["Plan: tier", "Plan_ tier", "Revenue [USD]", "ok"])
+    ['Plan__tier', 'Plan__tier_2', 'Revenue__USD_', 'ok']
+    """
+    out: list[str] = []
+    taken: set[str] = set()
+    for name in names:
+        base = candidate = _NOT_IN_LIGHTGBM_NAMES.sub("_", str(name))
+        k = 1
+        while candidate in taken:
+            k += 1
+            candidate = f"{base}_{k}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
 
 
 class LightGBMChurnModel(ChurnEstimator):
@@ -130,13 +159,14 @@ class LightGBMChurnModel(ChurnEstimator):
         # features are not pre-filtered by it; off for every fit, so a tuning trial and the
         # final model with the same params are the same model
         params = {**params, "feature_pre_filter": False}
-        categorical = self.categorical_ or "auto"
-        train_set = lgb.Dataset(X, y, categorical_feature=categorical, params=params)
+        names = lightgbm_feature_names(self.feature_names_in_)
+        own = dict(zip(self.feature_names_in_, names, strict=True))
+        categorical = [own[c] for c in self.categorical_] or "auto"
+        named = {"feature_name": names, "categorical_feature": categorical, "params": params}
+        train_set = lgb.Dataset(X, y, **named)
         cache = self.datasets
         if cache is None:
-            return train_set, lgb.Dataset(
-                X_val, y_val, reference=train_set, categorical_feature=categorical, params=params
-            )
+            return train_set, lgb.Dataset(X_val, y_val, reference=train_set, **named)
         binning = {k: params.get(k) for k in ("seed", "random_state", "data_random_seed")}
         key = (
             _digest(X, y),
@@ -144,9 +174,7 @@ class LightGBMChurnModel(ChurnEstimator):
             sorted({**train_set.get_params(), **binning}.items(), key=str),
         )
         if cache.get("key") != key:
-            valid_set = lgb.Dataset(
-                X_val, y_val, reference=train_set, categorical_feature=categorical, params=params
-            )
+            valid_set = lgb.Dataset(X_val, y_val, reference=train_set, **named)
             cache.clear()
             cache.update(key=key, train=train_set.construct(), validation=valid_set.construct())
         return cache["train"], cache["validation"]

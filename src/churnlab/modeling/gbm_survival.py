@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.config import threads
-from churnlab.modeling.gbm import lightgbm_parameters
+from churnlab.modeling.gbm import lightgbm_feature_names, lightgbm_parameters
 from churnlab.modeling.survival import SurvivalChurnEstimator
 from churnlab.modeling.tree_shap import _numeric_view, lightgbm_contributions
 
@@ -152,9 +152,7 @@ class LightGBMSurvivalModel(SurvivalChurnEstimator):
         rounds = int(params.pop("n_estimators"))
         if duration_val is None:
             raise ValueError("lightgbm_survival: early stopping needs the validation durations")
-        names = [*self.feature_names_in_, INTERVAL]
-        if INTERVAL in self.feature_names_in_:
-            raise ValueError(f"lightgbm_survival: a feature may not be named {INTERVAL!r}")
+        names = self._lightgbm_names()
         cats = [self.feature_names_in_.index(c) for c in self.categorical_]
         lgb_params = {
             "objective": "binary",
@@ -194,10 +192,15 @@ class LightGBMSurvivalModel(SurvivalChurnEstimator):
         )
         self.best_iteration_ = int(self.booster_.best_iteration or rounds)
 
+    def _lightgbm_names(self) -> list[str]:
+        """The booster's column names: the features' (as LightGBM takes them), then the
+        interval's (suffixed where a feature is named ``interval`` too)."""
+        return lightgbm_feature_names([*self.feature_names_in_, INTERVAL])
+
     def _interval_matrix(self, M: np.ndarray, k: int) -> pd.DataFrame:
-        cols = {c: M[:, j] for j, c in enumerate(self.feature_names_in_)}
-        cols[INTERVAL] = np.full(len(M), float(k))
-        return pd.DataFrame(cols)
+        frame = pd.DataFrame(M, columns=self._lightgbm_names()[:-1])
+        frame.insert(M.shape[1], self._lightgbm_names()[-1], np.full(len(M), float(k)))
+        return frame
 
     def _hazards(self, X: pd.DataFrame, intervals: int) -> np.ndarray:
         """Interval hazards h_k(x) for k < ``intervals``: (rows, intervals)."""

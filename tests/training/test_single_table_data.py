@@ -113,6 +113,38 @@ def test_command_line_paths_are_relative_to_the_working_directory(crm, tmp_path,
     assert Path(spec.data.path) == crm.parent / "demo"
 
 
+def test_columns_nothing_can_be_learned_from_are_left_out_with_one_notice(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 300
+    table = tmp_path / "export.csv"
+    pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in range(n)],
+            "Email": [f"user{i}@example.com" for i in range(n)],  # one value per customer
+            "Notes": rng.choice(["called", "happy", "wants discount", None], n),
+            "Monthly": rng.uniform(10, 100, n).round(4),  # numbers: every value distinct, kept
+            "Region": "EU",
+            "Unnamed: 9": np.nan,  # the empty column a spreadsheet export adds
+            "churn": rng.choice(["Yes", "No"], n),
+        }
+    ).to_csv(table, index=False)
+    spec = parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(table), "id": "id", "label": "churn"},
+            "model": {"family": "lightgbm"},
+        }
+    )
+    data = load_training_data(spec)
+    assert data.features == ["Notes", "Monthly"]
+    assert set(data.dropped) == {"Email", "Region", "Unnamed: 9"}
+    assert data.dropped["Region"] == "constant"
+    assert data.dropped["Email"] == "300 distinct values in 300 rows: an identifier or text"
+    (notice,) = [m for m in data.notices if "left out of the features" in m]
+    assert notice.startswith("3 column(s) of export.csv left out of the features: 'Region'")
+    assert not set(data.dropped) & set(data.frame.columns)
+
+
 def test_table_columns_read_as_reasons_from_their_names_and_values(tmp_path):
     rng = np.random.default_rng(1)
     n = 200

@@ -317,6 +317,28 @@ def degenerate_columns(
     return out
 
 
+MIN_IDENTIFIER_VALUES = 50
+
+
+def identifier_like(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
+    """Text columns with a distinct value for at least half of their rows (and more than
+    ``MIN_IDENTIFIER_VALUES`` of them): e-mail addresses, names, free-text notes, a second id.
+    As a category nearly every level is seen once, so nothing learned from it applies to a
+    new customer; column -> why."""
+    out = {}
+    for col in features:
+        values = frame[col]
+        if not is_categorical(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        present = values.dropna()
+        distinct = present.nunique()
+        if distinct > MIN_IDENTIFIER_VALUES and distinct >= 0.5 * len(present):
+            out[col] = (
+                f"{distinct:,} distinct values in {len(present):,} rows: an identifier or text"
+            )
+    return out
+
+
 def vocabulary_inputs(spec: ExperimentSpec) -> dict:
     """What the fitted vocabulary depends on besides the data: part of the feature cache key."""
     return {
@@ -396,9 +418,24 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
     )
     frame = pd.concat([frame, df[chosen]], axis=1)
     frame = apply_population(spec, frame)
+    # from the columns' values only (no label): the same on every split of the rows
+    dropped = degenerate_columns(frame, chosen, None)
+    dropped.update(identifier_like(frame, [c for c in chosen if c not in dropped]))
+    if dropped:
+        notices.append(
+            f"{len(dropped)} column(s) of {path.name} left out of the features: "
+            + ", ".join(f"{c!r} ({why})" for c, why in dropped.items())
+            + " (features.exclude to name others; an id column is --id)"
+        )
+        log.warning(notices[-1])
+        chosen = [c for c in chosen if c not in dropped]
+        if not chosen:
+            raise SpecError(f"data.table: no column of {path} is usable as a feature")
+        frame = frame.drop(columns=list(dropped))
     return TrainingData(
         frame=frame,
         features=chosen,
+        dropped=dropped,
         kind="customers",
         source=str(path),
         data_digest=file_digest(path),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from churnlab.config import SpecError, parse_spec, spec_from_options
-from churnlab.training import load_training_data
+from churnlab.training import checked_data, load_training_data
 from churnlab.vocab import DAYS_PER_MONTH
 
 
@@ -143,6 +143,39 @@ def test_columns_nothing_can_be_learned_from_are_left_out_with_one_notice(tmp_pa
     (notice,) = [m for m in data.notices if "left out of the features" in m]
     assert notice.startswith("3 column(s) of export.csv left out of the features: 'Region'")
     assert not set(data.dropped) & set(data.frame.columns)
+
+
+def test_a_column_recorded_after_the_outcome_is_named_before_fitting(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 400
+    churned = rng.random(n) < 0.3
+    table = tmp_path / "export.csv"
+    pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in range(n)],
+            "tenure": np.where(churned, rng.integers(1, 30, n), rng.integers(10, 72, n)),
+            "Churn Date": np.where(churned, "2024-05-01", None),  # only churners have one
+            "Reason": np.where(churned, rng.choice(["price", "service"], n), "none"),
+            "churn": np.where(churned, "Yes", "No"),
+        }
+    ).to_csv(table, index=False)
+    spec = parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(table), "id": "id", "label": "churn"},
+            "model": {"family": "logistic"},
+        }
+    )
+    data, _, _ = checked_data(spec, tmp_path, lambda _: None)
+    (notice,) = [m for m in data.notices if "alone separate churners" in m]
+    assert "'Churn Date' (ROC-AUC 1.000), 'Reason' (ROC-AUC 1.000)" in notice
+    assert "tenure" not in notice  # predictive (about 0.8), not a leak
+    assert "features.exclude" in notice
+    spec = spec.model_copy(
+        update={"features": spec.features.model_copy(update={"exclude": ["Churn Date", "Reason"]})}
+    )
+    data, _, _ = checked_data(spec, tmp_path, lambda _: None)
+    assert not [m for m in data.notices if "alone separate churners" in m]
 
 
 def test_table_columns_read_as_reasons_from_their_names_and_values(tmp_path):

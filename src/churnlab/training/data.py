@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from churnlab.config import EventData, ExperimentSpec, SpecError
@@ -337,6 +338,45 @@ def identifier_like(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
                 f"{distinct:,} distinct values in {len(present):,} rows: an identifier or text"
             )
     return out
+
+
+LEAK_AUC = 0.99
+
+
+def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> dict[str, float]:
+    """Columns that alone separate churners from the others on ``rows`` (the training rows):
+    feature -> the ROC-AUC of its best single-column ranking (by value, missing values first
+    or last; a text column by its levels' churn rates, or by being missing), when at least
+    :data:`LEAK_AUC`. In a customer table that is almost always a value recorded after the
+    outcome (a churn date or reason, a cancellation flag): the model then looks perfect and
+    fails on every new customer."""
+    from scipy.stats import rankdata
+
+    y = frame.loc[rows, "churned_within_h"].astype(bool).to_numpy()
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if not (n1 and n0 and features):
+        return {}
+    owner, rankings = [], []
+    for col in features:
+        x = frame.loc[rows, col]
+        missing = x.isna().to_numpy()
+        found = [missing.astype(float)]
+        if is_categorical(x):
+            levels = x.astype("string").fillna("\0missing")
+            rate = pd.Series(y, index=levels.index).groupby(levels).mean()
+            found.append(levels.map(rate).to_numpy(dtype=float))
+        else:
+            v = pd.to_numeric(x, errors="coerce").astype("float64").to_numpy()
+            if np.isfinite(v).any():
+                low, high = np.nanmin(v) - 1.0, np.nanmax(v) + 1.0
+                found += [np.where(missing, low, v), np.where(missing, high, v)]
+        owner += [col] * len(found)
+        rankings += found
+    # ROC-AUC of every ranking at once, from the ranks of the churners (ties averaged)
+    ranks = rankdata(np.column_stack(rankings), axis=0)
+    auc = (ranks[y].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    best = pd.Series(np.maximum(auc, 1 - auc)).groupby(np.array(owner)).max()
+    return {c: float(best[c]) for c in features if best[c] >= LEAK_AUC}
 
 
 def vocabulary_inputs(spec: ExperimentSpec) -> dict:

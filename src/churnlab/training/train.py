@@ -21,7 +21,7 @@ from churnlab.evaluation.survival import survival_metrics
 from churnlab.explain import Explanation, explain
 from churnlab.modeling import UpliftEstimator, check_model_params, estimator_for
 from churnlab.training.calibration import CalibratedChurnModel
-from churnlab.training.data import TrainingData, load_training_data
+from churnlab.training.data import TrainingData, label_leaks, load_training_data
 from churnlab.training.split import (
     Split,
     check_classes,
@@ -378,5 +378,22 @@ def checked_data(
     say("building observations and features")
     t0 = time.perf_counter()
     data = load_training_data(spec, root, check_split=True)
+    splits = make_splits(spec, data)
+    if data.kind == "customers":  # event features are point in time by construction
+        _warn_of_leaks(data, splits[0].masks["train"])
     seconds = time.perf_counter() - t0
-    return data, make_splits(spec, data), seconds
+    return data, splits, seconds
+
+
+def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:
+    leaks = label_leaks(data.frame, data.features, rows)
+    if leaks:
+        data.notices.append(
+            f"{len(leaks)} column(s) alone separate churners from the others on the training "
+            "rows, which in a customer table is nearly always a value recorded after the "
+            "outcome (a churn date or reason): "
+            + ", ".join(f"{c!r} (ROC-AUC {auc:.3f})" for c, auc in leaks.items())
+            + "; if so, leave them out with features.exclude, or the model will look perfect "
+            "here and fail on new customers"
+        )
+        log.warning(data.notices[-1])

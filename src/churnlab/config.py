@@ -670,6 +670,7 @@ def spec_from_options(
     model: str | None,
     duration_unit: str | None = None,
     encoding: str | None = None,
+    exclude: list[str] | None = None,
     experiment: str | None,
     name: str | None,
     seed: int | None,
@@ -683,6 +684,7 @@ def spec_from_options(
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
             "--model": model, "--duration-unit": duration_unit, "--encoding": encoding,
+            "--exclude": exclude or None,
         }  # fmt: skip
         overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
         return _spec_file_with_options(spec_file, given, overrides, tune)
@@ -723,4 +725,6 @@ def spec_from_options(
         raw["experiment"] = experiment
     if tune is not None:
         raw["tune"] = {"trials": tune}
+    if exclude:
+        raw["features"] = {"exclude": list(exclude)}
     return parse_spec(raw)

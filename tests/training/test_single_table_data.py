@@ -170,11 +170,15 @@ def test_a_column_recorded_after_the_outcome_is_named_before_fitting(tmp_path):
     (notice,) = [m for m in data.notices if "alone separate churners" in m]
     assert "'Churn Date' (ROC-AUC 1.000), 'Reason' (ROC-AUC 1.000)" in notice
     assert "tenure" not in notice  # predictive (about 0.8), not a leak
-    assert "features.exclude" in notice
-    spec = spec.model_copy(
-        update={"features": spec.features.model_copy(update={"exclude": ["Churn Date", "Reason"]})}
-    )
+    assert "train --exclude COLUMN" in notice
+    options = dict.fromkeys(["data", "cutoffs", "horizon", "lead", "mrr", "duration", "name"])
+    spec = spec_from_options(
+        None, table=table, id_col="id", label="churn", model="logistic", experiment=None,
+        seed=None, exclude=["Churn Date", "Reason"], **options,
+    )  # fmt: skip
+    assert spec.features.exclude == ["Churn Date", "Reason"]
     data, _, _ = checked_data(spec, tmp_path, lambda _: None)
+    assert data.features == ["tenure"]
     assert not [m for m in data.notices if "alone separate churners" in m]
 
 

@@ -81,6 +81,14 @@ def train(
         str | None,
         typer.Option(help="model family: logistic, lightgbm, cox or lightgbm_survival"),
     ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="COLUMN",
+            help="leave this column (or feature) out of the features; repeat for more (no spec: "
+            "features.exclude in a spec)",
+        ),
+    ] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
     name: Annotated[str | None, typer.Option(help="run name")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
@@ -124,6 +132,7 @@ def train(
         mrr=mrr,
         encoding=encoding,
         model=model,
+        exclude=exclude,
         experiment=experiment,
         name=name,
         seed=seed,

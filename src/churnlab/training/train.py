@@ -393,7 +393,7 @@ def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:
             "rows, which in a customer table is nearly always a value recorded after the "
             "outcome (a churn date or reason): "
             + ", ".join(f"{c!r} (ROC-AUC {auc:.3f})" for c, auc in leaks.items())
-            + "; if so, leave them out with features.exclude, or the model will look perfect "
-            "here and fail on new customers"
+            + "; if so, leave them out (train --exclude COLUMN, or features.exclude in a "
+            "spec), or the model will look perfect here and fail on new customers"
         )
         log.warning(data.notices[-1])

@@ -9,7 +9,10 @@ from churnlab.data import materialize
 
 
 def _temp_tables(con) -> list[str]:
-    rows = con.raw_sql("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    """The tables of the connection's work database (gone with it, like temporary tables)."""
+    rows = con.raw_sql(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'churnlab_work'"
+    ).fetchall()
     return sorted(r[0] for r in rows)
 
 
@@ -17,7 +20,7 @@ def test_materialize_replaces_a_table_with_an_expression_that_reads_it():
     con = ibis.duckdb.connect()
     first = materialize(con, ibis.memtable({"a": [1, 2, 3]}), "_churnlab_t")
     second = materialize(con, first.mutate(b=first.a * 10), "_churnlab_t")
-    assert second.get_name() == "_churnlab_t"
+    assert second.op().name == "_churnlab_t"
     assert con.execute(second.order_by("a")).to_dict("list") == {"a": [1, 2, 3], "b": [10, 20, 30]}
     # the first table is gone and no table is left under a fresh name
     assert [t for t in _temp_tables(con) if t.startswith("_churnlab")] == ["_churnlab_t"]
@@ -30,12 +33,54 @@ def test_materialize_keeps_the_expression_types():
     summed = materialize(con, t.group_by("k").agg(s=t.n.sum()), "_churnlab_sum")
     assert summed.schema() == ibis.schema({"k": "int64", "s": "int64"})
     # the schema handed back without asking DuckDB again is the one its catalogue holds
-    assert summed.schema() == con.table("_churnlab_sum").schema()
+    assert (
+        summed.schema() == con.table("_churnlab_sum", database=("churnlab_work", "main")).schema()
+    )
     assert con.execute(summed.order_by("k")).to_dict("list") == {"k": [1, 2], "s": [11, 7]}
     # timestamps (DuckDB stores them with a scale) and non-null counts alike
     ts = ibis.memtable({"k": [1, 2], "ts": pd.to_datetime(["2024-01-01", "2024-02-01"])})
     latest = materialize(con, ts.group_by("k").agg(last=ts.ts.max(), n=ts.count()), "_churnlab_ts")
-    assert latest.schema() == con.table("_churnlab_ts").schema()
+    assert latest.schema() == con.table("_churnlab_ts", database=("churnlab_work", "main")).schema()
+
+
+def test_large_tables_asked_to_be_compressed_are(monkeypatch):
+    from churnlab.data import engines
+
+    con = ibis.duckdb.connect()
+    t = ibis.memtable({"a": list(range(1000))}).cross_join(ibis.memtable({"b": ["x", "y"] * 50}))
+
+    def storage(name):
+        sql = f"SELECT DISTINCT compression FROM pragma_storage_info('churnlab_work.main.{name}')"
+        return {r[0] for r in con.raw_sql(sql).fetchall()}
+
+    plain = materialize(con, t, "_churnlab_plain")
+    small = materialize(con, t, "_churnlab_small", compress=True)  # 200,000 values: not worth it
+    assert storage("_churnlab_plain") == storage("_churnlab_small") == {"Uncompressed"}
+    expected = con.execute(plain.order_by(["a", "b"]))
+    monkeypatch.setattr(engines, "COMPRESS_MIN_VALUES", 100_000)
+    packed = materialize(con, t, "_churnlab_packed", compress=True)
+    # compressing checkpoints the work database: the tables written before it too
+    assert "Uncompressed" not in storage("_churnlab_packed") | storage("_churnlab_plain")
+    for table in (packed, plain, small):
+        pd.testing.assert_frame_equal(con.execute(table.order_by(["a", "b"])), expected)
+
+
+def test_a_read_only_dataset_file_keeps_its_tables_in_temporary_tables(tmp_path):
+    # a .duckdb dataset is opened read-only, which cannot attach an in-memory database
+    import duckdb
+
+    from churnlab.data.engines import Materializer, connect
+
+    with duckdb.connect(str(tmp_path / "data.duckdb")) as db:
+        db.sql("CREATE TABLE t AS SELECT range AS a FROM range(10)")
+    con = connect("duckdb", tmp_path / "data.duckdb")
+    t = con.table("t")
+    first = materialize(con, t.mutate(b=t.a * 2), "_churnlab_first", compress=True)
+    with Materializer(con) as keep:
+        second = keep(first.mutate(c=first.b + 1), "_churnlab_second", compress=True)
+    assert con.execute(second.c.sum()) == 100
+    temporary = con.raw_sql("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    assert sorted(r[0] for r in temporary) == ["_churnlab_first", "_churnlab_second"]
 
 
 def test_parts_joined_in_sql_equal_the_ibis_join(tmp_path):

@@ -16,7 +16,7 @@ holds it; :func:`with_windows` then keeps, per key, the window counts the builde
 (per event type, per account, per user, per session).
 
 :func:`with_cube` returns the dataset with the roll-ups as tables (on DuckDB materialized once
-as temporary tables); builders reach them through :func:`activity_cube`, :func:`user_days`,
+into the connection's in-memory work database, compressed when large); builders reach them through :func:`activity_cube`, :func:`user_days`,
 ... which fall back to the expression when a builder runs on a dataset without them (a user's
 own code calling them directly).
 """
@@ -49,7 +49,7 @@ RECENCY_DAYS = 365  # how far back a "days since" looks (and its value when noth
 KEYS = list(_KEYS)  # Ibis reads a tuple of two names as a (left, right) join pair
 # computes an expression once into a named table (:func:`churnlab.data.materialize`, or a
 # :class:`churnlab.data.engines.Materializer` pipelining a build's tables)
-Keep = Callable[[ir.Table, str], ir.Table]
+Keep = Callable[..., ir.Table]  # (expr, name, compress=False) -> the table
 _BUILDS = count()  # a build's temp tables are its own: an earlier build's expressions stay valid
 
 
@@ -111,12 +111,13 @@ def with_cube(
         return ds
     build = next(_BUILDS)
     keep = keep or partial(materialize, ds.con)
-    cube = keep(cube_expr(ds), f"{CUBE}_{build}")
+    # the roll-ups are the build's largest tables, held to its end: compressed
+    cube = keep(cube_expr(ds), f"{CUBE}_{build}", compress=True)
     ds = replace(ds, tables={**ds.tables, CUBE: cube})
     extra = {DAILY: daily_expr(ds), SESSIONS: sessions_expr(ds, vocabulary or Vocabulary())}
     if ds.has("events", "user_id"):
         extra[USER_DAYS] = user_days_expr(ds)
-    extra = {name: keep(expr, f"{name}_{build}") for name, expr in extra.items()}
+    extra = {name: keep(expr, f"{name}_{build}", compress=True) for name, expr in extra.items()}
     return replace(ds, tables={**ds.tables, **extra})
 
 
@@ -133,7 +134,7 @@ def with_windows(
     # the per-type window sums first: the type windows and time on task both read them (one
     # pass of the cube over the calendar instead of two)
     keep = keep or partial(materialize, ds.con)
-    counts = keep(type_counts_expr(ds, keys), f"{TYPE_COUNTS}_{build}")
+    counts = keep(type_counts_expr(ds, keys), f"{TYPE_COUNTS}_{build}", compress=True)
     ds = replace(ds, tables={**ds.tables, TYPE_COUNTS: counts})
     exprs = {
         TYPE_WINDOWS: type_windows_expr(ds, keys),
@@ -142,7 +143,7 @@ def with_windows(
     }
     if ds.has(USER_DAYS):
         exprs[USER_WINDOWS] = user_windows_expr(ds, keys)
-    kept = {name: keep(expr, f"{name}_{build}") for name, expr in exprs.items()}
+    kept = {name: keep(expr, f"{name}_{build}", compress=True) for name, expr in exprs.items()}
     return replace(ds, tables={**ds.tables, **kept})
 
 

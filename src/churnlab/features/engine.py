@@ -140,13 +140,16 @@ def _joined(base: ir.Table, parts: list, columns: list[str]) -> ir.Table:
     return table.select(**values)
 
 
-def _table_name(table: ir.Table) -> str | None:
-    """The name of an engine table (a materialized one), else None."""
+def _table_name(table: ir.Table) -> sge.Table | None:
+    """The name of an engine table (a materialized one), qualified as it is, else None."""
     op = table.op()
-    return op.name if isinstance(op, ops.DatabaseTable) else None
+    if not isinstance(op, ops.DatabaseTable):
+        return None
+    where = op.namespace
+    return sg.table(op.name, db=where.database, catalog=where.catalog, quoted=True)
 
 
-def _assembly_sql(names: list[str], columns: list[str], parts: list) -> sge.Select:
+def _assembly_sql(names: list[sge.Table], columns: list[str], parts: list) -> sge.Select:
     """``SELECT`` the base's ``columns`` and every part's features (nulls filled) ``FROM``
     the base ``LEFT JOIN`` each part on the keys; ``names``: the base's and the parts'
     tables."""
@@ -158,7 +161,7 @@ def _assembly_sql(names: list[str], columns: list[str], parts: list) -> sge.Sele
             if f.fill is not None:
                 value = sge.Coalesce(this=value, expressions=[sge.convert(f.fill)])
             select.append(value.as_(f.name, quoted=True))
-    query = sg.select(*select).from_(sg.table(names[0], quoted=True).as_(alias[0]))
+    query = sg.select(*select).from_(names[0].copy().as_(alias[0]))
     for i in range(1, len(names)):
         on = sg.and_(
             *[
@@ -168,7 +171,7 @@ def _assembly_sql(names: list[str], columns: list[str], parts: list) -> sge.Sele
                 for k in KEYS
             ]
         )
-        query = query.join(sg.table(names[i], quoted=True).as_(alias[i]), on=on, join_type="left")
+        query = query.join(names[i].copy().as_(alias[i]), on=on, join_type="left")
     return query
 
 

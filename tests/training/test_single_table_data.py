@@ -211,6 +211,50 @@ def test_table_columns_read_as_reasons_from_their_names_and_values(tmp_path):
         assert "customer table column" not in " ".join(template.templates)
 
 
+def test_date_columns_are_read_as_dates_in_training_and_scoring(tmp_path):
+    from churnlab.data.single_table import read_customer_rows
+
+    rng = np.random.default_rng(4)
+    n = 300
+    last = pd.Timestamp("2024-06-01") - pd.to_timedelta(rng.integers(0, 200, n), "D")
+    signup = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), "D")
+    table = tmp_path / "export.csv"
+    pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in range(n)],
+            "Last Login": last.strftime("%Y-%m-%d %H:%M"),
+            "Signup": np.where(rng.random(n) < 0.1, "", signup.strftime("%Y-%m-%d")),
+            "Renewal": signup.strftime("%m/%d/%Y"),  # day or month first: stays text
+            "churn": np.where(last < pd.Timestamp("2024-03-01"), "Yes", "No"),
+        }
+    ).to_csv(table, index=False)
+    spec = parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(table), "id": "id", "label": "churn"},
+            "model": {"family": "lightgbm"},
+        }
+    )
+    data = load_training_data(spec)
+    epoch = pd.Timestamp("1970-01-01")
+    days = data.frame.set_index("account_id")["Last Login"]
+    expected = pd.Series((last - epoch) / pd.Timedelta(days=1), index=[f"C{i}" for i in range(n)])
+    np.testing.assert_allclose(days.loc[expected.index], expected, atol=1 / 86400)
+    assert data.frame["Signup"].isna().sum() > 0  # blanks stay missing
+    assert data.frame["Signup"].dtype == "float64"
+    (notice,) = [m for m in data.notices if "dates" in m]
+    assert "['Last Login', 'Signup']: dates, read as days since 1970-01-01" in notice
+    # 03/04/2024 is March 4 or April 3: text, said so (and then left out as near-unique text)
+    assert "['Renewal']: dates written day or month first" in notice
+    assert "Renewal" in data.dropped
+    assert data.reasons["Last Login"].render(days.loc["C0"], {}) == (
+        f"Last Login {pd.Timestamp(last[0]):%Y-%m-%d}"
+    )
+    # scoring reads the dates the way training did
+    rows = read_customer_rows(table, {"id": "id"}, ["Last Login", "Signup"]).set_index("account_id")
+    np.testing.assert_allclose(rows.loc[days.index, "Last Login"], days, atol=1e-9)
+
+
 @pytest.mark.parametrize("family", ["lightgbm", "logistic", "cox"])
 def test_single_table_model_is_refitted_on_training_and_validation_rows(tmp_path, family):
     """After the validation rows chose (rounds, preprocessing) and calibrated, the model scoring

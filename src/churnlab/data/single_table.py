@@ -339,7 +339,8 @@ def load_customer_table(
     if problems:
         raise DataValidationError(src, problems)
 
-    formatted = _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    formatted, dates = _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    other_order = other_order_dates(out, skip=(id_col, label_col, duration_col))
     problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
     if problems:
         raise DataValidationError(src, problems)
@@ -357,8 +358,21 @@ def load_customer_table(
         source=src,
         kind="customers",
         roles={"id": id_col, "label": label_col, "duration": duration_col},
-        notices=[n for n in (semicolons, unlabelled, notice, formatted_notice(formatted)) if n],
-        manifest={"duration_unit": duration_unit} if duration_col is not None else {},
+        notices=[
+            n
+            for n in (
+                semicolons,
+                unlabelled,
+                notice,
+                formatted_notice(formatted),
+                dates_notice(dates, other_order),
+            )
+            if n
+        ],
+        manifest={
+            **({"duration_unit": duration_unit} if duration_col is not None else {}),
+            "date_columns": dates,
+        },
     )
 
 
@@ -542,19 +556,85 @@ def _infinite_attributes(
     return problems
 
 
-def _parse_attributes(out: pd.DataFrame, skip: tuple[str | None, ...]) -> list[str]:
-    """In place: text attribute columns become floats when numeric, pandas strings otherwise.
-    Returns the columns read from numbers written for people (:func:`formatted_numbers`)."""
-    formatted = []
+# a date (or date and time) written the ISO way: 2024-03-15, 2024-03-15 09:30, ...T09:30:00Z
+_ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2}|UTC)?"
+)
+EPOCH = pd.Timestamp("1970-01-01")
+_OTHER_DATE = re.compile(r"\d{1,2}[/.]\d{1,2}[/.]\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[AP]M)?)?")
+
+
+def date_days(col: pd.Series) -> pd.Series | None:
+    """A column of dates as days since 1970-01-01 (floats; UTC where an offset is given), or
+    None where it is not one: a datetime column, or text whose every value is an ISO date.
+    Dates in another order (03/04/2024: March 4 or April 3) stay text."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        stamps = col.dt.tz_convert("UTC").dt.tz_localize(None) if col.dt.tz else col
+    elif col.dtype == object or pd.api.types.is_string_dtype(col):
+        present = col.dropna().astype("string").str.strip()
+        present = present[present != ""]
+        if present.empty or not present.str.fullmatch(_ISO_DATE).all():
+            return None
+        try:
+            parsed = pd.to_datetime(present, format="ISO8601", utc=True)
+        except (ValueError, OverflowError):
+            return None
+        stamps = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns]")
+        stamps[present.index] = parsed.dt.tz_localize(None).astype("datetime64[ns]")
+    else:
+        return None
+    return ((stamps - EPOCH) / pd.Timedelta(days=1)).astype("float64")
+
+
+def _parse_attributes(
+    out: pd.DataFrame, skip: tuple[str | None, ...]
+) -> tuple[list[str], list[str]]:
+    """In place: text attribute columns become floats when numeric, dates (text in ISO form
+    or datetime columns) days since 1970-01-01 (:func:`date_days`), pandas strings otherwise.
+    Returns the columns read from numbers written for people (:func:`formatted_numbers`) and
+    the date columns."""
+    formatted, dates = [], []
     for col in out.columns:
         if col in skip:
             continue
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+        days = date_days(out[col])
+        if days is not None:
+            out[col] = days
+            dates.append(col)
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             parsed = _parse_numeric_text(out[col])
             if parsed is not None and _written_for_people(out[col]):
                 formatted.append(col)
             out[col] = parsed if parsed is not None else out[col].astype("string")
-    return formatted
+    return formatted, dates
+
+
+def other_order_dates(out: pd.DataFrame, skip: tuple[str | None, ...]) -> list[str]:
+    """Text columns whose every value is a date written day or month first (03/04/2024)."""
+    found = []
+    for col in out.columns:
+        if col in skip or not pd.api.types.is_string_dtype(out[col]):
+            continue
+        present = out[col].dropna().str.strip().str.upper()
+        if len(present) and present.str.fullmatch(_OTHER_DATE).all():
+            found.append(col)
+    return found
+
+
+def dates_notice(columns: list[str], other_order: list[str] = ()) -> str | None:
+    """The notice naming the columns read as dates, and those left as text."""
+    said = []
+    if columns:
+        said.append(
+            f"column(s) {columns}: dates, read as days since 1970-01-01 (an order the models "
+            "can use; reasons show the date)"
+        )
+    if other_order:
+        said.append(
+            f"column(s) {list(other_order)}: dates written day or month first (03/04/2024 is "
+            "March 4 or April 3) are read as text; write them as 2024-03-04 to use them as dates"
+        )
+    return "; ".join(said) or None
 
 
 def _written_for_people(col: pd.Series) -> bool:

@@ -27,6 +27,7 @@ than something a team can change: they are shown as context, never as reasons to
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import string
@@ -137,6 +138,11 @@ def _ordinal(v: float) -> str:
     return f"{n}{suffix}"
 
 
+def _date(v: float) -> str:
+    """Days since 1970-01-01 as the date (a customer table's date column)."""
+    return (datetime.date(1970, 1, 1) + datetime.timedelta(days=math.floor(v))).isoformat()
+
+
 FORMATS: dict[str, Callable[[Any], str]] = {
     "": lambda v: fmt_num(v) if isinstance(v, float) else str(v),
     "text": str,
@@ -154,6 +160,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "trend": _trend,
     "x": lambda v: f"{v:.1f}x",
     "ordinal": _ordinal,
+    "date": _date,
     "s": lambda v: "" if v == 1 else "s",
 }
 NUMERIC_FORMATS = set(FORMATS) - {"", "text"}
@@ -282,9 +289,12 @@ def _render(text: str, value: Any, row: Mapping[str, Any]) -> str | None:
     return "".join(out)
 
 
-def column_template(name: str, categorical: bool, context: bool = False) -> ReasonTemplate:
+def column_template(
+    name: str, categorical: bool, context: bool = False, date: bool = False
+) -> ReasonTemplate:
     """A column known only by its name (a customer-table column, a feature without a
-    template): "TotalCharges 494", "Contract: Month-to-month"."""
-    fmt = "{value:text}" if categorical else "{value:num}"
+    template): "TotalCharges 494", "Contract: Month-to-month", "Last Login 2024-03-15" (a
+    ``date`` column, held as days since 1970-01-01)."""
+    fmt = "{value:text}" if categorical else "{value:date}" if date else "{value:num}"
     sep = ": " if categorical else " "
     return ReasonTemplate((f"{literal(name)}{sep}{fmt}",), context=context)

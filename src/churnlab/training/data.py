@@ -425,6 +425,7 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
     feature (tenure usually predicts churn) unless ``features.exclude`` names it."""
     d, path = spec.data, Path(ds.source)
     df = ds.con.to_pyarrow(ds["customers"]).to_pandas()
+    dates = set(ds.manifest.get("date_columns", ()))
     if d.mrr and d.mrr not in df.columns:
         raise SpecError(f"data.mrr: column {d.mrr!r} not in {path}")
     roles = {d.id, d.label, d.duration}
@@ -489,7 +490,9 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
         drivers=dict.fromkeys(chosen, "account"),
         # the table's duration (tenure) and MRR describe the customer: context, not reasons
         reasons={
-            c: column_template(c, is_categorical(frame[c]), context=c in (d.duration, d.mrr))
+            c: column_template(
+                c, is_categorical(frame[c]), context=c in (d.duration, d.mrr), date=c in dates
+            )
             for c in chosen
         },
         notices=notices,

@@ -39,6 +39,17 @@ def _spec(crm, family="logistic", **data):
     )
 
 
+def _table_spec(table, family):
+    """A spec for a table with an ``id`` and a ``churn`` column and nothing else said."""
+    return parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(table), "id": "id", "label": "churn"},
+            "model": {"family": family},
+        }
+    )
+
+
 def test_duration_in_months_is_converted_to_days_and_stays_a_classifier_feature(crm):
     data = load_training_data(_spec(crm, duration_unit="months"))
     tenure = pd.read_csv(crm).tenure
@@ -128,13 +139,7 @@ def test_columns_nothing_can_be_learned_from_are_left_out_with_one_notice(tmp_pa
             "churn": rng.choice(["Yes", "No"], n),
         }
     ).to_csv(table, index=False)
-    spec = parse_spec(
-        {
-            "name": "t",
-            "data": {"table": str(table), "id": "id", "label": "churn"},
-            "model": {"family": "lightgbm"},
-        }
-    )
+    spec = _table_spec(table, "lightgbm")
     data = load_training_data(spec)
     assert data.features == ["Notes", "Monthly"]
     assert set(data.dropped) == {"Email", "Region", "Unnamed: 9"}
@@ -159,13 +164,7 @@ def test_a_column_recorded_after_the_outcome_is_named_before_fitting(tmp_path):
             "churn": np.where(churned, "Yes", "No"),
         }
     ).to_csv(table, index=False)
-    spec = parse_spec(
-        {
-            "name": "t",
-            "data": {"table": str(table), "id": "id", "label": "churn"},
-            "model": {"family": "logistic"},
-        }
-    )
+    spec = _table_spec(table, "logistic")
     data, _, _ = checked_data(spec, tmp_path, lambda _: None)
     (notice,) = [m for m in data.notices if "alone separate churners" in m]
     assert "'Churn Date' (ROC-AUC 1.000), 'Reason' (ROC-AUC 1.000)" in notice
@@ -228,13 +227,7 @@ def test_date_columns_are_read_as_dates_in_training_and_scoring(tmp_path):
             "churn": np.where(last < pd.Timestamp("2024-03-01"), "Yes", "No"),
         }
     ).to_csv(table, index=False)
-    spec = parse_spec(
-        {
-            "name": "t",
-            "data": {"table": str(table), "id": "id", "label": "churn"},
-            "model": {"family": "lightgbm"},
-        }
-    )
+    spec = _table_spec(table, "lightgbm")
     data = load_training_data(spec)
     epoch = pd.Timestamp("1970-01-01")
     days = data.frame.set_index("account_id")["Last Login"]

@@ -571,6 +571,10 @@ def date_days(col: pd.Series) -> pd.Series | None:
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         stamps = col.dt.tz_convert("UTC").dt.tz_localize(None) if col.dt.tz else col
     elif col.dtype == object or pd.api.types.is_string_dtype(col):
+        # the first value decides for most columns (a CSV's columns all arrive as text)
+        first = col.first_valid_index()
+        if first is None or not _ISO_DATE.fullmatch(str(col[first]).strip()):
+            return None
         present = col.dropna().astype("string").str.strip()
         present = present[present != ""]
         if present.empty or not present.str.fullmatch(_ISO_DATE).all():

@@ -7,6 +7,7 @@ table's columns are its features (id, label and duration removed).
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -357,21 +358,22 @@ def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> d
     if not (n1 and n0 and features):
         return {}
     owner, rankings = [], []
-    for col in features:
+    numeric = [c for c in features if not is_categorical(frame[c])]
+    if numeric:  # as one block: by value with missing values lowest, highest, and by missing
+        v = frame.loc[rows, numeric].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
+        missing = np.isnan(v)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all
+            low, high = np.nanmin(v, axis=0) - 1.0, np.nanmax(v, axis=0) + 1.0
+        for block in (missing.astype(float), np.where(missing, low, v), np.where(missing, high, v)):
+            rankings += list(np.nan_to_num(block, nan=0.0).T)
+            owner += numeric
+    for col in (c for c in features if is_categorical(frame[c])):
         x = frame.loc[rows, col]
-        missing = x.isna().to_numpy()
-        found = [missing.astype(float)]
-        if is_categorical(x):
-            levels = x.astype("string").fillna("\0missing")
-            rate = pd.Series(y, index=levels.index).groupby(levels).mean()
-            found.append(levels.map(rate).to_numpy(dtype=float))
-        else:
-            v = pd.to_numeric(x, errors="coerce").astype("float64").to_numpy()
-            if np.isfinite(v).any():
-                low, high = np.nanmin(v) - 1.0, np.nanmax(v) + 1.0
-                found += [np.where(missing, low, v), np.where(missing, high, v)]
-        owner += [col] * len(found)
-        rankings += found
+        levels = x.astype("string").fillna("\0missing")
+        rate = pd.Series(y, index=levels.index).groupby(levels).mean()
+        rankings += [x.isna().to_numpy(dtype=float), levels.map(rate).to_numpy(dtype=float)]
+        owner += [col, col]
     # ROC-AUC of every ranking at once, from the ranks of the churners (ties averaged)
     ranks = rankdata(np.column_stack(rankings), axis=0)
     auc = (ranks[y].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)

@@ -295,3 +295,25 @@ def test_examples_of_event_rows_name_their_time():
     examples = _find(problems, "events", "event_type").examples
     assert len(examples) == 2 and len(set(examples)) == 2
     assert all(e.startswith("account_id=1 ts=") and "event_type=null" in e for e in examples)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_events_without_an_account_are_left_out_with_a_notice(tmp_path, fmt):
+    # a product log's anonymous events (before sign-in): not attributable, not an error
+    frames = tiny_frames()
+    events = frames["events"]
+    frames["events"] = events.astype({"account_id": "object"})
+    frames["events"].loc[[0, 1], "account_id"] = None
+    ds = load_dataset(write_frames(frames, tmp_path / "ds", fmt), observed_until=END)
+    assert len(ds.con.execute(ds["events"])) == len(events) - 2
+    share = 2 / len(events)
+    (notice,) = [n for n in ds.notices if "without an account_id" in n]
+    assert notice == (
+        f"events: 2 event(s) without an account_id ({share:.1%} of the events: anonymous, e.g. "
+        "before sign-in) are left out"
+    )
+    # a missing account elsewhere stays an error, named once (not also an unknown account)
+    frames["tickets"] = frames["tickets"].astype({"account_id": "object"})
+    frames["tickets"].loc[0, "account_id"] = None
+    problems = _problems(tmp_path / "t", frames, fmt)
+    assert [(p.table, p.column) for p in problems] == [("tickets", "account_id")]

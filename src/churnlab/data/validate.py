@@ -117,7 +117,8 @@ class Validator:
         bad_parse = self._check_parse_failures(schema, raw, parse_fail, counts)
         self._note_written_amounts(schema, raw, written, counts)
         self._check_mixed_offsets(schema, raw, offsets, counts)
-        self._check_value_ranges(schema, typed, bad_parse)
+        if self._check_value_ranges(schema, typed, bad_parse, counts[_ROWS]):
+            typed = typed.filter(typed.account_id.notnull())  # anonymous events left out
         self._check_duplicate_keys(schema, typed, bad_parse)
         self.typed[schema.name] = typed
 
@@ -194,9 +195,11 @@ class Validator:
                 )
 
     def _check_value_ranges(
-        self, schema: TableSchema, typed: ir.Table, bad_parse: set[str]
-    ) -> None:
-        """Nulls in required columns and values below the minimum or above the maximum."""
+        self, schema: TableSchema, typed: ir.Table, bad_parse: set[str], rows: int
+    ) -> bool:
+        """Nulls in required columns and values below the minimum or above the maximum.
+        Events without an account (anonymous: before sign-in, a logged-out visitor) are not a
+        problem but a notice: whether they are to be left out (True)."""
         conds: dict[str, ir.BooleanValue] = {}
         messages: dict[str, tuple[str, str]] = {}
         for col in schema.columns:
@@ -226,15 +229,39 @@ class Validator:
         }
         # one scan: the range checks, the values outside an allowed set, the latest timestamps
         found = self._aggregate(typed, {**self._counts(conds), **self._counts(unknown), **latest})
-        key_show = self._key_cols(schema)
-        for key in conds:
-            if n := int(found[key]):
-                col, label = messages[key]
-                ex = self._examples(typed, conds[key], [*key_show, col])
-                self._problem(schema.name, col, f"{n} {label}", ex)
         for c in latest:
             self._latest[(schema.name, c.removesuffix("__latest"))] = found[c]
         self._note_unknown_values(schema, typed, [c for c in unknown if int(found[c])])
+        return self._report_ranges(schema, typed, conds, messages, found, rows)
+
+    def _report_ranges(
+        self,
+        schema: TableSchema,
+        typed: ir.Table,
+        conds: dict[str, ir.BooleanValue],
+        messages: dict[str, tuple[str, str]],
+        found: dict[str, Any],
+        rows: int,
+    ) -> bool:
+        """A problem per range check that found rows; events without an account a notice
+        instead (True: leave them out)."""
+        key_show = self._key_cols(schema)
+        anonymous = 0
+        for key in conds:
+            if not (n := int(found[key])):
+                continue
+            if (schema.name, key) == ("events", "account_id__null"):
+                anonymous = n
+                continue
+            col, label = messages[key]
+            ex = self._examples(typed, conds[key], [*key_show, col])
+            self._problem(schema.name, col, f"{n} {label}", ex)
+        if anonymous:
+            self.notices.append(
+                f"events: {anonymous:,} event(s) without an account_id ({anonymous / rows:.1%} of "
+                "the events: anonymous, e.g. before sign-in) are left out"
+            )
+        return bool(anonymous)
 
     def _note_unknown_values(self, schema: TableSchema, typed: ir.Table, cols: list[str]) -> None:
         """Values outside a column's allowed set (in ``cols``) are kept, with a notice."""
@@ -332,6 +359,7 @@ class Validator:
             if name not in self.typed:
                 continue
             tbl = self.typed[name]
+            tbl = tbl.filter(tbl.account_id.notnull())  # a missing id is its own problem
             orphans = tbl.anti_join(accounts, "account_id").select("account_id").distinct()
             n = int(self.con.execute(orphans.count()))
             if n:

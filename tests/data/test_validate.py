@@ -171,6 +171,8 @@ def test_subscription_ending_before_start_and_overlap(tmp_path):
     assert "end before they start" in _find(problems, "subscriptions", "ended_at").message
     overlap = _find(problems, "subscriptions", "started_at")
     assert "overlap" in overlap.message and "account_id=1" in overlap.examples[0]
+    # and how to fix it: one row per account at a time (a plan and its add-ons summed)
+    assert "as one row with their summed MRR" in overlap.message
 
 
 def test_unknown_accounts(tmp_path):

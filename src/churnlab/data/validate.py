@@ -423,7 +423,10 @@ class Validator:
             self._problem(
                 "subscriptions",
                 "started_at",
-                f"{n} subscription(s) overlap the account's next one",
+                f"{n} subscription(s) overlap the account's next one (churnlab reads one "
+                "subscription at a time per account: write concurrent items, a plan and its "
+                "add-ons, as one row with their summed MRR, and end a subscription where the "
+                "next begins)",
                 ex,
             )
 

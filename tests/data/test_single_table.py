@@ -88,6 +88,9 @@ def test_numbers_are_read_the_same_by_the_fast_cast_and_the_careful_way(tmp_path
         (["1", "0", "1.0"], [1, 0, 1]),
         (["true", "FALSE", "T"], [1, 0, 1]),
         (["churned", "active", "Churned"], [1, 0, 1]),
+        (["Cancelled", "Active", "canceled"], [1, 0, 1]),
+        # an export in another language
+        (["Oui", "Non", "Ja", "Nein", "Sí", "No", "Sim", "Não", "Nee", "Nej"], [1, 0] * 5),
     ],
 )
 def test_label_spellings(values, expected):

@@ -36,6 +36,14 @@ LABEL_VALUES = {
     "yes": 1, "no": 0, "y": 1, "n": 0,
     "true": 1, "false": 0, "t": 1, "f": 0,
     "churned": 1, "churn": 1, "active": 0, "retained": 0, "stayed": 0,
+    "cancelled": 1, "canceled": 1,
+    # yes and no (true and false) as exports in other languages write them
+    "oui": 1, "non": 0, "vrai": 1, "faux": 0,  # fr
+    "ja": 1, "nein": 0, "wahr": 1, "falsch": 0,  # de (ja: also nl, sv, da, no)
+    "sí": 1, "si": 1, "verdadero": 1, "falso": 0,  # es, it ("no" above)
+    "sim": 1, "não": 0, "nao": 0,  # pt
+    "nee": 0, "nej": 0, "nei": 0,  # nl, sv and da, no
+    "tak": 1, "nie": 0,  # pl
 }  # fmt: skip
 
 
@@ -489,7 +497,9 @@ def _checked_label(
                 TABLE,
                 label_col,
                 f"{int(unmapped.sum())} label value(s) cannot be mapped to churned/not churned "
-                f"(values {values}; expected one of Yes/No, 1/0, true/false, churned/active)",
+                f"(values {values}; expected one of Yes/No, 1/0, true/false, churned/active, "
+                "cancelled, or yes and no in French, German, Spanish, Italian, Portuguese, "
+                "Dutch, Scandinavian languages or Polish)",
                 _row_examples(df, unmapped, id_col, label_col),
             )
         ]

@@ -90,7 +90,8 @@ def test_numbers_are_read_the_same_by_the_fast_cast_and_the_careful_way(tmp_path
         (["churned", "active", "Churned"], [1, 0, 1]),
         (["Cancelled", "Active", "canceled"], [1, 0, 1]),
         # an export in another language
-        (["Oui", "Non", "Ja", "Nein", "Sí", "No", "Sim", "Não", "Nee", "Nej"], [1, 0] * 5),
+        (["Oui", "Non", "Ja", "Nein", "Sí", "No", "Sim", "Não", "Tak", "Nie"], [1, 0] * 5),
+        (["ja", "nee", "JA", "nej", "nei"], [1, 0, 1, 0, 0]),
     ],
 )
 def test_label_spellings(values, expected):

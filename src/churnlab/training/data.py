@@ -360,7 +360,8 @@ def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> d
     owner, rankings = [], []
     numeric = [c for c in features if not is_categorical(frame[c])]
     if numeric:  # as one block: by value with missing values lowest, highest, and by missing
-        v = frame.loc[rows, numeric].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
+        v = frame.loc[rows, numeric].apply(pd.to_numeric, errors="coerce")
+        v = v.to_numpy("float64", na_value=np.nan)
         missing = np.isnan(v)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all

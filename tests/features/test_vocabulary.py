@@ -207,3 +207,17 @@ def test_types_that_differ_only_in_case_or_spaces_are_named():
     assert notice.startswith("event types that differ only in case or spaces are counted apart:")
     assert "'Play Song' / 'play song' / '  Play  Song '" in notice and "'like' / 'Like'" in notice
     assert near_duplicate_types(["login", "logout", "Log in"]) is None
+
+
+def test_event_types_that_differ_only_in_an_id_are_named():
+    from churnlab.data import numbered_types
+
+    pages = [f"page_view /products/{i}" for i in range(40)]
+    users = [f"open profile 3f2a9c1e-7b4d-4e8a-9c1f-{i:012d}" for i in range(12)]
+    notice = numbered_types([*pages, *users, "login", "level 1", "level 2", "Error 500"])
+    assert "40 like 'page_view /products/0', 'page_view /products/1' ('page_view /products/#')" in (
+        notice
+    )
+    assert "12 like 'open profile 3f2a9c1e" in notice and "('open profile #')" in notice
+    assert "level" not in notice  # a few numbered names are distinct events, not ids
+    assert numbered_types(["login", "level 1", "level 2", "export_csv"]) is None

@@ -155,6 +155,7 @@ def validate(
         load_customer_table,
         load_dataset,
         near_duplicate_types,
+        numbered_types,
     )
 
     _check_sources(data, table, id_col, label, duration, duration_unit)
@@ -174,9 +175,10 @@ def validate(
             summary = dataset.summary()
             if dataset.kind == "events":
                 summary["vocabulary"] = describe_vocabulary(dataset)
-                twins = near_duplicate_types([v["event_type"] for v in summary["vocabulary"]])
-                if twins:
-                    dataset.notices.append(twins)
+                types = [v["event_type"] for v in summary["vocabulary"]]
+                for notice in (near_duplicate_types(types), numbered_types(types)):
+                    if notice:
+                        dataset.notices.append(notice)
         except DataValidationError as exc:
             if not as_json:
                 raise

@@ -19,6 +19,7 @@ from churnlab.data.vocabulary import (
     events_section,
     fit_vocabulary,
     near_duplicate_types,
+    numbered_types,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "map_label",
     "materialize",
     "near_duplicate_types",
+    "numbered_types",
     "read_customer_rows",
     "read_raw",
     "simulate",

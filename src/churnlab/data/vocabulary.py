@@ -13,6 +13,7 @@ feature spec, so scoring builds exactly the training columns.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,4 +174,38 @@ def near_duplicate_types(types: list[str]) -> str | None:
     return (
         f"event types that differ only in case or spaces are counted apart: {shown}{more} "
         "(write them as one name in the data, or list the extra ones under roles.ignore)"
+    )
+
+
+# ids inside an event name: UUIDs, long hex strings, then any run of digits
+_ID_IN_NAME = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-9a-f]{16,}\b|\d+",
+    re.IGNORECASE,
+)
+MIN_NUMBERED = 10  # this many names of one shape: an id in the name, not distinct events
+
+
+def numbered_types(types: list[str]) -> str | None:
+    """A notice naming event types that differ only in the numbers or ids they carry
+    (``page_view /products/17``, ``page_view /products/18``, ...: at least
+    :data:`MIN_NUMBERED` of one shape): each is counted apart, so most are too rare to become
+    features and the family as a whole is lost. None when there are none."""
+    groups: dict[str, list[str]] = {}
+    for t in types:
+        groups.setdefault(_ID_IN_NAME.sub("#", str(t)), []).append(str(t))
+    families = sorted(
+        ((shape, names) for shape, names in groups.items() if len(names) >= MIN_NUMBERED),
+        key=lambda g: -len(g[1]),
+    )
+    if not families:
+        return None
+    shown = "; ".join(
+        f"{len(names):,} like {names[0]!r}, {names[1]!r} ({shape!r})"
+        for shape, names in families[:3]
+    )
+    more = f" and {len(families) - 3} more shape(s)" if len(families) > 3 else ""
+    return (
+        f"event types that differ only in a number or id they carry are counted apart, most "
+        f"too rare to become features: {shown}{more} (keep one event name, such as "
+        "'page_view', and put the id in a column of its own)"
     )

@@ -163,3 +163,49 @@ def test_train_tune_runs_a_quick_study_then_fits_with_the_best_params(tmp_path, 
     spec.write_text(spec.read_text().replace("trials: 2", "trial: 2"))
     with pytest.raises(SpecError, match="tune"):
         load_spec(spec)
+
+
+def test_a_table_model_takes_dates_as_written_and_no_revenue_column(tmp_path, monkeypatch):
+    """A REST client sends a date feature as ``2024-03-15`` and may have no MRR to send: the
+    model reads the date as training did (days since 1970-01-01) and scores without revenue."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+    from churnlab.scoring.load import load_model
+
+    rng = np.random.default_rng(3)
+    n = 600
+    signup = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D")
+    churn = np.where(rng.random(n) < np.linspace(0.1, 0.6, n)[np.argsort(np.argsort(signup))], 1, 0)
+    table = tmp_path / "crm.csv"
+    pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in range(n)],
+            "Plan: tier": rng.choice(["basic", "pro"], n),
+            "Signup": signup.strftime("%Y-%m-%d"),
+            "churn": churn,
+        }
+    ).to_csv(table, index=False)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    args = ["train", "--table", str(table), "--id", "id", "--label", "churn"]
+    res = CliRunner().invoke(app, [*args, "--model", "logistic", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    model = load_model(f"models:/{out['model_name']}/{out['model_version']}")
+    assert model.model.feature_spec.dates == ("Signup",)
+    sent = pd.DataFrame(
+        {
+            "account_id": ["a", "b"],
+            "Plan: tier": ["basic", "pro"],
+            "Signup": ["2021-02-01", "2023-05-20"],
+        }
+    )
+    days = (pd.to_datetime(sent.Signup) - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+    as_days = model.predict(sent.assign(Signup=days, mrr=np.nan), source="request")
+    as_text = model.predict(sent, source="request")
+    np.testing.assert_allclose(as_text.p_churn, as_days.p_churn)
+    assert as_text.revenue_at_risk.isna().all()
+    with pytest.raises(Exception, match="'Signup' \\(double\\): \\['02/01/2021'"):
+        model.predict(sent.assign(Signup=["02/01/2021", "2023-05-20"]), source="request")

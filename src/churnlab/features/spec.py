@@ -46,6 +46,9 @@ class FeatureSpec:
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     # a plain default (not a factory): specs pickled before it existed read it from the class
     population: PopulationSpec = EVERYONE
+    # a customer table's date columns (features held as days since 1970-01-01): scoring reads
+    # them from ISO text too
+    dates: tuple[str, ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -80,8 +83,10 @@ class FeatureSpec:
                 **self.roles,
                 "features": out["features"],
                 "population": out["population"],
+                "dates": list(self.dates),
             }
         out.pop("roles")
+        out.pop("dates")
         out["cutoffs"] = list(self.cutoffs) if isinstance(self.cutoffs, tuple) else self.cutoffs
         return out
 
@@ -94,7 +99,10 @@ class FeatureSpec:
         population = PopulationSpec.model_validate(raw.get("population") or {})
         if kind == "customers":
             roles = {k: raw.get(k) for k in ("id", "label", "duration", "mrr")}
-            return cls(kind=kind, features=features, roles=roles, population=population)
+            dates = tuple(raw.get("dates") or ())
+            return cls(
+                kind=kind, features=features, roles=roles, population=population, dates=dates
+            )
         cutoffs = raw.get("cutoffs")
         return cls(
             kind=kind,

@@ -23,6 +23,9 @@ def check_feature_table(frame: pd.DataFrame, schema: Any, source: str = "feature
     columns whose values cannot take the declared type (with example values). Categories unseen
     in training are allowed: the estimator treats them as missing."""
     names = schema.input_names()
+    if "mrr" in names and "mrr" not in frame.columns:
+        # revenue is optional: without it no revenue at risk, tiers by probability alone
+        frame = frame.assign(mrr=np.nan)
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ScoringError(f"{source}: missing column(s) {missing}")

@@ -10,6 +10,7 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from pandas.api.types import is_numeric_dtype
 
 from churnlab.model import ChurnModel, UpliftModel
 from churnlab.scoring.check import ScoringError, check_feature_table
@@ -28,7 +29,7 @@ class LoadedModel:
     ) -> pd.DataFrame:
         """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
         the pyfunc's predict (signature enforced), as REST and Spark call it."""
-        frame = check_feature_table(frame, self.input_schema, source)
+        frame = check_feature_table(_dates_as_days(frame, self.model), self.input_schema, source)
         if isinstance(self.model, UpliftModel):  # no reasons to skip
             return self.pyfunc.predict(frame)
         return self.pyfunc.predict(frame, params={"reasons": reasons})
@@ -57,3 +58,15 @@ def load_model(uri: str | Path, kind: type = ChurnModel) -> LoadedModel:
     if schema is None:
         raise ScoringError(f"model {ref.uri} has no input signature")
     return LoadedModel(ref=ref, pyfunc=pyfunc, model=model, input_schema=schema)
+
+
+def _dates_as_days(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """A customer-table model's date features sent as ISO text (``2024-03-15``, as a REST
+    client writes them) as the days since 1970-01-01 the model was trained on; other values
+    are left to the type check, which names them."""
+    from churnlab.data.single_table import date_days
+
+    dates = getattr(getattr(model, "feature_spec", None), "dates", ())
+    text = [c for c in dates if c in frame.columns and not is_numeric_dtype(frame[c])]
+    converted = {c: days for c in text if (days := date_days(frame[c])) is not None}
+    return frame.assign(**converted) if converted else frame

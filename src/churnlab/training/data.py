@@ -488,6 +488,7 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
             features=tuple(chosen),
             roles={"id": d.id, "label": d.label, "duration": d.duration, "mrr": d.mrr},
             population=spec.population,
+            dates=tuple(c for c in chosen if c in dates),
         ),
         descriptions={c: f"{c} (customer table column)" for c in chosen},
         drivers=dict.fromkeys(chosen, "account"),

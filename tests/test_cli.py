@@ -421,3 +421,30 @@ def test_help_and_errors_print_syntax_as_written(tmp_path):
         ["features", "--cutoffs", "2024-01-01:2024-02-01:1Y", "--out", str(tmp_path / "f.csv")],
     )
     assert res.exit_code == 1 and "START:END:STEP" in res.output and "🔚" not in res.output
+
+
+def test_validate_table_says_what_training_will_leave_out_and_warn_of(tmp_path):
+    """Before any training: the columns train leaves out, and a column recorded after the
+    outcome, in the words train uses."""
+    from churnlab.config import parse_spec
+    from churnlab.training import checked_data
+
+    csv = tmp_path / "crm.csv"
+    rows = [
+        f"C{i},user{i}@example.com,{'ab'[i % 3 == 0]},{'2024-05-01' if i % 4 == 0 else ''},"
+        f"{'Yes' if i % 4 == 0 else 'No'}"
+        for i in range(120)
+    ]
+    csv.write_text("id,Email,plan,Churn Date,churn\n" + "\n".join(rows) + "\n")
+    out = run("validate", "--table", str(csv), "--id", "id", "--label", "churn")
+    assert out.returncode == 0, out.stderr
+    said = " ".join(out.stderr.split())
+    spec = parse_spec(
+        {"name": "t", "data": {"table": str(csv), "id": "id", "label": "churn"},
+         "model": {"family": "logistic"}}
+    )  # fmt: skip
+    notices = checked_data(spec, tmp_path, lambda _: None)[0].notices
+    (left_out,) = [n for n in notices if "left out of the features" in n]
+    assert f"notice: {left_out}" in said and "'Email' (120 distinct values in 120 rows" in said
+    assert "alone separate churners from the others on the table's rows" in said
+    assert "'Churn Date' (ROC-AUC 1.000)" in said

@@ -173,6 +173,10 @@ def validate(
             else:
                 dataset = load_dataset(data, observed_until=observed_until, encoding=encoding)
             summary = dataset.summary()
+            if dataset.kind == "customers":
+                from churnlab.training.data import table_column_notices
+
+                dataset.notices.extend(table_column_notices(dataset))
             if dataset.kind == "events":
                 summary["vocabulary"] = describe_vocabulary(dataset)
                 types = [v["event_type"] for v in summary["vocabulary"]]

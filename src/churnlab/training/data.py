@@ -10,6 +10,7 @@ import logging
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import ibis
 import numpy as np
@@ -341,6 +342,47 @@ def identifier_like(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
     return out
 
 
+def left_out_notice(table: str, dropped: dict[str, str]) -> str:
+    """The notice naming a customer table's columns left out of the features, and why."""
+    return (
+        f"{len(dropped)} column(s) of {table} left out of the features: "
+        + ", ".join(f"{c!r} ({why})" for c, why in dropped.items())
+        + " (train --exclude COLUMN to name others; an id column is --id)"
+    )
+
+
+def leak_notice(leaks: dict[str, float], rows: str) -> str:
+    """The warning naming columns that alone separate churners on ``rows`` (:func:`label_leaks`)."""
+    return (
+        f"{len(leaks)} column(s) alone separate churners from the others on {rows}, which in "
+        "a customer table is nearly always a value recorded after the outcome (a churn date "
+        "or reason): "
+        + ", ".join(f"{c!r} (ROC-AUC {auc:.3f})" for c, auc in leaks.items())
+        + "; if so, leave them out (train --exclude COLUMN, or features.exclude in a spec), "
+        "or the model will look perfect here and fail on new customers"
+    )
+
+
+def table_column_notices(dataset: Any) -> list[str]:
+    """What training will say about a customer table's columns, said by ``validate --table``
+    before any training: the columns left out, and those that alone separate churners (on
+    every row here: nothing is chosen from it)."""
+    roles = dataset.roles
+    df = dataset.con.to_pyarrow(dataset["customers"]).to_pandas()
+    features = [c for c in df.columns if c not in (roles["id"], roles["label"], roles["duration"])]
+    frame = df[features].assign(
+        churned_within_h=df[roles["label"]].astype(bool), label_complete=True
+    )
+    dropped = degenerate_columns(frame, features, None)
+    dropped.update(identifier_like(frame, [c for c in features if c not in dropped]))
+    kept = [c for c in features if c not in dropped]
+    leaks = label_leaks(frame, kept, np.ones(len(frame), dtype=bool))
+    return [
+        *([left_out_notice(Path(dataset.source).name, dropped)] if dropped else []),
+        *([leak_notice(leaks, "the table's rows")] if leaks else []),
+    ]
+
+
 LEAK_AUC = 0.99
 
 
@@ -466,11 +508,7 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
     dropped = degenerate_columns(frame, chosen, None)
     dropped.update(identifier_like(frame, [c for c in chosen if c not in dropped]))
     if dropped:
-        notices.append(
-            f"{len(dropped)} column(s) of {path.name} left out of the features: "
-            + ", ".join(f"{c!r} ({why})" for c, why in dropped.items())
-            + " (features.exclude to name others; an id column is --id)"
-        )
+        notices.append(left_out_notice(path.name, dropped))
         log.warning(notices[-1])
         chosen = [c for c in chosen if c not in dropped]
         if not chosen:

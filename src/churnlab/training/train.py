@@ -21,7 +21,7 @@ from churnlab.evaluation.survival import survival_metrics
 from churnlab.explain import Explanation, explain
 from churnlab.modeling import UpliftEstimator, check_model_params, estimator_for
 from churnlab.training.calibration import CalibratedChurnModel
-from churnlab.training.data import TrainingData, label_leaks, load_training_data
+from churnlab.training.data import TrainingData, label_leaks, leak_notice, load_training_data
 from churnlab.training.split import (
     Split,
     check_classes,
@@ -388,12 +388,5 @@ def checked_data(
 def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:
     leaks = label_leaks(data.frame, data.features, rows)
     if leaks:
-        data.notices.append(
-            f"{len(leaks)} column(s) alone separate churners from the others on the training "
-            "rows, which in a customer table is nearly always a value recorded after the "
-            "outcome (a churn date or reason): "
-            + ", ".join(f"{c!r} (ROC-AUC {auc:.3f})" for c, auc in leaks.items())
-            + "; if so, leave them out (train --exclude COLUMN, or features.exclude in a "
-            "spec), or the model will look perfect here and fail on new customers"
-        )
+        data.notices.append(leak_notice(leaks, "the training rows"))
         log.warning(data.notices[-1])

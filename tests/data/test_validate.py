@@ -162,17 +162,59 @@ def test_duplicate_keys(tmp_path):
     _find(problems, "tickets", "ticket_id")
 
 
-def test_subscription_ending_before_start_and_overlap(tmp_path):
+def test_subscription_ending_before_start(tmp_path):
     frames = tiny_frames()
     subs = frames["subscriptions"]
     subs.loc[2, "ended_at"] = pd.Timestamp("2024-01-15")  # account 2 ends before it starts
     subs.loc[0, "ended_at"] = pd.Timestamp("2024-03-15")  # account 1 overlaps its next plan
     problems = _problems(tmp_path, frames)
     assert "end before they start" in _find(problems, "subscriptions", "ended_at").message
-    overlap = _find(problems, "subscriptions", "started_at")
-    assert "overlap" in overlap.message and "account_id=1" in overlap.examples[0]
-    # and how to fix it: one row per account at a time (a plan and its add-ons summed)
-    assert "as one row with their summed MRR" in overlap.message
+    # an overlap is no problem: subscriptions held at once (see test_concurrent_subscriptions)
+    assert [p for p in problems if p.table == "subscriptions"] == [
+        _find(problems, "subscriptions", "ended_at")
+    ]
+
+
+def test_concurrent_subscriptions_are_read_as_held_at_once(tmp_path):
+    """A plan with an add-on and a second product (subscriptions overlapping in time, as most
+    billing systems export them) load with a notice instead of failing validation; MRR at a
+    date is their total, the plan that of the largest, and churn the end of the last one."""
+    from churnlab.analytics.retention import mrr_snapshots
+    from churnlab.features import build_features, build_observations
+
+    ts = pd.Timestamp
+    frames = tiny_frames()
+    extra = pd.DataFrame(
+        {
+            "account_id": [3, 2],
+            "plan": ["addon", "analytics"],
+            "mrr": [300.0, 20.0],
+            "billing_period": ["monthly", "monthly"],
+            "started_at": [ts("2024-04-01"), ts("2024-03-01")],
+            "ended_at": [ts("2024-06-01"), ts("2024-06-10")],
+            "end_reason": [None, "too_expensive"],
+        }
+    )
+    frames["subscriptions"] = pd.concat([frames["subscriptions"], extra], ignore_index=True)
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until="2024-07-01")
+    (notice,) = [n for n in ds.notices if "held at once" in n]
+    assert notice.startswith("subscriptions: 2 subscription(s)") and "account_id=2" in notice
+
+    obs = ds.con.execute(build_observations(ds, ["2024-04-15", "2024-06-05"], horizon_days=60))
+    rows = {(r.account_id, str(r.cutoff.date())): r for r in obs.itertuples()}
+    assert rows[(3, "2024-04-15")].mrr == 2700.0 and rows[(2, "2024-04-15")].mrr == 35.0
+    assert rows[(3, "2024-06-05")].mrr == 2400.0  # the add-on ended
+    # account 2 churns when its last subscription ends (06-10), not when the first does (05-20)
+    a2 = rows[(2, "2024-04-15")]
+    assert (a2.event, a2.duration_days, a2.churned_within_h) == (1, 56.0, True)
+    assert rows[(2, "2024-06-05")].mrr == 20.0  # still a customer after its first plan ended
+
+    feats, _ = build_features(ds, build_observations(ds, ["2024-04-15"], 60), names=["plan"])
+    f = ds.con.execute(feats).set_index("account_id")
+    assert (f.loc[3, "plan"], f.loc[3, "current_mrr"]) == ("enterprise", 2700.0)
+    assert (f.loc[2, "plan"], f.loc[2, "current_mrr"]) == ("analytics", 35.0)
+    snap = mrr_snapshots(ds, [ts("2024-05-01")]).set_index("account_id").mrr
+    assert snap.to_dict() == {1: 105.0, 2: 35.0, 3: 2700.0}
 
 
 def test_unknown_accounts(tmp_path):

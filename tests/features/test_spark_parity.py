@@ -63,6 +63,15 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
     # a type named in another script and with punctuation: its columns are quoted alike
     export = "Экспорт «PDF»"
     frames["events"]["event_type"] = frames["events"].event_type.replace("export", export)
+    # an add-on held beside account 3's plan: MRR summed, the plan that of the larger
+    addon = (
+        frames["subscriptions"]
+        .iloc[[3]]
+        .assign(
+            plan="addon", mrr=300.0, billing_period="monthly", started_at=pd.Timestamp("2024-04-01")
+        )
+    )
+    frames["subscriptions"] = pd.concat([frames["subscriptions"], addon], ignore_index=True)
     path = write_frames(frames, tmp_path / "tiny")
     # session-start events, per-session ratios, a kept type the data lacks
     vocab = Vocabulary(
@@ -72,6 +81,8 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
     duck = _table(path, "duckdb", ["2024-04-15"], 30, vocab, "2024-07-01")
     spk = _table(path, "spark", ["2024-04-15"], 30, vocab, "2024-07-01")
     assert {"n_экспорт_pdf_30d", "days_since_экспорт_pdf"} <= set(duck.columns)
+    a3 = duck.set_index("account_id").loc[3]
+    assert (a3.current_mrr, a3.plan, a3.billing_period) == (2700.0, "enterprise", "annual")
     _assert_equal(duck, spk)
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.ticker import PercentFormatter
 
-from churnlab.data import Dataset
+from churnlab.data import Dataset, in_force
 
 
 def _require_events_dataset(dataset: Dataset) -> None:
@@ -46,11 +46,8 @@ def mrr_snapshots(dataset: Dataset, months: list[pd.Timestamp] | None = None) ->
     months = months if months is not None else month_starts(dataset)
     subs = dataset["subscriptions"]
     cut = ibis.memtable(pd.DataFrame({"month": pd.to_datetime(months).astype("datetime64[us]")}))
-    active = subs.cross_join(cut).filter(
-        lambda t: (t.started_at <= t.month) & (t.ended_at.isnull() | (t.ended_at > t.month))
-    )
-    w = ibis.window(group_by=["account_id", "month"], order_by=ibis.desc("started_at"))
-    active = active.mutate(_rank=ibis.row_number().over(w)).filter(lambda t: t._rank == 0)
+    paired = subs.cross_join(cut)
+    active = in_force(paired, paired.month, ["account_id", "month"])  # add-ons summed
     snap = active.select("account_id", "month", mrr=active.mrr.cast("float64"))
     frame = dataset.con.to_pyarrow(snap).to_pandas()
     frame["month"] = pd.to_datetime(frame["month"])

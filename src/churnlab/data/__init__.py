@@ -1,6 +1,12 @@
 """The canonical data model: loading, validation, the single-table adapter and the simulator."""
 
-from churnlab.data.dataset import Dataset, DataValidationError, Problem, churned_accounts
+from churnlab.data.dataset import (
+    Dataset,
+    DataValidationError,
+    Problem,
+    churned_accounts,
+    in_force,
+)
 from churnlab.data.engines import Materializer, connect, materialize, spark_session
 from churnlab.data.load import load_dataset, load_source, read_raw
 from churnlab.data.schema import TABLES, Column, TableSchema
@@ -40,6 +46,7 @@ __all__ = [
     "event_type_stats",
     "events_section",
     "fit_vocabulary",
+    "in_force",
     "load_customer_table",
     "load_dataset",
     "load_source",

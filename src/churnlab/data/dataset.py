@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -143,6 +144,29 @@ def campaign_summary(dataset: Dataset) -> dict[str, Any]:
         "first": pd.Timestamp(row["first"]).isoformat() if n else None,
         "last": pd.Timestamp(row["last"]).isoformat() if n else None,
     }
+
+
+def in_force(paired: ir.Table, at: ir.TimestampValue, by: list[str]) -> ir.Table:
+    """The subscriptions in force at ``at``, one row per ``by``.
+
+    ``paired`` holds subscription rows, each paired with a date (its columns and ``by``, e.g.
+    the subscriptions cross-joined to the cutoffs). An account may hold several subscriptions
+    at once (a plan and its add-ons, a second product): the row kept is the account's main one
+    (the largest MRR in force; of equals the latest started, then the first plan by name), with
+    ``mrr`` the total MRR in force. Where one subscription at a time is in force, that is the
+    subscription itself."""
+    t = paired.filter(
+        (paired.started_at <= at) & (paired.ended_at.isnull() | (paired.ended_at > at))
+    )
+    order = [ibis.desc("mrr"), ibis.desc("started_at")]
+    if "plan" in t.columns:
+        order.append("plan")
+    t = t.mutate(
+        _total=t.mrr.sum().over(ibis.window(group_by=by)),
+        _rank=ibis.row_number().over(ibis.window(group_by=by, order_by=order)),
+    )
+    t = t.filter(t._rank == 0)
+    return t.mutate(mrr=t._total).drop("_total", "_rank")
 
 
 def churned_accounts(dataset: Dataset) -> ir.Table:

@@ -1,5 +1,5 @@
 """Validation of raw tables: every problem found in one pass (missing tables or columns,
-unparseable values, negative amounts, duplicate keys, overlapping subscriptions, unknown
+unparseable values, negative amounts, duplicate keys, backwards subscriptions, unknown
 accounts, timestamps after the data's end, campaigns with one arm only), and the canonically
 typed tables."""
 
@@ -400,7 +400,8 @@ class Validator:
         return _naive_utc(latest) > _naive_utc(self.observed_until)
 
     def _check_subscription_periods(self) -> None:
-        """Subscriptions that end before they start, or overlap the account's next one."""
+        """Subscriptions that end before they start (a problem), or overlap the account's next
+        one (a notice: held at once, see :func:`churnlab.data.in_force`)."""
         subs = self.typed["subscriptions"]
         bad = subs.ended_at < subs.started_at
         w = ibis.window(group_by="account_id", order_by="started_at")
@@ -418,16 +419,15 @@ class Validator:
             )
         if n := counts["overlap"]:
             ex = self._examples(
-                nxt, overlap, ["account_id", "started_at", "ended_at", "next_start"]
+                nxt, overlap, ["account_id", "plan", "started_at", "ended_at", "next_start"]
             )
-            self._problem(
-                "subscriptions",
-                "started_at",
-                f"{n} subscription(s) overlap the account's next one (churnlab reads one "
-                "subscription at a time per account: write concurrent items, a plan and its "
-                "add-ons, as one row with their summed MRR, and end a subscription where the "
-                "next begins)",
-                ex,
+            self.notices.append(
+                f"subscriptions: {n} subscription(s) are still in force when the account's next "
+                "one starts; they are read as held at once (a plan and its add-ons, a second "
+                "product): an account's MRR at a date is the total of the subscriptions in "
+                "force, its plan and billing period those of the largest, and it churns when "
+                "the last one ends with none after it"
+                + (f" (e.g. {'; '.join(ex[:3])})" if ex else "")
             )
 
     def _check_ticket_order(self) -> None:

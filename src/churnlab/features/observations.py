@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data import Dataset, churned_accounts
+from churnlab.data import Dataset, churned_accounts, in_force
 from churnlab.errors import ChurnlabError
 
 SECONDS_PER_DAY = 86_400.0
@@ -100,18 +100,13 @@ def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.Flo
 
 def _active(dataset: Dataset, cut: ir.Table) -> ir.Table:
     """(account_id, cutoff, mrr, ...) for accounts with a subscription in force at each cutoff
-    and a signup before it: the latest subscription started on or before the cutoff."""
-    subs = dataset["subscriptions"]
+    and a signup before it: ``mrr`` the total of the subscriptions in force then
+    (:func:`churnlab.data.in_force`)."""
+    subs = dataset["subscriptions"].select("account_id", "mrr", "started_at", "ended_at")
     acc = dataset["accounts"].select("account_id", "signup_at")
-    active = (
-        subs.cross_join(cut)
-        .filter(
-            lambda t: (t.started_at <= t.cutoff) & (t.ended_at.isnull() | (t.ended_at > t.cutoff))
-        )
-        .select("account_id", "cutoff", "mrr", "started_at")
-    )
-    w = ibis.window(group_by=["account_id", "cutoff"], order_by=ibis.desc("started_at"))
-    active = active.mutate(_rank=ibis.row_number().over(w)).filter(lambda t: t._rank == 0)
+    paired = subs.cross_join(cut)
+    active = in_force(paired, paired.cutoff, ["account_id", "cutoff"])
+    active = active.select("account_id", "cutoff", "mrr", "started_at")
     return active.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset, Vocabulary
+from churnlab.data import Dataset, Vocabulary, in_force
 from churnlab.features.builtin.common import KEYS, before
 from churnlab.features.cube import activity_cube, by_cutoff, for_keys, only
 from churnlab.features.observations import days_between
@@ -13,14 +13,11 @@ from churnlab.features.registry import Feature, feature_builder
 
 
 def _subscription_at(ds: Dataset, keys: ir.Table, shift_days: int = 0) -> ir.Table:
-    """The subscription in force at ``cutoff - shift_days`` for each key (latest start wins)."""
+    """The main subscription in force at ``cutoff - shift_days`` for each key, with ``mrr`` the
+    total MRR in force then (:func:`churnlab.data.in_force`: a plan and its add-ons)."""
     j = keys.join(ds["subscriptions"], "account_id")
     at = j.cutoff - ibis.interval(days=shift_days) if shift_days else j.cutoff
-    j = j.filter((j.started_at <= at) & (j.ended_at.isnull() | (j.ended_at > at)))
-    j = j.mutate(
-        rn=ibis.row_number().over(ibis.window(group_by=KEYS, order_by=ibis.desc("started_at")))
-    )
-    return j.filter(j.rn == 0)
+    return in_force(j, at, KEYS)
 
 
 @feature_builder(

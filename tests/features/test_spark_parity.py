@@ -72,17 +72,26 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
         )
     )
     frames["subscriptions"] = pd.concat([frames["subscriptions"], addon], ignore_index=True)
+    # the accounts' own attributes: numbers and dates written as text (as a CSV holds them)
+    frames["accounts"] = frames["accounts"].assign(
+        region=["north", None, "south"],
+        employees=["12", " 250 ", ""],
+        onboarded_at=["2024-01-20", "2024-05-01", "2024-03-24 10:30:00"],
+    )
     path = write_frames(frames, tmp_path / "tiny")
     # session-start events, per-session ratios, a kept type the data lacks
     vocab = Vocabulary(
         types=("login", "create_report", export, "absent"),
         roles={"session_start": ("login",)},
+        attributes=(("region", "category"), ("employees", "number"), ("onboarded_at", "date")),
     )
     duck = _table(path, "duckdb", ["2024-04-15"], 30, vocab, "2024-07-01")
     spk = _table(path, "spark", ["2024-04-15"], 30, vocab, "2024-07-01")
     assert {"n_экспорт_pdf_30d", "days_since_экспорт_pdf"} <= set(duck.columns)
     a3 = duck.set_index("account_id").loc[3]
     assert (a3.current_mrr, a3.plan, a3.billing_period) == (2700.0, "enterprise", "annual")
+    assert duck.set_index("account_id").employees.loc[[1, 2]].tolist() == [12.0, 250.0]
+    assert duck.onboarded_at.notna().tolist() == [True, False, True]  # 05-01: after the cutoff
     _assert_equal(duck, spk)
 
 

@@ -20,12 +20,14 @@ from churnlab.data.single_table import (
 from churnlab.data.vocabulary import (
     Vocabulary,
     VocabularyError,
+    account_attributes,
     describe_vocabulary,
     event_type_stats,
     events_section,
     fit_vocabulary,
     near_duplicate_types,
     numbered_types,
+    unused_account_columns,
 )
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "TableSchema",
     "Vocabulary",
     "VocabularyError",
+    "account_attributes",
     "churned_accounts",
     "connect",
     "describe_vocabulary",
@@ -58,4 +61,5 @@ __all__ = [
     "read_raw",
     "simulate",
     "spark_session",
+    "unused_account_columns",
 ]

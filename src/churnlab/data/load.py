@@ -111,7 +111,7 @@ def load_dataset(
         observed_until = manifest["observed_until"]
     validator = Validator(con, raw, str(path), observed_until)
     tables = validator.run()
-    return Dataset(
+    dataset = Dataset(
         con=con,
         tables=tables,
         observed_until=validator.observed_until,
@@ -119,6 +119,30 @@ def load_dataset(
         notices=validator.notices,
         manifest=manifest,
     )
+    _check_account_attributes(dataset)
+    return dataset
+
+
+def _check_account_attributes(dataset: Dataset) -> None:
+    """``account_attributes`` in dataset.json checked now (a bad name fails the load, not a
+    later feature build), and a notice naming the accounts columns no feature reads."""
+    from churnlab.data.vocabulary import account_attributes, unused_account_columns
+
+    attributes = account_attributes(dataset)
+    if attributes:
+        dataset.notices.append(
+            "accounts: attributes named in dataset.json read as features: "
+            + ", ".join(f"{c} ({kind})" for c, kind in attributes)
+        )
+    unused = unused_account_columns(dataset)
+    if unused:
+        dataset.notices.append(
+            f"accounts: column(s) {', '.join(unused)} are not read: churnlab cannot tell "
+            "whether a column without a date was known before each cutoff (a status or a "
+            "cancellation reason is written later, and would leak the outcome); name those "
+            'fixed at sign-up in dataset.json ("account_attributes": [...]) to use them as '
+            "features"
+        )
 
 
 def load_source(source: Any, root: str | Path | None = None) -> Dataset:

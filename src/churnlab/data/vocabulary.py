@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from churnlab.config import ROLES, EventsSpec, parse_events
+from churnlab.data.schema import ACCOUNTS
 from churnlab.errors import ChurnlabError
 
 
@@ -37,6 +38,9 @@ class Vocabulary:
     session_gap_minutes: float = 30.0
     ratios: tuple[tuple[str, str], ...] = ()
     fitted_before: str | None = None
+    # (column, kind) of the accounts table's own attributes that dataset.json names (kind:
+    # "number", "category" or "date"), read by the account_attributes builder
+    attributes: tuple[tuple[str, str], ...] = ()
 
     def role(self, name: str) -> tuple[str, ...]:
         return tuple(self.roles.get(name, ()))
@@ -48,6 +52,7 @@ class Vocabulary:
             "session_gap_minutes": self.session_gap_minutes,
             "ratios": [list(p) for p in self.ratios],
             "fitted_before": self.fitted_before,
+            "attributes": [list(a) for a in self.attributes],
         }
 
     @classmethod
@@ -59,6 +64,7 @@ class Vocabulary:
             session_gap_minutes=float(raw.get("session_gap_minutes", 30.0)),
             ratios=tuple(tuple(p) for p in raw.get("ratios", ())),
             fitted_before=raw.get("fitted_before"),
+            attributes=tuple(tuple(a) for a in raw.get("attributes", ())),
         )
 
 
@@ -127,7 +133,81 @@ def fit_vocabulary(
         session_gap_minutes=float(section.session_gap_minutes),
         ratios=tuple(tuple(p) for p in section.ratios),
         fitted_before=None if before is None else pd.Timestamp(before).isoformat(),
+        attributes=account_attributes(dataset),
     )
+
+
+ATTRIBUTES_KEY = "account_attributes"  # the dataset.json key naming them
+# the accounts columns of the data model (each read by a builder of its own)
+_NAMED_ACCOUNT_COLUMNS = tuple(c.name for c in ACCOUNTS.columns)
+
+
+def account_attributes(dataset) -> tuple[tuple[str, str], ...]:
+    """The accounts table's own columns that ``dataset.json`` names as attributes fixed at
+    sign-up (``"account_attributes": ["region", "employees", "trial_ended_at"]``), each with
+    its kind: ``number`` (numbers and booleans), ``date`` (timestamps: a feature sees only
+    dates before its cutoff) or ``category``; a text column (every column of a CSV) whose
+    present values all read as numbers is a number, as ISO dates a date. An undated column
+    may hold what became known later (a status, a cancellation reason), so none is used
+    unless named; :func:`unused_account_columns` says which were left out."""
+    names = dataset.manifest.get(ATTRIBUTES_KEY) or []
+    where = f"{dataset.source}: dataset.json {ATTRIBUTES_KEY}"
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise VocabularyError(f"{where} must be a list of column names, got {names!r}")
+    if "accounts" not in dataset.tables:
+        return ()
+    acc = dataset["accounts"]
+    unknown = [n for n in names if n not in acc.columns]
+    if unknown:
+        raise VocabularyError(
+            f"{where} names column(s) the accounts table does not have: {unknown} "
+            f"(its columns: {list(acc.columns)})"
+        )
+    named = [n for n in names if n in _NAMED_ACCOUNT_COLUMNS]
+    if named:
+        raise VocabularyError(
+            f"{where}: {named} are read by churnlab already (builders of their own); "
+            "name only the table's other columns"
+        )
+    return tuple(_attribute_kinds(dataset, list(dict.fromkeys(names))).items())
+
+
+def _attribute_kinds(dataset, names: list[str]) -> dict[str, str]:
+    acc = dataset["accounts"]
+    kinds: dict[str, str] = {}
+    for n in names:
+        dtype = acc[n].type()
+        if dtype.is_numeric() or dtype.is_boolean():
+            kinds[n] = "number"
+        elif dtype.is_timestamp() or dtype.is_date():
+            kinds[n] = "date"
+        else:
+            kinds[n] = "category"
+    texts = [n for n in names if acc[n].type().is_string()]
+    if not texts:
+        return kinds
+    # text whose every present value is a number or a date (CSV columns are text): one query
+    aggs = {}
+    for i, n in enumerate(texts):
+        c = acc[n].strip().nullif("")
+        aggs[f"n{i}"] = (c.notnull() & c.try_cast("float64").isnull()).cast("int64").sum()
+        aggs[f"d{i}"] = (c.notnull() & c.try_cast("timestamp").isnull()).cast("int64").sum()
+    row = dataset.con.execute(acc.aggregate(**aggs)).iloc[0]
+    for i, n in enumerate(texts):
+        if int(row[f"n{i}"] or 0) == 0:
+            kinds[n] = "number"
+        elif int(row[f"d{i}"] or 0) == 0:
+            kinds[n] = "date"
+    return kinds
+
+
+def unused_account_columns(dataset) -> list[str]:
+    """The accounts table's columns churnlab reads nothing from: neither a built-in attribute
+    nor named in ``dataset.json``'s ``account_attributes``."""
+    if "accounts" not in dataset.tables:
+        return []
+    named = set(dataset.manifest.get(ATTRIBUTES_KEY) or []) | set(_NAMED_ACCOUNT_COLUMNS)
+    return [c for c in dataset["accounts"].columns if c not in named]
 
 
 def kept_types(stats: pd.DataFrame, section: EventsSpec) -> list[str]:

@@ -441,6 +441,7 @@ class EventsSpec(_Strict):
         events:
           roles: {core_action: [post], session_start: [app_open], ignore: [heartbeat]}
           ratios: [[reply, post]]
+          group: {page_view: ["page_view /products/*", "page_view /cart"]}
     """
 
     roles: EventRoles = EventRoles()
@@ -448,11 +449,15 @@ class EventsSpec(_Strict):
     max_event_types: int = Field(30, ge=0)
     min_account_share: float = Field(0.01, ge=0, le=1)
     ratios: list[tuple[str, str]] = []
+    # name -> patterns (``*`` any characters, ``?`` one): event types matching a pattern are
+    # read as that name (``page_view: ["page_view /products/*"]``), the first match winning
+    group: dict[str, list[str]] = {}
 
     def names(self) -> dict[str, list[str]]:
         """Every event name the section mentions, by where it is mentioned."""
         out = {f"roles.{r}": list(getattr(self.roles, r)) for r in ROLES}
         out["ratios"] = [n for pair in self.ratios for n in pair]
+        out["group"] = list(self.group)  # a name no type becomes: none of its patterns matched
         return out
 
 

@@ -81,13 +81,15 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
     path = write_frames(frames, tmp_path / "tiny")
     # session-start events, per-session ratios, a kept type the data lacks
     vocab = Vocabulary(
-        types=("login", "create_report", export, "absent"),
+        types=("login", "report", export, "absent"),
         roles={"session_start": ("login",)},
+        groups=(("report", ("create_rep*", "edit.(report)?")),),  # grouped alike
         attributes=(("region", "category"), ("employees", "number"), ("onboarded_at", "date")),
     )
     duck = _table(path, "duckdb", ["2024-04-15"], 30, vocab, "2024-07-01")
     spk = _table(path, "spark", ["2024-04-15"], 30, vocab, "2024-07-01")
-    assert {"n_экспорт_pdf_30d", "days_since_экспорт_pdf"} <= set(duck.columns)
+    assert {"n_экспорт_pdf_30d", "days_since_экспорт_pdf", "n_report_30d"} <= set(duck.columns)
+    assert duck.n_report_90d.sum() == 1  # create_report, read as the group's name
     a3 = duck.set_index("account_id").loc[3]
     assert (a3.current_mrr, a3.plan, a3.billing_period) == (2700.0, "enterprise", "annual")
     assert duck.set_index("account_id").employees.loc[[1, 2]].tolist() == [12.0, 250.0]

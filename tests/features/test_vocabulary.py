@@ -220,4 +220,64 @@ def test_event_types_that_differ_only_in_an_id_are_named():
     )
     assert "12 like 'open profile 3f2a9c1e" in notice and "('open profile #')" in notice
     assert "level" not in notice  # a few numbered names are distinct events, not ids
+    # and it says how to group them: the mapping for the largest family, ready to paste
+    assert '"group": {"page_view /products": ["page_view /products/*"]}' in notice
     assert numbered_types(["login", "level 1", "level 2", "export_csv"]) is None
+
+
+def _numbered_frames():
+    frames = tiny_frames()
+    ev = frames["events"]
+    ev["event_type"] = [
+        "login",
+        "page_view /products/17",
+        "login",
+        "login",
+        "page_view /products/(18)",  # a regex character in a name is itself
+    ]
+    extra = ev.iloc[[1, 1, 4]].assign(
+        event_type=["page_view /products/9", "page_view /cart", "page_view /about"],
+        ts=pd.to_datetime(["2024-04-02", "2024-04-03", "2024-04-10"]),
+    )
+    frames["events"] = pd.concat([ev, extra], ignore_index=True)
+    return frames
+
+
+def test_grouped_event_types_are_counted_as_one(tmp_path):
+    """A log whose names carry ids (page views per product) grouped by patterns in the events
+    section: the vocabulary, the roles and every feature see one type; types no pattern
+    matches stay as they are; the grouping travels with the fitted vocabulary."""
+    events = {
+        "group": {"product_view": ["page_view /products/*"], "cart": ["page_view /c?rt"]},
+        "roles": {"core_action": ["product_view"]},
+    }
+    ds = _tiny(tmp_path, events, _numbered_frames())
+    vocab = fit_vocabulary(ds)
+    assert set(vocab.types) == {"login", "product_view", "cart", "page_view /about"}
+    assert vocab.groups == (
+        ("product_view", ("page_view /products/*",)),
+        ("cart", ("page_view /c?rt",)),
+    )
+    assert Vocabulary.from_dict(vocab.to_dict()) == vocab
+    f, _ = _features(ds, vocab)
+    # account 1: /products/17 on 04-01, /products/9 on 04-02; account 3: /products/(18) later
+    assert f.loc[1, "n_product_view_30d"] == 2 and f.loc[1, "n_cart_30d"] == 1
+    assert f.loc[1, "core_actions_first_30d"] == 0  # its product views came after 30 days
+    assert not [c for c in f.columns if "products" in c]
+
+
+def test_group_patterns_match_their_characters_literally():
+    import re
+
+    from churnlab.data.vocabulary import _pattern_regex
+
+    rx = _pattern_regex("page_view /products/(18) [a+b]*")
+    assert re.fullmatch(rx[1:-1], "page_view /products/(18) [a+b] x")
+    assert not re.fullmatch(rx[1:-1], "page_view /products/18 ab")
+    assert re.fullmatch(_pattern_regex("v?ew")[1:-1], "view")
+
+
+def test_a_group_that_matches_nothing_is_named(tmp_path):
+    ds = _tiny(tmp_path, {"group": {"checkout": ["checkout*"]}}, _numbered_frames())
+    with pytest.raises(VocabularyError, match=r"events\.group: \['checkout'\].*patterns"):
+        fit_vocabulary(ds)

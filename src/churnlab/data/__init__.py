@@ -28,6 +28,7 @@ from churnlab.data.vocabulary import (
     near_duplicate_types,
     numbered_types,
     unused_account_columns,
+    with_groups,
 )
 
 __all__ = [
@@ -62,4 +63,5 @@ __all__ = [
     "simulate",
     "spark_session",
     "unused_account_columns",
+    "with_groups",
 ]

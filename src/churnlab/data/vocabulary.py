@@ -13,10 +13,12 @@ feature spec, so scoring builds exactly the training columns.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import ibis
 import pandas as pd
 
 from churnlab.config import ROLES, EventsSpec, parse_events
@@ -41,6 +43,8 @@ class Vocabulary:
     # (column, kind) of the accounts table's own attributes that dataset.json names (kind:
     # "number", "category" or "date"), read by the account_attributes builder
     attributes: tuple[tuple[str, str], ...] = ()
+    # (name, patterns) of the events section's ``group``: applied before anything is counted
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def role(self, name: str) -> tuple[str, ...]:
         return tuple(self.roles.get(name, ()))
@@ -53,6 +57,7 @@ class Vocabulary:
             "ratios": [list(p) for p in self.ratios],
             "fitted_before": self.fitted_before,
             "attributes": [list(a) for a in self.attributes],
+            "groups": {name: list(patterns) for name, patterns in self.groups},
         }
 
     @classmethod
@@ -65,6 +70,7 @@ class Vocabulary:
             ratios=tuple(tuple(p) for p in raw.get("ratios", ())),
             fitted_before=raw.get("fitted_before"),
             attributes=tuple(tuple(a) for a in raw.get("attributes", ())),
+            groups=tuple((n, tuple(p)) for n, p in (raw.get("groups") or {}).items()),
         )
 
 
@@ -74,6 +80,45 @@ def events_section(dataset, override: EventsSpec | None = None) -> EventsSpec:
     if override is not None:
         return override
     return parse_events(dataset.manifest.get("events"), source=dataset.source)
+
+
+def _pattern_regex(pattern: str) -> str:
+    """A ``group`` pattern as an anchored regular expression that DuckDB (RE2) and Spark (Java)
+    read alike: ``*`` any characters, ``?`` one, every other character itself."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch in _REGEX_SPECIAL:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "^" + "".join(out) + "$"
+
+
+_REGEX_SPECIAL = set("\\.^$|+()[]{}")
+
+
+def with_groups(dataset, groups: tuple[tuple[str, tuple[str, ...]], ...]):
+    """``dataset`` with its events' types grouped (see :class:`churnlab.config.EventsSpec`
+    ``group``): each type matching one of a name's patterns is read as that name, the first
+    match winning; the others stay as they are. Nothing is copied (an expression)."""
+    if not groups or not dataset.has("events"):
+        return dataset
+    ev = dataset["events"]
+    cases = [
+        (ev.event_type.re_search(_pattern_regex(p)), name)
+        for name, patterns in groups
+        for p in patterns
+    ]
+    events = ev.mutate(event_type=ibis.cases(*cases, else_=ev.event_type))
+    return replace(dataset, tables={**dataset.tables, "events": events})
+
+
+def _groups(section: EventsSpec) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((name, tuple(patterns)) for name, patterns in section.group.items())
 
 
 def event_type_stats(dataset, before: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -115,8 +160,9 @@ def check_names(section: EventsSpec, present: set[str], source: str = "") -> Non
     unknown = {w: n for w, n in unknown.items() if n}
     if unknown:
         listed = "; ".join(f"events.{w}: {n}" for w, n in unknown.items())
+        hint = " (a group name: none of its patterns matches an event type)" * ("group" in unknown)
         raise VocabularyError(
-            f"{source}: event type(s) that never occur in the events table: {listed}"
+            f"{source}: event type(s) that never occur in the events table: {listed}{hint}"
         )
 
 
@@ -125,7 +171,7 @@ def fit_vocabulary(
 ) -> Vocabulary:
     """The vocabulary of ``dataset`` fitted on events dated before ``before`` (all if None)."""
     section = events_section(dataset, section)
-    every, stats = _stats_pair(dataset, before)
+    every, stats = _stats_pair(with_groups(dataset, _groups(section)), before)
     check_names(section, set(every.event_type), dataset.source)
     return Vocabulary(
         types=tuple(kept_types(stats, section)),
@@ -134,6 +180,7 @@ def fit_vocabulary(
         ratios=tuple(tuple(p) for p in section.ratios),
         fitted_before=None if before is None else pd.Timestamp(before).isoformat(),
         attributes=account_attributes(dataset),
+        groups=_groups(section),
     )
 
 
@@ -221,7 +268,7 @@ def describe_vocabulary(dataset, section: EventsSpec | None = None) -> list[dict
     """Per event type in the whole log: events, accounts using it, its role(s) and whether the
     vocabulary (fitted on all of it) keeps it: what ``churnlab validate`` prints."""
     section = events_section(dataset, section)
-    stats = event_type_stats(dataset)
+    stats = event_type_stats(with_groups(dataset, _groups(section)))
     kept = set(kept_types(stats, section))
     roles: dict[str, list[str]] = {}
     for r in ROLES:
@@ -284,8 +331,11 @@ def numbered_types(types: list[str]) -> str | None:
         for shape, names in families[:3]
     )
     more = f" and {len(families) - 3} more shape(s)" if len(families) > 3 else ""
+    shape = families[0][0]
+    name = shape.split("#", 1)[0].rstrip(" _-/:.#") or shape.replace("#", "").strip() or "grouped"
+    group = json.dumps({"group": {name: [shape.replace("#", "*")]}}, ensure_ascii=False)
     return (
         f"event types that differ only in a number or id they carry are counted apart, most "
-        f"too rare to become features: {shown}{more} (keep one event name, such as "
-        "'page_view', and put the id in a column of its own)"
+        f"too rare to become features: {shown}{more}; group them under one name in the "
+        f"events section of dataset.json (or the spec), e.g. {group[1:-1]}"
     )

@@ -12,7 +12,7 @@ import ibis.expr.types as ir
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from churnlab.data import Dataset, Materializer, Vocabulary
+from churnlab.data import Dataset, Materializer, Vocabulary, with_groups
 from churnlab.features.cube import with_cube, with_windows
 from churnlab.features.registry import FeatureBuilder, builders
 from churnlab.files import atomic_file
@@ -58,6 +58,8 @@ def build_features(
     kept event type; without one, none). The events are rolled up once into the activity cube
     (:mod:`churnlab.features.cube`) that the window builders read.
     """
+    if vocabulary is not None:  # event types read as the names they are grouped into
+        dataset = with_groups(dataset, vocabulary.groups)
     chosen, notices = select_builders(dataset, drivers, names, vocabulary)
     for notice in notices:
         log.warning(notice)

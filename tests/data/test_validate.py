@@ -218,12 +218,30 @@ def test_concurrent_subscriptions_are_read_as_held_at_once(tmp_path):
 
 
 def test_unknown_accounts(tmp_path):
+    """Subscriptions of unknown accounts are a problem; events, tickets and surveys of a few
+    unknown accounts (a product logs people who are not customers) are left out with a
+    notice; where most of an activity table's accounts are unknown, the ids are written
+    differently: a problem that says so."""
     frames = tiny_frames()
     frames["events"].loc[4, "account_id"] = 99
-    frames["surveys"].loc[1, "account_id"] = 77
+    frames["subscriptions"].loc[3, "account_id"] = 55
+    frames["tickets"]["account_id"] = [101, 103]  # every ticket's account unknown
     problems = _problems(tmp_path, frames)
-    assert _find(problems, "events", "account_id").examples == ("account_id=99",)
-    assert _find(problems, "surveys", "account_id").examples == ("account_id=77",)
+    assert _find(problems, "subscriptions", "account_id").examples == ("account_id=55",)
+    tickets = _find(problems, "tickets", "account_id")
+    assert tickets.examples == ("account_id=101", "account_id=103")
+    assert "ids written the same way" in tickets.message
+    assert not [p for p in problems if p.table == "events"]
+
+
+def test_events_of_a_few_unknown_accounts_are_left_out_with_a_notice(tmp_path):
+    frames = tiny_frames()
+    frames["events"].loc[4, "account_id"] = 99
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END)
+    (notice,) = [n for n in ds.notices if "not in accounts" in n]
+    assert notice.startswith("events: 1 row(s) of 1 account(s) not in accounts left out")
+    assert "account_id=99" in notice
+    assert sorted(ds.con.execute(ds["events"].account_id)) == [1, 1, 2, 3]
 
 
 def test_timestamps_after_data_end(tmp_path):

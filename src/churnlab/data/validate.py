@@ -353,7 +353,11 @@ class Validator:
         self._note_accounts_without_subscription()
 
     def _check_unknown_accounts(self) -> None:
-        """Rows of the account-level tables whose account is not in accounts."""
+        """Rows of the account-level tables whose account is not in accounts: a problem, except
+        in the activity tables (events, tickets, surveys), where a minority of unknown accounts
+        (people who are not, or no longer, customers: a product logs them too) is left out
+        with a notice. Where most of such a table's accounts are unknown, the ids are written
+        differently (a type, leading zeros, a prefix): a problem saying so."""
         accounts = self.typed["accounts"].select("account_id")
         for name in ("subscriptions", "events", "tickets", "surveys", "campaigns"):
             if name not in self.typed:
@@ -362,10 +366,27 @@ class Validator:
             tbl = tbl.filter(tbl.account_id.notnull())  # a missing id is its own problem
             orphans = tbl.anti_join(accounts, "account_id").select("account_id").distinct()
             n = int(self.con.execute(orphans.count()))
-            if n:
-                rows = self.con.execute(orphans.order_by("account_id").limit(MAX_EXAMPLES))
-                ex = [f"account_id={_sql_literal(v)}" for v in rows.account_id]
-                self._problem(name, "account_id", f"{n} unknown account(s) not in accounts", ex)
+            if not n:
+                continue
+            rows = self.con.execute(orphans.order_by("account_id").limit(MAX_EXAMPLES))
+            ex = [f"account_id={_sql_literal(v)}" for v in rows.account_id]
+            message = f"{n} unknown account(s) not in accounts"
+            if name in _ACTIVITY_TABLES:
+                known = tbl.semi_join(accounts, "account_id").select("account_id").distinct()
+                if n <= int(self.con.execute(known.count())):
+                    left = int(self.con.execute(tbl.anti_join(accounts, "account_id").count()))
+                    self.notices.append(
+                        f"{name}: {left:,} row(s) of {n:,} account(s) not in accounts left out "
+                        f"(e.g. {'; '.join(ex[:3])}): people who are not, or no longer, "
+                        "customers"
+                    )
+                    self.typed[name] = self.typed[name].semi_join(accounts, "account_id")
+                    continue
+                message += (
+                    ", most of the table's accounts: are the ids written the same way in both "
+                    "tables (type, leading zeros, a prefix)?"
+                )
+            self._problem(name, "account_id", message, ex)
 
     def _check_future_timestamps(self) -> None:
         """Timestamps after observed_until: the data cannot know about them."""
@@ -507,6 +528,8 @@ def _typed_table(
 
 
 _ROWS = "__rows"
+# tables of activity, which a product also logs for people who are not accounts
+_ACTIVITY_TABLES = ("events", "tickets", "surveys")
 
 
 def _naive_utc(value: Any) -> pd.Timestamp:

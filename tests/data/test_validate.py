@@ -252,6 +252,22 @@ def test_timestamps_after_data_end(tmp_path):
     assert "after the data's end" in p.message and "ticket_id=11" in p.examples[0]
 
 
+def test_subscription_ends_after_the_data_are_read_as_still_in_force(tmp_path):
+    """A contract's term or a cancellation scheduled past the data's end (as billing exports
+    write them) is not a problem: the subscription was in force when the data end, so the
+    account has not churned (censored), as at every cutoff before the end was known."""
+    from churnlab.features import build_observations
+
+    frames = tiny_frames()
+    frames["subscriptions"].loc[1, "ended_at"] = pd.Timestamp("2024-12-01")  # account 1
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END)
+    (notice,) = [n for n in ds.notices if "end after the data's end" in n]
+    assert notice.startswith("subscriptions: 1 subscription(s)") and "account_id=1" in notice
+    obs = ds.con.execute(build_observations(ds, ["2024-06-15"], horizon_days=30))
+    a1 = obs.set_index("account_id").loc[1]
+    assert (a1.event, a1.duration_days, a1.churned_within_h) == (0, 16.0, False)
+
+
 def test_empty_table(tmp_path):
     frames = tiny_frames()
     frames["events"] = frames["events"].iloc[0:0]

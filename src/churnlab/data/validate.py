@@ -401,7 +401,9 @@ class Validator:
                 if c in tbl.columns and self._maybe_after(name, c)
             }
             for col, n in self._count_many(tbl, conds).items():
-                if n:
+                if n and (name, col) == ("subscriptions", "ended_at"):
+                    self._scheduled_ends(tbl, conds[col], n)
+                elif n:
                     ex = self._examples(tbl, conds[col], [*self._key_cols(schema), col])
                     self._problem(
                         name,
@@ -409,6 +411,19 @@ class Validator:
                         f"{n} timestamp(s) after the data's end ({self.observed_until})",
                         ex,
                     )
+
+    def _scheduled_ends(self, subs: ir.Table, after: ir.BooleanValue, n: int) -> None:
+        """Subscriptions whose end lies after the data's end (a contract's term, a cancellation
+        scheduled for the period's end) were in force when the data ends: read as open (the
+        end not known yet, as at any cutoff before it), with a notice."""
+        ex = self._examples(subs, after, ["account_id", "started_at", "ended_at"])
+        self.notices.append(
+            f"subscriptions: {n} subscription(s) end after the data's end "
+            f"({self.observed_until}; a contract term or a cancellation scheduled for later), "
+            f"read as still in force then (e.g. {'; '.join(ex[:3])})"
+        )
+        ended = ibis.ifelse(after, ibis.null(subs.ended_at.type()), subs.ended_at)
+        self.typed["subscriptions"] = subs.mutate(ended_at=ended)
 
     def _maybe_after(self, table: str, col: str) -> bool:
         """Whether ``table.col`` may hold a timestamp after the data's end: unless its latest

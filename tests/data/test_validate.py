@@ -368,11 +368,24 @@ def test_examples_of_event_rows_name_their_time():
     from pathlib import Path
 
     frames = tiny_frames()
-    frames["events"].loc[[0, 1], "event_type"] = None  # two rows of account 1
+    frames["events"].loc[[0, 1], "duration_s"] = -5.0  # two rows of account 1
     problems = _problems(Path(tempfile.mkdtemp()), frames)
-    examples = _find(problems, "events", "event_type").examples
+    examples = _find(problems, "events", "duration_s").examples
     assert len(examples) == 2 and len(set(examples)) == 2
-    assert all(e.startswith("account_id=1 ts=") and "event_type=null" in e for e in examples)
+    assert all(e.startswith("account_id=1 ts=") and "duration_s=-5.0" in e for e in examples)
+
+
+def test_events_without_a_type_are_left_out_unless_none_has_one(tmp_path):
+    frames = tiny_frames()
+    frames["events"].loc[[0, 1], "event_type"] = None  # two rows of account 1
+    ds = load_dataset(write_frames(frames, tmp_path / "some"), observed_until=END)
+    (notice,) = [n for n in ds.notices if "without an event_type" in n]
+    assert notice.startswith("events: 2 event(s) without an event_type (40.0% of the events")
+    assert "account_id=1 ts=2024-01-05" in notice
+    assert sorted(ds.con.execute(ds["events"].account_id)) == [2, 3, 3]
+    frames["events"]["event_type"] = None  # a log with no types at all: a problem
+    problems = _problems(tmp_path / "all", frames)
+    assert "5 null values" in _find(problems, "events", "event_type").message
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

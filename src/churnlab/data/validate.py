@@ -118,7 +118,8 @@ class Validator:
         self._note_written_amounts(schema, raw, written, counts)
         self._check_mixed_offsets(schema, raw, offsets, counts)
         if self._check_value_ranges(schema, typed, bad_parse, counts[_ROWS]):
-            typed = typed.filter(typed.account_id.notnull())  # anonymous events left out
+            # anonymous and untyped events left out
+            typed = typed.filter(typed.account_id.notnull() & typed.event_type.notnull())
         self._check_duplicate_keys(schema, typed, bad_parse)
         self.typed[schema.name] = typed
 
@@ -243,15 +244,18 @@ class Validator:
         found: dict[str, Any],
         rows: int,
     ) -> bool:
-        """A problem per range check that found rows; events without an account a notice
-        instead (True: leave them out)."""
+        """A problem per range check that found rows; events without an account, or (some, not
+        all) without a type, a notice instead (True: leave them out)."""
         key_show = self._key_cols(schema)
-        anonymous = 0
+        anonymous = untyped = 0
         for key in conds:
             if not (n := int(found[key])):
                 continue
             if (schema.name, key) == ("events", "account_id__null"):
                 anonymous = n
+                continue
+            if (schema.name, key) == ("events", "event_type__null") and n < rows:
+                untyped = n
                 continue
             col, label = messages[key]
             ex = self._examples(typed, conds[key], [*key_show, col])
@@ -261,7 +265,13 @@ class Validator:
                 f"events: {anonymous:,} event(s) without an account_id ({anonymous / rows:.1%} of "
                 "the events: anonymous, e.g. before sign-in) are left out"
             )
-        return bool(anonymous)
+        if untyped:
+            ex = self._examples(typed, typed.event_type.isnull(), key_show)
+            self.notices.append(
+                f"events: {untyped:,} event(s) without an event_type ({untyped / rows:.1%} of the "
+                f"events, e.g. {'; '.join(ex[:3])}) are left out"
+            )
+        return bool(anonymous or untyped)
 
     def _note_unknown_values(self, schema: TableSchema, typed: ir.Table, cols: list[str]) -> None:
         """Values outside a column's allowed set (in ``cols``) are kept, with a notice."""

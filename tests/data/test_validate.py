@@ -408,3 +408,61 @@ def test_events_without_an_account_are_left_out_with_a_notice(tmp_path, fmt):
     frames["tickets"].loc[0, "account_id"] = None
     problems = _problems(tmp_path / "t", frames, fmt)
     assert [(p.table, p.column) for p in problems] == [("tickets", "account_id")]
+
+
+def _compressed_folder(folder, zstd=True):
+    """The tiny dataset with its tables as gzip, TSV and zstd text (as large exports come)."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    forms = {
+        "accounts": ".csv",
+        "subscriptions": ".tsv",
+        "events": ".csv.gz",
+        "tickets": ".tsv.gz",
+        "surveys": ".csv.zst" if zstd else ".csv",
+    }
+    for name, df in tiny_frames().items():
+        suffix = forms[name]
+        text = df.to_csv(index=False, sep="\t" if ".tsv" in suffix else ",")
+        if suffix.endswith(".gz"):
+            (folder / f"{name}{suffix}").write_bytes(gzip.compress(text.encode()))
+        elif suffix.endswith(".zst"):
+            import duckdb
+
+            plain = folder / f"_{name}.csv"
+            plain.write_text(text)
+            duckdb.execute(
+                "COPY (SELECT * FROM read_csv(?, all_varchar=true)) TO '"
+                + str(folder / f"{name}{suffix}")
+                + "' (FORMAT csv, COMPRESSION zstd)",
+                [str(plain)],
+            )
+            plain.unlink()
+        else:
+            (folder / f"{name}{suffix}").write_text(text)
+    return folder
+
+
+def test_tables_as_gzip_tsv_and_zstd_text_are_read(tmp_path):
+    """A folder whose event log is events.csv.gz (and other tables .tsv, .tsv.gz, .csv.zst)
+    reads as the same tables as the Parquet folder; before, each was 'required table is
+    missing' beside the file."""
+    ds = load_dataset(_compressed_folder(tmp_path / "text"), observed_until=END)
+    ref = load_dataset(write_frames(tiny_frames(), tmp_path / "pq"), observed_until=END)
+    for name in ("accounts", "subscriptions", "events", "tickets", "surveys"):
+        got = ds.con.execute(ds[name]).sort_values(list(ds[name].columns)[:2])
+        want = ref.con.execute(ref[name]).sort_values(list(ref[name].columns)[:2])
+        assert len(got) == len(want) and list(got.columns) == list(want.columns), name
+        assert got.astype(str).values.tolist() == want.astype(str).values.tolist(), name
+
+
+def test_a_missing_table_names_the_files_it_was_not_read_from(tmp_path):
+    folder = write_frames(tiny_frames(), tmp_path / "ds")
+    (folder / "events.parquet").rename(folder / "Events.parquet")
+    (folder / "events.json").write_text("[]")
+    with pytest.raises(DataValidationError) as err:
+        load_dataset(folder, observed_until=END)
+    (p,) = [p for p in err.value.problems if p.table == "events"]
+    assert p.message.startswith("required table is missing (found Events.parquet, events.json;")
+    assert "events.csv.gz" in p.message and "events.csv.gz" in str(err.value)

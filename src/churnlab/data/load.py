@@ -5,13 +5,14 @@ once on the engine (nothing is copied into pandas to be checked)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data.dataset import MANIFEST, Dataset, UnreadableTableError
+from churnlab.data.dataset import MANIFEST, Dataset, DataValidationError, UnreadableTableError
 from churnlab.data.encoding import (
     check_encoding,
     duckdb_encoding,
@@ -27,35 +28,65 @@ FOLDER_HINT = encoding_hint(
 )
 
 
+# the text forms a folder's table may take, in the order they are looked for (zstd: DuckDB only)
+TEXT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".csv.zst", ".tsv.zst")
+FOLDER_FORMATS = "NAME.parquet, a folder NAME/ of Parquet files, or " + ", ".join(
+    f"NAME{s}" for s in TEXT_SUFFIXES
+)
+
+
 def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.Table | None:
-    parquet_file, parquet_dir, csv_file = (
-        folder / f"{name}.parquet",
-        folder / name,
-        folder / f"{name}.csv",
-    )
+    parquet_file, parquet_dir = folder / f"{name}.parquet", folder / name
     if parquet_file.exists():
         return con.read_parquet(str(parquet_file), table_name=name)
     if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
         return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name)
-    if csv_file.exists():
-        # raw text, so bad values are reported instead of silently re-typed
-        if con.name == "duckdb":
-            return con.read_csv(
-                str(csv_file),
-                table_name=name,
-                all_varchar=True,
-                encoding=duckdb_encoding(encoding, str(csv_file)),
-            )
-        # DuckDB's reader finds a semicolon separator itself; Spark's is told (one as DuckDB)
+    text = next(
+        (folder / f"{name}{s}" for s in TEXT_SUFFIXES if (folder / f"{name}{s}").exists()), None
+    )
+    if text is None:
+        return None
+    # raw text, so bad values are reported instead of silently re-typed
+    if con.name == "duckdb":  # its reader finds the separator and the compression itself
         return con.read_csv(
-            str(csv_file),
+            str(text),
             table_name=name,
-            header=True,
-            inferSchema=False,
-            encoding=encoding,
-            sep=header_separator(csv_file, encoding),
+            all_varchar=True,
+            encoding=duckdb_encoding(encoding, str(text)),
         )
-    return None
+    if text.name.endswith(".zst"):
+        raise UnreadableTableError(
+            str(text),
+            "zstd-compressed text is read by the DuckDB engine only: use --engine duckdb, or "
+            "write the table as Parquet or gzip",
+            name,
+        )
+    # Spark is told the separator (the one DuckDB finds); it decompresses gzip itself
+    tsv = ".tsv" in text.name
+    return con.read_csv(
+        str(text),
+        table_name=name,
+        header=True,
+        inferSchema=False,
+        encoding=encoding,
+        sep="\t" if tsv else header_separator(text, encoding),
+    )
+
+
+def missing_table_hint(folder: Path, name: str) -> str:
+    """What a folder holds under a table's name that churnlab does not read (``Events.CSV``,
+    ``events.json``, ``event.csv``), for the missing-table problem; empty if nothing."""
+    if not folder.is_dir():
+        return ""
+    stems = {name, name.rstrip("s"), f"{name}s"}
+    near = sorted(
+        f.name
+        for f in folder.iterdir()
+        if f.name.lower().split(".", 1)[0] in stems and f.name.lower() != name
+    )
+    if not near:
+        return ""
+    return f" (found {', '.join(near[:5])}; a table is read from {FOLDER_FORMATS.replace('NAME', name)})"
 
 
 def read_raw(
@@ -110,7 +141,18 @@ def load_dataset(
     if observed_until is None and manifest.get("observed_until"):
         observed_until = manifest["observed_until"]
     validator = Validator(con, raw, str(path), observed_until)
-    tables = validator.run()
+    try:
+        tables = validator.run()
+    except DataValidationError as exc:  # a missing table: name what the folder has instead
+        problems = [
+            replace(p, message=p.message + missing_table_hint(Path(path), p.table))
+            if p.message == "required table is missing"
+            else p
+            for p in exc.problems
+        ]
+        if problems == exc.problems:
+            raise
+        raise DataValidationError(exc.source, problems) from None
     dataset = Dataset(
         con=con,
         tables=tables,

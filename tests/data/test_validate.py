@@ -418,12 +418,18 @@ def _compressed_folder(folder, zstd=True):
     forms = {
         "accounts": ".csv",
         "subscriptions": ".tsv",
-        "events": ".csv.gz",
+        "events": "/part-0.csv.gz",  # a folder of parts, as Spark and warehouses export
         "tickets": ".tsv.gz",
         "surveys": ".csv.zst" if zstd else ".csv",
     }
+    (folder / "events").mkdir(exist_ok=True)
+    events = tiny_frames()["events"]
+    (folder / "events" / "part-1.csv.gz").write_bytes(
+        gzip.compress(events.iloc[3:].to_csv(index=False).encode())
+    )
     for name, df in tiny_frames().items():
         suffix = forms[name]
+        df = df.iloc[:3] if name == "events" else df
         text = df.to_csv(index=False, sep="\t" if ".tsv" in suffix else ",")
         if suffix.endswith(".gz"):
             (folder / f"{name}{suffix}").write_bytes(gzip.compress(text.encode()))
@@ -445,9 +451,9 @@ def _compressed_folder(folder, zstd=True):
 
 
 def test_tables_as_gzip_tsv_and_zstd_text_are_read(tmp_path):
-    """A folder whose event log is events.csv.gz (and other tables .tsv, .tsv.gz, .csv.zst)
-    reads as the same tables as the Parquet folder; before, each was 'required table is
-    missing' beside the file."""
+    """A folder whose event log is a folder of .csv.gz parts (and other tables .tsv, .tsv.gz,
+    .csv.zst) reads as the same tables as the Parquet folder; before, each was 'required
+    table is missing' beside the files."""
     ds = load_dataset(_compressed_folder(tmp_path / "text"), observed_until=END)
     ref = load_dataset(write_frames(tiny_frames(), tmp_path / "pq"), observed_until=END)
     for name in ("accounts", "subscriptions", "events", "tickets", "surveys"):

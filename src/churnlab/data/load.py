@@ -30,7 +30,7 @@ FOLDER_HINT = encoding_hint(
 
 # the text forms a folder's table may take, in the order they are looked for (zstd: DuckDB only)
 TEXT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".csv.zst", ".tsv.zst")
-FOLDER_FORMATS = "NAME.parquet, a folder NAME/ of Parquet files, or " + ", ".join(
+FOLDER_FORMATS = "NAME.parquet, a folder NAME/ of Parquet or text parts, or " + ", ".join(
     f"NAME{s}" for s in TEXT_SUFFIXES
 )
 
@@ -41,36 +41,50 @@ def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.T
         return con.read_parquet(str(parquet_file), table_name=name)
     if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
         return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name)
-    text = next(
-        (folder / f"{name}{s}" for s in TEXT_SUFFIXES if (folder / f"{name}{s}").exists()), None
-    )
-    if text is None:
+    found = _text_source(folder, name)
+    if found is None:
         return None
+    source, sample = found
     # raw text, so bad values are reported instead of silently re-typed
     if con.name == "duckdb":  # its reader finds the separator and the compression itself
         return con.read_csv(
-            str(text),
+            source,
             table_name=name,
             all_varchar=True,
-            encoding=duckdb_encoding(encoding, str(text)),
+            encoding=duckdb_encoding(encoding, source),
         )
-    if text.name.endswith(".zst"):
+    if sample.name.endswith(".zst"):
         raise UnreadableTableError(
-            str(text),
+            source,
             "zstd-compressed text is read by the DuckDB engine only: use --engine duckdb, or "
             "write the table as Parquet or gzip",
             name,
         )
     # Spark is told the separator (the one DuckDB finds); it decompresses gzip itself
-    tsv = ".tsv" in text.name
+    tsv = ".tsv" in sample.name
     return con.read_csv(
-        str(text),
+        source,
         table_name=name,
         header=True,
         inferSchema=False,
         encoding=encoding,
-        sep="\t" if tsv else header_separator(text, encoding),
+        sep="\t" if tsv else header_separator(sample, encoding),
     )
+
+
+def _text_source(folder: Path, name: str) -> tuple[str, Path] | None:
+    """Where a table's text is (a file, or a glob over a folder ``NAME/`` of text parts, as
+    Spark and warehouse exports write them) and one file of it; None if there is none."""
+    for suffix in TEXT_SUFFIXES:
+        if (file := folder / f"{name}{suffix}").exists():
+            return str(file), file
+    parts_dir = folder / name
+    if parts_dir.is_dir():
+        for suffix in TEXT_SUFFIXES:
+            parts = sorted(parts_dir.glob(f"*{suffix}"))
+            if parts:
+                return str(parts_dir / f"*{suffix}"), parts[0]
+    return None
 
 
 def missing_table_hint(folder: Path, name: str) -> str:

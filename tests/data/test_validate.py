@@ -472,3 +472,21 @@ def test_a_missing_table_names_the_files_it_was_not_read_from(tmp_path):
     (p,) = [p for p in err.value.problems if p.table == "events"]
     assert p.message.startswith("required table is missing (found Events.parquet, events.json;")
     assert "events.csv.gz" in p.message and "events.csv.gz" in str(err.value)
+
+
+def test_subscriptions_without_plan_names_load(tmp_path):
+    """A billing export with amounts but no plan names: the plan feature is all null (left
+    out at training as a degenerate column), MRR and the other billing features are built."""
+    from churnlab.analytics.survival_curves import survival_table
+    from churnlab.features import build_features, build_observations
+
+    frames = tiny_frames()
+    frames["subscriptions"] = frames["subscriptions"].drop(columns="plan")
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END)
+    assert any("optional column(s) plan not found" in n for n in ds.notices)
+    obs = build_observations(ds, ["2024-04-15"], 30)
+    table, _ = build_features(ds, obs, names=["plan", "billing_period"])
+    f = ds.con.execute(table).set_index("account_id")
+    assert f.plan.isna().all() and f.current_mrr.tolist() == [105.0, 15.0, 2400.0]
+    assert f.billing_period.tolist() == ["monthly", "monthly", "annual"]
+    assert "plan" not in survival_table(ds).columns

@@ -30,9 +30,7 @@ def survival_table(dataset: Dataset) -> pd.DataFrame:
     paid = subs.filter(subs.mrr > 0)
     w = ibis.window(group_by="account_id", order_by="started_at")
     first = paid.mutate(_n=ibis.row_number().over(w)).filter(lambda t: t._n == 0)
-    first_cols = ["plan"] + (
-        ["billing_period"] if dataset.has("subscriptions", "billing_period") else []
-    )
+    first_cols = [c for c in ("plan", "billing_period") if dataset.has("subscriptions", c)]
     first = first.select("account_id", *first_cols)
     acc_cols = [c for c in ("segment", "acquisition_channel") if dataset.has("accounts", c)]
     end = ibis.literal(dataset.observed_until.to_pydatetime())

@@ -84,7 +84,10 @@ SUBSCRIPTIONS = TableSchema(
     columns=(
         Column("account_id", "id", required=True, nullable=False),
         Column(
-            "plan", "string", required=True, nullable=False, description="trial, basic, pro, ..."
+            "plan",
+            "string",
+            nullable=False,
+            description="trial, basic, pro, ... (without it, the plan feature is left out)",
         ),
         Column(
             "mrr",

@@ -46,12 +46,15 @@ def _subscription_at(ds: Dataset, keys: ir.Table, shift_days: int = 0) -> ir.Tab
     ],
 )
 def plan(ds: Dataset, keys: ir.Table) -> ir.Table:
-    now = _subscription_at(ds, keys).select(*KEYS, "plan", "mrr", "started_at")
+    now = _subscription_at(ds, keys)
+    # a billing export without plan names: the plan column is all null (left out at training)
+    name = now.plan.cast("string") if "plan" in now.columns else ibis.null("string")
+    now = now.select(*KEYS, "mrr", "started_at", plan=name)
     then = _subscription_at(ds, keys, 90).select(*KEYS, mrr_then="mrr")
     t = now.left_join(then, KEYS).select(*KEYS, "plan", "mrr", "started_at", "mrr_then")
     return t.select(
         *KEYS,
-        plan=t.plan.cast("string"),
+        plan=t.plan,
         current_mrr=t.mrr.cast("float64"),
         mrr_change_90d=(t.mrr - t.mrr_then).cast("float64"),
         days_on_plan=days_between(t.cutoff, t.started_at),

@@ -490,3 +490,23 @@ def test_subscriptions_without_plan_names_load(tmp_path):
     assert f.plan.isna().all() and f.current_mrr.tolist() == [105.0, 15.0, 2400.0]
     assert f.billing_period.tolist() == ["monthly", "monthly", "annual"]
     assert "plan" not in survival_table(ds).columns
+
+
+def test_accounts_without_signup_dates_take_the_first_subscription_or_event(tmp_path):
+    """A CRM export without creation dates: each sign-up is the account's first subscription
+    or first event, whichever is earlier (known then: point in time)."""
+    from churnlab.features import build_observations
+
+    frames = tiny_frames()
+    frames["accounts"] = frames["accounts"].drop(columns="signup_at")
+    frames["events"].loc[2, "ts"] = pd.Timestamp("2024-01-20")  # account 2: before its plan
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END)
+    assert any("no signup_at column" in n for n in ds.notices)
+    acc = ds.con.execute(ds["accounts"]).set_index("account_id").signup_at
+    assert acc.to_dict() == {
+        1: pd.Timestamp("2024-01-05"),  # first subscription, the same day as its first event
+        2: pd.Timestamp("2024-01-20"),  # first event, before its first subscription
+        3: pd.Timestamp("2024-03-10"),
+    }
+    obs = ds.con.execute(build_observations(ds, ["2024-02-15"], 30))
+    assert sorted(obs.account_id) == [1, 2]

@@ -38,6 +38,7 @@ class Validator:
         self.source = source
         self.problems: list[Problem] = []
         self.notices: list[str] = []
+        self._derive_signup = False  # an accounts table without signup_at
         self.observed_until = pd.Timestamp(observed_until) if observed_until is not None else None
         self.typed: dict[str, ir.Table] = {}
         # (table, timestamp column) -> its latest value, from the per-table checks: a table
@@ -92,6 +93,8 @@ class Validator:
         # already reported and read as nulls, so checking on still finds every other problem
         if all(name in self.typed for name, s in TABLES.items() if s.required):
             self._unify_id_types()
+            if self._derive_signup:
+                self._derive_signups()
             self._resolve_observed_until()
             self._check_relations()
         if self.problems:
@@ -124,8 +127,13 @@ class Validator:
         self.typed[schema.name] = typed
 
     def _check_columns_present(self, schema: TableSchema, raw: ir.Table) -> bool:
-        """Report missing required columns, note missing optional ones; False if any required."""
+        """Report missing required columns, note missing optional ones; False if any required.
+        An accounts table without ``signup_at`` is not a problem: it is derived later
+        (:meth:`_derive_signups`)."""
         missing = [c for c in schema.required_columns if c not in raw.columns]
+        if schema.name == "accounts" and missing == ["signup_at"]:
+            self._derive_signup = True
+            missing = []
         for col in missing:
             self._problem(schema.name, col, "required column is missing")
         optional_missing = [
@@ -339,6 +347,28 @@ class Validator:
             for name in types:
                 t = self.typed[name]
                 self.typed[name] = t.mutate(account_id=t.account_id.cast("string"))
+
+    def _derive_signups(self) -> None:
+        """Sign-ups for an accounts table without them (a CRM or billing export that keeps no
+        creation date): each account's first subscription start or first event, whichever is
+        earlier. Known at that moment, so point in time; an account with neither has none (and,
+        without a subscription, is never active)."""
+        subs, acc = self.typed["subscriptions"], self.typed["accounts"]
+        first = subs.group_by("account_id").agg(_sub=subs.started_at.min())
+        acc = acc.left_join(first, "account_id").select(*acc.columns, "_sub")
+        signup = acc._sub
+        if "events" in self.typed:
+            ev = self.typed["events"]
+            seen = ev.group_by("account_id").agg(_ev=ev.ts.min())
+            acc = acc.left_join(seen, "account_id").select(*acc.columns, "_ev")
+            signup = ibis.least(acc._sub, acc._ev)
+        self.typed["accounts"] = acc.mutate(signup_at=signup).drop(
+            *[c for c in ("_sub", "_ev") if c in acc.columns]
+        )
+        self.notices.append(
+            "accounts: no signup_at column: each account's sign-up is taken as its first "
+            "subscription start or first event, whichever is earlier"
+        )
 
     def _resolve_observed_until(self) -> None:
         if self.observed_until is None:

@@ -510,3 +510,19 @@ def test_accounts_without_signup_dates_take_the_first_subscription_or_event(tmp_
     }
     obs = ds.con.execute(build_observations(ds, ["2024-02-15"], 30))
     assert sorted(obs.account_id) == [1, 2]
+
+
+def test_a_plan_and_an_add_on_bought_together_are_no_duplicate(tmp_path):
+    """Two subscriptions of one account starting at the same instant (one checkout) are held
+    at once; a row repeated whole (an export written twice) is a duplicate."""
+    frames = tiny_frames()
+    subs = frames["subscriptions"]
+    addon = subs.iloc[[3]].assign(plan="addon", mrr=300.0)  # account 3, same start
+    frames["subscriptions"] = pd.concat([subs, addon], ignore_index=True)
+    ds = load_dataset(write_frames(frames, tmp_path / "ok"), observed_until=END)
+    assert len(ds.con.execute(ds["subscriptions"])) == 5
+    frames["subscriptions"] = pd.concat([subs, subs.iloc[[0]]], ignore_index=True)
+    key = "account_id,started_at,plan,mrr,ended_at"
+    p = _find(_problems(tmp_path / "dup", frames), "subscriptions", key)
+    assert p.message == "1 duplicate key(s)" and p.examples[0].startswith("account_id=1 ")
+    assert p.examples[0].endswith("(2 rows)")

@@ -79,8 +79,10 @@ ACCOUNTS = TableSchema(
 SUBSCRIPTIONS = TableSchema(
     name="subscriptions",
     required=True,
-    key=("account_id", "started_at"),
-    description="billing periods: one row per plan held, consecutive rows per account",
+    # several may start together (a plan and an add-on bought at once): a duplicate is a row
+    # equal in all of these (those present)
+    key=("account_id", "started_at", "plan", "mrr", "ended_at"),
+    description="billing periods: one row per plan held (add-ons and other products beside it)",
     columns=(
         Column("account_id", "id", required=True, nullable=False),
         Column(

@@ -77,6 +77,12 @@ class Validator:
         account are five rows the user can find, not one id five times."""
         return list(schema.key) if schema.key else ["account_id", *schema.timestamp_columns[:1]]
 
+    @staticmethod
+    def _present_key(schema: TableSchema, typed: ir.Table) -> list[str]:
+        """The key columns ``typed`` has: all of them, except that an optional column of a
+        subscriptions key may be absent."""
+        return [k for k in schema.key if k in typed.columns or schema.column(k).required]
+
     # -- steps ---------------------------------------------------------------------------------
     def run(self) -> dict[str, ir.Table]:
         for name, schema in TABLES.items():
@@ -303,21 +309,18 @@ class Validator:
         self, schema: TableSchema, typed: ir.Table, bad_parse: set[str]
     ) -> None:
         """Rows sharing the table's key (skipped when a key column failed to parse)."""
-        if (
-            not schema.key
-            or not all(k in typed.columns for k in schema.key)
-            or bad_parse & set(schema.key)
-        ):
+        key = self._present_key(schema, typed)
+        if not key or not all(k in typed.columns for k in key) or bad_parse & set(key):
             return
-        dup = typed.group_by(list(schema.key)).agg(n=typed.count()).filter(lambda t: t.n > 1)
+        dup = typed.group_by(key).agg(n=typed.count()).filter(lambda t: t.n > 1)
         n_dup = int(self.con.execute(dup.count()))
         if n_dup:
-            rows = self.con.execute(dup.order_by(list(schema.key)).limit(MAX_EXAMPLES))
+            rows = self.con.execute(dup.order_by(key).limit(MAX_EXAMPLES))
             ex = [
-                " ".join(f"{k}={_sql_literal(r[k])}" for k in schema.key) + f" ({r['n']} rows)"
+                " ".join(f"{k}={_sql_literal(r[k])}" for k in key) + f" ({r['n']} rows)"
                 for _, r in rows.iterrows()
             ]
-            self._problem(schema.name, ",".join(schema.key), f"{n_dup} duplicate key(s)", ex)
+            self._problem(schema.name, ",".join(key), f"{n_dup} duplicate key(s)", ex)
 
     def _integer_ids(self, schema: TableSchema, raw: ir.Table) -> ir.Table:
         """Text ids that are all whole numbers written plainly (as CSV gives them) become

@@ -526,3 +526,24 @@ def test_a_plan_and_an_add_on_bought_together_are_no_duplicate(tmp_path):
     p = _find(_problems(tmp_path / "dup", frames), "subscriptions", key)
     assert p.message == "1 duplicate key(s)" and p.examples[0].startswith("account_id=1 ")
     assert p.examples[0].endswith("(2 rows)")
+
+
+def test_billing_periods_as_exports_write_them(tmp_path):
+    """'Monthly', 'yearly', '12 months', 'Quarterly' read as monthly / annual / quarterly (before,
+    'yearly' was an unknown value and its renewal was counted as a month's); a period churnlab
+    does not know keeps its text and gets no renewal date rather than a monthly guess."""
+    from churnlab.features import build_features, build_observations
+
+    frames = tiny_frames()
+    frames["subscriptions"]["billing_period"] = [" Monthly", "weekly", "Quarterly", "12 months"]
+    ds = load_dataset(write_frames(frames, tmp_path / "ds", "csv"), observed_until=END)
+    subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+    assert subs.billing_period.tolist() == ["monthly", "weekly", "quarterly", "annual"]
+    assert any("['weekly'] are not among" in n for n in ds.notices)
+    table, _ = build_features(
+        ds, build_observations(ds, ["2024-04-15"], 30), names=["billing_period"]
+    )
+    f = ds.con.execute(table).set_index("account_id")
+    assert pd.isna(f.days_to_renewal.loc[1])  # weekly: no renewal date
+    assert f.days_to_renewal.loc[2] == pytest.approx(91.31 - (31 + 29 + 14) % 91.31)
+    assert f.days_to_renewal.loc[3] == pytest.approx(365 - 36)  # annual since 2024-03-10

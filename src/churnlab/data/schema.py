@@ -21,7 +21,25 @@ Kind = Literal["id", "timestamp", "string", "float", "int", "bool"]
 PLAN_CHANGE_REASONS = ("upgrade", "downgrade")
 INVOLUNTARY_REASONS = ("payment_failed",)
 TICKET_CATEGORIES = ("bug", "usability", "how_to", "billing")
-BILLING_PERIODS = ("monthly", "annual")
+BILLING_PERIODS = ("monthly", "quarterly", "annual")
+# how exports write them (any case, trimmed): read as the canonical value
+BILLING_PERIOD_WORDS = {
+    "monthly": ("monthly", "month", "months", "mo", "m", "1m", "1 month", "per month"),
+    "quarterly": ("quarterly", "quarter", "q", "3m", "3 months"),
+    "annual": (
+        "annual",
+        "annually",
+        "yearly",
+        "year",
+        "years",
+        "yr",
+        "y",
+        "12m",
+        "12 months",
+        "1 year",
+        "per year",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,10 @@ SUBSCRIPTIONS = TableSchema(
             description="monthly recurring revenue",
         ),
         Column(
-            "billing_period", "string", allowed=BILLING_PERIODS, description="monthly or annual"
+            "billing_period",
+            "string",
+            allowed=BILLING_PERIODS,
+            description="monthly, quarterly or annual (month, yearly, 12 months, ... read as these)",
         ),
         Column("started_at", "timestamp", required=True, nullable=False),
         Column("ended_at", "timestamp", required=True, description="null while active"),

@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data.dataset import MAX_EXAMPLES, DataValidationError, Problem
-from churnlab.data.schema import CURRENCY_SYMBOLS, TABLES, TableSchema
+from churnlab.data.schema import BILLING_PERIOD_WORDS, CURRENCY_SYMBOLS, TABLES, TableSchema
 
 log = logging.getLogger(__name__)
 
@@ -574,6 +574,8 @@ def _typed_table(
         if col.name not in raw.columns:
             continue
         value, failed = _canonical(raw[col.name], col.kind)
+        if col.name == "billing_period":
+            value = _billing_period(value)
         typed_cols[col.name] = value
         if failed is not None:
             parse_fail[col.name] = failed
@@ -660,6 +662,16 @@ def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | 
         kept = ibis.ifelse(bad, ibis.null(), value)
         return kept.try_cast("int64" if kind == "int" else "float64"), bad
     return value.cast("int64" if kind == "int" else "float64"), None
+
+
+def _billing_period(value: ir.StringValue) -> ir.StringValue:
+    """A billing period as exports write it (``Monthly``, ``yearly``, ``12 months``) as its
+    canonical name (:data:`~churnlab.data.schema.BILLING_PERIOD_WORDS`); others as written."""
+    text = value.strip().lower()
+    return ibis.cases(
+        *[(text.isin(words), ibis.literal(name)) for name, words in BILLING_PERIOD_WORDS.items()],
+        else_=value,
+    )
 
 
 _TRUE, _FALSE = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")

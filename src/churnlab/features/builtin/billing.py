@@ -69,14 +69,15 @@ def plan(ds: Dataset, keys: ir.Table) -> ir.Table:
     features=[
         Feature(
             "billing_period",
-            "monthly or annual",
+            "monthly, quarterly or annual",
             "category",
             reason="billed {value:text}",
             context=True,
         ),
         Feature(
             "days_to_renewal",
-            "days to the next renewal (annual: contract anniversary; monthly: next charge)",
+            "days to the next renewal (annual: contract anniversary; monthly, quarterly: next "
+            "charge; null for another period)",
             "float",
             reason="renewal in {value:days}",
             context=True,
@@ -85,7 +86,13 @@ def plan(ds: Dataset, keys: ir.Table) -> ir.Table:
 )
 def billing_period(ds: Dataset, keys: ir.Table) -> ir.Table:
     now = _subscription_at(ds, keys)
-    period = ibis.ifelse(now.billing_period == "annual", 365.0, 30.44)
+    # an average month, quarter and year; another period (or none) has no renewal date here
+    period = ibis.cases(
+        (now.billing_period == "annual", 365.0),
+        (now.billing_period == "quarterly", 91.31),
+        (now.billing_period == "monthly", 30.44),
+        else_=ibis.null("float64"),
+    )
     elapsed = days_between(now.cutoff, now.started_at)
     return now.select(
         *KEYS,

@@ -547,3 +547,16 @@ def test_billing_periods_as_exports_write_them(tmp_path):
     assert pd.isna(f.days_to_renewal.loc[1])  # weekly: no renewal date
     assert f.days_to_renewal.loc[2] == pytest.approx(91.31 - (31 + 29 + 14) % 91.31)
     assert f.days_to_renewal.loc[3] == pytest.approx(365 - 36)  # annual since 2024-03-10
+
+
+def test_plan_changes_in_the_wording_of_an_export(tmp_path):
+    from churnlab.features import build_features, build_observations
+
+    frames = tiny_frames()
+    frames["subscriptions"]["end_reason"] = ["Upgraded to Pro", None, "too_expensive", None]
+    ds = load_dataset(write_frames(frames, tmp_path / "ds", "csv"), observed_until=END)
+    obs = build_observations(ds, ["2024-04-15"], 30)
+    table, _ = build_features(ds, obs, names=["plan_changes"])
+    f = ds.con.execute(table).set_index("account_id")
+    assert f.upgrades_365d.to_dict() == {1: 1, 2: 0, 3: 0}
+    assert f.downgrades_365d.sum() == 0

@@ -125,9 +125,11 @@ def billing_period(ds: Dataset, keys: ir.Table) -> ir.Table:
 )
 def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
     s = before(keys, ds["subscriptions"].filter(lambda t: t.ended_at.notnull()), "ended_at", 365)
+    # as exports write them: Upgrade, upgraded, plan_downgrade, "Downgrade to Basic", ...
+    reason = s.end_reason.lower()
     return s.group_by(KEYS).agg(
-        downgrades_365d=s.count(where=s.end_reason == "downgrade"),
-        upgrades_365d=s.count(where=s.end_reason == "upgrade"),
+        downgrades_365d=s.count(where=reason.contains("downgrade")),
+        upgrades_365d=s.count(where=reason.contains("upgrade")),
     )
 
 

@@ -560,3 +560,20 @@ def test_plan_changes_in_the_wording_of_an_export(tmp_path):
     f = ds.con.execute(table).set_index("account_id")
     assert f.upgrades_365d.to_dict() == {1: 1, 2: 0, 3: 0}
     assert f.downgrades_365d.sum() == 0
+
+
+def test_ticket_categories_and_severities_in_another_case_or_spelling(tmp_path):
+    from churnlab.features import build_features, build_observations
+
+    frames = tiny_frames()
+    frames["tickets"]["category"] = ["Bug", "How-To"]
+    frames["tickets"]["severity"] = [" HIGH", "Low"]
+    ds = load_dataset(write_frames(frames, tmp_path / "ds", "csv"), observed_until=END)
+    tk = ds.con.execute(ds["tickets"]).sort_values("ticket_id")
+    assert tk.category.tolist() == ["bug", "how_to"] and tk.severity.tolist() == ["high", "low"]
+    assert not [n for n in ds.notices if "are not among" in n]
+    obs = build_observations(ds, ["2024-04-15"], 30)
+    table, _ = build_features(ds, obs, names=["bug_tickets", "severe_bugs", "support_tickets"])
+    f = ds.con.execute(table).set_index("account_id")
+    assert f.loc[1, "bug_tickets_365d"] == 1 and f.loc[1, "severe_bug_tickets_90d"] == 1
+    assert f.loc[3, "how_to_tickets_90d"] == 1

@@ -21,6 +21,7 @@ Kind = Literal["id", "timestamp", "string", "float", "int", "bool"]
 PLAN_CHANGE_REASONS = ("upgrade", "downgrade")
 INVOLUNTARY_REASONS = ("payment_failed",)
 TICKET_CATEGORIES = ("bug", "usability", "how_to", "billing")
+SEVERITIES = ("low", "medium", "high", "critical")
 BILLING_PERIODS = ("monthly", "quarterly", "annual")
 # how exports write them (any case, trimmed): read as the canonical value
 BILLING_PERIOD_WORDS = {
@@ -167,7 +168,7 @@ TICKETS = TableSchema(
             allowed=TICKET_CATEGORIES,
             description="bug, usability, how_to, billing",
         ),
-        Column("severity", "string", description="low, medium, high, critical"),
+        Column("severity", "string", allowed=SEVERITIES, description="low, medium, high, critical"),
     ),
 )
 

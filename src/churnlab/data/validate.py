@@ -576,6 +576,8 @@ def _typed_table(
         value, failed = _canonical(raw[col.name], col.kind)
         if col.name == "billing_period":
             value = _billing_period(value)
+        if col.allowed:  # 'Bug', 'How To', 'how-to', ' HIGH ' as the values churnlab knows
+            value = _known_value(value, col.allowed)
         typed_cols[col.name] = value
         if failed is not None:
             parse_fail[col.name] = failed
@@ -662,6 +664,13 @@ def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | 
         kept = ibis.ifelse(bad, ibis.null(), value)
         return kept.try_cast("int64" if kind == "int" else "float64"), bad
     return value.cast("int64" if kind == "int" else "float64"), None
+
+
+def _known_value(value: ir.StringValue, allowed: tuple[str, ...]) -> ir.StringValue:
+    """A value written in another case, or with spaces or hyphens for underscores, as the
+    allowed value it spells; any other value as written."""
+    norm = value.strip().lower().re_replace(r"[\s-]+", "_")
+    return ibis.ifelse(norm.isin(allowed), norm, value)
 
 
 def _billing_period(value: ir.StringValue) -> ir.StringValue:

@@ -152,15 +152,16 @@ def in_force(paired: ir.Table, at: ir.TimestampValue, by: list[str]) -> ir.Table
     ``paired`` holds subscription rows, each paired with a date (its columns and ``by``, e.g.
     the subscriptions cross-joined to the cutoffs). An account may hold several subscriptions
     at once (a plan and its add-ons, a second product): the row kept is the account's main one
-    (the largest MRR in force; of equals the latest started, then the first plan by name), with
-    ``mrr`` the total MRR in force. Where one subscription at a time is in force, that is the
-    subscription itself."""
+    (the largest MRR in force; of equals the latest started, then the first plan and billing
+    period by name), with ``mrr`` the total MRR in force. Where one subscription at a time is
+    in force, that is the subscription itself."""
     t = paired.filter(
         (paired.started_at <= at) & (paired.ended_at.isnull() | (paired.ended_at > at))
     )
+    # ties broken on every column a builder reads from the row kept, so that rows still tied
+    # give the same features whichever is kept (on any engine)
     order = [ibis.desc("mrr"), ibis.desc("started_at")]
-    if "plan" in t.columns:
-        order.append("plan")
+    order += [c for c in ("plan", "billing_period") if c in t.columns]
     t = t.mutate(
         _total=t.mrr.sum().over(ibis.window(group_by=by)),
         _rank=ibis.row_number().over(ibis.window(group_by=by, order_by=order)),

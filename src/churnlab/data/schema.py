@@ -62,6 +62,8 @@ class TableSchema:
     required: bool
     description: str
     key: tuple[str, ...] = ()
+    # the columns that point at a row in examples, where not the whole key
+    shown: tuple[str, ...] = ()
     references_accounts: bool = True
     extra: dict[str, str] = field(default_factory=dict)
     when_missing: str = "features that need it are skipped"
@@ -101,6 +103,7 @@ SUBSCRIPTIONS = TableSchema(
     # several may start together (a plan and an add-on bought at once): a duplicate is a row
     # equal in all of these (those present)
     key=("account_id", "started_at", "plan", "mrr", "ended_at"),
+    shown=("account_id", "started_at"),
     description="billing periods: one row per plan held (add-ons and other products beside it)",
     columns=(
         Column("account_id", "id", required=True, nullable=False),

@@ -75,6 +75,8 @@ class Validator:
         """The columns that point at a row in examples: the table's key; for a table without
         one (events, surveys), the account and the row's time, so that five examples of one
         account are five rows the user can find, not one id five times."""
+        if schema.shown:
+            return list(schema.shown)
         return list(schema.key) if schema.key else ["account_id", *schema.timestamp_columns[:1]]
 
     @staticmethod

@@ -129,6 +129,12 @@ def test_validate_single_table(tmp_path):
     csv.write_text("id,plan,churn\n1,a,Yes\n1,b,No\n")
     out = run("validate", "--table", str(csv), "--id", "id", "--label", "churn")
     assert out.returncode == 1 and "customers.id: 1 duplicate id(s)" in out.stderr
+    csv.write_text("id,plan,churn\n1,a,Attrited\n2,b,Existing\n")
+    out = run("validate", "--table", str(csv), "--id", "id", "--label", "churn")
+    assert out.returncode == 1 and "--positive 'Attrited'" in " ".join(out.stderr.split())
+    out = run(*["validate", "--table", str(csv), "--id", "id", "--label", "churn"],
+              "--positive", "Attrited")  # fmt: skip
+    assert out.returncode == 0 and "'Attrited' read as churned" in out.stderr
     shutil.rmtree(tmp_path)
 
 
@@ -298,14 +304,15 @@ def test_train_single_table_json(tmp_path, monkeypatch):
 
 def test_train_several_specs_in_one_process(tmp_path, monkeypatch):
     """`churnlab train A B` trains both (one run and one version each); a bad spec among them
-    fails before anything trains."""
+    fails before anything trains. The label is in words of the export's own (``data.positive``
+    names the churned one)."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(1)
     n = 600
     usage = rng.gamma(2.0, 10.0, n)
-    churn = np.where(rng.random(n) < 1 / (1 + np.exp(0.1 * usage - 1)), "Yes", "No")
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(0.1 * usage - 1)), "Left", "Stayed")
     table = tmp_path / "crm.csv"
     pd.DataFrame(
         {"id": [f"C{i}" for i in range(n)], "usage": usage, "plan": rng.choice(["a", "b"], n)}
@@ -315,7 +322,7 @@ def test_train_several_specs_in_one_process(tmp_path, monkeypatch):
         spec = tmp_path / f"{family}.yaml"
         spec.write_text(
             f"name: crm-{family}\nexperiment: crm\nmodel: {{family: {family}}}\n"
-            f"data: {{table: {table}, id: id, label: Churn}}\n"
+            f"data: {{table: {table}, id: id, label: Churn, positive: left}}\n"
         )
         specs.append(str(spec))
     bad = tmp_path / "bad.yaml"

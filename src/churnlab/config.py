@@ -111,6 +111,11 @@ class TableData(_Strict):
     table: Path
     id: str
     label: str
+    positive: str | None = Field(
+        None,
+        description="the label value that means churned, for labels in other words "
+        "('Attrited Customer'); every other value is not churned",
+    )
     duration: str | None = None
     duration_unit: Literal["days", "weeks", "months"] = Field(
         "days",
@@ -660,6 +665,31 @@ def _spec_file_with_options(
     return spec
 
 
+def _table_options(
+    table: Path,
+    id_col: str | None,
+    label: str | None,
+    positive: str | None,
+    duration: str | None,
+    duration_unit: str | None,
+    mrr: str | None,
+    encoding: str | None,
+) -> dict[str, Any]:
+    """The ``data`` section of a spec made from ``--table`` and its options."""
+    if not (id_col and label):
+        raise SpecError("--table needs --id and --label")
+    return {
+        "table": str(table),
+        "id": id_col,
+        "label": label,
+        "positive": positive,
+        "duration": duration,
+        "duration_unit": duration_unit or "days",
+        "mrr": mrr,
+        "encoding": encoding or "utf-8",
+    }
+
+
 def spec_from_options(
     spec_file: Path | None,
     *,
@@ -673,6 +703,7 @@ def spec_from_options(
     duration: str | None,
     mrr: str | None,
     model: str | None,
+    positive: str | None = None,
     duration_unit: str | None = None,
     encoding: str | None = None,
     exclude: list[str] | None = None,
@@ -689,7 +720,7 @@ def spec_from_options(
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
             "--model": model, "--duration-unit": duration_unit, "--encoding": encoding,
-            "--exclude": exclude or None,
+            "--exclude": exclude or None, "--positive": positive,
         }  # fmt: skip
         overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
         return _spec_file_with_options(spec_file, given, overrides, tune)
@@ -699,18 +730,12 @@ def spec_from_options(
     # spec file's paths are the project's, relative to its root)
     table = Path(table).absolute() if table is not None else None
     data = Path(data).absolute() if data is not None else None
+    if positive is not None and table is None:
+        raise SpecError("--positive applies to --table (the value of its --label column)")
     if table is not None:
-        if not (id_col and label):
-            raise SpecError("--table needs --id and --label")
-        source = {
-            "table": str(table),
-            "id": id_col,
-            "label": label,
-            "duration": duration,
-            "duration_unit": duration_unit or "days",
-            "mrr": mrr,
-            "encoding": encoding or "utf-8",
-        }
+        source = _table_options(
+            table, id_col, label, positive, duration, duration_unit, mrr, encoding
+        )
     elif data is not None:
         if not cutoffs:
             raise SpecError("--data needs --cutoffs (e.g. 2024-03-01:2025-12-01:1M)")

@@ -92,6 +92,8 @@ def test_numbers_are_read_the_same_by_the_fast_cast_and_the_careful_way(tmp_path
         # an export in another language
         (["Oui", "Non", "Ja", "Nein", "Sí", "No", "Sim", "Não", "Tak", "Nie"], [1, 0] * 5),
         (["ja", "nee", "JA", "nej", "nei"], [1, 0, 1, 0, 0]),
+        # a trailing full stop, as some telecom exports write their flags
+        (["True.", "False.", " false. "], [1, 0, 0]),
     ],
 )
 def test_label_spellings(values, expected):
@@ -105,6 +107,33 @@ def test_unmappable_labels_name_rows(tmp_path):
     (p,) = info.value.problems
     assert (p.table, p.column) == ("customers", "Churn")
     assert "'maybe'" in p.message and "row 5 customerID='7795-CFOCW'" in p.examples[0]
+
+
+def test_a_label_in_other_words_is_read_by_naming_its_churned_value(tmp_path):
+    """'Attrited Customer' / 'Existing Customer' is no spelling churnlab knows: the problem says
+    how to name the churned value, and with ``positive`` (any case) that value is churned and
+    every other is not, said in a notice. A value no row has is a problem, not 'nobody churned'."""
+    text = CSV.replace(",No\n", ",Existing Customer\n").replace(",Yes\n", ",Attrited Customer\n")
+    path = _write(tmp_path, text)
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(path, id_col="customerID", label_col="Churn")
+    (p,) = info.value.problems
+    assert "--positive 'Attrited Customer'" in p.message and "data.positive" in p.message
+
+    ds = load_customer_table(
+        path, id_col="customerID", label_col="Churn", positive=" attrited customer"
+    )
+    assert ds.con.execute(ds["customers"]).Churn.tolist() == [0, 0, 1, 0, 1]
+    (notice,) = [n for n in ds.notices if n.startswith("customers.Churn")]
+    assert notice == (
+        "customers.Churn: ' attrited customer' read as churned, every other value as not "
+        "churned: 'Existing Customer' (3 rows)"
+    )
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(path, id_col="customerID", label_col="Churn", positive="Attrited")
+    (p,) = info.value.problems
+    assert p.message.startswith("no row has the churned value 'Attrited' (values [")
+    assert "'Attrited Customer'" in p.message
 
 
 def test_rows_without_a_label_are_left_out_of_training_with_a_notice(tmp_path):

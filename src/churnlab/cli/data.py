@@ -127,6 +127,10 @@ def validate(
     ] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="id column of --table")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column of --table")] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option(metavar="VALUE", help="the --label value that means churned"),
+    ] = None,
     duration: Annotated[str | None, typer.Option(help="duration column of --table")] = None,
     encoding: Annotated[
         str | None,
@@ -158,7 +162,7 @@ def validate(
         numbered_types,
     )
 
-    _check_sources(data, table, id_col, label, duration, duration_unit)
+    _check_sources(data, table, id_col, label, duration, duration_unit, positive)
     with errors_reported():
         try:
             if table is not None:
@@ -166,6 +170,7 @@ def validate(
                     table,
                     id_col=id_col,
                     label_col=label,
+                    positive=positive,
                     duration_col=duration,
                     encoding=encoding or "utf-8",
                     duration_unit=duration_unit or "days",
@@ -204,10 +209,13 @@ def _check_sources(
     label: str | None,
     duration: str | None,
     duration_unit: str | None,
+    positive: str | None,
 ) -> None:
     """Usage errors of ``validate`` (exit 2)."""
     if (data is None) == (table is None):
         fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
+    if positive is not None and table is None:
+        fail("--positive applies to --table (the value of its --label column)", code=2)
     if table is not None and not (id_col and label):
         fail("--table needs --id and --label", code=2)
     if duration_unit is not None and duration is None:

@@ -62,6 +62,14 @@ def train(
     ] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="customer id column")] = None,
     label: Annotated[str | None, typer.Option(help="churn label column")] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help="the --label value that means churned (e.g. 'Attrited Customer'); every other "
+            "value is not churned (default: Yes/No, 1/0, true/false, ... are read)",
+        ),
+    ] = None,
     duration: Annotated[
         str | None,
         typer.Option(help="tenure/duration column (also a classifier feature unless excluded)"),
@@ -127,6 +135,7 @@ def train(
         table=table,
         id_col=id_col,
         label=label,
+        positive=positive,
         duration=duration,
         duration_unit=duration_unit,
         mrr=mrr,

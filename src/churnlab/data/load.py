@@ -219,6 +219,7 @@ def load_source(source: Any, root: str | Path | None = None) -> Dataset:
             path,
             id_col=source.id,
             label_col=source.label,
+            positive=source.positive,
             duration_col=source.duration,
             encoding=source.encoding,
             duration_unit=source.duration_unit,

@@ -47,10 +47,15 @@ LABEL_VALUES = {
 }  # fmt: skip
 
 
-def map_label(values: pd.Series) -> pd.Series:
-    """0/1 (nullable Int8) from the usual spellings of a churn flag; unknown spellings give NA."""
-    text = values.astype("string").str.strip().str.lower()
-    return text.map(LABEL_VALUES).astype("Int8")
+def map_label(values: pd.Series, positive: str | None = None) -> pd.Series:
+    """0/1 (nullable Int8) from the usual spellings of a churn flag (in any case, a trailing
+    full stop ignored: ``True.``), unknown spellings NA. With ``positive`` (the value that
+    means churned, compared in any case, spaces around ignored) that value is 1 and every
+    other value 0 (``Attrited Customer`` against ``Existing Customer``); blanks stay NA."""
+    text = values.astype("string").str.strip().str.casefold()
+    if positive is not None:
+        return (text == positive.strip().casefold()).astype("Int8")
+    return text.str.removesuffix(".").map(LABEL_VALUES).astype("Int8")
 
 
 TEXT_FORMATS = {  # name ending -> field separator
@@ -308,13 +313,15 @@ def load_customer_table(
     engine: str = "duckdb",
     encoding: str = "utf-8",
     duration_unit: str = "days",
+    positive: str | None = None,
 ) -> Dataset:
     """Read and validate a single customer table. Raises DataValidationError with every problem.
 
     ``encoding`` is the text encoding of a CSV/TSV file (``utf-8``; ``latin-1`` or ``cp1252``
     for many spreadsheet exports); a file that is not in it is refused with a hint.
     ``duration_unit`` (days, weeks or months) is what the duration column counts; a notice
-    (``Dataset.notices``) says when its values look like another unit."""
+    (``Dataset.notices``) says when its values look like another unit. ``positive`` is the
+    label value that means churned, for labels in other words (:func:`map_label`)."""
     if duration_unit not in LIKELY_RANGE:
         raise ValueError(f"duration unit must be days, weeks or months, not {duration_unit!r}")
     path = Path(path)
@@ -339,7 +346,7 @@ def load_customer_table(
     problems += _id_problems(df, id_col)
     df, unlabelled = _without_blank_labels(df, id_col, label_col)
     out = df.copy()
-    out[label_col], label_problems = _checked_label(df, id_col, label_col)
+    out[label_col], label_problems, label_notice = _checked_label(df, id_col, label_col, positive)
     problems += label_problems
     if duration_col is not None:
         out[duration_col], duration_problems = _checked_duration(df, id_col, duration_col)
@@ -371,6 +378,7 @@ def load_customer_table(
             for n in (
                 semicolons,
                 unlabelled,
+                label_notice,
                 notice,
                 formatted_notice(formatted),
                 dates_notice(dates, other_order),
@@ -485,32 +493,77 @@ def _without_blank_labels(
 
 
 def _checked_label(
-    df: pd.DataFrame, id_col: str, label_col: str
-) -> tuple[pd.Series, list[Problem]]:
-    """The label as 0/1 (int64 when every value maps), and unmapped values or a single class."""
-    label = map_label(df[label_col])
+    df: pd.DataFrame, id_col: str, label_col: str, positive: str | None = None
+) -> tuple[pd.Series, list[Problem], str | None]:
+    """The label as 0/1 (int64 when every value maps), unmapped values or a single class, and
+    with ``positive`` the notice saying which values were read as not churned."""
+    label = map_label(df[label_col], positive)
+    if positive is not None:
+        return _label_by_positive(df, label, label_col, positive)
     unmapped = label.isna()
     if unmapped.any():
         values = sorted(df.loc[unmapped, label_col].astype(str).unique())[:MAX_EXAMPLES]
-        return label, [
-            Problem(
-                TABLE,
-                label_col,
-                f"{int(unmapped.sum())} label value(s) cannot be mapped to churned/not churned "
-                f"(values {values}; expected one of Yes/No, 1/0, true/false, churned/active, "
-                "cancelled, or yes and no in French, German, Spanish, Italian, Portuguese, "
-                "Dutch, Scandinavian languages or Polish)",
-                _row_examples(df, unmapped, id_col, label_col),
-            )
-        ]
-    problems = []
+        shown = sorted(df[label_col].astype("string").str.strip().unique())
+        hint = (
+            f"; or name the value that means churned, e.g. --positive {shown[0]!r} "
+            "(data.positive in a spec): every other value is then not churned"
+            if len(shown) <= MAX_EXAMPLES
+            else ""
+        )
+        return (
+            label,
+            [
+                Problem(
+                    TABLE,
+                    label_col,
+                    f"{int(unmapped.sum())} label value(s) cannot be mapped to churned/not churned "
+                    f"(values {values}; expected one of Yes/No, 1/0, true/false, churned/active, "
+                    "cancelled, or yes and no in French, German, Spanish, Italian, Portuguese, "
+                    f"Dutch, Scandinavian languages or Polish{hint})",
+                    _row_examples(df, unmapped, id_col, label_col),
+                )
+            ],
+            None,
+        )
+    return label.astype("int64"), _one_class(label, label_col), None
+
+
+def _label_by_positive(
+    df: pd.DataFrame, label: pd.Series, label_col: str, positive: str
+) -> tuple[pd.Series, list[Problem], str | None]:
+    """``_checked_label`` with the churned value named: a value no row has is a problem (a typo
+    would otherwise read every customer as staying); the values read as not churned are said."""
+    text = df[label_col].astype("string").str.strip()
+    if not label.any():
+        shown = list(text.value_counts().index[:MAX_EXAMPLES])
+        return (
+            label,
+            [
+                Problem(
+                    TABLE, label_col, f"no row has the churned value {positive!r} (values {shown})"
+                )
+            ],
+            None,
+        )
+    others = text[label == 0].value_counts()
+    listed = ", ".join(f"{v!r} ({n:,} rows)" for v, n in others.iloc[:MAX_EXAMPLES].items())
+    notice = (
+        f"{TABLE}.{label_col}: {positive!r} read as churned, "
+        + (f"every other value as not churned: {listed}" if listed else "and no other value")
+        + (f" and {len(others) - MAX_EXAMPLES} more" if len(others) > MAX_EXAMPLES else "")
+    )
+    return label.astype("int64"), _one_class(label, label_col), notice
+
+
+def _one_class(label: pd.Series, label_col: str) -> list[Problem]:
+    """A problem when every row has the same label (nothing to learn from)."""
     if label.nunique() < 2:
-        problems.append(
+        return [
             Problem(
                 TABLE, label_col, f"label has one class only ({int(label.iloc[0])} for every row)"
             )
-        )
-    return label.astype("int64"), problems
+        ]
+    return []
 
 
 def _checked_duration(

@@ -326,3 +326,26 @@ def test_duration_unit_notice(top, unit, looks_like):
     else:
         assert f"looks like {looks_like}" in notice and "'tenure'" in notice
         assert "--duration-unit" in notice
+
+
+@pytest.mark.parametrize(
+    ("values", "order"),
+    [
+        (["28/03/2021", "01/04/2021", None, "3/4/21"], "day_first"),
+        (["03/28/2021 2:30 PM", "04/01/2021 09:15"], "month_first"),
+        (["28.03.2021", "01.04.2021 14:30"], "day_first"),
+        (["03/04/2021", "12/11/2020"], None),  # nothing above 12: March 4 or April 3
+        (["2.13.20", "1.4.22"], None),  # versions, not dates (a dotted year has four digits)
+        (["31/12/2021", "12/31/2021"], None),  # both orders at once: not one column of dates
+        (["2021-03-28", "28/03/2021"], None),
+    ],
+)
+def test_the_values_decide_whether_dates_are_written_day_or_month_first(values, order):
+    from churnlab.data.single_table import date_days, date_order
+
+    col = pd.Series(values, dtype="string")
+    assert date_order(col) == order
+    if order is not None:  # the first value is 2021-03-28 (at 14:30 where a time is given)
+        stamp = pd.Timestamp("2021-03-28 14:30" if ":" in values[0] else "2021-03-28")
+        expected = (stamp - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+        assert date_days(col, order).iloc[0] == pytest.approx(expected)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from churnlab.config import SpecError, parse_spec, spec_from_options
+from churnlab.features.spec import FeatureSpec
 from churnlab.training import checked_data, load_training_data
 from churnlab.vocab import DAYS_PER_MONTH
 
@@ -217,16 +218,22 @@ def test_date_columns_are_read_as_dates_in_training_and_scoring(tmp_path):
     n = 300
     last = pd.Timestamp("2024-06-01") - pd.to_timedelta(rng.integers(0, 200, n), "D")
     signup = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), "D")
+    # no day above 12: 03/04/2024 could be March 4 or April 3
+    renewal = pd.to_datetime(
+        {"year": signup.year, "month": signup.month, "day": signup.day % 12 + 1}
+    )
     table = tmp_path / "export.csv"
-    pd.DataFrame(
+    export = pd.DataFrame(
         {
             "id": [f"C{i}" for i in range(n)],
             "Last Login": last.strftime("%Y-%m-%d %H:%M"),
             "Signup": np.where(rng.random(n) < 0.1, "", signup.strftime("%Y-%m-%d")),
-            "Renewal": signup.strftime("%m/%d/%Y"),  # day or month first: stays text
+            "Joined": signup.strftime("%d/%m/%Y"),  # 28/03/2021: the days above 12 decide
+            "Renewal": renewal.dt.strftime("%m/%d/%Y"),  # nothing decides: stays text
             "churn": np.where(last < pd.Timestamp("2024-03-01"), "Yes", "No"),
         }
-    ).to_csv(table, index=False)
+    )
+    export.to_csv(table, index=False)
     spec = _table_spec(table, "lightgbm")
     data = load_training_data(spec)
     epoch = pd.Timestamp("1970-01-01")
@@ -235,17 +242,33 @@ def test_date_columns_are_read_as_dates_in_training_and_scoring(tmp_path):
     np.testing.assert_allclose(days.loc[expected.index], expected, atol=1 / 86400)
     assert data.frame["Signup"].isna().sum() > 0  # blanks stay missing
     assert data.frame["Signup"].dtype == "float64"
+    joined = data.frame.set_index("account_id")["Joined"]
+    expected = pd.Series((signup - epoch) / pd.Timedelta(days=1), index=expected.index)
+    np.testing.assert_allclose(joined.loc[expected.index], expected)
     (notice,) = [m for m in data.notices if "dates" in m]
-    assert "['Last Login', 'Signup']: dates, read as days since 1970-01-01" in notice
+    assert (
+        "'Last Login', 'Signup', 'Joined' (day first): dates, read as days since 1970-01-01"
+        in notice
+    )
     # 03/04/2024 is March 4 or April 3: text, said so (and then left out as near-unique text)
     assert "['Renewal']: dates written day or month first" in notice
     assert "Renewal" in data.dropped
     assert data.reasons["Last Login"].render(days.loc["C0"], {}) == (
         f"Last Login {pd.Timestamp(last[0]):%Y-%m-%d}"
     )
-    # scoring reads the dates the way training did
-    rows = read_customer_rows(table, {"id": "id"}, ["Last Login", "Signup"]).set_index("account_id")
-    np.testing.assert_allclose(rows.loc[days.index, "Last Login"], days, atol=1e-9)
+    # scoring reads the dates the way training did, in the day/month order training decided
+    # even where the batch's own values could not decide it (no day above 12)
+    assert data.feature_spec.date_orders == (("Joined", "day_first"),)
+    undecided = signup.day <= 12
+    export[undecided].to_csv(batch := tmp_path / "batch.csv", index=False)
+    columns = ["Last Login", "Signup", "Joined"]
+    orders = dict(data.feature_spec.date_orders)
+    for path, ids in ((table, days.index), (batch, expected.index[undecided])):
+        rows = read_customer_rows(path, {"id": "id"}, columns, date_orders=orders)
+        rows = rows.set_index("account_id")
+        np.testing.assert_allclose(rows.loc[ids, "Last Login"], days.loc[ids], atol=1e-9)
+        np.testing.assert_allclose(rows.loc[ids, "Joined"], joined.loc[ids])
+    assert FeatureSpec.from_dict(data.feature_spec.to_dict()) == data.feature_spec
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "logistic", "cox"])

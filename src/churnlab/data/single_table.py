@@ -387,18 +387,24 @@ def load_customer_table(
         ],
         manifest={
             **({"duration_unit": duration_unit} if duration_col is not None else {}),
-            "date_columns": dates,
+            "date_columns": list(dates),
+            "date_orders": {c: o for c, o in dates.items() if o},
         },
     )
 
 
 def read_customer_rows(
-    path: str | Path, roles: dict[str, str | None], columns: list[str], encoding: str = "utf-8"
+    path: str | Path,
+    roles: dict[str, str | None],
+    columns: list[str],
+    encoding: str = "utf-8",
+    date_orders: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The rows of a customer table to score with a model trained on such a table, read and
     parsed as training read its own (numbers written for people included): the id column as
     ``account_id``, the MRR column (where the model has one) as ``mrr``, then ``columns``. The
-    label column may be absent; the table the model was trained on scores as it stands."""
+    label column may be absent; the table the model was trained on scores as it stands. Dates
+    written 03/04/2024 are read in ``date_orders`` (the order training read them in)."""
     path = Path(path)
     df = _read(path, encoding).reset_index(drop=True)
     id_col, mrr_col = roles["id"], roles.get("mrr")
@@ -420,7 +426,7 @@ def read_customer_rows(
     if problems:
         raise DataValidationError(str(path), problems)
     out = df[list(dict.fromkeys(wanted))].copy()
-    _parse_attributes(out, skip=(id_col,))
+    _parse_attributes(out, skip=(id_col,), orders=date_orders)
     rows = pd.DataFrame(
         {
             "account_id": out[id_col],
@@ -624,50 +630,90 @@ _ISO_DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2}|UTC)?"
 )
 EPOCH = pd.Timestamp("1970-01-01")
-_OTHER_DATE = re.compile(r"\d{1,2}[/.]\d{1,2}[/.]\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[AP]M)?)?")
+# 03/04/2024, 3/4/24 or 03.04.2024 (a dotted year has four digits: 2.13.20 is a version)
+_OTHER_DATE = re.compile(
+    r"\d{1,2}(/\d{1,2}/(\d{4}|\d{2})|\.\d{1,2}\.\d{4})( \d{1,2}:\d{2}(:\d{2})?( ?[AP]M)?)?"
+)
 
 
-def date_days(col: pd.Series) -> pd.Series | None:
+def date_order(col: pd.Series) -> str | None:
+    """``"day_first"`` or ``"month_first"`` when every value of a text column is a date written
+    03/04/2024 (or 3/4/24, 03.04.2024, with a time or not) and the values decide the order (a first field
+    above 12 and no second field above 12 is day first, and the other way round); else None
+    (ambiguous, or not such dates)."""
+    if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+        return None
+    first = col.first_valid_index()  # the first value decides for most columns
+    if first is None or not _OTHER_DATE.fullmatch(str(col[first]).strip().upper()):
+        return None
+    present = col.dropna().astype("string").str.strip().str.upper()
+    present = present[present != ""]
+    if present.empty or not present.str.fullmatch(_OTHER_DATE).all():
+        return None
+    fields = present.str.extract(r"^(\d{1,2})[/.](\d{1,2})").astype("int64")
+    first, second = bool((fields[0] > 12).any()), bool((fields[1] > 12).any())
+    if first == second:
+        return None
+    return "day_first" if first else "month_first"
+
+
+def date_days(col: pd.Series, order: str | None = None) -> pd.Series | None:
     """A column of dates as days since 1970-01-01 (floats; UTC where an offset is given), or
-    None where it is not one: a datetime column, or text whose every value is an ISO date.
-    Dates in another order (03/04/2024: March 4 or April 3) stay text."""
+    None where it is not one: a datetime column, text whose every value is an ISO date, or
+    dates written 03/04/2024 in the ``order`` given (``"day_first"`` or ``"month_first"``:
+    :func:`date_order` of the training table's values). Without an order they stay text."""
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         stamps = col.dt.tz_convert("UTC").dt.tz_localize(None) if col.dt.tz else col
     elif col.dtype == object or pd.api.types.is_string_dtype(col):
-        # the first value decides for most columns (a CSV's columns all arrive as text)
-        first = col.first_valid_index()
-        if first is None or not _ISO_DATE.fullmatch(str(col[first]).strip()):
+        first = col.first_valid_index()  # the first value decides for most columns
+        iso = first is not None and _ISO_DATE.fullmatch(str(col[first]).strip())
+        if first is None or not (iso or order):
             return None
         present = col.dropna().astype("string").str.strip()
         present = present[present != ""]
-        if present.empty or not present.str.fullmatch(_ISO_DATE).all():
+        if present.empty:
             return None
-        try:
-            parsed = pd.to_datetime(present, format="ISO8601", utc=True)
-        except (ValueError, OverflowError):
-            return None
+        if present.str.fullmatch(_ISO_DATE).all():
+            try:
+                parsed = pd.to_datetime(present, format="ISO8601", utc=True)
+            except (ValueError, OverflowError):
+                return None
+            parsed = parsed.dt.tz_localize(None)
+        else:
+            if order is None or not present.str.upper().str.fullmatch(_OTHER_DATE).all():
+                return None
+            try:
+                parsed = pd.to_datetime(present, dayfirst=order == "day_first", format="mixed")
+            except (ValueError, OverflowError):
+                return None
         stamps = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns]")
-        stamps[present.index] = parsed.dt.tz_localize(None).astype("datetime64[ns]")
+        stamps[present.index] = parsed.astype("datetime64[ns]")
     else:
         return None
     return ((stamps - EPOCH) / pd.Timedelta(days=1)).astype("float64")
 
 
 def _parse_attributes(
-    out: pd.DataFrame, skip: tuple[str | None, ...]
-) -> tuple[list[str], list[str]]:
-    """In place: text attribute columns become floats when numeric, dates (text in ISO form
-    or datetime columns) days since 1970-01-01 (:func:`date_days`), pandas strings otherwise.
-    Returns the columns read from numbers written for people (:func:`formatted_numbers`) and
-    the date columns."""
-    formatted, dates = [], []
+    out: pd.DataFrame,
+    skip: tuple[str | None, ...],
+    orders: dict[str, str] | None = None,
+) -> tuple[list[str], dict[str, str | None]]:
+    """In place: text attribute columns become floats when numeric, dates (text in ISO form,
+    in a decided day/month order, or datetime columns) days since 1970-01-01
+    (:func:`date_days`; ``orders``: the day/month order a column's dates were read in before),
+    pandas strings otherwise. Returns the columns read from numbers written for people
+    (:func:`formatted_numbers`) and the date columns with their day/month order (None for
+    ISO dates and datetimes)."""
+    formatted, dates = [], {}
+    orders = orders or {}
     for col in out.columns:
         if col in skip:
             continue
-        days = date_days(out[col])
+        order = orders.get(col) or date_order(out[col])
+        days = date_days(out[col], order)
         if days is not None:
             out[col] = days
-            dates.append(col)
+            dates[col] = order
         elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             parsed = _parse_numeric_text(out[col])
             if parsed is not None and _written_for_people(out[col]):
@@ -688,18 +734,24 @@ def other_order_dates(out: pd.DataFrame, skip: tuple[str | None, ...]) -> list[s
     return found
 
 
-def dates_notice(columns: list[str], other_order: list[str] = ()) -> str | None:
-    """The notice naming the columns read as dates, and those left as text."""
+def dates_notice(columns: dict[str, str | None], other_order: list[str] = ()) -> str | None:
+    """The notice naming the columns read as dates (and the order of those written 03/04/2024),
+    and those left as text."""
     said = []
     if columns:
+        named = [
+            f"{c!r} ({order.replace('_', ' ')})" if order else repr(c)
+            for c, order in columns.items()
+        ]
         said.append(
-            f"column(s) {columns}: dates, read as days since 1970-01-01 (an order the models "
-            "can use; reasons show the date)"
+            f"column(s) {', '.join(named)}: dates, read as days since 1970-01-01 (an order the "
+            "models can use; reasons show the date)"
         )
     if other_order:
         said.append(
             f"column(s) {list(other_order)}: dates written day or month first (03/04/2024 is "
-            "March 4 or April 3) are read as text; write them as 2024-03-04 to use them as dates"
+            "March 4 or April 3) with no day above 12 to tell which are read as text; write "
+            "them as 2024-03-04 to use them as dates"
         )
     return "; ".join(said) or None
 

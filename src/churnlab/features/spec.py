@@ -47,8 +47,10 @@ class FeatureSpec:
     # a plain default (not a factory): specs pickled before it existed read it from the class
     population: PopulationSpec = EVERYONE
     # a customer table's date columns (features held as days since 1970-01-01): scoring reads
-    # them from ISO text too
+    # them from ISO text too, and those written 03/04/2024 in the order training read them
+    # ((column, "day_first" | "month_first") pairs)
     dates: tuple[str, ...] = ()
+    date_orders: tuple[tuple[str, str], ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -84,9 +86,11 @@ class FeatureSpec:
                 "features": out["features"],
                 "population": out["population"],
                 "dates": list(self.dates),
+                "date_orders": dict(self.date_orders),
             }
         out.pop("roles")
         out.pop("dates")
+        out.pop("date_orders")
         out["cutoffs"] = list(self.cutoffs) if isinstance(self.cutoffs, tuple) else self.cutoffs
         return out
 
@@ -99,9 +103,13 @@ class FeatureSpec:
         population = PopulationSpec.model_validate(raw.get("population") or {})
         if kind == "customers":
             roles = {k: raw.get(k) for k in ("id", "label", "duration", "mrr")}
-            dates = tuple(raw.get("dates") or ())
             return cls(
-                kind=kind, features=features, roles=roles, population=population, dates=dates
+                kind=kind,
+                features=features,
+                roles=roles,
+                population=population,
+                dates=tuple(raw.get("dates") or ()),
+                date_orders=tuple((raw.get("date_orders") or {}).items()),
             )
         cutoffs = raw.get("cutoffs")
         return cls(

@@ -62,11 +62,13 @@ def load_model(uri: str | Path, kind: type = ChurnModel) -> LoadedModel:
 
 def _dates_as_days(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
     """A customer-table model's date features sent as ISO text (``2024-03-15``, as a REST
-    client writes them) as the days since 1970-01-01 the model was trained on; other values
+    client writes them; or as the training table wrote them, 15/03/2024) as the days since
+    1970-01-01 the model was trained on; other values
     are left to the type check, which names them."""
     from churnlab.data.single_table import date_days
 
-    dates = getattr(getattr(model, "feature_spec", None), "dates", ())
+    spec = getattr(model, "feature_spec", None)
+    dates, orders = getattr(spec, "dates", ()), dict(getattr(spec, "date_orders", ()))
     text = [c for c in dates if c in frame.columns and not is_numeric_dtype(frame[c])]
-    converted = {c: days for c in text if (days := date_days(frame[c])) is not None}
+    converted = {c: days for c in text if (days := date_days(frame[c], orders.get(c))) is not None}
     return frame.assign(**converted) if converted else frame

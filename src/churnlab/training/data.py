@@ -471,6 +471,7 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
     d, path = spec.data, Path(ds.source)
     df = ds.con.to_pyarrow(ds["customers"]).to_pandas()
     dates = set(ds.manifest.get("date_columns", ()))
+    orders = ds.manifest.get("date_orders", {})
     if d.mrr and d.mrr not in df.columns:
         raise SpecError(f"data.mrr: column {d.mrr!r} not in {path}")
     roles = {d.id, d.label, d.duration}
@@ -527,6 +528,7 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
             roles={"id": d.id, "label": d.label, "duration": d.duration, "mrr": d.mrr},
             population=spec.population,
             dates=tuple(c for c in chosen if c in dates),
+            date_orders=tuple((c, o) for c, o in orders.items() if c in chosen),
         ),
         descriptions={c: f"{c} (customer table column)" for c in chosen},
         drivers=dict.fromkeys(chosen, "account"),

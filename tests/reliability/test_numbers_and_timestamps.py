@@ -129,3 +129,53 @@ def test_single_table_infinite_mrr(tmp_path):
         load_customer_table(path, id_col="id", label_col="churn")
     problem = _find(info.value.problems, "customers", "mrr")
     assert problem.examples == ("row 4 id='3' mrr='Infinity'",)
+
+
+def _epoch(frames: dict[str, pd.DataFrame], unit: str, text: bool) -> dict[str, pd.DataFrame]:
+    """Every timestamp column as epoch numbers in ``unit`` (floats with fractions for seconds;
+    integers otherwise), as text where ``text``."""
+    out = {}
+    for name, df in frames.items():
+        df = df.copy()
+        for col in df.columns:
+            if pd.api.types.is_datetime64_any_dtype(df[col]):
+                number = (df[col] - pd.Timestamp(0)) / pd.Timedelta(1, unit)
+                df[col] = number if unit == "s" else number.round().astype("Int64")
+                if text:
+                    df[col] = df[col].astype("string").fillna("")
+        out[name] = df
+    return out
+
+
+@pytest.mark.parametrize(
+    ("unit", "fmt"), [("ms", "parquet"), ("s", "csv"), ("us", "parquet"), ("s", "parquet")]
+)
+def test_epoch_numbers_are_read_as_utc_times_once_dataset_json_names_their_unit(
+    tmp_path, unit, fmt
+):
+    """Product logs often write times as epoch numbers (Segment, Mixpanel: seconds; a
+    JavaScript client: milliseconds). With ``"epoch_unit"`` in dataset.json they load as the
+    same UTC times (to the microsecond); a unit off by 1,000 lands outside 1990-2100 and is a
+    problem naming the unit, never a dataset dated 1970 or in the year 50,000."""
+    import json
+
+    frames = tiny_frames()
+    frames["events"].loc[0, "ts"] += pd.Timedelta(microseconds=250_000)  # a fraction of a second
+    want = load_dataset(write_frames(frames, tmp_path / "iso"), observed_until=END)
+    folder = write_frames(_epoch(frames, unit, fmt == "csv"), tmp_path / "epoch", fmt)
+    (folder / "dataset.json").write_text(json.dumps({"epoch_unit": unit}))
+    got = load_dataset(folder, observed_until=END)
+    for name, col in [("events", "ts"), ("accounts", "signup_at"), ("subscriptions", "ended_at")]:
+        a = got.con.execute(got.tables[name][col]).tolist()
+        b = want.con.execute(want.tables[name][col]).tolist()
+        assert [None if pd.isna(x) else x for x in a] == [None if pd.isna(x) else x for x in b]
+
+    wrong = {"s": "ms", "ms": "s", "us": "ms"}[unit]
+    (folder / "dataset.json").write_text(json.dumps({"epoch_unit": wrong}))
+    ts = _find(_problems(folder), "events", "ts")
+    assert ts.message.startswith("5 values that are neither ISO timestamps nor epoch ")
+    assert f'"epoch_unit": {wrong!r}; is the unit right?' in ts.message
+    (folder / "dataset.json").write_text(json.dumps({"epoch_unit": "minutes"}))
+    (bad,) = _problems(folder)
+    assert (bad.table, bad.column) == ("dataset.json", "epoch_unit")
+    assert bad.message == "must be s, ms or us, not 'minutes'"

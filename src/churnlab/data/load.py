@@ -12,7 +12,13 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data.dataset import MANIFEST, Dataset, DataValidationError, UnreadableTableError
+from churnlab.data.dataset import (
+    MANIFEST,
+    Dataset,
+    DataValidationError,
+    Problem,
+    UnreadableTableError,
+)
 from churnlab.data.encoding import (
     check_encoding,
     duckdb_encoding,
@@ -154,7 +160,7 @@ def load_dataset(
     con, raw, manifest = read_raw(path, engine, encoding)
     if observed_until is None and manifest.get("observed_until"):
         observed_until = manifest["observed_until"]
-    validator = Validator(con, raw, str(path), observed_until)
+    validator = Validator(con, raw, str(path), observed_until, _epoch_unit(manifest, path))
     try:
         tables = validator.run()
     except DataValidationError as exc:  # a missing table: name what the folder has instead
@@ -177,6 +183,19 @@ def load_dataset(
     )
     _check_account_attributes(dataset)
     return dataset
+
+
+def _epoch_unit(manifest: dict, path: str | Path) -> str | None:
+    """dataset.json's ``epoch_unit`` (what numbers in timestamp columns count), checked."""
+    from churnlab.data.validate import EPOCH_UNITS
+
+    unit = manifest.get("epoch_unit")
+    if unit is not None and unit not in EPOCH_UNITS:
+        raise DataValidationError(
+            str(path),
+            [Problem("dataset.json", "epoch_unit", f"must be s, ms or us, not {unit!r}")],
+        )
+    return unit
 
 
 def _check_account_attributes(dataset: Dataset) -> None:

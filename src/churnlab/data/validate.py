@@ -32,10 +32,19 @@ def _sql_literal(value: Any) -> str:
 class Validator:
     """Collects every problem of a raw dataset, then returns the canonically typed tables."""
 
-    def __init__(self, con: Any, raw: dict[str, ir.Table], source: str, observed_until: Any):
+    def __init__(
+        self,
+        con: Any,
+        raw: dict[str, ir.Table],
+        source: str,
+        observed_until: Any,
+        epoch_unit: str | None = None,
+    ):
         self.con = con
         self.raw = raw
         self.source = source
+        # what numbers in timestamp columns count (dataset.json "epoch_unit"); None: a problem
+        self.epoch_unit = epoch_unit
         self.problems: list[Problem] = []
         self.notices: list[str] = []
         self._derive_signup = False  # an accounts table without signup_at
@@ -113,7 +122,7 @@ class Validator:
         if not self._check_columns_present(schema, raw):
             return
         raw = self._integer_ids(schema, raw)
-        typed, parse_fail, written = _typed_table(schema, raw)
+        typed, parse_fail, written = _typed_table(schema, raw, self.epoch_unit)
         offsets = _offset_conditions(schema, raw)
         written = {f"{col}__written": cond for col, cond in written.items()}
         # the rows, the values that did not parse, the amounts written for people and the
@@ -167,7 +176,7 @@ class Validator:
         for col in parse_fail:
             if n := counts[col]:
                 ex = self._examples(raw, parse_fail[col], [*key_show, col])
-                what = _parse_failure(schema.column(col).kind, raw[col].type())
+                what = _parse_failure(schema.column(col).kind, raw[col].type(), self.epoch_unit)
                 self._problem(schema.name, col, f"{n} {what}", ex)
         return {c for c in parse_fail if counts[c]}
 
@@ -564,18 +573,19 @@ class Validator:
 
 
 def _typed_table(
-    schema: TableSchema, raw: ir.Table
+    schema: TableSchema, raw: ir.Table, epoch_unit: str | None = None
 ) -> tuple[ir.Table, dict[str, ir.BooleanValue], dict[str, ir.BooleanValue]]:
     """The schema's columns in canonical types (extra columns kept as they are), per column
     the condition marking values that failed to parse, and per amount column read as text the
-    condition marking values written for people (``$1,234.50``), read as numbers."""
+    condition marking values written for people (``$1,234.50``), read as numbers. Numbers in
+    timestamp columns are epoch times in ``epoch_unit`` (:func:`from_epoch`), or fail."""
     typed_cols: dict[str, ir.Value] = {}
     parse_fail: dict[str, ir.BooleanValue] = {}
     written: dict[str, ir.BooleanValue] = {}
     for col in schema.columns:
         if col.name not in raw.columns:
             continue
-        value, failed = _canonical(raw[col.name], col.kind)
+        value, failed = _canonical(raw[col.name], col.kind, epoch_unit)
         if col.name == "billing_period":
             value = _billing_period(value)
         if col.allowed:  # 'Bug', 'How To', 'how-to', ' HIGH ' as the values churnlab knows
@@ -614,16 +624,23 @@ def _offset_conditions(schema: TableSchema, raw: ir.Table) -> dict[str, ir.Boole
     return conds
 
 
-def _parse_failure(kind: str, dtype: Any) -> str:
+def _parse_failure(kind: str, dtype: Any, epoch_unit: str | None = None) -> str:
     if kind == "timestamp":
+        if epoch_unit is not None:
+            return (
+                f"values that are neither ISO timestamps nor epoch {EPOCH_UNIT_NAMES[epoch_unit]} "
+                f'between {EPOCH_YEARS[0]} and {EPOCH_YEARS[1]} (dataset.json "epoch_unit": '
+                f"{epoch_unit!r}; is the unit right?)"
+            )
         if dtype.is_numeric():
             return (
-                "numbers where timestamps belong (epoch seconds or milliseconds? "
-                "write ISO timestamps or a timestamp type)"
+                "numbers where timestamps belong (epoch seconds or milliseconds? name the unit "
+                f"in dataset.json, {EPOCH_HINT}, or write ISO timestamps or a timestamp type)"
             )
         return (
             "unparseable timestamps (write ISO 8601: 2024-03-15 or 2024-03-15 14:22:03, an "
-            "offset like +05:00 allowed; 03/04/2024 could be March 4 or April 3)"
+            "offset like +05:00 allowed; 03/04/2024 could be March 4 or April 3; epoch numbers "
+            f"need their unit in dataset.json, {EPOCH_HINT})"
         )
     if kind == "bool":
         return "non-boolean values (write true/false or 1/0)"
@@ -643,11 +660,13 @@ def _finite(value: ir.NumericValue) -> ir.BooleanValue:
     return ~(value.isnan() | value.isinf())
 
 
-def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | None]:
+def _canonical(
+    value: ir.Value, kind: str, epoch_unit: str | None = None
+) -> tuple[ir.Value, ir.BooleanValue | None]:
     """The value in its canonical type, and the condition marking values that failed to parse:
     text that is not a number or timestamp, NaN and infinities (never a valid amount, count or
-    duration), and numbers where a timestamp belongs (epoch numbers are ambiguous: seconds,
-    milliseconds?)."""
+    duration), and numbers where a timestamp belongs unless ``epoch_unit`` says what they
+    count (epoch numbers are ambiguous: seconds, milliseconds?)."""
     dtype = value.type()
     if kind == "id":
         return (value.cast("int64") if dtype.is_numeric() else value.cast("string")), None
@@ -656,9 +675,9 @@ def _canonical(value: ir.Value, kind: str) -> tuple[ir.Value, ir.BooleanValue | 
     if kind == "bool":
         return _canonical_bool(value)
     if dtype.is_string():
-        return _parsed_text(value, kind)
+        return _parsed_text(value, kind, epoch_unit)
     if kind == "timestamp":
-        return _canonical_timestamp(value)
+        return _canonical_timestamp(value, epoch_unit)
     if dtype.is_floating():
         bad = value.notnull() & ~_finite(value)
         if kind == "int":
@@ -717,13 +736,19 @@ def _present_text(value: ir.Value) -> ir.StringValue:
     return ibis.ifelse((text == "") | text.lower().isin(MISSING_TEXT), ibis.null("string"), text)
 
 
-def _parsed_text(value: ir.StringValue, kind: str) -> tuple[ir.Value, ir.BooleanValue]:
+def _parsed_text(
+    value: ir.StringValue, kind: str, epoch_unit: str | None = None
+) -> tuple[ir.Value, ir.BooleanValue]:
     """Text (CSV) parsed as a number or a timestamp; timestamps with a UTC offset are converted
-    to UTC, those without are taken as UTC already."""
+    to UTC, those without are taken as UTC already; with ``epoch_unit``, a timestamp written as
+    a number is an epoch time in that unit."""
     text = _present_text(value)
     if kind == "timestamp":
         aware = text.try_cast("timestamp('UTC')").cast("timestamp")
         parsed = ibis.ifelse(has_offset(text), aware, text.try_cast("timestamp"))
+        if epoch_unit is not None:
+            number = text.try_cast("float64")
+            parsed = ibis.ifelse(number.notnull(), from_epoch(number, epoch_unit), parsed)
         return parsed, text.notnull() & parsed.isnull()
     number = text.try_cast("float64")
     if kind == "float":  # an amount as a spreadsheet or CRM export writes it: $1,234.50
@@ -750,12 +775,42 @@ def _written_amount(text: ir.StringValue) -> ir.FloatingValue:
     return ibis.ifelse(text.re_search(_WRITTEN_AMOUNT), bare, ibis.null("float64"))
 
 
-def _canonical_timestamp(value: ir.Value) -> tuple[ir.Value, ir.BooleanValue | None]:
+def _canonical_timestamp(
+    value: ir.Value, epoch_unit: str | None = None
+) -> tuple[ir.Value, ir.BooleanValue | None]:
     dtype = value.type()
     if dtype.is_timestamp():
         if dtype.timezone is not None:
             return value.cast("timestamp('UTC')").cast("timestamp"), None
         return value, None
     if dtype.is_numeric():
-        return ibis.null("timestamp"), value.notnull()
+        if epoch_unit is None:
+            return ibis.null("timestamp"), value.notnull()
+        parsed = from_epoch(value, epoch_unit)
+        return parsed, value.notnull() & parsed.isnull()
     return value.cast("timestamp"), None
+
+
+# what a number in a timestamp column may count (dataset.json "epoch_unit"): units per second
+EPOCH_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000}
+EPOCH_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
+EPOCH_HINT = '"epoch_unit": "s", "ms" or "us"'
+# epoch numbers are read as times within these years only: a unit off by 1,000 (milliseconds
+# read as seconds) lands far outside them and fails, naming the unit, instead of loading
+EPOCH_YEARS = (1990, 2100)
+
+
+def from_epoch(number: ir.NumericValue, unit: str) -> ir.TimestampValue:
+    """An epoch number in ``unit`` (s, ms or us since 1970-01-01 UTC) as a naive UTC timestamp
+    (to the microsecond); null outside :data:`EPOCH_YEARS` (and for NaN). Interval arithmetic,
+    which DuckDB and Spark both compile (Ibis's ``as_timestamp`` supports different units on
+    each)."""
+    per_second = EPOCH_UNITS[unit]
+    low, high = (
+        (pd.Timestamp(year=y, month=1, day=1) - pd.Timestamp(0)).total_seconds() * per_second
+        for y in EPOCH_YEARS
+    )
+    number = number.cast("float64")
+    micros = (number * (1_000_000 // per_second)).round().cast("int64")
+    stamp = ibis.timestamp("1970-01-01 00:00:00") + micros.as_interval("us")
+    return ibis.ifelse(number.between(low, high), stamp, ibis.null("timestamp"))

@@ -61,6 +61,30 @@ def test_labels_durations_and_mrr(tiny):
     assert not rows[(1, "2024-06-15")].label_complete
 
 
+def test_an_account_that_comes_back_still_churned_when_it_left(tmp_path):
+    """Account 2 leaves on 2024-05-20 and subscribes again on 2024-06-10: at 2024-05-01 it
+    churns within 30 days (the label reads nothing after the window, so never the return);
+    while away it is not observed; from the return it is active again and open (censored).
+    Account 1's upgrade (one subscription ending where the next starts) is no churn."""
+    frames = tiny_frames()
+    back = (
+        frames["subscriptions"]
+        .iloc[[2]]
+        .assign(started_at=T("2024-06-10"), ended_at=pd.NaT, end_reason=None)
+    )
+    frames["subscriptions"] = pd.concat([frames["subscriptions"], back], ignore_index=True)
+    ds = load_dataset(write_frames(frames, tmp_path / "back"), observed_until="2024-07-01")
+    df = ds.con.execute(build_observations(ds, ["2024-03-15", "2024-05-01", "2024-06-01",
+                                                "2024-06-15"], horizon_days=30))  # fmt: skip
+    rows = {(r.account_id, str(r.cutoff.date())): r for r in df.itertuples()}
+    left = rows[(2, "2024-05-01")]
+    assert (left.churned_within_h, left.event, left.duration_days) == (True, 1, 19.0)
+    assert (2, "2024-06-01") not in rows
+    returned = rows[(2, "2024-06-15")]
+    assert (returned.event, returned.duration_days) == (0, 16.0)
+    assert (rows[(1, "2024-03-15")].churned_within_h, rows[(1, "2024-03-15")].event) == (False, 0)
+
+
 def test_horizon_and_lead(tiny):
     df = tiny.con.execute(build_observations(tiny, ["2024-04-15"], horizon_days=40)).set_index(
         "account_id"

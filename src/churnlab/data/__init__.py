@@ -5,6 +5,7 @@ from churnlab.data.dataset import (
     DataValidationError,
     Problem,
     churned_accounts,
+    coverage_spells,
     in_force,
 )
 from churnlab.data.engines import Materializer, connect, materialize, spark_session
@@ -45,6 +46,7 @@ __all__ = [
     "account_attributes",
     "churned_accounts",
     "connect",
+    "coverage_spells",
     "describe_vocabulary",
     "duration_unit_notice",
     "event_type_stats",

@@ -170,6 +170,33 @@ def in_force(paired: ir.Table, at: ir.TimestampValue, by: list[str]) -> ir.Table
     return t.mutate(mrr=t._total).drop("_total", "_rank")
 
 
+def coverage_spells(dataset: Dataset) -> ir.Table:
+    """(account_id, started_at, ended_at): each account's spells of cover, its subscriptions
+    merged where they overlap or follow each other without a gap (a plan change, an add-on, a
+    renewal); ``ended_at`` null while the spell is open. A spell's end is a churn, whatever
+    comes after it: an account that leaves and comes back months later churned when it left
+    (a label that waited for the return would read the future)."""
+    subs = dataset["subscriptions"].select("account_id", "started_at", "ended_at")
+    order = ["started_at", "ended_at"]
+    before = ibis.window(group_by="account_id", order_by=order, rows=(None, -1))
+    # the rows before: how far their cover reaches, and whether one of them is still open
+    reach, open_before = subs.ended_at.max().over(before), subs.ended_at.isnull().any().over(before)
+    opens = open_before.isnull() | (~open_before & (subs.started_at > reach))
+    subs = subs.mutate(_opens=opens.cast("int64"))
+    running = ibis.cumulative_window(group_by="account_id", order_by=order)
+    subs = subs.mutate(_spell=subs._opens.sum().over(running))
+    spells = subs.group_by("account_id", "_spell").agg(
+        started_at=subs.started_at.min(),
+        _end=subs.ended_at.max(),
+        _open=subs.ended_at.isnull().any(),
+    )
+    return spells.select(
+        "account_id",
+        "started_at",
+        ended_at=ibis.ifelse(spells._open, ibis.null("timestamp"), spells._end),
+    )
+
+
 def churned_accounts(dataset: Dataset) -> ir.Table:
     """Accounts whose last subscription has ended with no later one: (account_id, churned_at)."""
     subs = dataset["subscriptions"]

@@ -1,6 +1,8 @@
 """Observations: one row per (account_id, cutoff) for accounts active at the cutoff, with labels.
 
-* ``churned_within_h``: the account churned in (cutoff + lead, cutoff + lead + horizon];
+* ``churned_within_h``: the account churned in (cutoff + lead, cutoff + lead + horizon]: the
+  spell of cover it is in at the cutoff (subscriptions back to back or overlapping,
+  :func:`~churnlab.data.coverage_spells`) ends then, whether or not it comes back later;
   null when it churned inside the lead gap (cutoff, cutoff + lead].
 * ``duration_days`` / ``event``: days from cutoff to churn (event = 1) or to the end of
   observation (event = 0, censored): the survival target.
@@ -20,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data import Dataset, churned_accounts, in_force
+from churnlab.data import Dataset, coverage_spells, in_force
 from churnlab.errors import ChurnlabError
 
 SECONDS_PER_DAY = 86_400.0
@@ -134,8 +136,14 @@ def build_observations(
             f"sign-up ({first.date()}), when no account is active yet; {dataset.covers()}"
         )
     active = _active(dataset, cutoff_table(cutoffs))
-    churn = churned_accounts(dataset)
-    obs = active.left_join(churn, "account_id").select("account_id", "cutoff", "mrr", "churned_at")
+    # churn: the end of the spell of cover the cutoff lies in (one per active account)
+    spells = coverage_spells(dataset).rename(churned_at="ended_at", spell_start="started_at")
+    obs = active.join(
+        spells,
+        (active.account_id == spells.account_id)
+        & (spells.spell_start <= active.cutoff)
+        & (spells.churned_at.isnull() | (spells.churned_at > active.cutoff)),
+    ).select("account_id", "cutoff", "mrr", "churned_at")
     end_lit = ibis.literal(end.to_pydatetime())
     lead = ibis.interval(days=lead_days)
     h = ibis.interval(days=horizon_days)

@@ -194,3 +194,25 @@ def test_duckdb_and_spark_read_epoch_numbers_alike(spark, tmp_path):
             assert got == want, (unit, engine)  # to the microsecond
             signup = ds.con.execute(ds["accounts"].order_by("account_id").signup_at)
             assert signup.tolist() == frames["accounts"].signup_at.tolist(), (unit, engine)
+
+
+def test_duckdb_and_spark_read_churn_from_activity_alike(spark, tmp_path):
+    """Churn read from activity (dataset.json ``churn.inactive_days``, no subscriptions or
+    accounts tables): the same spells, accounts and labels on both engines, a win-back included."""
+    import json
+
+    from tests.data.test_inactivity import _events
+
+    events = _events({"a": [0, 5, 10], "b": [0, 50, 51], "c": [0, 30, 31], "d": [20, 80]})
+    folder = write_frames({"events": events}, tmp_path / "log")
+    (folder / "dataset.json").write_text(json.dumps({"churn": {"inactive_days": 30}}))
+    got = []
+    for engine in ("duckdb", "spark"):
+        ds = load_dataset(folder, engine=engine, observed_until="2024-04-10")
+        subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+        obs = ds.con.execute(build_observations(ds, "2024-01-15:2024-03-01:2W", 30))
+        obs = obs.sort_values(KEYS).reset_index(drop=True)
+        got.append((subs.reset_index(drop=True).astype(str), obs.astype(str)))
+    assert len(got[0][0]) == 6 and got[0][1].churned_within_h.eq("True").any()
+    for duck, spk in zip(got[0], got[1], strict=True):
+        pd.testing.assert_frame_equal(duck, spk)

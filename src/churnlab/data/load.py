@@ -160,7 +160,14 @@ def load_dataset(
     con, raw, manifest = read_raw(path, engine, encoding)
     if observed_until is None and manifest.get("observed_until"):
         observed_until = manifest["observed_until"]
-    validator = Validator(con, raw, str(path), observed_until, _epoch_unit(manifest, path))
+    validator = Validator(
+        con,
+        raw,
+        str(path),
+        observed_until,
+        _epoch_unit(manifest, path),
+        _inactive_days(manifest, path),
+    )
     try:
         tables = validator.run()
     except DataValidationError as exc:  # a missing table: name what the folder has instead
@@ -196,6 +203,18 @@ def _epoch_unit(manifest: dict, path: str | Path) -> str | None:
             [Problem("dataset.json", "epoch_unit", f"must be s, ms or us, not {unit!r}")],
         )
     return unit
+
+
+def _inactive_days(manifest: dict, path: str | Path) -> int | None:
+    """dataset.json's churn rule (:mod:`churnlab.data.inactivity`), checked."""
+    from churnlab.data.inactivity import churn_rule
+
+    days, problems = churn_rule(manifest)
+    if problems:
+        raise DataValidationError(
+            str(path), [Problem("dataset.json", "churn", message) for message in problems]
+        )
+    return days
 
 
 def _check_account_attributes(dataset: Dataset) -> None:

@@ -14,6 +14,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data.dataset import MAX_EXAMPLES, DataValidationError, Problem
+from churnlab.data.engines import materialize
+from churnlab.data.inactivity import activity_spells
 from churnlab.data.schema import BILLING_PERIOD_WORDS, CURRENCY_SYMBOLS, TABLES, TableSchema
 
 log = logging.getLogger(__name__)
@@ -39,12 +41,15 @@ class Validator:
         source: str,
         observed_until: Any,
         epoch_unit: str | None = None,
+        inactive_days: int | None = None,
     ):
         self.con = con
         self.raw = raw
         self.source = source
         # what numbers in timestamp columns count (dataset.json "epoch_unit"); None: a problem
         self.epoch_unit = epoch_unit
+        # churn read from activity (dataset.json "churn"), for a dataset without subscriptions
+        self.inactive_days = inactive_days
         self.problems: list[Problem] = []
         self.notices: list[str] = []
         self._derive_signup = False  # an accounts table without signup_at
@@ -98,6 +103,8 @@ class Validator:
     def run(self) -> dict[str, ir.Table]:
         for name, schema in TABLES.items():
             if name not in self.raw:
+                if self.inactive_days and name in ("accounts", "subscriptions"):
+                    continue  # made from the events (:meth:`_derive_from_activity`)
                 if schema.required:
                     self._problem(name, None, "required table is missing")
                 else:
@@ -106,6 +113,8 @@ class Validator:
             self._check_table(schema, self.raw[name])
         if "truth" in self.raw:
             self.typed["truth"] = self.raw["truth"]
+        if self.inactive_days:
+            self._derive_from_activity()
         # cross-table checks need the required tables' structure; bad values inside them are
         # already reported and read as nulls, so checking on still finds every other problem
         if all(name in self.typed for name, s in TABLES.items() if s.required):
@@ -382,6 +391,40 @@ class Validator:
         self.notices.append(
             "accounts: no signup_at column: each account's sign-up is taken as its first "
             "subscription start or first event, whichever is earlier"
+        )
+
+    def _derive_from_activity(self) -> None:
+        """Subscriptions (and, where the dataset has none, accounts) made from the events by
+        the inactivity rule (:mod:`churnlab.data.inactivity`). A dataset that has a
+        subscriptions table reads churn from it: both at once is a problem."""
+        if "subscriptions" in self.raw:
+            self._problem(
+                "dataset.json",
+                "churn",
+                "inactive_days: this dataset has a subscriptions table, which says when "
+                "accounts churn; remove one of the two",
+            )
+            return
+        if "events" not in self.typed or ("accounts" in self.raw and "accounts" not in self.typed):
+            return  # their own problems are reported
+        self._resolve_observed_until()
+        self._unify_id_types()
+        events = self.typed["events"]
+        if "accounts" in self.typed:  # only the events of known accounts make spells
+            events = events.semi_join(self.typed["accounts"].select("account_id"), "account_id")
+        else:
+            self.typed["accounts"] = events.group_by("account_id").agg(signup_at=events.ts.min())
+            self.notices.append(
+                "accounts: no accounts table: the accounts are those of the events, each "
+                "signed up at its first event"
+            )
+        spells = activity_spells(events, self.inactive_days, self.observed_until)
+        self.typed["subscriptions"] = materialize(self.con, spells, "_churnlab_activity_spells")
+        self.notices.append(
+            f"subscriptions: none in this dataset; churn is read from activity (dataset.json "
+            f"churn.inactive_days = {self.inactive_days}): an account is active from its first "
+            f"event until {self.inactive_days} days pass without one, churns then, and is "
+            "active again from its next event; MRR is unknown (0)"
         )
 
     def _resolve_observed_until(self) -> None:

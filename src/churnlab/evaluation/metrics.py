@@ -67,7 +67,7 @@ def classification_metrics(
     campaign: CampaignParams | None = None,
 ) -> dict[str, float]:
     """ROC-AUC, PR-AUC, log loss, Brier, ECE, lift and capture in the top 10% by risk; with
-    ``mrr``, the share of churners' MRR captured in the top 10% by expected loss (p x MRR) and
+    ``mrr`` (some of it above 0), the share of churners' MRR captured in the top 10% by expected loss (p x MRR) and
     the expected maximum profit ``emp`` (with ``emp_contact_share``) of a retention campaign
     with the economics ``campaign`` (default ``CampaignParams``; see ``emp_score``)."""
     y, p = np.asarray(y, int), np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
@@ -88,12 +88,14 @@ def classification_metrics(
     # the ECE beside what a perfectly calibrated model would show on the same rows
     out["ece_floor"] = ece_noise_floor(p)
     out["ece_to_floor"] = out["ece"] / out["ece_floor"] if out["ece_floor"] > 0 else float("nan")
-    if mrr is not None and np.isfinite(mrr).all():
-        mrr = np.asarray(mrr, float)
-        lost = (y * mrr).sum()
-        by_loss = top_fraction(p * mrr, top)
-        out["revenue_capture_top10"] = float((y * mrr)[by_loss].sum() / lost) if lost else 0.0
-    if mrr is not None:
+    # revenue metrics need a revenue: none where every MRR is 0 (churn read from activity, a
+    # table without an MRR column), which would read as a model that saves nothing
+    if mrr is not None and (np.asarray(mrr, float) > 0).any():
+        if np.isfinite(mrr).all():
+            mrr = np.asarray(mrr, float)
+            lost = (y * mrr).sum()
+            by_loss = top_fraction(p * mrr, top)
+            out["revenue_capture_top10"] = float((y * mrr)[by_loss].sum() / lost) if lost else 0.0
         out.update(emp_score(y, p, mrr, campaign))
     return out
 

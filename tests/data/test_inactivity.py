@@ -1,0 +1,120 @@
+"""Churn read from activity (dataset.json ``"churn": {"inactive_days": N}``), for a product
+log without subscriptions: spells of activity stand in for subscriptions, point in time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churnlab.data import DataValidationError, load_dataset
+from churnlab.features import build_observations
+from tests.conftest import new_project, tiny_frames, write_frames
+
+DAY0 = pd.Timestamp("2024-01-01 09:00")
+END = "2024-04-10"  # day 100
+
+
+def _events(days: dict[str, list[int]]) -> pd.DataFrame:
+    rows = [(a, DAY0 + pd.Timedelta(days=d), "view") for a, ds in days.items() for d in ds]
+    return pd.DataFrame(rows, columns=["account_id", "ts", "event_type"])
+
+
+def _folder(tmp_path, events: pd.DataFrame, rule=None, **frames) -> object:
+    folder = write_frames({"events": events, **frames}, tmp_path / "log")
+    rule = {"inactive_days": 30} if rule is None else rule
+    (folder / "dataset.json").write_text(json.dumps({"churn": rule}))
+    return folder
+
+
+def test_spells_of_activity_stand_in_for_subscriptions(tmp_path):
+    """a: active days 0-10, churns 30 days after its last event (day 40); b: silent for 50
+    days, so it churned at day 30 and is active again from day 50 (a gap of exactly 30 days,
+    c's, does not end a spell); d: its last event is 20 days before the end, still active."""
+    events = _events({"a": [0, 5, 10], "b": [0, 50], "c": [0, 30, 31], "d": [20, 80]})
+    ds = load_dataset(_folder(tmp_path, events), observed_until=END)
+    subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+    subs = subs.astype(object).where(subs.notna(), None)
+    day = lambda d: DAY0 + pd.Timedelta(days=d)  # noqa: E731
+    assert subs[["account_id", "started_at", "ended_at", "end_reason", "mrr"]].values.tolist() == [
+        ["a", day(0), day(40), "inactive", 0.0],
+        ["b", day(0), day(30), "inactive", 0.0],
+        ["b", day(50), day(80), "inactive", 0.0],
+        ["c", day(0), day(61), "inactive", 0.0],
+        ["d", day(20), day(50), "inactive", 0.0],
+        ["d", day(80), None, None, 0.0],
+    ]
+    accounts = ds.con.execute(ds["accounts"]).sort_values("account_id")
+    assert accounts.signup_at.tolist() == [day(0), day(0), day(0), day(20)]
+    assert any("no accounts table" in n for n in ds.notices)
+    assert any("churn is read from activity" in n for n in ds.notices)
+
+    # point in time: at day 20, a (silent for 10 days) is still active, and churns within 30
+    # days; b churns at day 30 too; d (first event that day, 09:00) signs up after the cutoff
+    obs = ds.con.execute(build_observations(ds, [DAY0.normalize() + pd.Timedelta(days=20)], 30))
+    got = dict(zip(obs.account_id, obs.churned_within_h, strict=True))
+    assert got == {"a": True, "b": True, "c": False}
+
+
+def test_the_rule_reads_only_known_accounts_and_is_checked(tmp_path):
+    """With an accounts table, events of unknown accounts are left out before spells are made;
+    a dataset with subscriptions reads churn from them (both is a problem); a malformed rule
+    names what is wrong."""
+    frames = tiny_frames()
+    events = frames["events"]
+    stranger = events.iloc[[0]].assign(account_id=99)
+    folder = _folder(
+        tmp_path, pd.concat([events, stranger], ignore_index=True), accounts=frames["accounts"]
+    )
+    ds = load_dataset(folder, observed_until="2024-07-01")
+    subs = ds.con.execute(ds["subscriptions"])
+    assert sorted(set(subs.account_id)) == [1, 2, 3]
+    assert any(n.startswith("events: 1 row(s) of 1 account(s) not in accounts") for n in ds.notices)
+
+    write_frames({"subscriptions": frames["subscriptions"]}, folder)
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder, observed_until="2024-07-01")
+    (p,) = info.value.problems
+    assert (p.table, p.column) == ("dataset.json", "churn")
+    assert "has a subscriptions table" in p.message
+
+    for rule, said in [
+        ({"inactive_days": 0}, "inactive_days must be a whole number of days >= 1, not 0"),
+        ({"inactive_days": "30"}, "not '30'"),
+        ({"inactive": 30}, "unknown key(s) ['inactive']"),
+        (30, "must be an object"),
+    ]:
+        folder = _folder(tmp_path, events, rule=rule)
+        with pytest.raises(DataValidationError) as info:
+            load_dataset(folder, observed_until="2024-07-01")
+        (p,) = info.value.problems
+        assert said in p.message, p.message
+
+
+def test_an_event_log_alone_trains_with_churn_read_from_activity(small_sim, tmp_path, monkeypatch):
+    """Only events.parquet and a dataset.json (the mapping and the rule): `churnlab train`
+    builds features, trains and evaluates; revenue metrics are left out (MRR unknown)."""
+    folder = tmp_path / "log"
+    folder.mkdir()
+    (folder / "events.parquet").write_bytes((small_sim / "events.parquet").read_bytes())
+    manifest = json.loads((small_sim / "dataset.json").read_text())
+    manifest = {"events": manifest["events"], "churn": {"inactive_days": 30}}
+    (folder / "dataset.json").write_text(json.dumps(manifest))
+    new_project(tmp_path)
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("churnlab")), "train", "--data", str(folder),
+         "--cutoffs", "2024-05-01:2024-11-01:1M", "--model", "lightgbm", "--experiment", "log",
+         "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    metrics = result["test_metrics"]
+    assert metrics["roc_auc"] > 0.6 and metrics["positive_rate"] > 0
+    assert "revenue_capture_top10" not in metrics and "emp" not in metrics

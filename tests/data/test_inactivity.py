@@ -19,8 +19,13 @@ DAY0 = pd.Timestamp("2024-01-01 09:00")
 END = "2024-04-10"  # day 100
 
 
-def _events(days: dict[str, list[int]]) -> pd.DataFrame:
-    rows = [(a, DAY0 + pd.Timedelta(days=d), "view") for a, ds in days.items() for d in ds]
+def _events(days: dict[str, list[int | tuple[int, str]]]) -> pd.DataFrame:
+    """Events at whole days after DAY0: ``view`` unless given as (day, type)."""
+    rows = [
+        (a, DAY0 + pd.Timedelta(days=d[0] if isinstance(d, tuple) else d),
+         d[1] if isinstance(d, tuple) else "view")
+        for a, ds in days.items() for d in ds
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=["account_id", "ts", "event_type"])
 
 
@@ -60,6 +65,43 @@ def test_spells_of_activity_stand_in_for_subscriptions(tmp_path):
     assert got == {"a": True, "b": True, "c": False}
 
 
+def test_an_event_that_says_the_account_left_ends_its_spell(tmp_path):
+    """``"events": ["Cancellation Confirmation"]``: e cancels on day 5 (churned then, not 30
+    days later) and comes back on day 20; f is silent 40 days with no inactivity rule: still
+    one spell, open. Both rules at once end a spell at whichever comes first."""
+    events = _events(
+        {"e": [0, (5, "Cancellation Confirmation"), 20, 22], "f": [0, 40], "g": [0, 90]}
+    )
+    day = lambda d: DAY0 + pd.Timedelta(days=d)  # noqa: E731
+    for rule, spells in [
+        (
+            {"events": ["Cancellation Confirmation"]},
+            [["e", day(0), day(5), "Cancellation Confirmation"], ["e", day(20), None, None],
+             ["f", day(0), None, None], ["g", day(0), None, None]],
+        ),
+        (
+            {"events": ["Cancellation Confirmation"], "inactive_days": 30},
+            [["e", day(0), day(5), "Cancellation Confirmation"],
+             ["e", day(20), day(52), "inactive"], ["f", day(0), day(30), "inactive"],
+             ["f", day(40), day(70), "inactive"], ["g", day(0), day(30), "inactive"],
+             ["g", day(90), None, None]],
+        ),
+    ]:  # fmt: skip
+        ds = load_dataset(_folder(tmp_path, events, rule=rule), observed_until=END)
+        subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+        subs = subs.astype(object).where(subs.notna(), None)
+        assert subs[["account_id", "started_at", "ended_at", "end_reason"]].values.tolist() == (
+            spells
+        ), rule
+    (notice,) = [n for n in ds.notices if "churn is read from activity" in n]
+    assert "until it churns, 30 days pass without one or at its first event of type" in notice
+    folder = _folder(tmp_path, events, rule={"events": ["cancel"]})
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder, observed_until=END)
+    (p,) = info.value.problems
+    assert p.message.startswith("events: no event of type ['cancel'] in the events")
+
+
 def test_the_rule_reads_only_known_accounts_and_is_checked(tmp_path):
     """With an accounts table, events of unknown accounts are left out before spells are made;
     a dataset with subscriptions reads churn from them (both is a problem); a malformed rule
@@ -86,7 +128,9 @@ def test_the_rule_reads_only_known_accounts_and_is_checked(tmp_path):
         ({"inactive_days": 0}, "inactive_days must be a whole number of days >= 1, not 0"),
         ({"inactive_days": "30"}, "not '30'"),
         ({"inactive": 30}, "unknown key(s) ['inactive']"),
+        ({"events": [1]}, "events must be a list of event types, not [1]"),
         (30, "must be an object"),
+        ({}, "must be an object"),
     ]:
         folder = _folder(tmp_path, events, rule=rule)
         with pytest.raises(DataValidationError) as info:

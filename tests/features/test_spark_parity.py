@@ -198,14 +198,18 @@ def test_duckdb_and_spark_read_epoch_numbers_alike(spark, tmp_path):
 
 def test_duckdb_and_spark_read_churn_from_activity_alike(spark, tmp_path):
     """Churn read from activity (dataset.json ``churn.inactive_days``, no subscriptions or
-    accounts tables): the same spells, accounts and labels on both engines, a win-back included."""
+    accounts tables; 30 days without an event or a ``cancel`` event): the same spells, accounts
+    and labels on both engines, win-backs included."""
     import json
 
     from tests.data.test_inactivity import _events
 
-    events = _events({"a": [0, 5, 10], "b": [0, 50, 51], "c": [0, 30, 31], "d": [20, 80]})
+    events = _events(
+        {"a": [0, (5, "cancel"), 10], "b": [0, 50, 51], "c": [0, 30, 31], "d": [20, 80]}
+    )
     folder = write_frames({"events": events}, tmp_path / "log")
-    (folder / "dataset.json").write_text(json.dumps({"churn": {"inactive_days": 30}}))
+    rule = {"inactive_days": 30, "events": ["cancel"]}
+    (folder / "dataset.json").write_text(json.dumps({"churn": rule}))
     got = []
     for engine in ("duckdb", "spark"):
         ds = load_dataset(folder, engine=engine, observed_until="2024-04-10")
@@ -213,6 +217,7 @@ def test_duckdb_and_spark_read_churn_from_activity_alike(spark, tmp_path):
         obs = ds.con.execute(build_observations(ds, "2024-01-15:2024-03-01:2W", 30))
         obs = obs.sort_values(KEYS).reset_index(drop=True)
         got.append((subs.reset_index(drop=True).astype(str), obs.astype(str)))
-    assert len(got[0][0]) == 6 and got[0][1].churned_within_h.eq("True").any()
+    assert len(got[0][0]) == 7 and got[0][1].churned_within_h.eq("True").any()
+    assert "cancel" in set(got[0][0].end_reason)
     for duck, spk in zip(got[0], got[1], strict=True):
         pd.testing.assert_frame_equal(duck, spk)

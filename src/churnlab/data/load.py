@@ -166,7 +166,7 @@ def load_dataset(
         str(path),
         observed_until,
         _epoch_unit(manifest, path),
-        _inactive_days(manifest, path),
+        _churn_rule(manifest, path),
     )
     try:
         tables = validator.run()
@@ -205,16 +205,16 @@ def _epoch_unit(manifest: dict, path: str | Path) -> str | None:
     return unit
 
 
-def _inactive_days(manifest: dict, path: str | Path) -> int | None:
+def _churn_rule(manifest: dict, path: str | Path) -> Any:
     """dataset.json's churn rule (:mod:`churnlab.data.inactivity`), checked."""
     from churnlab.data.inactivity import churn_rule
 
-    days, problems = churn_rule(manifest)
+    rule, problems = churn_rule(manifest)
     if problems:
         raise DataValidationError(
             str(path), [Problem("dataset.json", "churn", message) for message in problems]
         )
-    return days
+    return rule
 
 
 def _check_account_attributes(dataset: Dataset) -> None:

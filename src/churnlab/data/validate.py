@@ -15,7 +15,7 @@ import pandas as pd
 
 from churnlab.data.dataset import MAX_EXAMPLES, DataValidationError, Problem
 from churnlab.data.engines import materialize
-from churnlab.data.inactivity import activity_spells
+from churnlab.data.inactivity import ChurnRule, activity_spells
 from churnlab.data.schema import BILLING_PERIOD_WORDS, CURRENCY_SYMBOLS, TABLES, TableSchema
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class Validator:
         source: str,
         observed_until: Any,
         epoch_unit: str | None = None,
-        inactive_days: int | None = None,
+        churn_rule: ChurnRule | None = None,
     ):
         self.con = con
         self.raw = raw
@@ -49,7 +49,7 @@ class Validator:
         # what numbers in timestamp columns count (dataset.json "epoch_unit"); None: a problem
         self.epoch_unit = epoch_unit
         # churn read from activity (dataset.json "churn"), for a dataset without subscriptions
-        self.inactive_days = inactive_days
+        self.churn_rule = churn_rule
         self.problems: list[Problem] = []
         self.notices: list[str] = []
         self._derive_signup = False  # an accounts table without signup_at
@@ -103,7 +103,7 @@ class Validator:
     def run(self) -> dict[str, ir.Table]:
         for name, schema in TABLES.items():
             if name not in self.raw:
-                if self.inactive_days and name in ("accounts", "subscriptions"):
+                if self.churn_rule and name in ("accounts", "subscriptions"):
                     continue  # made from the events (:meth:`_derive_from_activity`)
                 if schema.required:
                     self._problem(name, None, "required table is missing")
@@ -113,7 +113,7 @@ class Validator:
             self._check_table(schema, self.raw[name])
         if "truth" in self.raw:
             self.typed["truth"] = self.raw["truth"]
-        if self.inactive_days:
+        if self.churn_rule:
             self._derive_from_activity()
         # cross-table checks need the required tables' structure; bad values inside them are
         # already reported and read as nulls, so checking on still finds every other problem
@@ -395,18 +395,32 @@ class Validator:
 
     def _derive_from_activity(self) -> None:
         """Subscriptions (and, where the dataset has none, accounts) made from the events by
-        the inactivity rule (:mod:`churnlab.data.inactivity`). A dataset that has a
-        subscriptions table reads churn from it: both at once is a problem."""
+        the churn rule (:mod:`churnlab.data.inactivity`). A dataset that has a subscriptions
+        table reads churn from it: both at once is a problem, and so is a churn event type
+        the log never holds."""
         if "subscriptions" in self.raw:
             self._problem(
                 "dataset.json",
                 "churn",
-                "inactive_days: this dataset has a subscriptions table, which says when "
-                "accounts churn; remove one of the two",
+                "this dataset has a subscriptions table, which says when accounts churn; "
+                "remove one of the two",
             )
             return
         if "events" not in self.typed or ("accounts" in self.raw and "accounts" not in self.typed):
             return  # their own problems are reported
+        events = self.typed["events"]
+        if self.churn_rule.events:
+            found = events.filter(events.event_type.isin(list(self.churn_rule.events)))
+            seen = set(self.con.execute(found.select("event_type").distinct()).event_type)
+            missing = [e for e in self.churn_rule.events if e not in seen]
+            if missing:
+                self._problem(
+                    "dataset.json",
+                    "churn",
+                    f"events: no event of type {missing} in the events (the log's own event "
+                    "types, matched exactly)",
+                )
+                return
         self._resolve_observed_until()
         self._unify_id_types()
         events = self.typed["events"]
@@ -418,13 +432,13 @@ class Validator:
                 "accounts: no accounts table: the accounts are those of the events, each "
                 "signed up at its first event"
             )
-        spells = activity_spells(events, self.inactive_days, self.observed_until)
+        spells = activity_spells(events, self.churn_rule, self.observed_until)
         self.typed["subscriptions"] = materialize(self.con, spells, "_churnlab_activity_spells")
         self.notices.append(
-            f"subscriptions: none in this dataset; churn is read from activity (dataset.json "
-            f"churn.inactive_days = {self.inactive_days}): an account is active from its first "
-            f"event until {self.inactive_days} days pass without one, churns then, and is "
-            "active again from its next event; MRR is unknown (0)"
+            "subscriptions: none in this dataset; churn is read from activity (dataset.json "
+            "churn): an account is active from its first event until it churns, "
+            f"{self.churn_rule.describe()}, and is active again from its next event; MRR is "
+            "unknown (0)"
         )
 
     def _resolve_observed_until(self) -> None:

@@ -58,6 +58,51 @@ def test_missing_required_table_and_column(tmp_path):
     _find(problems, "events", "event_type")
 
 
+def test_columns_named_otherwise_are_mapped_in_dataset_json(tmp_path):
+    """An export's own column names (userId, page, created): the missing-column problem lists
+    the table's columns and says how to map them; mapped in dataset.json, the dataset loads as
+    if named churnlab's way; each mistake in the mapping is a problem naming it."""
+    import json
+
+    frames = tiny_frames()
+    frames["events"] = frames["events"].rename(
+        columns={"account_id": "userId", "event_type": "page"}
+    )
+    frames["accounts"] = frames["accounts"].rename(columns={"signup_at": "created"})
+    problems = _problems(tmp_path, frames)
+    missing = _find(problems, "events", "account_id")
+    assert "the table has userId, user_id, ts, page" in missing.message
+    assert '"columns": {"events": {"account_id": "its_name"}}' in missing.message
+
+    folder = tmp_path / "ds"
+    mapping = {
+        "events": {"account_id": "userId", "event_type": "page"},
+        "accounts": {"signup_at": "created"},
+    }
+    (folder / "dataset.json").write_text(json.dumps({"columns": mapping}))
+    ds = load_dataset(folder, observed_until=END)
+    events = ds.con.execute(ds["events"])
+    assert list(events.columns[:4]) == ["account_id", "user_id", "ts", "event_type"]
+    assert events.event_type.tolist() == tiny_frames()["events"].event_type.tolist()
+    assert (
+        ds.con.execute(ds["accounts"]).signup_at.tolist()
+        == tiny_frames()["accounts"].signup_at.tolist()
+    )
+
+    bad = {
+        "event": {"account_id": "userId"},
+        "events": {"account_id": "user", "kind": "page", "user_id": "page"},
+    }
+    (folder / "dataset.json").write_text(json.dumps({"columns": bad}))
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder, observed_until=END)
+    messages = [p.message for p in info.value.problems]
+    assert messages[0].startswith("unknown table 'event'; known: ['accounts'")
+    assert messages[1].startswith("events.account_id: no column 'user' (it has ['userId'")
+    assert messages[2].startswith("events.kind: 'kind' is not a column churnlab reads")
+    assert messages[3].startswith("events.user_id: events has a column 'user_id' already")
+
+
 def test_every_problem_reported_at_once(tmp_path):
     frames = tiny_frames()
     frames["subscriptions"].loc[2, "mrr"] = -5.0

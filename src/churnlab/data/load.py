@@ -142,7 +142,53 @@ def read_raw(
             ) from None
         if t is not None:
             tables[name] = t
-    return con, tables, manifest
+    return con, _own_column_names(tables, manifest, path), manifest
+
+
+def _own_column_names(tables: dict[str, ir.Table], manifest: dict, path: Path) -> dict:
+    """The tables with their columns named as churnlab names them, where dataset.json maps
+    the file's own names (``"columns": {"events": {"account_id": "userId"}}``: churnlab's name
+    to the file's); every mistake in the mapping is a problem naming it."""
+    mapping = manifest.get("columns")
+    if mapping is None:
+        return tables
+    if not isinstance(mapping, dict) or not all(isinstance(m, dict) for m in mapping.values()):
+        message = (
+            'must map tables to {churnlab_name: your_column}, e.g. {"events": '
+            '{"account_id": "userId", "event_type": "page"}}'
+        )
+        raise DataValidationError(str(path), [Problem("dataset.json", "columns", message)])
+    problems, out = [], dict(tables)
+    for name, renames in mapping.items():
+        found = _rename_problems(name, tables.get(name), renames)
+        problems += [Problem("dataset.json", "columns", message) for message in found]
+        if name in tables and not found:
+            out[name] = tables[name].rename({o: t for o, t in renames.items() if o != t})
+    if problems:
+        raise DataValidationError(str(path), problems)
+    return out
+
+
+def _rename_problems(name: str, table: ir.Table | None, renames: dict[str, str]) -> list[str]:
+    """What is wrong with dataset.json's column names for table ``name`` (absent: None, which
+    validation reports itself)."""
+    if name not in TABLES:
+        return [f"unknown table {name!r}; known: {list(TABLES)}"]
+    if table is None:
+        return []
+    known, problems = [c.name for c in TABLES[name].columns], []
+    for ours, theirs in renames.items():
+        where = f"{name}.{ours}"
+        if ours not in known:
+            problems.append(f"{where}: {ours!r} is not a column churnlab reads (it reads {known})")
+        elif theirs not in table.columns:
+            problems.append(f"{where}: no column {theirs!r} (it has {list(table.columns)})")
+        elif ours in table.columns and ours != theirs:
+            problems.append(
+                f"{where}: {name} has a column {ours!r} already; rename or drop one of "
+                f"{ours!r} and {theirs!r}"
+            )
+    return problems
 
 
 def load_dataset(

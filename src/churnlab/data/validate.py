@@ -160,8 +160,14 @@ class Validator:
         if schema.name == "accounts" and missing == ["signup_at"]:
             self._derive_signup = True
             missing = []
+        has = ", ".join(map(str, raw.columns[:12])) + (", ..." if len(raw.columns) > 12 else "")
         for col in missing:
-            self._problem(schema.name, col, "required column is missing")
+            self._problem(
+                schema.name,
+                col,
+                f"required column is missing (the table has {has}; where it names it otherwise, "
+                f'say so in dataset.json: "columns": {{"{schema.name}": {{"{col}": "its_name"}}}})',
+            )
         optional_missing = [
             c.name for c in schema.columns if not c.required and c.name not in raw.columns
         ]

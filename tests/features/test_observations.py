@@ -85,6 +85,31 @@ def test_an_account_that_comes_back_still_churned_when_it_left(tmp_path):
     assert (rows[(1, "2024-03-15")].churned_within_h, rows[(1, "2024-03-15")].event) == (False, 0)
 
 
+def test_a_renewal_dated_the_day_after_is_no_churn_and_the_grace_can_be_set(tmp_path):
+    """Date-only exports date a renewal the day after the last period's end: a gap of up to
+    ``churn.grace_days`` (default 1) is no churn; ``0`` counts it, and a long grace merges a
+    return within it (account 2, back 21 days after leaving)."""
+    import json
+
+    frames = tiny_frames()
+    subs = frames["subscriptions"]
+    subs.loc[0, "ended_at"] = T("2024-02-29")  # account 1's upgrade, dated the day after
+    back = subs.iloc[[2]].assign(started_at=T("2024-06-10"), ended_at=pd.NaT, end_reason=None)
+    frames["subscriptions"] = pd.concat([subs, back], ignore_index=True)
+    folder = write_frames(frames, tmp_path / "grace")
+    labels = {}
+    for grace in (None, 0, 30):
+        rule = {} if grace is None else {"churn": {"grace_days": grace}}
+        (folder / "dataset.json").write_text(json.dumps(rule))
+        ds = load_dataset(folder, observed_until="2024-07-01")
+        df = ds.con.execute(build_observations(ds, ["2024-02-15", "2024-05-01"], 30))
+        labels[grace] = {
+            (r.account_id, str(r.cutoff.date())): r.churned_within_h for r in df.itertuples()
+        }
+    assert labels[None][(1, "2024-02-15")] is False and labels[0][(1, "2024-02-15")] is True
+    assert labels[None][(2, "2024-05-01")] is True and labels[30][(2, "2024-05-01")] is False
+
+
 def test_horizon_and_lead(tiny):
     df = tiny.con.execute(build_observations(tiny, ["2024-04-15"], horizon_days=40)).set_index(
         "account_id"

@@ -172,16 +172,23 @@ def in_force(paired: ir.Table, at: ir.TimestampValue, by: list[str]) -> ir.Table
 
 def coverage_spells(dataset: Dataset) -> ir.Table:
     """(account_id, started_at, ended_at): each account's spells of cover, its subscriptions
-    merged where they overlap or follow each other without a gap (a plan change, an add-on, a
-    renewal); ``ended_at`` null while the spell is open. A spell's end is a churn, whatever
-    comes after it: an account that leaves and comes back months later churned when it left
-    (a label that waited for the return would read the future)."""
+    merged where they overlap or follow each other within the grace days (dataset.json
+    ``churn.grace_days``, default 1: a plan change, an add-on, a renewal dated the day after
+    the last period's end); ``ended_at`` null while the spell is open. A spell's end is a
+    churn, whatever comes after it: an account that leaves and comes back months later churned
+    when it left (a label that waited for the return would read the future)."""
+    from churnlab.data.inactivity import GRACE_DAYS
+
+    rule = dataset.manifest.get("churn")
+    grace = rule.get("grace_days", GRACE_DAYS) if isinstance(rule, dict) else GRACE_DAYS
     subs = dataset["subscriptions"].select("account_id", "started_at", "ended_at")
     order = ["started_at", "ended_at"]
     before = ibis.window(group_by="account_id", order_by=order, rows=(None, -1))
     # the rows before: how far their cover reaches, and whether one of them is still open
     reach, open_before = subs.ended_at.max().over(before), subs.ended_at.isnull().any().over(before)
-    opens = open_before.isnull() | (~open_before & (subs.started_at > reach))
+    opens = open_before.isnull() | (
+        ~open_before & (subs.started_at > reach + ibis.interval(days=grace))
+    )
     subs = subs.mutate(_opens=opens.cast("int64"))
     running = ibis.cumulative_window(group_by="account_id", order_by=order)
     subs = subs.mutate(_spell=subs._opens.sum().over(running))

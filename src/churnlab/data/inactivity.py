@@ -22,16 +22,26 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-CHURN_KEYS = ("inactive_days", "events")
+CHURN_KEYS = ("inactive_days", "events", "grace_days")
+# a gap between subscriptions of at most this many days is no churn (a renewal dated the day
+# after the last period's end, as date-only exports write it)
+GRACE_DAYS = 1
 
 
 @dataclass(frozen=True)
 class ChurnRule:
     """dataset.json's ``churn`` section: days without an event after which an account has
-    churned, and event types that say it has (either may be absent, not both)."""
+    churned, and event types that say it has (churn read from activity where either is
+    given); and the longest gap between subscriptions that is no churn."""
 
     inactive_days: int | None = None
     events: tuple[str, ...] = ()
+    grace_days: int = GRACE_DAYS
+
+    @property
+    def from_activity(self) -> bool:
+        """Whether churn is read from the events (no subscriptions table)."""
+        return bool(self.inactive_days or self.events)
 
     def describe(self) -> str:
         """The rule in words, for notices."""
@@ -59,6 +69,9 @@ def churn_rule(manifest: dict[str, Any]) -> tuple[ChurnRule | None, list[str]]:
     days = rule.get("inactive_days")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
         problems.append(f"inactive_days must be a whole number of days >= 1, not {days!r}")
+    grace = rule.get("grace_days", GRACE_DAYS)
+    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+        problems.append(f"grace_days must be a whole number of days >= 0, not {grace!r}")
     events = rule.get("events", [])
     if isinstance(events, str):
         events = [events]
@@ -66,7 +79,7 @@ def churn_rule(manifest: dict[str, Any]) -> tuple[ChurnRule | None, list[str]]:
         problems.append(f"events must be a list of event types, not {events!r}")
     if problems:
         return None, problems
-    return ChurnRule(inactive_days=days, events=tuple(events)), []
+    return ChurnRule(inactive_days=days, events=tuple(events), grace_days=grace), []
 
 
 def activity_spells(events: ir.Table, rule: ChurnRule, observed_until: pd.Timestamp) -> ir.Table:

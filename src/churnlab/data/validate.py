@@ -103,7 +103,15 @@ class Validator:
     def run(self) -> dict[str, ir.Table]:
         for name, schema in TABLES.items():
             if name not in self.raw:
-                if self.churn_rule and name in ("accounts", "subscriptions"):
+                if (
+                    self.churn_rule
+                    and self.churn_rule.from_activity
+                    and name
+                    in (
+                        "accounts",
+                        "subscriptions",
+                    )
+                ):
                     continue  # made from the events (:meth:`_derive_from_activity`)
                 if schema.required:
                     self._problem(name, None, "required table is missing")
@@ -113,7 +121,7 @@ class Validator:
             self._check_table(schema, self.raw[name])
         if "truth" in self.raw:
             self.typed["truth"] = self.raw["truth"]
-        if self.churn_rule:
+        if self.churn_rule and self.churn_rule.from_activity:
             self._derive_from_activity()
         # cross-table checks need the required tables' structure; bad values inside them are
         # already reported and read as nulls, so checking on still finds every other problem

@@ -93,6 +93,13 @@ def test_an_event_that_says_the_account_left_ends_its_spell(tmp_path):
         assert subs[["account_id", "started_at", "ended_at", "end_reason"]].values.tolist() == (
             spells
         ), rule
+    # a return the day after a cancel is a win-back, not a renewal within grace days: at day
+    # 0's cutoff e churns within 30 days (the cancel on day 5)
+    back = _events({"e": [0, (5, "Cancellation Confirmation"), 6]})
+    folder = _folder(tmp_path / "next_day", back, rule={"events": ["Cancellation Confirmation"]})
+    ds2 = load_dataset(folder, observed_until=END)
+    obs = ds2.con.execute(build_observations(ds2, [DAY0.normalize() + pd.Timedelta(days=1)], 30))
+    assert obs.churned_within_h.tolist() == [True] and obs.event.tolist() == [1]
     (notice,) = [n for n in ds.notices if "churn is read from activity" in n]
     assert "until it churns, 30 days pass without one or at its first event of type" in notice
     folder = _folder(tmp_path, events, rule={"events": ["cancel"]})

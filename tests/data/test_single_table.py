@@ -134,6 +134,14 @@ def test_a_label_in_other_words_is_read_by_naming_its_churned_value(tmp_path):
     (p,) = info.value.problems
     assert p.message.startswith("no row has the churned value 'Attrited' (values [")
     assert "'Attrited Customer'" in p.message
+    # a 0/1 label held as floats (Parquet, with a blank): 1 is 1.0
+    assert map_label(pd.Series([1.0, 0.0, None, 1.0]), "1").tolist() == [1, 0, pd.NA, 1]
+    # a value that usually means "stayed" named as churned: said in the notice
+    ds = load_customer_table(
+        _write(tmp_path, CSV), id_col="customerID", label_col="Churn", positive="No"
+    )
+    (notice,) = [n for n in ds.notices if n.startswith("customers.Churn")]
+    assert notice.endswith("('No' usually means not churned: is it the churned value?)")
 
 
 def test_rows_without_a_label_are_left_out_of_training_with_a_notice(tmp_path):

@@ -102,6 +102,16 @@ def test_columns_named_otherwise_are_mapped_in_dataset_json(tmp_path):
     assert messages[2].startswith("events.kind: 'kind' is not a column churnlab reads")
     assert messages[3].startswith("events.user_id: events has a column 'user_id' already")
 
+    # one column of the file as two of churnlab's (a log whose userId is account and user)
+    frames["events"] = frames["events"].drop(columns="user_id")
+    write_frames(frames, folder)
+    both = {**mapping, "events": {**mapping["events"], "user_id": "userId"}}
+    (folder / "dataset.json").write_text(json.dumps({"columns": both}))
+    ds = load_dataset(folder, observed_until=END)
+    events = ds.con.execute(ds["events"])
+    assert events.user_id.tolist() == events.account_id.tolist()
+    assert events.account_id.tolist() == tiny_frames()["events"].account_id.tolist()
+
 
 def test_every_problem_reported_at_once(tmp_path):
     frames = tiny_frames()

@@ -108,6 +108,49 @@ def test_a_renewal_dated_the_day_after_is_no_churn_and_the_grace_can_be_set(tmp_
         }
     assert labels[None][(1, "2024-02-15")] is False and labels[0][(1, "2024-02-15")] is True
     assert labels[None][(2, "2024-05-01")] is True and labels[30][(2, "2024-05-01")] is False
+    # a label is complete once the data cover its window and the grace days after it: a
+    # window ending on the data's last day could still see a renewal the day after
+    for grace, complete in ((None, False), (0, True)):
+        rule = {} if grace is None else {"churn": {"grace_days": grace}}
+        (folder / "dataset.json").write_text(json.dumps(rule))
+        ds = load_dataset(folder, observed_until="2024-07-01")
+        df = ds.con.execute(build_observations(ds, ["2024-06-01"], 30))
+        assert df.label_complete.tolist() == [complete] * len(df), grace
+
+
+def test_subscriptions_tied_on_their_dates_make_one_spell_on_every_row_order():
+    """A plan and an add-on bought and cancelled together are tied rows: the spells are the same
+    whatever order the engine hands them to its windows in (before, 5 of 200,000 accounts in a
+    run had their January spell stretched over the June return, and two spells at July's
+    cutoff: duplicate observation rows)."""
+    import ibis
+    import numpy as np
+
+    from churnlab.data import Dataset, coverage_spells
+
+    n = 200_000
+    ids = np.arange(n)
+    rows = pd.DataFrame(
+        {
+            "account_id": np.concatenate([ids, ids, ids]),
+            "started_at": [T("2024-01-01")] * n + [T("2024-06-01")] * (2 * n),
+            "ended_at": [T("2024-02-01")] * n + [T("2024-09-01")] * (2 * n),
+        }
+    ).sample(frac=1, random_state=0)
+    con = ibis.duckdb.connect()
+    ds = Dataset(
+        con=con,
+        tables={"subscriptions": con.create_table("subscriptions", rows)},
+        observed_until=T("2025-01-01"),
+        source="ties",
+    )
+    spells = con.execute(coverage_spells(ds))
+    assert len(spells) == 2 * n
+    assert (
+        (spells.ended_at - spells.started_at)
+        .isin([T("2024-02-01") - T("2024-01-01"), T("2024-09-01") - T("2024-06-01")])
+        .all()
+    )
 
 
 def test_horizon_and_lead(tiny):

@@ -269,6 +269,12 @@ def test_date_columns_are_read_as_dates_in_training_and_scoring(tmp_path):
         np.testing.assert_allclose(rows.loc[ids, "Last Login"], days.loc[ids], atol=1e-9)
         np.testing.assert_allclose(rows.loc[ids, "Joined"], joined.loc[ids])
     assert FeatureSpec.from_dict(data.feature_spec.to_dict()) == data.feature_spec
+    # a column training kept as text (Renewal: nothing decided) stays text at scoring, even
+    # where the batch's own values would decide an order (a date above 12)
+    export.assign(Renewal="28/03/2024").to_csv(decided := tmp_path / "decided.csv", index=False)
+    rows = read_customer_rows(decided, {"id": "id"}, [*columns, "Renewal"], date_orders=orders,
+                              dates=data.feature_spec.dates)  # fmt: skip
+    assert pd.api.types.is_string_dtype(rows["Renewal"]) and rows["Joined"].dtype == "float64"
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "logistic", "cox"])

@@ -14,7 +14,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from churnlab.data import Dataset, churned_accounts
+from churnlab.data import Dataset, coverage_spells
 from churnlab.features.observations import days_between
 
 GROUPINGS = ("plan", "segment", "billing_period", "acquisition_channel")
@@ -34,7 +34,15 @@ def survival_table(dataset: Dataset) -> pd.DataFrame:
     first = first.select("account_id", *first_cols)
     acc_cols = [c for c in ("segment", "acquisition_channel") if dataset.has("accounts", c)]
     end = ibis.literal(dataset.observed_until.to_pydatetime())
-    churn = churned_accounts(dataset)
+    # time to the account's first churn: the end of its first spell of cover (an account that
+    # came back later churned then, as its labels say)
+    spells = coverage_spells(dataset)
+    order = ibis.window(group_by="account_id", order_by="started_at")
+    churn = (
+        spells.mutate(_n=ibis.row_number().over(order))
+        .filter(lambda t: t._n == 0)
+        .select("account_id", churned_at="ended_at")
+    )
     t = (
         acc.select("account_id", "signup_at", *acc_cols)
         .left_join(churn, "account_id")

@@ -172,30 +172,31 @@ def in_force(paired: ir.Table, at: ir.TimestampValue, by: list[str]) -> ir.Table
 
 def coverage_spells(dataset: Dataset) -> ir.Table:
     """(account_id, started_at, ended_at): each account's spells of cover, its subscriptions
-    merged where they overlap or follow each other within the grace days (dataset.json
-    ``churn.grace_days``, default 1: a plan change, an add-on, a renewal dated the day after
-    the last period's end); ``ended_at`` null while the spell is open. A spell's end is a
-    churn, whatever comes after it: an account that leaves and comes back months later churned
-    when it left (a label that waited for the return would read the future)."""
-    from churnlab.data.inactivity import GRACE_DAYS
+    merged where they overlap or follow each other within the grace days
+    (:func:`churnlab.data.inactivity.grace_days`: a plan change, an add-on, a renewal dated
+    the day after the last period's end); ``ended_at`` null while the spell is open. A spell's
+    end is a churn, whatever comes after it: an account that leaves and comes back months
+    later churned when it left (a label that waited for the return would read the future)."""
+    from churnlab.data.inactivity import grace_days
 
-    rule = dataset.manifest.get("churn")
-    grace = rule.get("grace_days", GRACE_DAYS) if isinstance(rule, dict) else GRACE_DAYS
-    subs = dataset["subscriptions"].select("account_id", "started_at", "ended_at")
-    order = ["started_at", "ended_at"]
-    before = ibis.window(group_by="account_id", order_by=order, rows=(None, -1))
-    # the rows before: how far their cover reaches, and whether one of them is still open
-    reach, open_before = subs.ended_at.max().over(before), subs.ended_at.isnull().any().over(before)
-    opens = open_before.isnull() | (
-        ~open_before & (subs.started_at > reach + ibis.interval(days=grace))
+    raw = dataset["subscriptions"]
+    # one row per (account, start) first, so that the two windows below order rows alike (rows
+    # tied on their order, such as a plan and an add-on bought together, could otherwise come
+    # in one order to the first window and in another to the second)
+    subs = raw.group_by("account_id", "started_at").agg(
+        _last=raw.ended_at.max(), _open=raw.ended_at.isnull().any()
     )
+    subs = subs.mutate(ended_at=ibis.ifelse(subs._open, ibis.null("timestamp"), subs._last))
+    before = ibis.window(group_by="account_id", order_by="started_at", rows=(None, -1))
+    # the rows before: how far their cover reaches, and whether one of them is still open
+    reach, open_before = subs._last.max().over(before), subs._open.any().over(before)
+    grace = ibis.interval(days=grace_days(dataset.manifest))
+    opens = open_before.isnull() | (~open_before & (subs.started_at > reach + grace))
     subs = subs.mutate(_opens=opens.cast("int64"))
-    running = ibis.cumulative_window(group_by="account_id", order_by=order)
+    running = ibis.cumulative_window(group_by="account_id", order_by="started_at")
     subs = subs.mutate(_spell=subs._opens.sum().over(running))
     spells = subs.group_by("account_id", "_spell").agg(
-        started_at=subs.started_at.min(),
-        _end=subs.ended_at.max(),
-        _open=subs.ended_at.isnull().any(),
+        started_at=subs.started_at.min(), _end=subs._last.max(), _open=subs._open.any()
     )
     return spells.select(
         "account_id",
@@ -205,7 +206,9 @@ def coverage_spells(dataset: Dataset) -> ir.Table:
 
 
 def churned_accounts(dataset: Dataset) -> ir.Table:
-    """Accounts whose last subscription has ended with no later one: (account_id, churned_at)."""
+    """Accounts without cover at the end of the data (their last subscription has ended with no
+    later one): (account_id, churned_at), the summary's churned accounts. Labels read churn per
+    spell of cover (:func:`coverage_spells`): an account that left and came back is active."""
     subs = dataset["subscriptions"]
     last = subs.group_by("account_id").agg(
         last_start=subs.started_at.max(),

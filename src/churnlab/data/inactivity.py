@@ -53,6 +53,18 @@ class ChurnRule:
         return " or ".join(said)
 
 
+def grace_days(manifest: dict[str, Any]) -> int:
+    """The longest gap between subscriptions that is no churn: dataset.json's
+    ``churn.grace_days`` (default :data:`GRACE_DAYS`); 0 where churn is read from activity,
+    whose spells the rule itself separates (a return a day after a cancel is a win-back)."""
+    rule = manifest.get("churn")
+    if not isinstance(rule, dict):
+        return GRACE_DAYS
+    if rule.get("inactive_days") or rule.get("events"):
+        return 0
+    return int(rule.get("grace_days", GRACE_DAYS))
+
+
 def churn_rule(manifest: dict[str, Any]) -> tuple[ChurnRule | None, list[str]]:
     """dataset.json's ``churn`` section as a rule (None without the section), and the problems
     of a malformed one."""

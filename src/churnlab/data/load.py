@@ -163,10 +163,18 @@ def _own_column_names(tables: dict[str, ir.Table], manifest: dict, path: Path) -
         found = _rename_problems(name, tables.get(name), renames)
         problems += [Problem("dataset.json", "columns", message) for message in found]
         if name in tables and not found:
-            out[name] = tables[name].rename({o: t for o, t in renames.items() if o != t})
+            out[name] = _renamed(tables[name], renames)
     if problems:
         raise DataValidationError(str(path), problems)
     return out
+
+
+def _renamed(table: ir.Table, renames: dict[str, str]) -> ir.Table:
+    """``table`` with churnlab's names for the columns mapped (one file column may serve two:
+    a log whose userId is both the account and the user); the file's names are gone."""
+    mapped = {ours: table[theirs] for ours, theirs in renames.items()}
+    rest = [c for c in table.columns if c not in set(renames.values()) | set(mapped)]
+    return table.select(*rest, **mapped)
 
 
 def _rename_problems(name: str, table: ir.Table | None, renames: dict[str, str]) -> list[str]:

@@ -16,8 +16,8 @@ CURRENCY_SYMBOLS = "$€£¥₹"
 Kind = Literal["id", "timestamp", "string", "float", "int", "bool"]
 
 # Values of ``subscriptions.end_reason`` that do not end the customer relationship: the account
-# moved to another subscription row. Churn is "the last subscription ends with no later one",
-# which holds whatever the reason, so these are informative only.
+# moved to another subscription row. Churn is "the account's cover ends" (no subscription
+# follows within the grace days), which holds whatever the reason, so these are informative.
 PLAN_CHANGE_REASONS = ("upgrade", "downgrade")
 INVOLUNTARY_REASONS = ("payment_failed",)
 TICKET_CATEGORIES = ("bug", "usability", "how_to", "billing")

@@ -54,6 +54,12 @@ def map_label(values: pd.Series, positive: str | None = None) -> pd.Series:
     other value 0 (``Attrited Customer`` against ``Existing Customer``); blanks stay NA."""
     text = values.astype("string").str.strip().str.casefold()
     if positive is not None:
+        number, wanted = (
+            pd.to_numeric(text, errors="coerce"),
+            pd.to_numeric(positive, errors="coerce"),
+        )
+        if pd.notna(wanted) and number.notna().any():  # 1 matches 1.0 (a Parquet float label)
+            return (number == wanted).astype("Int8").where(text.notna())
         return (text == positive.strip().casefold()).astype("Int8")
     return text.str.removesuffix(".").map(LABEL_VALUES).astype("Int8")
 
@@ -399,12 +405,14 @@ def read_customer_rows(
     columns: list[str],
     encoding: str = "utf-8",
     date_orders: dict[str, str] | None = None,
+    dates: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """The rows of a customer table to score with a model trained on such a table, read and
     parsed as training read its own (numbers written for people included): the id column as
     ``account_id``, the MRR column (where the model has one) as ``mrr``, then ``columns``. The
-    label column may be absent; the table the model was trained on scores as it stands. Dates
-    written 03/04/2024 are read in ``date_orders`` (the order training read them in)."""
+    label column may be absent; the table the model was trained on scores as it stands. The
+    columns training read as dates (``dates``; where given, no other) are read as dates, those
+    written 03/04/2024 in ``date_orders`` (the order training read them in)."""
     path = Path(path)
     df = _read(path, encoding).reset_index(drop=True)
     id_col, mrr_col = roles["id"], roles.get("mrr")
@@ -426,7 +434,7 @@ def read_customer_rows(
     if problems:
         raise DataValidationError(str(path), problems)
     out = df[list(dict.fromkeys(wanted))].copy()
-    _parse_attributes(out, skip=(id_col,), orders=date_orders)
+    _parse_attributes(out, skip=(id_col,), orders=date_orders, read_as_dates=dates)
     rows = pd.DataFrame(
         {
             "account_id": out[id_col],
@@ -558,6 +566,8 @@ def _label_by_positive(
         + (f"every other value as not churned: {listed}" if listed else "and no other value")
         + (f" and {len(others) - MAX_EXAMPLES} more" if len(others) > MAX_EXAMPLES else "")
     )
+    if LABEL_VALUES.get(positive.strip().casefold()) == 0:
+        notice += f" ({positive!r} usually means not churned: is it the churned value?)"
     return label.astype("int64"), _one_class(label, label_col), notice
 
 
@@ -697,11 +707,13 @@ def _parse_attributes(
     out: pd.DataFrame,
     skip: tuple[str | None, ...],
     orders: dict[str, str] | None = None,
+    read_as_dates: tuple[str, ...] | None = None,
 ) -> tuple[list[str], dict[str, str | None]]:
     """In place: text attribute columns become floats when numeric, dates (text in ISO form,
     in a decided day/month order, or datetime columns) days since 1970-01-01
-    (:func:`date_days`; ``orders``: the day/month order a column's dates were read in before),
-    pandas strings otherwise. Returns the columns read from numbers written for people
+    (:func:`date_days`; ``orders``: the day/month order a column's dates were read in before;
+    ``read_as_dates``: where given, the only columns read as dates, as training read them),
+    strings otherwise. Returns the columns read from numbers written for people
     (:func:`formatted_numbers`) and the date columns with their day/month order (None for
     ISO dates and datetimes)."""
     formatted, dates = [], {}
@@ -709,8 +721,11 @@ def _parse_attributes(
     for col in out.columns:
         if col in skip:
             continue
-        order = orders.get(col) or date_order(out[col])
-        days = date_days(out[col], order)
+        if read_as_dates is not None and col not in read_as_dates:
+            days, order = None, None
+        else:
+            order = orders.get(col) or date_order(out[col])
+            days = date_days(out[col], order)
         if days is not None:
             out[col] = days
             dates[col] = order

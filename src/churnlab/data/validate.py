@@ -587,8 +587,8 @@ class Validator:
                 "one starts; they are read as held at once (a plan and its add-ons, a second "
                 "product): an account's MRR at a date is the total of the subscriptions in "
                 "force, its plan and billing period those of the largest, and it churns when "
-                "the last one ends with none after it"
-                + (f" (e.g. {'; '.join(ex[:3])})" if ex else "")
+                "its cover ends: the last one in force ends with none following within the "
+                "grace days" + (f" (e.g. {'; '.join(ex[:3])})" if ex else "")
             )
 
     def _check_ticket_order(self) -> None:

@@ -6,8 +6,9 @@
   null when it churned inside the lead gap (cutoff, cutoff + lead].
 * ``duration_days`` / ``event``: days from cutoff to churn (event = 1) or to the end of
   observation (event = 0, censored): the survival target.
-* ``label_complete``: the label window ends on or before ``observed_until`` (and the label is
-  defined). Incomplete rows stay for survival models; classifiers drop them.
+* ``label_complete``: the label window, and the grace days after it that tell a churn from a
+  late renewal (:func:`~churnlab.data.inactivity.grace_days`), end on or before
+  ``observed_until`` (and the label is defined). Incomplete rows stay for survival models; classifiers drop them.
 * ``mrr``: monthly recurring revenue of the subscription in force at the cutoff.
 
 Nothing here reads data after ``observed_until``; labels read only (cutoff, cutoff + lead + horizon].
@@ -23,6 +24,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data import Dataset, coverage_spells, in_force
+from churnlab.data.inactivity import grace_days
 from churnlab.errors import ChurnlabError
 
 SECONDS_PER_DAY = 86_400.0
@@ -147,6 +149,7 @@ def build_observations(
     end_lit = ibis.literal(end.to_pydatetime())
     lead = ibis.interval(days=lead_days)
     h = ibis.interval(days=horizon_days)
+    grace = ibis.interval(days=grace_days(dataset.manifest))
     churned = obs.churned_at.notnull()
     in_gap = churned & (obs.churned_at <= obs.cutoff + lead)
     in_window = (
@@ -158,7 +161,9 @@ def build_observations(
         churned_within_h=ibis.ifelse(in_gap, ibis.null("boolean"), in_window),
         duration_days=days_between(obs.churned_at.fill_null(end_lit), obs.cutoff),
         event=churned.cast("int8"),
-        label_complete=(obs.cutoff + lead + h <= end_lit) & ~in_gap,
+        # whether a gap after the window's end is a churn or a renewal within the grace days
+        # is known only once they have passed: the label reads them too
+        label_complete=(obs.cutoff + lead + h + grace <= end_lit) & ~in_gap,
         mrr=obs.mrr.cast("float64"),
     ).order_by(["cutoff", "account_id"])
 

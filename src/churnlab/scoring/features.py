@@ -100,7 +100,9 @@ def read_scoring_table(model: ChurnModel, path: str | Path) -> pd.DataFrame:
     if not Path(path).exists():
         raise ScoringError(f"customer table {path} not found")
     columns = [c for c in model.input_columns() if c not in ("account_id", "mrr")]
-    return read_customer_rows(path, spec.roles, columns, date_orders=dict(spec.date_orders))
+    return read_customer_rows(
+        path, spec.roles, columns, date_orders=dict(spec.date_orders), dates=tuple(spec.dates)
+    )
 
 
 def read_feature_table(path: str | Path) -> pd.DataFrame:

@@ -80,3 +80,15 @@ def test_decile_table_against_kaplan_meier(cohort):
     assert sorted(table.decile.unique()) == list(range(1, 11))
     last = table[table.days == 90].set_index("decile").kaplan_meier
     assert last[10] < last[1]  # the riskiest decile (shortest true times) churns most
+
+
+def test_test_rows_all_followed_past_the_horizon_give_nan_not_a_crash(cohort):
+    """A customer table of long tenures (every test row past the 90-day horizon): Uno's C has
+    no pair before the horizon to rank; it is NaN, the other metrics stand (sksurv raised
+    'Found array with 0 sample(s)', which ended training after the fit)."""
+    true_t, d, e, dtr, etr = cohort
+    late = d + 100  # every test row beyond 90 days
+    rate = 1 / (late + 1)
+    model = lambda times: np.exp(-np.asarray(times)[None, :] * rate[:, None])  # noqa: E731
+    m = survival_metrics(dtr, etr, late, e, model, horizon_days=90)
+    assert np.isnan(m["c_index_uno"]) and 0 <= m["c_index_harrell"] <= 1

@@ -70,7 +70,11 @@ def survival_metrics(
     y_train, y_test = _surv(train_duration, train_event), _surv(duration, event)
     low, high = float(duration.min()), float(duration.max())
     tau = min(float(horizon_days), high - 1e-6)
-    out["c_index_uno"] = float(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])
+    if (duration < tau).any():
+        out["c_index_uno"] = float(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])
+    else:  # every test row followed past the horizon (a table of long tenures): no pair to rank
+        log.warning("c_index_uno: no test row ends before %g days, the horizon", tau)
+        out["c_index_uno"] = float("nan")
     for t in auc_days:
         if not low <= t < high:
             log.warning("auc_%dd: %d days is outside the test follow-up [%g, %g)", t, t, low, high)

@@ -65,7 +65,8 @@ def test_numbers_written_for_people_are_read_as_numbers(tmp_path):
 
 def test_numbers_are_read_the_same_by_the_fast_cast_and_the_careful_way(tmp_path):
     """Clean columns take pyarrow's cast, the rest pandas' careful way; a column reads as it
-    did before the fast cast: padded numbers as numbers, "nan" or any word as text."""
+    did before the fast cast: padded numbers as numbers, any word as text; "nan" among numbers
+    is a missing value (as NA, N/A, - and ? are)."""
     text = (
         "id,clean,padded,words,nan_text,sci,Churn\n"
         "a,1.5,1,x,nan,1e3,Yes\n"
@@ -77,8 +78,8 @@ def test_numbers_are_read_the_same_by_the_fast_cast_and_the_careful_way(tmp_path
     assert df["clean"].tolist()[::2] == [1.5, -3.0] and pd.isna(df["clean"][1])
     assert df["padded"].tolist() == [1.0, 2.0, 4.0]
     assert df["sci"].tolist() == [1000.0, -0.25, 7.0]
-    for col in ("words", "nan_text"):
-        assert pd.api.types.is_string_dtype(df[col]), col
+    assert pd.api.types.is_string_dtype(df["words"])
+    assert pd.isna(df["nan_text"][0]) and df["nan_text"].tolist()[1:] == [1.0, 2.0]
 
 
 @pytest.mark.parametrize(
@@ -357,3 +358,24 @@ def test_the_values_decide_whether_dates_are_written_day_or_month_first(values, 
         stamp = pd.Timestamp("2021-03-28 14:30" if ":" in values[0] else "2021-03-28")
         expected = (stamp - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
         assert date_days(col, order).iloc[0] == pytest.approx(expected)
+
+
+def test_missing_value_markers_of_other_tools_are_missing_in_numbers_and_labels(tmp_path):
+    """R writes NA, Excel #N/A, pandas nan, people - or ?: among numbers they are missing
+    values (before, the column was left out as 'an identifier or text'), said in a notice;
+    in a text column they stay values (a category may be called 'none'); an N/A label is an
+    outcome not known yet, left out like a blank one."""
+    text = (
+        CSV.replace("29.85,29.85", "NA,29.85")
+        .replace("56.95,1889.5", "#N/A,1889.5")
+        .replace("53.85,108.15", "-,108.15")
+        .replace("Month-to-month,70.70", "none,70.70")
+        .replace("42.30,1840.75,No", "?,1840.75,N/A")
+    )
+    ds = load_customer_table(_write(tmp_path, text), id_col="customerID", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert df.MonthlyCharges.tolist()[-1] == 70.70 and df.MonthlyCharges.isna().sum() == 3
+    assert "none" in df.Contract.tolist()
+    assert "7795-CFOCW" not in df.customerID.tolist()  # the N/A label
+    (notice,) = [n for n in ds.notices if "read as missing values" in n]
+    assert notice.startswith("column(s) ['MonthlyCharges']: numbers with NA, N/A")

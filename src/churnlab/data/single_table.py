@@ -79,6 +79,15 @@ def table_format(path: Path) -> str | None:
 
 # missing values as text files write them: blank, or a database dump's NULL / \N
 MISSING_VALUES = ["", "NULL", "null", "Null", "\\N"]
+# what else exports write for a missing value (R: NA; Excel: #N/A; pandas: nan; people: -, ?):
+# missing in a column whose other values are numbers, and in the label; text elsewhere (a
+# category may be called "none")
+MISSING_MARKERS = frozenset({"na", "n/a", "#n/a", "nan", "none", "null", "-", "--", "?", "\\n"})
+
+
+def _is_marker(col: pd.Series) -> pd.Series:
+    """Where a value is one of :data:`MISSING_MARKERS` (any case, spaces around ignored)."""
+    return col.astype("string").str.strip().str.casefold().isin(MISSING_MARKERS).fillna(False)
 
 
 def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
@@ -255,7 +264,7 @@ def _parse_numeric_text(col: pd.Series) -> pd.Series | None:
         return pd.to_numeric(col, errors="raise").astype("float64")
     except (TypeError, ValueError):  # blanks like " ", padding, or text: the careful way
         pass
-    text = col.astype("string").str.strip().replace("", pd.NA)
+    text = col.astype("string").str.strip().replace("", pd.NA).mask(_is_marker(col))
     if text.notna().sum() == 0:
         return None
     parsed = pd.to_numeric(text, errors="coerce")
@@ -360,7 +369,7 @@ def load_customer_table(
     if problems:
         raise DataValidationError(src, problems)
 
-    formatted, dates = _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    formatted, dates, marked = _parse_attributes(out, skip=(id_col, label_col, duration_col))
     other_order = other_order_dates(out, skip=(id_col, label_col, duration_col))
     problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
     if problems:
@@ -387,6 +396,7 @@ def load_customer_table(
                 label_notice,
                 notice,
                 formatted_notice(formatted),
+                _markers_notice(marked),
                 dates_notice(dates, other_order),
             )
             if n
@@ -493,6 +503,7 @@ def _without_blank_labels(
     outcome is not known yet, which a CRM export often carries) when some have none. Every row
     blank is left to the label check (nothing to learn from)."""
     blank = df[label_col].astype("string").str.strip().replace("", pd.NA).isna()
+    blank |= _is_marker(df[label_col])  # N/A: an outcome not known yet
     if not blank.any() or blank.all():
         return df, None
     # row numbers as a spreadsheet shows them (header is line 1); the rows kept keep theirs
@@ -708,15 +719,15 @@ def _parse_attributes(
     skip: tuple[str | None, ...],
     orders: dict[str, str] | None = None,
     read_as_dates: tuple[str, ...] | None = None,
-) -> tuple[list[str], dict[str, str | None]]:
+) -> tuple[list[str], dict[str, str | None], list[str]]:
     """In place: text attribute columns become floats when numeric, dates (text in ISO form,
     in a decided day/month order, or datetime columns) days since 1970-01-01
     (:func:`date_days`; ``orders``: the day/month order a column's dates were read in before;
     ``read_as_dates``: where given, the only columns read as dates, as training read them),
     strings otherwise. Returns the columns read from numbers written for people
-    (:func:`formatted_numbers`) and the date columns with their day/month order (None for
-    ISO dates and datetimes)."""
-    formatted, dates = [], {}
+    (:func:`formatted_numbers`), the date columns with their day/month order (None for ISO
+    dates and datetimes), and the number columns with missing-value markers (NA, N/A, -)."""
+    formatted, dates, marked = [], {}, []
     orders = orders or {}
     for col in out.columns:
         if col in skip:
@@ -733,8 +744,10 @@ def _parse_attributes(
             parsed = _parse_numeric_text(out[col])
             if parsed is not None and _written_for_people(out[col]):
                 formatted.append(col)
+            if parsed is not None and _is_marker(out[col]).any():
+                marked.append(col)
             out[col] = parsed if parsed is not None else out[col].astype("string")
-    return formatted, dates
+    return formatted, dates, marked
 
 
 def other_order_dates(out: pd.DataFrame, skip: tuple[str | None, ...]) -> list[str]:
@@ -775,6 +788,16 @@ def _written_for_people(col: pd.Series) -> bool:
     """Whether a text column parsed as numbers carried currency, separators or percent signs."""
     present = col.dropna().astype("string")
     return bool(present.str.contains(f"[,%()\\{''.join(CURRENCY_SYMBOLS)}]", regex=True).any())
+
+
+def _markers_notice(columns: list[str]) -> str | None:
+    """The notice naming the number columns whose NA, N/A, -, ? ... were read as missing."""
+    if not columns:
+        return None
+    return (
+        f"column(s) {columns}: numbers with NA, N/A, #N/A, nan, none, - or ? among them; "
+        "those are read as missing values"
+    )
 
 
 def formatted_notice(columns: list[str]) -> str | None:

@@ -86,7 +86,7 @@ def test_test_rows_all_followed_past_the_horizon_give_nan_not_a_crash(cohort):
     """A customer table of long tenures (every test row past the 90-day horizon): Uno's C has
     no pair before the horizon to rank; it is NaN, the other metrics stand (sksurv raised
     'Found array with 0 sample(s)', which ended training after the fit)."""
-    true_t, d, e, dtr, etr = cohort
+    _, d, e, dtr, etr = cohort
     late = d + 100  # every test row beyond 90 days
     rate = 1 / (late + 1)
     model = lambda times: np.exp(-np.asarray(times)[None, :] * rate[:, None])  # noqa: E731

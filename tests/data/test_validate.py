@@ -632,3 +632,22 @@ def test_ticket_categories_and_severities_in_another_case_or_spelling(tmp_path):
     f = ds.con.execute(table).set_index("account_id")
     assert f.loc[1, "bug_tickets_365d"] == 1 and f.loc[1, "severe_bug_tickets_90d"] == 1
     assert f.loc[3, "how_to_tickets_90d"] == 1
+
+
+def test_a_malformed_dataset_json_is_a_problem_naming_it(tmp_path):
+    """Invalid JSON, anything but an object (a traceback before), and unknown keys (a
+    misspelled observed_until silently moved the data's end) are problems naming the file."""
+    folder = write_frames(tiny_frames(), tmp_path / "ds")
+    for text, said in [
+        ("[]", "must be a JSON object ({...}), not list"),
+        ('{"a": 1,, }', "is not valid JSON: Expecting property name"),
+        ('{"observed_untill": "2024-06-01"}', "unknown key(s) 'observed_untill' (did you mean"),
+    ]:
+        (folder / "dataset.json").write_text(text)
+        with pytest.raises(DataValidationError) as info:
+            load_dataset(folder, observed_until=END)
+        (p,) = info.value.problems
+        assert p.table == "dataset.json" and said in p.message, p.message
+        assert info.value.source.endswith("dataset.json")
+    (folder / "dataset.json").write_text('{"notes": "our export of 2024-07-01"}')
+    load_dataset(folder, observed_until=END)

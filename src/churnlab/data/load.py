@@ -4,6 +4,7 @@ once on the engine (nothing is copied into pandas to be checked)."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -109,6 +110,48 @@ def missing_table_hint(folder: Path, name: str) -> str:
     return f" (found {', '.join(near[:5])}; a table is read from {FOLDER_FORMATS.replace('NAME', name)})"
 
 
+# dataset.json's keys: what churnlab reads, what the simulator records, and free text
+MANIFEST_KEYS = (
+    "observed_until", "encoding", "events", "account_attributes", "epoch_unit", "churn",
+    "columns", "generator", "profile", "scenario", "change_at", "start", "params", "rows",
+    "code", "files", "description", "notes",
+)  # fmt: skip
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """A dataset folder's ``dataset.json`` ({} without one), checked: invalid JSON, anything
+    but an object, and keys churnlab does not know (a misspelled ``observed_until`` would
+    silently move the data's end) are problems naming the file."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        return {}
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        problem = Problem(
+            MANIFEST, None, f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        )
+        raise DataValidationError(str(manifest_path), [problem]) from None
+    if not isinstance(manifest, dict):
+        problem = Problem(
+            MANIFEST, None, f"must be a JSON object ({{...}}), not {type(manifest).__name__}"
+        )
+        raise DataValidationError(str(manifest_path), [problem])
+    unknown = [k for k in manifest if k not in MANIFEST_KEYS]
+    if unknown:
+        near = {k: difflib.get_close_matches(k, MANIFEST_KEYS, n=1) for k in unknown}
+        said = ", ".join(
+            f"{k!r}" + (f" (did you mean {m[0]!r}?)" if m else "") for k, m in near.items()
+        )
+        problem = Problem(
+            MANIFEST,
+            None,
+            f"unknown key(s) {said}; known: {list(MANIFEST_KEYS)} (text of your own goes under 'notes')",
+        )
+        raise DataValidationError(str(manifest_path), [problem])
+    return manifest
+
+
 def read_raw(
     path: str | Path, engine: str = "duckdb", encoding: str | None = None
 ) -> tuple[Any, dict[str, ir.Table], dict]:
@@ -126,8 +169,7 @@ def read_raw(
         con = connect(engine, path)
         present = set(con.list_tables())
         return con, {n: con.table(n) for n in names if n in present}, {}
-    manifest_path = path / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest = read_manifest(path)
     encoding = check_encoding(encoding or manifest.get("encoding") or "utf-8")
     con = connect(engine)
     tables = {}

@@ -651,3 +651,36 @@ def test_a_malformed_dataset_json_is_a_problem_naming_it(tmp_path):
         assert info.value.source.endswith("dataset.json")
     (folder / "dataset.json").write_text('{"notes": "our export of 2024-07-01"}')
     load_dataset(folder, observed_until=END)
+
+
+def test_an_empty_table_file_is_named_as_empty(tmp_path):
+    """A 0-byte events.csv (a failed export) is one line naming the file, not three 'required
+    column is missing' problems about columns called column0."""
+    from churnlab.data.dataset import UnreadableTableError
+
+    folder = write_frames(tiny_frames(), tmp_path / "ds")
+    (folder / "events.parquet").unlink()
+    (folder / "events.csv").write_text("")
+    with pytest.raises(UnreadableTableError) as info:
+        load_dataset(folder, observed_until=END)
+    assert str(info.value) == (
+        f"{folder / 'events.csv'}: is an empty file (not even a header line): export the table "
+        "again"
+    )
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path):
+    """subscriptions.csv with mrr twice (in any case): before, one was dropped silently; a
+    customer table with Contract twice too."""
+    from churnlab.data import load_customer_table
+    from churnlab.data.dataset import UnreadableTableError
+
+    frames = tiny_frames()
+    frames["subscriptions"] = frames["subscriptions"].assign(MRR=1.0)
+    folder = write_frames(frames, tmp_path / "ds", "csv")
+    with pytest.raises(UnreadableTableError, match=r"the header line names \['mrr', 'MRR'\] more"):
+        load_dataset(folder, observed_until=END)
+    table = tmp_path / "crm.csv"
+    table.write_text("id,Contract,Contract,churn\n1,a,b,Yes\n2,a,b,No\n")
+    with pytest.raises(UnreadableTableError, match=r"names \['Contract'\] more than once"):
+        load_customer_table(table, id_col="id", label_col="churn")

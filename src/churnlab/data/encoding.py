@@ -5,6 +5,7 @@ separator a CSV's header line shows."""
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 from pathlib import Path
 
@@ -43,6 +44,22 @@ def encoding_hint(option: str) -> str:
         "if it was saved as Latin-1 or Windows-1252 (as Excel often saves CSV), give its "
         f"encoding: {option}"
     )
+
+
+def repeated_header_names(path: Path, sep: str, encoding: str = "utf-8") -> list[str]:
+    """Column names a CSV/TSV header line (plain or gzipped) holds more than once, in any case
+    (the readers would rename or drop one silently); [] for other files."""
+    name = path.name.lower()
+    if name.endswith(".zst"):
+        return []
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+        header = next(csv.reader(fh, delimiter=sep), [])
+    seen: dict[str, int] = {}
+    for column in header:
+        key = column.strip().casefold()
+        seen[key] = seen.get(key, 0) + 1
+    return [c for c in dict.fromkeys(h.strip() for h in header) if seen[c.casefold()] > 1]
 
 
 def header_separator(path: Path, encoding: str = "utf-8") -> str:

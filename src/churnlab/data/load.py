@@ -25,6 +25,7 @@ from churnlab.data.encoding import (
     duckdb_encoding,
     encoding_hint,
     header_separator,
+    repeated_header_names,
 )
 from churnlab.data.engines import connect
 from churnlab.data.schema import TABLES
@@ -52,6 +53,17 @@ def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.T
     if found is None:
         return None
     source, sample = found
+    # one file of 0 bytes is a failed export: say so, not "required column missing" (a folder
+    # of parts may hold empty ones: Spark writes a file per partition)
+    if source == str(sample) and sample.stat().st_size == 0:
+        raise UnreadableTableError(
+            str(sample), "is an empty file (not even a header line): export the table again", name
+        )
+    sep = "\t" if ".tsv" in sample.name.lower() else header_separator(sample, encoding)
+    if repeated := repeated_header_names(sample, sep, encoding):
+        raise UnreadableTableError(
+            str(sample), f"the header line names {repeated} more than once: rename one", name
+        )
     # raw text, so bad values are reported instead of silently re-typed
     if con.name == "duckdb":  # its reader finds the separator and the compression itself
         return con.read_csv(
@@ -68,14 +80,13 @@ def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.T
             name,
         )
     # Spark is told the separator (the one DuckDB finds); it decompresses gzip itself
-    tsv = ".tsv" in sample.name
     return con.read_csv(
         source,
         table_name=name,
         header=True,
         inferSchema=False,
         encoding=encoding,
-        sep="\t" if tsv else header_separator(sample, encoding),
+        sep=sep,
     )
 
 

@@ -26,6 +26,7 @@ from churnlab.data.encoding import (
     duckdb_encoding,
     encoding_hint,
     header_separator,
+    repeated_header_names,
 )
 from churnlab.data.engines import connect
 from churnlab.data.schema import CURRENCY_SYMBOLS
@@ -138,6 +139,10 @@ def _read_text(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
     """A CSV or TSV table read by pandas, every value as text; a semicolon-separated one has
     its decimal-comma numbers rewritten with points (``attrs["separator"]`` says so)."""
     sep = _separator(path, fmt, encoding)
+    if repeated := repeated_header_names(path, sep, encoding):
+        raise UnreadableTableError(
+            str(path), f"the header line names {repeated} more than once: rename one"
+        )
     df = pd.read_csv(
         path,
         sep=sep,

@@ -54,6 +54,26 @@ def test_named_attributes_become_features_and_the_others_are_named(tmp_path):
     assert names == ["region", "employees", "trial_ended_at"] and "status" not in f
 
 
+def test_numbers_and_booleans_written_for_people_are_numbers(tmp_path):
+    """A CSV's 1,234 and $1,500.00, True/False and yes/no, with NA or - for a missing value:
+    numbers, as a customer table reads them (before: categories of ~300 levels)."""
+    frames = tiny_frames()
+    frames["accounts"] = frames["accounts"].assign(
+        employees=["1,234", "NA", "$1,500.00"],
+        partner=["True", "no", "-"],
+    )
+    path = write_frames(frames, tmp_path / "ds", "csv")
+    (path / "dataset.json").write_text(json.dumps({"account_attributes": ["employees", "partner"]}))
+    ds = load_dataset(path, observed_until="2024-07-01")
+    vocab = fit_vocabulary(ds)
+    assert vocab.attributes == (("employees", "number"), ("partner", "number"))
+    obs = build_observations(ds, ["2024-04-15"], 30)
+    table, _ = build_features(ds, obs, names=["account_attributes"], vocabulary=vocab)
+    f = ds.con.execute(table).set_index("account_id")
+    assert f.employees.loc[[1, 3]].tolist() == [1234.0, 1500.0] and pd.isna(f.employees.loc[2])
+    assert f.partner.loc[[1, 2]].tolist() == [1.0, 0.0] and pd.isna(f.partner.loc[3])
+
+
 def test_without_names_nothing_is_read_and_the_notice_says_how(tmp_path):
     ds = _dataset(tmp_path, None, fmt="parquet")
     (unread,) = [n for n in ds.notices if "are not read" in n]

@@ -18,6 +18,7 @@ from churnlab.data.single_table import (
     map_label,
     read_customer_rows,
 )
+from churnlab.data.validate import number_from_text
 from churnlab.data.vocabulary import (
     Vocabulary,
     VocabularyError,
@@ -59,6 +60,7 @@ __all__ = [
     "map_label",
     "materialize",
     "near_duplicate_types",
+    "number_from_text",
     "numbered_types",
     "read_customer_rows",
     "read_raw",

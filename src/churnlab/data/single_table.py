@@ -30,6 +30,7 @@ from churnlab.data.encoding import (
 )
 from churnlab.data.engines import connect
 from churnlab.data.schema import CURRENCY_SYMBOLS
+from churnlab.data.validate import MISSING_MARKERS as VALIDATE_MARKERS
 
 TABLE = "customers"
 LABEL_VALUES = {
@@ -83,7 +84,7 @@ MISSING_VALUES = ["", "NULL", "null", "Null", "\\N"]
 # what else exports write for a missing value (R: NA; Excel: #N/A; pandas: nan; people: -, ?):
 # missing in a column whose other values are numbers, and in the label; text elsewhere (a
 # category may be called "none")
-MISSING_MARKERS = frozenset({"na", "n/a", "#n/a", "nan", "none", "null", "-", "--", "?", "\\n"})
+MISSING_MARKERS = frozenset({*VALIDATE_MARKERS, "null", "\\n"})
 
 
 def _is_marker(col: pd.Series) -> pd.Series:

@@ -839,6 +839,35 @@ _WRITTEN_AMOUNT = (
 )
 
 
+# besides a blank, NULL and \N: what exports write for a missing value in a column of numbers
+# (R: NA; Excel: #N/A; pandas: nan; people: -, ?), as a customer table reads them
+MISSING_MARKERS = ("na", "n/a", "#n/a", "nan", "none", "-", "--", "?")
+
+
+def number_from_text(value: ir.StringValue) -> ir.FloatingValue:
+    """Text as a number the way a customer table reads a column of them: plain numbers,
+    numbers written for people (``1,234``, ``$1,500.00``), booleans as 1/0 (true/false,
+    yes/no, t/f, y/n, any case); null for blanks and missing markers (NA, N/A, -) and for
+    anything else (:func:`is_number_text` tells which)."""
+    text = _present_text(value)
+    text = ibis.ifelse(text.lower().isin(MISSING_MARKERS), ibis.null("string"), text)
+    word = text.lower()
+    boolean = ibis.cases(
+        (word.isin(_TRUE), ibis.literal(1.0)),
+        (word.isin(_FALSE), ibis.literal(0.0)),
+        else_=ibis.null("float64"),
+    )
+    return text.try_cast("float64").coalesce(_written_amount(text), boolean)
+
+
+def is_number_text(value: ir.StringValue) -> ir.BooleanValue:
+    """Where text is present and reads as no number (:func:`number_from_text`): a column with
+    none of these is a column of numbers."""
+    text = _present_text(value)
+    missing = text.isnull() | text.lower().isin(MISSING_MARKERS)
+    return missing | number_from_text(value).notnull()
+
+
 def _written_amount(text: ir.StringValue) -> ir.FloatingValue:
     """``$1,234.50`` and ``12.00 €`` as numbers (the symbols, spaces and separators dropped);
     null for anything else, ``-$-5`` included."""

@@ -23,6 +23,7 @@ import pandas as pd
 
 from churnlab.config import ROLES, EventsSpec, parse_events
 from churnlab.data.schema import ACCOUNTS
+from churnlab.data.validate import is_number_text
 from churnlab.errors import ChurnlabError
 
 
@@ -194,7 +195,9 @@ def account_attributes(dataset) -> tuple[tuple[str, str], ...]:
     sign-up (``"account_attributes": ["region", "employees", "trial_ended_at"]``), each with
     its kind: ``number`` (numbers and booleans), ``date`` (timestamps: a feature sees only
     dates before its cutoff) or ``category``; a text column (every column of a CSV) whose
-    present values all read as numbers is a number, as ISO dates a date. An undated column
+    present values all read as numbers (``1,234``, ``$15``, true/false; NA, N/A and - as
+    missing: :func:`~churnlab.data.validate.number_from_text`) is a number, as ISO dates a
+    date. An undated column
     may hold what became known later (a status, a cancellation reason), so none is used
     unless named; :func:`unused_account_columns` says which were left out."""
     names = dataset.manifest.get(ATTRIBUTES_KEY) or []
@@ -237,7 +240,8 @@ def _attribute_kinds(dataset, names: list[str]) -> dict[str, str]:
     aggs = {}
     for i, n in enumerate(texts):
         c = acc[n].strip().nullif("")
-        aggs[f"n{i}"] = (c.notnull() & c.try_cast("float64").isnull()).cast("int64").sum()
+        # numbers as a customer table reads them: 1,234, $15, true/false, NA as missing
+        aggs[f"n{i}"] = (~is_number_text(acc[n])).cast("int64").sum()
         aggs[f"d{i}"] = (c.notnull() & c.try_cast("timestamp").isnull()).cast("int64").sum()
     row = dataset.con.execute(acc.aggregate(**aggs)).iloc[0]
     for i, n in enumerate(texts):

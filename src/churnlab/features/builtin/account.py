@@ -6,7 +6,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset, Vocabulary
+from churnlab.data import Dataset, Vocabulary, number_from_text
 from churnlab.errors import ChurnlabError
 from churnlab.features.builtin.common import KEYS, with_tenure
 from churnlab.features.builtin.event_types import slug
@@ -148,11 +148,8 @@ def account_attributes(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> i
             out[names[col]] = ibis.ifelse(
                 v < t.cutoff, days_between(t.cutoff, v), ibis.null("float64")
             )
-        elif kind == "number":
-            text = v.type().is_string()
-            out[names[col]] = (v.strip().nullif("").try_cast("float64") if text else v).cast(
-                "float64"
-            )
+        elif kind == "number":  # text read as the kind was decided (1,234, true, NA)
+            out[names[col]] = (number_from_text(v) if v.type().is_string() else v).cast("float64")
         else:
             out[names[col]] = v.cast("string")
     return t.select(*KEYS, **out)

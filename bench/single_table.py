@@ -79,13 +79,6 @@ def skewed_columns(table: pd.DataFrame) -> list[str]:
 # -- the baselines ---------------------------------------------------------------------------
 
 
-def _read(csv: Path) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    df = pd.read_csv(csv)
-    y = (df[LABEL] == "Yes").astype(int)
-    X = df.drop(columns=[ID, LABEL, FOLLOWUP])
-    return df, y, X
-
-
 def _linear_pre(X: pd.DataFrame):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -103,10 +96,19 @@ def _linear_pre(X: pd.DataFrame):
     )
 
 
-def baseline_scores(csv: Path, test_ids: set, family: str, seed: int) -> pd.DataFrame:
+def baseline_scores(
+    csv: Path, test_ids: set, family: str, seed: int, outside: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The 20-line baseline of ``family`` trained on the rows of ``csv`` not in ``test_ids``;
-    its score (higher = more churn) on the test rows, with id, label and follow-up."""
-    df, y, X = _read(csv)
+    its score (higher = more churn) on the test rows, with id, label and follow-up; with
+    ``outside`` (export rows not in ``csv``, its columns) on those rows too, after the test
+    rows."""
+    df = pd.read_csv(csv)
+    if outside is not None:
+        df = pd.concat([df, outside], ignore_index=True)
+        test_ids = set(test_ids) | set(outside[ID])
+    y = (df[LABEL] == "Yes").astype(int)
+    X = df.drop(columns=[ID, LABEL, FOLLOWUP])
     test = df[ID].isin(test_ids).to_numpy()
     if family == "logistic":
         from sklearn.linear_model import LogisticRegression

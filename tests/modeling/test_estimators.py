@@ -94,6 +94,23 @@ def test_columns_checked_and_unseen_categories_handled(data):
     np.testing.assert_allclose(est.predict_raw(Xt[Xt.columns[::-1]]), est.predict_raw(Xt))
 
 
+@pytest.mark.parametrize("cls", [LogisticChurnModel, LightGBMChurnModel])
+def test_a_yes_no_column_scores_alike_in_any_spelling(cls, data):
+    """Trained on True/False, scored on yes/no, TRUE/FALSE or 1/0: the same scores (before,
+    every other spelling was an unseen category, read as missing: every score changed,
+    silently). Other category columns keep their values as they are."""
+    (X, y), (Xv, yv), (Xt, _) = data
+
+    def with_flag(frame, yes="True", no="False"):
+        return frame.assign(paperless=np.where(frame.trend > 0, yes, no))
+
+    est = cls().fit(with_flag(X), y, eval_set=(with_flag(Xv), yv))
+    want = est.predict_raw(with_flag(Xt))
+    assert not np.allclose(want, est.predict_raw(Xt.assign(paperless=None)))  # it matters
+    for yes, no in (("yes", "no"), ("TRUE", "FALSE"), (" Y ", "n"), (1, 0)):
+        np.testing.assert_allclose(est.predict_raw(with_flag(Xt, yes, no)), want)
+
+
 def test_fit_requires_validation_and_two_classes(data):
     (X, y), (Xv, yv), _ = data
     with pytest.raises(NotFittedError):

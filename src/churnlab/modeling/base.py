@@ -162,6 +162,7 @@ class FamilyEstimator(BaseEstimator):
                 ):
                     out[c] = col.array  # prepared already
                     continue
+                col = _as_training_spelling(col, self.categories_[c])
                 # values outside the training categories (unseen) and missing ones get code -1
                 cats = pd.Index(self.categories_[c], dtype=object)
                 codes = cats.get_indexer(col.astype("string").astype(object))
@@ -177,6 +178,25 @@ class FamilyEstimator(BaseEstimator):
         if out:
             block = pd.concat([block, pd.DataFrame(out, index=X.index)], axis=1)
         return block[self.feature_names_in_]
+
+
+# yes/no as tables write it: a category column trained on one spelling (True/False) scores
+# the others alike (yes/no, TRUE/FALSE, 1/0) instead of reading them as unseen (missing)
+_TRUTH = {
+    **dict.fromkeys(("true", "t", "yes", "y", "1", "1.0"), True),
+    **dict.fromkeys(("false", "f", "no", "n", "0", "0.0"), False),
+}
+
+
+def _as_training_spelling(col: pd.Series, categories: list[str]) -> pd.Series:
+    """``col`` with yes/no values in another spelling written as the training categories
+    spell them, where those are a yes/no pair; other columns and values as they are."""
+    truths = {_TRUTH.get(str(v).strip().casefold()) for v in categories}
+    if len(categories) != 2 or truths != {True, False}:
+        return col
+    spelled = {_TRUTH[str(v).strip().casefold()]: v for v in categories}
+    truth = col.astype("string").str.strip().str.casefold().map(_TRUTH)
+    return truth.map(spelled).where(truth.notna(), col.astype("string"))
 
 
 class ChurnEstimator(FamilyEstimator):

@@ -8,10 +8,12 @@
   observation (event = 0, censored): the survival target.
 * ``label_complete``: the label window, and the grace days after it that tell a churn from a
   late renewal (:func:`~churnlab.data.inactivity.grace_days`), end on or before
-  ``observed_until`` (and the label is defined). Incomplete rows stay for survival models; classifiers drop them.
+  ``observed_until`` (and the label is defined). Incomplete rows stay for survival models;
+  classifiers drop them.
 * ``mrr``: monthly recurring revenue of the subscription in force at the cutoff.
 
-Nothing here reads data after ``observed_until``; labels read only (cutoff, cutoff + lead + horizon].
+Nothing here reads data after ``observed_until``; labels read only (cutoff, cutoff + lead +
+horizon + grace days].
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from pydantic import (
 
 from churnlab.errors import ChurnlabError
 from churnlab.vocab import (
+    DAYS_PER_DURATION_UNIT,
     DEFAULT_DATA,
     DEFAULT_EXPERIMENT,
     DRIVERS,
@@ -120,7 +121,7 @@ class TableData(_Strict):
     duration_unit: Literal["days", "weeks", "months"] = Field(
         "days",
         description="what the duration column counts; durations are converted to days, the "
-        "unit of horizon_days and of survival times",
+        "unit of horizon_days, and survival families score and are evaluated at whole units",
     )
     mrr: str | None = Field(
         None, description="monthly revenue column, for revenue at risk (also a feature)"
@@ -597,6 +598,23 @@ class ExperimentSpec(_Strict):
     def model_name(self) -> str:
         """The registered model: ``churn-<experiment>`` unless the spec names one."""
         return self.registered_model or registered_model_name(self.experiment)
+
+    @property
+    def duration_unit(self) -> str:
+        """What the data's durations count: a single table's ``data.duration_unit``, else days."""
+        return self.data.duration_unit if isinstance(self.data, TableData) else "days"
+
+    @property
+    def model_horizon_days(self) -> float:
+        """The horizon, in days, a model scores churn within: ``horizon_days``, or for a single
+        table whose durations count weeks or months, rounded to whole units of it (at least
+        one): 90 days is then 3 months (91.3 days), the time by which durations of 3 have
+        churned, where 90 days would read the survival curve at 2 months."""
+        unit = self.duration_unit
+        if unit == "days":
+            return self.horizon_days
+        step = DAYS_PER_DURATION_UNIT[unit]
+        return max(1, round(self.horizon_days / step)) * step
 
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in, as plain data (logged with each run)."""

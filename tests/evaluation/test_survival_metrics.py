@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from churnlab.config import parse_spec
 from churnlab.evaluation.survival import decile_table, km_reference, survival_metrics
+from churnlab.modeling import estimator_for
+from churnlab.vocab import DAYS_PER_MONTH
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +95,38 @@ def test_test_rows_all_followed_past_the_horizon_give_nan_not_a_crash(cohort):
     model = lambda times: np.exp(-np.asarray(times)[None, :] * rate[:, None])  # noqa: E731
     m = survival_metrics(dtr, etr, late, e, model, horizon_days=90)
     assert np.isnan(m["c_index_uno"]) and 0 <= m["c_index_harrell"] <= 1
+
+
+def test_durations_in_whole_months_are_evaluated_at_whole_months():
+    """A customer table's tenure in months (1 to 72, converted to days): nobody churns between
+    two whole months, so the AUC at 30 days (just before 1 month) had no case to rank and came
+    out NaN. Evaluated in the table's unit, the times are 1, 2 and 3 months."""
+    rng = np.random.default_rng(1)
+    months = lambda n: rng.integers(1, 73, n) * DAYS_PER_MONTH  # noqa: E731
+    d, dtr = months(800), months(1600)
+    e, etr = rng.random(800) < 0.3, rng.random(1600) < 0.3
+    rate = (len(d) - np.argsort(np.argsort(d + 1e-3 * ~e))) / len(d)
+    perfect = lambda times: np.exp(-np.asarray(times)[None, :] * rate[:, None] / 90)  # noqa: E731
+    in_days = survival_metrics(dtr, etr, d, e, perfect, horizon_days=90)
+    assert np.isnan(in_days["auc_30d"])
+    m = survival_metrics(dtr, etr, d, e, perfect, 3 * DAYS_PER_MONTH, unit="months")
+    assert {"auc_1mo", "auc_2mo", "auc_3mo"} <= set(m) and "auc_30d" not in m
+    assert [m[f"auc_{n}mo"] for n in (1, 2, 3)] == pytest.approx([1.0, 1.0, 1.0])
+    weeks = survival_metrics(dtr, etr, d, e, perfect, 13 * 7, unit="weeks")
+    assert {"auc_4w", "auc_9w", "auc_13w"} <= set(weeks)
+
+
+@pytest.mark.parametrize(
+    ("unit", "horizon", "expected"),
+    [("days", 90, 90), ("months", 90, 3 * DAYS_PER_MONTH), ("months", 365, 12 * DAYS_PER_MONTH),
+     ("months", 10, DAYS_PER_MONTH), ("weeks", 90, 91)],
+)  # fmt: skip
+def test_a_table_in_weeks_or_months_is_scored_at_whole_units(tmp_path, unit, horizon, expected):
+    (tmp_path / "t.csv").write_text("id,churn,tenure\n1,1,3\n2,0,5\n")
+    data = {"table": str(tmp_path / "t.csv"), "id": "id", "label": "churn", "duration": "tenure"}
+    spec = parse_spec(
+        {"name": "t", "data": {**data, "duration_unit": unit}, "horizon_days": horizon,
+         "model": {"family": "cox"}}
+    )  # fmt: skip
+    assert spec.model_horizon_days == pytest.approx(expected)
+    assert estimator_for(spec).horizon_days == pytest.approx(expected)

@@ -3,7 +3,11 @@
 * ``c_index_harrell``: Harrell's concordance over all comparable test pairs.
 * ``c_index_uno``: Uno's IPCW concordance, truncated at the horizon (the censoring
   distribution is estimated on the training targets).
-* ``auc_<t>d``: cumulative/dynamic AUC at t days (churned by t vs still active at t).
+* ``auc_<t>d``: cumulative/dynamic AUC at t days (churned by t vs still active at t); for a
+  single table whose durations count weeks or months, at whole units of it instead
+  (``auc_4w``/``auc_9w``/``auc_13w``, ``auc_1mo``/``auc_2mo``/``auc_3mo``: the 30, 60 and 90
+  days rounded to the table's unit), since durations that step by a month have no churn
+  between two whole months to rank.
 * ``ibs``: integrated Brier score (IPCW) over daily times up to the horizon, and
   ``ibs_km_reference``: the same for the training Kaplan-Meier curve given to everyone
   (no covariates), the bar a useful model must beat.
@@ -24,8 +28,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from churnlab.vocab import DAYS_PER_DURATION_UNIT
+
 log = logging.getLogger(__name__)
 AUC_DAYS = (30, 60, 90)
+# the evaluation times per duration unit of a single table: (times in the unit, name suffix)
+AUC_TIMES = {"days": (AUC_DAYS, "d"), "weeks": ((4, 9, 13), "w"), "months": ((1, 2, 3), "mo")}
 
 
 def _surv(duration: np.ndarray, event: np.ndarray):
@@ -48,11 +56,12 @@ def survival_metrics(
     duration: np.ndarray,
     event: np.ndarray,
     survival_at: Callable[[np.ndarray], np.ndarray],
-    horizon_days: int,
-    auc_days: tuple[int, ...] = AUC_DAYS,
+    horizon_days: float,
+    unit: str = "days",
 ) -> dict[str, float]:
     """Survival metrics on the test rows. ``survival_at(times)`` gives S(t | x) for the test
-    rows, shape (rows, len(times))."""
+    rows, shape (rows, len(times)); durations are in days, counted in ``unit`` by the data
+    (a single table's ``duration_unit``), which sets the AUC times."""
     from sksurv.metrics import (
         concordance_index_censored,
         concordance_index_ipcw,
@@ -75,13 +84,15 @@ def survival_metrics(
     else:  # every test row followed past the horizon (a table of long tenures): no pair to rank
         log.warning("c_index_uno: no test row ends before %g days, the horizon", tau)
         out["c_index_uno"] = float("nan")
-    for t in auc_days:
+    counts, suffix = AUC_TIMES[unit]
+    for n in counts:
+        name, t = f"auc_{n}{suffix}", n * DAYS_PER_DURATION_UNIT[unit]
         if not low <= t < high:
-            log.warning("auc_%dd: %d days is outside the test follow-up [%g, %g)", t, t, low, high)
-            out[f"auc_{t}d"] = float("nan")
+            log.warning("%s: %g days is outside the test follow-up [%g, %g)", name, t, low, high)
+            out[name] = float("nan")
             continue
         s = survival_at(np.array([float(t)]))[:, 0]
-        out[f"auc_{t}d"] = float(cumulative_dynamic_auc(y_train, y_test, 1 - s, [t])[0][0])
+        out[name] = float(cumulative_dynamic_auc(y_train, y_test, 1 - s, [t])[0][0])
     grid = np.arange(max(1.0, np.ceil(low)), min(float(horizon_days), high - 1e-6) + 1e-9, 1.0)
     grid = grid[grid < high]
     if len(grid) < 2:

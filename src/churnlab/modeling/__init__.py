@@ -94,7 +94,7 @@ def estimator_for(spec, params: Mapping[str, Any] | None = None, **extra: Any) -
     return make_estimator(
         spec.model.family,
         dict(spec.model.params if params is None else params),
-        horizon_days=spec.horizon_days,
+        horizon_days=spec.model_horizon_days,
         seed=spec.seed,
         **extra,
     )

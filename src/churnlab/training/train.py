@@ -148,7 +148,8 @@ def _fit_fold(
                 d_te,
                 e_te,
                 lambda t: model.predict_survival(X_test, t),
-                spec.horizon_days,
+                spec.model_horizon_days,
+                spec.duration_unit,
             )
         )
     return model, preds, metrics

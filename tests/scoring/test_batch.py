@@ -103,6 +103,25 @@ def test_exported_folder_and_version_uri_score_the_same(trained, at_test_cutoff,
         pd.testing.assert_frame_equal(job.scores, at_test_cutoff.scores)
 
 
+def test_latest_and_the_logged_model_id_score_like_the_alias(trained, features):
+    """``models:/NAME/latest`` and the logged model's ``models:/m-ID`` (what MLflow's
+    log_model returns) load as MLflow reads them; a stage URI is refused with the reason."""
+    client = mlflow.MlflowClient()
+    (output,) = client.get_run(trained.run_id).outputs.model_outputs
+    model_id = output.model_id
+    expected = load_model(trained.uri).predict(features, reasons=False)
+    for uri in ("models:/churn-scoring/latest", f"models:/{model_id}"):
+        loaded = load_model(uri)
+        pd.testing.assert_frame_equal(loaded.predict(features, reasons=False), expected)
+    assert load_model("models:/churn-scoring/Latest").ref.pinned == (
+        f"models:/churn-scoring/{trained.version}"
+    )
+    with pytest.raises(ScoringError, match="stages such as 'Production' are deprecated"):
+        load_model("models:/churn-scoring/Production")
+    with pytest.raises(ScoringError, match="not found"):
+        load_model("models:/m-" + "0" * 32)
+
+
 def test_prepared_feature_table_scores_like_raw_data(trained, at_test_cutoff, features, tmp_path):
     path = tmp_path / "features.parquet"
     features.sample(frac=1, random_state=0).to_parquet(path)  # row order does not matter

@@ -75,6 +75,8 @@ def test_runs_log_everything(trained, small_sim):
         assert sum(p.startswith("shap/dependence_") for p in shap_files) == 5
         version = client.get_model_version("churn-small", summary.model_version)
         assert version.run_id == summary.run_id
+        # the URI printed is the registered version's, what score and serve take
+        assert summary.model_uri == f"models:/churn-small/{summary.model_version}"
 
 
 def test_logged_model_scores_with_signature_and_reasons(trained, small_sim):

@@ -42,7 +42,10 @@ OfferCostOption = Annotated[
 @app.command()
 def score(
     model: Annotated[
-        str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or an exported folder")
+        str,
+        typer.Option(
+            help="models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/latest, models:/m-ID or an exported folder"
+        ),
     ] = champion_uri(),
     data: Annotated[Path | None, typer.Option(help="event dataset folder (raw data)")] = None,
     as_of: Annotated[
@@ -166,7 +169,10 @@ def _policy(uplift_model, budget, min_gain, value_months, contact_cost, offer_co
 @app.command()
 def serve(
     model: Annotated[
-        str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or an exported folder")
+        str,
+        typer.Option(
+            help="models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/latest, models:/m-ID or an exported folder"
+        ),
     ] = champion_uri(),
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 5001,

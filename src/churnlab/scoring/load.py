@@ -44,7 +44,7 @@ def load_model(uri: str | Path, kind: type = ChurnModel) -> LoadedModel:
         raise ScoringError(str(exc)) from None
     try:
         pyfunc = mlflow.pyfunc.load_model(
-            ref.uri, model_config={"model_version": ref.version} if ref.version else None
+            ref.pinned, model_config={"model_version": ref.version} if ref.version else None
         )
     except MlflowException as exc:
         raise ScoringError(f"cannot load model {ref.uri}: {exc.message}") from exc

@@ -45,20 +45,16 @@ def serve_command(
     cmd = [sys.executable, "-m", "churnlab.scoring.rest", "--host", host, "--port", str(port)]
     cmd += ["--workers", str(workers)]
     env = dict(os.environ)
-    env[ENV_MODEL] = _pinned(ref)
+    env[ENV_MODEL] = ref.pinned
     env.pop(ENV_UPLIFT_MODEL, None)
     if uplift is not None:
-        env[ENV_UPLIFT_MODEL] = _pinned(uplift)
+        env[ENV_UPLIFT_MODEL] = uplift.pinned
         env[ENV_POLICY] = (policy or ContactPolicy()).to_json()
     if ref.is_registry or (uplift is not None and uplift.is_registry):
         from churnlab import config
 
         env.setdefault("MLFLOW_TRACKING_URI", config.tracking_uri())
     return cmd, env
-
-
-def _pinned(ref: ModelRef) -> str:
-    return f"models:/{ref.name}/{ref.version}" if ref.is_registry else str(ref.uri)
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:

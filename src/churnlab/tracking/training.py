@@ -249,7 +249,8 @@ def log_and_summarize(
         experiment=result.spec.experiment,
         model_name=result.spec.model_name,
         model_version=version,
-        model_uri=uri,
+        # the registered version (what score, serve and export take), as a reused run gives
+        model_uri=f"models:/{result.spec.model_name}/{version}" if version else uri,
         metrics=result.metrics,
         split=result.split.describe(),
         seconds={**result.seconds, **extra_seconds},

@@ -1,8 +1,10 @@
-"""Model URIs: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or an exported folder, resolved
-to the registered name and version they hold."""
+"""Model URIs: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``models:/NAME/latest``, a
+logged model's ``models:/m-ID`` or an exported folder, resolved to the registered name and
+version they hold."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -15,7 +17,12 @@ from churnlab.errors import ChurnlabError
 from churnlab.tracking.store import connect
 
 log = logging.getLogger(__name__)
-_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+_REGISTRY_URI = re.compile(
+    r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+|(?i:latest)))$"
+)
+# a logged model (MLflow 3), registered or not: what mlflow.log_model returns
+_LOGGED_MODEL_URI = re.compile(r"^models:/(?P<id>m-[0-9a-f]{32})$")
+_EXPECTED = "expected models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/latest"
 
 
 class RegistryError(ChurnlabError):
@@ -34,29 +41,19 @@ class ModelRef:
     def is_registry(self) -> bool:
         return self.uri.startswith("models:/")
 
+    @property
+    def pinned(self) -> str:
+        """The URI of the very version resolved (an alias or ``latest`` may move on)."""
+        if self.is_registry and self.name and self.version:
+            return f"models:/{self.name}/{self.version}"
+        return self.uri
+
 
 def resolve_model(uri: str | Path) -> ModelRef:
     """Name and version behind ``uri``; a registry alias is resolved to its current version."""
     uri = str(uri)
     if uri.startswith("models:/"):
-        match = _REGISTRY_URI.match(uri)
-        if not match:
-            raise RegistryError(
-                f"model URI {uri!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION "
-                "or an exported model folder"
-            )
-        client = connect()
-        name = match["name"]
-        try:
-            if match["alias"]:
-                found = client.get_model_version_by_alias(name, match["alias"])
-                check_finished(client, found)
-                version = found.version
-            else:
-                version = client.get_model_version(name, match["version"]).version
-        except MlflowException as exc:
-            raise RegistryError(f"model {uri}: {exc.message}") from exc
-        return ModelRef(uri=uri, name=name, version=str(version))
+        return _resolve_registry(uri)
     folder = Path(uri)
     if not (folder / "MLmodel").is_file():
         raise RegistryError(
@@ -71,6 +68,51 @@ def resolve_model(uri: str | Path) -> ModelRef:
         name=config.get("model_name"),
         version=None if version in (None, "") else str(version),
     )
+
+
+def _resolve_registry(uri: str) -> ModelRef:
+    logged = _LOGGED_MODEL_URI.match(uri)
+    match = _REGISTRY_URI.match(uri)
+    if not (match or logged):
+        stage = uri.removeprefix("models:/").split("/")
+        hint = ""
+        if len(stage) == 2 and stage[1] and not stage[1].isdigit():
+            hint = f" (stages such as {stage[1]!r} are deprecated in MLflow: use an alias)"
+        raise RegistryError(
+            f"model URI {uri!r}: {_EXPECTED}, models:/m-ID or an exported model folder{hint}"
+        )
+    client = connect()
+    try:
+        if logged:
+            return _logged_model(client, uri, logged["id"])
+        name = match["name"]
+        if match["alias"]:
+            found = client.get_model_version_by_alias(name, match["alias"])
+            check_finished(client, found)
+            version = found.version
+        elif match["version"].isdigit():
+            version = client.get_model_version(name, match["version"]).version
+        else:  # latest: the highest version number, as MLflow reads models:/NAME/latest
+            versions = client.get_registered_model(name).latest_versions or []
+            if not versions:
+                raise RegistryError(f"model {uri}: {name!r} has no version")
+            version = max(int(v.version) for v in versions)
+    except MlflowException as exc:
+        raise RegistryError(f"model {uri}: {exc.message}") from exc
+    return ModelRef(uri=uri, name=name, version=str(version))
+
+
+def _logged_model(client, uri: str, model_id: str) -> ModelRef:
+    """A logged model, with the registered version it became (MLflow tags the logged model
+    with its registrations; the newest is taken): scores then carry the version."""
+    found = client.get_logged_model(model_id)
+    try:
+        registrations = json.loads(found.tags.get("mlflow.modelVersions") or "[]")
+        newest = registrations[-1]
+        name, version = str(newest["name"]), str(newest["version"])
+    except (ValueError, LookupError, TypeError):
+        return ModelRef(uri=uri, name=None, version=None)
+    return ModelRef(uri=uri, name=name, version=version)
 
 
 def check_finished(client, version) -> None:

@@ -157,11 +157,13 @@ def export_model(model_uri: str, out: str | Path, force: bool = False) -> Path:
     connect()
     with temp_folder(out, force) as tmp:
         try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(tmp))
+            # resolved first: the folder holds, and names, the version the alias meant then
+            ref = resolve_model(model_uri) if str(model_uri).startswith("models:/") else None
+            source = ref.pinned if ref is not None else model_uri
+            local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(tmp))
             if not (Path(local) / "MLmodel").exists():
                 raise RegistryError(f"{model_uri} is not an MLflow model (no MLmodel file)")
-            if str(model_uri).startswith("models:/"):
-                ref = resolve_model(model_uri)  # the folder names the version it holds
+            if ref is not None and ref.name and ref.version:
                 stamp_version(local, ref.name, ref.version)
         except MlflowException as exc:
             raise RegistryError(f"cannot export {model_uri}: {exc.message}") from exc

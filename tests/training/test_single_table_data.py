@@ -323,3 +323,33 @@ def test_single_table_model_is_refitted_on_training_and_validation_rows(tmp_path
     assert refit.metrics["validation_roc_auc"] == kept.metrics["validation_roc_auc"]
     assert not np.allclose(refit.predictions["test"].p, kept.predictions["test"].p)
     assert abs(refit.metrics["test_roc_auc"] - kept.metrics["test_roc_auc"]) < 0.1
+
+
+def test_an_mrr_column_that_is_not_a_number_is_a_problem_naming_rows(tmp_path):
+    """``--mrr`` naming a column with a word in it (or a negative amount) failed at training
+    and at scoring with a bare ``could not convert string to float: 'abc'``, naming nothing."""
+    from churnlab.data import DataValidationError
+    from churnlab.data.single_table import read_customer_rows
+
+    path = tmp_path / "crm.csv"
+    path.write_text("id,fee,plan,churn\nC1,$10.50,a,Yes\nC2,abc,b,No\nC3,,a,No\nC4,20,b,Yes\n")
+    spec = parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(path), "id": "id", "label": "churn", "mrr": "fee"},
+            "model": {"family": "logistic"},
+        }
+    )
+    with pytest.raises(DataValidationError) as info:
+        load_training_data(spec)
+    (problem,) = info.value.problems
+    assert problem.column == "fee" and "must be a number; 1 value(s)" in str(problem)
+    assert "id='C2'" in str(problem) and "fee='abc'" in str(problem)
+    with pytest.raises(DataValidationError, match="id='C2'"):
+        read_customer_rows(path, {"id": "id", "mrr": "fee"}, ["plan"])
+    path.write_text("id,fee,plan,churn\nC1,10.5,a,Yes\nC2,-3,b,No\nC3,,a,No\nC4,20,b,Yes\n")
+    with pytest.raises(DataValidationError, match=r"1 negative MRR value.*id='C2'"):
+        load_training_data(spec)
+    path.write_text("id,fee,plan,churn\nC1,$10.50,a,Yes\nC2,,b,No\nC3,7,a,No\nC4,20,b,Yes\n")
+    rows = read_customer_rows(path, {"id": "id", "mrr": "fee"}, ["plan"])
+    assert rows.mrr.tolist()[::2] == [10.5, 7.0] and np.isnan(rows.mrr.iloc[1])

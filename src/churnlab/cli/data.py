@@ -132,6 +132,9 @@ def validate(
         typer.Option(metavar="VALUE", help="the --label value that means churned"),
     ] = None,
     duration: Annotated[str | None, typer.Option(help="duration column of --table")] = None,
+    mrr: Annotated[
+        str | None, typer.Option(help="monthly revenue column of --table (a number >= 0)")
+    ] = None,
     encoding: Annotated[
         str | None,
         typer.Option(
@@ -162,7 +165,7 @@ def validate(
         numbered_types,
     )
 
-    _check_sources(data, table, id_col, label, duration, duration_unit, positive)
+    _check_sources(data, table, id_col, label, duration, duration_unit, positive, mrr)
     with errors_reported():
         try:
             if table is not None:
@@ -174,6 +177,7 @@ def validate(
                     duration_col=duration,
                     encoding=encoding or "utf-8",
                     duration_unit=duration_unit or "days",
+                    mrr_col=mrr,
                 )
             else:
                 dataset = load_dataset(data, observed_until=observed_until, encoding=encoding)
@@ -210,12 +214,15 @@ def _check_sources(
     duration: str | None,
     duration_unit: str | None,
     positive: str | None,
+    mrr: str | None = None,
 ) -> None:
     """Usage errors of ``validate`` (exit 2)."""
     if (data is None) == (table is None):
         fail("give either a dataset folder (DATA) or --table FILE --id COL --label COL", code=2)
     if positive is not None and table is None:
         fail("--positive applies to --table (the value of its --label column)", code=2)
+    if mrr is not None and table is None:
+        fail("--mrr applies to --table (a folder's MRR is the subscriptions' mrr)", code=2)
     if table is not None and not (id_col and label):
         fail("--table needs --id and --label", code=2)
     if duration_unit is not None and duration is None:

@@ -368,5 +368,6 @@ def load_source(source: Any, root: str | Path | None = None) -> Dataset:
             duration_col=source.duration,
             encoding=source.encoding,
             duration_unit=source.duration_unit,
+            mrr_col=source.mrr,
         )
     return load_dataset(path, engine=source.engine)

@@ -335,8 +335,11 @@ def load_customer_table(
     encoding: str = "utf-8",
     duration_unit: str = "days",
     positive: str | None = None,
+    mrr_col: str | None = None,
 ) -> Dataset:
     """Read and validate a single customer table. Raises DataValidationError with every problem.
+    ``mrr_col``: the monthly revenue column (``--mrr``), which must then be a number >= 0
+    wherever given (blanks are unknown revenue).
 
     ``encoding`` is the text encoding of a CSV/TSV file (``utf-8``; ``latin-1`` or ``cp1252``
     for many spreadsheet exports); a file that is not in it is refused with a hint.
@@ -378,6 +381,8 @@ def load_customer_table(
     formatted, dates, marked = _parse_attributes(out, skip=(id_col, label_col, duration_col))
     other_order = other_order_dates(out, skip=(id_col, label_col, duration_col))
     problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
+    if mrr_col is not None:
+        problems += _mrr_problems(df, out, id_col, mrr_col)
     if problems:
         raise DataValidationError(src, problems)
     con = connect(engine)
@@ -451,6 +456,9 @@ def read_customer_rows(
         raise DataValidationError(str(path), problems)
     out = df[list(dict.fromkeys(wanted))].copy()
     _parse_attributes(out, skip=(id_col,), orders=date_orders, read_as_dates=dates)
+    problems = _mrr_problems(df, out, id_col, mrr_col) if mrr_col else []
+    if problems:
+        raise DataValidationError(str(path), problems)
     rows = pd.DataFrame(
         {
             "account_id": out[id_col],
@@ -628,6 +636,39 @@ def _checked_duration(
             )
         )
     return duration.astype("float64"), problems
+
+
+def _mrr_problems(df: pd.DataFrame, out: pd.DataFrame, id_col: str, mrr_col: str) -> list[Problem]:
+    """The MRR column (``--mrr``; read as the other attributes, ``$1,234.50`` included) must
+    be a number >= 0 where given: it is summed into revenue at risk and captured."""
+    if mrr_col not in out.columns:
+        return [Problem(TABLE, mrr_col, "MRR column is missing (--mrr)")]
+    if pd.api.types.is_bool_dtype(out[mrr_col]) or not pd.api.types.is_numeric_dtype(out[mrr_col]):
+        given = df[mrr_col].astype("string").str.strip().replace("", pd.NA)
+        given = given.mask(_is_marker(df[mrr_col]))
+        body = given.str.removesuffix("%").str.strip().str.removeprefix("(").str.removesuffix(")")
+        bad = given.notna() & ~body.str.match(_WRITTEN).fillna(False).astype(bool)
+        if not bad.any():  # each a number, but not all alike (a percent beside plain numbers)
+            bad = given.notna()
+        return [
+            Problem(
+                TABLE,
+                mrr_col,
+                f"MRR (--mrr) must be a number; {int(bad.sum())} value(s) are not",
+                _row_examples(df, bad, id_col, mrr_col),
+            )
+        ]
+    negative = out[mrr_col] < 0
+    if negative.any():
+        return [
+            Problem(
+                TABLE,
+                mrr_col,
+                f"{int(negative.sum())} negative MRR value(s) (--mrr)",
+                _row_examples(df, negative, id_col, mrr_col),
+            )
+        ]
+    return []
 
 
 def _infinite_attributes(

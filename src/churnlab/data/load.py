@@ -296,7 +296,28 @@ def load_dataset(
         manifest=manifest,
     )
     _check_account_attributes(dataset)
+    dataset.notices.extend(unread_columns_notices(dataset))
     return dataset
+
+
+def unread_columns_notices(dataset: Dataset) -> list[str]:
+    """A notice per table (other than ``accounts``, which has its own) naming the columns no
+    part of churnlab reads, with those it does: a ``count`` of a roll-up under another name, a
+    coupon or an amount someone expects in the features would otherwise pass unnoticed."""
+    out = []
+    for name, table in dataset.tables.items():
+        schema = TABLES.get(name)
+        if schema is None or name == "accounts":
+            continue
+        known = [c.name for c in schema.columns]
+        unread = [c for c in table.columns if c not in known]
+        if unread:
+            out.append(
+                f"{name}: column(s) {', '.join(unread)} are not read (churnlab reads "
+                f"{', '.join(known)}; a column of yours under another name is mapped in "
+                'dataset.json: {"columns": {"' + name + '": {"<name>": "<yours>"}}})'
+            )
+    return out
 
 
 def _epoch_unit(manifest: dict, path: str | Path) -> str | None:

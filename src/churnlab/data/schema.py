@@ -150,7 +150,16 @@ EVENTS = TableSchema(
             "duration_s",
             "float",
             min_value=0,
-            description="time on task (session length for logins)",
+            description="time on task (session length for logins; of a roll-up row, the "
+            "total of its events)",
+        ),
+        Column(
+            "count",
+            "int",
+            nullable=False,
+            min_value=0,
+            description="events the row stands for, in a log rolled up per account, day and "
+            "event type (a warehouse's daily usage); without it, each row is one event",
         ),
     ),
 )

@@ -121,6 +121,7 @@ class Validator:
             self._check_table(schema, self.raw[name])
         if "truth" in self.raw:
             self.typed["truth"] = self.raw["truth"]
+        self._without_empty_rollups()
         if self.churn_rule and self.churn_rule.from_activity:
             self._derive_from_activity()
         # cross-table checks need the required tables' structure; bad values inside them are
@@ -134,6 +135,13 @@ class Validator:
         if self.problems:
             raise DataValidationError(self.source, self.problems)
         return self.typed
+
+    def _without_empty_rollups(self) -> None:
+        """A rolled-up log's rows of no event (``count`` 0) left out: they are no activity (no
+        active day, no last event, no return from inactivity)."""
+        events = self.typed.get("events")
+        if events is not None and "count" in events.columns:
+            self.typed["events"] = events.filter(events["count"] > 0)
 
     def _check_table(self, schema: TableSchema, raw: ir.Table) -> None:
         if not self._check_columns_present(schema, raw):

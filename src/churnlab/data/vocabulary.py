@@ -132,9 +132,15 @@ def _stats_pair(dataset, before: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.
     """:func:`event_type_stats` of all events and of those dated before ``before``, from one
     pass over the events (per event type and account, then summed here)."""
     ev = dataset["events"]
-    aggs = {"events": ev.count()}
-    if before is not None:
-        aggs["events_before"] = ev.count(where=ev.ts < pd.Timestamp(before).to_pydatetime())
+    early = None if before is None else ev.ts < pd.Timestamp(before).to_pydatetime()
+    if "count" in ev.columns:  # a rolled-up log: the events its rows stand for
+        aggs = {"events": ev["count"].sum()}
+        if early is not None:
+            aggs["events_before"] = ev["count"].sum(where=early).fill_null(0)
+    else:
+        aggs = {"events": ev.count()}
+        if early is not None:
+            aggs["events_before"] = ev.count(where=early)
     per = dataset.con.to_pyarrow(ev.group_by(["event_type", "account_id"]).agg(**aggs))
     per = per.to_pandas()
     if before is None:

@@ -65,10 +65,17 @@ def flag(cond: ir.BooleanValue) -> ir.IntegerValue:
     return ibis.ifelse(cond, 1, 0)
 
 
+def count_events(ev: ir.Table) -> ir.IntegerScalar:
+    """The events in ``ev``: the sum of ``count`` in a rolled-up log, else its rows."""
+    return ev["count"].sum() if "count" in ev.columns else ev.count()
+
+
 def cube_expr(ds: Dataset) -> ir.Table:
     ev = ds["events"]
-    aggs = {"n_events": ev.count(), "last_ts": ev.ts.max()}
-    if "duration_s" in ev.columns:
+    aggs = {"n_events": count_events(ev), "last_ts": ev.ts.max()}
+    if (
+        "duration_s" in ev.columns and "count" not in ev.columns
+    ):  # time on task needs each event's own
         timed = ibis.ifelse(ev.duration_s > 0, ev.duration_s, ibis.null("float64"))
         aggs["n_timed"] = timed.count()
         aggs["log_s"] = timed.ln().sum()

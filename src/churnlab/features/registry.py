@@ -40,6 +40,10 @@ from churnlab.vocab import DRIVERS
 
 DType = Literal["int", "float", "bool", "category"]
 
+# a builder's requirement that each events row is one event (sessions and time on task read
+# events' own times and durations, which a log rolled up with a count does not have)
+EACH_EVENT = "events:each"
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -93,6 +97,10 @@ class FeatureBuilder:
         """The required tables, ``table.column``s and event roles the dataset lacks."""
         out = []
         for req in self.requires:
+            if req == EACH_EVENT:
+                if dataset.has("events", "count"):
+                    out.append("one row per event (events has a count: its rows are roll-ups)")
+                continue
             table, _, column = req.partition(".")
             if not dataset.has(table, column or None):
                 out.append(req)

@@ -16,7 +16,7 @@ from churnlab.features.builtin.common import (
 )
 from churnlab.features.cube import account_windows, session_windows, user_windows
 from churnlab.features.observations import days_between
-from churnlab.features.registry import Feature, feature_builder
+from churnlab.features.registry import EACH_EVENT, Feature, feature_builder
 
 
 @feature_builder(
@@ -92,7 +92,7 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
     driver="engagement",
     description="sessions in the last 7/30/90 days and their lengths over the last 30 (session-start "
     "events where the mapping names them, else inactivity gaps)",
-    requires=("events",),
+    requires=("events", EACH_EVENT),
     features=[
         *(
             Feature(

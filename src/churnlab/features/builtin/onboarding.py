@@ -7,16 +7,16 @@ import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, before
-from churnlab.features.cube import sessions
+from churnlab.features.cube import count_events, sessions
 from churnlab.features.observations import days_between
-from churnlab.features.registry import Feature, feature_builder
+from churnlab.features.registry import EACH_EVENT, Feature, feature_builder
 
 
 @feature_builder(
     "onboarding",
     driver="onboarding",
     description="sessions in the first 10 days after sign-up",
-    requires=("events",),
+    requires=("events", EACH_EVENT),
     features=[
         # the name predates derived sessions: session-start events or inactivity-gap sessions
         Feature(
@@ -62,12 +62,14 @@ def onboarding(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
 def core_action(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
     acc = ds["accounts"].select("account_id", "signup_at")
     ev = ds["events"]
+    if "count" in ev.columns:  # a log rolled up per day: sign-up counts from its day too
+        acc = acc.mutate(signup_at=acc.signup_at.truncate("D"))
     early = ev.filter(ev.event_type.isin(vocabulary.role("core_action"))).join(acc, "account_id")
     early = early.filter(early.ts < early.signup_at + ibis.interval(days=30))
     ev = before(keys, early, "ts")
     return ev.group_by(KEYS).agg(
         days_to_first_core_action=days_between(ev.ts, ev.signup_at).min(),
-        core_actions_first_30d=ev.count(),
+        core_actions_first_30d=count_events(ev),
     )
 
 
@@ -75,7 +77,7 @@ def core_action(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table
     "first_session",
     driver="onboarding",
     description="length of the account's first session",
-    requires=("events",),
+    requires=("events", EACH_EVENT),
     features=[
         Feature(
             "first_session_min",

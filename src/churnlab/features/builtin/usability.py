@@ -9,7 +9,7 @@ import ibis.expr.types as ir
 from churnlab.data import Dataset, Vocabulary
 from churnlab.features.builtin.common import KEYS, active_population, cutoff_dates
 from churnlab.features.cube import calendar, flag, for_keys, task_windows
-from churnlab.features.registry import Feature, feature_builder
+from churnlab.features.registry import EACH_EVENT, Feature, feature_builder
 
 SLOW = math.log(2.0)  # a task is slow above twice the population's typical time
 
@@ -18,7 +18,7 @@ SLOW = math.log(2.0)  # a task is slow above twice the population's typical time
     "time_on_task",
     driver="usability",
     description="time on task relative to the population for the same task (last 90 days)",
-    requires=("events.duration_s",),
+    requires=("events.duration_s", EACH_EVENT),
     features=[
         Feature(
             "time_on_task_ratio_90d",

@@ -221,3 +221,23 @@ def test_duckdb_and_spark_read_churn_from_activity_alike(spark, tmp_path):
     assert "cancel" in set(got[0][0].end_reason)
     for duck, spk in zip(got[0], got[1], strict=True):
         pd.testing.assert_frame_equal(duck, spk)
+
+
+def test_duckdb_and_spark_read_yyyymmdd_dates_alike(spark, tmp_path):
+    """Dates written 20240105, as Parquet integers (sign-ups) and CSV text (subscriptions):
+    the same midnights on both engines."""
+    from tests.reliability.test_numbers_and_timestamps import _basic_dates
+
+    frames = _basic_dates(tiny_frames())
+    folder = write_frames(frames, tmp_path / "ds")
+    (folder / "subscriptions.parquet").unlink()
+    frames["subscriptions"].to_csv(folder / "subscriptions.csv", index=False)
+    got = []
+    for engine in ("duckdb", "spark"):
+        ds = load_dataset(folder, engine=engine, observed_until="2024-07-01")
+        subs = ds.con.execute(ds["subscriptions"].order_by(["account_id", "started_at"]))
+        signup = ds.con.execute(ds["accounts"].order_by("account_id").signup_at)
+        got.append((subs[["account_id", "started_at", "ended_at"]], signup))
+    pd.testing.assert_frame_equal(got[0][0], got[1][0], check_dtype=False)
+    pd.testing.assert_series_equal(got[0][1], got[1][1], check_dtype=False)
+    assert got[0][1].iloc[0] == pd.Timestamp("2024-01-05")

@@ -179,3 +179,55 @@ def test_epoch_numbers_are_read_as_utc_times_once_dataset_json_names_their_unit(
     (bad,) = _problems(folder)
     assert (bad.table, bad.column) == ("dataset.json", "epoch_unit")
     assert bad.message == "must be s, ms or us, not 'minutes'"
+
+
+def _basic_dates(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Sign-ups as Parquet integers 20240105, subscription dates as text "20240105" (KKBox's
+    and many warehouses' way of writing a date)."""
+    out = {name: df.copy() for name, df in frames.items()}
+    out["accounts"]["signup_at"] = out["accounts"].signup_at.dt.strftime("%Y%m%d").astype(int)
+    subs = out["subscriptions"]
+    for col in ("started_at", "ended_at"):
+        subs[col] = subs[col].dt.strftime("%Y%m%d").astype(object).where(subs[col].notna(), "")
+    return out
+
+
+def test_dates_written_yyyymmdd_are_read_and_impossible_ones_named(tmp_path):
+    frames = tiny_frames()
+    folder = write_frames(_basic_dates(frames), tmp_path / "ds")
+    subs = _basic_dates(frames)["subscriptions"]
+    (folder / "subscriptions.parquet").unlink()
+    subs.to_csv(folder / "subscriptions.csv", index=False)
+    ds = load_dataset(folder, observed_until=END)
+    signup = ds.con.execute(ds["accounts"].order_by("account_id").signup_at)
+    assert signup.tolist() == frames["accounts"].signup_at.dt.floor("D").tolist()
+    got = ds.con.execute(ds["subscriptions"].order_by(["account_id", "started_at"]))
+    want = frames["subscriptions"].sort_values(["account_id", "started_at"])
+    assert got.started_at.tolist() == want.started_at.dt.floor("D").tolist()
+    assert got.ended_at.isna().tolist() == want.ended_at.isna().tolist()
+    # 31 February is no date; 20240105 with an epoch unit is what the unit says
+    subs.loc[1, "started_at"] = "20240231"
+    subs.to_csv(folder / "subscriptions.csv", index=False)
+    problem = _find(_problems(folder), "subscriptions", "started_at")
+    assert "unparseable timestamps" in problem.message and "20240231" in str(problem)
+
+
+def test_problems_of_mapped_columns_name_the_files_own_columns(tmp_path):
+    """A column mapped in dataset.json (``started_at`` is the file's ``transaction_date``) is
+    reported under both names, and its example rows in the file's names."""
+    import json
+
+    frames = _basic_dates(tiny_frames())
+    subs = frames.pop("subscriptions").rename(
+        columns={"account_id": "msno", "started_at": "transaction_date"}
+    )
+    subs.loc[2, "transaction_date"] = "someday"
+    folder = write_frames(frames, tmp_path / "ds")
+    subs.to_csv(folder / "subscriptions.csv", index=False)
+    mapping = {"subscriptions": {"account_id": "msno", "started_at": "transaction_date"}}
+    (folder / "dataset.json").write_text(json.dumps({"columns": mapping}))
+    problem = _find(_problems(folder), "subscriptions", "started_at")
+    text = str(problem)
+    assert text.startswith("subscriptions.started_at (your transaction_date): ")
+    assert "transaction_date='someday'" in text and "msno=" in text
+    assert "account_id=" not in text and "started_at=" not in text

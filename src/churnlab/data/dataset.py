@@ -24,9 +24,13 @@ class Problem:
     column: str | None
     message: str
     examples: tuple[str, ...] = ()
+    # the file's own name for the column, where dataset.json maps it ("columns")
+    file_column: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
+        if self.file_column and self.file_column != self.column:
+            where += f" (your {self.file_column})"
         text = f"{where}: {self.message}"
         if self.examples:
             text += " (e.g. " + "; ".join(self.examples) + ")"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,24 @@ def _own_column_names(tables: dict[str, ir.Table], manifest: dict, path: Path) -
     return out
 
 
+def in_file_names(problem: Problem, mapping: dict[str, dict[str, str]]) -> Problem:
+    """``problem`` told in the file's own column names where dataset.json maps them: the
+    column as ``started_at (your transaction_date)``, the example rows as the file has them
+    (``msno=1 transaction_date='20240102'``), so a user finds the values in their file."""
+    renames = mapping.get(problem.table)
+    if not isinstance(renames, dict) or not renames:
+        return problem
+    examples = tuple(
+        re.sub(
+            r"(?<![\w.])(" + "|".join(map(re.escape, renames)) + r")=",
+            lambda m: f"{renames[m.group(1)]}=",
+            example,
+        )
+        for example in problem.examples
+    )
+    return replace(problem, examples=examples, file_column=renames.get(problem.column or ""))
+
+
 def _renamed(table: ir.Table, renames: dict[str, str]) -> ir.Table:
     """``table`` with churnlab's names for the columns mapped (one file column may serve two:
     a log whose userId is both the account and the user); the file's names are gone."""
@@ -284,6 +303,7 @@ def load_dataset(
             else p
             for p in exc.problems
         ]
+        problems = [in_file_names(p, manifest.get("columns") or {}) for p in problems]
         if problems == exc.problems:
             raise
         raise DataValidationError(exc.source, problems) from None

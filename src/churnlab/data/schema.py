@@ -53,6 +53,8 @@ class Column:
     min_value: float | None = None
     max_value: float | None = None
     allowed: tuple[str, ...] | None = None
+    # whether its absence is said in a notice (not for a column whose absence is the norm)
+    noticed_missing: bool = True
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ EVENTS = TableSchema(
             min_value=0,
             description="events the row stands for, in a log rolled up per account, day and "
             "event type (a warehouse's daily usage); without it, each row is one event",
+            noticed_missing=False,
         ),
     ),
 )

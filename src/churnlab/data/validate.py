@@ -185,7 +185,9 @@ class Validator:
                 f'say so in dataset.json: "columns": {{"{schema.name}": {{"{col}": "its_name"}}}})',
             )
         optional_missing = [
-            c.name for c in schema.columns if not c.required and c.name not in raw.columns
+            c.name
+            for c in schema.columns
+            if not c.required and c.noticed_missing and c.name not in raw.columns
         ]
         if optional_missing:
             self.notices.append(
@@ -709,15 +711,17 @@ def _parse_failure(kind: str, dtype: Any, epoch_unit: str | None = None) -> str:
             return (
                 f"values that are neither ISO timestamps nor epoch {EPOCH_UNIT_NAMES[epoch_unit]} "
                 f'between {EPOCH_YEARS[0]} and {EPOCH_YEARS[1]} (dataset.json "epoch_unit": '
-                f"{epoch_unit!r}; is the unit right?)"
+                f"{epoch_unit!r}; is the unit right? dates written 20240315 are read without it)"
             )
         if dtype.is_numeric():
             return (
                 "numbers where timestamps belong (epoch seconds or milliseconds? name the unit "
-                f"in dataset.json, {EPOCH_HINT}, or write ISO timestamps or a timestamp type)"
+                f"in dataset.json, {EPOCH_HINT}, or write ISO timestamps or a timestamp type; "
+                "dates written 20240315 are read)"
             )
         return (
-            "unparseable timestamps (write ISO 8601: 2024-03-15 or 2024-03-15 14:22:03, an "
+            "unparseable timestamps (write ISO 8601: 2024-03-15, 20240315 or 2024-03-15 "
+            "14:22:03, an "
             "offset like +05:00 allowed; 03/04/2024 could be March 4 or April 3; epoch numbers "
             f"need their unit in dataset.json, {EPOCH_HINT})"
         )
@@ -825,6 +829,7 @@ def _parsed_text(
     if kind == "timestamp":
         aware = text.try_cast("timestamp('UTC')").cast("timestamp")
         parsed = ibis.ifelse(has_offset(text), aware, text.try_cast("timestamp"))
+        parsed = parsed.coalesce(basic_date(text))
         if epoch_unit is not None:
             number = text.try_cast("float64")
             parsed = ibis.ifelse(number.notnull(), from_epoch(number, epoch_unit), parsed)
@@ -892,11 +897,23 @@ def _canonical_timestamp(
             return value.cast("timestamp('UTC')").cast("timestamp"), None
         return value, None
     if dtype.is_numeric():
-        if epoch_unit is None:
-            return ibis.null("timestamp"), value.notnull()
+        if epoch_unit is None:  # only dates written 20240315 (an integer) are read
+            whole = ibis.ifelse(value % 1 == 0, value, ibis.null()).try_cast("int64")
+            parsed = basic_date(whole.cast("string"))
+            return parsed, value.notnull() & parsed.isnull()
         parsed = from_epoch(value, epoch_unit)
         return parsed, value.notnull() & parsed.isnull()
     return value.cast("timestamp"), None
+
+
+def basic_date(text: ir.StringValue) -> ir.TimestampValue:
+    """A date in ISO 8601's basic format, ``20240315`` (text or an integer: as KKBox-style
+    exports and many warehouses write dates), as a timestamp at midnight; null for anything
+    else, an impossible date (20240231) included. Eight digits never mean an epoch time
+    churnlab reads: as seconds they fall in 1970-1973, before the epochs' 1990-2100."""
+    iso = text.substr(0, 4) + "-" + text.substr(4, 2) + "-" + text.substr(6, 2)
+    shaped = text.re_search(r"^(19|20|21)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
+    return ibis.ifelse(shaped, iso.try_cast("date").cast("timestamp"), ibis.null("timestamp"))
 
 
 # what a number in a timestamp column may count (dataset.json "epoch_unit"): units per second

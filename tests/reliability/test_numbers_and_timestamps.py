@@ -231,3 +231,28 @@ def test_problems_of_mapped_columns_name_the_files_own_columns(tmp_path):
     assert text.startswith("subscriptions.started_at (your transaction_date): ")
     assert "transaction_date='someday'" in text and "msno=" in text
     assert "account_id=" not in text and "started_at=" not in text
+
+
+def test_ids_written_as_floats_and_null_words_in_text_read_as_meant(tmp_path):
+    """An events CSV whose account ids pandas wrote as floats (``1.0``: the column had a
+    blank), and ``NULL``/``\\N`` (database dumps' missing value) as event types and end
+    reasons: the ids match the accounts' integers, the words are missing values."""
+    frames = tiny_frames()
+    folder = write_frames(frames, tmp_path / "ds")
+    ev = frames["events"].astype({"account_id": float}).astype({"account_id": str})
+    ev.loc[0, "event_type"], ev.loc[1, "event_type"] = "NULL", "\\N"
+    (folder / "events.parquet").unlink()
+    ev.to_csv(folder / "events.csv", index=False)
+    subs = frames["subscriptions"].astype({"end_reason": object})
+    subs["end_reason"] = subs.end_reason.where(subs.end_reason.notna(), "NULL")
+    (folder / "subscriptions.parquet").unlink()
+    subs.to_csv(folder / "subscriptions.csv", index=False)
+    assert ev.account_id.iloc[0].endswith(".0")
+    ds = load_dataset(folder, observed_until=END)
+    assert ds["events"].account_id.type().is_integer()
+    assert ds.con.execute(ds["events"].count()) == len(ev) - 2
+    types = set(ds.con.execute(ds["events"].event_type))
+    assert not types & {"NULL", "\\N"} and not [n for n in ds.notices if "unknown account" in n]
+    assert any("2 event(s) without an event_type" in n for n in ds.notices)
+    reasons = ds.con.execute(ds["subscriptions"].end_reason)
+    assert "NULL" not in set(reasons) and reasons.isna().sum() == subs.end_reason.eq("NULL").sum()

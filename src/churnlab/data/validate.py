@@ -368,12 +368,18 @@ class Validator:
 
     def _integer_ids(self, schema: TableSchema, raw: ir.Table) -> ir.Table:
         """Text ids that are all whole numbers written plainly (as CSV gives them) become
-        integers; ids with leading zeros (``00123``, as CRMs and ERPs write customer numbers)
-        or a plus sign stay text, so scores join back to the user's own ids."""
+        integers, ``1.0`` too (pandas writes an id column with a blank in it as floats); ids
+        with leading zeros (``00123``, as CRMs and ERPs write customer numbers) or a plus sign
+        stay text, so scores join back to the user's own ids."""
         casts = {}
         for col in schema.columns:
             if col.kind == "id" and col.name in raw.columns and raw[col.name].type().is_string():
                 text = raw[col.name].strip()
+                text = ibis.ifelse(
+                    text.re_search(r"^[1-9]\d*\.0+$") | text.re_search(r"^0\.0+$"),
+                    text.re_replace(r"\.0+$", ""),
+                    text,
+                )
                 as_int = text.try_cast("int64")
                 written = as_int.isnull() | (as_int.cast("string") != text)
                 n_bad = self._count_many(raw, {"x": text.notnull() & written})["x"]
@@ -753,8 +759,9 @@ def _canonical(
     dtype = value.type()
     if kind == "id":
         return (value.cast("int64") if dtype.is_numeric() else value.cast("string")), None
-    if kind == "string":
-        return (value.cast("string") if not dtype.is_string() else value), None
+    if kind == "string":  # NULL and \N, as database dumps write a missing value, are missing
+        text = value.cast("string") if not dtype.is_string() else value
+        return ibis.ifelse(text.strip().lower().isin(MISSING_TEXT), ibis.null("string"), text), None
     if kind == "bool":
         return _canonical_bool(value)
     if dtype.is_string():

@@ -185,6 +185,70 @@ def test_semicolon_tables_with_decimal_commas_are_read(tmp_path):
         assert any("separated by semicolons" in n for n in ds.notices)
 
 
+def test_semicolon_tables_read_dots_in_groups_of_three_as_thousands(tmp_path):
+    """German Excel writes whole amounts with dots between thousands (42.692 is 42692): in a
+    semicolon file a column whose every dotted value has groups of three digits is read so
+    (it was read as 42.692 beside 836.0); a column with one dot that is no such group (1.5,
+    0.125) keeps its dots as decimal points, and the id stays as written."""
+    text = (
+        "id;Umsatz;Rate;Share;MonthlyCharges;Churn\n"
+        "1.001;42.692;1.5;0.125;43,22;No\n"
+        "1.002;836;2.250;1.000;96,81;No\n"
+        "1.003;12.345;3.000;0.5;12,50;Yes\n"
+        "1.004;-7.000;4;2;1.234,50;Yes\n"
+    )
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert df.Umsatz.tolist() == [42692.0, 836.0, 12345.0, -7000.0]
+    assert df.Rate.tolist() == [1.5, 2.25, 3.0, 4.0]
+    assert df.Share.tolist() == [0.125, 1.0, 0.5, 2.0]
+    assert df.MonthlyCharges.tolist() == [43.22, 96.81, 12.5, 1234.5]
+    assert df.id.tolist() == ["1.001", "1.002", "1.003", "1.004"]
+    (notice,) = [n for n in ds.notices if "separated by semicolons" in n]
+    assert "dots read as thousands separators in column(s) 'Umsatz' ('42.692' as 42692)" in notice
+    assert "Rate" not in notice and "Share" not in notice
+
+
+def test_narrow_no_break_space_separates_thousands_like_a_space(tmp_path):
+    """French locales write 2 895,29 with a narrow no-break space (U+202F) between thousands:
+    read like a space or a no-break space (the column was left out as an identifier)."""
+    text = "customerID;Total;Churn\nA;2\u202f895,29;No\nB;12,50;Yes\nC;1\u202f234\u202f567,5;No\n"
+    for space in (" ", "\u00a0", "\u202f"):
+        path = tmp_path / "crm.csv"
+        path.write_text(text.replace("\u202f", space), encoding="utf-8")
+        ds = load_customer_table(path, id_col="customerID", label_col="Churn")
+        df = ds.con.execute(ds["customers"])
+        assert df.Total.tolist() == [2895.29, 12.5, 1234567.5], repr(space)
+
+
+def test_tab_separated_tables_with_decimal_commas_are_read_in_training_and_scoring(tmp_path):
+    """A European spreadsheet's "Text (tab delimited)" export writes decimal commas: a TSV
+    column whose values can only be decimal commas (43,22) and have no decimal point is read
+    as numbers, with a notice (it was left out as an identifier, and scoring failed on
+    '43,22'); 1,234 alone could be a thousands comma and keeps that reading, and a column
+    mixing 1,5 and 2.5 stays text."""
+    from churnlab.data.single_table import read_customer_rows
+
+    text = (
+        "customerID\tMonthlyCharges\tTotalCharges\tVisits\tMixed\tChurn\n"
+        "A\t43,22\t2.895,29\t1,234\t1,5\tNo\n"
+        "B\t96,81\t4727,07\t5,678\t2.5\tYes\n"
+        "C\t\t12,5\t12\tx\tNo\n"
+    )
+    path = _write(tmp_path, text, "crm.tsv")
+    ds = load_customer_table(path, id_col="customerID", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert df.MonthlyCharges.tolist()[:2] == [43.22, 96.81] and pd.isna(df.MonthlyCharges[2])
+    assert df.TotalCharges.tolist() == [2895.29, 4727.07, 12.5]
+    assert df.Visits.tolist() == [1234.0, 5678.0, 12.0]
+    assert df.Mixed.tolist() == ["1,5", "2.5", "x"]
+    (notice,) = [n for n in ds.notices if "tab-separated" in n]
+    assert "['MonthlyCharges', 'TotalCharges']" in notice and "decimal comma" in notice
+    rows = read_customer_rows(path, {"id": "customerID", "mrr": "MonthlyCharges"}, ["TotalCharges"])
+    assert rows.mrr.tolist()[:2] == [43.22, 96.81]
+    assert rows.TotalCharges.tolist() == [2895.29, 4727.07, 12.5]
+
+
 def test_null_markers_are_missing_values_not_text(tmp_path):
     """A numeric column with NULL or \\N (a database dump's missing value) stays numeric (it
     became a text column with a level per number); a NULL label is a blank label."""

@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.data import SimulationParams, Vocabulary, fit_vocabulary, load_dataset, simulate
+from churnlab.data import (
+    DataValidationError,
+    SimulationParams,
+    Vocabulary,
+    fit_vocabulary,
+    load_dataset,
+    simulate,
+)
 from churnlab.features import build_features, build_observations
 from tests.conftest import requires_java, tiny_frames, write_frames
 
@@ -149,6 +156,46 @@ def test_duckdb_and_spark_read_semicolon_csv_and_written_amounts_alike(spark, tm
         assert list(duck.columns) == list(spk.columns)
         for col in duck.columns:
             assert duck[col].astype(str).tolist() == spk[col].astype(str).tolist(), col
+
+
+def test_duckdb_and_spark_read_decimal_commas_in_semicolon_and_tab_tables_alike(spark, tmp_path):
+    """A dataset folder exported where the decimal separator is a comma: MRR in a semicolon
+    CSV (238,00, 1.500,00, and 42.692 with a dot between thousands), durations in a TSV
+    (12,50). Both engines read the same numbers (they were refused as "unparseable or
+    non-finite"); a column that mixes 45,00 with 12.5 is a problem naming both."""
+    folder = tmp_path / "euro"
+    folder.mkdir()
+    frames = tiny_frames()
+    frames["subscriptions"]["mrr"] = ["238,00", "1.500,00", "42.692", "15 \u20ac"]
+    frames["events"]["duration_s"] = ["300,00", "12,50", "20", "1.234,5", "0,5"]
+    for name, df in frames.items():
+        if name == "events":
+            df.to_csv(folder / "events.tsv", sep="\t", index=False)
+        else:
+            df.to_csv(folder / f"{name}.csv", sep=";", index=False)
+    tables = {}
+    for engine in ("duckdb", "spark"):
+        ds = load_dataset(folder, engine=engine, observed_until="2024-07-01")
+        subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+        events = ds.con.execute(ds["events"]).sort_values(["account_id", "ts"])
+        tables[engine] = (subs.reset_index(drop=True), events.reset_index(drop=True))
+        notices = [n for n in ds.notices if "decimal comma" in n]
+        assert [n.split(":")[0] for n in notices] == ["subscriptions.mrr", "events.duration_s"]
+    assert tables["duckdb"][0].mrr.tolist() == [238.0, 1500.0, 42692.0, 15.0]
+    assert tables["duckdb"][1].duration_s.tolist() == [300.0, 12.5, 20.0, 1234.5, 0.5]
+    for duck, spk in zip(tables["duckdb"], tables["spark"], strict=True):
+        assert list(duck.columns) == list(spk.columns)
+        for col in duck.columns:
+            assert duck[col].astype(str).tolist() == spk[col].astype(str).tolist(), col
+    frames["subscriptions"]["mrr"] = ["45,00", "12.5", "99", "15"]
+    frames["subscriptions"].to_csv(folder / "subscriptions.csv", sep=";", index=False)
+    for engine in ("duckdb", "spark"):
+        with pytest.raises(DataValidationError) as info:
+            load_dataset(folder, engine=engine, observed_until="2024-07-01")
+        (problem,) = info.value.problems
+        assert (problem.table, problem.column) == ("subscriptions", "mrr")
+        assert "decimal comma ('45,00') and with a decimal point ('12.5')" in problem.message
+        assert "mrr='45,00'" in problem.examples[0]
 
 
 def test_duckdb_and_spark_read_gzip_and_tsv_tables_alike(spark, tmp_path):

@@ -46,6 +46,33 @@ def test_non_finite_numbers_in_csv_are_listed_problems(tmp_path):
     assert _find(problems, "accounts", "seats").examples == ("account_id=1 seats='inf'",)
 
 
+def test_decimal_commas_in_semicolon_and_tab_folders_are_read_on_duckdb(tmp_path):
+    """A folder exported where the decimal separator is a comma (Excel in most of Europe):
+    ``238,00``, ``1.500,00`` and ``42.692`` (a dot between thousands) in a semicolon CSV read
+    as 238, 1500 and 42692, seats ``1.200`` as 1200 (refused before as unparseable or
+    non-finite); in a TSV, ``1,250`` alone could be a thousands comma and keeps that reading."""
+    frames = _as_text(tiny_frames())
+    frames["subscriptions"]["mrr"] = ["238,00", "1.500,00", "42.692", "15"]
+    frames["accounts"]["seats"] = ["3", "1", "1.200"]
+    frames["events"]["duration_s"] = ["1,250", "20", "30", "2,500", "5"]
+    folder = tmp_path / "euro"
+    folder.mkdir()
+    for name, df in frames.items():
+        if name == "events":
+            df.to_csv(folder / "events.tsv", sep="\t", index=False)
+        else:
+            df.to_csv(folder / f"{name}.csv", sep=";", index=False)
+    ds = load_dataset(folder, observed_until=END)
+    subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+    assert subs.mrr.tolist() == [238.0, 1500.0, 42692.0, 15.0]
+    accounts = ds.con.execute(ds["accounts"]).sort_values("account_id")
+    assert accounts.seats.tolist() == [3, 1, 1200]
+    events = ds.con.execute(ds["events"]).sort_values(["account_id", "ts"])
+    assert events.duration_s.tolist() == [1250.0, 20.0, 30.0, 2500.0, 5.0]
+    (notice,) = [n for n in ds.notices if n.startswith("subscriptions.mrr")]
+    assert "3 value(s) written with a decimal comma" in notice and "'238,00'" in notice
+
+
 def test_infinite_mrr_in_parquet_is_a_listed_problem(tmp_path):
     frames = tiny_frames()
     frames["subscriptions"].loc[2, "mrr"] = math.inf

@@ -151,6 +151,23 @@ def test_columns_nothing_can_be_learned_from_are_left_out_with_one_notice(tmp_pa
     assert not set(data.dropped) & set(data.frame.columns)
 
 
+def test_decimal_comma_numbers_left_as_text_are_not_called_an_identifier():
+    """Numbers with a decimal comma the reader could not take (a comma-separated file, or one
+    value with a decimal point beside them) are left out saying so, not as 'an identifier'."""
+    from churnlab.training.data import identifier_like
+
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "Monthly": [f"{10 + i},{i % 100:02d}" for i in range(n)],
+            "Email": [f"user{i}@example.com" for i in range(n)],
+        }
+    )
+    why = identifier_like(frame, ["Monthly", "Email"])
+    assert "numbers written with a decimal comma, such as '10,00'" in why["Monthly"]
+    assert why["Email"].endswith("an identifier or text")
+
+
 def test_a_column_recorded_after_the_outcome_is_named_before_fitting(tmp_path):
     rng = np.random.default_rng(3)
     n = 400

@@ -44,12 +44,16 @@ FOLDER_FORMATS = "NAME.parquet, a folder NAME/ of Parquet or text parts, or " + 
 )
 
 
-def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.Table | None:
+def _read_folder_table(
+    con: Any, folder: Path, name: str, encoding: str
+) -> tuple[ir.Table, str | None] | None:
+    """A folder's table ``name`` (None if it has none) and, read from text, its field
+    separator (``;``, a tab or ``,``; the validator reads decimal commas after the first two)."""
     parquet_file, parquet_dir = folder / f"{name}.parquet", folder / name
     if parquet_file.exists():
-        return con.read_parquet(str(parquet_file), table_name=name)
+        return con.read_parquet(str(parquet_file), table_name=name), None
     if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
-        return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name)
+        return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name), None
     found = _text_source(folder, name)
     if found is None:
         return None
@@ -67,12 +71,13 @@ def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.T
         )
     # raw text, so bad values are reported instead of silently re-typed
     if con.name == "duckdb":  # its reader finds the separator and the compression itself
-        return con.read_csv(
+        table = con.read_csv(
             source,
             table_name=name,
             all_varchar=True,
             encoding=duckdb_encoding(encoding, source),
         )
+        return table, sep
     if sample.name.endswith(".zst"):
         raise UnreadableTableError(
             source,
@@ -81,7 +86,7 @@ def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.T
             name,
         )
     # Spark is told the separator (the one DuckDB finds); it decompresses gzip itself
-    return con.read_csv(
+    table = con.read_csv(
         source,
         table_name=name,
         header=True,
@@ -89,6 +94,7 @@ def _read_folder_table(con: Any, folder: Path, name: str, encoding: str) -> ir.T
         encoding=encoding,
         sep=sep,
     )
+    return table, sep
 
 
 def _text_source(folder: Path, name: str) -> tuple[str, Path] | None:
@@ -171,6 +177,14 @@ def read_raw(
 
     CSV files in a folder are read in ``encoding``, else the manifest's ``encoding``, else
     UTF-8."""
+    con, tables, manifest, _ = _read_raw(path, engine, encoding)
+    return con, tables, manifest
+
+
+def _read_raw(
+    path: str | Path, engine: str = "duckdb", encoding: str | None = None
+) -> tuple[Any, dict[str, ir.Table], dict, dict[str, str]]:
+    """:func:`read_raw`, and the field separator of each table read from text."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")
@@ -180,23 +194,25 @@ def read_raw(
             raise ValueError(f"{path}: expected a folder of Parquet/CSV files or a .duckdb file")
         con = connect(engine, path)
         present = set(con.list_tables())
-        return con, {n: con.table(n) for n in names if n in present}, {}
+        return con, {n: con.table(n) for n in names if n in present}, {}, {}
     manifest = read_manifest(path)
     encoding = check_encoding(encoding or manifest.get("encoding") or "utf-8")
     con = connect(engine)
-    tables = {}
+    tables, separators = {}, {}
     for name in names:
         try:
-            t = _read_folder_table(con, path, name, encoding)
+            found = _read_folder_table(con, path, name, encoding)
         except Exception as exc:  # DuckDB sniffs a CSV's first rows when it is opened
             if "unicode" not in str(exc).lower():
                 raise
             raise UnreadableTableError(
                 str(path / f"{name}.csv"), f"is not {encoding} text; {FOLDER_HINT}", name
             ) from None
-        if t is not None:
-            tables[name] = t
-    return con, _own_column_names(tables, manifest, path), manifest
+        if found is not None:
+            tables[name], sep = found
+            if sep is not None:
+                separators[name] = sep
+    return con, _own_column_names(tables, manifest, path), manifest, separators
 
 
 def _own_column_names(tables: dict[str, ir.Table], manifest: dict, path: Path) -> dict:
@@ -283,7 +299,7 @@ def load_dataset(
     ``observed_until`` (end of observation) comes from the argument, else from the folder's
     ``dataset.json`` manifest, else it is the latest event timestamp.
     """
-    con, raw, manifest = read_raw(path, engine, encoding)
+    con, raw, manifest, separators = _read_raw(path, engine, encoding)
     if observed_until is None and manifest.get("observed_until"):
         observed_until = manifest["observed_until"]
     validator = Validator(
@@ -293,6 +309,7 @@ def load_dataset(
         observed_until,
         _epoch_unit(manifest, path),
         _churn_rule(manifest, path),
+        separators,
     )
     try:
         tables = validator.run()

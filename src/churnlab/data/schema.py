@@ -13,6 +13,9 @@ from typing import Literal
 
 # currency symbols an amount may be written with, before or after it ($1,234.50, 12.00 €)
 CURRENCY_SYMBOLS = "$€£¥₹"
+# what separates thousands where the decimal separator is a comma: a dot (1.234,50), a space,
+# a no-break space, or the narrow no-break space (U+202F) French locales write (1 234,50)
+COMMA_LOCALE_GROUPS = ". \u00a0\u202f"
 Kind = Literal["id", "timestamp", "string", "float", "int", "bool"]
 
 # Values of ``subscriptions.end_reason`` that do not end the customer relationship: the account

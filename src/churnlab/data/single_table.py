@@ -29,7 +29,7 @@ from churnlab.data.encoding import (
     repeated_header_names,
 )
 from churnlab.data.engines import connect
-from churnlab.data.schema import CURRENCY_SYMBOLS
+from churnlab.data.schema import COMMA_LOCALE_GROUPS, CURRENCY_SYMBOLS
 from churnlab.data.validate import MISSING_MARKERS as VALIDATE_MARKERS
 
 TABLE = "customers"
@@ -92,10 +92,12 @@ def _is_marker(col: pd.Series) -> pd.Series:
     return col.astype("string").str.strip().str.casefold().isin(MISSING_MARKERS).fillna(False)
 
 
-def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+def _read(path: Path, encoding: str = "utf-8", keep: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every value as text (blanks missing), so bad values are reported and not re-typed;
     Parquet keeps its types. zstd-compressed text is read by DuckDB (pandas would need the
-    zstandard package) with the path as a bound parameter: no SQL text is built from it."""
+    zstandard package) with the path as a bound parameter: no SQL text is built from it.
+    Numbers written with a decimal comma are rewritten with points
+    (:func:`_with_decimal_commas`), except in the columns ``keep`` (the id, kept as written)."""
     fmt = table_format(path)
     if fmt is None:
         raise UnreadableTableError(
@@ -119,8 +121,9 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
                     "encoding = ?, nullstr = ?)",
                     [str(path), TEXT_FORMATS[fmt], duck_encoding, MISSING_VALUES],
                 )
-                return rel.df().astype("str")  # as pandas reads text: str dtype, NaN missing
-        return _read_text(path, fmt, encoding)
+                df = rel.df().astype("str")  # as pandas reads text: str dtype, NaN missing
+            return _with_decimal_commas(df, TEXT_FORMATS[fmt], keep)
+        return _read_text(path, fmt, encoding, keep)
     except pd.errors.EmptyDataError:
         raise UnreadableTableError(
             str(path),
@@ -136,9 +139,9 @@ def _read(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
         raise UnreadableTableError(str(path), f"cannot be read as {fmt}: {exc}") from None
 
 
-def _read_text(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
-    """A CSV or TSV table read by pandas, every value as text; a semicolon-separated one has
-    its decimal-comma numbers rewritten with points (``attrs["separator"]`` says so)."""
+def _read_text(path: Path, fmt: str, encoding: str, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV or TSV table read by pandas, every value as text, its decimal-comma numbers
+    rewritten with points (:func:`_with_decimal_commas`)."""
     sep = _separator(path, fmt, encoding)
     if repeated := repeated_header_names(path, sep, encoding):
         raise UnreadableTableError(
@@ -152,10 +155,7 @@ def _read_text(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
         na_values=MISSING_VALUES,
         encoding=encoding,
     )
-    if sep == ";":  # a spreadsheet's export in a locale that writes decimal commas
-        df = df.apply(_decimal_commas)
-        df.attrs["separator"] = sep
-    return df
+    return _with_decimal_commas(df, sep, keep)
 
 
 def _separator(path: Path, fmt: str, encoding: str) -> str:
@@ -166,32 +166,88 @@ def _separator(path: Path, fmt: str, encoding: str) -> str:
 
 
 # a number written with a decimal comma: thousands grouped by dots or spaces (1.234,50,
-# 1 234,50), a sign, a currency symbol before or after, a percent sign
+# 1 234,50; a first group of 0 is no grouping: 0.125 is not 125), a sign, a currency symbol
+# before or after, a percent sign
 _DECIMAL_COMMA = re.compile(
     rf"^[-+]?\s*[{CURRENCY_SYMBOLS}]?\s*[-+]?\s*"
-    r"(\d{1,3}(?:[. \u00a0]\d{3})+|\d+)(?:,(\d+))?"
+    rf"([1-9]\d{{0,2}}(?:[{COMMA_LOCALE_GROUPS}]\d{{3}})+|\d+)(?:,(\d+))?"
     rf"\s*[{CURRENCY_SYMBOLS}]?\s*%?$"
 )
 
 
-def _decimal_commas(col: pd.Series) -> pd.Series:
-    """A column of a semicolon-separated table whose every value is a number written with a
-    decimal comma (``55,09``, ``2.644,32``, ``12,00 €``), rewritten with a decimal point (and
-    no thousands separators) for the number readers; any other column as it stands."""
+def written_with_decimal_comma(values: pd.Series) -> pd.Series:
+    """Where a text value is a number written with a decimal comma (``43,22``, ``1.234,5``),
+    for messages about a column that was not read as numbers (a comma-separated file, or such
+    numbers beside ones with a decimal point)."""
+    text = values.astype("string").str.strip()
+    return (
+        text.map(lambda v: bool((m := _DECIMAL_COMMA.fullmatch(v)) and m[2]), na_action="ignore")
+        .fillna(False)
+        .astype(bool)
+    )
+
+
+def _with_decimal_commas(df: pd.DataFrame, sep: str, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``df`` with the columns :func:`_decimal_commas` reads rewritten with decimal points, for
+    a table separated by semicolons (a spreadsheet's export where the decimal separator is a
+    comma) or tabs; ``attrs`` say what was done: ``separator``, ``decimal_comma`` (the columns
+    rewritten) and ``thousands_dots`` (per column, a value whose dots were read as thousands
+    separators though it has no comma, such as ``42.692``). Other tables as they are."""
+    if sep not in (";", "\t"):
+        return df
+    rewritten, dots = {}, {}
+    for col in df.columns:
+        if col in keep:
+            continue
+        found = _decimal_commas(df[col], sep)
+        if found is not None:
+            rewritten[col], dotted = found
+            if dotted is not None:
+                dots[col] = dotted
+    out = df.assign(**rewritten) if rewritten else df.copy()
+    out.attrs.update(separator=sep, decimal_comma=list(rewritten), thousands_dots=dots)
+    return out
+
+
+def _decimal_commas(col: pd.Series, sep: str) -> tuple[pd.Series, str | None] | None:
+    """A column whose every value is a number written with a decimal comma (``55,09``,
+    ``2.644,32``, ``12,00 €``, ``42.692``) rewritten with a decimal point and no thousands
+    separators, for the number readers, and its first value whose dots were read as thousands
+    separators without a comma beside them (None if none); None for any other column.
+
+    The values decide, per column. With semicolons between fields (the file writes decimal
+    commas) a comma is the decimal separator, and so are dots thousands separators when every
+    dotted value has groups of three digits (``42.692`` beside ``836`` is 42692; one ``1.5``
+    or ``0.125`` keeps the column as written: decimal points). Between tabs either convention
+    may be meant, so a column is read this way only when some value can only be a decimal
+    comma (``43,22``, ``1.234,5``; ``1,234`` alone could be a thousands comma) and no value
+    has a decimal point. Missing values and markers (``NA``, ``-``) are left as they are."""
     text = col.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    if text.empty or not text.str.contains(",", regex=False).any():
-        return col
-    if not text.map(lambda v: _DECIMAL_COMMA.fullmatch(v) is not None).all():
-        return col
+    text = text[(text != "") & ~_is_marker(text)]
+    if text.empty:
+        return None
+    found = [_DECIMAL_COMMA.fullmatch(v) for v in text]
+    if not all(found):
+        return None
+    groups = set(COMMA_LOCALE_GROUPS)
+    if sep == ";":
+        decided = any(m[2] is not None or groups & set(m[1]) for m in found)
+    else:
+        decided = any(m[2] is not None and (len(m[2]) != 3 or groups & set(m[1])) for m in found)
+    if not decided:
+        return None
+    dotted = next((m.string for m in found if m[2] is None and "." in m[1]), None)
 
     def point(value: str) -> str:
-        m = _DECIMAL_COMMA.fullmatch(value.strip())
-        whole = re.sub(r"[. \u00a0]", "", m.group(1))
-        number = whole if m.group(2) is None else f"{whole}.{m.group(2)}"
-        return value.strip()[: m.start(1)] + number + value.strip()[m.end(2 if m.group(2) else 1) :]
+        value = value.strip()
+        m = _DECIMAL_COMMA.fullmatch(value)
+        if m is None:  # a missing-value marker
+            return value
+        whole = re.sub(f"[{COMMA_LOCALE_GROUPS}]", "", m[1])
+        number = whole if m[2] is None else f"{whole}.{m[2]}"
+        return value[: m.start(1)] + number + value[m.end(2 if m[2] is not None else 1) :]
 
-    return col.map(lambda v: point(v) if isinstance(v, str) and v.strip() else v)
+    return col.map(lambda v: point(v) if isinstance(v, str) and v.strip() else v), dotted
 
 
 ENCODING_HINT = encoding_hint("--encoding latin-1 (or cp1252; data.encoding in a spec)")
@@ -351,13 +407,8 @@ def load_customer_table(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
-    df = _read(path, encoding).reset_index(drop=True)
+    df = _read(path, encoding, keep=(id_col,)).reset_index(drop=True)
     src = str(path)
-    semicolons = (
-        "fields separated by semicolons; numbers with a decimal comma (55,09) read as 55.09"
-        if df.attrs.get("separator") == ";"
-        else None
-    )
 
     problems = _missing_role_columns(df, id_col, label_col, duration_col)
     if problems:
@@ -402,7 +453,7 @@ def load_customer_table(
         notices=[
             n
             for n in (
-                semicolons,
+                decimal_comma_notice(df.attrs),
                 unlabelled,
                 label_notice,
                 notice,
@@ -435,7 +486,9 @@ def read_customer_rows(
     columns training read as dates (``dates``; where given, no other) are read as dates, those
     written 03/04/2024 in ``date_orders`` (the order training read them in)."""
     path = Path(path)
-    df = _read(path, encoding).reset_index(drop=True)
+    # the id as written (account_id too, where it stands in for the id and is no feature)
+    keep = (roles["id"], *(() if "account_id" in columns else ("account_id",)))
+    df = _read(path, encoding, keep).reset_index(drop=True)
     id_col, mrr_col = roles["id"], roles.get("mrr")
     # a table already in churnlab's shape (the id as account_id, MRR as mrr) scores too
     if id_col not in df.columns and "account_id" in df.columns:
@@ -466,6 +519,32 @@ def read_customer_rows(
         }
     )
     return pd.concat([rows, out[columns]], axis=1)
+
+
+def decimal_comma_notice(attrs: dict) -> str | None:
+    """What :func:`_with_decimal_commas` did to a table (its ``attrs``): the semicolons and
+    decimal commas, the columns whose dots were read as thousands separators, and in a
+    tab-separated table the columns read with decimal commas."""
+    sep, columns = attrs.get("separator"), attrs.get("decimal_comma", [])
+    dots = attrs.get("thousands_dots", {})
+    if sep == ";":
+        said = "fields separated by semicolons; numbers with a decimal comma (55,09) read as 55.09"
+    elif sep == "\t" and columns:
+        said = (
+            f"column(s) {columns} of this tab-separated table: numbers written with a decimal "
+            "comma (43,22) read as 43.22 (some value there can only be a decimal comma, and "
+            "none has a decimal point)"
+        )
+    else:
+        return None
+    if dots:
+        shown = ", ".join(f"{c!r} ({v!r} as {v.replace('.', '')})" for c, v in dots.items())
+        said += (
+            f"; dots read as thousands separators in column(s) {shown}: every dotted value "
+            "of those columns has groups of three digits (a column with one value such as "
+            "1.5 keeps its dots as decimal points)"
+        )
+    return said
 
 
 def _missing_role_columns(

@@ -16,7 +16,13 @@ import pandas as pd
 from churnlab.data.dataset import MAX_EXAMPLES, DataValidationError, Problem
 from churnlab.data.engines import materialize
 from churnlab.data.inactivity import ChurnRule, activity_spells
-from churnlab.data.schema import BILLING_PERIOD_WORDS, CURRENCY_SYMBOLS, TABLES, TableSchema
+from churnlab.data.schema import (
+    BILLING_PERIOD_WORDS,
+    COMMA_LOCALE_GROUPS,
+    CURRENCY_SYMBOLS,
+    TABLES,
+    TableSchema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ class Validator:
         observed_until: Any,
         epoch_unit: str | None = None,
         churn_rule: ChurnRule | None = None,
+        separators: dict[str, str] | None = None,
     ):
         self.con = con
         self.raw = raw
@@ -50,6 +57,9 @@ class Validator:
         self.epoch_unit = epoch_unit
         # churn read from activity (dataset.json "churn"), for a dataset without subscriptions
         self.churn_rule = churn_rule
+        # the field separator of each table read from text (";", "\t", ","): numbers in a
+        # table separated by semicolons or tabs may be written with a decimal comma
+        self.separators = separators or {}
         self.problems: list[Problem] = []
         self.notices: list[str] = []
         self._derive_signup = False  # an accounts table without signup_at
@@ -147,7 +157,8 @@ class Validator:
         if not self._check_columns_present(schema, raw):
             return
         raw = self._integer_ids(schema, raw)
-        typed, parse_fail, written = _typed_table(schema, raw, self.epoch_unit)
+        comma, mixed = self._decimal_comma_columns(schema, raw)
+        typed, parse_fail, written = _typed_table(schema, raw, self.epoch_unit, comma)
         offsets = _offset_conditions(schema, raw)
         written = {f"{col}__written": cond for col, cond in written.items()}
         # the rows, the values that did not parse, the amounts written for people and the
@@ -159,8 +170,8 @@ class Validator:
         if counts[_ROWS] == 0:
             self._problem(schema.name, None, "table is empty")
             return
-        bad_parse = self._check_parse_failures(schema, raw, parse_fail, counts)
-        self._note_written_amounts(schema, raw, written, counts)
+        bad_parse = self._check_parse_failures(schema, raw, parse_fail, counts, mixed)
+        self._note_written_amounts(schema, raw, written, counts, comma)
         self._check_mixed_offsets(schema, raw, offsets, counts)
         if self._check_value_ranges(schema, typed, bad_parse, counts[_ROWS]):
             # anonymous and untyped events left out
@@ -202,16 +213,71 @@ class Validator:
         raw: ir.Table,
         parse_fail: dict[str, ir.BooleanValue],
         counts: dict[str, int],
+        mixed: dict[str, tuple[ir.BooleanValue, ir.BooleanValue]] | None = None,
     ) -> set[str]:
         """Report values that did not parse (``counts``: per column, how many); the columns
-        with any, whose later checks are moot."""
+        with any, whose later checks are moot. ``mixed``: the columns of a table separated
+        by semicolons or tabs holding numbers with a decimal comma beside numbers with a
+        decimal point (:meth:`_decimal_comma_columns`), whose problem names both."""
         key_show = self._key_cols(schema)
         for col in parse_fail:
             if n := counts[col]:
                 ex = self._examples(raw, parse_fail[col], [*key_show, col])
                 what = _parse_failure(schema.column(col).kind, raw[col].type(), self.epoch_unit)
+                if mixed and col in mixed:
+                    what += self._mixed_decimals(raw, col, *mixed[col])
                 self._problem(schema.name, col, f"{n} {what}", ex)
         return {c for c in parse_fail if counts[c]}
+
+    def _mixed_decimals(
+        self, raw: ir.Table, col: str, comma: ir.BooleanValue, point: ir.BooleanValue
+    ) -> str:
+        """Why a column's decimal commas were not read: an example of each kind of value."""
+        shown = [
+            self.con.execute(raw.filter(cond).select(col).limit(1))[col].iloc[0]
+            for cond in (comma, point)
+        ]
+        return (
+            f"; the column mixes numbers written with a decimal comma ({shown[0]!r}) and with a "
+            f"decimal point ({shown[1]!r}): a column is read with decimal commas only when "
+            "none of its numbers has a decimal point; write them alike"
+        )
+
+    def _decimal_comma_columns(
+        self, schema: TableSchema, raw: ir.Table
+    ) -> tuple[list[str], dict[str, tuple[ir.BooleanValue, ir.BooleanValue]]]:
+        """The number columns of a text table separated by semicolons or tabs to read with a
+        decimal comma (:func:`_comma_amount`), decided per column from all its values (one
+        scan), as a customer table decides: some value must be written so (a decimal comma;
+        with semicolons also dots or spaces between groups of three digits, ``42.692``; with
+        tabs a comma that cannot be a thousands comma, ``12,50`` not ``1,250``) and none may
+        read only with a decimal point (``12.5``, ``$1,500.00``). Values that are no number
+        either way (``abc``) do not decide: they are reported as unparseable. Also the
+        columns that mix both kinds, with the conditions marking each."""
+        sep = self.separators.get(schema.name)
+        if sep not in (";", "\t"):
+            return [], {}
+        cols = [
+            c.name
+            for c in schema.columns
+            if c.kind in ("float", "int")
+            and c.name in raw.columns
+            and raw[c.name].type().is_string()
+        ]
+        decides = _COMMA_DECIDES[sep]
+        conds: dict[str, tuple[ir.BooleanValue, ir.BooleanValue]] = {}
+        for col in cols:
+            text = _present_text(raw[col])
+            comma = text.re_search(_COMMA_AMOUNT)
+            number = text.try_cast("float64")
+            point = (number.notnull() & _finite(number)) | _written_amount(text).notnull()
+            conds[col] = (comma & text.re_search(decides), text.notnull() & point & ~comma)
+        flat = {f"{c}__comma": comma for c, (comma, _) in conds.items()}
+        flat |= {f"{c}__point": point for c, (_, point) in conds.items()}
+        counts = self._count_many(raw, flat)
+        comma_cols = [c for c in cols if counts[f"{c}__comma"] and not counts[f"{c}__point"]]
+        mixed = {c: conds[c] for c in cols if counts[f"{c}__comma"] and counts[f"{c}__point"]}
+        return comma_cols, mixed
 
     def _note_written_amounts(
         self,
@@ -219,16 +285,30 @@ class Validator:
         raw: ir.Table,
         conds: dict[str, ir.BooleanValue],
         counts: dict[str, int],
+        comma: list[str] = (),
     ) -> None:
         """A notice per amount column with values written for people (``$15.99``,
-        ``2,644.32``): read as numbers, as a customer table's are."""
+        ``2,644.32``): read as numbers, as a customer table's are; and per column read with
+        decimal commas (``comma``), what was read so."""
         for key, cond in conds.items():
             if n := counts[key]:
                 col = key.rsplit("__", 1)[0]
                 ex = self.con.execute(raw.filter(cond).select(col).limit(2))[col].tolist()
+                shown = ", ".join(map(repr, ex))
+                if col in comma:
+                    by = "semicolons" if self.separators[schema.name] == ";" else "tabs"
+                    self.notices.append(
+                        f"{schema.name}.{col}: {n} value(s) written with a decimal comma or "
+                        f"thousands dots read as numbers (e.g. {shown}): fields are separated "
+                        f"by {by} and no value "
+                        "of the column has a decimal point, so its commas are decimal "
+                        "separators and dots or spaces between groups of three digits "
+                        "thousands separators (1.234,5 as 1234.5)"
+                    )
+                    continue
                 self.notices.append(
                     f"{schema.name}.{col}: {n} value(s) written with a currency symbol or "
-                    f"thousands separators read as numbers (e.g. {', '.join(map(repr, ex))})"
+                    f"thousands separators read as numbers (e.g. {shown})"
                 )
 
     def _check_mixed_offsets(
@@ -660,19 +740,24 @@ class Validator:
 
 
 def _typed_table(
-    schema: TableSchema, raw: ir.Table, epoch_unit: str | None = None
+    schema: TableSchema,
+    raw: ir.Table,
+    epoch_unit: str | None = None,
+    comma: list[str] = (),
 ) -> tuple[ir.Table, dict[str, ir.BooleanValue], dict[str, ir.BooleanValue]]:
     """The schema's columns in canonical types (extra columns kept as they are), per column
     the condition marking values that failed to parse, and per amount column read as text the
-    condition marking values written for people (``$1,234.50``), read as numbers. Numbers in
-    timestamp columns are epoch times in ``epoch_unit`` (:func:`from_epoch`), or fail."""
+    condition marking values written for people (``$1,234.50``; in the columns ``comma``,
+    numbers written with a decimal comma or thousands dots, :func:`_comma_amount`), read as
+    numbers. Numbers in timestamp columns are epoch times in ``epoch_unit``
+    (:func:`from_epoch`), or fail."""
     typed_cols: dict[str, ir.Value] = {}
     parse_fail: dict[str, ir.BooleanValue] = {}
     written: dict[str, ir.BooleanValue] = {}
     for col in schema.columns:
         if col.name not in raw.columns:
             continue
-        value, failed = _canonical(raw[col.name], col.kind, epoch_unit)
+        value, failed = _canonical(raw[col.name], col.kind, epoch_unit, col.name in comma)
         if col.name == "billing_period":
             value = _billing_period(value)
         if col.allowed:  # 'Bug', 'How To', 'how-to', ' HIGH ' as the values churnlab knows
@@ -680,7 +765,10 @@ def _typed_table(
         typed_cols[col.name] = value
         if failed is not None:
             parse_fail[col.name] = failed
-        if col.kind == "float" and raw[col.name].type().is_string():
+        if col.name in comma:
+            text = _present_text(raw[col.name])
+            written[col.name] = _comma_amount(text).notnull() & text.re_search(_COMMA_DECIDES[";"])
+        elif col.kind == "float" and raw[col.name].type().is_string():
             text = _present_text(raw[col.name])
             written[col.name] = text.try_cast("float64").isnull() & _written_amount(text).notnull()
     extra = [c for c in raw.columns if c not in typed_cols]
@@ -750,12 +838,13 @@ def _finite(value: ir.NumericValue) -> ir.BooleanValue:
 
 
 def _canonical(
-    value: ir.Value, kind: str, epoch_unit: str | None = None
+    value: ir.Value, kind: str, epoch_unit: str | None = None, decimal_comma: bool = False
 ) -> tuple[ir.Value, ir.BooleanValue | None]:
     """The value in its canonical type, and the condition marking values that failed to parse:
     text that is not a number or timestamp, NaN and infinities (never a valid amount, count or
     duration), and numbers where a timestamp belongs unless ``epoch_unit`` says what they
-    count (epoch numbers are ambiguous: seconds, milliseconds?)."""
+    count (epoch numbers are ambiguous: seconds, milliseconds?). ``decimal_comma``: numbers
+    in text are written with a decimal comma (:func:`_comma_amount`)."""
     dtype = value.type()
     if kind == "id":
         return (value.cast("int64") if dtype.is_numeric() else value.cast("string")), None
@@ -765,7 +854,7 @@ def _canonical(
     if kind == "bool":
         return _canonical_bool(value)
     if dtype.is_string():
-        return _parsed_text(value, kind, epoch_unit)
+        return _parsed_text(value, kind, epoch_unit, decimal_comma)
     if kind == "timestamp":
         return _canonical_timestamp(value, epoch_unit)
     if dtype.is_floating():
@@ -827,11 +916,12 @@ def _present_text(value: ir.Value) -> ir.StringValue:
 
 
 def _parsed_text(
-    value: ir.StringValue, kind: str, epoch_unit: str | None = None
+    value: ir.StringValue, kind: str, epoch_unit: str | None = None, decimal_comma: bool = False
 ) -> tuple[ir.Value, ir.BooleanValue]:
     """Text (CSV) parsed as a number or a timestamp; timestamps with a UTC offset are converted
     to UTC, those without are taken as UTC already; with ``epoch_unit``, a timestamp written as
-    a number is an epoch time in that unit."""
+    a number is an epoch time in that unit; with ``decimal_comma``, a number is written with a
+    decimal comma (``238,00``, ``1.234,50``, ``42.692``: :func:`_comma_amount`)."""
     text = _present_text(value)
     if kind == "timestamp":
         aware = text.try_cast("timestamp('UTC')").cast("timestamp")
@@ -841,9 +931,12 @@ def _parsed_text(
             number = text.try_cast("float64")
             parsed = ibis.ifelse(number.notnull(), from_epoch(number, epoch_unit), parsed)
         return parsed, text.notnull() & parsed.isnull()
-    number = text.try_cast("float64")
-    if kind == "float":  # an amount as a spreadsheet or CRM export writes it: $1,234.50
-        number = number.coalesce(_written_amount(text))
+    if decimal_comma:
+        number = _comma_amount(text)
+    elif kind == "float":  # an amount as a spreadsheet or CRM export writes it: $1,234.50
+        number = text.try_cast("float64").coalesce(_written_amount(text))
+    else:
+        number = text.try_cast("float64")
     bad = text.notnull() & (number.isnull() | ~_finite(number))
     if kind == "int":
         bad = bad | (number.notnull() & _finite(number) & (number % 1 != 0))
@@ -857,6 +950,31 @@ _WRITTEN_AMOUNT = (
     rf"^[-+]?\s*[{CURRENCY_SYMBOLS}]?\s*[-+]?\s*(\d{{1,3}}(,\d{{3}})+|\d+)(\.\d+)?\s*"
     rf"[{CURRENCY_SYMBOLS}]?$"
 )
+
+
+# an amount written with a decimal comma: a sign, a currency symbol before or after, digits
+# with or without thousands separators (dots or spaces between groups of three; a first group
+# of 0 is none: 0.125 is not 125), a decimal comma and decimals (as a customer table reads them)
+_COMMA_AMOUNT = (
+    rf"^[-+]?\s*[{CURRENCY_SYMBOLS}]?\s*[-+]?\s*([1-9]\d{{0,2}}([{COMMA_LOCALE_GROUPS}]\d{{3}})+|\d+)"
+    rf"(,\d+)?\s*[{CURRENCY_SYMBOLS}]?$"
+)
+# which values of a column in a text table decide that it is written with decimal commas: with
+# semicolons between fields any comma or thousands group; with tabs only a comma that cannot
+# be a thousands comma (12,50, 1.234,5; 1,250 could be either)
+_COMMA_DECIDES = {
+    ";": rf"\d[,{COMMA_LOCALE_GROUPS}]\d",
+    "\t": rf"\d,(\d{{1,2}}|\d{{4,}})\D*$|\d[{COMMA_LOCALE_GROUPS}]\d{{3}},\d",
+}
+
+
+def _comma_amount(text: ir.StringValue) -> ir.FloatingValue:
+    """``1.234,50``, ``238,00 €`` and ``42.692`` as numbers (1234.5, 238, 42692: symbols,
+    spaces and thousands separators dropped, the comma a decimal point); null for anything
+    else, ``12.5`` included."""
+    bare = text.re_replace(rf"[\s{COMMA_LOCALE_GROUPS}{CURRENCY_SYMBOLS}]", "")
+    number = bare.re_replace(",", ".").try_cast("float64")
+    return ibis.ifelse(text.re_search(_COMMA_AMOUNT), number, ibis.null("float64"))
 
 
 # besides a blank, NULL and \N: what exports write for a missing value in a column of numbers

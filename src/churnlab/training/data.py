@@ -25,6 +25,7 @@ from churnlab.data import (
     load_dataset,
     load_source,
 )
+from churnlab.data.single_table import written_with_decimal_comma
 from churnlab.features import (
     BuilderRef,
     FeatureSpec,
@@ -336,9 +337,16 @@ def identifier_like(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
         present = values.dropna()
         distinct = present.nunique()
         if distinct > MIN_IDENTIFIER_VALUES and distinct >= 0.5 * len(present):
-            out[col] = (
-                f"{distinct:,} distinct values in {len(present):,} rows: an identifier or text"
-            )
+            why = "an identifier or text"
+            comma = written_with_decimal_comma(present)
+            if comma.mean() > 0.5:  # numbers the reader could not take as such
+                why = (
+                    f"numbers written with a decimal comma, such as {present[comma].iloc[0]!r}, "
+                    "not read as numbers: a table separated by commas, or one value with a "
+                    "decimal point, makes the comma ambiguous; save the table with semicolons "
+                    "between fields and decimal commas throughout"
+                )
+            out[col] = f"{distinct:,} distinct values in {len(present):,} rows: {why}"
     return out
 
 

@@ -443,3 +443,24 @@ def test_missing_value_markers_of_other_tools_are_missing_in_numbers_and_labels(
     assert "7795-CFOCW" not in df.customerID.tolist()  # the N/A label
     (notice,) = [n for n in ds.notices if "read as missing values" in n]
     assert notice.startswith("column(s) ['MonthlyCharges']: numbers with NA, N/A")
+
+
+def test_a_number_column_with_a_few_words_is_said_to_be_read_as_categories(tmp_path):
+    rows = [f"C{i},{20 + i % 50},{'Yes' if i % 4 == 0 else 'No'}" for i in range(100)]
+    rows[3] = "C3,unknown,No"
+    rows[7] = "C7, refused ,Yes"
+    text = "id,Age,Churn\n" + "\n".join(rows) + "\n"
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="Churn")
+    (notice,) = [n for n in ds.notices if "'Age'" in n]
+    assert "2 of 100 values: 'unknown', 'refused'" in notice or (
+        "2 of 100 values: 'refused', 'unknown'" in notice
+    )
+    assert "write them blank or NA" in notice
+    clean = text.replace("unknown", "NA").replace(" refused ", "")
+    assert not [
+        n
+        for n in load_customer_table(
+            _write(tmp_path, clean, "clean.csv"), id_col="id", label_col="Churn"
+        ).notices
+        if "numbers but for" in n
+    ]

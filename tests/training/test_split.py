@@ -75,6 +75,19 @@ def test_part_without_churners_is_an_error():
     y = f.churned_within_h & (f.cutoff != "2025-10-01")
     with pytest.raises(SplitError, match=r"'test' \(cutoffs 2025-10-01\) has no churners"):
         check_classes(s, y)
+    with pytest.raises(SplitError, match="use more cutoffs, a longer horizon"):
+        check_classes(s, y)
+
+
+def test_a_small_table_without_churners_in_a_part_says_why_and_what_helps():
+    """50 rows with 3 churners (valid as a table): a stratified fifth holds none of them."""
+    y = pd.Series(np.r_[np.ones(3), np.zeros(47)].astype(int))
+    split = random_split(y, 0.2, 0.2, seed=0)
+    with pytest.raises(SplitError) as info:
+        check_classes(split, y)
+    text = str(info.value)
+    assert "has no churners among 10 rows" in text and "3 churners and 47 non-churners" in text
+    assert "split.validation_size / split.test_size" in text
 
 
 def test_random_split_is_stratified_and_seeded():

@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -62,6 +63,9 @@ def main(
     import matplotlib
 
     matplotlib.use("Agg")
+    # event names in scripts the plot font lacks (CJK) print as boxes in the plots, and
+    # matplotlib warned twice per character, burying the command's own output
+    warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from font", UserWarning)
     sys.unraisablehook = _quiet_at_shutdown
 
 

@@ -375,9 +375,11 @@ def formatted_numbers(text: pd.Series) -> pd.Series | None:
 
 def _row_examples(df: pd.DataFrame, mask: pd.Series, id_col: str, col: str) -> tuple[str, ...]:
     rows = df.loc[mask].head(MAX_EXAMPLES)
-    # row numbers as a spreadsheet shows them: header is line 1
+    # row numbers as a spreadsheet shows them: header is line 1; the id once, where it is the
+    # column at fault
+    shown = [id_col] if col == id_col else [id_col, col]
     return tuple(
-        f"row {int(i) + 2} {id_col}={r[id_col]!r} {col}={r[col]!r}" for i, r in rows.iterrows()
+        f"row {int(i) + 2} " + " ".join(f"{c}={r[c]!r}" for c in shown) for i, r in rows.iterrows()
     )
 
 
@@ -460,6 +462,7 @@ def load_customer_table(
                 formatted_notice(formatted),
                 _markers_notice(marked),
                 dates_notice(dates, other_order),
+                words_among_numbers_notice(out, skip=(id_col, label_col, duration_col)),
             )
             if n
         ],
@@ -914,6 +917,28 @@ def _written_for_people(col: pd.Series) -> bool:
     """Whether a text column parsed as numbers carried currency, separators or percent signs."""
     present = col.dropna().astype("string")
     return bool(present.str.contains(f"[,%()\\{''.join(CURRENCY_SYMBOLS)}]", regex=True).any())
+
+
+def words_among_numbers_notice(out: pd.DataFrame, skip: tuple[str | None, ...]) -> str | None:
+    """The notice naming text columns that are numbers but for a few words (``unknown``,
+    ``refused``: at most 5 distinct, in at most 10% of the rows), read as categories of every
+    number: a user meaning them as missing values learns how to say so."""
+    said = []
+    for col in out.columns:
+        if col in skip or not pd.api.types.is_string_dtype(out[col]):
+            continue
+        present = out[col].dropna().str.strip()
+        present = present[present != ""]
+        words = present[pd.to_numeric(present, errors="coerce").isna()]
+        if len(present) and 0 < len(words) <= 0.1 * len(present) and words.nunique() <= 5:
+            shown = ", ".join(repr(w) for w in words.value_counts().index[:3])
+            said.append(f"{col!r} ({len(words):,} of {len(present):,} values: {shown})")
+    if not said:
+        return None
+    return (
+        f"column(s) {', '.join(said)}: numbers but for those words, so read as categories (one "
+        "per number); write them blank or NA to read the column as numbers"
+    )
 
 
 def _markers_notice(columns: list[str]) -> str | None:

@@ -152,7 +152,24 @@ def check_classes(split: Split, y: pd.Series) -> None:
         positives = int(values.astype(bool).sum())
         if positives == 0 or positives == len(values):
             kind = "no churners" if positives == 0 else "only churners"
-            raise SplitError(f"split part '{part}'{where} has {kind} among {len(values)} rows")
+            raise SplitError(
+                f"split part '{part}'{where} has {kind} among {len(values)} rows{_remedy(split, y)}"
+            )
+
+
+def _remedy(split: Split, y: pd.Series) -> str:
+    """What a split part without both classes can be helped with, and the counts behind it."""
+    churners = int(y.astype(bool).sum())
+    if split.cutoffs:
+        return (
+            f" ({churners} churners in {len(y)} rows over all cutoffs; use more cutoffs, a "
+            "longer horizon or data from more accounts)"
+        )
+    return (
+        f" (the table has {churners} churners and {len(y) - churners} non-churners: each "
+        "part gets its share, so a small table needs more rows of the rarer class, or larger "
+        "split.validation_size / split.test_size)"
+    )
 
 
 def survival_targets(

@@ -54,6 +54,7 @@ def _built(ds):
 def test_a_rolled_up_log_builds_the_raw_logs_features_from_its_counts(logs):
     raw, rolled, total = logs
     assert int(rolled.con.execute(rolled["events"]["count"].sum())) == total
+    assert rolled.summary()["events"] == total and "events" not in raw.summary()
     assert not [n for n in rolled.notices if "not read" in n]  # count is read
     want, want_used, _, want_vocabulary = _built(raw)
     got, got_used, skipped, vocabulary = _built(rolled)

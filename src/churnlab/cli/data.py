@@ -268,6 +268,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     grid = Table(show_header=False)
     for name, n in summary["rows"].items():
         grid.add_row(f"{name} rows", f"{n:,}")
+        if name == "events" and "events" in summary:  # rows of a rolled-up log, and events
+            grid.add_row("events (sum of count)", f"{summary['events']:,}")
     if "start" in summary:
         grid.add_row("date range", f"{summary['start'][:10]} .. {summary['observed_until'][:10]}")
         grid.add_row("accounts", f"{summary['accounts']:,}")

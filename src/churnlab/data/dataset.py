@@ -114,6 +114,9 @@ class Dataset:
         churned = int(self.con.execute(churned_accounts(self).count()))
         n_accounts = rows["accounts"]
         extra = {"campaigns": campaign_summary(self)} if "campaigns" in self.tables else {}
+        events = self.tables.get("events")
+        if events is not None and "count" in events.columns:  # a rolled-up log's events
+            extra["events"] = int(self.con.execute(events["count"].sum()))
         return {
             "source": self.source,
             "rows": rows,

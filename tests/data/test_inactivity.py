@@ -169,3 +169,29 @@ def test_an_event_log_alone_trains_with_churn_read_from_activity(small_sim, tmp_
     metrics = result["test_metrics"]
     assert metrics["roc_auc"] > 0.6 and metrics["positive_rate"] > 0
     assert "revenue_capture_top10" not in metrics and "emp" not in metrics
+
+
+def test_a_return_dated_at_the_cutoff_is_not_seen_there(tmp_path):
+    """Events at midnight (a daily roll-up, a date-only log): r churned on day 30 and is back
+    exactly at the day-60 cutoff, an event of the cutoff's own instant. It is no observation
+    there (it is active at day 61), and adding events dated at the cutoff changes which rows
+    the cutoff has in no way (their labels, which read the future, may change)."""
+    midnight = DAY0.normalize()
+    day = lambda d: midnight + pd.Timedelta(days=d)  # noqa: E731
+    rows = [("r", day(0)), ("s", day(0)), ("s", day(40)), ("s", day(59))]
+    events = pd.DataFrame(rows, columns=["account_id", "ts"]).assign(event_type="view")
+    later = pd.concat(
+        [
+            events,
+            pd.DataFrame({"account_id": ["r", "s"], "ts": [day(60)] * 2, "event_type": "view"}),
+        ]
+    )
+    got = []
+    for log in (events, later):
+        ds = load_dataset(_folder(tmp_path / str(len(log)), log), observed_until=END)
+        obs = ds.con.execute(build_observations(ds, [day(60), day(61)], 30))
+        got.append(obs.sort_values(["cutoff", "account_id"]).reset_index(drop=True))
+    at_60 = got[1][got[1].cutoff == day(60)]
+    assert at_60.account_id.tolist() == ["s"]
+    assert "r" in set(got[1][got[1].cutoff == day(61)].account_id)  # back the day after
+    assert got[0][got[0].cutoff == day(60)].account_id.tolist() == ["s"]

@@ -65,6 +65,13 @@ def grace_days(manifest: dict[str, Any]) -> int:
     return int(rule.get("grace_days", GRACE_DAYS))
 
 
+def from_activity(manifest: dict[str, Any]) -> bool:
+    """Whether the dataset's subscriptions are spells read from its events (dataset.json's
+    ``churn`` rule has ``inactive_days`` or ``events``)."""
+    rule = manifest.get("churn")
+    return isinstance(rule, dict) and bool(rule.get("inactive_days") or rule.get("events"))
+
+
 def churn_rule(manifest: dict[str, Any]) -> tuple[ChurnRule | None, list[str]]:
     """dataset.json's ``churn`` section as a rule (None without the section), and the problems
     of a malformed one."""

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data import Dataset, coverage_spells, in_force
-from churnlab.data.inactivity import grace_days
+from churnlab.data.inactivity import from_activity, grace_days
 from churnlab.errors import ChurnlabError
 
 SECONDS_PER_DAY = 86_400.0
@@ -104,6 +104,19 @@ def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.Flo
     return seconds.cast("float64") / SECONDS_PER_DAY
 
 
+def _started(
+    dataset: Dataset, started_at: ir.TimestampValue, cutoff: ir.TimestampValue
+) -> ir.BooleanValue:
+    """Whether cover that starts at ``started_at`` has started at ``cutoff``. A subscription
+    starting at the cutoff's instant is in force there (a renewal dated at midnight takes
+    over from the period ending then). A spell read from activity starts at an event, which
+    is data of the cutoff's own instant when dated at it (a day's roll-up at midnight): an
+    account back then is not active at the cutoff, and its return changes no row there."""
+    if from_activity(dataset.manifest):
+        return started_at < cutoff
+    return started_at <= cutoff
+
+
 def _active(dataset: Dataset, cut: ir.Table) -> ir.Table:
     """(account_id, cutoff, mrr, ...) for accounts with a subscription in force at each cutoff
     and a signup before it: ``mrr`` the total of the subscriptions in force then
@@ -111,6 +124,7 @@ def _active(dataset: Dataset, cut: ir.Table) -> ir.Table:
     subs = dataset["subscriptions"].select("account_id", "mrr", "started_at", "ended_at")
     acc = dataset["accounts"].select("account_id", "signup_at")
     paired = subs.cross_join(cut)
+    paired = paired.filter(_started(dataset, paired.started_at, paired.cutoff))
     active = in_force(paired, paired.cutoff, ["account_id", "cutoff"])
     active = active.select("account_id", "cutoff", "mrr", "started_at")
     return active.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
@@ -145,7 +159,7 @@ def build_observations(
     obs = active.join(
         spells,
         (active.account_id == spells.account_id)
-        & (spells.spell_start <= active.cutoff)
+        & _started(dataset, spells.spell_start, active.cutoff)
         & (spells.churned_at.isnull() | (spells.churned_at > active.cutoff)),
     ).select("account_id", "cutoff", "mrr", "churned_at")
     end_lit = ibis.literal(end.to_pydatetime())

@@ -80,6 +80,10 @@ def test_an_account_that_comes_back_still_churned_when_it_left(tmp_path):
     left = rows[(2, "2024-05-01")]
     assert (left.churned_within_h, left.event, left.duration_days) == (True, 1, 19.0)
     assert (2, "2024-06-01") not in rows
+    # the return dated exactly at a cutoff is data of that instant: not active there yet
+    at_return = ds.con.execute(build_observations(ds, ["2024-06-10", "2024-06-11"], 30))
+    assert 2 not in set(at_return.account_id[at_return.cutoff == T("2024-06-10")])
+    assert 2 in set(at_return.account_id[at_return.cutoff == T("2024-06-11")])
     returned = rows[(2, "2024-06-15")]
     assert (returned.event, returned.duration_days) == (0, 16.0)
     assert (rows[(1, "2024-03-15")].churned_within_h, rows[(1, "2024-03-15")].event) == (False, 0)

@@ -159,7 +159,9 @@ def build_observations(
     obs = active.join(
         spells,
         (active.account_id == spells.account_id)
-        & _started(dataset, spells.spell_start, active.cutoff)
+        # cover that begins at the cutoff's instant (a win-back dated at midnight) is data of
+        # that instant; a renewal continues a spell begun before it
+        & (spells.spell_start < active.cutoff)
         & (spells.churned_at.isnull() | (spells.churned_at > active.cutoff)),
     ).select("account_id", "cutoff", "mrr", "churned_at")
     end_lit = ibis.literal(end.to_pydatetime())

@@ -112,6 +112,20 @@ def test_columns_named_otherwise_are_mapped_in_dataset_json(tmp_path):
     assert events.user_id.tolist() == events.account_id.tolist()
     assert events.account_id.tolist() == tiny_frames()["events"].account_id.tolist()
 
+    # Segment's tracks: its user_id is the account, its anonymous_id the user; the name
+    # user_id is free once the file's user_id is mapped away
+    segment = tiny_frames()["events"].rename(columns={"user_id": "anonymous_id"})
+    segment = segment.rename(columns={"account_id": "user_id"})
+    swap = {**mapping, "events": {"account_id": "user_id", "user_id": "anonymous_id",
+                                  "event_type": "page"}}  # fmt: skip
+    frames["events"] = segment.rename(columns={"event_type": "page"})
+    write_frames(frames, folder)
+    (folder / "dataset.json").write_text(json.dumps({"columns": swap}))
+    ds = load_dataset(folder, observed_until=END)
+    events, want = ds.con.execute(ds["events"]), tiny_frames()["events"]
+    assert events.account_id.tolist() == want.account_id.tolist()
+    assert events.user_id.tolist() == want.user_id.tolist()
+
 
 def test_every_problem_reported_at_once(tmp_path):
     frames = tiny_frames()

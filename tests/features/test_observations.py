@@ -37,6 +37,17 @@ def test_parse_cutoffs():
         parse_cutoffs("2024-01-01:2024-02-01:1Y")
     with pytest.raises(ValueError, match="empty"):
         parse_cutoffs("2024-05-01:2024-01-01:1M")
+    # 03/04/2024 is March 4 or April 3: refused, never guessed (cutoffs and the as-of date)
+    assert parse_cutoffs("2024-3-1,20240401") == [T("2024-03-01"), T("2024-04-01")]
+    for written in ("03/04/2024:2024-06-01:1M", "2024-01-01,03/04/2024"):
+        with pytest.raises(ValueError, match=r"cannot read cutoff\(s\) \['03/04/2024'\]"):
+            parse_cutoffs(written)
+    from churnlab.errors import ChurnlabError
+    from churnlab.features.observations import as_of_date
+
+    with pytest.raises(ChurnlabError, match="give it as YYYY-MM-DD"):
+        as_of_date("03/04/2025")
+    assert as_of_date("2025-03-04") == T("2025-03-04")
 
 
 def test_labels_durations_and_mrr(tiny):

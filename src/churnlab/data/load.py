@@ -279,7 +279,9 @@ def _rename_problems(name: str, table: ir.Table | None, renames: dict[str, str])
             problems.append(f"{where}: {ours!r} is not a column churnlab reads (it reads {known})")
         elif theirs not in table.columns:
             problems.append(f"{where}: no column {theirs!r} (it has {list(table.columns)})")
-        elif ours in table.columns and ours != theirs:
+        elif ours in table.columns and ours != theirs and ours not in renames.values():
+            # a column of that name that is itself mapped away (Segment: user_id is the
+            # account, anonymous_id the user) leaves the name free
             problems.append(
                 f"{where}: {name} has a column {ours!r} already; rename or drop one of "
                 f"{ours!r} and {theirs!r}"

@@ -30,6 +30,9 @@ from churnlab.data.inactivity import from_activity, grace_days
 from churnlab.errors import ChurnlabError
 
 SECONDS_PER_DAY = 86_400.0
+# a date as churnlab reads one typed by a user: ISO (2024-03-01, optionally with a time);
+# 03/04/2024 could be March 4 or April 3 and is refused rather than guessed
+_ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[T ].*)?|\d{8}")
 _RANGE = re.compile(r"^(?P<start>[^:]+):(?P<end>[^:]+):(?P<n>\d+)(?P<unit>[DWM])$", re.IGNORECASE)
 
 
@@ -44,6 +47,7 @@ def parse_cutoffs(spec: str | Sequence[str | pd.Timestamp]) -> list[pd.Timestamp
     """
     if isinstance(spec, str):
         match = _RANGE.match(spec.strip())
+        _check_iso([match["start"], match["end"]] if match else spec.split(","))
         if match:
             start, end = pd.Timestamp(match["start"]), pd.Timestamp(match["end"])
             n, unit = int(match["n"]), match["unit"].upper()
@@ -222,8 +226,22 @@ def default_as_of(dataset: Dataset) -> pd.Timestamp:
     return pd.Timestamp(dataset.observed_until).normalize()
 
 
+def _check_iso(values: Sequence[str]) -> None:
+    written = [v.strip() for v in values if v.strip() and not _ISO_DATE.fullmatch(v.strip())]
+    if written:
+        raise ValueError(
+            f"cannot read cutoff(s) {written}: give dates as YYYY-MM-DD (2024-03-01,2024-04-01) "
+            "or START:END:STEP with STEP like 7D, 2W, 1M"
+        )
+
+
 def as_of_date(value: pd.Timestamp | str) -> pd.Timestamp:
-    """The date to score at, from a date or its text (``2026-01-01``)."""
+    """The date to score at, from a date or its text (``2026-01-01``; ``03/04/2025``, March 4
+    or April 3, is refused rather than guessed)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value.strip()):
+        raise ChurnlabError(
+            f"cannot read the as-of date {value!r}: give it as YYYY-MM-DD, like 2026-01-01"
+        )
     try:
         date = pd.Timestamp(value)
     except (ValueError, TypeError):

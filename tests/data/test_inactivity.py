@@ -195,3 +195,15 @@ def test_a_return_dated_at_the_cutoff_is_not_seen_there(tmp_path):
     assert at_60.account_id.tolist() == ["s"]
     assert "r" in set(got[1][got[1].cutoff == day(61)].account_id)  # back the day after
     assert got[0][got[0].cutoff == day(60)].account_id.tolist() == ["s"]
+
+
+def test_a_log_alone_without_a_churn_rule_is_told_how_it_is_read(tmp_path):
+    events = _events({"a": [0, 5], "b": [0]})
+    folder = write_frames({"events": events}, tmp_path / "log")
+    (folder / "tracks.csv").write_text("x\n1\n")
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder, observed_until=END)
+    by_table = {p.table: p.message for p in info.value.problems}
+    assert set(by_table) == {"accounts", "subscriptions"}
+    assert '{"churn": {"inactive_days": 30}}' in by_table["subscriptions"]
+    assert "the folder holds events.parquet, tracks.csv" in by_table["accounts"]

@@ -123,9 +123,31 @@ def missing_table_hint(folder: Path, name: str) -> str:
         for f in folder.iterdir()
         if f.name.lower().split(".", 1)[0] in stems and f.name.lower() != name
     )
-    if not near:
-        return ""
-    return f" (found {', '.join(near[:5])}; a table is read from {FOLDER_FORMATS.replace('NAME', name)})"
+    if near:
+        return (
+            f" (found {', '.join(near[:5])}; a table is read from "
+            f"{FOLDER_FORMATS.replace('NAME', name)})"
+        )
+    files = sorted(f.name for f in folder.iterdir() if not f.name.startswith("."))
+    return f" (the folder holds {', '.join(files[:8])}{', ...' if len(files) > 8 else ''})"
+
+
+def log_alone_hint(problems: list[Problem], tables: set[str]) -> list[Problem]:
+    """A folder with events but neither accounts nor subscriptions (a product's log alone):
+    the problems of the two missing tables say how such a log is read."""
+    missing = {p.table for p in problems if p.message.startswith("required table is missing")}
+    if not ({"accounts", "subscriptions"} <= missing and "events" in tables):
+        return problems
+    hint = (
+        '; a log alone reads churn from activity: {"churn": {"inactive_days": 30}} in '
+        "dataset.json (see Churn from activity in the data docs)"
+    )
+    return [
+        replace(p, message=p.message + hint)
+        if p.table == "subscriptions" and p.message.startswith("required table is missing")
+        else p
+        for p in problems
+    ]
 
 
 # dataset.json's keys: what churnlab reads, what the simulator records, and free text
@@ -323,6 +345,7 @@ def load_dataset(
             for p in exc.problems
         ]
         problems = [in_file_names(p, manifest.get("columns") or {}) for p in problems]
+        problems = log_alone_hint(problems, set(raw))
         if problems == exc.problems:
             raise
         raise DataValidationError(exc.source, problems) from None

@@ -459,6 +459,23 @@ class EventsSpec(_Strict):
     # read as that name (``page_view: ["page_view /products/*"]``), the first match winning
     group: dict[str, list[str]] = {}
 
+    @model_validator(mode="after")
+    def _ignored_types_play_no_part(self) -> EventsSpec:
+        """A type under ``ignore`` never becomes a feature: naming it in another role or a
+        ratio contradicts that (and was silently half-honoured)."""
+        ignored = set(self.roles.ignore)
+        used = {f"roles.{r}": getattr(self.roles, r) for r in ROLES if r != "ignore"}
+        used["ratios"] = [n for pair in self.ratios for n in pair]
+        clash = {where: sorted(ignored & set(names)) for where, names in used.items()}
+        clash = {w: n for w, n in clash.items() if n}
+        if clash:
+            listed = "; ".join(f"{w}: {n}" for w, n in clash.items())
+            raise ValueError(
+                f"type(s) under roles.ignore are also named in {listed}; an ignored type "
+                "plays no part: remove it from one of them"
+            )
+        return self
+
     def names(self) -> dict[str, list[str]]:
         """Every event name the section mentions, by where it is mentioned."""
         out = {f"roles.{r}": list(getattr(self.roles, r)) for r in ROLES}
@@ -473,7 +490,11 @@ def parse_events(raw: Any, source: str | Path | None = None) -> EventsSpec:
     try:
         return EventsSpec.model_validate(raw or {})
     except ValidationError as exc:
-        lines = [f"  events.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"  {'.'.join(['events', *(str(p) for p in e['loc'])])}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
         raise SpecError(f"{where}invalid events section\n" + "\n".join(lines)) from None
 
 

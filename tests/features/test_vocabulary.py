@@ -64,6 +64,23 @@ def test_event_names_that_never_occur_are_errors(tmp_path):
         fit_vocabulary(ds)
 
 
+def test_names_folded_into_a_group_or_also_ignored_are_told_at_validate(tmp_path):
+    """A ratio naming types a group pattern folds away (``*_report`` -> ``reports``) failed
+    at the feature build with "never occur", though validate passed; a type both ignored and
+    a core action was half honoured. Both now fail where the dataset is checked, saying why."""
+    from churnlab.data.vocabulary import describe_vocabulary
+
+    ds = _tiny(
+        tmp_path, {"group": {"reports": ["*_report"]}, "ratios": [["create_report", "login"]]}
+    )
+    with pytest.raises(VocabularyError, match="'create_report' is read as its group 'reports'"):
+        describe_vocabulary(ds)  # what churnlab validate prints
+    with pytest.raises(SpecError, match=r"roles\.ignore are also named in roles\.core_action"):
+        parse_events({"roles": {"ignore": ["login"], "core_action": ["login"]}})
+    with pytest.raises(SpecError, match=r"ratios: \['login'\]"):
+        parse_events({"roles": {"ignore": ["login"]}, "ratios": [["export", "login"]]})
+
+
 def test_vocabulary_is_fitted_before_a_date_ordered_and_bounded(tmp_path):
     ds = _tiny(tmp_path)
     # by accounts using the type: login (3 accounts), then create_report and export (1 each)

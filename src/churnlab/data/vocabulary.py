@@ -168,6 +168,18 @@ def check_names(section: EventsSpec, present: set[str], source: str = "") -> Non
     if unknown:
         listed = "; ".join(f"events.{w}: {n}" for w, n in unknown.items())
         hint = " (a group name: none of its patterns matches an event type)" * ("group" in unknown)
+        folded = {
+            name: group
+            for names in unknown.values()
+            for name in names
+            for group, patterns in section.group.items()
+            if any(re.fullmatch(_pattern_regex(p), name) for p in patterns)
+        }
+        if folded:
+            hint += "; " + ", ".join(
+                f"{n!r} is read as its group {g!r} (events.group): name the group"
+                for n, g in folded.items()
+            )
         raise VocabularyError(
             f"{source}: event type(s) that never occur in the events table: {listed}{hint}"
         )
@@ -279,6 +291,7 @@ def describe_vocabulary(dataset, section: EventsSpec | None = None) -> list[dict
     vocabulary (fitted on all of it) keeps it: what ``churnlab validate`` prints."""
     section = events_section(dataset, section)
     stats = event_type_stats(with_groups(dataset, _groups(section)))
+    check_names(section, set(stats.event_type), dataset.source)  # as fitting will
     kept = set(kept_types(stats, section))
     roles: dict[str, list[str]] = {}
     for r in ROLES:

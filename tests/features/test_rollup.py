@@ -56,6 +56,7 @@ def test_a_rolled_up_log_builds_the_raw_logs_features_from_its_counts(logs):
     assert int(rolled.con.execute(rolled["events"]["count"].sum())) == total
     assert rolled.summary()["events"] == total and "events" not in raw.summary()
     assert not [n for n in rolled.notices if "not read" in n]  # count is read
+    assert "events: 1 row(s) with a count of 0 (no event) are left out" in rolled.notices
     want, want_used, _, want_vocabulary = _built(raw)
     got, got_used, skipped, vocabulary = _built(rolled)
     assert vocabulary.types == want_vocabulary.types  # events per type, not rows per type

@@ -151,6 +151,11 @@ class Validator:
         active day, no last event, no return from inactivity)."""
         events = self.typed.get("events")
         if events is not None and "count" in events.columns:
+            empty = int(self.con.execute((events["count"] == 0).sum()) or 0)
+            if empty:
+                self.notices.append(
+                    f"events: {empty:,} row(s) with a count of 0 (no event) are left out"
+                )
             self.typed["events"] = events.filter(events["count"] > 0)
 
     def _check_table(self, schema: TableSchema, raw: ir.Table) -> None:

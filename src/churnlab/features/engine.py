@@ -61,8 +61,8 @@ def build_features(
     if vocabulary is not None:  # event types read as the names they are grouped into
         dataset = with_groups(dataset, vocabulary.groups)
     chosen, notices = select_builders(dataset, drivers, names, vocabulary)
-    for notice in notices:
-        log.warning(notice)
+    for notice in notices:  # the caller shows the dataset's notices (the CLI once, as notices)
+        log.info(notice)
     dataset.notices.extend(notices)
     con = dataset.con
     parts = []

@@ -254,3 +254,26 @@ def test_cli_bad_input_exits_non_zero_with_a_clear_message(trained, features, tm
     assert result.exit_code == 1
     assert "tenure_days" in result.output
     assert not out.exists()
+
+
+def test_a_batch_whose_event_types_changed_says_so(trained, tmp_path, caplog):
+    """The log renames a type the model reads (every ``search`` is now ``ai_search``): its
+    features go to 0 and reasons would blame a lost habit. Scoring says which types the model
+    reads have no event in the last 90 days, and which unknown types carry many events."""
+    import shutil
+
+    from churnlab.scoring import build_scoring_features
+
+    data = tmp_path / "renamed"
+    shutil.copytree(trained.data, data)
+    events = pd.read_parquet(data / "events.parquet")
+    model = load_model(trained.uri).model
+    kept = model.feature_spec.vocabulary.types
+    renamed = next(t for t in events.event_type.value_counts().index if t in kept)
+    events["event_type"] = events.event_type.astype(str).replace({renamed: f"ai_{renamed}"})
+    events.to_parquet(data / "events.parquet", index=False)
+    with caplog.at_level("WARNING"):
+        build_scoring_features(model, data, trained.test_cutoff)
+    said = caplog.text
+    assert f"event type(s) ['{renamed}'] the model reads have no event in the 90 days" in said
+    assert f"'ai_{renamed}' (" in said and "this model ignores them" in said

@@ -47,6 +47,8 @@ def build_scoring_features(
         parts = [active_accounts(ds, d) for d in dates]
     except ValueError as exc:
         raise ScoringError(f"{data}: {exc}") from exc
+    for notice in vocabulary_drift(ds, spec.vocabulary, max(pd.Timestamp(d) for d in dates)):
+        log.warning(notice)
     obs = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     if int(ds.con.execute(obs.count())) == 0:
         shown = ", ".join(str(pd.Timestamp(d).date()) for d in dates)
@@ -63,6 +65,50 @@ def build_scoring_features(
             f"(notices: {'; '.join(ds.notices) or 'none'})"
         )
     return frame[model.input_columns()]
+
+
+RECENT_DAYS = 90  # the longest window the per-type features read
+
+
+def vocabulary_drift(ds, vocabulary, as_of: pd.Timestamp) -> list[str]:
+    """Notices on a batch whose event types differ from the model's vocabulary over the
+    ``RECENT_DAYS`` before ``as_of``: types the model reads that have no event there (their
+    features read 0, and reasons say nobody used them: a renamed event reads like a lost
+    habit), and types it does not know that carry a large share of the events (ignored)."""
+    if not vocabulary.types or not ds.has("events"):
+        return []
+    from churnlab.data.vocabulary import with_groups
+    from churnlab.features.cube import count_events
+
+    ev = with_groups(ds, vocabulary.groups)["events"]
+    start = (as_of - pd.Timedelta(days=RECENT_DAYS)).to_pydatetime()
+    ev = ev.filter((ev.ts < as_of.to_pydatetime()) & (ev.ts >= start))
+    recent = ds.con.execute(ev.group_by("event_type").agg(n=count_events(ev)))
+    counts = dict(zip(recent.event_type.astype(str), recent.n.astype(int), strict=True))
+    total = sum(counts.values())
+    if not total:
+        return []
+    window = f"the {RECENT_DAYS} days before {as_of.date()}"
+    out = []
+    gone = [t for t in vocabulary.types if not counts.get(t)]
+    if gone:
+        out.append(
+            f"event type(s) {gone} the model reads have no event in {window}: their features "
+            "are 0 and reasons may say nobody used them; if the log renamed them, map the new "
+            "names (dataset.json events.group) or retrain"
+        )
+    ignored = set(vocabulary.role("ignore")) | set(vocabulary.types)
+    new = sorted(
+        ((n, t) for t, n in counts.items() if t not in ignored and n >= 0.05 * total),
+        reverse=True,
+    )
+    if new:
+        shown = ", ".join(f"{t!r} ({n / total:.0%})" for n, t in new[:5])
+        out.append(
+            f"event type(s) the model does not know carry a large share of the events in "
+            f"{window}: {shown}; this model ignores them (retrain to use them)"
+        )
+    return out
 
 
 def in_population(model: ChurnModel, frame: pd.DataFrame, what: str) -> pd.DataFrame:

@@ -135,6 +135,18 @@ def test_duckdb_and_spark_agree_on_campaigns_and_treatment_status(spark, tmp_pat
     _assert_equal(duck, spk)
 
 
+def _read_on_both(folder):
+    """Subscriptions and events of ``folder`` as each engine reads them, and its notices."""
+    tables, notices = {}, {}
+    for engine in ("duckdb", "spark"):
+        ds = load_dataset(folder, engine=engine, observed_until="2024-07-01")
+        subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
+        events = ds.con.execute(ds["events"]).sort_values(["account_id", "ts"])
+        tables[engine] = (subs.reset_index(drop=True), events.reset_index(drop=True))
+        notices[engine] = ds.notices
+    return tables, notices
+
+
 def test_duckdb_and_spark_read_semicolon_csv_and_written_amounts_alike(spark, tmp_path):
     """A dataset folder of CSVs saved with semicolons between fields (Excel where the decimal
     separator is a comma), its MRR written for people ($1,500.00): both engines read the same
@@ -145,12 +157,7 @@ def test_duckdb_and_spark_read_semicolon_csv_and_written_amounts_alike(spark, tm
     frames["subscriptions"]["mrr"] = ["$1,500.00", "12.00 \u20ac", "99", "1,200"]
     for name, df in frames.items():
         df.to_csv(folder / f"{name}.csv", sep=";", index=False)
-    tables = {}
-    for engine in ("duckdb", "spark"):
-        ds = load_dataset(folder, engine=engine, observed_until="2024-07-01")
-        subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
-        events = ds.con.execute(ds["events"]).sort_values(["account_id", "ts"])
-        tables[engine] = (subs.reset_index(drop=True), events.reset_index(drop=True))
+    tables, _ = _read_on_both(folder)
     assert sorted(tables["duckdb"][0].mrr) == [12.0, 99.0, 1200.0, 1500.0]
     for duck, spk in zip(tables["duckdb"], tables["spark"], strict=True):
         assert list(duck.columns) == list(spk.columns)
@@ -173,14 +180,10 @@ def test_duckdb_and_spark_read_decimal_commas_in_semicolon_and_tab_tables_alike(
             df.to_csv(folder / "events.tsv", sep="\t", index=False)
         else:
             df.to_csv(folder / f"{name}.csv", sep=";", index=False)
-    tables = {}
+    tables, notices = _read_on_both(folder)
     for engine in ("duckdb", "spark"):
-        ds = load_dataset(folder, engine=engine, observed_until="2024-07-01")
-        subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
-        events = ds.con.execute(ds["events"]).sort_values(["account_id", "ts"])
-        tables[engine] = (subs.reset_index(drop=True), events.reset_index(drop=True))
-        notices = [n for n in ds.notices if "decimal comma" in n]
-        assert [n.split(":")[0] for n in notices] == ["subscriptions.mrr", "events.duration_s"]
+        said = [n.split(":")[0] for n in notices[engine] if "decimal comma" in n]
+        assert said == ["subscriptions.mrr", "events.duration_s"], engine
     assert tables["duckdb"][0].mrr.tolist() == [238.0, 1500.0, 42692.0, 15.0]
     assert tables["duckdb"][1].duration_s.tolist() == [300.0, 12.5, 20.0, 1234.5, 0.5]
     for duck, spk in zip(tables["duckdb"], tables["spark"], strict=True):

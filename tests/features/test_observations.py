@@ -45,7 +45,7 @@ def test_parse_cutoffs():
     from churnlab.errors import ChurnlabError
     from churnlab.features.observations import as_of_date
 
-    with pytest.raises(ChurnlabError, match="give it as YYYY-MM-DD"):
+    with pytest.raises(ChurnlabError, match="could be March 4 or April 3"):
         as_of_date("03/04/2025")
     assert as_of_date("2025-03-04") == T("2025-03-04")
 

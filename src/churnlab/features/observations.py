@@ -239,8 +239,11 @@ def as_of_date(value: pd.Timestamp | str) -> pd.Timestamp:
     """The date to score at, from a date or its text (``2026-01-01``; ``03/04/2025``, March 4
     or April 3, is refused rather than guessed)."""
     if isinstance(value, str) and not _ISO_DATE.fullmatch(value.strip()):
+        guess = " (YYYY-MM-DD: 03/04/2025 could be March 4 or April 3)" * bool(
+            re.search(r"\d[/.]\d", value)
+        )
         raise ChurnlabError(
-            f"cannot read the as-of date {value!r}: give it as YYYY-MM-DD, like 2026-01-01"
+            f"cannot read the as-of date {value!r}: give a date like 2026-01-01{guess}"
         )
     try:
         date = pd.Timestamp(value)

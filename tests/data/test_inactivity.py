@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churnlab.data import DataValidationError, load_dataset
-from churnlab.features import build_observations
+from churnlab.data import DataValidationError, fit_vocabulary, load_dataset
+from churnlab.features import build_features, build_observations
 from tests.conftest import new_project, tiny_frames, write_frames
 
 DAY0 = pd.Timestamp("2024-01-01 09:00")
@@ -38,8 +38,9 @@ def _folder(tmp_path, events: pd.DataFrame, rule=None, **frames) -> object:
 
 def test_spells_of_activity_stand_in_for_subscriptions(tmp_path):
     """a: active days 0-10, churns 30 days after its last event (day 40); b: silent for 50
-    days, so it churned at day 30 and is active again from day 50 (a gap of exactly 30 days,
-    c's, does not end a spell); d: its last event is 20 days before the end, still active."""
+    days, so it churned at day 30 and is active again from day 50; c is back exactly 30 days
+    after its last event, when the rule has ended its spell (a spell's end never turns on an
+    event at that instant); d: its last event is 20 days before the end, still active."""
     events = _events({"a": [0, 5, 10], "b": [0, 50], "c": [0, 30, 31], "d": [20, 80]})
     ds = load_dataset(_folder(tmp_path, events), observed_until=END)
     subs = ds.con.execute(ds["subscriptions"]).sort_values(["account_id", "started_at"])
@@ -49,7 +50,8 @@ def test_spells_of_activity_stand_in_for_subscriptions(tmp_path):
         ["a", day(0), day(40), "inactive", 0.0],
         ["b", day(0), day(30), "inactive", 0.0],
         ["b", day(50), day(80), "inactive", 0.0],
-        ["c", day(0), day(61), "inactive", 0.0],
+        ["c", day(0), day(30), "inactive", 0.0],
+        ["c", day(30), day(61), "inactive", 0.0],
         ["d", day(20), day(50), "inactive", 0.0],
         ["d", day(80), None, None, 0.0],
     ]
@@ -59,10 +61,10 @@ def test_spells_of_activity_stand_in_for_subscriptions(tmp_path):
     assert any("churn is read from activity" in n for n in ds.notices)
 
     # point in time: at day 20, a (silent for 10 days) is still active, and churns within 30
-    # days; b churns at day 30 too; d (first event that day, 09:00) signs up after the cutoff
+    # days; b and c churn at day 30 too; d (first event that day, 09:00) signs up after the cutoff
     obs = ds.con.execute(build_observations(ds, [DAY0.normalize() + pd.Timedelta(days=20)], 30))
     got = dict(zip(obs.account_id, obs.churned_within_h, strict=True))
-    assert got == {"a": True, "b": True, "c": False}
+    assert got == {"a": True, "b": True, "c": True}
 
 
 def test_an_event_that_says_the_account_left_ends_its_spell(tmp_path):
@@ -195,6 +197,36 @@ def test_a_return_dated_at_the_cutoff_is_not_seen_there(tmp_path):
     assert at_60.account_id.tolist() == ["s"]
     assert "r" in set(got[1][got[1].cutoff == day(61)].account_id)  # back the day after
     assert got[0][got[0].cutoff == day(60)].account_id.tolist() == ["s"]
+
+
+def test_events_at_or_after_the_cutoff_change_nothing_there(tmp_path):
+    """A day-level log (every event at midnight) with churn after 30 quiet days, cutoff at day
+    60: p's last event is exactly 30 days before it, q's 10, w's spell ended at day 40 and t
+    signed up at the cutoff. Appending events dated at the cutoff and later (p back that very
+    day, w back, a new type) changes neither who is active there nor any feature, including
+    the ones ranking each account among the cutoff's active population."""
+    midnight = DAY0.normalize()
+    day = lambda d: midnight + pd.Timedelta(days=d)  # noqa: E731
+    days = {"p": [0, 5, 30], "q": [0, 20, 50], "w": [0, 10], "s": [1, 40, 55, 59]}
+    days |= {f"x{i}": list(range(i, 60, 3 + i)) for i in range(12)}
+    rows = [(a, day(d), "view" if d % 2 else "post") for a, ds in days.items() for d in ds]
+    events = pd.DataFrame(rows, columns=["account_id", "ts", "event_type"])
+    later = [(a, day(d), t) for a in ("p", "w", "s", "x0") for d in (60, 61, 75)
+             for t in ("view", "brand_new")] + [("t", day(60), "view"), ("t", day(62), "post")]  # fmt: skip
+    appended = pd.concat([events, pd.DataFrame(later, columns=events.columns)])
+    frames = []
+    for name, log in (("before", events), ("after", appended)):
+        ds = load_dataset(_folder(tmp_path / name, log), observed_until=END)
+        obs = build_observations(ds, [day(60)], 30)
+        vocabulary = fit_vocabulary(ds, before=day(60))
+        table, _ = build_features(ds, obs, vocabulary=vocabulary)
+        frames.append(ds.con.execute(table).sort_values("account_id").reset_index(drop=True))
+    before, after = frames
+    assert "p" not in set(before.account_id) and "q" in set(before.account_id)
+    assert before.account_id.tolist() == after.account_id.tolist()
+    assert before["engagement_percentile_30d"].notna().all()
+    label = ["churned_within_h", "duration_days", "event", "label_complete"]
+    pd.testing.assert_frame_equal(before.drop(columns=label), after.drop(columns=label))
 
 
 def test_a_log_alone_without_a_churn_rule_is_told_how_it_is_read(tmp_path):

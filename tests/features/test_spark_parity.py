@@ -267,7 +267,7 @@ def test_duckdb_and_spark_read_churn_from_activity_alike(spark, tmp_path):
         obs = ds.con.execute(build_observations(ds, "2024-01-15:2024-03-01:2W", 30))
         obs = obs.sort_values(KEYS).reset_index(drop=True)
         got.append((subs.reset_index(drop=True).astype(str), obs.astype(str)))
-    assert len(got[0][0]) == 7 and got[0][1].churned_within_h.eq("True").any()
+    assert len(got[0][0]) == 8 and got[0][1].churned_within_h.eq("True").any()
     assert "cancel" in set(got[0][0].end_reason)
     for duck, spk in zip(got[0], got[1], strict=True):
         pd.testing.assert_frame_equal(duck, spk)

@@ -184,9 +184,13 @@ def coverage_spells(dataset: Dataset) -> ir.Table:
     the day after the last period's end); ``ended_at`` null while the spell is open. A spell's
     end is a churn, whatever comes after it: an account that leaves and comes back months
     later churned when it left (a label that waited for the return would read the future)."""
-    from churnlab.data.inactivity import grace_days
+    from churnlab.data.inactivity import from_activity, grace_days
 
     raw = dataset["subscriptions"]
+    if from_activity(dataset.manifest):
+        # spells read from activity are separated by the rule itself: one ends at the instant
+        # the next may begin (merging those would make the end turn on the later event)
+        return raw.select("account_id", "started_at", "ended_at")
     # one row per (account, start) first, so that the two windows below order rows alike (rows
     # tied on their order, such as a plan and an add-on bought together, could otherwise come
     # in one order to the first window and in another to the second)

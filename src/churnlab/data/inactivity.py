@@ -106,7 +106,7 @@ def activity_spells(events: ir.Table, rule: ChurnRule, observed_until: pd.Timest
     first event; ``ended_at`` at its first churn event (``rule.events``), else at its last event
     plus ``rule.inactive_days`` (null while that lies after ``observed_until``, or without an
     inactivity rule: still active); ``mrr`` 0; ``end_reason`` ``inactive`` or the churn
-    event's type. A new spell starts at an event more than ``inactive_days`` after the one
+    event's type. A new spell starts at an event ``inactive_days`` or more after the one
     before, or on the first day with events after a churn event. Events are rolled up per
     (account, day) first: the windows then run over active days, not events."""
     is_churn = events.event_type.isin(list(rule.events)) if rule.events else ibis.literal(False)
@@ -120,7 +120,10 @@ def activity_spells(events: ir.Table, rule: ChurnRule, observed_until: pd.Timest
     opens = daily["last"].lag().over(order).isnull() | daily.churn_at.lag().over(order).notnull()
     if rule.inactive_days:
         gap = ibis.interval(days=rule.inactive_days)
-        opens = opens | (daily["first"] > daily["last"].lag().over(order) + gap)
+        # the spell ended at its last event plus the gap: an event at that instant or later
+        # comes after the end (so whether an account is active at a cutoff never turns on an
+        # event dated at the cutoff itself, as with day-level timestamps)
+        opens = opens | (daily["first"] >= daily["last"].lag().over(order) + gap)
     daily = daily.mutate(opens=opens.cast("int64"))
     running = ibis.cumulative_window(group_by="account_id", order_by="day")
     daily = daily.mutate(spell=daily.opens.sum().over(running))

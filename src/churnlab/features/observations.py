@@ -121,7 +121,7 @@ def _started(
     return started_at <= cutoff
 
 
-def _active(dataset: Dataset, cut: ir.Table) -> ir.Table:
+def subscribed_at(dataset: Dataset, cut: ir.Table) -> ir.Table:
     """(account_id, cutoff, mrr, ...) for accounts with a subscription in force at each cutoff
     and a signup before it: ``mrr`` the total of the subscriptions in force then
     (:func:`churnlab.data.in_force`)."""
@@ -157,7 +157,7 @@ def build_observations(
             f"no cutoff inside the data: {_dates(cutoffs)} are all on or before the first "
             f"sign-up ({first.date()}), when no account is active yet; {dataset.covers()}"
         )
-    active = _active(dataset, cutoff_table(cutoffs))
+    active = subscribed_at(dataset, cutoff_table(cutoffs))
     # churn: the end of the spell of cover the cutoff lies in (one per active account)
     spells = coverage_spells(dataset).rename(churned_at="ended_at", spell_start="started_at")
     obs = active.join(
@@ -210,7 +210,7 @@ def active_accounts(dataset: Dataset, as_of: pd.Timestamp | str | None = None) -
             f"{dataset.covers()}"
         )
     return (
-        _active(dataset, cutoff_table([cutoff]))
+        subscribed_at(dataset, cutoff_table([cutoff]))
         .select("account_id", "cutoff", mrr=ibis._.mrr.cast("float64"))
         .order_by(["cutoff", "account_id"])
     )

@@ -16,7 +16,7 @@ from churnlab.features.cube import (
     type_windows,
     user_days,
 )
-from churnlab.features.observations import days_between
+from churnlab.features.observations import days_between, subscribed_at
 
 __all__ = [
     "KEYS",
@@ -47,15 +47,10 @@ def daily_types(ds: Dataset) -> ir.Table:
 
 
 def active_population(dataset: Dataset, cutoffs: ir.Table) -> ir.Table:
-    """(account_id, cutoff) for every account subscribed at each cutoff: the population that
+    """(account_id, cutoff) for every account active at each cutoff by the rule observations
+    use (:func:`~churnlab.features.observations.subscribed_at`): the population that
     point-in-time statistics are computed over."""
-    subs = dataset["subscriptions"]
-    acc = dataset["accounts"].select("account_id", "signup_at")
-    j = subs.cross_join(cutoffs).filter(
-        lambda t: (t.started_at <= t.cutoff) & (t.ended_at.isnull() | (t.ended_at > t.cutoff))
-    )
-    j = j.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
-    return j.select(*KEYS).distinct()
+    return subscribed_at(dataset, cutoffs).select(*KEYS)
 
 
 def with_tenure(ds: Dataset, keys: ir.Table, *columns: str) -> ir.Table:

@@ -11,7 +11,7 @@ import pytest
 
 from churnlab.config import SpecError, parse_spec, spec_from_options
 from churnlab.features.spec import FeatureSpec
-from churnlab.training import checked_data, load_training_data
+from churnlab.training import checked_data, load_training_data, random_split
 from churnlab.vocab import DAYS_PER_MONTH
 
 
@@ -370,3 +370,27 @@ def test_an_mrr_column_that_is_not_a_number_is_a_problem_naming_rows(tmp_path):
     path.write_text("id,fee,plan,churn\nC1,$10.50,a,Yes\nC2,,b,No\nC3,7,a,No\nC4,20,b,Yes\n")
     rows = read_customer_rows(path, {"id": "id", "mrr": "fee"}, ["plan"])
     assert rows.mrr.tolist()[::2] == [10.5, 7.0] and np.isnan(rows.mrr.iloc[1])
+
+
+def test_the_same_customers_give_the_same_split_in_any_row_order(tmp_path):
+    """The seeded split picks rows by position: the rows come in id order, so a table whose
+    rows the engine returns (or the file holds) in another order gives the same training,
+    validation and test customers and the same frame."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    table = pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in rng.permutation(n)],
+            "usage": rng.normal(size=n).round(3),
+            "churn": rng.choice(["Yes", "No"], n, p=[0.3, 0.7]),
+        }
+    )
+    frames, tests = [], []
+    for name, rows in (("a", table), ("b", table.sample(frac=1, random_state=1))):
+        rows.to_csv(tmp_path / f"{name}.csv", index=False)
+        data = load_training_data(_table_spec(tmp_path / f"{name}.csv", "logistic"))
+        split = random_split(data.frame.churned_within_h, 0.2, 0.2, seed=42)
+        frames.append(data.frame)
+        tests.append(set(data.frame.account_id[split.masks["test"]]))
+    assert tests[0] == tests[1] and len(tests[0]) == 600
+    pd.testing.assert_frame_equal(frames[0], frames[1])

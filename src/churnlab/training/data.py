@@ -477,7 +477,10 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
     is the survival families' target and so not their feature; for a classifier it stays a
     feature (tenure usually predicts churn) unless ``features.exclude`` names it."""
     d, path = spec.data, Path(ds.source)
-    df = ds.con.to_pyarrow(ds["customers"]).to_pandas()
+    # in id order: the engine may return a table's rows in any order (DuckDB scans in
+    # parallel), and the seeded split picks rows by position; by id, the same customers give
+    # the same split however the file orders them
+    df = ds.con.to_pyarrow(ds["customers"].order_by(d.id)).to_pandas()
     dates = set(ds.manifest.get("date_columns", ()))
     orders = ds.manifest.get("date_orders", {})
     if d.mrr and d.mrr not in df.columns:

@@ -21,7 +21,7 @@ def crm(tmp_path):
     n = 200
     pd.DataFrame(
         {
-            "id": [f"C{i}" for i in range(n)],
+            "id": [f"C{i:03d}" for i in range(n)],  # in id order: the frame's rows come so
             "plan": rng.choice(["a", "b"], n),
             "tenure": rng.integers(1, 72, n),
             "churn": rng.choice(["Yes", "No"], n),
@@ -149,6 +149,41 @@ def test_columns_nothing_can_be_learned_from_are_left_out_with_one_notice(tmp_pa
     (notice,) = [m for m in data.notices if "left out of the features" in m]
     assert notice.startswith("3 column(s) of export.csv left out of the features: 'Region'")
     assert not set(data.dropped) & set(data.frame.columns)
+
+
+def test_row_numbers_and_numeric_ids_are_left_out_but_distinct_measures_kept(tmp_path):
+    """A bank export's RowNumber (1..n) and a second account number are ids, not measures; an
+    epoch time, a large total and an amount, each distinct in every row too, are kept."""
+    rng = np.random.default_rng(4)
+    n = 400
+    table = tmp_path / "bank.csv"
+    pd.DataFrame(
+        {
+            "CustomerId": rng.permutation(n) + 15_565_701,
+            "RowNumber": np.arange(1, n + 1),
+            "AccountNo": rng.choice(10**8, n, replace=False),  # sparse, but named like an id
+            "SignupEpoch": rng.choice(10**8, n, replace=False) + 1_600_000_000,
+            "TotalBytes": rng.choice(10**9, n, replace=False),
+            "Balance": rng.uniform(0, 10**5, n).round(2),
+            "Age": rng.integers(18, 80, n),
+            "churn": rng.choice(["Yes", "No"], n),
+        }
+    ).to_csv(table, index=False)
+    data = load_training_data(
+        parse_spec(
+            {
+                "name": "t",
+                "data": {"table": str(table), "id": "CustomerId", "label": "churn"},
+                "model": {"family": "lightgbm"},
+            }
+        )
+    )
+    assert data.features == ["SignupEpoch", "TotalBytes", "Balance", "Age"]
+    assert data.dropped == {
+        "RowNumber": "whole numbers 1..400, a different one in each row: a row number or a "
+        "sequential id",
+        "AccountNo": "a different whole number in each of 400 rows: a numeric id",
+    }
 
 
 def test_decimal_comma_numbers_left_as_text_are_not_called_an_identifier():

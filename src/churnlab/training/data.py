@@ -7,6 +7,7 @@ table's columns are its features (id, label and duration removed).
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -322,17 +323,57 @@ def degenerate_columns(
 
 
 MIN_IDENTIFIER_VALUES = 50
+# the last word of a column name that says it numbers rows or customers (RowNumber, AccountNo,
+# member_id, CustomerKey)
+ID_WORDS = frozenset({"id", "ids", "no", "nr", "num", "number", "code", "key", "index", "idx"})
+
+
+def _named_like_an_id(name: str) -> bool:
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))
+    return bool(words) and words[-1].lower() in ID_WORDS
+
+
+def _numbered_rows(values: pd.Series, name: str) -> str | None:
+    """Why a numeric column is a row number or a numeric id, or None: whole numbers, a
+    different one in every row (more than ``MIN_IDENTIFIER_VALUES``), that either run almost
+    without gaps (1, 2, 3 ... in some order) or sit in a column named like an id
+    (``AccountNo``). A count or an amount is rarely distinct in every row, and an epoch time
+    or a large total that is neither of these is kept."""
+    present = values.dropna()
+    if (
+        len(present) <= MIN_IDENTIFIER_VALUES
+        or not pd.api.types.is_numeric_dtype(present)
+        or pd.api.types.is_bool_dtype(present)
+    ):
+        return None
+    numbers = present.astype("float64")
+    if not np.isfinite(numbers).all() or (numbers != np.floor(numbers)).any():
+        return None
+    if numbers.nunique() < len(numbers):
+        return None
+    if numbers.max() - numbers.min() < 1.1 * len(numbers):
+        return (
+            f"whole numbers {numbers.min():.0f}..{numbers.max():.0f}, a different one in each "
+            "row: a row number or a sequential id"
+        )
+    if _named_like_an_id(name):
+        return f"a different whole number in each of {len(numbers):,} rows: a numeric id"
+    return None
 
 
 def identifier_like(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
     """Text columns with a distinct value for at least half of their rows (and more than
     ``MIN_IDENTIFIER_VALUES`` of them): e-mail addresses, names, free-text notes, a second id.
     As a category nearly every level is seen once, so nothing learned from it applies to a
-    new customer; column -> why."""
+    new customer. Also numeric row numbers and ids (:func:`_numbered_rows`): a model splits
+    on them as if their order meant something. column -> why."""
     out = {}
     for col in features:
         values = frame[col]
         if not is_categorical(values) or pd.api.types.is_bool_dtype(values):
+            why = _numbered_rows(values, col)
+            if why:
+                out[col] = why
             continue
         present = values.dropna()
         distinct = present.nunique()

@@ -207,24 +207,31 @@ def test_events_at_or_after_the_cutoff_change_nothing_there(tmp_path):
     the ones ranking each account among the cutoff's active population."""
     midnight = DAY0.normalize()
     day = lambda d: midnight + pd.Timedelta(days=d)  # noqa: E731
-    days = {"p": [0, 5, 30], "q": [0, 20, 50], "w": [0, 10], "s": [1, 40, 55, 59]}
+    days = {"p": [0, 5, 30], "q": [0, 20, 50], "w": [0, 10], "s": [1, 40, 55, 59], "c": [3]}
     days |= {f"x{i}": list(range(i, 60, 3 + i)) for i in range(12)}
     rows = [(a, day(d), "view" if d % 2 else "post") for a, ds in days.items() for d in ds]
+    rows.append(("c", day(3), "cancel"))  # an old cancel: the type the churn rule names
     events = pd.DataFrame(rows, columns=["account_id", "ts", "event_type"])
     later = [(a, day(d), t) for a in ("p", "w", "s", "x0") for d in (60, 61, 75)
-             for t in ("view", "brand_new")] + [("t", day(60), "view"), ("t", day(62), "post")]  # fmt: skip
+             for t in ("view", "brand_new")] + [("t", day(60), "view"), ("t", day(62), "post"),
+             ("q", day(60), "cancel")]  # fmt: skip
     appended = pd.concat([events, pd.DataFrame(later, columns=events.columns)])
     frames = []
     for name, log in (("before", events), ("after", appended)):
-        ds = load_dataset(_folder(tmp_path / name, log), observed_until=END)
+        rule = {"inactive_days": 30, "events": ["cancel"]}
+        ds = load_dataset(_folder(tmp_path / name, log, rule), observed_until=END)
         obs = build_observations(ds, [day(60)], 30)
         vocabulary = fit_vocabulary(ds, before=day(60))
         table, _ = build_features(ds, obs, vocabulary=vocabulary)
         frames.append(ds.con.execute(table).sort_values("account_id").reset_index(drop=True))
     before, after = frames
-    assert "p" not in set(before.account_id) and "q" in set(before.account_id)
+    # p's 30 quiet days end at the cutoff: a row there, churning at once (back or not)
+    assert {"p", "q"} <= set(before.account_id) and "w" not in set(before.account_id)
+    assert before.set_index("account_id").churned_within_h["p"]
     assert before.account_id.tolist() == after.account_id.tolist()
     assert before["engagement_percentile_30d"].notna().all()
+    # q's cancel logged at the cutoff's midnight: still a row there, churning within 30 days
+    assert after.set_index("account_id").churned_within_h["q"]
     label = ["churned_within_h", "duration_days", "event", "label_complete"]
     pd.testing.assert_frame_equal(before.drop(columns=label), after.drop(columns=label))
 

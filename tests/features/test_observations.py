@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from churnlab.data import load_dataset
-from churnlab.features import build_observations, parse_cutoffs
+from churnlab.features import active_accounts, build_features, build_observations, parse_cutoffs
+from churnlab.features.builtin.common import active_population
+from churnlab.features.observations import cutoff_table
 from tests.conftest import tiny_frames, write_frames
 
 T = pd.Timestamp
@@ -72,6 +74,22 @@ def test_labels_durations_and_mrr(tiny):
     assert not rows[(1, "2024-06-15")].label_complete
 
 
+def test_subscriptions_dated_at_the_cutoff_are_data_of_that_instant(tiny):
+    """Account 1 upgrades (basic ends, pro starts) at 2024-03-01's midnight and account 2's
+    plan ends at 2024-05-20's: at those cutoffs, rows and MRR are what stood just before. The
+    upgrade is not seen yet (MRR 45, plan basic); account 2 is a row, churning at once."""
+    cut = ["2024-03-01", "2024-05-20"]
+    df = tiny.con.execute(build_observations(tiny, cut, horizon_days=30))
+    rows = {(r.account_id, str(r.cutoff.date())): r for r in df.itertuples()}
+    assert rows[(1, "2024-03-01")].mrr == 45.0
+    ended = rows[(2, "2024-05-20")]
+    assert (ended.churned_within_h, ended.event, ended.duration_days) == (True, 1, 0.0)
+    table, _ = build_features(tiny, build_observations(tiny, cut, 30), names=["plan"])
+    plan = tiny.con.execute(table).set_index(["account_id", "cutoff"])
+    assert plan.loc[(1, T("2024-03-01")), ["plan", "current_mrr"]].tolist() == ["basic", 45.0]
+    assert plan.loc[(1, T("2024-03-01")), "days_on_plan"] == 56.0
+
+
 def test_an_account_that_comes_back_still_churned_when_it_left(tmp_path):
     """Account 2 leaves on 2024-05-20 and subscribes again on 2024-06-10: at 2024-05-01 it
     churns within 30 days (the label reads nothing after the window, so never the return);
@@ -95,6 +113,10 @@ def test_an_account_that_comes_back_still_churned_when_it_left(tmp_path):
     at_return = ds.con.execute(build_observations(ds, ["2024-06-10", "2024-06-11"], 30))
     assert 2 not in set(at_return.account_id[at_return.cutoff == T("2024-06-10")])
     assert 2 in set(at_return.account_id[at_return.cutoff == T("2024-06-11")])
+    # nor in the population a cutoff's percentiles rank over, nor scored as of then
+    pop = ds.con.execute(active_population(ds, cutoff_table([T("2024-06-10")])))
+    assert set(pop.account_id) == set(at_return.account_id[at_return.cutoff == T("2024-06-10")])
+    assert 2 not in set(ds.con.execute(active_accounts(ds, "2024-06-10")).account_id)
     returned = rows[(2, "2024-06-15")]
     assert (returned.event, returned.duration_days) == (0, 16.0)
     assert (rows[(1, "2024-03-15")].churned_within_h, rows[(1, "2024-03-15")].event) == (False, 0)

@@ -153,8 +153,13 @@ def campaign_summary(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def in_force(paired: ir.Table, at: ir.TimestampValue, by: list[str]) -> ir.Table:
-    """The subscriptions in force at ``at``, one row per ``by``.
+def in_force(
+    paired: ir.Table, at: ir.TimestampValue, by: list[str], *, before: bool = False
+) -> ir.Table:
+    """The subscriptions in force at ``at``, one row per ``by``. ``before``: in force just
+    before ``at`` instead (started before it and not ended before it), what a cutoff at ``at``
+    may see: a subscription dated at its instant (a renewal, an add-on, an end at midnight) is
+    data of that instant, so the cutoff's rows and features never turn on it.
 
     ``paired`` holds subscription rows, each paired with a date (its columns and ``by``, e.g.
     the subscriptions cross-joined to the cutoffs). An account may hold several subscriptions
@@ -162,9 +167,14 @@ def in_force(paired: ir.Table, at: ir.TimestampValue, by: list[str]) -> ir.Table
     (the largest MRR in force; of equals the latest started, then the first plan and billing
     period by name), with ``mrr`` the total MRR in force. Where one subscription at a time is
     in force, that is the subscription itself."""
-    t = paired.filter(
-        (paired.started_at <= at) & (paired.ended_at.isnull() | (paired.ended_at > at))
-    )
+    if before:
+        t = paired.filter(
+            (paired.started_at < at) & (paired.ended_at.isnull() | (paired.ended_at >= at))
+        )
+    else:
+        t = paired.filter(
+            (paired.started_at <= at) & (paired.ended_at.isnull() | (paired.ended_at > at))
+        )
     # ties broken on every column a builder reads from the row kept, so that rows still tied
     # give the same features whichever is kept (on any engine)
     order = [ibis.desc("mrr"), ibis.desc("started_at")]

@@ -1,6 +1,8 @@
 """Observations: one row per (account_id, cutoff) for accounts active at the cutoff, with labels.
 
-* ``churned_within_h``: the account churned in (cutoff + lead, cutoff + lead + horizon]: the
+* ``churned_within_h``: the account churned in (cutoff + lead, cutoff + lead + horizon]
+  ([cutoff, cutoff + horizon] without a lead: an end dated at the cutoff's instant is after
+  what its features see): the
   spell of cover it is in at the cutoff (subscriptions back to back or overlapping,
   :func:`~churnlab.data.coverage_spells`) ends then, whether or not it comes back later;
   null when it churned inside the lead gap (cutoff, cutoff + lead].
@@ -26,7 +28,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from churnlab.data import Dataset, coverage_spells, in_force
-from churnlab.data.inactivity import from_activity, grace_days
+from churnlab.data.inactivity import grace_days
 from churnlab.errors import ChurnlabError
 
 SECONDS_PER_DAY = 86_400.0
@@ -108,30 +110,33 @@ def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.Flo
     return seconds.cast("float64") / SECONDS_PER_DAY
 
 
-def _started(
-    dataset: Dataset, started_at: ir.TimestampValue, cutoff: ir.TimestampValue
-) -> ir.BooleanValue:
-    """Whether cover that starts at ``started_at`` has started at ``cutoff``. A subscription
-    starting at the cutoff's instant is in force there (a renewal dated at midnight takes
-    over from the period ending then). A spell read from activity starts at an event, which
-    is data of the cutoff's own instant when dated at it (a day's roll-up at midnight): an
-    account back then is not active at the cutoff, and its return changes no row there."""
-    if from_activity(dataset.manifest):
-        return started_at < cutoff
-    return started_at <= cutoff
-
-
 def subscribed_at(dataset: Dataset, cut: ir.Table) -> ir.Table:
-    """(account_id, cutoff, mrr, ...) for accounts with a subscription in force at each cutoff
-    and a signup before it: ``mrr`` the total of the subscriptions in force then
-    (:func:`churnlab.data.in_force`)."""
+    """(account_id, cutoff, mrr, started_at, churned_at) for the accounts active at each
+    cutoff: a subscription in force then (``mrr`` the total in force,
+    :func:`churnlab.data.in_force`), a signup before it, and a spell of cover
+    (:func:`~churnlab.data.coverage_spells`) begun before it; ``churned_at`` is that spell's
+    end (null while open). Observations, scoring and the statistics over a cutoff's active
+    population all read this one rule.
+
+    Everything dated at the cutoff's instant is data of that instant, as for features: the
+    rule reads cover in force just before it (``in_force(..., before=True)``). Cover that
+    begins then (a win-back dated at midnight, a spell read from activity back that day) is
+    no row at the cutoff; cover that ends then (a subscription ending at midnight, a cancel
+    event logged then, 30 quiet days completed then) still is, churning at once. A renewal
+    continues a spell begun before."""
     subs = dataset["subscriptions"].select("account_id", "mrr", "started_at", "ended_at")
     acc = dataset["accounts"].select("account_id", "signup_at")
     paired = subs.cross_join(cut)
-    paired = paired.filter(_started(dataset, paired.started_at, paired.cutoff))
-    active = in_force(paired, paired.cutoff, ["account_id", "cutoff"])
+    active = in_force(paired, paired.cutoff, ["account_id", "cutoff"], before=True)
     active = active.select("account_id", "cutoff", "mrr", "started_at")
-    return active.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
+    active = active.join(acc, "account_id").filter(lambda t: t.signup_at < t.cutoff)
+    spells = coverage_spells(dataset).rename(churned_at="ended_at", spell_start="started_at")
+    return active.join(
+        spells,
+        (active.account_id == spells.account_id)
+        & (spells.spell_start < active.cutoff)
+        & (spells.churned_at.isnull() | (spells.churned_at >= active.cutoff)),
+    ).select("account_id", "cutoff", "mrr", "started_at", "churned_at")
 
 
 def build_observations(
@@ -157,26 +162,19 @@ def build_observations(
             f"no cutoff inside the data: {_dates(cutoffs)} are all on or before the first "
             f"sign-up ({first.date()}), when no account is active yet; {dataset.covers()}"
         )
-    active = subscribed_at(dataset, cutoff_table(cutoffs))
     # churn: the end of the spell of cover the cutoff lies in (one per active account)
-    spells = coverage_spells(dataset).rename(churned_at="ended_at", spell_start="started_at")
-    obs = active.join(
-        spells,
-        (active.account_id == spells.account_id)
-        # cover that begins at the cutoff's instant (a win-back dated at midnight) is data of
-        # that instant; a renewal continues a spell begun before it
-        & (spells.spell_start < active.cutoff)
-        & (spells.churned_at.isnull() | (spells.churned_at > active.cutoff)),
-    ).select("account_id", "cutoff", "mrr", "churned_at")
+    obs = subscribed_at(dataset, cutoff_table(cutoffs))
     end_lit = ibis.literal(end.to_pydatetime())
     lead = ibis.interval(days=lead_days)
     h = ibis.interval(days=horizon_days)
     grace = ibis.interval(days=grace_days(dataset.manifest))
     churned = obs.churned_at.notnull()
-    in_gap = churned & (obs.churned_at <= obs.cutoff + lead)
-    in_window = (
-        churned & (obs.churned_at > obs.cutoff + lead) & (obs.churned_at <= obs.cutoff + lead + h)
+    # without a lead, a churn at the cutoff's own instant (a cancel event logged then) is in
+    # the window: after everything the cutoff's features see
+    in_gap = churned & (
+        (obs.churned_at <= obs.cutoff + lead) if lead_days else (obs.churned_at < obs.cutoff)
     )
+    in_window = churned & ~in_gap & (obs.churned_at <= obs.cutoff + lead + h)
     return obs.select(
         "account_id",
         "cutoff",

@@ -13,11 +13,12 @@ from churnlab.features.registry import Feature, feature_builder
 
 
 def _subscription_at(ds: Dataset, keys: ir.Table, shift_days: int = 0) -> ir.Table:
-    """The main subscription in force at ``cutoff - shift_days`` for each key, with ``mrr`` the
-    total MRR in force then (:func:`churnlab.data.in_force`: a plan and its add-ons)."""
+    """The main subscription in force just before ``cutoff - shift_days`` for each key, with
+    ``mrr`` the total MRR in force then (:func:`churnlab.data.in_force`: a plan and its
+    add-ons; one dated at the cutoff's instant is not seen)."""
     j = keys.join(ds["subscriptions"], "account_id")
     at = j.cutoff - ibis.interval(days=shift_days) if shift_days else j.cutoff
-    return in_force(j, at, KEYS)
+    return in_force(j, at, KEYS, before=True)
 
 
 @feature_builder(

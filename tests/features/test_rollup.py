@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.data import fit_vocabulary, load_dataset
+from churnlab.data import Vocabulary, fit_vocabulary, load_dataset
 from churnlab.features import build_features, build_observations
 from churnlab.features.engine import select_builders
 
@@ -60,6 +60,9 @@ def test_a_rolled_up_log_builds_the_raw_logs_features_from_its_counts(logs):
     want, want_used, _, want_vocabulary = _built(raw)
     got, got_used, skipped, vocabulary = _built(rolled)
     assert vocabulary.types == want_vocabulary.types  # events per type, not rows per type
+    # the model remembers the log was rolled up: scoring refuses a batch without counts
+    assert vocabulary.counted and not want_vocabulary.counted
+    assert Vocabulary.from_dict(vocabulary.to_dict()).counted
     assert want_used - got_used == PER_EVENT
     for name in PER_EVENT:
         (notice,) = [n for n in skipped if f"builder {name} skipped" in n]

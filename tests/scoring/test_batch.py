@@ -277,3 +277,19 @@ def test_a_batch_whose_event_types_changed_says_so(trained, tmp_path, caplog):
     said = caplog.text
     assert f"event type(s) ['{renamed}'] the model reads have no event in the 90 days" in said
     assert f"'ai_{renamed}' (" in said and "this model ignores them" in said
+
+
+def test_a_model_trained_on_a_rolled_up_log_refuses_a_batch_without_counts(trained):
+    """A model whose events had a count column (its vocabulary says so) scoring a log whose
+    export lost the column would count each row as one event: refused, saying why."""
+    from dataclasses import replace
+
+    from churnlab.data import Vocabulary
+    from churnlab.scoring import build_scoring_features
+
+    model = load_model(trained.uri).model
+    spec = model.feature_spec
+    counted = Vocabulary.from_dict({**spec.vocabulary.to_dict(), "counted": True})
+    model.feature_spec = replace(spec, vocabulary=counted)
+    with pytest.raises(ScoringError, match=r"rolled-up event log .* have no count column"):
+        build_scoring_features(model, trained.data, trained.test_cutoff)

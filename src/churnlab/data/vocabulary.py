@@ -46,6 +46,9 @@ class Vocabulary:
     attributes: tuple[tuple[str, str], ...] = ()
     # (name, patterns) of the events section's ``group``: applied before anything is counted
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # whether the events had a ``count`` column (a rolled-up log): scoring refuses a batch
+    # without one, whose rows would each count as one event
+    counted: bool = False
 
     def role(self, name: str) -> tuple[str, ...]:
         return tuple(self.roles.get(name, ()))
@@ -59,6 +62,7 @@ class Vocabulary:
             "fitted_before": self.fitted_before,
             "attributes": [list(a) for a in self.attributes],
             "groups": {name: list(patterns) for name, patterns in self.groups},
+            **({"counted": True} if self.counted else {}),
         }
 
     @classmethod
@@ -72,6 +76,7 @@ class Vocabulary:
             fitted_before=raw.get("fitted_before"),
             attributes=tuple(tuple(a) for a in raw.get("attributes", ())),
             groups=tuple((n, tuple(p)) for n, p in (raw.get("groups") or {}).items()),
+            counted=bool(raw.get("counted", False)),
         )
 
 
@@ -200,6 +205,7 @@ def fit_vocabulary(
         fitted_before=None if before is None else pd.Timestamp(before).isoformat(),
         attributes=account_attributes(dataset),
         groups=_groups(section),
+        counted="count" in dataset["events"].columns,
     )
 
 

@@ -41,6 +41,14 @@ def build_scoring_features(
             "import the module that defines them"
         )
     ds = load_dataset(data, engine=engine)
+    if spec.vocabulary.counted and not (ds.has("events") and "count" in ds["events"].columns):
+        raise ScoringError(
+            f"{data}: the model was trained on a rolled-up event log (events with a count "
+            "column, one row per account, day and type) but these events have no count "
+            "column: each row would count as one event and every count feature would be off; "
+            'map the count column (dataset.json: {"columns": {"events": {"count": "..."}}}) '
+            "or score a log like the one the model was trained on"
+        )
     dates = as_of if isinstance(as_of, list | tuple) else [as_of]
     dates = [default_as_of(ds) if d is None else d for d in dates]
     try:

@@ -19,6 +19,7 @@ from churnlab.modeling import (
     LogisticChurnModel,
     NotFittedError,
     make_estimator,
+    unseen_categories,
 )
 from tests.legacy_models import legacy_estimator, legacy_risk
 
@@ -109,6 +110,32 @@ def test_a_yes_no_column_scores_alike_in_any_spelling(cls, data):
     assert not np.allclose(want, est.predict_raw(Xt.assign(paperless=None)))  # it matters
     for yes, no in (("yes", "no"), ("TRUE", "FALSE"), (" Y ", "n"), (1, 0)):
         np.testing.assert_allclose(est.predict_raw(with_flag(Xt, yes, no)), want)
+
+
+@pytest.mark.parametrize("cls", [LogisticChurnModel, LightGBMChurnModel])
+def test_a_category_in_another_case_scores_alike(cls, data):
+    """Trained on North/South, scored on north, SOUTH or " North ": the same scores (before,
+    an unseen category, read as missing); where two training categories fold alike (a and
+    A), neither takes a third spelling, which stays unseen and is counted as such."""
+    (X, y), (Xv, yv), (Xt, _) = data
+
+    def with_region(frame, north="North", south="South"):
+        return frame.assign(region=np.where(frame.trend > 0, north, south))
+
+    est = cls().fit(with_region(X), y, eval_set=(with_region(Xv), yv))
+    want = est.predict_raw(with_region(Xt))
+    assert not np.allclose(want, est.predict_raw(Xt.assign(region=None)))  # it matters
+    for north, south in (("north", "south"), ("NORTH", " South ")):
+        np.testing.assert_allclose(est.predict_raw(with_region(Xt, north, south)), want)
+    assert unseen_categories(est, with_region(Xt, "north", "south")).get("region") is None
+    shouted = with_region(Xt, "NORTH", "Mars")
+    unseen, present, examples = unseen_categories(est, shouted)["region"]
+    assert (unseen, present, examples) == ((Xt.trend <= 0).sum(), len(Xt), ["Mars"])
+
+    twins = cls().fit(with_region(X, "a", "A"), y, eval_set=(with_region(Xv, "a", "A"), yv))
+    assert (
+        unseen_categories(twins, with_region(Xt, "a", " a "))["region"][0] == (Xt.trend <= 0).sum()
+    )
 
 
 def test_fit_requires_validation_and_two_classes(data):

@@ -293,3 +293,22 @@ def test_a_model_trained_on_a_rolled_up_log_refuses_a_batch_without_counts(train
     model.feature_spec = replace(spec, vocabulary=counted)
     with pytest.raises(ScoringError, match=r"rolled-up event log .* have no count column"):
         build_scoring_features(model, trained.data, trained.test_cutoff)
+
+
+def test_categories_spelled_in_another_case_score_alike_and_unknown_ones_are_named(trained, caplog):
+    """A later export writes the plan in capitals: the same scores (a value that differs from
+    one training category only in case is that category). A plan the model never saw, on
+    every row, is read as missing and said to be."""
+    from churnlab.scoring import build_scoring_features
+
+    model = load_model(trained.uri).model
+    frame = build_scoring_features(model, trained.data, trained.test_cutoff)
+    assert frame.plan.notna().all() and frame.plan.nunique() > 1
+    want = model.score(frame)
+    shouted = model.score(frame.assign(plan=" " + frame.plan.str.upper()))
+    np.testing.assert_array_equal(want.p_churn.to_numpy(), shouted.p_churn.to_numpy())
+    assert "never seen in training" not in caplog.text
+    with caplog.at_level("WARNING"):
+        model.score(frame.assign(plan="platinum"))
+    assert f"column 'plan': {len(frame)} of {len(frame)} values were never seen" in caplog.text
+    assert "'platinum'" in caplog.text

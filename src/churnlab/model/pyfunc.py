@@ -23,6 +23,7 @@ risk-only scoring at full speed; the reason columns are then empty, the schema u
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import mlflow.pyfunc
@@ -34,9 +35,12 @@ from churnlab.explain import top_reasons
 from churnlab.features import FeatureSpec
 from churnlab.features.reasons import ReasonTemplate, column_template
 from churnlab.features.registry import reason_templates
-from churnlab.modeling import ChurnEstimator
+from churnlab.modeling import ChurnEstimator, unseen_categories
 from churnlab.training import CalibratedChurnModel
 from churnlab.vocab import DAYS_PER_MONTH
+
+log = logging.getLogger(__name__)
+UNSEEN_SHARE = 0.05  # a category column with this share of unknown values is warned about
 
 REASONS = 3
 REASON_COLUMNS = [
@@ -146,6 +150,17 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         """Risk, tier, health, revenue at risk and (``reasons``) top reasons per row."""
         X = frame[self.features]
         n = len(frame)
+        for c, (unseen, present, examples) in unseen_categories(self.estimator, X).items():
+            if unseen >= UNSEEN_SHARE * present:
+                log.warning(
+                    "column %r: %d of %d values were never seen in training (e.g. %s): the "
+                    "model reads them as missing; if the export spells them differently, "
+                    "write them as training did",
+                    c,
+                    unseen,
+                    present,
+                    ", ".join(map(repr, examples)),
+                )
         p, raw, values = self.estimator.score(X, contributions=reasons)
         mrr = (
             pd.to_numeric(frame["mrr"], errors="coerce").to_numpy(dtype=float)

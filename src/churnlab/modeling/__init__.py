@@ -13,6 +13,7 @@ from churnlab.modeling.base import (
     binary_labels,
     check_two_classes,
     is_categorical,
+    unseen_categories,
 )
 from churnlab.modeling.cox import CoxChurnModel
 from churnlab.modeling.gbm import LightGBMChurnModel
@@ -123,4 +124,5 @@ __all__ = [
     "is_categorical",
     "make_estimator",
     "make_uplift_estimator",
+    "unseen_categories",
 ]

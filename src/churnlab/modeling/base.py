@@ -189,14 +189,43 @@ _TRUTH = {
 
 
 def _as_training_spelling(col: pd.Series, categories: list[str]) -> pd.Series:
-    """``col`` with yes/no values in another spelling written as the training categories
-    spell them, where those are a yes/no pair; other columns and values as they are."""
+    """``col`` with values in another spelling written as the training categories spell them:
+    yes/no values where those are a yes/no pair (``yes`` for ``True``), and values that differ
+    from one training category only in case or surrounding spaces (``north`` for ``North``,
+    where no other category folds to it); other values as they are."""
     truths = {_TRUTH.get(str(v).strip().casefold()) for v in categories}
-    if len(categories) != 2 or truths != {True, False}:
-        return col
-    spelled = {_TRUTH[str(v).strip().casefold()]: v for v in categories}
-    truth = col.astype("string").str.strip().str.casefold().map(_TRUTH)
-    return truth.map(spelled).where(truth.notna(), col.astype("string"))
+    if len(categories) == 2 and truths == {True, False}:
+        spelled = {_TRUTH[str(v).strip().casefold()]: v for v in categories}
+        truth = col.astype("string").str.strip().str.casefold().map(_TRUTH)
+        return truth.map(spelled).where(truth.notna(), col.astype("string"))
+    text = col.astype("string")
+    known = text.isin(categories).fillna(False) | text.isna()
+    if known.all():
+        return text
+    folds: dict[str, list[str]] = {}
+    for v in categories:
+        folds.setdefault(str(v).strip().casefold(), []).append(v)
+    unique = {k: v[0] for k, v in folds.items() if len(v) == 1}
+    mapped = text.str.strip().str.casefold().map(unique)
+    return text.where(known | mapped.isna(), mapped)
+
+
+def unseen_categories(estimator: Any, X: pd.DataFrame) -> dict[str, tuple[int, int, list]]:
+    """Per category column of ``estimator`` (or the estimator it wraps): values of ``X`` that
+    are neither missing nor a training category in any spelling it reads
+    (:func:`_as_training_spelling`), as (unseen, present, a few examples). A model reads
+    them as missing."""
+    inner = getattr(estimator, "estimator", estimator)
+    out = {}
+    for c, categories in (getattr(inner, "categories_", None) or {}).items():
+        if c not in X:
+            continue
+        col = _as_training_spelling(X[c], categories)
+        present = col.notna()
+        unseen = present & ~col.isin(categories).fillna(False)
+        if unseen.any():
+            out[c] = (int(unseen.sum()), int(present.sum()), X[c][unseen].unique()[:3].tolist())
+    return out
 
 
 class ChurnEstimator(FamilyEstimator):

@@ -209,3 +209,40 @@ def test_a_table_model_takes_dates_as_written_and_no_revenue_column(tmp_path, mo
     assert as_text.revenue_at_risk.isna().all()
     with pytest.raises(Exception, match="'Signup' \\(double\\): \\['02/01/2021'"):
         model.predict(sent.assign(Signup=["02/01/2021", "2023-05-20"]), source="request")
+
+
+def test_a_run_on_a_leaky_column_records_it_and_promote_refuses_it(tmp_path, monkeypatch):
+    """A churn date recorded after the outcome separates churners on its own: the run says so
+    in --json and in a tag, and promote will not make its version champion without --force."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    _crm(project / "crm.tsv", n=800)
+    table = pd.read_csv(project / "crm.tsv", sep="\t")
+    table["churn_date"] = np.where(table.Churn == "Yes", "2024-05-01", None)
+    table.to_csv(project / "crm.tsv", sep="\t", index=False)
+    monkeypatch.setenv("CHURNLAB_HOME", str(project))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.chdir(project)
+    args = ["train", "--table", "crm.tsv", "--id", "customerID", "--label", "Churn"]
+    res = CliRunner().invoke(app, [*args, "--model", "logistic", "--experiment", "leaky", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (
+        list(out["leak_suspects"]) == ["churn_date"] and out["leak_suspects"]["churn_date"] > 0.99
+    )
+    tag = mlflow.get_run(out["run_id"]).data.tags["churnlab.leak_suspects"]
+    assert list(json.loads(tag)) == ["churn_date"]
+
+    refused = CliRunner().invoke(app, ["promote", "--experiment", "leaky"])
+    assert refused.exit_code == 1
+    assert "'churn_date' (ROC-AUC 1.000)" in refused.output and "--force" in refused.output
+    client = mlflow.tracking.MlflowClient()
+    assert not client.get_registered_model(out["model_name"]).aliases
+    forced = CliRunner().invoke(app, ["promote", "--experiment", "leaky", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert client.get_registered_model(out["model_name"]).aliases == {"champion": 1}

@@ -3,6 +3,7 @@ model to a self-contained folder under ``models/``."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnlab.files import replace_folder, temp_folder
-from churnlab.tracking.runs import tracked_run
+from churnlab.tracking.runs import LEAK_TAG, tracked_run
 from churnlab.tracking.store import connect, end_stale_runs, ensure_experiment, store_lock
 from churnlab.tracking.uris import RegistryError, resolve_model, stamp_version
 from churnlab.vocab import BOARD_METRICS, CHAMPION, KIND_TAG, LOWER_IS_BETTER, MODEL_TAG, PREVIOUS
@@ -105,6 +106,16 @@ def _promote(
         )
     best = board.iloc[0]
     version, value = str(best.model_version), float(best[metric])
+    leaks = client.get_run(best.run_id).data.tags.get(LEAK_TAG)
+    if leaks and not force:
+        named = ", ".join(f"{c!r} (ROC-AUC {a:.3f})" for c, a in json.loads(leaks).items())
+        raise RegistryError(
+            f"version {version} ({best.run_name}, {metric} {value:.4f}) was trained on "
+            f"column(s) that alone separate churners from the others: {named}; in a customer "
+            "table that is nearly always a value recorded after the outcome, so its test "
+            "metrics say nothing about new customers. Retrain with --exclude COLUMN, or "
+            "promote it anyway with --force"
+        )
     current = champion_version(client, model_name)
     champion_value = None
     if current is not None:

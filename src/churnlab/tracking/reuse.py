@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from churnlab import __version__
 from churnlab.config import ExperimentSpec
-from churnlab.tracking.runs import RunSummary, git_commit
+from churnlab.tracking.runs import LEAK_TAG, RunSummary, git_commit
 from churnlab.vocab import MODEL_TAG
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def find_reusable(client: MlflowClient, experiment: str, key: str) -> RunSummary
             split=_split(run.info.run_id),
             seconds={},
             reused=True,
+            leak_suspects=json.loads(run.data.tags.get(LEAK_TAG, "{}")),
         )
     return None
 

@@ -13,7 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from churnlab.training import TrainingData
 
 log = logging.getLogger(__name__)
+# a training run's columns that alone separated churners (JSON: column -> ROC-AUC)
+LEAK_TAG = "churnlab.leak_suspects"
 # what a logged scoring batch keeps of its scores: enough to join realized labels later
 BATCH_PREDICTION_COLUMNS = ["account_id", "cutoff", "p_churn", "risk_tier", "revenue_at_risk"]
 
@@ -46,6 +48,8 @@ class RunSummary:
     split: dict[str, Any]
     seconds: dict[str, float]
     reused: bool = False  # an earlier run with the same spec, data, code and seed
+    # columns that alone separated churners on the training rows -> ROC-AUC (:data:`LEAK_TAG`)
+    leak_suspects: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,7 @@ class RunSummary:
                 for k, v in self.metrics.items()
                 if k.startswith("validation_")
             },
+            "leak_suspects": self.leak_suspects,
         }
 
 

@@ -34,7 +34,7 @@ from churnlab.tracking.artifacts import installed_pins, jsonable, log_figure, mo
 from churnlab.tracking.artifacts import pip_requirements as _requirements
 from churnlab.tracking.artifacts import quiet as _quiet
 from churnlab.tracking.reuse import REUSE_TAG, code_version, find_reusable, run_key
-from churnlab.tracking.runs import RunSummary, flat_params, run_tags, tracked_run
+from churnlab.tracking.runs import LEAK_TAG, RunSummary, flat_params, run_tags, tracked_run
 from churnlab.tracking.store import connect, ensure_experiment
 from churnlab.tracking.uplift import log_uplift_artifacts, log_uplift_model
 from churnlab.training import TrainResult, checked_data, data_digest, train
@@ -132,6 +132,8 @@ def _log_run(result: TrainResult, spec_text: str) -> None:
         }
     )
     _log_fit_choices(result.estimator.fit_choices())
+    if data.leaks:  # promote refuses such a run's version without --force
+        mlflow.set_tag(LEAK_TAG, json.dumps({c: round(float(a), 4) for c, a in data.leaks.items()}))
     if data.dropped:  # degenerate columns, named (the full list: features/catalogue.json)
         mlflow.set_tag("churnlab.features_dropped", ", ".join(data.dropped)[:4000])
     mlflow.log_text(yaml.safe_dump(spec.resolved(), sort_keys=False), "spec.yaml")
@@ -254,6 +256,7 @@ def log_and_summarize(
         metrics=result.metrics,
         split=result.split.describe(),
         seconds={**result.seconds, **extra_seconds},
+        leak_suspects=dict(result.data.leaks),
     )
 
 

@@ -66,6 +66,8 @@ class TrainingData:
     reasons: dict[str, ReasonTemplate] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)  # degenerate feature -> why
+    # columns that alone separate churners on the training rows -> their ROC-AUC
+    leaks: dict[str, float] = field(default_factory=dict)
 
     @property
     def categorical(self) -> list[str]:

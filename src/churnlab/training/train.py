@@ -388,6 +388,7 @@ def checked_data(
 
 def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:
     leaks = label_leaks(data.frame, data.features, rows)
+    data.leaks = dict(leaks)
     if leaks:
         data.notices.append(leak_notice(leaks, "the training rows"))
         log.warning(data.notices[-1])

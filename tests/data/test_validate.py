@@ -698,3 +698,14 @@ def test_a_header_naming_a_column_twice_is_refused(tmp_path):
     table.write_text("id,Contract,Contract,churn\n1,a,b,Yes\n2,a,b,No\n")
     with pytest.raises(UnreadableTableError, match=r"names \['Contract'\] more than once"):
         load_customer_table(table, id_col="id", label_col="churn")
+    # Parquet too: DuckDB would read one as count_1 and the count read might be the other
+    folder = write_frames(tiny_frames(), tmp_path / "pq")
+    events = pd.read_parquet(folder / "events.parquet").assign(COUNT=2, count=1)
+    events.to_parquet(folder / "events.parquet", index=False)
+    with pytest.raises(UnreadableTableError, match=r"names the column\(s\) \['COUNT', 'count'\]"):
+        load_dataset(folder, observed_until=END)
+    pd.DataFrame({"id": [1, 2], "Plan": "a", "plan": "b", "churn": ["Yes", "No"]}).to_parquet(
+        tmp_path / "crm.parquet"
+    )
+    with pytest.raises(UnreadableTableError, match=r"\['Plan', 'plan'\] more than once"):
+        load_customer_table(tmp_path / "crm.parquet", id_col="id", label_col="churn")

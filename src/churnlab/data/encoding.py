@@ -55,6 +55,19 @@ def repeated_header_names(path: Path, sep: str, encoding: str = "utf-8") -> list
     opener = gzip.open if name.endswith(".gz") else open
     with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
         header = next(csv.reader(fh, delimiter=sep), [])
+    return repeated_names(header)
+
+
+def repeated_parquet_names(path: Path) -> list[str]:
+    """Column names a Parquet file holds more than once, in any case (DuckDB would rename one,
+    ``count_1``, and the column churnlab reads might be the other)."""
+    import pyarrow.parquet as pq
+
+    return repeated_names(pq.read_schema(path).names)
+
+
+def repeated_names(header: list[str]) -> list[str]:
+    """The names of ``header`` that occur more than once, in any case and spacing."""
     seen: dict[str, int] = {}
     for column in header:
         key = column.strip().casefold()

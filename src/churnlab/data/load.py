@@ -27,6 +27,7 @@ from churnlab.data.encoding import (
     encoding_hint,
     header_separator,
     repeated_header_names,
+    repeated_parquet_names,
 )
 from churnlab.data.engines import connect
 from churnlab.data.schema import TABLES
@@ -50,10 +51,15 @@ def _read_folder_table(
     """A folder's table ``name`` (None if it has none) and, read from text, its field
     separator (``;``, a tab or ``,``; the validator reads decimal commas after the first two)."""
     parquet_file, parquet_dir = folder / f"{name}.parquet", folder / name
-    if parquet_file.exists():
-        return con.read_parquet(str(parquet_file), table_name=name), None
-    if parquet_dir.is_dir() and any(parquet_dir.glob("*.parquet")):
-        return con.read_parquet(str(parquet_dir / "*.parquet"), table_name=name), None
+    parts = sorted(parquet_dir.glob("*.parquet")) if parquet_dir.is_dir() else []
+    if parquet_file.exists() or parts:
+        sample = parquet_file if parquet_file.exists() else parts[0]
+        if repeated := repeated_parquet_names(sample):
+            raise UnreadableTableError(
+                str(sample), f"names the column(s) {repeated} more than once: rename one", name
+            )
+        source = parquet_file if parquet_file.exists() else parquet_dir / "*.parquet"
+        return con.read_parquet(str(source), table_name=name), None
     found = _text_source(folder, name)
     if found is None:
         return None

@@ -27,6 +27,7 @@ from churnlab.data.encoding import (
     encoding_hint,
     header_separator,
     repeated_header_names,
+    repeated_parquet_names,
 )
 from churnlab.data.engines import connect
 from churnlab.data.schema import COMMA_LOCALE_GROUPS, CURRENCY_SYMBOLS
@@ -92,6 +93,15 @@ def _is_marker(col: pd.Series) -> pd.Series:
     return col.astype("string").str.strip().str.casefold().isin(MISSING_MARKERS).fillna(False)
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet table as its types say; a column named twice (in any case) is refused."""
+    if repeated := repeated_parquet_names(path):
+        raise UnreadableTableError(
+            str(path), f"names the column(s) {repeated} more than once: rename one"
+        )
+    return pd.read_parquet(path)
+
+
 def _read(path: Path, encoding: str = "utf-8", keep: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every value as text (blanks missing), so bad values are reported and not re-typed;
     Parquet keeps its types. zstd-compressed text is read by DuckDB (pandas would need the
@@ -109,7 +119,7 @@ def _read(path: Path, encoding: str = "utf-8", keep: tuple[str, ...] = ()) -> pd
     duck_encoding = duckdb_encoding(encoding, str(path)) if fmt.endswith(".zst") else None
     try:
         if fmt == ".parquet":
-            return pd.read_parquet(path)
+            return _read_parquet(path)
         if path.stat().st_size == 0:
             raise pd.errors.EmptyDataError
         if fmt.endswith(".zst"):

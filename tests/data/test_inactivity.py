@@ -246,3 +246,20 @@ def test_a_log_alone_without_a_churn_rule_is_told_how_it_is_read(tmp_path):
     assert set(by_table) == {"accounts", "subscriptions"}
     assert '{"churn": {"inactive_days": 30}}' in by_table["subscriptions"]
     assert "the folder holds events.parquet, tracks.csv" in by_table["accounts"]
+
+
+def test_an_event_from_the_future_is_a_problem_where_it_would_set_the_end(tmp_path):
+    """Without observed_until the latest event ends the data: one event with a device clock in
+    2031 would make every label read years that have not come. A problem naming it."""
+    events = _events({"a": [0, 5, 10], "b": [0, 50]})
+    future = pd.DataFrame({"account_id": ["b"], "ts": [pd.Timestamp("2031-03-01")],
+                           "event_type": ["view"]})  # fmt: skip
+    folder = _folder(tmp_path, pd.concat([events, future]))
+    with pytest.raises(DataValidationError) as err:
+        load_dataset(folder)
+    message = str(err.value)
+    assert "events.ts: 1 event(s) dated after today" in message
+    assert "account_id='b'" in message and "2031-03-01" in message
+    assert load_dataset(_folder(tmp_path / "clean", events)).observed_until == DAY0 + pd.Timedelta(
+        days=50
+    )

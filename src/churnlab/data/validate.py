@@ -565,10 +565,33 @@ class Validator:
                 said = any(p.table == "events" and p.column == "ts" for p in self.problems)
                 extra = [] if said else [Problem("events", "ts", "no valid timestamp")]
                 raise DataValidationError(self.source, [*self.problems, *extra])
+            self._events_from_the_future(pd.Timestamp(latest))
             self.observed_until = pd.Timestamp(latest)
             self.notices.append(
                 f"observed_until not given: using the latest event, {self.observed_until}"
             )
+
+    def _events_from_the_future(self, latest: pd.Timestamp) -> None:
+        """Where the end of observation is read from the latest event: events dated after
+        today (a device clock set wrong, a placeholder such as 2099-12-31) would make it, and
+        every label would read years that have not happened. A problem naming them."""
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize() + pd.Timedelta(days=2)
+        if latest < now:
+            return
+        ev = self.typed["events"]
+        after = ev.ts >= now.to_pydatetime()
+        n = int(self.con.execute(after.sum()))
+        ex = self._examples(ev, after, ["account_id", "ts", "event_type"])
+        self._problem(
+            "events",
+            "ts",
+            f"{n} event(s) dated after today ({(now - pd.Timedelta(days=2)).date()}): the end "
+            "of observation is read from the latest event, so every label would read dates "
+            "that have not come; fix or remove them (a device clock, a placeholder date), or "
+            "give observed_until in dataset.json",
+            ex,
+        )
+        raise DataValidationError(self.source, self.problems)
 
     def _check_relations(self) -> None:
         self._check_unknown_accounts()

@@ -88,15 +88,27 @@ def champion(tmp_path_factory) -> Champion:
     return Champion(root, data, summary.model_version, f"models:/{NAME}@champion")
 
 
+# each scenario's simulated history, made once per test process and copied into every project
+# that needs it (retrain and the drift scenarios both use price_increase: the same seed and
+# parameters, so the same data)
+_SIMULATED: dict[str, Path] = {}
+
+
+def _simulated(tmp_path_factory, scenario: str) -> Path:
+    if scenario not in _SIMULATED:
+        out = tmp_path_factory.mktemp(f"sim-{scenario}") / scenario
+        simulate(out, sim_params(scenario))
+        _SIMULATED[scenario] = out
+    return _SIMULATED[scenario]
+
+
 def scenario_project(champion: Champion, tmp_path_factory, scenario: str) -> tuple[Path, Path]:
     """A copy of the champion's project (store and registry) and the scenario's data in it."""
     root = tmp_path_factory.mktemp(f"project-{scenario}") / "p"
     shutil.copytree(champion.root, root, ignore=shutil.ignore_patterns("data"))
     data = root / "data" / scenario
-    if scenario == "none":
-        shutil.copytree(champion.data, data)
-    else:
-        simulate(data, sim_params(scenario))
+    source = champion.data if scenario == "none" else _simulated(tmp_path_factory, scenario)
+    shutil.copytree(source, data)
     return root, data
 
 

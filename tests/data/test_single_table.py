@@ -464,3 +464,21 @@ def test_a_number_column_with_a_few_words_is_said_to_be_read_as_categories(tmp_p
         ).notices
         if "numbers but for" in n
     ]
+
+
+def test_columns_named_like_churnlabs_own_are_refused_at_load(tmp_path):
+    """A CRM column called ``mrr`` or ``cutoff`` would collide with the observation columns
+    training adds: refused when read (validate too, not only train), a revenue column named
+    ``mrr`` with the hint to give it as --mrr."""
+    table = tmp_path / "crm.csv"
+    pd.DataFrame(
+        {"id": [1, 2, 3], "mrr": [10, 20, 30], "cutoff": "x", "churn": ["Yes", "No", "No"]}
+    ).to_csv(table, index=False)
+    with pytest.raises(DataValidationError) as err:
+        load_customer_table(table, id_col="id", label_col="churn")
+    said = [str(p) for p in err.value.problems]
+    assert len(said) == 2 and said[0].startswith("customers.mrr: named like one of churnlab's")
+    assert "given as --mrr mrr" in said[0] and said[1].startswith("customers.cutoff:")
+    with pytest.raises(DataValidationError) as err:
+        load_customer_table(table, id_col="id", label_col="churn", mrr_col="mrr")
+    assert [p.column for p in err.value.problems] == ["cutoff"]

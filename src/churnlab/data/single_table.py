@@ -32,6 +32,7 @@ from churnlab.data.encoding import (
 from churnlab.data.engines import connect
 from churnlab.data.schema import COMMA_LOCALE_GROUPS, CURRENCY_SYMBOLS
 from churnlab.data.validate import MISSING_MARKERS as VALIDATE_MARKERS
+from churnlab.vocab import OBSERVATION_COLUMNS
 
 TABLE = "customers"
 LABEL_VALUES = {
@@ -393,6 +394,28 @@ def _row_examples(df: pd.DataFrame, mask: pd.Series, id_col: str, col: str) -> t
     )
 
 
+def _clashing_columns(
+    df: pd.DataFrame, id_col: str, label_col: str, duration_col: str | None, mrr_col: str | None
+) -> list[Problem]:
+    """Columns named like churnlab's own observation columns (``cutoff``, ``event``, ``mrr``
+    ...), which training adds beside the features; one named as a role is fine, and so is
+    ``mrr`` given as ``--mrr``."""
+    roles = {id_col, label_col, duration_col}
+    clash = [c for c in df.columns if c not in roles and c in OBSERVATION_COLUMNS and c != mrr_col]
+    if not clash:
+        return []
+    hint = "; a revenue column named mrr is given as --mrr mrr" if "mrr" in clash else ""
+    return [
+        Problem(
+            TABLE,
+            c,
+            f"named like one of churnlab's own observation columns {list(OBSERVATION_COLUMNS)}: "
+            f"rename it{hint}",
+        )
+        for c in clash
+    ]
+
+
 def load_customer_table(
     path: str | Path,
     *,
@@ -430,7 +453,9 @@ def load_customer_table(
             src, "has a header line but no rows: expected one row per customer"
         )
 
-    problems += _id_problems(df, id_col)
+    problems += _id_problems(df, id_col) + _clashing_columns(
+        df, id_col, label_col, duration_col, mrr_col
+    )
     df, unlabelled = _without_blank_labels(df, id_col, label_col)
     out = df.copy()
     out[label_col], label_problems, label_notice = _checked_label(df, id_col, label_col, positive)

@@ -528,13 +528,6 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
     orders = ds.manifest.get("date_orders", {})
     if d.mrr and d.mrr not in df.columns:
         raise SpecError(f"data.mrr: column {d.mrr!r} not in {path}")
-    roles = {d.id, d.label, d.duration}
-    clash = sorted((set(df.columns) - roles) & (set(OBSERVATION_COLUMNS) - {d.mrr}))
-    if clash:
-        raise SpecError(
-            f"data.table: column(s) {clash} in {path} clash with churnlab's observation columns "
-            f"{OBSERVATION_COLUMNS}; rename them"
-        )
     targets = {d.id, d.label}
     if spec.model.family in SURVIVAL_FAMILIES or d.duration in OBSERVATION_COLUMNS:
         targets.add(d.duration)

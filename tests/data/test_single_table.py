@@ -482,3 +482,18 @@ def test_columns_named_like_churnlabs_own_are_refused_at_load(tmp_path):
     with pytest.raises(DataValidationError) as err:
         load_customer_table(table, id_col="id", label_col="churn", mrr_col="mrr")
     assert [p.column for p in err.value.problems] == ["cutoff"]
+
+
+def test_a_spreadsheets_trailing_empty_rows_are_left_out_and_a_near_name_is_offered(tmp_path):
+    """Excel leaves ``,,,`` lines at the end of an export: left out with a notice (before,
+    each was a missing id and the table was refused). A label named ``'Churn '`` (a trailing
+    space) is not ``Churn``, but the problem names it."""
+    table = tmp_path / "export.csv"
+    table.write_text("id,plan,Churn \n1,a,Yes\n2,b,No\n3,a,No\n,,\n,,\n")
+    with pytest.raises(
+        DataValidationError, match=r"label column is missing .*did you mean 'Churn '"
+    ):
+        load_customer_table(table, id_col="id", label_col="Churn")
+    ds = load_customer_table(table, id_col="id", label_col="Churn ")
+    assert ds.summary()["customers"] == 3
+    assert "2 empty row(s) (every field blank) left out" in ds.notices

@@ -394,6 +394,17 @@ def _row_examples(df: pd.DataFrame, mask: pd.Series, id_col: str, col: str) -> t
     )
 
 
+def _without_empty_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """``df`` without rows whose every field is blank (a spreadsheet export's trailing
+    ``,,,,`` lines), renumbered, and the notice saying how many were left out (None if none)."""
+    empty = df.isna().all(axis=1)
+    if not empty.any():
+        return df.reset_index(drop=True), None
+    kept = df.loc[~empty].reset_index(drop=True)
+    kept.attrs = dict(df.attrs)
+    return kept, f"{int(empty.sum())} empty row(s) (every field blank) left out"
+
+
 def _clashing_columns(
     df: pd.DataFrame, id_col: str, label_col: str, duration_col: str | None, mrr_col: str | None
 ) -> list[Problem]:
@@ -442,7 +453,7 @@ def load_customer_table(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
-    df = _read(path, encoding, keep=(id_col,)).reset_index(drop=True)
+    df, empty_rows = _without_empty_rows(_read(path, encoding, keep=(id_col,)))
     src = str(path)
 
     problems = _missing_role_columns(df, id_col, label_col, duration_col)
@@ -490,6 +501,7 @@ def load_customer_table(
         notices=[
             n
             for n in (
+                empty_rows,
                 decimal_comma_notice(df.attrs),
                 unlabelled,
                 label_notice,
@@ -526,7 +538,7 @@ def read_customer_rows(
     path = Path(path)
     # the id as written (account_id too, where it stands in for the id and is no feature)
     keep = (roles["id"], *(() if "account_id" in columns else ("account_id",)))
-    df = _read(path, encoding, keep).reset_index(drop=True)
+    df, _ = _without_empty_rows(_read(path, encoding, keep))
     id_col, mrr_col = roles["id"], roles.get("mrr")
     # a table already in churnlab's shape (the id as account_id, MRR as mrr) scores too
     if id_col not in df.columns and "account_id" in df.columns:
@@ -588,13 +600,18 @@ def decimal_comma_notice(attrs: dict) -> str | None:
 def _missing_role_columns(
     df: pd.DataFrame, id_col: str, label_col: str, duration_col: str | None
 ) -> list[Problem]:
-    """One problem per id/label/duration column named but absent from the table."""
+    """One problem per id/label/duration column named but absent from the table, naming the
+    column it may mean where one differs only in case or spaces (``'Churn '``)."""
     columns = ", ".join(map(str, df.columns))
-    return [
-        Problem(TABLE, col, f"{role} column is missing (columns: {columns})")
-        for role, col in (("id", id_col), ("label", label_col), ("duration", duration_col))
-        if col is not None and col not in df.columns
-    ]
+    folded = {str(c).strip().casefold(): c for c in df.columns}
+    out = []
+    for role, col in (("id", id_col), ("label", label_col), ("duration", duration_col)):
+        if col is None or col in df.columns:
+            continue
+        near = folded.get(col.strip().casefold())
+        hint = f"; did you mean {near!r}?" if near is not None else ""
+        out.append(Problem(TABLE, col, f"{role} column is missing (columns: {columns}){hint}"))
+    return out
 
 
 def _id_problems(df: pd.DataFrame, id_col: str) -> list[Problem]:

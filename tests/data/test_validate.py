@@ -343,6 +343,22 @@ def test_empty_table(tmp_path):
     _find(_problems(tmp_path, frames), "events", None)
 
 
+def test_an_optional_table_with_no_rows_is_none(tmp_path):
+    """A later snapshot with no tickets this time: read as none (ticket counts 0), with a
+    notice, not refused (a required table with no rows still is)."""
+    from churnlab.features import build_features, build_observations
+
+    frames = tiny_frames()
+    frames["tickets"] = frames["tickets"].iloc[0:0]
+    ds = load_dataset(write_frames(frames, tmp_path / "csv", "csv"), observed_until=END)
+    assert "tickets: no rows (read as none)" in ds.notices
+    table, used = build_features(
+        ds, build_observations(ds, ["2024-05-01"], 30), names=["support_tickets"]
+    )
+    got = ds.con.execute(table)
+    assert [b.name for b in used] == ["support_tickets"] and (got.tickets_90d == 0).all()
+
+
 def test_negative_durations(tmp_path):
     frames = tiny_frames()
     frames["events"].loc[0, "duration_s"] = -3.0

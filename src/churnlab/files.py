@@ -89,7 +89,28 @@ def check_writable(out: str | Path, folder: bool = False) -> Path:
 
 
 def _temp_prefix(out: Path) -> str:
-    return f"{TEMP_PREFIX}.{os.getpid()}.{out.name}."
+    # the name's start only: a name near the file system's 255 bytes fits, its temp name too
+    return f"{TEMP_PREFIX}.{os.getpid()}.{out.name[:64]}."
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, deepest first (removed
+    again, if still empty, when the write fails: nothing is left behind)."""
+    made = []
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            break
+        made.append(parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def _remove_made(made: list[Path]) -> None:
+    for folder in made:
+        try:
+            folder.rmdir()  # only while empty: never what another writer put there
+        except OSError:
+            return
 
 
 def _temp_names(out: Path, suffix: str = "") -> Iterator[Path]:
@@ -113,7 +134,7 @@ def atomic_file(out: str | Path, suffix: str | None = None) -> Iterator[Path]:
     ...     tmp.write_text("<html>...</html>")
     """
     out = check_writable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_parents(out.parent)
     clean_stale_temps(out.parent)
     suffix = out.suffix if suffix is None else suffix
     tmp: Path | None = None
@@ -131,6 +152,7 @@ def atomic_file(out: str | Path, suffix: str | None = None) -> Iterator[Path]:
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+        _remove_made(made)
         raise
 
 

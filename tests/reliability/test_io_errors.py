@@ -53,3 +53,23 @@ def test_duckdb_out_of_memory_is_one_line_naming_the_limit(project, tiny_sim):
     message = one_line_error(done)
     assert "DuckDB ran out of memory within its limit of 2MB (CHURNLAB_DUCKDB_MEMORY)" in message
     assert not out.exists()
+
+
+def test_a_long_output_name_is_written_and_a_failed_write_leaves_no_new_folders(tmp_path):
+    """A 228-character file name (within the 255 a file system allows) is written: its temp
+    name takes only the name's start (before, the temp name ran past 255 and the write
+    failed naming the temp file). A write that fails removes the folders it created for the
+    output, and nothing else."""
+    import pytest
+
+    from churnlab.files import atomic_file
+
+    long = tmp_path / ("s" * 220 + ".parquet")
+    with atomic_file(long) as tmp:
+        tmp.write_text("x")
+    assert long.read_text() == "x"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("yours")
+    with pytest.raises(RuntimeError), atomic_file(tmp_path / "mine" / "new" / "deeper" / "o.csv"):
+        raise RuntimeError("the write failed")
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["keep.txt"]

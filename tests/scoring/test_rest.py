@@ -47,6 +47,15 @@ def test_rest_answers_like_batch_scoring(trained, server, features):
             want = expected[col].astype(object).where(expected[col].notna(), None).tolist()
             assert got == want, col
     assert (answer.model_version == trained.version).all()
+    # cutoffs as JavaScript's toISOString writes them (UTC, "Z"), or with an offset
+    for suffix, shift in (("Z", "0h"), ("+02:00", "-2h")):
+        shifted = [
+            {**r, "cutoff": str(pd.Timestamp(r["cutoff"]) - pd.Timedelta(shift)) + suffix}
+            for r in records
+        ]
+        zoned = pd.DataFrame(invoke(url, shifted)["predictions"])
+        assert (pd.to_datetime(zoned.cutoff) == expected.cutoff).all(), suffix
+        np.testing.assert_array_equal(zoned.p_churn.to_numpy(), answer.p_churn.to_numpy())
 
 
 def test_rest_rejects_rows_missing_a_feature(trained, server, features):

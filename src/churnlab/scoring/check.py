@@ -127,11 +127,13 @@ def _to_number(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None
 
 
 def _to_datetime(col: pd.Series) -> tuple[pd.Series | None, list | None]:
-    """Nanosecond timestamps, parsing text if needed."""
+    """Nanosecond timestamps, parsing text if needed; a time zone (``2025-06-30T00:00:00Z``,
+    as JavaScript's ``toISOString`` writes, or ``+05:30``) is read in UTC, as data is."""
     if col.dtype == "datetime64[ns]":
         return col, None
     try:
-        return pd.to_datetime(col).astype("datetime64[ns]"), None
+        parsed = pd.to_datetime(col, utc=True)
+        return parsed.dt.tz_convert(None).astype("datetime64[ns]"), None
     except (ValueError, TypeError):
         return None, col.astype(str).head(3).tolist()
 

@@ -209,7 +209,8 @@ def test_bad_specs_fail_before_any_run(project, small_sim, change, error, messag
 
 def test_no_positives_in_a_split_is_refused(project, small_sim, tmp_path):
     # a single table where every validation-sized slice has churners is fine; an all-zero label is not
-    crm = pd.DataFrame({"id": range(200), "churned": [0] * 199 + [1], "x": np.arange(200.0)})
+    x = np.random.default_rng(0).normal(size=200)  # a measure, not a row number (left out)
+    crm = pd.DataFrame({"id": range(200), "churned": [0] * 199 + [1], "x": x})
     crm.to_csv(tmp_path / "crm.csv", index=False)
     spec = parse_spec(
         {
@@ -298,3 +299,31 @@ def test_cli_compare_promote_export(trained, project):
     assert (project / "models" / "churn-small" / "MLmodel").exists()
     res = run("compare", "--experiment", "nope")
     assert res.returncode == 1 and "no MLflow experiment named 'nope'" in res.stderr
+
+
+def test_a_signal_while_the_run_is_created_ends_it_killed_and_named(project, monkeypatch):
+    """SIGTERM arriving while MLflow creates the run (it is in the store before start_run
+    returns; a loaded machine stalls there): before, the run stayed RUNNING and the command
+    said no run was started. Now the signal waits for the run, which ends KILLED, named."""
+    import os
+    import signal
+
+    from churnlab.tracking.runs import RunKilled, tracked_run
+    from churnlab.tracking.store import connect, ensure_experiment
+
+    experiment = ensure_experiment(connect(), "signals")
+    real = mlflow.start_run
+
+    def start_then_signal(**kwargs):
+        run = real(**kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered before start_run returns
+        return run
+
+    monkeypatch.setattr(mlflow, "start_run", start_then_signal)
+    before = signal.getsignal(signal.SIGTERM)
+    entered = []
+    with pytest.raises(RunKilled) as killed, tracked_run(experiment, "r", {}):
+        entered.append(True)
+    assert not entered
+    assert mlflow.get_run(killed.value.run_id).info.status == "KILLED"
+    assert signal.getsignal(signal.SIGTERM) is before  # the handlers are put back

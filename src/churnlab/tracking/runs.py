@@ -104,6 +104,23 @@ class RunKilled(KeyboardInterrupt):
         self.run_id = run_id
 
 
+def _start_run(in_main: bool, on_term: Any, **kwargs: Any) -> tuple[Any, list[int]]:
+    """``mlflow.start_run(**kwargs)`` with SIGTERM and SIGINT held back until it returns: the
+    run exists in the store before start_run does, and a signal in between would leave it
+    RUNNING with nobody knowing its id. The signals that came meanwhile are returned (the run
+    is then ended KILLED, and named); afterwards SIGTERM goes to ``on_term``."""
+    pending: list[int] = []
+    held = {}
+    if in_main:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            held[sig] = signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        return mlflow.start_run(**kwargs), pending
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, on_term if sig == signal.SIGTERM else handler)
+
+
 @contextmanager
 def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
     """An MLflow run that always ends: FINISHED, FAILED (error tagged) or KILLED."""
@@ -115,11 +132,13 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iter
     previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
     try:
         owner = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-        run = mlflow.start_run(
-            experiment_id=experiment_id, run_name=run_name, tags={**tags, **owner}
+        run, pending = _start_run(
+            in_main, on_term, experiment_id=experiment_id, run_name=run_name, tags={**tags, **owner}
         )
         status, error = RunStatus.FINISHED, None
         try:
+            if pending:
+                raise KeyboardInterrupt
             yield run
         except RunKilled:
             status, error = RunStatus.KILLED, "interrupted (Ctrl-C or SIGTERM)"

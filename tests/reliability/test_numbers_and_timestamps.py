@@ -153,7 +153,7 @@ def test_single_table_infinite_mrr(tmp_path):
         {"id": [1, 2, 3], "churn": ["Yes", "No", "No"], "mrr": ["30.5", "20", "Infinity"]}
     ).to_csv(path, index=False)
     with pytest.raises(DataValidationError) as info:
-        load_customer_table(path, id_col="id", label_col="churn")
+        load_customer_table(path, id_col="id", label_col="churn", mrr_col="mrr")
     problem = _find(info.value.problems, "customers", "mrr")
     assert problem.examples == ("row 4 id='3' mrr='Infinity'",)
 

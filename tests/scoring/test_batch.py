@@ -130,6 +130,31 @@ def test_prepared_feature_table_scores_like_raw_data(trained, at_test_cutoff, fe
     pd.testing.assert_frame_equal(got, at_test_cutoff.scores)
 
 
+def test_features_built_for_the_model_score_like_raw_data(trained, at_test_cutoff, tmp_path):
+    """`churnlab features --model` builds the model's columns (its builders and event
+    vocabulary) with labels; `score --features` scores that table as it scores raw data. A
+    table without some of the model's columns says how many, and how to build one."""
+    path = tmp_path / "for_model.parquet"
+    cutoff = str(pd.Timestamp(trained.test_cutoff).date())
+    args = ["features", "--data", str(trained.data), "--cutoffs", cutoff, "--out", str(path)]
+    res = runner.invoke(app, [*args, "--model", trained.uri])
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(path)
+    assert {"churned_within_h", "label_complete"} <= set(table.columns)
+    got = score_job(trained.uri, features=path).scores.sort_values("account_id")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), at_test_cutoff.scores)
+
+    res = runner.invoke(app, [*args, "--model", trained.uri, "--drivers", "engagement"])
+    assert res.exit_code == 2 and "--drivers and --model" in res.output
+    per_type = [c for c in table.columns if c.endswith("_share_30d")]
+    assert per_type, "the model reads per-event-type columns"
+    table.drop(columns=per_type).to_parquet(path)
+    with pytest.raises(ScoringError) as exc:
+        score_job(trained.uri, features=path)
+    assert f"missing {len(per_type)} of the" in str(exc.value)
+    assert f"churnlab features --model {trained.uri}" in str(exc.value)
+
+
 def test_accounts_without_events_are_scored(trained, tmp_path):
     data = tmp_path / "quiet"
     data.mkdir()
@@ -312,3 +337,21 @@ def test_categories_spelled_in_another_case_score_alike_and_unknown_ones_are_nam
         model.score(frame.assign(plan="platinum"))
     assert f"column 'plan': {len(frame)} of {len(frame)} values were never seen" in caplog.text
     assert "'platinum'" in caplog.text
+
+
+def test_serve_on_a_busy_port_fails_before_announcing(trained, monkeypatch):
+    """A port another server holds: exit 1 naming it, before 'serving ...' and the exec."""
+    import socket
+
+    def no_exec(*args):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("os.execvpe", no_exec)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = runner.invoke(app, ["serve", "--model", trained.uri, "--port", str(port)])
+    assert res.exit_code == 1, res.output
+    assert f"cannot serve on 127.0.0.1:{port}: the address is in use" in res.output
+    assert "serving" not in res.output

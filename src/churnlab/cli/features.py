@@ -21,9 +21,21 @@ def features(
         str,
         typer.Option(help="dates (2024-03-01,2024-04-01) or START:END:STEP, STEP like 7D, 2W, 1M"),
     ] = ...,
-    horizon: Annotated[int, typer.Option(min=1, help="label window in days")] = 90,
-    lead: Annotated[int, typer.Option(min=0, help="days between cutoff and the label window")] = 0,
+    horizon: Annotated[
+        int | None, typer.Option(min=1, help="label window in days [default: 90, or the model's]")
+    ] = None,
+    lead: Annotated[
+        int | None,
+        typer.Option(min=0, help="days between cutoff and label window [default: 0, or the model's]"),
+    ] = None,
     drivers: Annotated[str | None, typer.Option(help="only these drivers, comma-separated")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="build the columns this model reads (its builders and event vocabulary), "
+            "for `score --features`: models:/NAME@ALIAS, a run's model or an exported folder"
+        ),
+    ] = None,
     engine: Annotated[
         str, typer.Option(help="duckdb (embedded) or spark (local or the active session)")
     ] = "duckdb",
@@ -35,11 +47,13 @@ def features(
     """Build point-in-time features at each cutoff into a file.
 
     One row per account active at each cutoff: its label, duration and features.
-    The per-event-type features use the vocabulary fitted on events before the last cutoff."""
+    The per-event-type features use the vocabulary fitted on events before the last cutoff;
+    with --model, the model's own builders and vocabulary (a table `score --features` takes)."""
     from churnlab.data import fit_vocabulary, load_dataset
     from churnlab.features import (
         build_features,
         build_observations,
+        feature_table,
         parse_cutoffs,
         summarize_written,
         write_table,
@@ -47,19 +61,30 @@ def features(
     from churnlab.vocab import OBSERVATION_COLUMNS
 
     t0 = time.perf_counter()
+    if model is not None and drivers is not None:
+        fail("--drivers and --model: the model decides which features are built", code=2)
     with errors_reported():
         check_writable(out)
         cut = parse_cutoffs(cutoffs)
+        spec = None
+        if model is not None:
+            spec = _events_model(model)
+            horizon = spec.horizon_days if horizon is None else horizon
+            lead = spec.lead_days if lead is None else lead
+        horizon = 90 if horizon is None else horizon
         with err.status(styled(f"loading {data}"), spinner="dots") as status:
             dataset = load_dataset(data, engine=engine)
             status.update(styled(f"planning features at {len(cut)} cutoffs"))
-            obs = build_observations(dataset, cut, horizon, lead)
-            table, used = build_features(
-                dataset,
-                obs,
-                drivers=drivers.split(",") if drivers else None,
-                vocabulary=fit_vocabulary(dataset, before=max(cut)),
-            )
+            obs = build_observations(dataset, cut, horizon, lead or 0)
+            if spec is not None:
+                table, used = feature_table(dataset, obs, spec.builders, spec.vocabulary)
+            else:
+                table, used = build_features(
+                    dataset,
+                    obs,
+                    drivers=drivers.split(",") if drivers else None,
+                    vocabulary=fit_vocabulary(dataset, before=max(cut)),
+                )
             n_features = len(table.columns) - len(OBSERVATION_COLUMNS)
             status.update(
                 styled(f"building {n_features} features x {len(cut)} cutoffs on {engine}")
@@ -84,6 +109,25 @@ def features(
         f"{summary['rows']:,} rows, {summary['accounts']:,} accounts, {summary['cutoffs']} cutoffs, "
         f"{summary['features']} features in {elapsed:.1f}s"
     )
+
+
+def _events_model(uri: str):
+    """The feature spec of the model at ``uri``, with the builders that make its columns
+    (:func:`~churnlab.scoring.features.model_builders`); a model trained on one customer
+    table has no builders to replay."""
+    from dataclasses import replace
+
+    from churnlab.scoring import ScoringError, load_model
+    from churnlab.scoring.features import model_builders
+
+    loaded = load_model(uri)
+    spec = loaded.model.feature_spec
+    if spec.kind != "events":
+        raise ScoringError(
+            f"{uri} was trained on a single customer table: its columns come from that table, "
+            "not from feature builders"
+        )
+    return replace(spec, builders=tuple(model_builders(loaded.model)))
 
 
 @app.command()

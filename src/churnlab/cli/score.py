@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, err, errors_reported, styled
+from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, styled
 from churnlab.vocab import champion_uri
 
 # the uplift decision options `score` and `serve` share
@@ -195,6 +196,22 @@ def serve(
         ref = resolve_model(model)
         policy = _policy(uplift_model, budget, min_gain, value_months, contact_cost, offer_cost)
         uplift = resolve_model(uplift_model) if uplift_model else None
+    _check_port(host, port)
     cmd, env = serve_command(ref, host, port, workers, uplift=uplift, policy=policy)
     err.print(f"serving {ref.name} version {ref.version} on http://{host}:{port}/invocations")
     os.execvpe(cmd[0], cmd, env)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before announcing the server when ``host:port`` cannot be bound (another server
+    on it, or an address this machine does not have), as the server itself would bind it."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        reason = "is in use (another server?)" if exc.errno == errno.EADDRINUSE else str(exc)
+        fail(f"cannot serve on {host}:{port}: the address {reason}; choose another --port", code=1)

@@ -128,6 +128,24 @@ def _check_arguments(data: Any, features: Any, out: str | Path | None, engine: s
         check_writable(out)  # before the work, not after it
 
 
+def _check_prepared(model: Any, frame: pd.DataFrame, path: Any, model_uri: Any) -> None:
+    """A prepared table of an events model without some of its columns: how many, which, and
+    how to build one that has them (the columns depend on the model's builders and the event
+    vocabulary it was fitted on, which a table built for another model or date may lack)."""
+    if model.feature_spec.kind != "events":
+        return
+    missing = [c for c in model.input_columns() if c not in frame.columns and c != "mrr"]
+    if not missing:
+        return
+    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+    raise ScoringError(
+        f"{path}: missing {len(missing)} of the {len(model.input_columns())} columns the model "
+        f"reads ({shown}); a table built by `churnlab features` without --model has the "
+        f"columns of its own event vocabulary: build it with `churnlab features --model "
+        f"{model_uri} --data DIR --cutoffs DATE --out FILE`"
+    )
+
+
 def score_job(
     model_uri: str | Path,
     *,
@@ -175,9 +193,9 @@ def score_job(
         seconds.update(seconds_spark)
     else:
         if features is not None:
-            frame = in_population(
-                loaded.model, read_scoring_table(loaded.model, features), f"rows of {features}"
-            )
+            frame = read_scoring_table(loaded.model, features)
+            _check_prepared(loaded.model, frame, features, model_uri)
+            frame = in_population(loaded.model, frame, f"rows of {features}")
             source = str(features)
         else:
             frame = build_scoring_features(loaded.model, data, as_of)

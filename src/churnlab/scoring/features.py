@@ -10,6 +10,7 @@ import pandas as pd
 
 from churnlab.data import load_dataset, read_customer_rows
 from churnlab.features import active_accounts, default_as_of, default_refs, feature_frame
+from churnlab.features.spec import BuilderRef
 from churnlab.features.population import describe_population, extra_builders, population_mask
 from churnlab.model import ChurnModel
 from churnlab.scoring.check import ScoringError
@@ -61,10 +62,7 @@ def build_scoring_features(
     if int(ds.con.execute(obs.count())) == 0:
         shown = ", ".join(str(pd.Timestamp(d).date()) for d in dates)
         raise ScoringError(f"{data}: no accounts active on {shown}; {ds.covers()}")
-    # the population's plan and tenure columns come from their builders, as in training
-    extra = extra_builders(spec.population, {b.name for b in spec.builders})
-    refs = [*spec.builders, *default_refs(extra)]
-    frame, _ = feature_frame(ds, obs, refs, spec.vocabulary)
+    frame, _ = feature_frame(ds, obs, model_builders(model), spec.vocabulary)
     frame = in_population(model, frame, f"accounts of {data} active at the as-of date")
     missing = [c for c in model.input_columns() if c not in frame.columns]
     if missing:
@@ -73,6 +71,14 @@ def build_scoring_features(
             f"(notices: {'; '.join(ds.notices) or 'none'})"
         )
     return frame[model.input_columns()]
+
+
+def model_builders(model: ChurnModel) -> list[BuilderRef]:
+    """The builders (with their parameters) that make a model's columns: its own, plus those
+    of the columns its population reads (plan, tenure), as in training."""
+    spec = model.feature_spec
+    extra = extra_builders(spec.population, {b.name for b in spec.builders})
+    return [*spec.builders, *default_refs(extra)]
 
 
 RECENT_DAYS = 90  # the longest window the per-type features read

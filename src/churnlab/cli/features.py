@@ -26,7 +26,9 @@ def features(
     ] = None,
     lead: Annotated[
         int | None,
-        typer.Option(min=0, help="days between cutoff and label window [default: 0, or the model's]"),
+        typer.Option(
+            min=0, help="days between cutoff and label window [default: 0, or the model's]"
+        ),
     ] = None,
     drivers: Annotated[str | None, typer.Option(help="only these drivers, comma-separated")] = None,
     model: Annotated[

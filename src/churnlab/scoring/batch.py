@@ -128,15 +128,15 @@ def _check_arguments(data: Any, features: Any, out: str | Path | None, engine: s
         check_writable(out)  # before the work, not after it
 
 
-def _check_prepared(model: Any, frame: pd.DataFrame, path: Any, model_uri: Any) -> None:
-    """A prepared table of an events model without some of its columns: how many, which, and
-    how to build one that has them (the columns depend on the model's builders and the event
-    vocabulary it was fitted on, which a table built for another model or date may lack)."""
-    if model.feature_spec.kind != "events":
-        return
+def _prepared_rows(model: Any, path: Any, model_uri: Any) -> pd.DataFrame:
+    """The rows of a prepared table inside the model's population. A table of an events model
+    without some of its columns is refused naming how many, which, and how to build one that
+    has them (the columns depend on the model's builders and the event vocabulary it was
+    fitted on, which a table built for another model or date may lack)."""
+    frame = read_scoring_table(model, path)
     missing = [c for c in model.input_columns() if c not in frame.columns and c != "mrr"]
-    if not missing:
-        return
+    if model.feature_spec.kind != "events" or not missing:
+        return in_population(model, frame, f"rows of {path}")
     shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
     raise ScoringError(
         f"{path}: missing {len(missing)} of the {len(model.input_columns())} columns the model "
@@ -193,9 +193,7 @@ def score_job(
         seconds.update(seconds_spark)
     else:
         if features is not None:
-            frame = read_scoring_table(loaded.model, features)
-            _check_prepared(loaded.model, frame, features, model_uri)
-            frame = in_population(loaded.model, frame, f"rows of {features}")
+            frame = _prepared_rows(loaded.model, features, model_uri)
             source = str(features)
         else:
             frame = build_scoring_features(loaded.model, data, as_of)

@@ -10,8 +10,8 @@ import pandas as pd
 
 from churnlab.data import load_dataset, read_customer_rows
 from churnlab.features import active_accounts, default_as_of, default_refs, feature_frame
-from churnlab.features.spec import BuilderRef
 from churnlab.features.population import describe_population, extra_builders, population_mask
+from churnlab.features.spec import BuilderRef
 from churnlab.model import ChurnModel
 from churnlab.scoring.check import ScoringError
 

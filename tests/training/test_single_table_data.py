@@ -214,23 +214,33 @@ def test_a_column_recorded_after_the_outcome_is_named_before_fitting(tmp_path):
             "tenure": np.where(churned, rng.integers(1, 30, n), rng.integers(10, 72, n)),
             "Churn Date": np.where(churned, "2024-05-01", None),  # only churners have one
             "Reason": np.where(churned, rng.choice(["price", "service"], n), "none"),
+            # filled for about 90% of churners and 1% of the others: its values separate
+            # nothing (ROC-AUC about 0.95 by being filled), but being filled is the outcome
+            "Exit survey": np.where(
+                rng.random(n) < np.where(churned, 0.9, 0.01), rng.integers(1, 6, n), np.nan
+            ),
+            # missing more often for churners (about 0.7 by being filled): a feature
+            "Last NPS": np.where(rng.random(n) < np.where(churned, 0.5, 0.1), np.nan, 7.0),
             "churn": np.where(churned, "Yes", "No"),
         }
     ).to_csv(table, index=False)
     spec = _table_spec(table, "logistic")
     data, _, _ = checked_data(spec, tmp_path, lambda _: None)
     (notice,) = [m for m in data.notices if "alone separate churners" in m]
-    assert "'Churn Date' (ROC-AUC 1.000), 'Reason' (ROC-AUC 1.000)" in notice
+    assert "'Churn Date' (ROC-AUC 1.000), 'Reason' (ROC-AUC 1.000), 'Exit survey' (ROC-AUC 0.9" in (
+        notice
+    )
     assert "tenure" not in notice  # predictive (about 0.8), not a leak
+    assert "Last NPS" not in notice
     assert "train --exclude COLUMN" in notice
     options = dict.fromkeys(["data", "cutoffs", "horizon", "lead", "mrr", "duration", "name"])
     spec = spec_from_options(
         None, table=table, id_col="id", label="churn", model="logistic", experiment=None,
-        seed=None, exclude=["Churn Date", "Reason"], **options,
+        seed=None, exclude=["Churn Date", "Reason", "Exit survey"], **options,
     )  # fmt: skip
-    assert spec.features.exclude == ["Churn Date", "Reason"]
+    assert spec.features.exclude == ["Churn Date", "Reason", "Exit survey"]
     data, _, _ = checked_data(spec, tmp_path, lambda _: None)
-    assert data.features == ["tenure"]
+    assert data.features == ["tenure", "Last NPS"]
     assert not [m for m in data.notices if "alone separate churners" in m]
 
 

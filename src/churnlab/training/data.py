@@ -405,9 +405,9 @@ def left_out_notice(table: str, dropped: dict[str, str]) -> str:
 def leak_notice(leaks: dict[str, float], rows: str) -> str:
     """The warning naming columns that alone separate churners on ``rows`` (:func:`label_leaks`)."""
     return (
-        f"{len(leaks)} column(s) alone separate churners from the others on {rows}, which in "
-        "a customer table is nearly always a value recorded after the outcome (a churn date "
-        "or reason): "
+        f"{len(leaks)} column(s) alone separate churners from the others on {rows} (by "
+        "their values, or by being filled or empty), which in a customer table is nearly "
+        "always a value recorded after the outcome (a churn date or reason): "
         + ", ".join(f"{c!r} (ROC-AUC {auc:.3f})" for c, auc in leaks.items())
         + "; if so, leave them out (train --exclude COLUMN, or features.exclude in a spec), "
         "or the model will look perfect here and fail on new customers"
@@ -435,13 +435,14 @@ def table_column_notices(dataset: Any) -> list[str]:
 
 
 LEAK_AUC = 0.99
+MISSING_LEAK_AUC = 0.9
 
 
 def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> dict[str, float]:
     """Columns that alone separate churners from the others on ``rows`` (the training rows):
     feature -> the ROC-AUC of its best single-column ranking (by value, missing values first
     or last; a text column by its levels' churn rates, or by being missing), when at least
-    :data:`LEAK_AUC`. In a customer table that is almost always a value recorded after the
+    :data:`LEAK_AUC` (by being filled or empty alone: :data:`MISSING_LEAK_AUC`). In a customer table that is almost always a value recorded after the
     outcome (a churn date or reason, a cancellation flag): the model then looks perfect and
     fails on every new customer."""
     from scipy.stats import rankdata
@@ -450,7 +451,7 @@ def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> d
     n1, n0 = int(y.sum()), int((~y).sum())
     if not (n1 and n0 and features):
         return {}
-    owner, rankings = [], []
+    owner, rankings, by_missing = [], [], []
     numeric = [c for c in features if not is_categorical(frame[c])]
     if numeric:  # as one block: by value with missing values lowest, highest, and by missing
         v = frame.loc[rows, numeric].apply(pd.to_numeric, errors="coerce")
@@ -459,20 +460,28 @@ def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> d
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all
             low, high = np.nanmin(v, axis=0) - 1.0, np.nanmax(v, axis=0) + 1.0
-        for block in (missing.astype(float), np.where(missing, low, v), np.where(missing, high, v)):
+        blocks = (missing.astype(float), np.where(missing, low, v), np.where(missing, high, v))
+        for i, block in enumerate(blocks):
             rankings += list(np.nan_to_num(block, nan=0.0).T)
             owner += numeric
+            by_missing += [i == 0] * len(numeric)
     for col in (c for c in features if is_categorical(frame[c])):
         x = frame.loc[rows, col]
         levels = x.astype("string").fillna("\0missing")
         rate = pd.Series(y, index=levels.index).groupby(levels).mean()
         rankings += [x.isna().to_numpy(dtype=float), levels.map(rate).to_numpy(dtype=float)]
         owner += [col, col]
+        by_missing += [True, False]
     # ROC-AUC of every ranking at once, from the ranks of the churners (ties averaged)
     ranks = rankdata(np.column_stack(rankings), axis=0)
     auc = (ranks[y].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
-    best = pd.Series(np.maximum(auc, 1 - auc)).groupby(np.array(owner)).max()
-    return {c: float(best[c]) for c in features if best[c] >= LEAK_AUC}
+    auc = np.maximum(auc, 1 - auc)
+    # being filled or empty is a weaker sign than a value but a surer one of a value recorded
+    # because of the outcome (a cancellation reason filled for 90% of churners and 1% of
+    # the others): flagged from MISSING_LEAK_AUC
+    flagged = np.where(np.array(by_missing), auc >= MISSING_LEAK_AUC, auc >= LEAK_AUC)
+    best = pd.Series(np.where(flagged, auc, 0.0)).groupby(np.array(owner)).max()
+    return {c: float(best[c]) for c in features if best[c] > 0}
 
 
 def vocabulary_inputs(spec: ExperimentSpec) -> dict:

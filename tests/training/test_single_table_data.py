@@ -385,6 +385,33 @@ def test_single_table_model_is_refitted_on_training_and_validation_rows(tmp_path
     assert refit.metrics["validation_roc_auc"] == kept.metrics["validation_roc_auc"]
     assert not np.allclose(refit.predictions["test"].p, kept.predictions["test"].p)
     assert abs(refit.metrics["test_roc_auc"] - kept.metrics["test_roc_auc"]) < 0.1
+    # the refit's score is put on the scale the calibration was fitted on
+    assert abs(refit.predictions["test"].p.mean() - kept.predictions["test"].p.mean()) < 0.03
+
+
+def test_a_table_with_few_churners_is_warned_of_and_keeps_its_probabilities(tmp_path):
+    """4 churners among 300 rows: one notice naming each part's churners; the refitted model
+    carried the first fit's calibration onto a shifted score (test mean p 0.998 where
+    validation had 0.027): its probabilities now stay on the calibrated scale."""
+    from churnlab.training import train
+
+    rng = np.random.default_rng(0)
+    n = 300
+    churn = np.zeros(n, dtype=bool)
+    churn[rng.choice(n, 4, replace=False)] = True
+    csv = tmp_path / "few.csv"
+    pd.DataFrame(
+        {"id": [f"C{i}" for i in range(n)], "tenure": rng.integers(1, 70, n),
+         "charges": rng.uniform(10, 100, n).round(2), "churn": np.where(churn, "Yes", "No")}
+    ).to_csv(csv, index=False)  # fmt: skip
+    spec = _spec(csv, "logistic")
+    data, splits, _ = checked_data(spec, tmp_path, lambda _: None)  # what train --table runs
+    result = train(spec, data, splits=splits)
+    (notice,) = [m for m in result.data.notices if "few rows of one class" in m]
+    assert "validation 1 churner(s) among 60, test 1 churner(s) among 60" in notice
+    assert "the table has 4 churners and 296 non-churners" in notice
+    for part in ("validation", "test"):
+        assert result.predictions[part].p.mean() < 0.1, part
 
 
 def test_an_mrr_column_that_is_not_a_number_is_a_problem_naming_rows(tmp_path):

@@ -174,7 +174,10 @@ class CalibratedChurnModel(BaseEstimator):
             raise NotFittedError(
                 "this CalibratedChurnModel is not calibrated yet; call fit(X_val, y_val)"
             )
-        return np.asarray(self.calibration_map_.predict(raw), dtype=float)
+        # a model refitted on more rows (single tables) carries the first fit's calibration
+        # and the line that puts its raw score on the first fit's scale
+        slope, intercept = getattr(self, "alignment_", (1.0, 0.0))
+        return np.asarray(self.calibration_map_.predict(raw * slope + intercept), dtype=float)
 
     def _other_horizon(self, horizon_days: int | None) -> int | None:
         """None for the trained horizon; another horizon for survival families; an error for

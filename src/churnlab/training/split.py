@@ -157,6 +157,30 @@ def check_classes(split: Split, y: pd.Series) -> None:
             )
 
 
+FEW_CHURNERS = 10  # fewer in a part and its metrics are noise
+
+
+def few_churners(split: Split, y: pd.Series) -> str | None:
+    """A warning when a part has fewer than :data:`FEW_CHURNERS` churners (or non-churners):
+    early stopping and calibration then fit noise, and a ROC-AUC or PR-AUC measured on
+    them cannot tell one model from another (with 4 churners one of them moves the ROC-AUC
+    by up to a quarter)."""
+    few = {}
+    for part in PARTS:
+        values = y[split.masks[part]].astype(bool)
+        rarer = min(int(values.sum()), int((~values).sum()))
+        if rarer < FEW_CHURNERS:
+            few[part] = (int(values.sum()), len(values))
+    if not few:
+        return None
+    shown = ", ".join(f"{part} {n} churner(s) among {rows}" for part, (n, rows) in few.items())
+    return (
+        f"few rows of one class in the split ({shown}; fewer than {FEW_CHURNERS} of either "
+        "class): the model is fitted, calibrated and measured on too few churners for its "
+        f"metrics to mean much{_remedy(split, y)}"
+    )
+
+
 def _remedy(split: Split, y: pd.Series) -> str:
     """What a split part without both classes can be helped with, and the counts behind it."""
     churners = int(y.astype(bool).sum())

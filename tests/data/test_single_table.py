@@ -442,21 +442,38 @@ def test_missing_value_markers_of_other_tools_are_missing_in_numbers_and_labels(
     assert "none" in df.Contract.tolist()
     assert "7795-CFOCW" not in df.customerID.tolist()  # the N/A label
     (notice,) = [n for n in ds.notices if "read as missing values" in n]
-    assert notice.startswith("column(s) ['MonthlyCharges']: numbers with NA, N/A")
+    assert notice.startswith(
+        "column(s) 'MonthlyCharges' (1 x 'NA', 1 x '#N/A', 1 x '-'): numbers with missing-value "
+        "markers among them"
+    )
+
+
+def test_unknown_and_failed_formulas_in_a_number_column_are_missing(tmp_path):
+    """12 'unknown' among 3,000 charges made the column categories of every number, then left
+    it out as text: the strongest predictor silently gone. 'unknown' and Excel's failed
+    formulas are missing-value markers, named with their counts."""
+    rows = [f"C{i},{20 + i % 50}.5,{'Yes' if i % 4 == 0 else 'No'}" for i in range(100)]
+    rows[3], rows[5], rows[9] = "C3,unknown,No", "C5, Unknown ,No", "C9,#DIV/0!,Yes"
+    text = "id,Charges,Churn\n" + "\n".join(rows) + "\n"
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert df.Charges.dtype == "float64" and df.Charges.isna().sum() == 3
+    (notice,) = [n for n in ds.notices if "read as missing values" in n]
+    assert "'Charges' (1 x 'unknown', 1 x 'Unknown', 1 x '#DIV/0!')" in notice
 
 
 def test_a_number_column_with_a_few_words_is_said_to_be_read_as_categories(tmp_path):
     rows = [f"C{i},{20 + i % 50},{'Yes' if i % 4 == 0 else 'No'}" for i in range(100)]
-    rows[3] = "C3,unknown,No"
+    rows[3] = "C3,unlimited,No"
     rows[7] = "C7, refused ,Yes"
     text = "id,Age,Churn\n" + "\n".join(rows) + "\n"
     ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="Churn")
     (notice,) = [n for n in ds.notices if "'Age'" in n]
-    assert "2 of 100 values: 'unknown', 'refused'" in notice or (
-        "2 of 100 values: 'refused', 'unknown'" in notice
+    assert "2 of 100 values: 'unlimited', 'refused'" in notice or (
+        "2 of 100 values: 'refused', 'unlimited'" in notice
     )
     assert "write them blank or NA" in notice
-    clean = text.replace("unknown", "NA").replace(" refused ", "")
+    clean = text.replace("unlimited", "NA").replace(" refused ", "")
     assert not [
         n
         for n in load_customer_table(

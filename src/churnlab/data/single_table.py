@@ -900,15 +900,16 @@ def _parse_attributes(
     skip: tuple[str | None, ...],
     orders: dict[str, str] | None = None,
     read_as_dates: tuple[str, ...] | None = None,
-) -> tuple[list[str], dict[str, str | None], list[str]]:
+) -> tuple[list[str], dict[str, str | None], dict[str, pd.Series]]:
     """In place: text attribute columns become floats when numeric, dates (text in ISO form,
     in a decided day/month order, or datetime columns) days since 1970-01-01
     (:func:`date_days`; ``orders``: the day/month order a column's dates were read in before;
     ``read_as_dates``: where given, the only columns read as dates, as training read them),
     strings otherwise. Returns the columns read from numbers written for people
     (:func:`formatted_numbers`), the date columns with their day/month order (None for ISO
-    dates and datetimes), and the number columns with missing-value markers (NA, N/A, -)."""
-    formatted, dates, marked = [], {}, []
+    dates and datetimes), and the number columns with missing-value markers (NA, N/A, -,
+    unknown) with the count of each marker."""
+    formatted, dates, marked = [], {}, {}
     orders = orders or {}
     for col in out.columns:
         if col in skip:
@@ -925,8 +926,9 @@ def _parse_attributes(
             parsed = _parse_numeric_text(out[col])
             if parsed is not None and _written_for_people(out[col]):
                 formatted.append(col)
-            if parsed is not None and _is_marker(out[col]).any():
-                marked.append(col)
+            markers = _is_marker(out[col])
+            if parsed is not None and markers.any():
+                marked[col] = out[col][markers].astype("string").str.strip().value_counts()
             out[col] = parsed if parsed is not None else out[col].astype("string")
     return formatted, dates, marked
 
@@ -993,12 +995,20 @@ def words_among_numbers_notice(out: pd.DataFrame, skip: tuple[str | None, ...]) 
     )
 
 
-def _markers_notice(columns: list[str]) -> str | None:
-    """The notice naming the number columns whose NA, N/A, -, ? ... were read as missing."""
+def _markers_notice(columns: dict[str, pd.Series]) -> str | None:
+    """The notice naming the number columns whose NA, N/A, -, ?, unknown ... were read as
+    missing, with the markers each had and how often."""
     if not columns:
         return None
+    said = [
+        f"{col!r} ("
+        + ", ".join(f"{n:,} x {word!r}" for word, n in counts.head(3).items())
+        + (", ..." if len(counts) > 3 else "")
+        + ")"
+        for col, counts in columns.items()
+    ]
     return (
-        f"column(s) {columns}: numbers with NA, N/A, #N/A, nan, none, - or ? among them; "
+        f"column(s) {', '.join(said)}: numbers with missing-value markers among them; "
         "those are read as missing values"
     )
 

@@ -1010,8 +1010,12 @@ def _comma_amount(text: ir.StringValue) -> ir.FloatingValue:
 
 
 # besides a blank, NULL and \N: what exports write for a missing value in a column of numbers
-# (R: NA; Excel: #N/A; pandas: nan; people: -, ?), as a customer table reads them
-MISSING_MARKERS = ("na", "n/a", "#n/a", "nan", "none", "-", "--", "?")
+# (R: NA; Excel: #N/A and its failed formulas; pandas: nan; people: -, ?, unknown), as a
+# customer table reads them
+MISSING_MARKERS = (
+    "na", "n/a", "n.a.", "#n/a", "nan", "none", "-", "--", "?", "unknown", "missing",
+    "not available", "#value!", "#div/0!", "#ref!", "#num!", "#null!", "#name?",
+)  # fmt: skip
 
 
 def number_from_text(value: ir.StringValue) -> ir.FloatingValue:

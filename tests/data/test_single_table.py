@@ -462,6 +462,21 @@ def test_unknown_and_failed_formulas_in_a_number_column_are_missing(tmp_path):
     assert "'Charges' (1 x 'unknown', 1 x 'Unknown', 1 x '#DIV/0!')" in notice
 
 
+def test_spellings_of_one_category_are_read_as_one(tmp_path):
+    """'North', 'north' and 'NORTH ' were three training categories (each with a third of the
+    rows and its own coefficient); they are one, spelled as most rows spell it, with a notice.
+    A category alone in its spelling keeps it, and so do the id and the label."""
+    rows = [f"C{i},{['North', 'north', 'NORTH ', 'North'][i % 4]},{i},No" for i in range(40)]
+    rows += ["c0,South,1,Yes", "C41, West,2,yes"]
+    text = "id,Region,Visits,Churn\n" + "\n".join(rows) + "\n"
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="Churn")
+    df = ds.con.execute(ds["customers"])
+    assert df.Region.value_counts().to_dict() == {"North": 40, "South": 1, " West": 1}
+    assert {"C0", "c0"} <= set(df.id)  # ids are never folded
+    (notice,) = [n for n in ds.notices if "differ only in case" in n]
+    assert "'Region' ('NORTH ' as 'North', 'north' as 'North')" in notice
+
+
 def test_a_number_column_with_a_few_words_is_said_to_be_read_as_categories(tmp_path):
     rows = [f"C{i},{20 + i % 50},{'Yes' if i % 4 == 0 else 'No'}" for i in range(100)]
     rows[3] = "C3,unlimited,No"

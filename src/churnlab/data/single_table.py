@@ -479,6 +479,7 @@ def load_customer_table(
 
     formatted, dates, marked = _parse_attributes(out, skip=(id_col, label_col, duration_col))
     other_order = other_order_dates(out, skip=(id_col, label_col, duration_col))
+    folded = fold_spellings(out, skip=(id_col, label_col, duration_col, mrr_col))
     problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
     if mrr_col is not None:
         problems += _mrr_problems(df, out, id_col, mrr_col)
@@ -509,6 +510,7 @@ def load_customer_table(
                 formatted_notice(formatted),
                 _markers_notice(marked),
                 dates_notice(dates, other_order),
+                _spellings_notice(folded),
                 words_among_numbers_notice(out, skip=(id_col, label_col, duration_col)),
             )
             if n
@@ -992,6 +994,45 @@ def words_among_numbers_notice(out: pd.DataFrame, skip: tuple[str | None, ...]) 
     return (
         f"column(s) {', '.join(said)}: numbers but for those words, so read as categories (one "
         "per number); write them blank or NA to read the column as numbers"
+    )
+
+
+def fold_spellings(out: pd.DataFrame, skip: tuple[str | None, ...]) -> dict[str, dict[str, str]]:
+    """In place: in each text column, values that differ only in case or surrounding spaces
+    (``North``, ``north``, ``NORTH ``) are read as one category, spelled as most rows spell it
+    (ties: the first in sorted order). Returns, per column changed, each other spelling and
+    the one it was read as. Scoring reads any spelling of a training category as it
+    (:func:`churnlab.modeling.base.unseen_categories`)."""
+    folded = {}
+    for col in out.columns:
+        if col in skip or not pd.api.types.is_string_dtype(out[col]):
+            continue
+        counts = out[col].value_counts()
+        key = pd.Series(counts.index, index=counts.index).str.strip().str.casefold()
+        if key.nunique() == len(counts):
+            continue
+        order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        chosen = {}
+        for value, _ in order:
+            chosen.setdefault(key[value], value)
+        spelled = {v: chosen[key[v]] for v, _ in order if chosen[key[v]] != v}
+        out[col] = out[col].replace(spelled)
+        folded[col] = spelled
+    return folded
+
+
+def _spellings_notice(folded: dict[str, dict[str, str]]) -> str | None:
+    """The notice naming the categories read as one despite their case or spaces."""
+    if not folded:
+        return None
+    said = []
+    for col, spelled in folded.items():
+        shown = ", ".join(f"{v!r} as {c!r}" for v, c in list(spelled.items())[:3])
+        more = f" and {len(spelled) - 3} more" if len(spelled) > 3 else ""
+        said.append(f"{col!r} ({shown}{more})")
+    return (
+        f"column(s) {', '.join(said)}: values that differ only in case or surrounding spaces "
+        "are read as one category, spelled as most rows spell it"
     )
 
 

@@ -203,6 +203,22 @@ def test_epoch_timestamps_are_one_problem_not_two(tmp_path):
     ]
 
 
+def test_a_missing_time_written_as_zero_is_named(tmp_path):
+    """One event at 1970-01-01 00:00 (a null some export wrote as 0) made an account's tenure
+    55 years and the data's range 1970..; a ticket resolved then, likewise. Named, with the
+    fix that fits the column."""
+    frames = tiny_frames()
+    frames["events"].loc[2, "ts"] = pd.Timestamp("1970-01-01")
+    frames["tickets"].loc[0, "resolved_at"] = pd.Timestamp("1970-01-01")
+    problems = _problems(tmp_path, frames)
+    assert _find(problems, "events", "ts").message.startswith(
+        "1 timestamps at exactly 1970-01-01 00:00:00, a missing time written as 0 (give the time"
+    )
+    assert "(write it empty)" in _find(problems, "tickets", "resolved_at").message
+    frames["events"].loc[2, "ts"] = pd.Timestamp("1970-01-01 00:00:01")  # a time, if an odd one
+    assert ("events", "ts") not in {(p.table, p.column) for p in _problems(tmp_path, frames)}
+
+
 def _text_frames() -> dict[str, pd.DataFrame]:
     return {
         k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -366,6 +367,16 @@ class Validator:
                 messages[f"{col.name}__max"] = (
                     col.name,
                     f"values outside {col.min_value:g}-{col.max_value:g}",
+                )
+            if col.name in schema.timestamp_columns:
+                # a missing time some export wrote as 0: an account's tenure would start in 1970
+                conds[f"{col.name}__epoch"] = v == EPOCH_ZERO
+                messages[f"{col.name}__epoch"] = (
+                    col.name,
+                    "timestamps at exactly 1970-01-01 00:00:00, a missing time written as 0 "
+                    + (
+                        "(write it empty)" if col.nullable else "(give the time, or remove the row)"
+                    ),
                 )
         unknown = {
             col.name: typed[col.name].notnull() & ~typed[col.name].isin(col.allowed)
@@ -1008,6 +1019,8 @@ def _comma_amount(text: ir.StringValue) -> ir.FloatingValue:
     number = bare.re_replace(",", ".").try_cast("float64")
     return ibis.ifelse(text.re_search(_COMMA_AMOUNT), number, ibis.null("float64"))
 
+
+EPOCH_ZERO = datetime(1970, 1, 1)
 
 # besides a blank, NULL and \N: what exports write for a missing value in a column of numbers
 # (R: NA; Excel: #N/A and its failed formulas; pandas: nan; people: -, ?, unknown), as a

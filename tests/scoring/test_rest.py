@@ -71,6 +71,14 @@ def test_rest_rejects_rows_missing_a_feature(trained, server, features):
     assert "tenure_days" in exc.value.read().decode()
 
 
+def test_rest_says_an_empty_request_has_no_rows(server):
+    """No records at all: 'no rows', not a list of every column the model reads."""
+    url, _folder = server
+    for body in ({"dataframe_records": []}, {"dataframe_split": {"columns": [], "data": []}}):
+        status, text = _post(url, json.dumps(body).encode())
+        assert status == 400 and json.loads(text)["message"] == "request: no rows, nothing to score"
+
+
 def _post(url: str, body: bytes) -> tuple[int, str]:
     import urllib.error
     import urllib.request

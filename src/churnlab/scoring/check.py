@@ -23,12 +23,12 @@ def check_feature_table(frame: pd.DataFrame, schema: Any, source: str = "feature
     columns whose values cannot take the declared type (with example values). Categories unseen
     in training are allowed: the estimator treats them as missing."""
     names = schema.input_names()
+    if frame.empty:
+        raise ScoringError(f"{source}: no rows, nothing to score")
     if "mrr" in names and "mrr" not in frame.columns:
         # revenue is optional: without it no revenue at risk, tiers by probability alone
         frame = frame.assign(mrr=np.nan)
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        raise ScoringError(f"{source}: missing column(s) {missing}")
+    _check_present(frame, names, source)
     keys = [k for k in KEYS if k in names]
     dup = frame.duplicated(keys, keep=False)
     if dup.any():
@@ -56,6 +56,18 @@ def check_feature_table(frame: pd.DataFrame, schema: Any, source: str = "feature
     if problems:
         raise ScoringError(f"{source}: " + "; ".join(problems))
     return out
+
+
+def _check_present(frame: pd.DataFrame, names: list[str], source: str) -> None:
+    """A ScoringError naming how many of ``names`` the frame lacks, and the first ten."""
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise ScoringError(
+            f"{source}: missing {len(missing)} of the {len(names)} column(s) the model reads: "
+            f"{shown}{more}"
+        )
 
 
 def _bad_values(frame: pd.DataFrame, keys: list[str]) -> list[str]:

@@ -219,6 +219,19 @@ def test_a_missing_time_written_as_zero_is_named(tmp_path):
     assert ("events", "ts") not in {(p.table, p.column) for p in _problems(tmp_path, frames)}
 
 
+def test_durations_in_milliseconds_get_a_notice(tmp_path):
+    """A log's milliseconds mapped as duration_s (5 minutes read as 3.5 days) passed silently;
+    where a tenth of the timed events last more than a day, a notice says what to do."""
+    frames = tiny_frames()
+    ds = load_dataset(write_frames(frames, tmp_path / "s"), observed_until=END)
+    assert not [n for n in ds.notices if "more than a day" in n]
+    frames["events"]["duration_s"] *= 1000
+    ds = load_dataset(write_frames(frames, tmp_path / "ms"), observed_until=END)
+    (notice,) = [n for n in ds.notices if "more than a day" in n]
+    assert notice.startswith("events.duration_s: 3 of 5 timed events last more than a day")
+    assert "divide by 1,000" in notice
+
+
 def _text_frames() -> dict[str, pd.DataFrame]:
     return {
         k: v.astype(str).replace({"NaT": "", "nan": "", "None": ""})

@@ -386,12 +386,35 @@ class Validator:
         latest = {
             f"{c}__latest": typed[c].max() for c in schema.timestamp_columns if c in typed.columns
         }
+        timed = {}
+        if (
+            schema.name == "events"
+            and "duration_s" in typed.columns
+            and "duration_s" not in bad_parse
+        ):
+            d = typed.duration_s
+            timed = {"timed__n": (d > 0).sum(), "timed__day": (d > SECONDS_PER_DAY).sum()}
         # one scan: the range checks, the values outside an allowed set, the latest timestamps
-        found = self._aggregate(typed, {**self._counts(conds), **self._counts(unknown), **latest})
+        found = self._aggregate(
+            typed, {**self._counts(conds), **self._counts(unknown), **latest, **timed}
+        )
         for c in latest:
             self._latest[(schema.name, c.removesuffix("__latest"))] = found[c]
+        if timed:
+            self._note_long_durations(int(found["timed__n"] or 0), int(found["timed__day"] or 0))
         self._note_unknown_values(schema, typed, [c for c in unknown if int(found[c])])
         return self._report_ranges(schema, typed, conds, messages, found, rows)
+
+    def _note_long_durations(self, timed: int, over_a_day: int) -> None:
+        """A notice where at least a tenth of the timed events last more than a day: nearly
+        always a duration in milliseconds mapped as ``duration_s`` (a 3-minute song is
+        180,000), which time on task and session lengths would read as days."""
+        if timed and over_a_day >= 0.1 * timed:
+            self.notices.append(
+                f"events.duration_s: {over_a_day:,} of {timed:,} timed events last more than a "
+                "day; if the column holds milliseconds, write it in seconds (divide by 1,000): "
+                "time on task and session lengths read it as seconds"
+            )
 
     def _report_ranges(
         self,
@@ -1021,6 +1044,7 @@ def _comma_amount(text: ir.StringValue) -> ir.FloatingValue:
 
 
 EPOCH_ZERO = datetime(1970, 1, 1)
+SECONDS_PER_DAY = 86_400
 
 # besides a blank, NULL and \N: what exports write for a missing value in a column of numbers
 # (R: NA; Excel: #N/A and its failed formulas; pandas: nan; people: -, ?, unknown), as a

@@ -340,6 +340,19 @@ def test_events_of_a_few_unknown_accounts_are_left_out_with_a_notice(tmp_path):
     assert notice.startswith("events: 1 row(s) of 1 account(s) not in accounts left out")
     assert "account_id=99" in notice
     assert sorted(ds.con.execute(ds["events"].account_id)) == [1, 1, 2, 3]
+    # with the file's own column mapped, the notice names the file's column, as problems do
+    import json
+
+    folder = write_frames(
+        {**frames, "events": frames["events"].rename(columns={"account_id": "customer_ref"})},
+        tmp_path / "mapped",
+    )
+    (folder / "dataset.json").write_text(
+        json.dumps({"columns": {"events": {"account_id": "customer_ref"}}})
+    )
+    ds = load_dataset(folder, observed_until=END)
+    (notice,) = [n for n in ds.notices if "not in accounts" in n]
+    assert "customer_ref=99" in notice and "account_id=" not in notice
 
 
 def test_timestamps_after_data_end(tmp_path):

@@ -285,6 +285,21 @@ def in_file_names(problem: Problem, mapping: dict[str, dict[str, str]]) -> Probl
     return replace(problem, examples=examples, file_column=renames.get(problem.column or ""))
 
 
+def notice_in_file_names(notice: str, mapping: dict[str, dict[str, str]]) -> str:
+    """A notice about one table (``events: ...``, ``events.duration_s: ...``) with its example
+    values named as the file names their columns (``customer_ref='CUS-00088'``, not
+    ``account_id=...``), as problems are (:func:`in_file_names`)."""
+    table = re.match(r"(\w+)[.:]", notice)
+    renames = mapping.get(table.group(1)) if table else None
+    if not isinstance(renames, dict) or not renames:
+        return notice
+    return re.sub(
+        r"(?<![\w.])(" + "|".join(map(re.escape, renames)) + r")=",
+        lambda m: f"{renames[m.group(1)]}=",
+        notice,
+    )
+
+
 def _renamed(table: ir.Table, renames: dict[str, str]) -> ir.Table:
     """``table`` with churnlab's names for the columns mapped (one file column may serve two:
     a log whose userId is both the account and the user); the file's names are gone."""
@@ -360,7 +375,7 @@ def load_dataset(
         tables=tables,
         observed_until=validator.observed_until,
         source=str(path),
-        notices=validator.notices,
+        notices=[notice_in_file_names(n, manifest.get("columns") or {}) for n in validator.notices],
         manifest=manifest,
     )
     _check_account_attributes(dataset)

@@ -355,3 +355,19 @@ def test_serve_on_a_busy_port_fails_before_announcing(trained, monkeypatch):
     assert res.exit_code == 1, res.output
     assert f"cannot serve on 127.0.0.1:{port}: the address is in use" in res.output
     assert "serving" not in res.output
+
+
+def test_an_interrupted_score_says_so_in_one_line(trained, tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM (raised as KeyboardInterrupt by the command line's handler) while
+    scoring: exit 130 with one line saying nothing was written; it was silent."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt("SIGTERM")
+
+    monkeypatch.setattr("churnlab.scoring.score_job", interrupted)
+    out = tmp_path / "scores.parquet"
+    res = runner.invoke(
+        app, ["score", "--model", trained.uri, "--data", str(trained.data), "--out", str(out)]
+    )
+    assert res.exit_code == 130, res.output
+    assert f"interrupted: nothing was written ({out} is as it was)" in res.output

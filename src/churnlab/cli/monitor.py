@@ -64,9 +64,14 @@ def monitor(
     Every logged batch against the model's reference profile: data drift per feature and driver, prediction drift, realized performance where labels
     have matured, estimated performance where they have not. Exit code 0 for ok or warn,
     3 for retrain."""
+    from churnlab.cli.train import interrupts_reported
     from churnlab.monitoring import monitor as run_monitor
 
-    with errors_reported(), err.status(f"monitoring {model}", spinner="dots"):
+    with (
+        interrupts_reported(nothing="no monitoring run was logged"),
+        errors_reported(),
+        err.status(f"monitoring {model}", spinner="dots"),
+    ):
         result = run_monitor(model, data=data, as_of=as_of, log_run=log)
     overall = result.overall
     if as_json:

@@ -86,10 +86,16 @@ def score(
     The accounts active at --as-of (default: the data's last date), or a prepared feature
     table, scored with a registered or exported model."""
 
+    from churnlab.cli.train import interrupts_reported
     from churnlab.config import load_reasons
     from churnlab.scoring import score_job
 
-    with errors_reported(), err.status(styled(f"scoring with {model}"), spinner="dots"):
+    unchanged = f"nothing was written ({out} is as it was)" if out else "nothing was written"
+    with (
+        interrupts_reported(nothing=unchanged),
+        errors_reported(),
+        err.status(styled(f"scoring with {model}"), spinner="dots"),
+    ):
         settings = load_reasons(reasons) if reasons is not None else None
         policy = _policy(uplift_model, budget, min_gain, value_months, contact_cost, offer_cost)
         job = score_job(

@@ -17,8 +17,12 @@ from churnlab.cli.app import app, console, emit_json, err, errors_reported, styl
 
 
 @contextmanager
-def interrupts_reported(resume: bool = False) -> Iterator[None]:
-    """Ctrl-C or SIGTERM: one line saying what became of the run, exit 130."""
+def interrupts_reported(
+    resume: bool = False, nothing: str = "no run was started"
+) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: one line saying what became of the run (``nothing``: what to say
+    where no run was started; an interrupt carrying ``done`` says what was finished before
+    it), exit 130."""
 
     def on_term(signum, frame):
         raise KeyboardInterrupt("SIGTERM")
@@ -28,10 +32,13 @@ def interrupts_reported(resume: bool = False) -> Iterator[None]:
         yield
     except KeyboardInterrupt as exc:
         run_id = getattr(exc, "run_id", None)
-        what = f"run {run_id} was marked KILLED" if run_id else "no run was started"
+        what = f"run {run_id} was marked KILLED" if run_id else nothing
+        what = getattr(exc, "done", None) or what
         kept = "; finished trials are kept in optuna.db, run the same command again to resume"
         err.print(
-            styled(("interrupted:", "yellow"), f" {what}{kept if resume else ''}"), highlight=False
+            styled(("interrupted:", "yellow"), f" {what}{kept if resume else ''}"),
+            highlight=False,
+            soft_wrap=True,  # a path is never cut
         )
         raise typer.Exit(130) from None
     finally:

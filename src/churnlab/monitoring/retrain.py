@@ -150,6 +150,28 @@ def retrain(
     challenger_spec = spec.model_copy(update={"cutoffs": cutoffs})
     say(f"training the challenger on cutoffs {cutoffs}")
     summary = train_and_log(challenger_spec, spec_text, root, progress=say)
+    try:
+        return _challenge(spec, summary, current, data, cutoffs, say)
+    except KeyboardInterrupt as exc:  # the command line says what was done before it
+        exc.done = (
+            f"the challenger run {summary.run_id} finished and is registered as "
+            f"{summary.model_name} version {summary.model_version}, but was not compared with "
+            f"the champion (version {current.version}, unchanged); run retrain again: it "
+            "reuses the challenger"
+        )
+        raise
+
+
+def _challenge(
+    spec: ExperimentSpec,
+    summary: Any,
+    current: Any,
+    data: Path,
+    cutoffs: str,
+    say: Callable[[str], Any],
+) -> RetrainResult:
+    """Champion and challenger scored on the challenger's test window; the challenger
+    promoted only if it wins; the comparison logged as a run."""
     test = run_table(summary.run_id, "predictions/test.json")
     cutoff = pd.Timestamp(test.cutoff.max())
     window = test[test.cutoff == cutoff]

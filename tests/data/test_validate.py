@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis.expr.operations as ops
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -217,6 +218,24 @@ def test_a_missing_time_written_as_zero_is_named(tmp_path):
     assert "(write it empty)" in _find(problems, "tickets", "resolved_at").message
     frames["events"].loc[2, "ts"] = pd.Timestamp("1970-01-01 00:00:01")  # a time, if an odd one
     assert ("events", "ts") not in {(p.table, p.column) for p in _problems(tmp_path, frames)}
+
+
+def test_text_tables_are_parsed_and_typed_once(tmp_path):
+    """A CSV table read as a view was parsed from text again by every query (validation's
+    few dozen, then every builder's): 56 s to validate 800k rows against 9 s as Parquet. It is
+    parsed into the work database once, and typed there once."""
+    ds = load_dataset(write_frames(tiny_frames(), tmp_path / "ds", "csv"), observed_until=END)
+    for name in ("accounts", "subscriptions", "events"):
+        tables = ds[name].op().find(ops.DatabaseTable)
+        assert {t.name for t in tables} == {f"_churnlab_typed_{name}"}, name
+    # what was read is what a Parquet folder gives
+    parquet = load_dataset(write_frames(tiny_frames(), tmp_path / "pq"), observed_until=END)
+    for name in ("accounts", "subscriptions", "events"):
+        a = ds.con.execute(ds[name]).sort_values(list(ds[name].columns[:2]))
+        b = parquet.con.execute(parquet[name]).sort_values(list(ds[name].columns[:2]))
+        pd.testing.assert_frame_equal(
+            a.reset_index(drop=True), b[a.columns].reset_index(drop=True), check_dtype=False
+        )
 
 
 def test_durations_in_milliseconds_get_a_notice(tmp_path):

@@ -100,3 +100,47 @@ def test_a_count_that_is_negative_or_missing_is_a_problem_naming_rows(tmp_path):
         load_dataset(write_frames(frames, tmp_path / "ds"), observed_until="2024-07-01")
     text = str(info.value)
     assert "events.count" in text and "account_id=" in text, text
+
+
+def test_a_wide_rollup_reads_each_count_column_as_an_event_type(small_sim, tmp_path):
+    """One row per account and day with a column per measure (KKBox's num_25 ...
+    num_100): listing the columns as counts (``"count": [...]``) reads each as an event type
+    with that count. Written as CSV, with empty cells for none, it builds the features the same
+    log in the long form builds; the mapping's mistakes are problems naming them."""
+    from churnlab.data import DataValidationError
+
+    ev = pd.read_parquet(small_sim / "events.parquet")
+    ev["ts"] = ev.ts.dt.floor("D")
+    keys = ["account_id", "ts"]  # per account (a contact has no user)
+    long = ev.groupby([*keys, "event_type"], observed=True).size().rename("count").reset_index()
+    wide = long.pivot_table(index=keys, columns="event_type", values="count", observed=True)
+    wide = wide.reset_index()
+    wide.columns.name = None
+    types = [c for c in wide.columns if c not in keys]
+    assert len(types) > 5 and wide[types].isna().any().any()  # days without some types
+    folders = {}
+    for form, table in (("long", long), ("wide", wide.rename(columns={"ts": "day"}))):
+        folder = tmp_path / form
+        shutil.copytree(small_sim, folder)
+        (folder / "events.parquet").unlink()
+        table.to_csv(folder / "events.csv", index=False)
+        manifest = json.loads((folder / "dataset.json").read_text())
+        if form == "wide":
+            manifest["columns"] = {"events": {"ts": "day", "count": types}}
+        (folder / "dataset.json").write_text(json.dumps(manifest))
+        folders[form] = folder
+    want, want_used, _, want_vocabulary = _built(load_dataset(folders["long"]))
+    got, got_used, _, vocabulary = _built(load_dataset(folders["wide"]))
+    assert vocabulary.types == want_vocabulary.types and got_used == want_used
+    pd.testing.assert_frame_equal(got, want[got.columns], check_dtype=False)
+    assert list(got.columns) == list(want.columns)
+
+    manifest = json.loads((folders["wide"] / "dataset.json").read_text())
+    manifest["columns"]["events"]["count"] = [types[0], "num_985"]
+    manifest["columns"]["events"]["event_type"] = types[1]
+    (folders["wide"] / "dataset.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folders["wide"])
+    text = str(info.value)
+    assert "events.count: no column(s) ['num_985']" in text
+    assert "the table may not have or map an event_type column too" in text

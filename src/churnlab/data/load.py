@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -31,7 +32,7 @@ from churnlab.data.encoding import (
 )
 from churnlab.data.engines import connect, materialize
 from churnlab.data.schema import TABLES
-from churnlab.data.validate import Validator
+from churnlab.data.validate import MISSING_MARKERS, Validator, number_from_text
 
 FOLDER_HINT = encoding_hint(
     '"encoding": "latin-1" in the folder\'s dataset.json (validate --encoding latin-1 to try it)'
@@ -260,13 +261,72 @@ def _own_column_names(tables: dict[str, ir.Table], manifest: dict, path: Path) -
         raise DataValidationError(str(path), [Problem("dataset.json", "columns", message)])
     problems, out = [], dict(tables)
     for name, renames in mapping.items():
-        found = _rename_problems(name, tables.get(name), renames)
+        wide = renames.get("count") if name == "events" else None
+        if isinstance(wide, list):  # a wide roll-up: one count column per event type
+            found = _wide_problems(tables.get(name), wide, renames)
+            renames = {k: v for k, v in renames.items() if k != "count"}
+        else:
+            wide, found = None, []
+        found += _rename_problems(name, tables.get(name), renames)
         problems += [Problem("dataset.json", "columns", message) for message in found]
         if name in tables and not found:
             out[name] = _renamed(tables[name], renames)
+            if wide is not None:
+                out[name] = melted(out[name], wide)
     if problems:
         raise DataValidationError(str(path), problems)
     return out
+
+
+def _wide_problems(table: ir.Table | None, wide: list, renames: dict) -> list[str]:
+    """What is wrong with a wide roll-up's list of count columns
+    (``"count": ["num_25", "num_100"]``)."""
+    where = "events.count"
+    if not wide or not all(isinstance(c, str) for c in wide) or len(set(wide)) < len(wide):
+        return [f"{where}: a list of distinct column names, one per event type"]
+    if table is None:
+        return []
+    found = []
+    if absent := [c for c in wide if c not in table.columns]:
+        found.append(f"{where}: no column(s) {absent} (it has {list(table.columns)})")
+    if "event_type" in renames or "event_type" in table.columns:
+        found.append(
+            f"{where}: with a list of count columns, each column's name is the event type: "
+            "the table may not have or map an event_type column too"
+        )
+    others = {v for k, v in renames.items() if k != "count" and isinstance(v, str)}
+    if mapped := sorted(set(wide) & others):
+        found.append(f"{where}: {mapped} both listed as counts and mapped as another column")
+    return found
+
+
+def melted(table: ir.Table, columns: list[str]) -> ir.Table:
+    """A wide roll-up (one row per account and day, a count per measure: ``num_25``,
+    ``num_100``, ``total_secs``) as the long one churnlab reads: a row per listed column with
+    ``event_type`` its name and ``count`` its value, rounded to a whole number (a column of
+    seconds counts seconds); empty values are no row. Text that is no number stays text, so
+    validation names it. A ``duration_s`` (the day's total time) stays on the first listed
+    column's rows only, so no total is counted once per column."""
+    keep = [c for c in table.columns if c not in columns and c != "duration_s"]
+    text = not all(table[c].type().is_numeric() for c in columns)
+    parts = []
+    for col in columns:
+        value = table[col]
+        if text:
+            raw = value.cast("string")
+            number = number_from_text(raw)
+            word = raw.strip().lower()
+            empty = raw.isnull() | (word == "") | word.isin(MISSING_MARKERS)
+            count = ibis.ifelse(number.isnull() & ~empty, raw, number.round().cast("string"))
+        else:
+            count = value.cast("float64").round().cast("float64")
+        extra = {}
+        if "duration_s" in table.columns:
+            first = col == columns[0]
+            extra["duration_s"] = table.duration_s if first else ibis.null(table.duration_s.type())
+        parts.append(table.select(*keep, event_type=ibis.literal(col), count=count, **extra))
+    out = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return out.filter(out["count"].notnull())
 
 
 def in_file_names(problem: Problem, mapping: dict[str, dict[str, str]]) -> Problem:
@@ -276,6 +336,7 @@ def in_file_names(problem: Problem, mapping: dict[str, dict[str, str]]) -> Probl
     renames = mapping.get(problem.table)
     if not isinstance(renames, dict) or not renames:
         return problem
+    renames = {k: v for k, v in renames.items() if isinstance(v, str)}  # not a wide roll-up's
     examples = tuple(
         re.sub(
             r"(?<![\w.])(" + "|".join(map(re.escape, renames)) + r")=",
@@ -293,7 +354,10 @@ def notice_in_file_names(notice: str, mapping: dict[str, dict[str, str]]) -> str
     ``account_id=...``), as problems are (:func:`in_file_names`)."""
     table = re.match(r"(\w+)[.:]", notice)
     renames = mapping.get(table.group(1)) if table else None
-    if not isinstance(renames, dict) or not renames:
+    if not isinstance(renames, dict):
+        return notice
+    renames = {k: v for k, v in renames.items() if isinstance(v, str)}  # not a wide roll-up's
+    if not renames:
         return notice
     return re.sub(
         r"(?<![\w.])(" + "|".join(map(re.escape, renames)) + r")=",

@@ -144,3 +144,8 @@ def test_a_wide_rollup_reads_each_count_column_as_an_event_type(small_sim, tmp_p
     text = str(info.value)
     assert "events.count: no column(s) ['num_985']" in text
     assert "the table may not have or map an event_type column too" in text
+    del manifest["columns"]["events"]["count"], manifest["columns"]["events"]["event_type"]
+    (folders["wide"] / "dataset.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataValidationError) as info:  # the error names the way out
+        load_dataset(folders["wide"])
+    assert '"columns": {"events": {"count": ["num_25", "num_100"]}}' in str(info.value)

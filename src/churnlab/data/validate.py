@@ -204,11 +204,18 @@ class Validator:
             missing = []
         has = ", ".join(map(str, raw.columns[:12])) + (", ..." if len(raw.columns) > 12 else "")
         for col in missing:
+            wide = ""
+            if (schema.name, col) == ("events", "event_type"):
+                wide = (
+                    "; a table with a count column per measure (num_25, num_100) lists them: "
+                    '"columns": {"events": {"count": ["num_25", "num_100"]}}'
+                )
             self._problem(
                 schema.name,
                 col,
                 f"required column is missing (the table has {has}; where it names it otherwise, "
-                f'say so in dataset.json: "columns": {{"{schema.name}": {{"{col}": "its_name"}}}})',
+                f'say so in dataset.json: "columns": {{"{schema.name}": {{"{col}": "its_name"}}}}'
+                f"{wide})",
             )
         optional_missing = [
             c.name

@@ -122,6 +122,22 @@ def test_latest_and_the_logged_model_id_score_like_the_alias(trained, features):
         load_model("models:/m-" + "0" * 32)
 
 
+def test_a_model_in_a_store_that_does_not_exist_names_the_store(trained, tmp_path, monkeypatch):
+    """A mistyped MLFLOW_TRACKING_URI made an empty store there (MLflow creates one on open)
+    and said only 'Registered Model ... not found'; the store is named, and none is made."""
+    with pytest.raises(ScoringError, match="name=churn-absent not found") as exc:
+        load_model("models:/churn-absent@champion")
+    assert "(in the MLflow store sqlite:///" in str(exc.value)
+    typo = tmp_path / "mlfow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{typo}")
+    with pytest.raises(ScoringError) as exc:
+        load_model(trained.uri)
+    assert f"the MLflow store sqlite:///{typo} (MLFLOW_TRACKING_URI) does not exist" in str(
+        exc.value
+    )
+    assert not typo.exists()
+
+
 def test_prepared_feature_table_scores_like_raw_data(trained, at_test_cutoff, features, tmp_path):
     path = tmp_path / "features.parquet"
     features.sample(frac=1, random_state=0).to_parquet(path)  # row order does not matter

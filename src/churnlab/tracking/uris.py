@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
+from churnlab import config
 from churnlab.errors import ChurnlabError
 from churnlab.tracking.store import connect
 
@@ -81,6 +83,16 @@ def _resolve_registry(uri: str) -> ModelRef:
         raise RegistryError(
             f"model URI {uri!r}: {_EXPECTED}, models:/m-ID or an exported model folder{hint}"
         )
+    store = config.tracking_uri()
+    where = f"the MLflow store {store}" + (
+        " (MLFLOW_TRACKING_URI)" if os.environ.get("MLFLOW_TRACKING_URI") else ""
+    )
+    if store.startswith("sqlite:///") and not Path(store.removeprefix("sqlite:///")).exists():
+        # a model is looked up, never created: a mistyped store is not made (and left) empty
+        raise RegistryError(
+            f"model {uri}: {where} does not exist: point MLFLOW_TRACKING_URI at the store "
+            "the model was registered in, or train one first"
+        )
     client = connect()
     try:
         if logged:
@@ -98,7 +110,7 @@ def _resolve_registry(uri: str) -> ModelRef:
                 raise RegistryError(f"model {uri}: {name!r} has no version")
             version = max(int(v.version) for v in versions)
     except MlflowException as exc:
-        raise RegistryError(f"model {uri}: {exc.message}") from exc
+        raise RegistryError(f"model {uri}: {exc.message} (in {where})") from exc
     return ModelRef(uri=uri, name=name, version=str(version))
 
 

@@ -351,6 +351,20 @@ def test_unknown_accounts(tmp_path):
     assert not [p for p in problems if p.table == "events"]
 
 
+def test_ids_written_in_another_case_or_with_spaces_are_said_to_be(tmp_path):
+    """' ACME-1' in one table for 'acme-1' in another was refused with a hint about types,
+    leading zeros and prefixes; the problem says they match once case and spaces are ignored."""
+    frames = tiny_frames()
+    for name in ("accounts", "subscriptions", "events", "tickets"):
+        frames[name]["account_id"] = frames[name].account_id.map(lambda i: f"AcMe-{i}")
+    frames["subscriptions"]["account_id"] = " " + frames["subscriptions"].account_id.str.upper()
+    message = _find(_problems(tmp_path, frames), "subscriptions", "account_id").message
+    assert "match an account once spaces around the id and case are ignored, e.g. ' ACME-1' " in (
+        message
+    )
+    assert "for 'AcMe-1'" in message
+
+
 def test_events_of_a_few_unknown_accounts_are_left_out_with_a_notice(tmp_path):
     frames = tiny_frames()
     frames["events"].loc[4, "account_id"] = 99

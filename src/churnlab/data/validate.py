@@ -669,7 +669,7 @@ class Validator:
                 continue
             rows = self.con.execute(orphans.order_by("account_id").limit(MAX_EXAMPLES))
             ex = [f"account_id={_sql_literal(v)}" for v in rows.account_id]
-            message = f"{n} unknown account(s) not in accounts"
+            message = f"{n} unknown account(s) not in accounts" + self._folded_ids(orphans)
             if name in _ACTIVITY_TABLES:
                 known = tbl.semi_join(accounts, "account_id").select("account_id").distinct()
                 if n <= int(self.con.execute(known.count())):
@@ -686,6 +686,24 @@ class Validator:
                     "tables (type, leading zeros, a prefix)?"
                 )
             self._problem(name, "account_id", message, ex)
+
+    def _folded_ids(self, orphans: ir.Table) -> str:
+        """Where unknown text ids match accounts once spaces around them and case are
+        ignored (`` ACME-7`` for ``acme-7``): how many, with an example, and what to do."""
+        accounts = self.typed["accounts"]
+        if not (orphans.account_id.type().is_string() and accounts.account_id.type().is_string()):
+            return ""
+        folded = accounts.select(key=accounts.account_id.strip().lower(), known=accounts.account_id)
+        pairs = orphans.join(folded, orphans.account_id.strip().lower() == folded.key)
+        matched = int(self.con.execute(pairs.select("account_id").distinct().count()))
+        if not matched:
+            return ""
+        first = self.con.execute(pairs.order_by("account_id").limit(1)).iloc[0]
+        return (
+            f" ({matched} of them match an account once spaces around the id and case are "
+            f"ignored, e.g. {first.account_id!r} for {first.known!r}: write the ids the same "
+            "way in both tables)"
+        )
 
     def _check_future_timestamps(self) -> None:
         """Timestamps after observed_until: the data cannot know about them."""

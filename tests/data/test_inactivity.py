@@ -171,6 +171,10 @@ def test_an_event_log_alone_trains_with_churn_read_from_activity(small_sim, tmp_
     metrics = result["test_metrics"]
     assert metrics["roc_auc"] > 0.6 and metrics["positive_rate"] > 0
     assert "revenue_capture_top10" not in metrics and "emp" not in metrics
+    # how much of the label the silence before the cutoff settles: the baseline to beat
+    (silence,) = [line for line in out.stderr.splitlines() if "days without activity" in line]
+    assert "the days since the last activity alone rank churners at ROC-AUC 0." in silence
+    assert "or set lead: 30 to predict churn not yet under way" in silence
 
 
 def test_a_return_dated_at_the_cutoff_is_not_seen_there(tmp_path):

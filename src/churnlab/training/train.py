@@ -399,8 +399,52 @@ def checked_data(
         log.warning(few)
     if data.kind == "customers":  # event features are point in time by construction
         _warn_of_leaks(data, splits[0].masks["train"])
+    elif silence := _silence_notice(data, splits[-1].masks["test"]):
+        data.notices.append(silence)
+        log.warning(silence)
     seconds = time.perf_counter() - t0
     return data, splits, seconds
+
+
+SILENCE_AUC = 0.75  # from here the silence already seen settles much of the label
+
+
+def _silence_notice(data: TrainingData, rows: np.ndarray) -> str | None:
+    """Where churn is read from N days without activity, an account silent for most of them
+    at the cutoff churns almost surely: the label is then largely settled by the past, and a
+    high ROC-AUC says little. A notice giving the ROC-AUC of the days since the last activity
+    alone on the test rows (the baseline to beat) and the share of churners already silent
+    for more than half the N days, when that ROC-AUC is at least :data:`SILENCE_AUC`."""
+    from sklearn.metrics import roc_auc_score
+
+    from churnlab.data.inactivity import churn_rule
+    from churnlab.data.load import read_manifest
+
+    try:
+        rule, _ = churn_rule(read_manifest(Path(data.source)))
+    except Exception:  # not a folder with a manifest (a .duckdb file): no rule to read
+        return None
+    column = "days_since_last_activity"
+    if rule is None or not rule.inactive_days or column not in data.frame:
+        return None
+    y = data.y[rows].astype(bool).to_numpy()
+    silent = data.frame.loc[rows, column].to_numpy(dtype=float, na_value=np.nan)
+    silent = np.where(np.isnan(silent), np.nanmax(silent, initial=0.0) + 1.0, silent)
+    if y.all() or not y.any():
+        return None
+    auc = float(roc_auc_score(y, silent))
+    if auc < SILENCE_AUC:
+        return None
+    half = rule.inactive_days / 2
+    settled = float((silent[y] > half).mean())
+    return (
+        f"churn is read from {rule.inactive_days} days without activity: on the test rows, "
+        f"the days since the last activity alone rank churners at ROC-AUC {auc:.3f}, and "
+        f"{settled:.0%} of the churners had been silent for more than {half:g} days at the "
+        "cutoff, so much of the label is silence that had already happened; judge the model "
+        f"against that baseline, or set lead: {rule.inactive_days} to predict churn not yet "
+        "under way"
+    )
 
 
 def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:

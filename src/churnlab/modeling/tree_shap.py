@@ -17,6 +17,8 @@ import logging
 import numpy as np
 import pandas as pd
 
+from churnlab.config import threads
+
 log = logging.getLogger(__name__)
 ZERO = 1e-35  # LightGBM's kZeroThreshold
 
@@ -82,8 +84,9 @@ SMALL_BATCH = 2000
 
 def small_batch_threads(n: int) -> dict[str, int]:
     """One thread below ``SMALL_BATCH`` rows: waking OpenMP threads costs milliseconds, more
-    than a few rows take (a single-row REST request: ~17 ms -> ~0.1 ms on a busy machine)."""
-    return {"num_threads": 1} if n < SMALL_BATCH else {}
+    than a few rows take (a single-row REST request: ~17 ms -> ~0.1 ms on a busy machine);
+    else churnlab's threads (:func:`churnlab.config.threads`), given explicitly."""
+    return {"num_threads": 1 if n < SMALL_BATCH else threads()}
 
 
 def lightgbm_contributions(booster, X: pd.DataFrame, min_rows: int = 2000) -> np.ndarray:
@@ -100,7 +103,8 @@ def lightgbm_contributions(booster, X: pd.DataFrame, min_rows: int = 2000) -> np
     trees = booster.dump_model(num_iteration=best)["tree_info"]
     M = _numeric_view(X)
     # LightGBM maps pandas categories to their codes, so the numeric view predicts the same
-    leaves = booster.predict(M, pred_leaf=True, num_iteration=best).astype(np.int64)
+    leaves = booster.predict(M, pred_leaf=True, num_iteration=best, **small_batch_threads(n))
+    leaves = leaves.astype(np.int64)
     out = np.zeros((n, p + 1))
     for t, info in enumerate(trees):
         root = info["tree_structure"]
@@ -120,7 +124,13 @@ def lightgbm_contributions(booster, X: pd.DataFrame, min_rows: int = 2000) -> np
         for k, node in enumerate(nodes):
             code |= directions[node["split_index"]].astype(np.int64) << k
         _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-        part = booster.predict(M[first], pred_contrib=True, start_iteration=t, num_iteration=1)
+        part = booster.predict(
+            M[first],
+            pred_contrib=True,
+            start_iteration=t,
+            num_iteration=1,
+            **small_batch_threads(len(first)),
+        )
         used = np.flatnonzero(np.any(part != 0, axis=0))
         out[:, used] += part[np.ix_(inverse.ravel(), used)]
     return out

@@ -460,18 +460,31 @@ def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> d
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all
             low, high = np.nanmin(v, axis=0) - 1.0, np.nanmax(v, axis=0) + 1.0
-        blocks = (missing.astype(float), np.where(missing, low, v), np.where(missing, high, v))
-        for i, block in enumerate(blocks):
+        # a column with no missing value ranks the same with them lowest or highest, and
+        # being missing is then constant (ROC-AUC 0.5, never flagged): ranked once, by value
+        some = missing.any(axis=0)
+        gappy = [c for c, s in zip(numeric, some, strict=True) if s]
+        blocks = (
+            missing[:, some].astype(float),
+            np.where(missing, low, v),
+            np.where(missing, high, v)[:, some],
+        )
+        for i, (block, names) in enumerate(zip(blocks, (gappy, numeric, gappy), strict=True)):
             rankings += list(np.nan_to_num(block, nan=0.0).T)
-            owner += numeric
-            by_missing += [i == 0] * len(numeric)
+            owner += names
+            by_missing += [i == 0] * len(names)
     for col in (c for c in features if is_categorical(frame[c])):
         x = frame.loc[rows, col]
         levels = x.astype("string").fillna("\0missing")
         rate = pd.Series(y, index=levels.index).groupby(levels).mean()
-        rankings += [x.isna().to_numpy(dtype=float), levels.map(rate).to_numpy(dtype=float)]
-        owner += [col, col]
-        by_missing += [True, False]
+        absent = x.isna().to_numpy()
+        if absent.any():  # else constant: ROC-AUC 0.5
+            rankings.append(absent.astype(float))
+            owner.append(col)
+            by_missing.append(True)
+        rankings.append(levels.map(rate).to_numpy(dtype=float))
+        owner.append(col)
+        by_missing.append(False)
     # ROC-AUC of every ranking at once, from the ranks of the churners (ties averaged)
     ranks = rankdata(np.column_stack(rankings), axis=0)
     auc = (ranks[y].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)

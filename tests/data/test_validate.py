@@ -334,6 +334,110 @@ def test_concurrent_subscriptions_are_read_as_held_at_once(tmp_path):
     assert snap.to_dict() == {1: 105.0, 2: 35.0, 3: 2700.0}
 
 
+def _renewals(frames: dict[str, pd.DataFrame], plan: bool = True) -> dict[str, pd.DataFrame]:
+    """Account 2's basic plan renewed twice, each paid a day before the last period ends, with
+    an add-on of another plan bought meanwhile; account 3 with a second seat of its plan
+    bought at the same instant."""
+    ts = pd.Timestamp
+    subs = frames["subscriptions"]
+    subs = subs[subs.account_id != 2]
+    rows = pd.DataFrame(
+        {
+            "account_id": [2, 2, 2, 2, 3],
+            "plan": ["basic", "basic", "basic", "analytics", "enterprise"],
+            "mrr": [15.0, 15.0, 15.0, 20.0, 100.0],
+            "billing_period": ["monthly"] * 4 + ["annual"],
+            "started_at": [
+                ts("2024-02-01"),
+                ts("2024-03-01"),  # paid the day before 03-02
+                ts("2024-03-31"),  # paid the day before 04-01
+                ts("2024-03-15"),  # the add-on
+                ts("2024-03-10"),  # the second seat, bought with the first
+            ],
+            "ended_at": [
+                ts("2024-03-02"),
+                ts("2024-04-01"),
+                ts("2024-05-20"),
+                ts("2024-06-10"),
+                pd.NaT,
+            ],
+            "end_reason": [None, None, "too_expensive", None, None],
+        }
+    )
+    frames["subscriptions"] = pd.concat([subs, rows], ignore_index=True)
+    if not plan:
+        frames["subscriptions"] = frames["subscriptions"].drop(columns="plan")
+    return frames
+
+
+def test_a_renewal_paid_before_the_period_ends_is_no_second_subscription(tmp_path):
+    """A later subscription of the same account and plan starting while the last one is in
+    force (a renewal charged a day early, fuzz6 repro_6) replaces it from its start: MRR is
+    not counted twice, the renewal is no churn and no new start. An add-on (another plan) and
+    a second seat of the plan bought at the same instant are still held at once."""
+    from churnlab.analytics.retention import mrr_snapshots
+    from churnlab.data import coverage_spells
+    from churnlab.features import build_features, build_observations
+
+    ts = pd.Timestamp
+    ds = load_dataset(write_frames(_renewals(tiny_frames()), tmp_path / "ds"), observed_until=END)
+
+    cutoffs = ["2024-03-02", "2024-04-01", "2024-05-25"]
+    obs = ds.con.execute(build_observations(ds, cutoffs, horizon_days=30))
+    rows = {(r.account_id, str(r.cutoff.date())): r for r in obs.itertuples()}
+    # the overlap days: one basic plan (15), with the add-on from 03-15 (20)
+    assert rows[(2, "2024-03-02")].mrr == 15.0 and rows[(2, "2024-04-01")].mrr == 35.0
+    assert rows[(2, "2024-05-25")].mrr == 20.0  # the basic plan ended, the add-on did not
+    assert rows[(3, "2024-04-01")].mrr == 2500.0  # two seats bought together
+    for cutoff in cutoffs:  # no churn at a renewal: the cover ends with the add-on
+        a2 = rows[(2, cutoff)]
+        assert (a2.event, a2.churned_within_h) == (1, cutoff == "2024-05-25")
+        assert a2.duration_days == (ts("2024-06-10") - ts(cutoff)).days
+    spells = ds.con.execute(coverage_spells(ds)).set_index("account_id")
+    assert (spells.loc[2, "started_at"], spells.loc[2, "ended_at"]) == (
+        ts("2024-02-01"),
+        ts("2024-06-10"),
+    )
+
+    feats, _ = build_features(ds, build_observations(ds, cutoffs[:2], 30), names=["plan"])
+    f = ds.con.execute(feats).set_index(["account_id", "cutoff"]).sort_index()
+    assert f.loc[(2, ts("2024-03-02")), "current_mrr"] == 15.0
+    assert f.loc[(2, ts("2024-04-01")), ["plan", "current_mrr"]].tolist() == ["analytics", 35.0]
+    assert f.loc[(3, ts("2024-04-01")), "current_mrr"] == 2500.0
+    snap = mrr_snapshots(ds, [ts("2024-03-01"), ts("2024-04-01")])
+    snap = snap.set_index([snap.month.dt.strftime("%m-%d"), "account_id"]).mrr.to_dict()
+    assert snap == {
+        ("03-01", 1): 105.0,
+        ("03-01", 2): 15.0,  # the day the first renewal starts: once
+        ("04-01", 1): 105.0,
+        ("04-01", 2): 35.0,
+        ("04-01", 3): 2500.0,
+    }
+    (renewed,) = [n for n in ds.notices if "renewed before they end" in n]
+    assert renewed.startswith("subscriptions: 2 subscription(s)") and "same plan" in renewed
+    assert "ended_at=2024-03-02 00:00:00 renewed_at=2024-03-01 00:00:00" in renewed
+    (held,) = [n for n in ds.notices if "held at once" in n]
+    assert "account_id=2" in held and "account_id=3" in held
+
+
+def test_without_a_plan_column_a_later_subscription_in_force_is_a_renewal(tmp_path):
+    """A billing export without plan names (KKBox-style transactions): nothing tells an add-on
+    from a renewal, so an account's rows are read as one plan: a later row starting while one
+    is in force renews it. Rows starting at the same instant are still held at once."""
+    from churnlab.features import build_observations
+
+    ds = load_dataset(
+        write_frames(_renewals(tiny_frames(), plan=False), tmp_path / "ds"), observed_until=END
+    )
+    obs = ds.con.execute(build_observations(ds, ["2024-03-02", "2024-04-01"], 30))
+    mrr = obs.set_index(["account_id", obs.cutoff.dt.strftime("%Y-%m-%d")]).mrr
+    # 03-15: the unnamed add-on renews the basic plan (20), then the basic plan renews it
+    assert mrr[(2, "2024-03-02")] == 15.0 and mrr[(2, "2024-04-01")] == 15.0
+    assert mrr[(3, "2024-04-01")] == 2500.0
+    (renewed,) = [n for n in ds.notices if "renewed before they end" in n]
+    assert renewed.startswith("subscriptions: 3 subscription(s)") and "no plan column" in renewed
+
+
 def test_unknown_accounts(tmp_path):
     """Subscriptions of unknown accounts are a problem; events, tickets and surveys of a few
     unknown accounts (a product logs people who are not customers) are left out with a

@@ -234,3 +234,28 @@ def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, change
             assert labels_before.churned_within_h[mine].equals(labels_after.churned_within_h[mine])
         else:
             assert labels_after.loc[(1 + 100 * w, CUTOFF), "churned_within_h"]
+
+
+@pytest.mark.parametrize(
+    ("renewed_at", "plan"),
+    [("2024-04-15", True), ("2024-04-15 00:00:01", False), ("2024-05-01", True)],
+)
+def test_a_renewal_from_the_cutoff_on_changes_no_feature(tmp_path, renewed_at, plan):
+    """A renewal paid before the last period ends replaces that period from its start (the
+    earlier row is read as ending there): one dated at or after the cutoff changes no feature
+    and no row at it, with plan names and without."""
+    frames = tiny_frames()
+    if not plan:
+        frames["subscriptions"] = frames["subscriptions"].drop(columns="plan")
+    before = load_dataset(write_frames(frames, tmp_path / "before"), observed_until="2024-07-01")
+    keys = before.con.execute(build_observations(before, [CUTOFF], horizon_days=30))
+    subs = frames["subscriptions"]
+    renewal = subs[subs.account_id == 2].assign(
+        started_at=pd.Timestamp(renewed_at), ended_at=pd.Timestamp("2024-06-20"), end_reason=None
+    )
+    frames["subscriptions"] = pd.concat([subs, renewal], ignore_index=True)
+    after = load_dataset(write_frames(frames, tmp_path / "after"), observed_until="2024-07-01")
+    assert any("renewed before they end" in n for n in after.notices)
+    again = after.con.execute(build_observations(after, [CUTOFF], horizon_days=30))
+    assert keys[KEYS].equals(again[KEYS]) and keys.mrr.equals(again.mrr)
+    _assert_same(_features(before, keys, VOCABULARIES[0]), _features(after, keys, VOCABULARIES[0]))

@@ -79,7 +79,13 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
             plan="addon", mrr=300.0, billing_period="monthly", started_at=pd.Timestamp("2024-04-01")
         )
     )
-    frames["subscriptions"] = pd.concat([frames["subscriptions"], addon], ignore_index=True)
+    # account 2's plan renewed the day before the cutoff, while it is in force: read as
+    # ending there (null-safe join and window on both engines), MRR not summed
+    subs = frames["subscriptions"]
+    renewal = subs[subs.account_id == 2].assign(
+        started_at=pd.Timestamp("2024-04-14"), ended_at=pd.Timestamp("2024-06-20")
+    )
+    frames["subscriptions"] = pd.concat([subs, addon, renewal], ignore_index=True)
     # the accounts' own attributes: numbers and dates written as text (as a CSV holds them)
     frames["accounts"] = frames["accounts"].assign(
         region=["north", None, "south"],
@@ -100,6 +106,7 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
     assert duck.n_report_90d.sum() == 1  # create_report, read as the group's name
     a3 = duck.set_index("account_id").loc[3]
     assert (a3.current_mrr, a3.plan, a3.billing_period) == (2700.0, "enterprise", "annual")
+    assert duck.set_index("account_id").current_mrr.loc[2] == 15.0
     assert duck.set_index("account_id").employees.loc[[1, 2]].tolist() == [12.0, 250.0]
     assert duck.onboarded_at.notna().tolist() == [True, False, True]  # 05-01: after the cutoff
     _assert_equal(duck, spk)

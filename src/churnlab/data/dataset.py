@@ -163,7 +163,9 @@ def in_force(
 
     ``paired`` holds subscription rows, each paired with a date (its columns and ``by``, e.g.
     the subscriptions cross-joined to the cutoffs). An account may hold several subscriptions
-    at once (a plan and its add-ons, a second product): the row kept is the account's main one
+    at once (a plan and its add-ons, a second product; a renewal of the same plan replaces the
+    row before it from its start, :func:`renewal_starts`, as validation reads every dataset's
+    subscriptions): the row kept is the account's main one
     (the largest MRR in force; of equals the latest started, then the first plan and billing
     period by name), with ``mrr`` the total MRR in force. Where one subscription at a time is
     in force, that is the subscription itself."""
@@ -185,6 +187,42 @@ def in_force(
     )
     t = t.filter(t._rank == 0)
     return t.mutate(mrr=t._total).drop("_total", "_rank")
+
+
+def renewal_starts(subs: ir.Table) -> ir.Table:
+    """``subs`` with ``renewed_at``: where a later subscription of the same account and plan
+    starts while the row is in force (after its start, before its end or while it is open),
+    the first such start; else null. Billing systems charge the next period before the last
+    one ends (KKBox-style renewals paid a day early), and such a row is that renewal: it
+    replaces the earlier one from its start (:func:`renewals_replaced`). Rows of other plans
+    (a plan and its add-ons) or of the same plan starting at the same instant (two seats) are
+    no renewal of each other. Without a ``plan`` column nothing tells an add-on from a
+    renewal: an account's subscriptions are read as one plan, so any later one starting while
+    one is in force renews it (a single-product biller's transactions); rows starting together
+    are still held at once.
+
+    Point in time: the end moves only to a later row's start, so what a cutoff at or before
+    that start sees is unchanged, and after it the later row is in the data anyway."""
+    key = ["account_id", "plan"] if "plan" in subs.columns else ["account_id"]
+    starts = subs.select(*key, _start="started_at").distinct()
+    w = ibis.window(group_by=key, order_by="_start")
+    starts = starts.mutate(_next=starts._start.lead().over(w))
+    # rows without a plan name are one plan of their own (null-safe equality)
+    pred = [subs[k].identical_to(starts[k]) for k in key] + [subs.started_at == starts._start]
+    j = subs.left_join(starts, pred)
+    nxt = j._next
+    renewed = nxt.notnull() & (j.ended_at.isnull() | (nxt < j.ended_at))
+    return j.select(*subs.columns, renewed_at=ibis.ifelse(renewed, nxt, ibis.null("timestamp")))
+
+
+def renewals_replaced(subs: ir.Table) -> ir.Table:
+    """``subs`` with each renewed row (:func:`renewal_starts`) ending where its renewal starts:
+    an account's MRR is never counted twice for one plan, and a renewal continues its cover
+    (no churn, no new start). Validation reads every dataset's subscriptions through this."""
+    t = renewal_starts(subs)
+    return t.select(
+        *[c for c in subs.columns if c != "ended_at"], ended_at=t.renewed_at.coalesce(t.ended_at)
+    ).select(*subs.columns)
 
 
 def coverage_spells(dataset: Dataset) -> ir.Table:

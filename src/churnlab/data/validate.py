@@ -14,7 +14,13 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from churnlab.data.dataset import MAX_EXAMPLES, DataValidationError, Problem
+from churnlab.data.dataset import (
+    MAX_EXAMPLES,
+    DataValidationError,
+    Problem,
+    renewal_starts,
+    renewals_replaced,
+)
 from churnlab.data.engines import materialize
 from churnlab.data.inactivity import ChurnRule, activity_spells
 from churnlab.data.schema import (
@@ -753,24 +759,49 @@ class Validator:
         return _naive_utc(latest) > _naive_utc(self.observed_until)
 
     def _check_subscription_periods(self) -> None:
-        """Subscriptions that end before they start (a problem), or overlap the account's next
-        one (a notice: held at once, see :func:`churnlab.data.in_force`)."""
+        """Subscriptions that end before they start (a problem); renewals, a later one of the
+        same plan starting while they are in force (each read as ending there, with a notice:
+        :func:`churnlab.data.dataset.renewal_starts`); and other overlaps with the account's
+        next one (a notice: held at once, see :func:`churnlab.data.in_force`)."""
         subs = self.typed["subscriptions"]
         bad = subs.ended_at < subs.started_at
-        w = ibis.window(group_by="account_id", order_by="started_at")
-        nxt = subs.mutate(next_start=subs.started_at.lead().over(w))
-        overlap = nxt.next_start.notnull() & (
-            nxt.ended_at.isnull() | (nxt.next_start < nxt.ended_at)
-        )
+        renew = renewal_starts(subs)
         counts = self._count_many(
-            nxt, {"backwards": nxt.ended_at < nxt.started_at, "overlap": overlap}
+            renew,
+            {"backwards": renew.ended_at < renew.started_at, "renewed": renew.renewed_at.notnull()},
         )
         if n := counts["backwards"]:
             ex = self._examples(subs, bad, ["account_id", "started_at", "ended_at"])
             self._problem(
                 "subscriptions", "ended_at", f"{n} subscription(s) end before they start", ex
             )
-        if n := counts["overlap"]:
+            return
+        if n := counts["renewed"]:
+            ex = self._examples(
+                renew,
+                renew.renewed_at.notnull(),
+                ["account_id", "plan", "started_at", "ended_at", "renewed_at"],
+            )
+            same = (
+                "plan"
+                if "plan" in subs.columns
+                else "account (no plan column: its rows read as one plan)"
+            )
+            self.notices.append(
+                f"subscriptions: {n} subscription(s) are renewed before they end (a later one "
+                f"of the same {same} starts while they are in force, as billing systems charge "
+                "the next period early): each is read as ending where its renewal starts, so a "
+                "renewal neither counts MRR twice nor breaks the cover"
+                + (f" (e.g. {'; '.join(ex[:3])})" if ex else "")
+            )
+            subs = materialize(self.con, renewals_replaced(subs), "_churnlab_subscriptions")
+            self.typed["subscriptions"] = subs
+        w = ibis.window(group_by="account_id", order_by="started_at")
+        nxt = subs.mutate(next_start=subs.started_at.lead().over(w))
+        overlap = nxt.next_start.notnull() & (
+            nxt.ended_at.isnull() | (nxt.next_start < nxt.ended_at)
+        )
+        if n := self._count_many(nxt, {"overlap": overlap})["overlap"]:
             ex = self._examples(
                 nxt, overlap, ["account_id", "plan", "started_at", "ended_at", "next_start"]
             )

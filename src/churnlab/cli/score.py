@@ -124,11 +124,15 @@ def score(
         )
     )
     grid = Table()
-    for col in ("tier", "accounts", "revenue at risk", "mean p(churn)"):
+    # no revenue at all (MRR unknown, as where churn is read from activity): no column of 0s
+    revenue = any(d["revenue_at_risk"] for d in summary["tiers"].values())
+    columns = ("tier", "accounts", *(["revenue at risk"] if revenue else []), "mean p(churn)")
+    for col in columns:
         grid.add_column(col, justify="left" if col == "tier" else "right")
     for tier, d in summary["tiers"].items():
         mean = "-" if d["mean_p_churn"] is None else f"{d['mean_p_churn']:.1%}"
-        grid.add_row(tier, f"{d['accounts']:,}", f"{d['revenue_at_risk']:,.0f}", mean)
+        at_risk = [f"{d['revenue_at_risk']:,.0f}"] if revenue else []
+        grid.add_row(tier, f"{d['accounts']:,}", *at_risk, mean)
     console.print(grid)
     if summary["high_tier_drivers"]:
         console.print(

@@ -88,6 +88,10 @@ DEFAULT_DATA = "data/demo"
 # MLflow tags churnlab reads back
 KIND_TAG = "churnlab.kind"
 MODEL_TAG = "churnlab.registered_model"
+# a scoring run's batch date (its latest cutoff) and the digest of the data it scored (a
+# training run's data digest has the same tag)
+BATCH_DATE_TAG = "churnlab.batch_date"
+DATA_DIGEST_TAG = "churnlab.data_digest"
 
 
 def registered_model_name(experiment: str = DEFAULT_EXPERIMENT) -> str:
@@ -101,8 +105,10 @@ def champion_uri(experiment: str = DEFAULT_EXPERIMENT) -> str:
 
 
 __all__ = [
+    "BATCH_DATE_TAG",
     "BOARD_METRICS",
     "CHAMPION",
+    "DATA_DIGEST_TAG",
     "DAYS_PER_MONTH",
     "DEFAULT_DATA",
     "DEFAULT_EXPERIMENT",

@@ -15,7 +15,13 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from churnlab.data import load_dataset
 from churnlab.features import build_observations
 from churnlab.monitoring import EXIT_RETRAIN, monitor
-from tests.monitoring.conftest import HORIZON, _project, scenario_project, score_batches
+from tests.monitoring.conftest import (
+    HORIZON,
+    NAME,
+    _project,
+    scenario_project,
+    score_batches,
+)
 
 WEEKS = [str(d.date()) for d in pd.date_range("2024-11-01", periods=20, freq="7D")]
 
@@ -142,3 +148,36 @@ def test_no_logged_batches_is_a_clear_error(champion, in_project, tmp_path):
     in_project(champion.root)
     with pytest.raises(MonitoringError, match="score --log"):
         monitor(champion.uri, data=None, log_run=False)
+
+
+def test_in_sample_and_repeated_batches_are_named_and_kept_out(champion, tmp_path_factory):
+    """fuzz7 repro_2: a back-fill at the validation cutoff counted as a matured production
+    batch and as the previous batch of the first real one; repro_1: the same data logged again
+    for the same date replaced the batch silently."""
+    from churnlab.cli.monitor import _in_sample_line
+
+    root, data = scenario_project(champion, tmp_path_factory, "none")
+    mp = _project(root)
+    try:
+        training = mlflow.MlflowClient().get_model_version(NAME, champion.version).run_id
+        reference = f"runs:/{training}/monitoring/reference.json"
+        validation = mlflow.artifacts.load_dict(reference)["cutoffs"][-1]
+        back_fill, *_ = score_batches(champion.uri, data, [validation, *WEEKS[:2]])
+        (again,) = score_batches(champion.uri, data, WEEKS[1:2])  # a stale export
+        result = monitor(champion.uri, data=data, log_run=False)
+    finally:
+        mp.undo()
+    assert [b["batch_date"] for b in result.batches] == WEEKS[:2]
+    assert result.overall["in_sample"] == {
+        "until": validation,
+        "batches": [{"batch_date": validation, "run_id": back_fill}],
+    }
+    first, newest = result.batches
+    assert first["shift"] is None  # not compared with the in-sample batch
+    assert newest["run_id"] == again and newest["verdict"] != "ok"
+    assert f"logged again by run {again} (logged " in newest["reasons"][0]
+    assert "from the same data" in newest["reasons"][0]
+    assert any(r.startswith(f"{WEEKS[1]}: logged again") for r in result.overall["reasons"])
+    line = _in_sample_line(result.overall)  # what `churnlab monitor` prints
+    assert line.startswith(f"left out 1 in-sample batch(es), dated on or before {validation}")
+    assert line.endswith(f": {validation} (run {back_fill})")

@@ -387,3 +387,39 @@ def test_an_interrupted_score_says_so_in_one_line(trained, tmp_path, monkeypatch
     )
     assert res.exit_code == 130, res.output
     assert f"interrupted: nothing was written ({out} is as it was)" in res.output
+
+
+def test_logging_a_batch_date_again_names_the_earlier_run_and_whether_the_data_changed(trained):
+    """fuzz7 repro_1: a stale export (this week's folder a copy of last week's) scored the same
+    date again, exit 0 and no notice, and silently replaced the earlier batch in monitoring."""
+    as_of = "2024-12-15"  # after the training window, logged by no other test
+    first = score_job(trained.uri, data=trained.data, as_of=as_of, log_run=True)
+    assert first.summary["notices"] == []
+    tags = mlflow.MlflowClient().get_run(first.run_id).data.tags
+    assert len(tags["churnlab.data_digest"]) == 16
+    res = runner.invoke(
+        app,
+        [
+            "score", "--model", trained.uri, "--data", str(trained.data), "--as-of", as_of,
+            "--out", str(trained.root / "again.parquet"), "--json", "--log",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (notice,) = json.loads(res.stdout)["notices"]
+    assert f"batch {as_of} of churn-scoring version {trained.version} is already logged" in notice
+    assert f"run {first.run_id} (logged " in notice and "identical data" in notice
+    assert "notice:" in res.stderr and first.run_id in res.stderr
+
+
+def test_logging_a_batch_inside_the_training_window_says_it_is_in_sample(trained):
+    """fuzz7 repro_2: a back-fill at the model's validation cutoff was logged silently and
+    then monitored as a matured production batch."""
+    validation = mlflow.artifacts.load_dict(f"runs:/{trained.run_id}/monitoring/reference.json")[
+        "cutoffs"
+    ][-1]
+    job = score_job(trained.uri, data=trained.data, as_of=validation, log_run=True)
+    (notice,) = job.summary["notices"]
+    assert f"batch {validation} is on or before {validation}, the latest cutoff" in notice
+    assert "in-sample" in notice
+    # without --log nothing is said: the notice is about monitoring
+    assert score_job(trained.uri, data=trained.data, as_of=validation).summary["notices"] == []

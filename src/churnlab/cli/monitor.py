@@ -42,6 +42,17 @@ def _table(batches: list[dict[str, Any]], metric: str) -> Table:
     return grid
 
 
+def _in_sample_line(overall: dict[str, Any]) -> str:
+    """One line naming the batches left out as in-sample."""
+    inside = overall["in_sample"]
+    dates = ", ".join(f"{b['batch_date']} (run {b['run_id']})" for b in inside["batches"])
+    return (
+        f"left out {len(inside['batches'])} in-sample batch(es), dated on or before "
+        f"{inside['until']}, the latest cutoff version {overall['model']['version']} was "
+        f"trained or validated on: {dates}"
+    )
+
+
 @app.command()
 def monitor(
     model: Annotated[
@@ -92,6 +103,8 @@ def monitor(
         )
         for reason in overall["reasons"]:
             console.print(f"  - {reason}")
+        if overall.get("in_sample"):
+            console.print(_in_sample_line(overall), soft_wrap=True)
         if result.run_id:
             console.print(f"logged run {result.run_id} (experiment 'monitoring')")
     raise typer.Exit(result.exit_code)

@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, styled
+from churnlab.cli.app import (
+    app,
+    console,
+    emit_json,
+    err,
+    errors_reported,
+    fail,
+    notices,
+    styled,
+)
 from churnlab.vocab import champion_uri
 
 # the uplift decision options `score` and `serve` share
@@ -113,6 +122,7 @@ def score(
     summary = {**job.summary, "out": str(job.out), "run_id": job.run_id}
     if as_json:
         emit_json(summary)
+        notices(summary["notices"])  # on stderr: a scheduled job's log shows them
         return
     ver = summary["model_version"] or "?"
     console.print(
@@ -155,6 +165,7 @@ def score(
             + (f"; logged run {job.run_id}" if job.run_id else ""),
         )
     )
+    notices(summary["notices"])
 
 
 def _policy(uplift_model, budget, min_gain, value_months, contact_cost, offer_cost):

@@ -186,3 +186,12 @@ def prediction_drift(reference: dict[str, Any], batch: dict[str, Any]) -> dict[s
         out[f"tier_share_{tier}"] = share
         out[f"reference_tier_share_{tier}"] = ref["tier_shares"].get(tier, float("nan"))
     return out
+
+
+def fitted_until(reference: dict[str, Any] | None) -> pd.Timestamp | None:
+    """The latest cutoff a model was fitted or validated on: its reference's validation cutoff
+    (training and calibration cutoffs come before it). A batch dated on or before it scores
+    rows the model learnt from or was calibrated on: in-sample, not production. None for a
+    model without dated validation rows (a single customer table) or without a reference."""
+    cutoffs = (reference or {}).get("cutoffs") or []
+    return max(pd.Timestamp(c) for c in cutoffs) if cutoffs else None

@@ -21,9 +21,10 @@ import pandas as pd
 from churnlab.config import MonitoringSpec
 from churnlab.data import load_dataset
 from churnlab.errors import ChurnlabError
+from churnlab.evaluation.profiles import fitted_until
 from churnlab.features import build_observations
 from churnlab.monitoring.checks import check_batch
-from churnlab.monitoring.verdict import VERDICTS, batch_verdict, worst
+from churnlab.monitoring.verdict import VERDICTS, batch_verdict, repeat_reasons, worst
 from churnlab.tracking import ModelRef, resolve_model
 from churnlab.tracking.monitoring import (
     LoggedBatch,
@@ -121,6 +122,7 @@ def _one_batch(
     labels: pd.DataFrame | None,
     settings: MonitoringSpec,
     previous: LoggedBatch | None,
+    repeated: list[str] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     own = None
     if labels is not None and (labels.cutoff == batch.batch_date).any():
@@ -135,6 +137,8 @@ def _one_batch(
         previous=previous.profile if previous is not None else None,
     )
     verdict, reasons = batch_verdict(checks, reference, settings)
+    if repeated:  # the batch was logged again: a stale export or a job run twice
+        verdict, reasons = worst([verdict, "warn"]), [*repeated, *reasons]
     out = {
         "batch_date": str(batch.batch_date.date()),
         "run_id": batch.run_id,
@@ -165,6 +169,31 @@ def _overall(batches: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _production(
+    ref: ModelRef, batches: list[LoggedBatch], until: pd.Timestamp | None
+) -> tuple[list[LoggedBatch], dict[str, Any] | None]:
+    """The batches dated after ``until`` (the latest cutoff the model was trained or
+    validated on) and a record of the rest: in-sample back-fills, whose realized metrics,
+    drift and comparison with the next batch would describe the training data, not
+    production. Raises when no batch is left."""
+    if until is None or all(b.batch_date > until for b in batches):
+        return batches, None
+    inside = [b for b in batches if b.batch_date <= until]
+    left = [b for b in batches if b.batch_date > until]
+    record = {
+        "until": str(until.date()),
+        "batches": [{"batch_date": str(b.batch_date.date()), "run_id": b.run_id} for b in inside],
+    }
+    if not left:
+        raise MonitoringError(
+            f"every logged batch of {ref.name} version {ref.version} "
+            f"({', '.join(b['batch_date'] for b in record['batches'])}) is dated on or before "
+            f"{until.date()}, the latest cutoff it was trained or validated on: in-sample, not "
+            f"production; log a batch dated after {until.date()} with `churnlab score --log`"
+        )
+    return left, record
+
+
 def monitor(
     model_uri: str,
     data: str | Path | None = None,
@@ -174,7 +203,11 @@ def monitor(
 ) -> MonitorResult:
     """Check every logged batch of the version behind ``model_uri`` (batches dated after
     ``as_of`` are left out); labels come from ``data`` for batches whose label window ended by
-    ``as_of`` (default: the data's end). Logged as a run of the ``monitoring`` experiment."""
+    ``as_of`` (default: the data's end). Logged as a run of the ``monitoring`` experiment.
+
+    Batches dated on or before the latest cutoff the model was trained or validated on are
+    in-sample: left out of everything and listed in ``overall["in_sample"]``. A batch logged
+    again (from the same data, or not newer than the run before it) gets a warning."""
     t0 = time.perf_counter()
     ref = resolve_model(model_uri)
     training_run = version_run(ref)
@@ -188,14 +221,17 @@ def monitor(
             + (f" on or before {until.date()}" if until is not None else "")
             + ": score with `churnlab score --log` first"
         )
+    batches, in_sample = _production(ref, batches, fitted_until(reference))
     labels = None if data is None else realized_labels(data, batches, reference, until)
+    repeated = repeat_reasons(batches)
     results, tables = [], {}
     for i, batch in enumerate(batches):
         previous = batches[i - 1] if i else None
-        out, table = _one_batch(batch, reference, labels, settings, previous)
+        out, table = _one_batch(batch, reference, labels, settings, previous, repeated.get(i))
         results.append(out)
         tables[out["batch_date"]] = table
     result = MonitorResult(ref=ref, overall=_overall(results), batches=results, tables=tables)
+    result.overall["in_sample"] = in_sample
     result.overall["model"] = {"uri": ref.uri, "name": ref.name, "version": ref.version}
     result.overall["settings"] = settings.model_dump()
     result.overall["reference_metric"] = reference.get(

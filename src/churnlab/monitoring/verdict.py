@@ -3,11 +3,14 @@ the thresholds of the spec's ``monitoring:`` section (:class:`churnlab.config.Mo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from churnlab.config import MonitoringSpec
+
+if TYPE_CHECKING:
+    from churnlab.tracking.monitoring import LoggedBatch
 
 VERDICTS = ("ok", "warn", "retrain")
 METRIC_NAMES = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC"}
@@ -114,3 +117,46 @@ def batch_verdict(
     ]
     found = [r for r in found if r is not None]
     return worst([level for level, _ in found]), [text for _, text in found]
+
+
+def repeat_reasons(batches: list[LoggedBatch]) -> dict[int, list[str]]:
+    """Batch index -> warnings about how it was logged (each batch is the newest run of its
+    date): the most recently logged run is dated no later than the run logged before it (a
+    stale export, a job run twice, or a back-fill), or a date was logged again from identical
+    data (the same data digest)."""
+    runs = sorted(
+        (r for b in batches for r in (b.run, *b.earlier) if r.logged_at is not None),
+        key=lambda r: r.logged_at,
+    )
+    newest, before = (runs[-1], runs[-2]) if len(runs) > 1 else (None, None)
+    out: dict[int, list[str]] = {}
+    for i, batch in enumerate(batches):
+        same = [
+            r for r in batch.earlier if batch.data_digest and r.data_digest == batch.data_digest
+        ]
+        data = f" from the same data (digest {batch.data_digest})" if same else ""
+        if (
+            newest is not None
+            and newest.run_id == batch.run_id
+            and newest.batch_date <= before.batch_date
+        ):
+            if before.batch_date == batch.batch_date:
+                text = (
+                    f"logged again by {newest.describe()}{data}: {before.describe()} had "
+                    "logged the same date, so the data end has not advanced since (a stale "
+                    "export, or the job ran twice?); check the upstream export"
+                )
+            else:
+                text = (
+                    f"the newest batch, logged by {newest.describe()}, is not newer than "
+                    f"{before.batch_date.date()}, logged before it by {before.describe()}: a "
+                    "back-fill is fine; from a scheduled job it means the data did not advance"
+                )
+            out[i] = [text]
+        elif same:
+            out[i] = [
+                f"logged {len(same) + 1} times{data} (the earlier: "
+                + ", ".join(r.describe() for r in same)
+                + "); the newest run is read"
+            ]
+    return out

@@ -24,14 +24,15 @@ import numpy as np
 import pandas as pd
 
 from churnlab.config import ReasonsSpec
-from churnlab.evaluation.profiles import batch_profile
+from churnlab.evaluation.profiles import batch_profile, fitted_until
 from churnlab.features.population import describe_population
-from churnlab.files import atomic_file, check_writable
+from churnlab.files import atomic_file, check_writable, file_digest
 from churnlab.model import UpliftModel
 from churnlab.scoring.features import build_scoring_features, in_population, read_scoring_table
 from churnlab.scoring.load import LoadedModel, ScoringError, load_model
 from churnlab.scoring.uplift import ContactPolicy, add_decisions, decision_summary
 from churnlab.tracking import ModelRef, log_scoring_run
+from churnlab.tracking.monitoring import batch_runs
 from churnlab.vocab import TIERS
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,7 @@ def score_job(
     if decided is not None:
         summary["uplift"] = decided
     summary["population"] = describe_population(loaded.model.feature_spec.population)
+    summary["notices"] = []  # about the logged batch (``log_run``)
     written = None
     if out is not None:
         t3 = time.perf_counter()
@@ -220,11 +222,72 @@ def score_job(
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     result = ScoreResult(scores=scores, summary=summary, out=written, seconds=seconds)
     if log_run:
-        result.profile = _batch_profile(loaded.model, frame, scores)
-        result.run_id = log_scoring_run(
-            result, loaded.ref, data=data, features=features, as_of=as_of
-        )
+        _log_job(result, loaded, frame, data=data, features=features, as_of=as_of)
     return result
+
+
+def _log_job(
+    result: ScoreResult, loaded: LoadedModel, frame: pd.DataFrame | None, **source: Any
+) -> None:
+    """Record the job as a scoring run with its batch profile, data digest and notices
+    (``source``: the job's data, features and as_of)."""
+    result.profile = _batch_profile(loaded.model, frame, result.scores)
+    given = source["data"] if source["data"] is not None else source["features"]
+    digest = _digest(given)
+    _batch_notices(result, loaded, digest)
+    result.run_id = log_scoring_run(result, loaded.ref, **source, data_digest=digest)
+
+
+def _digest(source: Any) -> str | None:
+    """The digest of the data folder or table scored (None for a frame passed in memory)."""
+    if isinstance(source, str | Path) and Path(source).exists():
+        return file_digest(source)
+    return None
+
+
+def _batch_notices(result: ScoreResult, loaded: LoadedModel, digest: str | None) -> None:
+    """What a user logging this batch should know, in ``result.summary["notices"]`` (the
+    command line prints them): the batch date is inside the model's own training window, or the
+    same date is already logged for this version (a stale export, or a job run twice)."""
+    notices = result.summary.setdefault("notices", [])
+    cutoffs = result.summary.get("cutoffs") or []
+    ref = loaded.ref
+    if not cutoffs:
+        return
+    date = pd.Timestamp(cutoffs[-1])
+    named = ref is not None and ref.name is not None and ref.version is not None
+    model = f"{ref.name} version {ref.version}" if named else "the model"
+    until = fitted_until(getattr(loaded.model, "reference", None))
+    if until is not None and date <= until:
+        notices.append(
+            f"batch {date.date()} is on or before {until.date()}, the latest cutoff {model} "
+            "was trained or validated on: its scores are in-sample, and monitor leaves this "
+            f"batch out of performance, verdicts and batch comparisons; to monitor "
+            f"production, log batches dated after {until.date()}"
+        )
+    earlier = batch_runs(ref, date) if named else []
+    if earlier:
+        last = earlier[0]
+        if digest is not None and last.data_digest == digest:
+            same = (
+                f"from identical data (digest {digest}): the export has not changed since "
+                "then (did the upstream job fail?); check the data before acting on these scores"
+            )
+        elif digest is not None and last.data_digest is not None:
+            same = (
+                "from different data (the same date re-scored): if the data should have moved "
+                "on, check that the export was refreshed"
+            )
+        else:
+            same = "(whether from the same data is unknown: that run recorded no data digest)"
+        notices.append(
+            f"batch {date.date()} of {model} is already logged by {last.describe()}"
+            + (f" and {len(earlier) - 1} earlier run(s)" if len(earlier) > 1 else "")
+            + f" {same}; monitor reads only the newest run of a date, so this run replaces "
+            f"it there; to score a newer week, give data that reach past {date.date()}"
+        )
+    for notice in notices:
+        log.info(notice)  # the command line prints them as notices
 
 
 def _decide(
@@ -259,6 +322,7 @@ def score_batches(
     loaded = load_model(model_uri)
     when = sorted(pd.Timestamp(d) for d in dates)
     frame = build_scoring_features(loaded.model, data, when)
+    digest = _digest(data)
     out = []
     for date in when:
         part = frame[frame.cutoff == date].reset_index(drop=True)
@@ -267,6 +331,9 @@ def score_batches(
         )
         result = ScoreResult(scores=scores, summary=summarize(scores, loaded.ref))
         result.profile = _batch_profile(loaded.model, part, scores)
-        result.run_id = log_scoring_run(result, loaded.ref, data=data, features=None, as_of=date)
+        _batch_notices(result, loaded, digest)
+        result.run_id = log_scoring_run(
+            result, loaded.ref, data=data, features=None, as_of=date, data_digest=digest
+        )
         out.append(result)
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +21,44 @@ from churnlab.tracking.registry import champion_version
 from churnlab.tracking.runs import tracked_run
 from churnlab.tracking.store import connect, ensure_experiment, store_lock
 from churnlab.tracking.uris import ModelRef, RegistryError
-from churnlab.vocab import CHAMPION, KIND_TAG, PREVIOUS
+from churnlab.vocab import BATCH_DATE_TAG, CHAMPION, DATA_DIGEST_TAG, KIND_TAG, PREVIOUS
 
 MONITORING_EXPERIMENT = "monitoring"
 SCORING_EXPERIMENT = "scoring"
 
 
 @dataclass
+class BatchRun:
+    """One finished ``score --log`` run of a batch date: when it was logged and the digest of
+    the data it scored (None for runs logged before scoring runs recorded one)."""
+
+    run_id: str
+    batch_date: pd.Timestamp
+    logged_at: pd.Timestamp  # UTC
+    data_digest: str | None
+
+    def describe(self) -> str:
+        """``run 1a2b3c4d (logged 2025-07-07 09:30 UTC)``"""
+        return f"run {self.run_id} (logged {self.logged_at:%Y-%m-%d %H:%M} UTC)"
+
+
+@dataclass
 class LoggedBatch:
-    """One ``score --log`` run of a model version: its date, profile and predictions."""
+    """One ``score --log`` run of a model version: its date, profile and predictions; the
+    runs that logged the same date before it (newest first) are in ``earlier``."""
 
     run_id: str
     batch_date: pd.Timestamp
     model_version: str
     profile: dict[str, Any]
     predictions: pd.DataFrame
+    logged_at: pd.Timestamp | None = None
+    data_digest: str | None = None
+    earlier: list[BatchRun] = field(default_factory=list)
+
+    @property
+    def run(self) -> BatchRun:
+        return BatchRun(self.run_id, self.batch_date, self.logged_at, self.data_digest)
 
 
 def _download_json(run_id: str, path: str) -> dict[str, Any] | None:
@@ -89,13 +112,22 @@ def load_training_spec(ref: ModelRef, run_id: str | None = None) -> dict[str, An
         return yaml.safe_load(Path(local).read_text()) or {}
 
 
-def logged_batches(ref: ModelRef, until: pd.Timestamp | None = None) -> list[LoggedBatch]:
-    """Every finished ``score --log`` run of this version that kept a profile, one per batch
-    date (the latest run of a date wins), oldest first; batches after ``until`` are left out."""
+def _batch_run(run: Any) -> BatchRun:
+    return BatchRun(
+        run.info.run_id,
+        pd.Timestamp(run.data.tags[BATCH_DATE_TAG]),
+        pd.Timestamp(run.info.start_time, unit="ms"),
+        run.data.tags.get(DATA_DIGEST_TAG),
+    )
+
+
+def _scoring_runs(ref: ModelRef) -> dict[str, list[Any]]:
+    """Batch date -> the finished ``score --log`` runs of this version that logged it, newest
+    first."""
     client = connect()
     exp = client.get_experiment_by_name(SCORING_EXPERIMENT)
     if exp is None:
-        return []
+        return {}
     runs = client.search_runs(
         [exp.experiment_id],
         # the name and version are compared here, never pasted into the filter
@@ -103,7 +135,7 @@ def logged_batches(ref: ModelRef, until: pd.Timestamp | None = None) -> list[Log
         order_by=["attributes.start_time DESC"],
         max_results=50_000,
     )
-    latest: dict[str, Any] = {}
+    by_date: dict[str, list[Any]] = {}
     for run in runs:
         tags = run.data.tags
         if (tags.get("churnlab.model_name"), tags.get("churnlab.model_version")) != (
@@ -111,17 +143,42 @@ def logged_batches(ref: ModelRef, until: pd.Timestamp | None = None) -> list[Log
             str(ref.version),
         ):
             continue
-        date = tags.get("churnlab.batch_date")
-        if date and date not in latest:
-            latest[date] = run
+        date = tags.get(BATCH_DATE_TAG)
+        if date:
+            by_date.setdefault(date, []).append(run)
+    return by_date
+
+
+def batch_runs(ref: ModelRef, batch_date: Any) -> list[BatchRun]:
+    """The finished ``score --log`` runs of this version that logged ``batch_date``, newest
+    first (what a new run of that date would replace in monitoring)."""
+    date = str(pd.Timestamp(batch_date).date())
+    return [_batch_run(run) for run in _scoring_runs(ref).get(date, [])]
+
+
+def logged_batches(ref: ModelRef, until: pd.Timestamp | None = None) -> list[LoggedBatch]:
+    """Every finished ``score --log`` run of this version that kept a profile, one per batch
+    date (the latest run of a date wins; the earlier ones are kept in ``earlier``), oldest
+    first; batches after ``until`` are left out."""
     out = []
-    for date in sorted(latest):
+    for date, runs in sorted(_scoring_runs(ref).items()):
         when = pd.Timestamp(date)
         if until is not None and when > until:
             continue
-        found = _batch_artifacts(latest[date])
+        found = _batch_artifacts(runs[0])
         if found is not None:
-            out.append(LoggedBatch(latest[date].info.run_id, when, str(ref.version), *found))
+            newest = _batch_run(runs[0])
+            out.append(
+                LoggedBatch(
+                    newest.run_id,
+                    when,
+                    str(ref.version),
+                    *found,
+                    logged_at=newest.logged_at,
+                    data_digest=newest.data_digest,
+                    earlier=[_batch_run(r) for r in runs[1:]],
+                )
+            )
     return out
 
 

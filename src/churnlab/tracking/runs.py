@@ -25,7 +25,7 @@ from churnlab import __version__, config
 from churnlab.config import ExperimentSpec
 from churnlab.tracking.store import HOST_TAG, PID_TAG, connect, ensure_experiment
 from churnlab.tracking.uris import ModelRef
-from churnlab.vocab import KIND_TAG, MODEL_TAG
+from churnlab.vocab import BATCH_DATE_TAG, DATA_DIGEST_TAG, KIND_TAG, MODEL_TAG
 
 if TYPE_CHECKING:
     from churnlab.training import TrainingData
@@ -180,7 +180,7 @@ def run_tags(spec: ExperimentSpec, data: TrainingData, root: Path, **extra: str)
         MODEL_TAG: spec.model_name,
         "churnlab.version": __version__,
         "churnlab.family": spec.model.family,
-        "churnlab.data_digest": data.data_digest,
+        DATA_DIGEST_TAG: data.data_digest,
         "mlflow.source.git.commit": git_commit(root),
         "mlflow.note.content": spec.description or f"{spec.model.family} on {data.source}",
         **extra,
@@ -195,8 +195,11 @@ def log_scoring_run(
     features: str | Path | None,
     as_of: Any,
     experiment: str = "scoring",
+    data_digest: str | None = None,
 ) -> str:
-    """Record a finished scoring job as its own MLflow run (never the training run)."""
+    """Record a finished scoring job as its own MLflow run (never the training run);
+    ``data_digest``: of the data or feature table it scored, so a batch logged again from the
+    same data can be told apart from one whose data changed."""
     client = connect()
     exp_id = ensure_experiment(client, experiment)
     tags = {
@@ -205,6 +208,8 @@ def log_scoring_run(
         "churnlab.model_name": str(ref.name),
         "churnlab.model_version": str(ref.version),
     }
+    if data_digest:
+        tags[DATA_DIGEST_TAG] = data_digest
     name = f"score-{ref.name}-v{ref.version}"
     with tracked_run(exp_id, name, tags) as run:
         mlflow.log_params(
@@ -237,7 +242,7 @@ def _log_batch(result: Any) -> None:
     mlflow.log_dict(result.profile, "monitoring/profile.json")
     cutoffs = sorted({str(pd.Timestamp(c).date()) for c in result.scores.cutoff.dropna().unique()})
     if cutoffs:
-        mlflow.set_tag("churnlab.batch_date", cutoffs[-1])
+        mlflow.set_tag(BATCH_DATE_TAG, cutoffs[-1])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "predictions.parquet"
         cols = [c for c in BATCH_PREDICTION_COLUMNS if c in result.scores.columns]

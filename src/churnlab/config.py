@@ -373,7 +373,9 @@ class MonitoringSpec(_Strict):
       previous batch does: a sudden change, where drift against the reference also collects
       slow, expected change such as a population growing older;
     * ``warn`` when ``warn_drifted_features`` or more features shifted since the previous
-      batch, when ``warn_drifted_share`` of the features drifted from the reference, when the
+      batch, when ``warn_drifted_share`` of the features drifted from the reference (or
+      ``warn_driver_share`` of one driver's, where it has at least 5: a price change moves
+      the billing features, a handful among a hundred), when the
       score distribution's PSI reaches ``prediction_psi_warn`` (0.1: "moderate"), or when the
       estimated or realized ``metric`` fell by ``warn_drop`` (relative) from validation;
     * ``retrain`` when ``retrain_drifted_share`` of the features drifted, the score PSI reaches
@@ -391,6 +393,7 @@ class MonitoringSpec(_Strict):
     feature_psi: float = Field(0.2, gt=0)
     warn_drifted_features: int = Field(1, ge=1)
     warn_drifted_share: float = Field(0.1, gt=0, le=1)
+    warn_driver_share: float = Field(0.5, gt=0, le=1)
     retrain_drifted_share: float = Field(0.3, gt=0, le=1)
     prediction_psi_warn: float = Field(0.1, gt=0)
     prediction_psi_retrain: float = Field(0.25, gt=0)

@@ -34,11 +34,28 @@ def _mostly(summary: dict[str, Any]) -> str:
     )
 
 
+DRIVER_MIN_FEATURES = 5  # a driver with fewer is judged with the others only
+
+
 def _drift_reason(drift: dict[str, Any], s: MonitoringSpec) -> tuple[str, str] | None:
     k, n = drift["drifted"], drift["features"]
     level = _level(drift["drifted_share"], s.warn_drifted_share, s.retrain_drifted_share)
-    if not n or level == "ok":
+    if not n:
         return None
+    if level == "ok":  # one driver's features moved together: a shift in that part of the business
+        whole = [
+            d
+            for d in drift["drivers"]
+            if d["features"] >= DRIVER_MIN_FEATURES
+            and d["drifted"] >= s.warn_driver_share * d["features"]
+        ]
+        if not whole:
+            return None
+        said = ", ".join(f"{d['drifted']} of {d['features']} {d['driver']}" for d in whole)
+        return "warn", (
+            f"{said} features drifted from the reference (PSI >= {s.feature_psi:g}; "
+            f"{k} of {n} in all)"
+        )
     return level, (
         f"{k} of {n} features drifted from the reference (PSI >= {s.feature_psi:g}), mostly "
         f"{_mostly(drift)}"

@@ -92,13 +92,16 @@ def test_parts_joined_in_sql_equal_the_ibis_join(tmp_path):
     from churnlab.features import build_observations, engine
     from tests.conftest import tiny_frames, write_frames
 
-    ds = load_dataset(write_frames(tiny_frames(), tmp_path / "tiny"), observed_until="2024-07-01")
+    frames = tiny_frames()  # accounts 1 and 2 older than the log: windows made unknown alike
+    frames["accounts"].loc[0, "signup_at"] = pd.Timestamp("2023-11-01")
+    frames["events"] = frames["events"].iloc[1:]
+    ds = load_dataset(write_frames(frames, tmp_path / "tiny"), observed_until="2024-07-01")
     parts = []
     assemble = engine._assemble
 
-    def keep(con, base, chunk, columns=None):
-        parts.append((base, chunk, columns))
-        return assemble(con, base, chunk, columns)
+    def keep(con, base, chunk, columns=None, coverage=None):
+        parts.append((base, chunk, columns, coverage))
+        return assemble(con, base, chunk, columns, coverage)
 
     vocab = Vocabulary(types=("login", "create_report", "export"), ratios=(("export", "login"),))
     engine._assemble = keep
@@ -107,12 +110,13 @@ def test_parts_joined_in_sql_equal_the_ibis_join(tmp_path):
     finally:
         engine._assemble = assemble
     assert len(parts) > 1 and any(
-        f.fill is not None for _, chunk, _ in parts for _, o in chunk for f in o
+        f.fill is not None for _, chunk, _, _ in parts for _, o in chunk for f in o
     )
-    for base, chunk, columns in parts:
+    assert parts[-1][3] is not None
+    for base, chunk, columns, coverage in parts:
         cols = list(base.columns) if columns is None else columns
-        by_sql = assemble(ds.con, base, chunk, columns)
-        by_ibis = engine._joined(base, chunk, cols)
+        by_sql = assemble(ds.con, base, chunk, columns, coverage)
+        by_ibis = engine._joined(base, chunk, cols, coverage)
         assert by_sql.op().__class__.__name__ == "SQLQueryResult"
         assert by_sql.schema() == by_ibis.schema()
         a = ds.con.execute(by_sql.order_by(["account_id", "cutoff"]))

@@ -60,6 +60,11 @@ class UnreadableTableError(DataValidationError):
         return self.args[0]
 
 
+# days between the first sign-up and the first event below which the log is taken to have begun
+# with the accounts (a quiet first week), not to have been cut at a retention date
+LOG_START_SLACK = 7
+
+
 @dataclass
 class Dataset:
     """Named, validated tables on one Ibis connection.
@@ -95,6 +100,32 @@ class Dataset:
             first = self.con.execute(self.tables["accounts"].signup_at.min())
             self.__dict__["_first_signup"] = None if pd.isna(first) else pd.Timestamp(first)
         return self.__dict__["_first_signup"]
+
+    def log_start(self) -> tuple[pd.Timestamp, int] | None:
+        """Where the event log begins, when accounts are older than it: (the day of its first
+        event, the accounts that signed up before that day). None when every account signed up
+        on or after it (or there is no log, or no dated accounts): a log cut at a retention
+        date holds nothing of what those accounts did before it, so the features over windows
+        reaching before it are unknown for them (see ``Feature.window``), not zero. A log whose
+        first event comes less than :data:`LOG_START_SLACK` days after the first sign-up began
+        with the business (its first days were quiet): None."""
+        if "_log_start" not in self.__dict__:
+            self.__dict__["_log_start"] = self._read_log_start()
+        return self.__dict__["_log_start"]
+
+    def _read_log_start(self) -> tuple[pd.Timestamp, int] | None:
+        if "accounts" not in self.tables or "events" not in self.tables:
+            return None
+        first = self.con.execute(self.tables["events"].ts.min())
+        if pd.isna(first):
+            return None
+        start = pd.Timestamp(first).normalize()
+        acc = self.tables["accounts"]
+        first_signup = self.first_signup()
+        if first_signup is None or first_signup >= start - pd.Timedelta(days=LOG_START_SLACK):
+            return None  # the log began with the business: its first days were merely quiet
+        older = int(self.con.execute(acc.filter(acc.signup_at < start.to_pydatetime()).count()))
+        return start, older
 
     def covers(self) -> str:
         """The dates the data covers, for messages: ``the data covers 2024-01-01 to 2026-01-01``."""

@@ -446,7 +446,24 @@ def load_dataset(
     )
     _check_account_attributes(dataset)
     dataset.notices.extend(unread_columns_notices(dataset))
+    dataset.notices.extend(log_start_notice(dataset))
     return dataset
+
+
+def log_start_notice(dataset: Dataset) -> list[str]:
+    """A notice where accounts signed up before the event log begins (a log kept from a
+    retention date, an export "since October"): what their features cannot know."""
+    start = dataset.log_start()
+    if start is None:
+        return []
+    day, older = start
+    total = int(dataset.con.execute(dataset["accounts"].count()))
+    return [
+        f"events: the log begins on {day.date()}, after {older:,} of {total:,} accounts signed up: "
+        "for them, features over days before it are unknown (null), not zero: counts and "
+        f"trends at cutoffs before {(day + pd.Timedelta(days=90)).date()} (yearly counts before "
+        f"{(day + pd.Timedelta(days=365)).date()}), and the onboarding features at every cutoff"
+    ]
 
 
 def unread_columns_notices(dataset: Dataset) -> list[str]:

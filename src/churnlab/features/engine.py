@@ -7,14 +7,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+import pandas as pd
 import sqlglot as sg
 import sqlglot.expressions as sge
 
 from churnlab.data import Dataset, Materializer, Vocabulary, with_groups
 from churnlab.features.cube import with_cube, with_windows
-from churnlab.features.registry import FeatureBuilder, builders
+from churnlab.features.observations import days_between
+from churnlab.features.registry import Feature, FeatureBuilder, builders
 from churnlab.files import atomic_file
 from churnlab.vocab import KEYS as _KEYS
 from churnlab.vocab import OBSERVATION_COLUMNS
@@ -58,6 +61,7 @@ def build_features(
     kept event type; without one, none). The events are rolled up once into the activity cube
     (:mod:`churnlab.features.cube`) that the window builders read.
     """
+    log_start = dataset.log_start()
     if vocabulary is not None:  # event types read as the names they are grouped into
         dataset = with_groups(dataset, vocabulary.groups)
     chosen, notices = select_builders(dataset, drivers, names, vocabulary)
@@ -74,6 +78,9 @@ def build_features(
         observations = keep(observations, "_churnlab_observations")
         keys = observations.select(*KEYS)
         dataset = with_windows(dataset, keys, vocabulary, keep)  # window counts builders share
+        coverage = None
+        if log_start is not None:  # accounts older than the event log: its days per key
+            coverage = keep(_log_coverage(dataset, keys, log_start[0]), "_churnlab_log_coverage")
         for b in chosen:
             outputs = b.outputs(vocabulary)
             if not outputs:
@@ -98,15 +105,44 @@ def build_features(
                     parts[j : j + _CHUNK] for j in range(0, len(parts), _CHUNK)
                 )
             ]
-    return _assemble(con, observations, parts).order_by(KEYS), chosen
+    return _assemble(con, observations, parts, coverage=coverage).order_by(KEYS), chosen
 
 
 _CHUNK = 8
+LOG_DAYS = "_log_days"
 
 
-def _assemble(con: Any, base: ir.Table, parts: list, columns: list[str] | None = None) -> ir.Table:
+def _log_coverage(dataset: Dataset, keys: ir.Table, start: pd.Timestamp) -> ir.Table:
+    """(account_id, cutoff, ``_log_days``) for the accounts that signed up before the event log
+    begins (on day ``start``): the days of log before each cutoff (negative before it)."""
+    acc = dataset["accounts"]
+    older = acc.filter(acc.signup_at < start.to_pydatetime()).select("account_id")
+    t = keys.join(older, "account_id")
+    return t.select(
+        *KEYS, **{LOG_DAYS: days_between(t.cutoff, ibis.literal(start.to_pydatetime()))}
+    )
+
+
+def _unknown_before_log(f: Feature, log_days: Any) -> Any:
+    """Whether ``f``'s value is unknown for a key whose account is older than the event log:
+    its window reaches before the log's first day (``log_days``, null for younger accounts),
+    or it reads the days after a sign-up the log does not hold."""
+    if f.window == "signup":
+        return log_days.notnull()
+    return log_days < f.window
+
+
+def _assemble(
+    con: Any,
+    base: ir.Table,
+    parts: list,
+    columns: list[str] | None = None,
+    coverage: ir.Table | None = None,
+) -> ir.Table:
     """``base`` (its ``columns``, default all) left-joined on the keys with every part, each
-    feature's nulls filled.
+    feature's nulls filled; with ``coverage`` (:func:`_log_coverage`), a feature with a
+    ``window`` is null where that window reaches before the event log of an account older
+    than it (:func:`_unknown_before_log`).
 
     Where ``base`` and the parts are tables of the engine (materialized, as
     :func:`build_features` makes them), one SQL query built with sqlglot (names quoted as
@@ -114,31 +150,37 @@ def _assemble(con: Any, base: ir.Table, parts: list, columns: list[str] | None =
     join, 0.3 s of a 3.5 s build on the 1,500-account simulation. Otherwise one chain of Ibis
     left joins and one projection."""
     columns = list(base.columns) if columns is None else columns
-    names = [_table_name(t) for t in (base, *(part for part, _ in parts))]
+    tables = (base, *(part for part, _ in parts), *([coverage] if coverage is not None else []))
+    names = [_table_name(t) for t in tables]
     if None not in names and con.name in ("duckdb", "pyspark"):
         # the schema given, not asked of the engine: each column keeps its table's type (a
         # fill is a literal of it), as the engine reports it, nullable
         types = {c: base.schema()[c] for c in columns}
         types.update({f.name: part.schema()[f.name] for part, outputs in parts for f in outputs})
         schema = {c: t.copy(nullable=True) for c, t in types.items()}
-        return con.sql(_assembly_sql(names, columns, parts).sql(dialect=con.dialect), schema=schema)
-    return _joined(base, parts, columns)
+        query = _assembly_sql(names, columns, parts, coverage is not None)
+        return con.sql(query.sql(dialect=con.dialect), schema=schema)
+    return _joined(base, parts, columns, coverage)
 
 
-def _joined(base: ir.Table, parts: list, columns: list[str]) -> ir.Table:
+def _joined(
+    base: ir.Table, parts: list, columns: list[str], coverage: ir.Table | None = None
+) -> ir.Table:
     """:func:`_assemble` as Ibis expressions: one chain of left joins and one projection (a
     projection per join costs Ibis a re-derivation of every column so far)."""
     table = base
     for part, _ in parts:
         table = table.left_join(part, [base[k] == part[k] for k in KEYS])
+    if coverage is not None:
+        table = table.left_join(coverage, [base[k] == coverage[k] for k in KEYS])
     values = {c: base[c] for c in columns}
     for part, outputs in parts:
-        values.update(
-            {
-                f.name: part[f.name] if f.fill is None else part[f.name].fill_null(f.fill)
-                for f in outputs
-            }
-        )
+        for f in outputs:
+            value = part[f.name] if f.fill is None else part[f.name].fill_null(f.fill)
+            if coverage is not None and f.window is not None:
+                unknown = _unknown_before_log(f, coverage[LOG_DAYS])
+                value = ibis.ifelse(unknown, ibis.null(value.type()), value)
+            values[f.name] = value
     return table.select(**values)
 
 
@@ -151,17 +193,28 @@ def _table_name(table: ir.Table) -> sge.Table | None:
     return sg.table(op.name, db=where.database, catalog=where.catalog, quoted=True)
 
 
-def _assembly_sql(names: list[sge.Table], columns: list[str], parts: list) -> sge.Select:
+def _assembly_sql(
+    names: list[sge.Table], columns: list[str], parts: list, coverage: bool = False
+) -> sge.Select:
     """``SELECT`` the base's ``columns`` and every part's features (nulls filled) ``FROM``
     the base ``LEFT JOIN`` each part on the keys; ``names``: the base's and the parts'
-    tables."""
+    tables, then the ``coverage`` table's where there is one (features with a window it makes
+    unknown are null)."""
     alias = [f"t{i}" for i in range(len(names))]
     select = [sg.column(c, table=alias[0], quoted=True).as_(c, quoted=True) for c in columns]
+    log_days = sg.column(LOG_DAYS, table=alias[-1], quoted=True) if coverage else None
     for i, (_, outputs) in enumerate(parts, start=1):
         for f in outputs:
             value = sg.column(f.name, table=alias[i], quoted=True)
             if f.fill is not None:
                 value = sge.Coalesce(this=value, expressions=[sge.convert(f.fill)])
+            if log_days is not None and f.window is not None:
+                unknown = (
+                    sge.Not(this=sge.Is(this=log_days.copy(), expression=sge.Null()))
+                    if f.window == "signup"
+                    else sge.LT(this=log_days.copy(), expression=sge.convert(f.window))
+                )
+                value = sge.Case(ifs=[sge.If(this=unknown, true=sge.Null())], default=value)
             select.append(value.as_(f.name, quoted=True))
     query = sg.select(*select).from_(names[0].copy().as_(alias[0]))
     for i in range(1, len(names)):

@@ -52,7 +52,14 @@ class Feature:
     ``reason`` is how a value reads as a reason (one template or several tried in order, see
     :mod:`churnlab.features.reasons`), ``if_missing`` the reason for a missing value, and
     ``context`` marks an account attribute (country, plan, tenure) shown as context, never as
-    a reason to act on. Without ``reason`` the column's name and value are shown."""
+    a reason to act on. Without ``reason`` the column's name and value are shown.
+
+    ``window`` says what stretch of the event log the value sums up: the last ``window`` days
+    before the cutoff, or ``"signup"`` for the days after sign-up. Where the log begins after an
+    account's sign-up (:meth:`~churnlab.data.Dataset.log_start`) and the stretch reaches before
+    that, the value is unknown (null) for the account instead of counting the days the log does
+    not hold as no activity. Leave it None for a value the log's start does not bias: a ratio
+    or share within one window, or the time since the latest event seen."""
 
     name: str
     description: str
@@ -61,6 +68,7 @@ class Feature:
     reason: str | tuple[str, ...] = ()
     if_missing: str = ""
     context: bool = False
+    window: int | Literal["signup"] | None = None
 
     def reason_template(self) -> ReasonTemplate:
         """The feature's :class:`~churnlab.features.reasons.ReasonTemplate`."""

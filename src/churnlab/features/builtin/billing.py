@@ -147,6 +147,7 @@ def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
             "int",
             0,
             reason="{value:int} failed payment{value:s} in the last 90 days",
+            window=90,
         ),
         Feature(
             "failed_payments_365d",
@@ -154,6 +155,7 @@ def plan_changes(ds: Dataset, keys: ir.Table) -> ir.Table:
             "int",
             0,
             reason="{value:int} failed payment{value:s} in the last year",
+            window=365,
         ),
     ],
 )

@@ -26,7 +26,12 @@ from churnlab.features.registry import EACH_EVENT, Feature, feature_builder
     requires=("events",),
     features=[
         Feature(
-            f"{what}_{w}d", f"{label} in the {w} days before the cutoff", "int", 0, reason=reason
+            f"{what}_{w}d",
+            f"{label} in the {w} days before the cutoff",
+            "int",
+            0,
+            reason=reason,
+            window=w,
         )
         for w in WINDOWS
         for what, label, reason in (
@@ -52,6 +57,7 @@ def activity_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
             "int",
             0,
             reason=f"{{value:int}} active user{{value:s}} in the last {w} days",
+            window=w,
         )
         for w in WINDOWS
     ],
@@ -101,6 +107,7 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
                 "int",
                 0,
                 reason=f"{{value:int}} session{{value:s}} in the last {w} days",
+                window=w,
             )
             for w in WINDOWS
         ),
@@ -124,6 +131,7 @@ def recency(ds: Dataset, keys: ir.Table) -> ir.Table:
             "float",
             0.0,
             reason="{value:hours} of sessions in the last 30 days",
+            window=30,
         ),
     ],
 )
@@ -142,12 +150,14 @@ def session_stats(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tab
             "events in the last 30 days / half the events of the 60 before (+1 smoothing; null before 90 days of tenure)",
             "float",
             reason="activity {value:ratio} in the last 30 days vs the 60 before",
+            window=90,
         ),
         Feature(
             "weekly_activity_slope_12w",
             "least-squares slope of weekly events over 12 weeks, relative to the weekly mean (null before 12 weeks of tenure)",
             "float",
             reason="weekly activity {value:trend} over the last 12 weeks",
+            window=84,
         ),
     ],
 )
@@ -182,12 +192,14 @@ def activity_trend(ds: Dataset, keys: ir.Table) -> ir.Table:
             "percentile rank of 30-day events among accounts active at the cutoff",
             "float",
             reason="30-day activity in the {value:ordinal} percentile of active accounts",
+            window=30,
         ),
         Feature(
             "in_danger_zone",
             "30-day events at or below the bottom quartile of accounts active at the cutoff",
             "bool",
             reason="[value==1] 30-day activity in the bottom quarter of active accounts",
+            window=30,
         ),
     ],
 )

@@ -114,6 +114,7 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                     "int",
                     0,
                     reason=f"{{value:int}} {q} event{{value:s}} in the last {w} days",
+                    window=w,
                 )
                 for w in WINDOWS
             ),
@@ -129,6 +130,7 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                 f"{t} events in the last 30 days against the prior 60 (smoothed rate ratio)",
                 "float",
                 reason=f"{q} {{value:ratio}} in the last 30 days vs the 60 before",
+                window=90,
             ),
             Feature(
                 f"{s}_share_30d",

@@ -25,6 +25,7 @@ from churnlab.features.registry import EACH_EVENT, Feature, feature_builder
             "int",
             0,
             reason="{value:int} session{value:s} in the first 10 days after sign-up",
+            window="signup",
         ),
     ],
 )
@@ -49,6 +50,7 @@ def onboarding(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
             "float",
             reason="first core action {value:days} after sign-up",
             if_missing="no core action in the first 30 days after sign-up",
+            window="signup",
         ),
         Feature(
             "core_actions_first_30d",
@@ -56,6 +58,7 @@ def onboarding(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table:
             "int",
             0,
             reason="{value:int} core action{value:s} in the first 30 days after sign-up",
+            window="signup",
         ),
     ],
 )
@@ -84,6 +87,7 @@ def core_action(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table
             "length of the first session (minutes)",
             "float",
             reason="first session lasted {value:minutes}",
+            window="signup",
         )
     ],
 )

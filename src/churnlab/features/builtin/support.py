@@ -91,6 +91,7 @@ def resolution_time(ds: Dataset, keys: ir.Table) -> ir.Table:
             "int",
             0,
             reason="{value:int} customer-success contact{value:s} in the last 90 days",
+            window=90,
         )
     ],
 )

@@ -25,12 +25,14 @@ from churnlab.features.registry import Feature, feature_builder
                 "{active_seat_share_2w*seats:int} of {seats:int} seats active in the last 2 weeks",
                 "{value:pct} of seats active in the last 2 weeks",
             ),
+            window=14,
         ),
         Feature(
             "active_seat_share_2w_8w_ago",
             "the same share 8 weeks earlier (weeks 9-10 before the cutoff; null before 10 weeks of tenure)",
             "float",
             reason="{value:pct} of seats were active 8 weeks ago",
+            window=70,
         ),
         Feature(
             "active_seat_share_trend",
@@ -43,12 +45,14 @@ from churnlab.features.registry import Feature, feature_builder
                 "{active_seat_share_2w*seats:int} in 8 weeks",
                 "active seat share {value:points} in 8 weeks",
             ),
+            window=70,
         ),
         Feature(
             "active_users_change_8w",
             "active users in the last 2 weeks / in the same 2 weeks 8 weeks earlier (+1 smoothing; null before 10 weeks of tenure)",
             "float",
             reason="active users {value:ratio} vs 8 weeks earlier",
+            window=70,
         ),
     ],
 )

@@ -102,6 +102,8 @@ def test_an_event_that_says_the_account_left_ends_its_spell(tmp_path):
     ds2 = load_dataset(folder, observed_until=END)
     obs = ds2.con.execute(build_observations(ds2, [DAY0.normalize() + pd.Timedelta(days=1)], 30))
     assert obs.churned_within_h.tolist() == [True] and obs.event.tolist() == [1]
+    # the type that says the account left is not a feature (constant before any cutoff)
+    assert fit_vocabulary(ds2).types == ("view",)
     (notice,) = [n for n in ds.notices if "churn is read from activity" in n]
     assert "until it churns, 30 days pass without one or at its first event of type" in notice
     folder = _folder(tmp_path, events, rule={"events": ["cancel"]})

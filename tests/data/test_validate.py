@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from churnlab.data import DataValidationError, load_dataset
+from churnlab.config import parse_events
+from churnlab.data import DataValidationError, VocabularyError, fit_vocabulary, load_dataset
 from tests.conftest import tiny_frames, write_frames
 
 END = "2024-07-01"
@@ -665,8 +666,12 @@ def test_events_without_an_account_are_left_out_with_a_notice(tmp_path, fmt):
     (notice,) = [n for n in ds.notices if "without an account_id" in n]
     assert notice == (
         f"events: 2 event(s) without an account_id ({share:.1%} of the events: anonymous, e.g. "
-        "before sign-in) are left out"
+        "before sign-in) are left out; type(s) found only there: 'create_report'"
     )
+    # a role naming that type is told why no account has it (fuzz8: Sparkify's Login)
+    section = parse_events({"roles": {"core_action": ["create_report"]}})
+    with pytest.raises(VocabularyError, match="'create_report' occurs only on events without"):
+        fit_vocabulary(ds, section)
     # a missing account elsewhere stays an error, named once (not also an unknown account)
     frames["tickets"] = frames["tickets"].astype({"account_id": "object"})
     frames["tickets"].loc[0, "account_id"] = None
@@ -904,3 +909,16 @@ def test_a_header_naming_a_column_twice_is_refused(tmp_path):
     )
     with pytest.raises(UnreadableTableError, match=r"\['Plan', 'plan'\] more than once"):
         load_customer_table(tmp_path / "crm.parquet", id_col="id", label_col="churn")
+
+
+def test_churn_rate_is_over_the_accounts_that_ever_subscribed(tmp_path):
+    """An account that never held a subscription (a free user, where the paid spells are the
+    subscriptions) cannot churn: the summary's rate leaves it out of the denominator."""
+    frames = tiny_frames()
+    frames["accounts"] = pd.concat(
+        [frames["accounts"], frames["accounts"].iloc[[0]].assign(account_id=4)], ignore_index=True
+    )
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END)
+    s = ds.summary()
+    assert (s["accounts"], s["subscribed_accounts"], s["churned_accounts"]) == (4, 3, 1)
+    assert s["churn_rate"] == pytest.approx(1 / 3)

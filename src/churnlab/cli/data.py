@@ -273,6 +273,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if "start" in summary:
         grid.add_row("date range", f"{summary['start'][:10]} .. {summary['observed_until'][:10]}")
         grid.add_row("accounts", f"{summary['accounts']:,}")
+        if summary["subscribed_accounts"] != summary["accounts"]:
+            grid.add_row("ever subscribed", f"{summary['subscribed_accounts']:,}")
         grid.add_row("churned accounts", f"{summary['churned_accounts']:,}")
     else:
         grid.add_row("customers", f"{summary['customers']:,}")
@@ -281,7 +283,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
             d = summary["duration"]
             span = "" if d["max"] is None else f" (median {d['median']:g}, max {d['max']:g})"
             grid.add_row(f"duration {d['column']}", f"in {d['unit']}{span}")
-    grid.add_row("churn rate", f"{summary['churn_rate']:.1%}")
+    of = " of those ever subscribed" * (
+        summary.get("subscribed_accounts", 0) != summary.get("accounts", 0)
+    )
+    grid.add_row("churn rate", f"{summary['churn_rate']:.1%}{of}")
     if "campaigns" in summary:
         c = summary["campaigns"]
         grid.add_row(

@@ -83,6 +83,8 @@ class Dataset:
     roles: dict[str, str | None] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    # event types found only on the events left out for having no account_id
+    anonymous_types: tuple[str, ...] = ()
 
     def has(self, table: str, column: str | None = None) -> bool:
         if table not in self.tables:
@@ -135,8 +137,9 @@ class Dataset:
         return f"the data covers {first.date()} to {end.date()}"
 
     def summary(self) -> dict[str, Any]:
-        """Rows per table, date range, accounts, churned accounts and churn rate (and the
-        campaigns, where the dataset has them)."""
+        """Rows per table, date range, accounts, those that ever subscribed, churned accounts
+        and churn rate (churned of subscribed; and the campaigns, where the dataset has
+        them)."""
         if self.kind == "customers":
             return customer_summary(self)
         rows = {name: int(self.con.execute(t.count())) for name, t in self.tables.items()}
@@ -144,6 +147,9 @@ class Dataset:
         first = self.con.execute(acc.signup_at.min())
         churned = int(self.con.execute(churned_accounts(self).count()))
         n_accounts = rows["accounts"]
+        # the rate is over the accounts that ever held cover: one never subscribed (a free user
+        # of a log whose paid spells are the subscriptions) can never churn
+        subscribed = int(self.con.execute(self.tables["subscriptions"].account_id.nunique()))
         extra = {"campaigns": campaign_summary(self)} if "campaigns" in self.tables else {}
         events = self.tables.get("events")
         if events is not None and "count" in events.columns:  # a rolled-up log's events
@@ -154,8 +160,9 @@ class Dataset:
             "start": pd.Timestamp(first).isoformat(),
             "observed_until": self.observed_until.isoformat(),
             "accounts": n_accounts,
+            "subscribed_accounts": subscribed,
             "churned_accounts": churned,
-            "churn_rate": churned / n_accounts if n_accounts else float("nan"),
+            "churn_rate": churned / subscribed if subscribed else float("nan"),
             **extra,
         }
 

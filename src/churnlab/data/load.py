@@ -443,6 +443,7 @@ def load_dataset(
         source=str(path),
         notices=[notice_in_file_names(n, manifest.get("columns") or {}) for n in validator.notices],
         manifest=manifest,
+        anonymous_types=validator.anonymous_types,
     )
     _check_account_attributes(dataset)
     dataset.notices.extend(unread_columns_notices(dataset))

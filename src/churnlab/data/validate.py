@@ -69,6 +69,9 @@ class Validator:
         self.separators = separators or {}
         self.problems: list[Problem] = []
         self.notices: list[str] = []
+        # event types found only on events left out for having no account (Sparkify's Login,
+        # logged before sign-in): a mapping that names one is told why no account has it
+        self.anonymous_types: tuple[str, ...] = ()
         self._derive_signup = False  # an accounts table without signup_at
         self.observed_until = pd.Timestamp(observed_until) if observed_until is not None else None
         self.typed: dict[str, ir.Table] = {}
@@ -460,9 +463,17 @@ class Validator:
             ex = self._examples(typed, conds[key], [*key_show, col])
             self._problem(schema.name, col, f"{n} {label}", ex)
         if anonymous:
+            self.anonymous_types = _only_anonymous_types(typed)
+            only = self.anonymous_types
             self.notices.append(
                 f"events: {anonymous:,} event(s) without an account_id ({anonymous / rows:.1%} of "
                 "the events: anonymous, e.g. before sign-in) are left out"
+                + (
+                    f"; type(s) found only there: {', '.join(map(repr, only[:10]))}"
+                    + (f" and {len(only) - 10} more" if len(only) > 10 else "")
+                    if only
+                    else ""
+                )
             )
         if untyped:
             ex = self._examples(typed, typed.event_type.isnull(), key_show)
@@ -998,6 +1009,18 @@ def _known_value(value: ir.StringValue, allowed: tuple[str, ...]) -> ir.StringVa
     allowed value it spells; any other value as written."""
     norm = value.strip().lower().re_replace(r"[\s-]+", "_")
     return ibis.ifelse(norm.isin(allowed), norm, value)
+
+
+def _only_anonymous_types(events: ir.Table) -> tuple[str, ...]:
+    """The event types of events without an account that no event with one has, sorted."""
+    if "event_type" not in events.columns:
+        return ()
+    ev = events.select(
+        event_type=events.event_type.cast("string"), named=events.account_id.notnull()
+    )
+    per = ev.group_by("event_type").agg(named=ev.named.any())
+    only = per.filter(~per.named & per.event_type.notnull()).event_type
+    return tuple(sorted(only.to_pyarrow().to_pylist()))
 
 
 def _billing_period(value: ir.StringValue) -> ir.StringValue:

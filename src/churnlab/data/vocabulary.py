@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -166,13 +167,22 @@ def _stats(per: pd.DataFrame, column: str) -> pd.DataFrame:
     return stats
 
 
-def check_names(section: EventsSpec, present: set[str], source: str = "") -> None:
-    """Raise naming every event type the section mentions that the data never has."""
+def check_names(
+    section: EventsSpec, present: set[str], source: str = "", anonymous: Iterable[str] = ()
+) -> None:
+    """Raise naming every event type the section mentions that the data never has (and those
+    of them found only on ``anonymous`` events, left out for having no account)."""
     unknown = {where: sorted(set(names) - present) for where, names in section.names().items()}
     unknown = {w: n for w, n in unknown.items() if n}
     if unknown:
         listed = "; ".join(f"events.{w}: {n}" for w, n in unknown.items())
         hint = " (a group name: none of its patterns matches an event type)" * ("group" in unknown)
+        if only := sorted({n for names in unknown.values() for n in names} & set(anonymous)):
+            hint += (
+                f"; {', '.join(map(repr, only))} {'occurs' if len(only) == 1 else 'occur'} "
+                "only on events without an account_id "
+                "(logged before sign-in?), which are left out: no account has them"
+            )
         folded = {
             name: group
             for names in unknown.values()
@@ -196,9 +206,9 @@ def fit_vocabulary(
     """The vocabulary of ``dataset`` fitted on events dated before ``before`` (all if None)."""
     section = events_section(dataset, section)
     every, stats = _stats_pair(with_groups(dataset, _groups(section)), before)
-    check_names(section, set(every.event_type), dataset.source)
+    check_names(section, set(every.event_type), dataset.source, dataset.anonymous_types)
     return Vocabulary(
-        types=tuple(kept_types(stats, section)),
+        types=tuple(kept_types(stats, section, churn_types(dataset))),
         roles={r: tuple(getattr(section.roles, r)) for r in ROLES if getattr(section.roles, r)},
         session_gap_minutes=float(section.session_gap_minutes),
         ratios=tuple(tuple(p) for p in section.ratios),
@@ -285,9 +295,22 @@ def unused_account_columns(dataset) -> list[str]:
     return [c for c in dataset["accounts"].columns if c not in named]
 
 
-def kept_types(stats: pd.DataFrame, section: EventsSpec) -> list[str]:
+def churn_types(dataset) -> set[str]:
+    """The event types ``dataset.json``'s churn rule ends an account with (``"churn":
+    {"events": [...]}``): an account has one only as it leaves, so before a cutoff it is
+    observed never to have had it, and a feature of it would be constant."""
+    rule = dataset.manifest.get("churn")
+    events = rule.get("events") or [] if isinstance(rule, dict) else []
+    return {events} if isinstance(events, str) else set(events)
+
+
+def kept_types(
+    stats: pd.DataFrame, section: EventsSpec, churn: set[str] = frozenset()
+) -> list[str]:
+    """The types that become features: used by at least ``min_account_share`` of the accounts,
+    neither ignored nor a ``churn`` type, the ``max_event_types`` most used."""
     total = max(stats.attrs.get("accounts", 0), 1)
-    ignore = set(section.roles.ignore)
+    ignore = set(section.roles.ignore) | set(churn)
     ok = stats[(stats.accounts / total >= section.min_account_share)]
     return [t for t in ok.event_type if t not in ignore][: section.max_event_types]
 
@@ -297,9 +320,11 @@ def describe_vocabulary(dataset, section: EventsSpec | None = None) -> list[dict
     vocabulary (fitted on all of it) keeps it: what ``churnlab validate`` prints."""
     section = events_section(dataset, section)
     stats = event_type_stats(with_groups(dataset, _groups(section)))
-    check_names(section, set(stats.event_type), dataset.source)  # as fitting will
-    kept = set(kept_types(stats, section))
-    roles: dict[str, list[str]] = {}
+    # as fitting will
+    check_names(section, set(stats.event_type), dataset.source, dataset.anonymous_types)
+    churn = churn_types(dataset)
+    kept = set(kept_types(stats, section, churn))
+    roles: dict[str, list[str]] = {name: ["churn"] for name in churn}
     for r in ROLES:
         for name in getattr(section.roles, r):
             roles.setdefault(name, []).append(r)

@@ -269,3 +269,17 @@ def test_an_event_from_the_future_is_a_problem_where_it_would_set_the_end(tmp_pa
     assert load_dataset(_folder(tmp_path / "clean", events)).observed_until == DAY0 + pd.Timedelta(
         days=50
     )
+
+
+def test_cancel_events_alone_name_the_accounts_that_went_silent(tmp_path):
+    """With churn read from cancel events alone, an account that stops without cancelling
+    stays active for ever: validate counts those silent 90 days at the end (fuzz8)."""
+    events = _events({"e": [0, 95], "f": [0, 5], "g": [0, (6, "cancel")], "h": [0, 3]})
+    folder = _folder(tmp_path, events, rule={"events": ["cancel"]})
+    ds = load_dataset(folder, observed_until=END)  # day 100: f and h silent 95 and 97 days
+    (notice,) = [n for n in ds.notices if "had no event for" in n]
+    assert notice.startswith("events: 2 of the 3 accounts active at the end of the data have")
+    assert '"inactive_days"' in notice
+    rule = {"events": ["cancel"], "inactive_days": 30}
+    ds = load_dataset(_folder(tmp_path / "both", events, rule=rule), observed_until=END)
+    assert not [n for n in ds.notices if "had no event for" in n]

@@ -622,6 +622,28 @@ class Validator:
             f"{self.churn_rule.describe()}, and is active again from its next event; MRR is "
             "unknown (0)"
         )
+        if not self.churn_rule.inactive_days:
+            self._note_silent_actives(events)
+
+    def _note_silent_actives(self, events: ir.Table) -> None:
+        """With churn read from cancel events alone, an account that stops using the product
+        without cancelling stays active, a non-churner at every later cutoff and scored as a
+        customer: a notice counts those silent for :data:`SILENT_DAYS` at the data's end."""
+        spells = self.typed["subscriptions"]
+        active = spells.filter(spells.ended_at.isnull()).select("account_id")
+        last = events.group_by("account_id").agg(last=events.ts.max())
+        since = ibis.literal(self.observed_until.to_pydatetime()) - ibis.interval(days=SILENT_DAYS)
+        silent = active.join(last, "account_id").filter(lambda t: t["last"] < since)
+        n, n_active = (int(self.con.execute(t.count())) for t in (silent, active))
+        if n:
+            self.notices.append(
+                f"events: {n:,} of the {n_active:,} accounts active at the end of the data have "
+                f"had no event for {SILENT_DAYS} days or more: churn is read from "
+                f"{', '.join(map(repr, self.churn_rule.events))} alone, so an account that stops "
+                "without cancelling stays active (a non-churner at every later cutoff, scored "
+                'as a customer); add "inactive_days" (say 30) to the churn rule to read silence '
+                "as churn too"
+            )
 
     def _resolve_observed_until(self) -> None:
         if self.observed_until is None:
@@ -1009,6 +1031,9 @@ def _known_value(value: ir.StringValue, allowed: tuple[str, ...]) -> ir.StringVa
     allowed value it spells; any other value as written."""
     norm = value.strip().lower().re_replace(r"[\s-]+", "_")
     return ibis.ifelse(norm.isin(allowed), norm, value)
+
+
+SILENT_DAYS = 90  # days without an event after which an account counts as silent in notices
 
 
 def _only_anonymous_types(events: ir.Table) -> tuple[str, ...]:

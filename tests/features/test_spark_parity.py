@@ -305,3 +305,28 @@ def test_duckdb_and_spark_read_yyyymmdd_dates_alike(spark, tmp_path):
     pd.testing.assert_frame_equal(got[0][0], got[1][0], check_dtype=False)
     pd.testing.assert_series_equal(got[0][1], got[1][1], check_dtype=False)
     assert got[0][1].iloc[0] == pd.Timestamp("2024-01-05")
+
+
+def test_duckdb_and_spark_agree_on_sessions_from_the_apps_own_ids(spark, tmp_path):
+    """tests/features/test_app_sessions.py's log: the same sessions on both engines (the
+    events DuckDB loaded, handed to Spark as they are: the session expression alone)."""
+    import dataclasses
+
+    from churnlab.data.engines import connect
+    from churnlab.features.cube import sessions_expr
+    from tests.features.test_app_sessions import app_log
+
+    vocab = Vocabulary(types=("play",), session_gap_minutes=15)
+    duck = load_dataset(app_log(tmp_path / "ids"), observed_until="2024-04-01")
+    events = duck.con.execute(duck["events"])
+    con = connect("spark")
+    spark.createDataFrame(events).createOrReplaceTempView("churnlab_test_app_sessions")
+    spk = dataclasses.replace(
+        duck, con=con, tables={"events": con.table("churnlab_test_app_sessions")}
+    )
+    out = []
+    for ds in (duck, spk):
+        s = ds.con.execute(sessions_expr(ds, vocab)).sort_values("start").reset_index(drop=True)
+        out.append(s.assign(start=s.start.astype("datetime64[us]")))
+    assert len(out[0]) == 3
+    pd.testing.assert_frame_equal(out[0], out[1], check_dtype=False)

@@ -152,6 +152,13 @@ EVENTS = TableSchema(
         Column("ts", "timestamp", required=True, nullable=False),
         Column("event_type", "string", required=True, nullable=False),
         Column(
+            "session_id",
+            "id",
+            description="the app's own session (sessions are its events, split at midnight, "
+            "instead of inactivity gaps)",
+            noticed_missing=False,
+        ),
+        Column(
             "duration_s",
             "float",
             min_value=0,

@@ -352,7 +352,11 @@ def task_windows(ds: Dataset, keys: ir.Table) -> ir.Table:
 def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     """Sessions: ``(account_id, start, day, length_s)``.
 
-    With a ``session_start`` role and a ``duration_s`` column, one per session-start event
+    With a ``session_id`` column (the app's own sessions), one per account, session id and day:
+    its events, ignored types left out (a session past midnight is split there, as cutoffs
+    are midnights); length = last minus first event time, plus the last event's
+    ``duration_s`` where present; events without an id are in no session. Else, with a
+    ``session_start`` role and a ``duration_s`` column, one per session-start event
     (its duration is the length). Otherwise derived from inactivity gaps: a new session after
     ``session_gap_minutes`` without events of the same user (of the account where there is no
     ``user_id``), ignored types left out; length = last minus first event time, plus the last
@@ -361,6 +365,8 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     """
     ev = ds["events"]
     starts = vocabulary.role("session_start")
+    if "session_id" in ev.columns:
+        return _app_sessions(ev, vocabulary)
     if starts and "duration_s" in ev.columns:
         s = ev.filter(ev.event_type.isin(starts))
         return s.select(
@@ -390,6 +396,37 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     ev = ev.mutate(_sid=ev._new.sum().over(ibis.cumulative_window(group_by=part, order_by=order)))
     ev = ev.mutate(_last=ev._t.max().over(ibis.window(group_by=[*part, "_sid"])))
     g = ev.group_by([*part, "_sid"]).agg(
+        start=ev.ts.min(),
+        _first=ev._t.min(),
+        _end=ev._last.max(),
+        _last_dur=ev._dur.max(where=ev._t == ev._last),
+    )
+    return g.select(
+        "account_id",
+        "start",
+        "day",
+        length_s=(g._end - g._first).cast("float64") + g._last_dur.fill_null(0.0),
+    )
+
+
+def _app_sessions(ev: ir.Table, vocabulary: Vocabulary) -> ir.Table:
+    """:func:`sessions_expr` from the events' own ``session_id``."""
+    ignore = vocabulary.role("ignore")
+    ev = ev.filter(ev.session_id.notnull())
+    if ignore:
+        ev = ev.filter(~ev.event_type.isin(ignore))
+    dur = ev.duration_s.cast("float64") if "duration_s" in ev.columns else ibis.literal(0.0)
+    ev = ev.select(
+        "account_id",
+        "session_id",
+        "ts",
+        day=ev.ts.truncate("D"),
+        _t=ev.ts.epoch_seconds().floor(),
+        _dur=dur,
+    )
+    part = ["account_id", "session_id", "day"]
+    ev = ev.mutate(_last=ev._t.max().over(ibis.window(group_by=part)))
+    g = ev.group_by(part).agg(
         start=ev.ts.min(),
         _first=ev._t.min(),
         _end=ev._last.max(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -529,3 +530,37 @@ def test_a_spreadsheets_trailing_empty_rows_are_left_out_and_a_near_name_is_offe
     ds = load_customer_table(table, id_col="id", label_col="Churn ")
     assert ds.summary()["customers"] == 3
     assert "2 empty row(s) (every field blank) left out" in ds.notices
+
+
+def test_the_label_hint_never_names_a_not_churned_value(tmp_path):
+    """A 1/-1 label is refused with --positive '1' suggested, not '-1' (the first value in sort
+    order, which inverted the labels); '-1' named anyway is warned of. A 1/0 label with a
+    spreadsheet's totals row summing it points at that row instead of suggesting --positive
+    '0'."""
+    n = 200
+    churned = np.arange(n) % 5 == 0
+    ids = [f"C{i:03d}" for i in range(n)]
+    pm1 = tmp_path / "pm1.csv"
+    pd.DataFrame({"id": ids, "x": np.arange(n), "churn": np.where(churned, "1", "-1")}).to_csv(
+        pm1, index=False
+    )
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(pm1, id_col="id", label_col="churn")
+    (p,) = info.value.problems
+    assert "e.g. --positive '1' (data.positive in a spec)" in p.message
+    assert "--positive '-1'" not in p.message
+    ds = load_customer_table(pm1, id_col="id", label_col="churn", positive="-1")
+    (notice,) = [m for m in ds.notices if m.startswith("customers.churn")]
+    assert notice.endswith("('-1' usually means not churned: is it the churned value?)")
+
+    total = tmp_path / "total.csv"
+    rows = pd.DataFrame({"id": ids, "x": np.arange(n), "churn": churned.astype(int).astype(str)})
+    rows.loc[n] = ["TOTAL", int(np.arange(n).sum()), str(int(churned.sum()))]
+    rows.to_csv(total, index=False)
+    with pytest.raises(DataValidationError) as info:
+        load_customer_table(total, id_col="id", label_col="churn")
+    (p,) = info.value.problems
+    assert "values ['40']" in p.message
+    assert "the other 200 rows are 1/0, so these look like stray rows (a totals row" in p.message
+    assert "--positive '0'" not in p.message and "--positive '1'" in p.message
+    assert p.examples == ("row 202 id='TOTAL' churn='40'",)

@@ -246,3 +246,52 @@ def test_a_run_on_a_leaky_column_records_it_and_promote_refuses_it(tmp_path, mon
     forced = CliRunner().invoke(app, ["promote", "--experiment", "leaky", "--force"])
     assert forced.exit_code == 0, forced.output
     assert client.get_registered_model(out["model_name"]).aliases == {"champion": 1}
+
+
+def test_training_does_not_warn_about_its_own_example_rows(tmp_path, monkeypatch, caplog):
+    """Logging the model scores a few test rows (the signature's output example, MLflow's
+    input-example check); branches only those rows hold are no problem in the user's data, so
+    training says nothing of them. Scoring a batch with such branches still warns. What
+    training does warn of is in ``train --json`` under ``notices``."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    rng = np.random.default_rng(7)
+    n = 900
+    table = tmp_path / "crm.csv"
+    # most customers at the main branch, 150 at a branch of their own: a category column kept
+    # (most rows in a common level) whose rare levels fall into the test rows unseen
+    branch = np.where(np.arange(n) % 6 == 0, [f"BR{i:03d}" for i in range(n)], "Main")
+    tenure = rng.integers(1, 72, n)
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(0.05 * tenure - 0.5)), "Yes", "No")
+    frame = pd.DataFrame(
+        {
+            "customerID": [f"C{i:04d}" for i in range(n)],
+            "Branch": branch,
+            "tenure": tenure,
+            "Country": "EU",
+        }
+    )
+    frame.assign(Churn=churn).to_csv(table, index=False)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "churnlab"\n')
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--table", str(table), "--id", "customerID", "--label", "Churn"]
+    res = CliRunner().invoke(app, [*args, "--model", "lightgbm", "--experiment", "br", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "never seen in training" not in caplog.text + res.output
+    # what the text output warns of is in the JSON too: the constant column left out
+    (left_out,) = [m for m in json.loads(res.stdout)["notices"] if "left out" in m]
+    assert left_out.startswith("1 column(s) of crm.csv left out of the features: 'Country'")
+
+    batch = tmp_path / "batch.csv"
+    frame.head(40).assign(Branch=[f"New{i}" for i in range(40)]).to_csv(batch, index=False)
+    caplog.clear()
+    model = "models:/churn-br/latest"
+    res = CliRunner().invoke(
+        app, ["score", "--model", model, "--features", str(batch), "--out", "s.csv"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "column 'Branch': 40 of 40 values were never seen in training" in caplog.text

@@ -466,3 +466,54 @@ def test_the_same_customers_give_the_same_split_in_any_row_order(tmp_path):
         tests.append(set(data.frame.account_id[split.masks["test"]]))
     assert tests[0] == tests[1] and len(tests[0]) == 600
     pd.testing.assert_frame_equal(frames[0], frames[1])
+
+
+def test_text_with_mostly_rare_levels_is_left_out_but_a_city_column_kept():
+    """A bank export's Surname repeats too often for the distinct-value rule (a third of the
+    rows) but most rows hold a name seen a few times: left out, naming the share and examples.
+    A city column of a few hundred levels with most customers in the large ones is kept."""
+    from churnlab.training.data import identifier_like
+
+    n = 3000
+    surnames = [f"Name{i % 1000}" for i in range(n)]  # 1,000 names, 3 rows each
+    # 300 cities: 20 large ones hold 80% of the rows, 280 small ones (8-9 rows) the rest
+    cities = [f"City{i % 20}" for i in range(2400)] + [f"Town{i % 280}" for i in range(600)]
+    frame = pd.DataFrame({"Surname": surnames, "City": cities}, dtype="string")
+    why = identifier_like(frame, ["Surname", "City"])
+    assert list(why) == ["Surname"]
+    assert why["Surname"] == (
+        "1,000 distinct values in 3,000 rows: 100% of the rows hold a value seen fewer than 10 "
+        "times (such as 'Name0', 'Name1', 'Name2'): too rare to learn a churn rate from, like a "
+        "name or a street"
+    )
+
+
+def test_a_surname_column_is_left_out_when_training_on_a_table(tmp_path):
+    """Through training: the rare-levels rule drops the column where the distinct-value rule
+    does, so the model's features (and scoring) never read it."""
+    rng = np.random.default_rng(5)
+    n = 1200
+    pool = np.array([f"Name{i}" for i in range(500)])
+    weights = 1 / np.arange(1, 501) ** 0.6
+    table = tmp_path / "bank.csv"
+    pd.DataFrame(
+        {
+            "CustomerId": np.arange(n) + 15_600_000,
+            "Surname": rng.choice(pool, n, p=weights / weights.sum()),
+            "Geography": rng.choice(["France", "Germany", "Spain"], n),
+            "Age": rng.integers(18, 80, n),
+            "Exited": rng.choice([0, 1], n),
+        }
+    ).to_csv(table, index=False)
+    data = load_training_data(
+        parse_spec(
+            {
+                "name": "t",
+                "data": {"table": str(table), "id": "CustomerId", "label": "Exited"},
+                "model": {"family": "lightgbm"},
+            }
+        )
+    )
+    assert data.features == ["Geography", "Age"]
+    assert "too rare to learn a churn rate from" in data.dropped["Surname"]
+    assert data.feature_spec.features == ("Geography", "Age")

@@ -699,13 +699,7 @@ def _checked_label(
     unmapped = label.isna()
     if unmapped.any():
         values = sorted(df.loc[unmapped, label_col].astype(str).unique())[:MAX_EXAMPLES]
-        shown = sorted(df[label_col].astype("string").str.strip().unique())
-        hint = (
-            f"; or name the value that means churned, e.g. --positive {shown[0]!r} "
-            "(data.positive in a spec): every other value is then not churned"
-            if len(shown) <= MAX_EXAMPLES
-            else ""
-        )
+        hint = _label_hint(df, label, label_col)
         return (
             label,
             [
@@ -722,6 +716,47 @@ def _checked_label(
             None,
         )
     return label.astype("int64"), _one_class(label, label_col), None
+
+
+# values that a label coding reads as not churned though no spelling above is: -1 in a 1/-1 label
+NOT_CHURNED_CODES = frozenset({"-1", "-1.0"})
+
+
+def _reads_as(value: str) -> int | None:
+    """1 or 0 where a known label coding reads ``value`` as churned or not (``-1`` too), else
+    None."""
+    key = value.strip().casefold().removesuffix(".")
+    return 0 if key in NOT_CHURNED_CODES else LABEL_VALUES.get(key)
+
+
+def _label_hint(df: pd.DataFrame, label: pd.Series, label_col: str) -> str:
+    """What to do about label values that do not map. When the other rows read as both
+    churned and not churned by a known coding and the unmapped ones are few (at most
+    ``MAX_EXAMPLES`` rows or 1%), those are stray rows (a spreadsheet's totals row, a typo) to
+    correct: naming a churned value would train on them as not churned. Otherwise the value
+    to name with ``--positive``: one a known coding reads as churned (``1`` of a 1/-1 label,
+    ``Churned`` beside ``Stayed`` and ``Joined``), else the first other value, never one read
+    as not churned (``0``, ``-1``, ``No``), which would invert the labels."""
+    text = df[label_col].astype("string").str.strip()
+    unmapped = label.isna()
+    shown = sorted(text.unique())
+    churned = [v for v in shown if _reads_as(v) == 1] or [v for v in shown if _reads_as(v) is None]
+    positive = (
+        f"--positive {churned[0]!r} (data.positive in a spec): every other value is then not "
+        "churned"
+    )
+    few = unmapped.sum() <= max(MAX_EXAMPLES, 0.01 * len(text))
+    if label.dropna().nunique() == 2 and few:
+        spellings = text[~unmapped].unique()[: 2 * MAX_EXAMPLES]
+        coding = "/".join(sorted(spellings, key=lambda v: -label[text == v].iloc[0]))
+        return (
+            f"; the other {int((~unmapped).sum()):,} rows are {coding}, so these look like "
+            "stray rows (a totals row, a typo): correct or remove them; if they are a status "
+            f"of their own, name the churned value, {positive}"
+        )
+    if len(shown) > MAX_EXAMPLES:
+        return ""
+    return f"; or name the value that means churned, e.g. {positive}"
 
 
 def _label_by_positive(
@@ -748,7 +783,7 @@ def _label_by_positive(
         + (f"every other value as not churned: {listed}" if listed else "and no other value")
         + (f" and {len(others) - MAX_EXAMPLES} more" if len(others) > MAX_EXAMPLES else "")
     )
-    if LABEL_VALUES.get(positive.strip().casefold()) == 0:
+    if _reads_as(positive) == 0:
         notice += f" ({positive!r} usually means not churned: is it the churned value?)"
     return label.astype("int64"), _one_class(label, label_col), notice
 

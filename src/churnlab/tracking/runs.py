@@ -50,6 +50,9 @@ class RunSummary:
     reused: bool = False  # an earlier run with the same spec, data, code and seed
     # columns that alone separated churners on the training rows -> ROC-AUC (:data:`LEAK_TAG`)
     leak_suspects: dict[str, float] = field(default_factory=dict)
+    # what training warned of on stderr (columns left out, few churners, leaks, how values
+    # were read), for ``train --json``: a script reads them without parsing the log
+    notices: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class RunSummary:
                 if k.startswith("validation_")
             },
             "leak_suspects": self.leak_suspects,
+            "notices": self.notices,
         }
 
 

@@ -102,12 +102,18 @@ def test_a_count_that_is_negative_or_missing_is_a_problem_naming_rows(tmp_path):
     assert "events.count" in text and "account_id=" in text, text
 
 
-def test_a_wide_rollup_reads_each_count_column_as_an_event_type(small_sim, tmp_path):
+def test_a_wide_rollup_reads_each_count_column_as_an_event_type(tmp_path):
     """One row per account and day with a column per measure (KKBox's num_25 ...
     num_100): listing the columns as counts (``"count": [...]``) reads each as an event type
     with that count. Written as CSV, with empty cells for none, it builds the features the same
     log in the long form builds; the mapping's mistakes are problems naming them."""
-    from churnlab.data import DataValidationError
+    from churnlab.data import DataValidationError, SimulationParams, simulate
+    from tests.conftest import add_events_mapping
+
+    # a smaller simulation than the session's: two CSV logs are written and read (49 s on it)
+    small_sim = tmp_path / "sim"
+    simulate(small_sim, SimulationParams(accounts=300, months=9, seed=7))
+    add_events_mapping(small_sim)
 
     ev = pd.read_parquet(small_sim / "events.parquet")
     ev["ts"] = ev.ts.dt.floor("D")

@@ -26,7 +26,7 @@ import pandas as pd
 from churnlab.config import ReasonsSpec
 from churnlab.evaluation.profiles import batch_profile, fitted_until
 from churnlab.features.population import describe_population
-from churnlab.files import atomic_file, check_writable, file_digest
+from churnlab.files import atomic_file, check_not_input, check_writable, file_digest
 from churnlab.model import UpliftModel
 from churnlab.scoring.features import build_scoring_features, in_population, read_scoring_table
 from churnlab.scoring.load import LoadedModel, ScoringError, load_model
@@ -127,6 +127,7 @@ def _check_arguments(data: Any, features: Any, out: str | Path | None, engine: s
         raise ScoringError(f"engine must be duckdb or spark, not {engine!r}")
     if out is not None:
         check_writable(out)  # before the work, not after it
+        check_not_input(out, {"--features": features, "--data": data})
 
 
 def _prepared_rows(model: Any, path: Any, model_uri: Any) -> pd.DataFrame:

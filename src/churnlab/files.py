@@ -88,6 +88,34 @@ def check_writable(out: str | Path, folder: bool = False) -> Path:
     return out
 
 
+def check_not_input(out: str | Path, inputs: dict[str, str | Path | None]) -> None:
+    """Refuse an output that is a file the command reads: ``inputs`` maps each option to its
+    path (a file, or a folder whose files are read: a dataset). ``score --features crm.csv
+    --out crm.csv`` would replace the user's own table with the scores; the atomic write
+    guards against half a file, not against this. Raises :class:`FileExistsError` naming
+    ``out`` and the option, before the command does any work."""
+    target = Path(os.path.abspath(out))
+    for option, given in inputs.items():
+        if not isinstance(given, str | Path):  # None, or a frame passed in memory
+            continue
+        source = Path(given)
+        if source.is_dir():
+            inside = target.exists() and target.resolve().is_relative_to(source.resolve())
+            what = f"a file of the {option} folder {given}"
+        else:
+            inside = target.exists() and source.exists() and os.path.samefile(target, source)
+            what = f"the {option} {'table' if option == '--features' else 'file'}"
+        if inside:
+            name = f"{target.stem}.scores{target.suffix}" if option == "--features" else None
+            raise FileExistsError(
+                errno.EEXIST,
+                f"is {what} this command reads: writing there would replace your data "
+                "(nothing was written); choose another --out"
+                + (f", e.g. {target.with_name(name).name}" if name else ""),
+                str(out),
+            )
+
+
 def _temp_prefix(out: Path) -> str:
     # the name's start only: a name near the file system's 255 bytes fits, its temp name too
     return f"{TEMP_PREFIX}.{os.getpid()}.{out.name[:64]}."
@@ -265,6 +293,7 @@ def file_digest(path: str | Path) -> str:
 __all__ = [
     "MARKER",
     "atomic_file",
+    "check_not_input",
     "check_replaceable",
     "check_writable",
     "clean_stale_temps",

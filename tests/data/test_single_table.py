@@ -564,3 +564,43 @@ def test_the_label_hint_never_names_a_not_churned_value(tmp_path):
     assert "the other 200 rows are 1/0, so these look like stray rows (a totals row" in p.message
     assert "--positive '0'" not in p.message and "--positive '1'" in p.message
     assert p.examples == ("row 202 id='TOTAL' churn='40'",)
+
+
+def test_a_batch_header_in_another_unicode_form_or_with_stray_spaces_is_matched(tmp_path):
+    """A batch saved on macOS (accents decomposed, NFD) or with ``'Montant € '`` was refused
+    as "missing column(s) ['Région', ...]" although its header reads the same on screen.
+    Such headers are the model's columns; an ambiguous or misspelt one is still missing, and
+    the problem names the header it may mean."""
+    import unicodedata
+
+    from churnlab.data.single_table import read_customer_rows
+
+    rows = "FR1;Bretagne;12;9,50\nFR2;Occitanie;3;12,00\n"
+    roles = {"id": "N° client", "mrr": "Montant €"}
+    columns = ["Région", "Durée contrat (mois)"]
+    nfc = "N° client;Région;Durée contrat (mois);Montant €"
+    expected = None
+    for header in (
+        nfc,
+        unicodedata.normalize("NFD", nfc),
+        "N° client; Région ;Durée contrat (mois);Montant € ",
+    ):
+        (path := tmp_path / "batch.csv").write_text(f"{header}\n{rows}", encoding="utf-8")
+        read = read_customer_rows(path, roles, columns)
+        assert list(read.columns) == ["account_id", "mrr", *columns]
+        if expected is None:
+            expected = read
+        pd.testing.assert_frame_equal(read, expected)
+    assert expected.mrr.tolist() == [9.5, 12.0] and expected["Région"].tolist()[0] == "Bretagne"
+    for header, hint in (
+        (  # two headers read as Région: which one the model means is a guess
+            f"N° client;{unicodedata.normalize('NFD', 'Région')};Région ;Durée contrat (mois)"
+            ";Montant €",
+            "'Région ' for 'Région'",
+        ),
+        ("N° client;Region;Durée contrat (mois);Montant €", "did you mean 'Region' for 'Région'?"),
+    ):
+        (path := tmp_path / "batch.csv").write_text(f"{header}\n{rows}", encoding="utf-8")
+        with pytest.raises(DataValidationError, match=r"missing column\(s\) \['Région'\]") as info:
+            read_customer_rows(path, roles, columns)
+        assert hint in str(info.value)

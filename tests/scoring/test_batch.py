@@ -423,3 +423,30 @@ def test_logging_a_batch_inside_the_training_window_says_it_is_in_sample(trained
     assert "in-sample" in notice
     # without --log nothing is said: the notice is about monitoring
     assert score_job(trained.uri, data=trained.data, as_of=validation).summary["notices"] == []
+
+
+def test_an_out_that_is_an_input_file_is_refused_before_any_work(tmp_path):
+    """``score --features crm.csv --out crm.csv`` replaced the user's own table with the
+    scores (exit 0); so would ``--out`` naming a table of a ``--data`` folder. Refused before
+    the model is loaded, whatever the spelling of the path; the input stays byte-identical."""
+    table = tmp_path / "customers.csv"
+    table.write_text("CustomerId,Age\n1,30\n2,41\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "events.csv").write_text("account_id,ts,event_type\n1,2024-01-01,login\n")
+    before = {p: p.read_bytes() for p in (table, data / "events.csv")}
+    model = "models:/churn-none@champion"
+    for args in (
+        ["score", "--model", model, "--features", str(table), "--out", str(table)],
+        ["score", "--model", model, "--features", str(table), "--out", f"{tmp_path}/./{table.name}"],
+        ["score", "--model", model, "--data", str(data), "--out", str(data / "events.csv")],
+        ["features", "--data", str(data), "--cutoffs", "2024-01-01", "--out", str(data / "events.csv")],
+    ):  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert "this command reads" in result.output and "choose another --out" in result.output
+        assert "replace your data" in result.output
+        if "--features" in args:
+            assert "the --features table" in result.output
+            assert "customers.scores.csv" in result.output
+    assert {p: p.read_bytes() for p in before} == before

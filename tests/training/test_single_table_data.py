@@ -517,3 +517,61 @@ def test_a_surname_column_is_left_out_when_training_on_a_table(tmp_path):
     assert data.features == ["Geography", "Age"]
     assert "too rare to learn a churn rate from" in data.dropped["Surname"]
     assert data.feature_spec.features == ("Geography", "Age")
+
+
+def test_a_table_trained_from_cp1252_scores_without_and_with_encoding(tmp_path):
+    """``train --table X --encoding cp1252`` worked, then ``score --features X`` was refused
+    ("give its encoding: --encoding latin-1"), and score had no --encoding (exit 2). The
+    model records the encoding; a batch that is not UTF-8 is read in it, a UTF-8 batch of the
+    same model stays UTF-8 (its accents intact), and ``score --encoding`` exists."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+    from churnlab.data import DataValidationError
+    from churnlab.scoring.features import read_scoring_table
+
+    rng = np.random.default_rng(5)
+    n = 200
+    lines = ["N° client;Région;Durée;Résilié"] + [
+        f"FR{i:05d};{rng.choice(['Île-de-France', 'Bretagne'])};{rng.integers(1, 37)};"
+        f"{rng.integers(0, 2)}"
+        for i in range(n)
+    ]
+    text = "\r\n".join(lines) + "\r\n"
+    table = tmp_path / "export_cp1252.csv"
+    table.write_bytes(text.encode("cp1252"))
+    spec = parse_spec(
+        {
+            "name": "t",
+            "data": {"table": str(table), "id": "N° client", "label": "Résilié",
+                     "encoding": "cp1252"},
+            "model": {"family": "logistic"},
+        }
+    )  # fmt: skip
+    data = load_training_data(spec)
+    assert data.feature_spec.encoding == "cp1252"
+    assert FeatureSpec.from_dict(data.feature_spec.to_dict()) == data.feature_spec
+    spec_ = data.feature_spec
+    model = SimpleNamespace(
+        feature_spec=spec_, input_columns=lambda: ["account_id", "mrr", *spec_.features]
+    )
+    expected = data.frame.set_index("account_id")["Région"].sort_index()
+    for path, encoding in ((table, None), (table, "cp1252"), (tmp_path / "utf8.csv", None)):
+        if path.name == "utf8.csv":
+            path.write_text(text, encoding="utf-8")
+        rows = read_scoring_table(model, path, encoding).set_index("account_id")["Région"]
+        assert rows.sort_index().tolist() == expected.tolist()
+    # a model that recorded no encoding (trained from UTF-8, or before it was recorded)
+    utf8_model = SimpleNamespace(
+        feature_spec=replace(spec_, encoding="utf-8"), input_columns=model.input_columns
+    )
+    with pytest.raises(DataValidationError, match=r"is not utf-8 text.*--encoding latin-1"):
+        read_scoring_table(utf8_model, table)
+    assert read_scoring_table(utf8_model, table, "latin-1").account_id.size == n
+    result = CliRunner().invoke(
+        app, ["score", "--encoding", "cp1252", "--features", str(table), "--out", str(table)]
+    )
+    assert result.exit_code == 1 and "this command reads" in result.output

@@ -67,6 +67,13 @@ def score(
     features: Annotated[
         Path | None, typer.Option(help="score a prepared feature table instead of raw data")
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="text encoding of a CSV --features table: latin-1, cp1252, ... (default: "
+            "utf-8, else the encoding the model was trained from)"
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="output .parquet or .csv (written atomically)")] = Path(
         "data/scores.parquet"
     ),
@@ -118,6 +125,7 @@ def score(
             reason_settings=settings,
             uplift_model=uplift_model,
             contact_policy=policy,
+            encoding=encoding,
         )
     summary = {**job.summary, "out": str(job.out), "run_id": job.run_id}
     if as_json:

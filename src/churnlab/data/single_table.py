@@ -8,7 +8,9 @@ customer), so parsing happens in pandas and the result is registered on the Ibis
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -563,6 +565,7 @@ def read_customer_rows(
     keep = (roles["id"], *(() if "account_id" in columns else ("account_id",)))
     df, _ = _without_empty_rows(_read(path, encoding, keep))
     id_col, mrr_col = roles["id"], roles.get("mrr")
+    df = _with_model_names(df, [c for c in (id_col, mrr_col, *columns) if c])
     # a table already in churnlab's shape (the id as account_id, MRR as mrr) scores too
     if id_col not in df.columns and "account_id" in df.columns:
         id_col = "account_id"
@@ -573,7 +576,14 @@ def read_customer_rows(
     if missing:
         raise DataValidationError(
             str(path),
-            [Problem(TABLE, None, f"missing column(s) {missing} that the model reads")],
+            [
+                Problem(
+                    TABLE,
+                    None,
+                    f"missing column(s) {missing} that the model reads"
+                    + _near_headers(df.columns, missing),
+                )
+            ],
         )
     if df.empty:
         raise UnreadableTableError(str(path), "has a header line but no rows: nothing to score")
@@ -592,6 +602,42 @@ def read_customer_rows(
         }
     )
     return pd.concat([rows, out[columns]], axis=1)
+
+
+def _header_key(name: object) -> str:
+    """A header name as it reads on screen: Unicode NFC (macOS writes accents decomposed,
+    NFD), without spaces around."""
+    return unicodedata.normalize("NFC", str(name)).strip()
+
+
+def _with_model_names(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``df`` with the headers that are the model's column ``names`` in another Unicode
+    normal form or with stray spaces (``'Région'`` decomposed, ``'Montant € '``) renamed to
+    them: the header shows the same text, so refusing it as missing would be a puzzle. Only
+    where one header alone reads as the name and it is no name of its own."""
+    by_key: dict[str, list] = {}
+    for col in df.columns:
+        by_key.setdefault(_header_key(col), []).append(col)
+    renames = {}
+    for name in names:
+        if name in df.columns:
+            continue
+        found = by_key.get(_header_key(name), [])
+        if len(found) == 1 and found[0] not in names and found[0] not in renames:
+            renames[found[0]] = name
+    return df.rename(columns=renames) if renames else df
+
+
+def _near_headers(headers: pd.Index, missing: list[str]) -> str:
+    """``; did you mean ...`` naming, for each missing column, the header closest to it
+    (:mod:`difflib`, after :func:`_header_key`), or "" where none is close."""
+    keys = {_header_key(c): c for c in headers}
+    near = []
+    for name in missing:
+        match = difflib.get_close_matches(_header_key(name), list(keys), n=1, cutoff=0.75)
+        if match:
+            near.append(f"{keys[match[0]]!r} for {name!r}")
+    return f"; did you mean {', '.join(near)}?" if near else ""
 
 
 def decimal_comma_notice(attrs: dict) -> str | None:

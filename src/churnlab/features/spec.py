@@ -51,6 +51,9 @@ class FeatureSpec:
     # ((column, "day_first" | "month_first") pairs)
     dates: tuple[str, ...] = ()
     date_orders: tuple[tuple[str, str], ...] = ()
+    # the text encoding a customer table was trained from (``data.encoding``): scoring falls
+    # back to it for a batch that is not UTF-8, so the file trained on scores unchanged
+    encoding: str = "utf-8"
 
     @property
     def keys(self) -> list[str]:
@@ -87,10 +90,12 @@ class FeatureSpec:
                 "population": out["population"],
                 "dates": list(self.dates),
                 "date_orders": dict(self.date_orders),
+                "encoding": self.encoding,
             }
         out.pop("roles")
         out.pop("dates")
         out.pop("date_orders")
+        out.pop("encoding")
         out["cutoffs"] = list(self.cutoffs) if isinstance(self.cutoffs, tuple) else self.cutoffs
         return out
 
@@ -110,6 +115,7 @@ class FeatureSpec:
                 population=population,
                 dates=tuple(raw.get("dates") or ()),
                 date_orders=tuple((raw.get("date_orders") or {}).items()),
+                encoding=raw.get("encoding") or "utf-8",
             )
         cutoffs = raw.get("cutoffs")
         return cls(

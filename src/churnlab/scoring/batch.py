@@ -26,7 +26,7 @@ import pandas as pd
 from churnlab.config import ReasonsSpec
 from churnlab.evaluation.profiles import batch_profile, fitted_until
 from churnlab.features.population import describe_population
-from churnlab.files import atomic_file, check_writable, file_digest
+from churnlab.files import atomic_file, check_not_input, check_writable, file_digest
 from churnlab.model import UpliftModel
 from churnlab.scoring.features import build_scoring_features, in_population, read_scoring_table
 from churnlab.scoring.load import LoadedModel, ScoringError, load_model
@@ -127,14 +127,17 @@ def _check_arguments(data: Any, features: Any, out: str | Path | None, engine: s
         raise ScoringError(f"engine must be duckdb or spark, not {engine!r}")
     if out is not None:
         check_writable(out)  # before the work, not after it
+        check_not_input(out, {"--features": features, "--data": data})
 
 
-def _prepared_rows(model: Any, path: Any, model_uri: Any) -> pd.DataFrame:
+def _prepared_rows(
+    model: Any, path: Any, model_uri: Any, encoding: str | None = None
+) -> pd.DataFrame:
     """The rows of a prepared table inside the model's population. A table of an events model
     without some of its columns is refused naming how many, which, and how to build one that
     has them (the columns depend on the model's builders and the event vocabulary it was
     fitted on, which a table built for another model or date may lack)."""
-    frame = read_scoring_table(model, path)
+    frame = read_scoring_table(model, path, encoding)
     missing = [c for c in model.input_columns() if c not in frame.columns and c != "mrr"]
     if model.feature_spec.kind != "events" or not missing:
         return in_population(model, frame, f"rows of {path}")
@@ -160,6 +163,7 @@ def score_job(
     reason_settings: ReasonsSpec | None = None,
     uplift_model: str | Path | None = None,
     contact_policy: ContactPolicy | None = None,
+    encoding: str | None = None,
 ) -> ScoreResult:
     """Score every account active at ``as_of`` in ``data`` (default: the data's last date) or
     the rows of a prepared ``features`` table with the model at ``model_uri``; write ``out`` atomically.
@@ -170,7 +174,10 @@ def score_job(
 
     ``uplift_model`` (a second registered or exported model, of an uplift family) adds
     ``uplift``, ``expected_gain`` and ``action`` to every row, decided by ``contact_policy``
-    (budget, minimum gain, campaign economics; :mod:`churnlab.scoring.uplift`)."""
+    (budget, minimum gain, campaign economics; :mod:`churnlab.scoring.uplift`).
+
+    ``encoding`` is the text encoding of a CSV ``features`` table (``score --encoding``;
+    without it UTF-8, else the encoding a customer-table model was trained from)."""
     _check_arguments(data, features, out, engine)
     if uplift_model is not None and engine == "spark":
         raise ScoringError("--uplift-model: scoring with an uplift model runs on duckdb")
@@ -194,7 +201,7 @@ def score_job(
         seconds.update(seconds_spark)
     else:
         if features is not None:
-            frame = _prepared_rows(loaded.model, features, model_uri)
+            frame = _prepared_rows(loaded.model, features, model_uri, encoding)
             source = str(features)
         else:
             frame = build_scoring_features(loaded.model, data, as_of)

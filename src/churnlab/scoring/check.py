@@ -125,6 +125,8 @@ def _to_number(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None
         return col.astype("float64"), None
     if pd.api.types.is_bool_dtype(col):
         col = col.astype("float64")
+    elif col.dtype == object or pd.api.types.is_string_dtype(col):
+        col = col.mask(_missing_text(col))
     num = pd.to_numeric(col, errors="coerce")
     wrong = num.isna() & col.notna()
     if wrong.any():
@@ -136,6 +138,18 @@ def _to_number(col: pd.Series, kind: str) -> tuple[pd.Series | None, list | None
             return None, [f"missing or fractional ids, e.g. {shown.tolist()}"]
         return num.astype("int64" if kind == "long" else "int32"), None
     return num.astype("float64" if kind == "double" else "float32"), None
+
+
+def _missing_text(col: pd.Series) -> pd.Series:
+    """Where a number column holds text that means missing: a blank of spaces (the Telco
+    export's ``' '`` TotalCharges of new customers) or a marker such as ``NA`` or ``-``, as a
+    customer table's numbers are read in training. A batch whose every value is one (a day's
+    new sign-ups, one customer over REST) has no number for the reader to type the column by,
+    so it reaches this check as text."""
+    from churnlab.data.single_table import MISSING_MARKERS  # the data package is heavy
+
+    text = col.astype("string").str.strip().str.casefold()
+    return ((text == "") | text.isin(MISSING_MARKERS)).fillna(False).astype(bool)
 
 
 def _to_datetime(col: pd.Series) -> tuple[pd.Series | None, list | None]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from churnlab.data import load_dataset, read_customer_rows
+from churnlab.data.dataset import UnreadableTableError
 from churnlab.features import active_accounts, default_as_of, default_refs, feature_frame
 from churnlab.features.population import describe_population, extra_builders, population_mask
 from churnlab.features.spec import BuilderRef
@@ -150,23 +151,51 @@ def in_population(model: ChurnModel, frame: pd.DataFrame, what: str) -> pd.DataF
     return frame.loc[keep].reset_index(drop=True)
 
 
-def read_scoring_table(model: ChurnModel, path: str | Path) -> pd.DataFrame:
+def read_scoring_table(
+    model: ChurnModel, path: str | Path, encoding: str | None = None
+) -> pd.DataFrame:
     """The rows ``score --features FILE`` scores. For a model trained on a single customer
     table, the table as the user keeps it (its own id and MRR columns, numbers written as
-    training read them: the file trained on scores unchanged); else a prepared feature table."""
+    training read them: the file trained on scores unchanged); else a prepared feature table.
+
+    ``encoding`` is the text encoding of a CSV batch (``score --encoding``). Without it a
+    customer table is read as UTF-8 and, where it is not UTF-8, in the encoding the model was
+    trained from (``train --encoding cp1252``): text that decodes as UTF-8 almost never is
+    another encoding, while reading every batch in the training encoding would garble the
+    accents of a batch saved as UTF-8."""
     spec = model.feature_spec
     if spec.kind != "customers" or not spec.roles.get("id"):
-        return read_feature_table(path)
+        return read_feature_table(path, encoding or "utf-8")
     if not Path(path).exists():
         raise ScoringError(f"customer table {path} not found")
     columns = [c for c in model.input_columns() if c not in ("account_id", "mrr")]
-    return read_customer_rows(
-        path, spec.roles, columns, date_orders=dict(spec.date_orders), dates=tuple(spec.dates)
-    )
+
+    def read(text_encoding: str) -> pd.DataFrame:
+        return read_customer_rows(
+            path,
+            spec.roles,
+            columns,
+            encoding=text_encoding,
+            date_orders=dict(spec.date_orders),
+            dates=tuple(spec.dates),
+        )
+
+    trained = getattr(spec, "encoding", "utf-8")  # specs pickled before it was recorded
+    if encoding is not None or trained.lower().replace("_", "-") in ("utf-8", "utf8"):
+        return read(encoding or "utf-8")
+    try:
+        return read("utf-8")
+    except UnreadableTableError as not_utf8:
+        try:
+            rows = read(trained)
+        except UnreadableTableError:
+            raise not_utf8 from None
+    log.info("%s is not UTF-8: read as %s, the encoding the model was trained from", path, trained)
+    return rows
 
 
-def read_feature_table(path: str | Path) -> pd.DataFrame:
-    """A prepared feature table (Parquet or CSV)."""
+def read_feature_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """A prepared feature table (Parquet or CSV in ``encoding``)."""
     path = Path(path)
     if not path.exists():
         raise ScoringError(f"feature table {path} not found")
@@ -174,7 +203,7 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     elif path.suffix == ".csv":
         try:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, encoding=encoding)
         except pd.errors.EmptyDataError:
             raise ScoringError(f"feature table {path} is an empty file: nothing to score") from None
     else:

@@ -735,11 +735,11 @@ def test_tables_as_gzip_tsv_and_zstd_text_are_read(tmp_path):
 def test_a_missing_table_names_the_files_it_was_not_read_from(tmp_path):
     folder = write_frames(tiny_frames(), tmp_path / "ds")
     (folder / "events.parquet").rename(folder / "Events.parquet")
-    (folder / "events.json").write_text("[]")
+    (folder / "events.xml").write_text("<events/>")
     with pytest.raises(DataValidationError) as err:
         load_dataset(folder, observed_until=END)
     (p,) = [p for p in err.value.problems if p.table == "events"]
-    assert p.message.startswith("required table is missing (found Events.parquet, events.json;")
+    assert p.message.startswith("required table is missing (found Events.parquet, events.xml;")
     assert "events.csv.gz" in p.message and "events.csv.gz" in str(err.value)
 
 
@@ -922,3 +922,24 @@ def test_churn_rate_is_over_the_accounts_that_ever_subscribed(tmp_path):
     s = ds.summary()
     assert (s["accounts"], s["subscribed_accounts"], s["churned_accounts"]) == (4, 3, 1)
     assert s["churn_rate"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json.gz"])
+def test_a_json_lines_table_reads_as_its_csv_does(tmp_path, suffix):
+    """An app's export in JSON lines (Sparkify's log): read as text, as the same table in CSV
+    is, an empty string missing; an empty or broken file is named."""
+    frames = tiny_frames()
+    csv = load_dataset(write_frames(frames, tmp_path / "csv", "csv"), observed_until=END)
+    folder = write_frames(frames, tmp_path / "json", "csv")
+    (folder / "events.csv").unlink()
+    events = frames["events"].assign(ts=frames["events"].ts.astype(str))
+    events["user_id"] = events.user_id.astype(object)
+    events.loc[0, "user_id"] = ""  # a blank field, as in Sparkify's logged-out rows
+    events.to_json(folder / f"events{suffix}", orient="records", lines=True)
+    got = load_dataset(folder, observed_until=END)
+    want = csv.con.execute(csv["events"]).assign(user_id=lambda d: d.user_id.where(d.index > 0))
+    pd.testing.assert_frame_equal(got.con.execute(got["events"]), want, check_dtype=False)
+    (folder / f"events{suffix}").unlink()
+    (folder / "events.jsonl").write_text('{"account_id": 1, "ts": "2024-01-05"\n')
+    with pytest.raises(DataValidationError, match=r"events.jsonl: is not JSON lines"):
+        load_dataset(folder, observed_until=END)

@@ -41,8 +41,10 @@ FOLDER_HINT = encoding_hint(
 
 # the text forms a folder's table may take, in the order they are looked for (zstd: DuckDB only)
 TEXT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".csv.zst", ".tsv.zst")
+# JSON, one object per line (an app's or a tracking tool's export: Sparkify's log), or an array
+JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
 FOLDER_FORMATS = "NAME.parquet, a folder NAME/ of Parquet or text parts, or " + ", ".join(
-    f"NAME{s}" for s in TEXT_SUFFIXES
+    f"NAME{s}" for s in (*TEXT_SUFFIXES, ".jsonl", ".json")
 )
 
 
@@ -61,6 +63,8 @@ def _read_folder_table(
             )
         source = parquet_file if parquet_file.exists() else parquet_dir / "*.parquet"
         return con.read_parquet(str(source), table_name=name), None
+    if (json_file := _json_source(folder, name)) is not None:
+        return _read_json(con, json_file, name), ","
     found = _text_source(folder, name)
     if found is None:
         return None
@@ -104,6 +108,39 @@ def _read_folder_table(
         sep=sep,
     )
     return table, sep
+
+
+def _json_source(folder: Path, name: str) -> Path | None:
+    """A table's JSON file (``events.jsonl``, ``events.json``, ... gzipped too), or None."""
+    return next((f for suffix in JSON_SUFFIXES if (f := folder / f"{name}{suffix}").exists()), None)
+
+
+def _read_json(con: Any, path: Path, name: str) -> ir.Table:
+    """A JSON table read as text, as a CSV is (every value is then parsed and checked by the
+    same rules, epoch numbers by ``epoch_unit``; a nested value is its JSON text), an empty
+    string missing as an empty CSV field is."""
+    if path.stat().st_size == 0:
+        raise UnreadableTableError(str(path), "is an empty file: export the table again", name)
+    try:
+        raw = con.read_json(str(path), table_name=f"{name}_json")
+    except Exception as exc:  # the engine's parser: say which file, keep its reason
+        reason = str(exc).strip().splitlines()[0][:300]
+        raise UnreadableTableError(
+            str(path), f"is not JSON lines or a JSON array of objects ({reason})", name
+        ) from None
+    # a field of mixed kinds is typed JSON: its strings unquoted, anything else as its JSON text
+    text = {
+        c: ibis.ifelse(raw[c].str.notnull(), raw[c].str, raw[c].cast("string"))
+        if raw.schema()[c].is_json()
+        else raw[c].cast("string")
+        for c in raw.columns
+    }
+    table = raw.select(
+        **{c: ibis.ifelse(v.strip() == "", ibis.null("string"), v) for c, v in text.items()}
+    )
+    if con.name == "duckdb":  # typed once, as a CSV is
+        return materialize(con, table, name, compress=True)
+    return table
 
 
 def _text_source(folder: Path, name: str) -> tuple[str, Path] | None:

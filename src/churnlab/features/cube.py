@@ -365,9 +365,8 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     """
     ev = ds["events"]
     starts = vocabulary.role("session_start")
-    if "session_id" in ev.columns:
-        return _app_sessions(ev, vocabulary)
-    if starts and "duration_s" in ev.columns:
+    own = "session_id" in ev.columns
+    if starts and "duration_s" in ev.columns and not own:
         s = ev.filter(ev.event_type.isin(starts))
         return s.select(
             "account_id",
@@ -378,7 +377,13 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     ignore = vocabulary.role("ignore")
     if ignore:
         ev = ev.filter(~ev.event_type.isin(ignore))
-    part = ["account_id", "user_id", "day"] if "user_id" in ev.columns else ["account_id", "day"]
+    if own:
+        ev = ev.filter(ev.session_id.notnull())
+        part = ["account_id", "session_id", "day"]
+    else:
+        part = (
+            ["account_id", "user_id", "day"] if "user_id" in ev.columns else ["account_id", "day"]
+        )
     dur = ev.duration_s.cast("float64") if "duration_s" in ev.columns else ibis.literal(0.0)
     ev = ev.select(
         *part[:-1],
@@ -387,6 +392,8 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
         _t=ev.ts.epoch_seconds().floor(),
         _dur=dur,
     )
+    if own:  # a session is its id's events of one day
+        return _session_rows(ev, part)
     gap = float(vocabulary.session_gap_minutes) * 60.0
     lag = ev._t.lag().over(ibis.window(group_by=part, order_by="_t"))
     ev = ev.mutate(_new=ibis.ifelse(lag.isnull() | (ev._t - lag > gap), 1, 0))
@@ -394,39 +401,14 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     # land in it whatever order the two windows break the tie in
     order = ["_t", ibis.desc("_new")]
     ev = ev.mutate(_sid=ev._new.sum().over(ibis.cumulative_window(group_by=part, order_by=order)))
-    ev = ev.mutate(_last=ev._t.max().over(ibis.window(group_by=[*part, "_sid"])))
-    g = ev.group_by([*part, "_sid"]).agg(
-        start=ev.ts.min(),
-        _first=ev._t.min(),
-        _end=ev._last.max(),
-        _last_dur=ev._dur.max(where=ev._t == ev._last),
-    )
-    return g.select(
-        "account_id",
-        "start",
-        "day",
-        length_s=(g._end - g._first).cast("float64") + g._last_dur.fill_null(0.0),
-    )
+    return _session_rows(ev, [*part, "_sid"])
 
 
-def _app_sessions(ev: ir.Table, vocabulary: Vocabulary) -> ir.Table:
-    """:func:`sessions_expr` from the events' own ``session_id``."""
-    ignore = vocabulary.role("ignore")
-    ev = ev.filter(ev.session_id.notnull())
-    if ignore:
-        ev = ev.filter(~ev.event_type.isin(ignore))
-    dur = ev.duration_s.cast("float64") if "duration_s" in ev.columns else ibis.literal(0.0)
-    ev = ev.select(
-        "account_id",
-        "session_id",
-        "ts",
-        day=ev.ts.truncate("D"),
-        _t=ev.ts.epoch_seconds().floor(),
-        _dur=dur,
-    )
-    part = ["account_id", "session_id", "day"]
-    ev = ev.mutate(_last=ev._t.max().over(ibis.window(group_by=part)))
-    g = ev.group_by(part).agg(
+def _session_rows(ev: ir.Table, keys: list[str]) -> ir.Table:
+    """One session per value of ``keys``: its start, day and length (last minus first event
+    time, plus the last event's duration)."""
+    ev = ev.mutate(_last=ev._t.max().over(ibis.window(group_by=keys)))
+    g = ev.group_by(keys).agg(
         start=ev.ts.min(),
         _first=ev._t.min(),
         _end=ev._last.max(),

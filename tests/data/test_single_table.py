@@ -534,9 +534,9 @@ def test_a_spreadsheets_trailing_empty_rows_are_left_out_and_a_near_name_is_offe
 
 def test_the_label_hint_never_names_a_not_churned_value(tmp_path):
     """A 1/-1 label is refused with --positive '1' suggested, not '-1' (the first value in sort
-    order, which inverted the labels); '-1' named anyway is warned of. A 1/0 label with a
-    spreadsheet's totals row summing it points at that row instead of suggesting --positive
-    '0'."""
+    order, which inverted the labels); '-1' named anyway is warned of. A spreadsheet's totals
+    row summing a 1/0 label is left out; a stray value in another row is pointed at instead of
+    suggesting --positive '0'."""
     n = 200
     churned = np.arange(n) % 5 == 0
     ids = [f"C{i:03d}" for i in range(n)]
@@ -557,13 +557,17 @@ def test_the_label_hint_never_names_a_not_churned_value(tmp_path):
     rows = pd.DataFrame({"id": ids, "x": np.arange(n), "churn": churned.astype(int).astype(str)})
     rows.loc[n] = ["TOTAL", int(np.arange(n).sum()), str(int(churned.sum()))]
     rows.to_csv(total, index=False)
+    ds = load_customer_table(total, id_col="id", label_col="churn")  # a totals row: left out
+    assert any(m.startswith("customers: row 202 id='TOTAL': a totals row") for m in ds.notices)
+    rows.loc[n] = ["C999", 7, "40"]  # a stray label whose row is no totals row
+    rows.to_csv(total, index=False)
     with pytest.raises(DataValidationError) as info:
         load_customer_table(total, id_col="id", label_col="churn")
     (p,) = info.value.problems
     assert "values ['40']" in p.message
     assert "the other 200 rows are 1/0, so these look like stray rows (a totals row" in p.message
     assert "--positive '0'" not in p.message and "--positive '1'" in p.message
-    assert p.examples == ("row 202 id='TOTAL' churn='40'",)
+    assert p.examples == ("row 202 id='C999' churn='40'",)
 
 
 def test_a_batch_header_in_another_unicode_form_or_with_stray_spaces_is_matched(tmp_path):
@@ -604,3 +608,74 @@ def test_a_batch_header_in_another_unicode_form_or_with_stray_spaces_is_matched(
         with pytest.raises(DataValidationError, match=r"missing column\(s\) \['Région'\]") as info:
             read_customer_rows(path, roles, columns)
         assert hint in str(info.value)
+
+
+def _export(n=40, *, sep=",", total=None, seed=0):
+    """A spreadsheet's customer export of ``n`` rows, with ``total`` (a list of cells, the id
+    first) appended as its last line; the amounts, the call counts and their sums."""
+    rng = np.random.default_rng(seed)
+    amounts = np.round(rng.uniform(10, 90, n), 2)
+    calls = rng.integers(0, 5, n)
+    lines = ["id,plan,amount,calls,churned"] + [
+        f"C{i:03d},{'basic' if i % 2 else 'pro'},{amounts[i]},{calls[i]},{i % 3 == 0:d}"
+        for i in range(n)
+    ]
+    if total is not None:
+        lines.append(",".join(str(c) for c in total))
+    return "\n".join(lines).replace(",", sep) + "\n", amounts, calls
+
+
+@pytest.mark.parametrize("word", ["TOTAL", "Grand Total", " summe ", "C999"])
+def test_a_totals_row_is_left_out_of_training_and_scoring(tmp_path, word):
+    """A spreadsheet's totals row (numbers = the column sums, categories blank) is no customer:
+    left out with a notice naming it, in training, validate and scoring alike."""
+    from churnlab.data.single_table import read_customer_rows
+
+    _, amounts, calls = _export()
+    text, _, _ = _export(total=[word, "", round(amounts.sum(), 2), calls.sum(), ""])
+    path = _write(tmp_path, text)
+    ds = load_customer_table(path, id_col="id", label_col="churned", mrr_col="amount")
+    assert ds.summary()["customers"] == 40
+    notice = f"customers: row 42 id={word!r}: a totals row (its amount and calls are the sums"
+    assert any(n.startswith(notice) for n in ds.notices), ds.notices
+    assert not any("no label" in n for n in ds.notices)  # left out as a total, not unlabelled
+    rows = read_customer_rows(path, {"id": "id", "mrr": "amount"}, ["plan", "calls"])
+    assert len(rows) == 40 and word not in rows["account_id"].tolist()
+
+
+def test_a_totals_row_first_with_decimal_commas_and_an_average_row(tmp_path):
+    """Totals first (some exports put them there), decimal commas, and an average row beside
+    the totals row: each found on its own numbers."""
+    _, amounts, calls = _export(sep=";")
+    text, _, _ = _export(sep=";")
+    header, *body = text.splitlines()
+    total = f"Total;;{str(round(amounts.sum(), 2)).replace('.', ',')};{calls.sum()};"
+    mean = f"Average;;{str(round(amounts.mean(), 2)).replace('.', ',')};;"
+    text = "\n".join([header, total, *[r.replace(".", ",") for r in body], mean]) + "\n"
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="churned")
+    assert ds.summary()["customers"] == 40
+    assert any("row 2 id='Total': a totals row" in n for n in ds.notices), ds.notices
+    assert any("id='Average': an average row (its amount is the mean" in n for n in ds.notices)
+
+
+@pytest.mark.parametrize("case", ["large", "one column", "one column, totals word"])
+def test_an_ordinary_last_customer_is_kept(tmp_path, case):
+    """A last customer with a large value, or whose one number equals its column's sum, is a
+    customer: every row is kept (a totals word with no matching number too)."""
+    _, amounts, _ = _export()
+    last = {
+        "large": ["C900", "pro", 99999.0, 40, 1],
+        "one column": ["C900", "pro", round(amounts.sum(), 2), 3, 1],
+        "one column, totals word": ["Total", "pro", 12.5, 3, 1],
+    }[case]
+    text, _, _ = _export(total=last)
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="churned")
+    assert ds.summary()["customers"] == 41
+    assert not any("totals row" in n for n in ds.notices)
+
+
+def test_a_tiny_table_of_round_numbers_keeps_its_rows(tmp_path):
+    """1 + 2 = 3 and 10 + 20 = 30 in a three-row table is a coincidence, not a totals row."""
+    text = "id,tenure,charges,churn\na,1,10,0\nb,2,20,1\nc,3,30,0\n"
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="churn")
+    assert ds.summary()["customers"] == 3

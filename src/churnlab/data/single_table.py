@@ -9,6 +9,7 @@ customer), so parsing happens in pandas and the result is registered on the Ibis
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import unicodedata
 from pathlib import Path
@@ -35,6 +36,8 @@ from churnlab.data.engines import connect
 from churnlab.data.schema import COMMA_LOCALE_GROUPS, CURRENCY_SYMBOLS
 from churnlab.data.validate import MISSING_MARKERS as VALIDATE_MARKERS
 from churnlab.vocab import OBSERVATION_COLUMNS
+
+log = logging.getLogger(__name__)
 
 TABLE = "customers"
 LABEL_VALUES = {
@@ -428,6 +431,140 @@ def _without_empty_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     return kept, f"{int(empty.sum())} empty row(s) (every field blank) left out"
 
 
+# the id cell of a spreadsheet's summary row, in the languages exports come in (spaces and
+# case aside): a totals row sums the columns, an average row holds their means
+TOTAL_WORDS = frozenset([
+    "total", "totals", "sum", "sums", "grand total", "grandtotal", "subtotal", "sub total",
+    "sub-total", "summe", "gesamt", "gesamtsumme", "insgesamt", "totaal", "totale", "totali",
+    "totaux", "somme", "suma", "summa", "yhteensä", "razem", "итого", "total general",
+    "total général",
+])  # fmt: skip
+MEAN_WORDS = frozenset(["average", "mean", "avg", "durchschnitt", "moyenne", "gemiddelde", "media"])
+SUMMARY_EDGE = 3  # rows checked at each end: exports put a totals row last (sometimes first)
+
+
+def _summary_word(value: object) -> str | None:
+    """``"sum"`` or ``"mean"`` where an id cell reads as a summary row's label (``TOTAL``,
+    ``Grand Total:``, ``Summe``, ``Average``), else None."""
+    if not isinstance(value, str):
+        return None
+    key = " ".join(value.casefold().replace(":", " ").split())
+    if key in TOTAL_WORDS:
+        return "sum"
+    return "mean" if key in MEAN_WORDS else None
+
+
+def _written_tolerance(values: np.ndarray) -> np.ndarray:
+    """Half a unit of each value's last written decimal (0.005 for 12.35, 0.5 for 4502), so a
+    summary cell the spreadsheet rounded for display still agrees; at least 1e-6 relative."""
+    decimals = np.full(values.shape, 6)
+    for d in range(5, -1, -1):
+        decimals = np.where(np.isclose(np.round(values, d), values, rtol=0, atol=1e-9), d, decimals)
+    return np.maximum(0.5 * 10.0 ** (-decimals), 1e-6 * np.abs(values))
+
+
+def _summary_numbers(df: pd.DataFrame, id_col: str, edge: pd.Index) -> pd.DataFrame:
+    """The numeric columns of ``df`` as floats, parsed as training parses them; a text column
+    is parsed only where the ``edge`` rows hold a number in it (a 1M-row table of categories
+    is not read twice)."""
+    columns = {}
+    for col in df.columns:
+        if col == id_col:
+            continue
+        if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
+            columns[col] = df[col].astype("float64")
+            continue
+        cells = df.loc[edge, col].dropna()
+        if cells.empty or _parse_numeric_text(cells) is None:
+            continue
+        parsed = _parse_numeric_text(df[col])
+        if parsed is not None:
+            columns[col] = parsed
+    return pd.DataFrame(columns, index=df.index)
+
+
+def _summary_kind(
+    own: np.ndarray, other_sum: np.ndarray, other_n: np.ndarray, word: str | None, by_numbers: bool
+) -> tuple[str | None, np.ndarray]:
+    """Whether a row with the numbers ``own`` sums (``"sum"``) or averages (``"mean"``) the
+    other rows, and in which columns; ``(None, ...)`` for a customer."""
+    present = ~np.isnan(own)
+    tolerance = _written_tolerance(np.where(present, own, 0.0))
+    as_sum = present & (other_sum != 0) & (np.abs(own - other_sum) <= tolerance)
+    if word == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = other_sum / other_n
+        as_mean = present & (other_n > 0) & (np.abs(own - mean) <= tolerance)
+        return ("mean" if as_mean.any() else None), as_mean
+    if word == "sum" and as_sum.any():
+        return "sum", as_sum
+    matched = as_sum.sum() >= 2 or (len(own) == 1 and as_sum.all())
+    return ("sum" if by_numbers and matched else None), as_sum
+
+
+def _summary_rows(df: pd.DataFrame, id_col: str) -> tuple[pd.DataFrame, str | None]:
+    """``df`` without a spreadsheet's totals (or average) rows, and the notice naming them.
+
+    An export of a sheet with a totals row carries it as a customer: scored, it lands in the
+    high tier with most of the revenue at risk. Only the first and last few rows are
+    candidates. One is a summary row when at least two of its numbers are the non-zero sums
+    of the other rows' values in their columns (the one number, in a table with one numeric
+    column; tables of 5 rows or more), or when its id reads as a totals word (``TOTAL``,
+    ``Summe``; ``Average`` for means) and at least one of its numbers is the column's sum
+    (mean) of the other rows. Numbers agree within their written rounding. An ordinary
+    customer with a large value, or whose one number happens to equal a column sum, is kept."""
+    if len(df) < 3 or id_col not in df.columns:
+        return df, None
+    edge = df.index[:SUMMARY_EDGE].union(df.index[-SUMMARY_EDGE:])
+    values = _summary_numbers(df, id_col, edge)
+    if values.empty or not len(values.columns):
+        return df, None
+    cells = values.loc[edge].to_numpy()
+    words = [_summary_word(v) for v in df.loc[edge, id_col]]
+    worded = np.array([w is not None for w in words])
+    # on its numbers alone only where 4 or more rows are summed: in a tiny table of round
+    # numbers (1, 2, 3) a customer would be lost to coincidence
+    by_numbers = len(df) >= 5
+    flagged = np.zeros(len(edge), dtype=bool)
+    found: dict[int, tuple[str, list[str]]] = {}
+    new = True
+    while new:
+        new = False
+        # the other rows: all but the candidate and those found; then also without the rows
+        # whose id is a summary word (a totals row beside an average row)
+        for drop in (flagged.copy(), flagged | worded):
+            rest = values.drop(index=edge[drop])
+            sums, counts = rest.sum().to_numpy(), rest.count().to_numpy()
+            for k in np.flatnonzero(~flagged):
+                mine = ~np.isnan(cells[k]) & ~drop[k]
+                kind, agree = _summary_kind(
+                    cells[k], sums - np.where(mine, cells[k], 0.0), counts - mine, words[k],
+                    by_numbers,
+                )  # fmt: skip
+                if kind:
+                    flagged[k] = new = True
+                    found[k] = (kind, [c for c, a in zip(values.columns, agree, strict=True) if a])
+    if not found:
+        return df, None
+    kept = df.drop(index=edge[flagged])
+    kept.attrs = dict(df.attrs)
+    return kept, _summary_notice(df, id_col, {edge[k]: v for k, v in sorted(found.items())})
+
+
+def _summary_notice(df: pd.DataFrame, id_col: str, found: dict) -> str:
+    """The notice naming the summary rows left out, with the columns that gave them away."""
+    rows = []
+    for i, (kind, cols) in found.items():
+        what = "a totals" if kind == "sum" else "an average"
+        named = " and ".join(cols) if len(cols) < 3 else ", ".join(cols[:-1]) + f" and {cols[-1]}"
+        verb = f"is the {kind}" if len(cols) == 1 else f"are the {kind}s"
+        rows.append(
+            f"row {int(i) + 2} {id_col}={df.at[i, id_col]!r}: {what} row (its {named} "
+            f"{verb} of the other rows) is left out"
+        )
+    return f"{TABLE}: " + "; ".join(rows)
+
+
 def _clashing_columns(
     df: pd.DataFrame, id_col: str, label_col: str, duration_col: str | None, mrr_col: str | None
 ) -> list[Problem]:
@@ -487,6 +624,7 @@ def load_customer_table(
             src, "has a header line but no rows: expected one row per customer"
         )
 
+    df, summary_rows = _summary_rows(df, id_col)
     problems += _id_problems(df, id_col) + _clashing_columns(
         df, id_col, label_col, duration_col, mrr_col
     )
@@ -526,6 +664,7 @@ def load_customer_table(
             n
             for n in (
                 empty_rows,
+                summary_rows,
                 decimal_comma_notice(df.attrs),
                 unlabelled,
                 label_notice,
@@ -587,6 +726,9 @@ def read_customer_rows(
         )
     if df.empty:
         raise UnreadableTableError(str(path), "has a header line but no rows: nothing to score")
+    df, summary_rows = _summary_rows(df, id_col)
+    if summary_rows:  # scored, it would top the high tier with the revenue of everyone
+        log.warning(summary_rows)
     problems = _id_problems(df, id_col)
     if problems:
         raise DataValidationError(str(path), problems)

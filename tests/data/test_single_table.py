@@ -679,3 +679,13 @@ def test_a_tiny_table_of_round_numbers_keeps_its_rows(tmp_path):
     text = "id,tenure,charges,churn\na,1,10,0\nb,2,20,1\nc,3,30,0\n"
     ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="churn")
     assert ds.summary()["customers"] == 3
+
+
+def test_two_flagged_customers_are_not_each_others_totals(tmp_path):
+    """In flag columns where two customers hold the only 1s, each one's 1 is the sum of the
+    other rows: not a totals row (a sum must exceed every value it adds up)."""
+    rows = ["a,1,1,3,1", "b,0,0,5,0", "c,0,0,2,0", "d,0,0,7,1", "e,0,0,4,0", "f,1,1,6,1"]
+    text = "id,vip,complained,tenure,churn\n" + "\n".join(rows) + "\n"
+    ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="churn")
+    assert ds.summary()["customers"] == 6
+    assert not [n for n in ds.notices if "totals row" in n]

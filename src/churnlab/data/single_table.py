@@ -484,10 +484,18 @@ def _summary_numbers(df: pd.DataFrame, id_col: str, edge: pd.Index) -> pd.DataFr
 
 
 def _summary_kind(
-    own: np.ndarray, other_sum: np.ndarray, other_n: np.ndarray, word: str | None, by_numbers: bool
+    own: np.ndarray,
+    other_sum: np.ndarray,
+    other_n: np.ndarray,
+    word: str | None,
+    by_numbers: bool,
+    other_max: np.ndarray,
 ) -> tuple[str | None, np.ndarray]:
     """Whether a row with the numbers ``own`` sums (``"sum"``) or averages (``"mean"``) the
-    other rows, and in which columns; ``(None, ...)`` for a customer."""
+    other rows, and in which columns; ``(None, ...)`` for a customer. On its numbers alone
+    (no totals word) a column counts only where the sum exceeds every other row's value
+    (``other_max``, in magnitude): in a flag column with two customers flagged, each one's 1
+    is the other's sum."""
     present = ~np.isnan(own)
     tolerance = _written_tolerance(np.where(present, own, 0.0))
     as_sum = present & (other_sum != 0) & (np.abs(own - other_sum) <= tolerance)
@@ -498,7 +506,8 @@ def _summary_kind(
         return ("mean" if as_mean.any() else None), as_mean
     if word == "sum" and as_sum.any():
         return "sum", as_sum
-    matched = as_sum.sum() >= 2 or (len(own) == 1 and as_sum.all())
+    aggregate = as_sum & (np.abs(other_sum) > other_max)
+    matched = aggregate.sum() >= 2 or (len(own) == 1 and aggregate.all())
     return ("sum" if by_numbers and matched else None), as_sum
 
 
@@ -535,11 +544,14 @@ def _summary_rows(df: pd.DataFrame, id_col: str) -> tuple[pd.DataFrame, str | No
         for drop in (flagged.copy(), flagged | worded):
             rest = values.drop(index=edge[drop])
             sums, counts = rest.sum().to_numpy(), rest.count().to_numpy()
+            top = _two_largest(rest.abs())
             for k in np.flatnonzero(~flagged):
                 mine = ~np.isnan(cells[k]) & ~drop[k]
+                # the largest magnitude among the other rows: the second where it is k's own
+                other_max = np.where(mine & (np.abs(cells[k]) >= top[0]), top[1], top[0])
                 kind, agree = _summary_kind(
                     cells[k], sums - np.where(mine, cells[k], 0.0), counts - mine, words[k],
-                    by_numbers,
+                    by_numbers, other_max,
                 )  # fmt: skip
                 if kind:
                     flagged[k] = new = True
@@ -549,6 +561,17 @@ def _summary_rows(df: pd.DataFrame, id_col: str) -> tuple[pd.DataFrame, str | No
     kept = df.drop(index=edge[flagged])
     kept.attrs = dict(df.attrs)
     return kept, _summary_notice(df, id_col, {edge[k]: v for k, v in sorted(found.items())})
+
+
+def _two_largest(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the largest and second-largest values (missing values aside; 0 where a
+    column has fewer)."""
+    filled = np.nan_to_num(values.to_numpy(dtype="float64"), nan=-np.inf)
+    if len(filled) < 2:
+        first = filled.max(axis=0) if len(filled) else np.zeros(values.shape[1])
+        return np.maximum(first, 0.0), np.zeros(values.shape[1])
+    part = np.partition(filled, -2, axis=0)
+    return np.maximum(part[-1], 0.0), np.maximum(part[-2], 0.0)
 
 
 def _summary_notice(df: pd.DataFrame, id_col: str, found: dict) -> str:

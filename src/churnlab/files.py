@@ -21,7 +21,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,20 +88,28 @@ def check_writable(out: str | Path, folder: bool = False) -> Path:
     return out
 
 
-def check_not_input(out: str | Path, inputs: dict[str, str | Path | None]) -> None:
+def check_not_input(
+    out: str | Path, inputs: dict[str, str | Path | None], reads: Iterable[str] = ()
+) -> None:
     """Refuse an output that is a file the command reads: ``inputs`` maps each option to its
-    path (a file, or a folder whose files are read: a dataset). ``score --features crm.csv
-    --out crm.csv`` would replace the user's own table with the scores; the atomic write
-    guards against half a file, not against this. Raises :class:`FileExistsError` naming
-    ``out`` and the option, before the command does any work."""
+    path (a file, or a dataset folder, of which the files named ``reads`` are read: a table
+    ``NAME.*`` or a folder ``NAME/`` of parts; any other file there, such as last week's
+    scores, may be replaced). ``score --features crm.csv --out crm.csv`` would replace the
+    user's own table with the scores; the atomic write guards against half a file, not
+    against this. Raises :class:`FileExistsError` naming ``out`` and the option, before the
+    command does any work."""
+    read = {name.casefold() for name in reads}
     target = Path(os.path.abspath(out))
     for option, given in inputs.items():
         if not isinstance(given, str | Path):  # None, or a frame passed in memory
             continue
         source = Path(given)
         if source.is_dir():
-            inside = target.exists() and target.resolve().is_relative_to(source.resolve())
-            what = f"a file of the {option} folder {given}"
+            inside = False
+            if target.exists() and target.resolve().is_relative_to(source.resolve()):
+                first = target.resolve().relative_to(source.resolve()).parts[0]
+                inside = first.split(".", 1)[0].casefold() in read
+            what = f"a table of the {option} folder {given}"
         else:
             inside = target.exists() and source.exists() and os.path.samefile(target, source)
             what = f"the {option} {'table' if option == '--features' else 'file'}"

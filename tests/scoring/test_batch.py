@@ -450,3 +450,13 @@ def test_an_out_that_is_an_input_file_is_refused_before_any_work(tmp_path):
             assert "the --features table" in result.output
             assert "customers.scores.csv" in result.output
     assert {p: p.read_bytes() for p in before} == before
+    # a file of the folder churnlab does not read as a table (last week's scores, written
+    # there by a scheduled job) is no input: the check lets it be replaced
+    from churnlab.data.schema import DATASET_FILES
+    from churnlab.files import check_not_input
+
+    (data / "scores.parquet").write_bytes(b"old")
+    check_not_input(data / "scores.parquet", {"--data": data}, DATASET_FILES)
+    (data / "dataset.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="a table of the --data folder"):
+        check_not_input(data / "dataset.json", {"--data": data}, DATASET_FILES)

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from churnlab.cli.app import app, console, emit_json, err, errors_reported, fail, notices, styled
+from churnlab.data.schema import DATASET_FILES
 from churnlab.files import atomic_file, check_not_input, check_writable
 from churnlab.vocab import DEFAULT_DATA
 
@@ -67,7 +68,7 @@ def features(
         fail("--drivers and --model: the model decides which features are built", code=2)
     with errors_reported():
         check_writable(out)
-        check_not_input(out, {"--data": data})
+        check_not_input(out, {"--data": data}, DATASET_FILES)
         cut = parse_cutoffs(cutoffs)
         spec = None
         if model is not None:

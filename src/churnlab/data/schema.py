@@ -256,6 +256,9 @@ CAMPAIGNS = TableSchema(
 TABLES: dict[str, TableSchema] = {
     t.name: t for t in (ACCOUNTS, SUBSCRIPTIONS, EVENTS, TICKETS, SURVEYS, CAMPAIGNS)
 }
+# the names of what a dataset folder's files are read as (its tables, and dataset.json): what a
+# command writing into that folder must never replace
+DATASET_FILES = (*TABLES, "dataset")
 
 # The simulator's latent hazard; not part of a customer's data, used for the oracle AUC.
 TRUTH_TABLE = "truth"

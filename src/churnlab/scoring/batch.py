@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.config import ReasonsSpec
+from churnlab.data.schema import DATASET_FILES
 from churnlab.evaluation.profiles import batch_profile, fitted_until
 from churnlab.features.population import describe_population
 from churnlab.files import atomic_file, check_not_input, check_writable, file_digest
@@ -127,7 +128,7 @@ def _check_arguments(data: Any, features: Any, out: str | Path | None, engine: s
         raise ScoringError(f"engine must be duckdb or spark, not {engine!r}")
     if out is not None:
         check_writable(out)  # before the work, not after it
-        check_not_input(out, {"--features": features, "--data": data})
+        check_not_input(out, {"--features": features, "--data": data}, DATASET_FILES)
 
 
 def _prepared_rows(

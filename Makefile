@@ -41,7 +41,8 @@ RETRAIN_SPEC ?= experiments/lightgbm.yaml
 # it every process recompiled ~1,800 modules (12.5 of 55.6 s of a single-table train)
 unexport PYTHONDONTWRITEBYTECODE
 # Setup writes the bytecode of churnlab's modules, of the modules they import lazily (the tracking
-# store, SHAP, plots, the DuckDB backend, the scoring server) and of MLflow's store migrations:
+# store, SHAP, plots, the DuckDB backend, the scoring server, the profit metrics and their sympy:
+# 6.6 s of a small train when uncompiled) and of MLflow's store migrations:
 # `.venv/bin/churnlab` run outside make where PYTHONDONTWRITEBYTECODE is set (Docker images,
 # this CI) otherwise compiled ~1,070 modules in every `train --table` (2.4 of 12.1 s)
 WARM_LAZY := shap lightgbm optuna jinja2 git matplotlib.pyplot matplotlib.backends.backend_agg \
@@ -53,7 +54,9 @@ WARM_LAZY := shap lightgbm optuna jinja2 git matplotlib.pyplot matplotlib.backen
 	mlflow.pyfunc.scoring_server sqlalchemy.dialects.sqlite alembic.command alembic.config \
 	opentelemetry.sdk.metrics narwhals._pandas_like.namespace narwhals._interchange.dataframe \
 	ibis.backends.duckdb ibis.backends.duckdb.converter ibis.formats.pandas pyarrow.dataset \
-	pyarrow.pandas_compat pyarrow_hotfix
+	pyarrow.pandas_compat pyarrow_hotfix empulse.metrics mlflow.tracing.utils.environment \
+	mlflow.tracing.processor.base_mlflow pandas.core.arrays.arrow.extension_types \
+	pandas.core.methods.to_dict PIL.BmpImagePlugin PIL.GifImagePlugin PIL.PpmImagePlugin rich.status
 WARM_IMPORTS := import compileall, importlib, pathlib, pkgutil, churnlab, mlflow.store; \
 	[importlib.import_module(m.name) for m in pkgutil.walk_packages(churnlab.__path__, "churnlab.") if not m.name.endswith("__main__")]; \
 	[importlib.import_module(m) for m in "$(WARM_LAZY)".split()]; \

@@ -501,6 +501,45 @@ def test_timestamps_after_data_end(tmp_path):
     assert "after the data's end" in p.message and "ticket_id=11" in p.examples[0]
 
 
+def test_paid_churn_and_mrr_are_told_apart_from_trial_only_accounts(tmp_path):
+    frames = tiny_frames()
+    subs = frames["subscriptions"]
+    subs.loc[subs.account_id == 2, ["plan", "mrr"]] = ["trial", 0.0]  # a trial that ended
+    s = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until=END).summary()
+    assert (s["subscribed_accounts"], s["churned_accounts"]) == (3, 1)
+    assert (s["paying_accounts"], s["paying_churned_accounts"]) == (2, 0)
+    assert s["mrr"] == {"median": 105.0, "max": 2400.0}
+
+
+def _prices(annual_mrr: float) -> dict[str, pd.DataFrame]:
+    """Six accounts on one plan: three monthly at 120, three annual at ``annual_mrr``."""
+    frames = tiny_frames()
+    ids = list(range(1, 7))
+    frames["accounts"] = pd.DataFrame({"account_id": ids, "signup_at": pd.Timestamp("2024-01-05")})
+    frames["subscriptions"] = pd.DataFrame(
+        {
+            "account_id": ids,
+            "plan": "pro",
+            "mrr": [120.0] * 3 + [annual_mrr] * 3,
+            "billing_period": ["monthly"] * 3 + ["annual"] * 3,
+            "started_at": pd.Timestamp("2024-01-05"),
+            "ended_at": pd.NaT,
+        }
+    )
+    for name in ("events", "tickets", "surveys"):
+        frames[name] = frames[name][frames[name].account_id.isin(ids)]
+    return frames
+
+
+def test_an_annual_price_written_as_mrr_gets_a_notice(tmp_path):
+    # Stripe keeps an annual plan's price per year: 1,440 read as MRR is 12x the revenue
+    wrong = load_dataset(write_frames(_prices(1440.0), tmp_path / "a"), observed_until=END)
+    (notice,) = [n for n in wrong.notices if n.startswith("subscriptions.mrr")]
+    assert "12.0x" in notice and "annual 1,440.00 vs monthly 120.00" in notice
+    right = load_dataset(write_frames(_prices(100.0), tmp_path / "b"), observed_until=END)
+    assert not [n for n in right.notices if n.startswith("subscriptions.mrr")]
+
+
 def test_subscription_ends_after_the_data_are_read_as_still_in_force(tmp_path):
     """A contract's term or a cancellation scheduled past the data's end (as billing exports
     write them) is not a problem: the subscription was in force when the data end, so the

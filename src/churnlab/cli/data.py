@@ -287,6 +287,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
         summary.get("subscribed_accounts", 0) != summary.get("accounts", 0)
     )
     grid.add_row("churn rate", f"{summary['churn_rate']:.1%}{of}")
+    paying = summary.get("paying_accounts")
+    if paying and paying != summary.get("subscribed_accounts"):  # trial-only accounts apart
+        churned = summary["paying_churned_accounts"]
+        grid.add_row(
+            "paid churn", f"{churned / paying:.1%} ({churned:,} of {paying:,} ever paying)"
+        )
+    if "mrr" in summary:
+        m = summary["mrr"]
+        grid.add_row("MRR (paying rows)", f"median {m['median']:,.2f}, max {m['max']:,.2f}")
     if "campaigns" in summary:
         c = summary["campaigns"]
         grid.add_row(

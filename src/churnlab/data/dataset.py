@@ -138,8 +138,9 @@ class Dataset:
 
     def summary(self) -> dict[str, Any]:
         """Rows per table, date range, accounts, those that ever subscribed, churned accounts
-        and churn rate (churned of subscribed; and the campaigns, where the dataset has
-        them)."""
+        and churn rate (churned of subscribed), those that ever paid and how many of them
+        churned, the paying subscriptions' MRR, and the campaigns, where the dataset has
+        them."""
         if self.kind == "customers":
             return customer_summary(self)
         rows = {name: int(self.con.execute(t.count())) for name, t in self.tables.items()}
@@ -151,6 +152,7 @@ class Dataset:
         # of a log whose paid spells are the subscriptions) can never churn
         subscribed = int(self.con.execute(self.tables["subscriptions"].account_id.nunique()))
         extra = {"campaigns": campaign_summary(self)} if "campaigns" in self.tables else {}
+        extra.update(paying_summary(self))
         events = self.tables.get("events")
         if events is not None and "count" in events.columns:  # a rolled-up log's events
             extra["events"] = int(self.con.execute(events["count"].sum()))
@@ -165,6 +167,28 @@ class Dataset:
             "churn_rate": churned / subscribed if subscribed else float("nan"),
             **extra,
         }
+
+
+def paying_summary(dataset: Dataset) -> dict[str, Any]:
+    """Accounts that ever paid (a subscription with MRR above 0), how many of them churned, and
+    the MRR of the paying subscriptions (median, largest): trial-only accounts are told apart
+    from paid churn, and an amount in cents or an annual price shows in the medians. Empty
+    where no subscription has MRR."""
+    subs = dataset["subscriptions"]
+    paid = subs.filter(subs.mrr > 0)
+    row = dataset.con.execute(
+        paid.aggregate(
+            accounts=paid.account_id.nunique(), median=paid.mrr.median(), top=paid.mrr.max()
+        )
+    ).iloc[0]
+    if not int(row["accounts"]):
+        return {}
+    churned = churned_accounts(dataset).semi_join(paid, "account_id").count()
+    return {
+        "paying_accounts": int(row["accounts"]),
+        "paying_churned_accounts": int(dataset.con.execute(churned)),
+        "mrr": {"median": float(row["median"]), "max": float(row["top"])},
+    }
 
 
 def campaign_summary(dataset: Dataset) -> dict[str, Any]:

@@ -44,6 +44,10 @@ def _sql_literal(value: Any) -> str:
     return str(value)
 
 
+# annual rows with this many times the monthly rows' MRR of a plan: the annual price as MRR
+ANNUAL_PRICE_RATIO = 6
+
+
 class Validator:
     """Collects every problem of a raw dataset, then returns the canonically typed tables."""
 
@@ -689,6 +693,7 @@ class Validator:
         self._check_ticket_order()
         self._check_campaign_arms()
         self._note_accounts_without_subscription()
+        self._note_annual_prices()
 
     def _check_unknown_accounts(self) -> None:
         """Rows of the account-level tables whose account is not in accounts: a problem, except
@@ -897,6 +902,43 @@ class Validator:
             self.notices.append(
                 f"accounts: {n} account(s) have no subscription and are never active"
             )
+
+    def _note_annual_prices(self) -> None:
+        """``mrr`` is monthly revenue. Where a plan's annual rows carry six or more times the
+        MRR of its monthly rows (a yearly discount makes them cheaper, not dearer), the annual
+        price was most likely written as MRR, as billing exports (Stripe's ``plan.amount``)
+        keep it: a notice with the medians. Plans with fewer than 3 paying rows of a period
+        are not compared."""
+        subs = self.typed.get("subscriptions")
+        if subs is None or "billing_period" not in subs.columns:
+            return
+        paying = subs.filter((subs.mrr > 0) & subs.billing_period.isin(["monthly", "annual"]))
+        plan = paying.plan if "plan" in paying.columns else ibis.literal("")
+        paying = paying.mutate(_plan=plan.fill_null(""))
+        medians = self.con.execute(
+            paying.group_by("_plan", "billing_period").agg(
+                rows=paying.count(), median=paying.mrr.median()
+            )
+        )
+        wide = medians[medians.rows >= 3].pivot(
+            index="_plan", columns="billing_period", values="median"
+        )
+        if not {"monthly", "annual"} <= set(wide.columns):
+            return
+        ratio = (wide["annual"] / wide["monthly"]).dropna()
+        high = ratio[ratio >= ANNUAL_PRICE_RATIO]
+        if high.empty or len(high) < len(ratio) / 2:
+            return
+        shown = "; ".join(
+            f"{'plan ' + repr(p) + ': ' if p else ''}annual {wide.at[p, 'annual']:,.2f} vs "
+            f"monthly {wide.at[p, 'monthly']:,.2f}"
+            for p in high.index[:3]
+        )
+        self.notices.append(
+            f"subscriptions.mrr: annual subscriptions carry {high.median():.1f}x the median MRR "
+            f"of monthly ones on the same plan ({shown}): mrr is monthly revenue, so an annual "
+            "price is divided by 12 (and an amount in cents by 100) before it is written there"
+        )
 
 
 def _typed_table(

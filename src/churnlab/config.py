@@ -118,7 +118,7 @@ class TableData(_Strict):
         "('Attrited Customer'); every other value is not churned",
     )
     duration: str | None = None
-    duration_unit: Literal["days", "weeks", "months"] = Field(
+    duration_unit: Literal["days", "weeks", "months", "years"] = Field(
         "days",
         description="what the duration column counts; durations are converted to days, the "
         "unit of horizon_days, and survival families score and are evaluated at whole units",
@@ -631,7 +631,7 @@ class ExperimentSpec(_Strict):
     @property
     def model_horizon_days(self) -> float:
         """The horizon, in days, a model scores churn within: ``horizon_days``, or for a single
-        table whose durations count weeks or months, rounded to whole units of it (at least
+        table whose durations count weeks, months or years, rounded to whole units of it (at least
         one): 90 days is then 3 months (91.3 days), the time by which durations of 3 have
         churned, where 90 days would read the survival curve at 2 months."""
         unit = self.duration_unit

@@ -74,8 +74,9 @@ LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "ibs"})
 TIER_SHARES = {"high": 0.10, "medium": 0.20}
 TIERS = ("high", "medium", "low")
 DAYS_PER_MONTH = 365.25 / 12
-# a single table's duration column may count days, weeks or months; churnlab works in days
-DAYS_PER_DURATION_UNIT = {"days": 1.0, "weeks": 7.0, "months": DAYS_PER_MONTH}
+# a single table's duration column may count days, weeks, months or years (a bank's tenure);
+# churnlab works in days
+DAYS_PER_DURATION_UNIT = {"days": 1.0, "weeks": 7.0, "months": DAYS_PER_MONTH, "years": 365.25}
 
 # the registry: the alias scoring names, and the one a replaced champion keeps
 CHAMPION, PREVIOUS = "champion", "previous"

@@ -389,6 +389,8 @@ def test_unreadable_tables_are_named(tmp_path):
         (2_000, "months", "days or weeks"),
         (150, "weeks", None),
         (2_000, "weeks", "days"),
+        (10, "years", None),  # a bank's tenure in whole years
+        (120, "years", "months"),
     ],
 )
 def test_duration_unit_notice(top, unit, looks_like):

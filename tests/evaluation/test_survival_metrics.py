@@ -116,12 +116,28 @@ def test_durations_in_whole_months_are_evaluated_at_whole_months():
     assert {"auc_4w", "auc_9w", "auc_13w"} <= set(weeks)
 
 
+def test_durations_in_whole_years_are_evaluated_at_whole_years():
+    """A bank's tenure in whole years (0 to 10): evaluated at 1, 2 and 3 years."""
+    rng = np.random.default_rng(2)
+    years = lambda n: rng.integers(0, 11, n) * 365.25  # noqa: E731
+    d, dtr = years(600), years(1200)
+    e, etr = rng.random(600) < 0.3, rng.random(1200) < 0.3
+    rate = (len(d) - np.argsort(np.argsort(d + 1e-3 * ~e))) / len(d)
+    perfect = lambda times: np.exp(-np.asarray(times)[None, :] * rate[:, None] / 365)  # noqa: E731
+    y = survival_metrics(dtr, etr, d, e, perfect, 365.25, unit="years")
+    assert {"auc_1y", "auc_2y", "auc_3y"} <= set(y) and "auc_30d" not in y
+    assert [y[f"auc_{n}y"] for n in (1, 2, 3)] == pytest.approx([1.0, 1.0, 1.0])
+
+
 @pytest.mark.parametrize(
     ("unit", "horizon", "expected"),
     [("days", 90, 90), ("months", 90, 3 * DAYS_PER_MONTH), ("months", 365, 12 * DAYS_PER_MONTH),
-     ("months", 10, DAYS_PER_MONTH), ("weeks", 90, 91)],
+     ("months", 10, DAYS_PER_MONTH), ("weeks", 90, 91), ("years", 90, 365.25),
+     ("years", 730, 2 * 365.25)],
 )  # fmt: skip
-def test_a_table_in_weeks_or_months_is_scored_at_whole_units(tmp_path, unit, horizon, expected):
+def test_a_table_in_weeks_months_or_years_is_scored_at_whole_units(
+    tmp_path, unit, horizon, expected
+):
     (tmp_path / "t.csv").write_text("id,churn,tenure\n1,1,3\n2,0,5\n")
     data = {"table": str(tmp_path / "t.csv"), "id": "id", "label": "churn", "duration": "tenure"}
     spec = parse_spec(

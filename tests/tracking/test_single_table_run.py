@@ -209,6 +209,13 @@ def test_a_table_model_takes_dates_as_written_and_no_revenue_column(tmp_path, mo
     assert as_text.revenue_at_risk.isna().all()
     with pytest.raises(Exception, match="'Signup' \\(double\\): \\['02/01/2021'"):
         model.predict(sent.assign(Signup=["02/01/2021", "2023-05-20"]), source="request")
+    scored = CliRunner().invoke(
+        app,
+        ["score", "--model", f"models:/{out['model_name']}/{out['model_version']}",
+         "--features", str(table), "--out", str(tmp_path / "scores.csv")],
+    )  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    assert "600 accounts scored with" in scored.stdout and "as of" not in scored.stdout
 
 
 def test_a_run_on_a_leaky_column_records_it_and_promote_refuses_it(tmp_path, monkeypatch):

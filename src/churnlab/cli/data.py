@@ -144,7 +144,7 @@ def validate(
     ] = None,
     duration_unit: Annotated[
         str | None,
-        typer.Option(help="what --duration counts: days (default), weeks or months"),
+        typer.Option(help="what --duration counts: days (default), weeks, months or years"),
     ] = None,
     observed_until: Annotated[
         str | None,
@@ -227,8 +227,11 @@ def _check_sources(
         fail("--table needs --id and --label", code=2)
     if duration_unit is not None and duration is None:
         fail("--duration-unit needs --duration (the column it applies to)", code=2)
-    if duration_unit not in (None, "days", "weeks", "months"):
-        fail(f"--duration-unit must be days, weeks or months, not {duration_unit!r}", code=2)
+    if duration_unit not in (None, "days", "weeks", "months", "years"):
+        fail(
+            f"--duration-unit must be days, weeks, months or years, not {duration_unit!r}",
+            code=2,
+        )
 
 
 VOCABULARY_OTHERS = 10  # types neither kept nor given a role that validate prints

@@ -137,8 +137,9 @@ def score(
         styled(
             f"{summary['accounts']:,} accounts scored with ",
             (summary["model_name"], "bold"),
-            f" version {ver} as of {', '.join(summary['cutoffs']) or '-'} "
-            f"(population: {summary['population']})",
+            f" version {ver}"
+            + (f" as of {', '.join(summary['cutoffs'])}" if summary["cutoffs"] else "")
+            + f" (population: {summary['population']})",
         )
     )
     grid = Table()

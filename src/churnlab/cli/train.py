@@ -83,7 +83,7 @@ def train(
     ] = None,
     duration_unit: Annotated[
         str | None,
-        typer.Option(help="what --duration counts: days (default), weeks or months"),
+        typer.Option(help="what --duration counts: days (default), weeks, months or years"),
     ] = None,
     mrr: Annotated[
         str | None, typer.Option(help="monthly revenue column (revenue at risk, and a feature)")

@@ -304,13 +304,18 @@ def _decode_problem(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
 
 
 # a duration column whose largest value is outside these bounds probably counts another unit
-LIKELY_RANGE = {"days": (100, None), "weeks": (None, 1_100), "months": (None, 250)}
+LIKELY_RANGE = {
+    "days": (100, None),
+    "weeks": (None, 1_100),
+    "months": (None, 250),
+    "years": (None, 60),
+}
 
 
 def duration_unit_notice(durations: pd.Series, unit: str, column: str) -> str | None:
     """A notice when the durations look like another unit than ``unit``: in days, a largest
     value under 100 (e.g. a tenure of at most 72 is months); in weeks or months, one above
-    ~20 years. None when they look plausible (or there are none)."""
+    ~20 years; in years, one above 60. None when they look plausible (or there are none)."""
     top = pd.to_numeric(durations, errors="coerce").max()
     if not np.isfinite(top):
         return None
@@ -318,13 +323,13 @@ def duration_unit_notice(durations: pd.Series, unit: str, column: str) -> str | 
     if low is not None and top < low:
         hint = "months or weeks"
     elif high is not None and top > high:
-        hint = "days" if unit == "weeks" else "days or weeks"
+        hint = {"weeks": "days", "months": "days or weeks"}.get(unit, "months")
     else:
         return None
     return (
         f"duration column {column!r} is read in {unit} (durations are converted to days) but "
         f"its largest value is {top:g}, which looks like {hint}; set the unit with "
-        "--duration-unit days|weeks|months (data.duration_unit in a spec)"
+        "--duration-unit days|weeks|months|years (data.duration_unit in a spec)"
     )
 
 
@@ -628,11 +633,13 @@ def load_customer_table(
 
     ``encoding`` is the text encoding of a CSV/TSV file (``utf-8``; ``latin-1`` or ``cp1252``
     for many spreadsheet exports); a file that is not in it is refused with a hint.
-    ``duration_unit`` (days, weeks or months) is what the duration column counts; a notice
+    ``duration_unit`` (days, weeks, months or years) is what the duration column counts; a notice
     (``Dataset.notices``) says when its values look like another unit. ``positive`` is the
     label value that means churned, for labels in other words (:func:`map_label`)."""
     if duration_unit not in LIKELY_RANGE:
-        raise ValueError(f"duration unit must be days, weeks or months, not {duration_unit!r}")
+        raise ValueError(
+            f"duration unit must be days, weeks, months or years, not {duration_unit!r}"
+        )
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")

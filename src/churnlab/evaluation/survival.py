@@ -4,7 +4,7 @@
 * ``c_index_uno``: Uno's IPCW concordance, truncated at the horizon (the censoring
   distribution is estimated on the training targets).
 * ``auc_<t>d``: cumulative/dynamic AUC at t days (churned by t vs still active at t); for a
-  single table whose durations count weeks or months, at whole units of it instead
+  single table whose durations count weeks, months or years, at whole units of it instead
   (``auc_4w``/``auc_9w``/``auc_13w``, ``auc_1mo``/``auc_2mo``/``auc_3mo``: the 30, 60 and 90
   days rounded to the table's unit), since durations that step by a month have no churn
   between two whole months to rank.
@@ -33,7 +33,12 @@ from churnlab.vocab import DAYS_PER_DURATION_UNIT
 log = logging.getLogger(__name__)
 AUC_DAYS = (30, 60, 90)
 # the evaluation times per duration unit of a single table: (times in the unit, name suffix)
-AUC_TIMES = {"days": (AUC_DAYS, "d"), "weeks": ((4, 9, 13), "w"), "months": ((1, 2, 3), "mo")}
+AUC_TIMES = {
+    "days": (AUC_DAYS, "d"),
+    "weeks": ((4, 9, 13), "w"),
+    "months": ((1, 2, 3), "mo"),
+    "years": ((1, 2, 3), "y"),
+}
 
 
 def _surv(duration: np.ndarray, event: np.ndarray):

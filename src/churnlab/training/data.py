@@ -6,6 +6,7 @@ table's columns are its features (id, label and duration removed).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import warnings
@@ -83,7 +84,12 @@ def select_features(spec: ExperimentSpec, available: dict[str, str]) -> list[str
     sel = spec.features
     unknown = sorted(set(sel.include + sel.exclude) - set(available))
     if unknown:
-        raise SpecError(f"features.include/exclude: unknown feature(s) {unknown}")
+        near = {u: difflib.get_close_matches(u, list(available), n=1) for u in unknown}
+        hint = "; ".join(f"{u!r}: did you mean {m[0]!r}?" for u, m in near.items() if m)
+        raise SpecError(
+            f"features.include/exclude: unknown feature(s) {unknown}"
+            + (f" ({hint})" if hint else "")
+        )
     if sel.drivers is None and not sel.include:
         chosen = list(available)
     else:
@@ -461,22 +467,29 @@ def table_column_notices(dataset: Any) -> list[str]:
     dropped = degenerate_columns(frame, features, None)
     dropped.update(identifier_like(frame, [c for c in features if c not in dropped]))
     kept = [c for c in features if c not in dropped]
-    leaks = label_leaks(frame, kept, np.ones(len(frame), dtype=bool))
+    every = np.ones(len(frame), dtype=bool)
+    leaks = label_leaks(frame, kept, every)
+    strong = strong_columns(frame, kept, every, leaks)
     return [
         *([left_out_notice(Path(dataset.source).name, dropped)] if dropped else []),
         *([leak_notice(leaks, "the table's rows")] if leaks else []),
+        *([strong_notice(strong, "the table's rows")] if strong else []),
     ]
 
 
 LEAK_AUC = 0.99
 MISSING_LEAK_AUC = 0.9
+# a column this strong alone gets a notice (not a refusal): a near-copy of the label
+STRONG_AUC = 0.95
 
 
-def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> dict[str, float]:
+def label_leaks(
+    frame: pd.DataFrame, features: list[str], rows: np.ndarray, value_auc: float = LEAK_AUC
+) -> dict[str, float]:
     """Columns that alone separate churners from the others on ``rows`` (the training rows):
     feature -> the ROC-AUC of its best single-column ranking (by value, missing values first
     or last; a text column by its levels' churn rates, or by being missing), when at least
-    :data:`LEAK_AUC` (by being filled or empty alone: :data:`MISSING_LEAK_AUC`). In a customer table that is almost always a value recorded after the
+    ``value_auc`` (:data:`LEAK_AUC`; by being filled or empty alone: :data:`MISSING_LEAK_AUC`). In a customer table that is almost always a value recorded after the
     outcome (a churn date or reason, a cancellation flag): the model then looks perfect and
     fails on every new customer."""
     from scipy.stats import rankdata
@@ -526,9 +539,30 @@ def label_leaks(frame: pd.DataFrame, features: list[str], rows: np.ndarray) -> d
     # being filled or empty is a weaker sign than a value but a surer one of a value recorded
     # because of the outcome (a cancellation reason filled for 90% of churners and 1% of
     # the others): flagged from MISSING_LEAK_AUC
-    flagged = np.where(np.array(by_missing), auc >= MISSING_LEAK_AUC, auc >= LEAK_AUC)
+    flagged = np.where(np.array(by_missing), auc >= MISSING_LEAK_AUC, auc >= value_auc)
     best = pd.Series(np.where(flagged, auc, 0.0)).groupby(np.array(owner)).max()
     return {c: float(best[c]) for c in features if best[c] > 0}
+
+
+def strong_columns(
+    frame: pd.DataFrame, features: list[str], rows: np.ndarray, leaks: dict[str, float]
+) -> dict[str, float]:
+    """Columns other than ``leaks`` whose values alone rank churners at ROC-AUC of at least
+    :data:`STRONG_AUC`: a near-copy of the label (a complaint flag that agrees with it on 97% of
+    rows) stays under :data:`LEAK_AUC`, yet a column that strong alone is rare in data
+    recorded before the outcome. A notice asks the user to check it; nothing is refused."""
+    found = label_leaks(frame, [c for c in features if c not in leaks], rows, STRONG_AUC)
+    return {c: auc for c, auc in found.items() if auc < LEAK_AUC}
+
+
+def strong_notice(strong: dict[str, float], rows: str) -> str:
+    """The notice naming columns that alone rank churners almost perfectly (:func:`strong_columns`)."""
+    return (
+        f"{len(strong)} column(s) alone rank churners on {rows} almost perfectly: "
+        + ", ".join(f"{c!r} (ROC-AUC {auc:.3f})" for c, auc in strong.items())
+        + "; check each is known before the outcome (not a complaint, status or flag written "
+        "when the customer left), else leave it out (train --exclude COLUMN)"
+    )
 
 
 def vocabulary_inputs(spec: ExperimentSpec) -> dict:

@@ -21,7 +21,14 @@ from churnlab.evaluation.survival import survival_metrics
 from churnlab.explain import Explanation, explain
 from churnlab.modeling import UpliftEstimator, check_model_params, estimator_for
 from churnlab.training.calibration import CalibratedChurnModel
-from churnlab.training.data import TrainingData, label_leaks, leak_notice, load_training_data
+from churnlab.training.data import (
+    TrainingData,
+    label_leaks,
+    leak_notice,
+    load_training_data,
+    strong_columns,
+    strong_notice,
+)
 from churnlab.training.split import (
     Split,
     check_classes,
@@ -452,4 +459,8 @@ def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:
     data.leaks = dict(leaks)
     if leaks:
         data.notices.append(leak_notice(leaks, "the training rows"))
+        log.warning(data.notices[-1])
+    strong = strong_columns(data.frame, data.features, rows, leaks)
+    if strong:
+        data.notices.append(strong_notice(strong, "the training rows"))
         log.warning(data.notices[-1])

@@ -936,7 +936,8 @@ class Validator:
         )
         self.notices.append(
             f"subscriptions.mrr: annual subscriptions carry {high.median():.1f}x the median MRR "
-            f"of monthly ones on the same plan ({shown}): mrr is monthly revenue, so an annual "
+            f"of monthly ones{' on the same plan' * ('plan' in subs.columns)} ({shown}): mrr "
+            "is monthly revenue, so an annual "
             "price is divided by 12 (and an amount in cents by 100) before it is written there"
         )
 

@@ -206,8 +206,12 @@ def test_recent_warning_events_read_as_events_and_long_absences_as_absences():
         login = reasons[reasons.reason.str.contains("'login'")]
         assert len(cancel) > 20 and len(failed) > 20 and len(login) > 20
         # a recent warning event is news, never "no 'Cancel Flow Started' for 5 days"
-        assert cancel.reason.str.fullmatch(r"'Cancel Flow Started' (\d+ days?|less than a day) ago").all()
-        assert failed.reason.str.fullmatch(r"'invoice.payment_failed' (\d+ days?|less than a day) ago").all()
+        assert cancel.reason.str.fullmatch(
+            r"'Cancel Flow Started' (\d+ days?|less than a day) ago"
+        ).all()
+        assert failed.reason.str.fullmatch(
+            r"'invoice.payment_failed' (\d+ days?|less than a day) ago"
+        ).all()
         assert (failed.driver == "billing").all()
         assert (failed.hint == DEFAULT_HINTS["billing"]).all()
         # a long absence of a good habit still reads as an absence

@@ -234,6 +234,11 @@ def static_names() -> set[str]:
     return {f.name for b in _REGISTRY.values() if b.expand is None for f in b.features}
 
 
+def _reads_as(template: ReasonTemplate) -> str:
+    """The templates, ``|`` between alternatives, those for a low value first marked ``[low]``."""
+    return " | ".join([*(f"[low] {t}" for t in template.if_low), *template.templates])
+
+
 def catalogue(
     drivers: Iterable[str] | None = None, vocabulary: Vocabulary | None = None
 ) -> list[dict[str, str]]:
@@ -249,9 +254,7 @@ def catalogue(
             "description": f.description,
             "dtype": f.dtype,
             "builder": b.name,
-            "reason": " | ".join(
-                [*(f"[low] {t}" for t in f.reason_template().if_low), *f.reason_template().templates]
-            ),
+            "reason": _reads_as(f.reason_template()),
             "context": f.context,
         }
         for b in builders(drivers)

@@ -456,3 +456,49 @@ def test_validate_table_says_what_training_will_leave_out_and_warn_of(tmp_path):
     assert f"notice: {left_out}" in said and "'Email' (120 distinct values in 120 rows" in said
     assert "alone separate churners from the others on the table's rows" in said
     assert "'Churn Date' (ROC-AUC 1.000)" in said
+
+
+def test_a_new_store_is_created_without_mlflow_info_lines(tmp_path, monkeypatch):
+    """MLflow logs "Creating initial MLflow database tables..." at INFO through its own handler
+    when a store is new; churnlab's output does not carry it unless -v."""
+    new_project(tmp_path, store=False)
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    res = run("compare")
+    assert (tmp_path / "mlflow.db").exists()  # the command made the store
+    assert "no MLflow experiment named" in res.stderr
+    assert "INFO mlflow" not in res.stdout + res.stderr, res.stderr
+    (tmp_path / "mlflow.db").unlink()
+    res = run("-v", "compare")
+    assert "Creating initial MLflow database tables" in res.stderr
+
+
+def test_train_names_the_cutoffs_of_train_validation_and_test(tmp_path, monkeypatch):
+    """The text output says which cutoffs trained, validated and tested the model (a baseline
+    can then be put on the same test rows); --json has them in ``split``."""
+    from churnlab.data.simulate import SimulationParams, simulate
+
+    simulate(tmp_path / "sim", SimulationParams(accounts=300, months=10, seed=3))
+    new_project(tmp_path)
+    monkeypatch.setenv("CHURNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    args = ["train", "--data", str(tmp_path / "sim"), "--horizon", "30", "--model", "logistic"]
+    args += ["--cutoffs", "2024-04-01:2024-09-01:1M"]
+    res = run(*args)
+    assert res.returncode == 0, res.stderr
+    assert (
+        "split: train 2024-04-01..2024-07-01 (4 cutoffs, " in res.stdout
+        and "; validation 2024-08-01 (" in res.stdout
+        and "; test 2024-09-01 (" in res.stdout
+    ), res.stdout
+    res = run(*args, "--json")  # the same run, reused: its split is read back from the run
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["reused"]
+    split = out["split"]
+    assert split["train"]["cutoffs"][0][:10] == "2024-04-01"
+    assert split["train"]["cutoffs"][-1][:10] == "2024-07-01"
+    assert [split[p]["cutoffs"][0][:10] for p in ("validation", "test")] == [
+        "2024-08-01",
+        "2024-09-01",
+    ]

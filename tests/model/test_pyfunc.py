@@ -9,8 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churnlab.config import DEFAULT_HINTS
+from churnlab.data import Vocabulary
+from churnlab.evaluation.profiles import reference_profile
 from churnlab.explain import top_reasons
 from churnlab.features import FeatureSpec
+from churnlab.features.reasons import ReasonTemplate
+from churnlab.features.registry import builders, reason_templates
+from churnlab.features.spec import BuilderRef
 from churnlab.model import REASON_COLUMNS, ChurnModel
 from churnlab.modeling import CoxChurnModel, LightGBMChurnModel, LogisticChurnModel
 from churnlab.training import CalibratedChurnModel
@@ -118,3 +124,96 @@ def test_scores_survive_pickling_and_skip_reasons_on_request(data):
     assert list(fast.columns) == list(scores.columns)
     np.testing.assert_array_equal(fast.p_churn, scores.p_churn)
     assert fast.reason_1.isna().all() and fast.contribution_1.isna().all()
+
+
+# a billing system's log: a started cancel flow and a failed payment are warning signs, a login
+# a good habit; the failed payment is mapped to the payment_failure role
+WARNINGS = Vocabulary(
+    types=("login", "Cancel Flow Started", "invoice.payment_failed"),
+    roles={"session_start": ("login",), "payment_failure": ("invoice.payment_failed",)},
+)
+
+
+def _recency_frame(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Days since each type (365: none in a year): churn rises with a recent cancel flow or
+    failed payment, and with a long time since the last login."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "days_since_login": rng.exponential(6, n).clip(0, 365).round(),
+            "days_since_cancel_flow_started": np.where(
+                rng.random(n) < 0.15, rng.integers(0, 60, n), 365
+            ).astype(float),
+            "days_since_invoice_payment_failed": np.where(
+                rng.random(n) < 0.15, rng.integers(0, 60, n), 365
+            ).astype(float),
+            "tenure_days": np.full(n, 700.0),
+        }
+    )
+    logit = (
+        -3.0
+        + 0.12 * X.days_since_login.clip(0, 40)
+        + 2.5 * (X.days_since_cancel_flow_started < 30)
+        + 2.0 * (X.days_since_invoice_payment_failed < 30)
+    )
+    return X, pd.Series(rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+
+
+def test_recent_warning_events_read_as_events_and_long_absences_as_absences():
+    (X, y), (Xv, yv), (Xt, _) = (_recency_frame(4000, s) for s in (1, 2, 3))
+    est = LightGBMChurnModel(n_estimators=80).fit(X, y, eval_set=(Xv, yv))
+    calibrated = CalibratedChurnModel(est).fit(Xv, yv)
+    activity = next(b for b in builders() if b.name == "event_type_activity")
+    drivers = {f.name: activity.driver_of(f) for f in activity.outputs(WARNINGS)}
+    model = ChurnModel(
+        estimator=calibrated,
+        feature_spec=FeatureSpec(
+            kind="events",
+            features=tuple(X.columns),
+            builders=(BuilderRef("event_type_activity"),),
+            vocabulary=WARNINGS,
+        ),
+        tier_thresholds={"high": -10.0, "medium": -20.0},  # every row gets reasons
+        descriptions={f: f for f in X.columns},
+        drivers={**drivers, "tenure_days": "account"},
+        horizon_days=90,
+        mrr_stats={"mean": 100.0, "median": 90.0},
+        model_name="churn-warnings",
+        reasons=reason_templates(WARNINGS),
+    )
+    model.reference = reference_profile(
+        Xv, model.drivers, calibrated.predict_risk(Xv), np.full(len(Xv), "low"), ("low",)
+    )
+    # the driver of a role-mapped type's features is its role's; the others keep engagement
+    assert drivers["days_since_invoice_payment_failed"] == "billing"
+    assert drivers["days_since_cancel_flow_started"] == drivers["days_since_login"] == "engagement"
+    # a model logged before templates had their low-value wording reads the same once loaded
+    old = pickle.loads(pickle.dumps(model))
+    old.reasons = {f: ReasonTemplate(t.templates, t.if_missing) for f, t in old.reasons.items()}
+    old = pickle.loads(pickle.dumps(old))
+    for m in (model, old):
+        out = m.score(Xt.assign(account_id=np.arange(len(Xt)), mrr=50.0))
+        reasons = pd.concat(
+            [
+                out[[f"{k}_{i}" for k in ("reason", "driver", "hint")]].set_axis(
+                    ["reason", "driver", "hint"], axis=1
+                )
+                for i in (1, 2, 3)
+            ]
+        ).dropna()
+        cancel = reasons[reasons.reason.str.contains("Cancel Flow Started")]
+        failed = reasons[reasons.reason.str.contains("payment_failed")]
+        login = reasons[reasons.reason.str.contains("'login'")]
+        assert len(cancel) > 20 and len(failed) > 20 and len(login) > 20
+        # a recent warning event is news, never "no 'Cancel Flow Started' for 5 days"
+        assert cancel.reason.str.fullmatch(
+            r"'Cancel Flow Started' (\d+ days?|less than a day) ago"
+        ).all()
+        assert failed.reason.str.fullmatch(
+            r"'invoice.payment_failed' (\d+ days?|less than a day) ago"
+        ).all()
+        assert (failed.driver == "billing").all()
+        assert (failed.hint == DEFAULT_HINTS["billing"]).all()
+        # a long absence of a good habit still reads as an absence
+        assert login.reason.str.fullmatch(r"no 'login' for \d+ days").all()
+        assert (login.driver == "engagement").all()

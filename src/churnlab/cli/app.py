@@ -30,6 +30,8 @@ app = typer.Typer(
 )
 # no markup and no emoji codes: user text (paths, names, dates, messages) prints as it is;
 # styles are given as Text (see `styled`)
+# MLflow's loggers that speak when a store is opened for the first time
+MLFLOW_STORE_LOGGERS = ("mlflow.store.db.utils", "alembic")
 console = Console(markup=False, emoji=False)
 err = Console(stderr=True, markup=False, emoji=False)
 
@@ -54,6 +56,11 @@ def main(
     ] = False,
 ) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s")
+    # MLflow logs at INFO through its own handler when it creates or migrates a store
+    # ("Creating initial MLflow database tables..."), which lands among churnlab's output; -v
+    # shows it
+    for name in MLFLOW_STORE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
     # `kill` and job schedulers stop a command with SIGTERM: handled like Ctrl-C, so temp files
     # are removed and runs closed (unless the parent chose to ignore it, as nohup does)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:

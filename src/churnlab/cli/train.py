@@ -187,6 +187,9 @@ def _print_run(spec, result, out: dict) -> None:
         fmt = "{:,.0f}" if k == "rows" else "{:.4f}"
         grid.add_row(k, "" if val is None else fmt.format(val), fmt.format(v))
     console.print(grid)
+    line = split_line(out.get("split") or {})
+    if line:
+        console.print(line, soft_wrap=True, highlight=False)
     if spec.tune:
         trials = out["trials"]
         console.print(
@@ -200,6 +203,26 @@ def _print_run(spec, result, out: dict) -> None:
             f" version {out['model_version']} in {out['seconds'].get('total', 0):.1f}s",
         )
     )
+
+
+def split_line(split: dict[str, Any]) -> str | None:
+    """Which cutoffs (and rows) trained, calibrated, validated and tested the model, on one
+    line: ``split: train 2024-01-01..2025-01-01 (5 cutoffs, 8,120 rows); validation
+    2025-04-01 (1,390 rows); test 2025-07-01 (1,402 rows)``; None without a split."""
+    parts = []
+    for part in ("train", "calibration", "validation", "test"):
+        d = split.get(part)
+        if not d:
+            continue
+        cutoffs = [str(c)[:10] for c in d.get("cutoffs") or []]
+        rows = f"{d.get('rows', 0):,} rows"
+        if len(cutoffs) > 1:
+            parts.append(f"{part} {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs, {rows})")
+        elif cutoffs:
+            parts.append(f"{part} {cutoffs[0]} ({rows})")
+        else:
+            parts.append(f"{part} {rows}")
+    return f"split: {'; '.join(parts)}" if parts else None
 
 
 def _train(spec, started: float, force: bool = False) -> tuple[Any, dict]:

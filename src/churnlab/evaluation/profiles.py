@@ -91,6 +91,24 @@ def bin_counts(entry: dict[str, Any], values: pd.Series | np.ndarray) -> np.ndar
     return _category_counts(pd.Series(values), entry["categories"])
 
 
+def typical_values(reference: dict[str, Any] | None) -> dict[str, float]:
+    """Per numeric feature of a reference profile, the lower edge of the bin that holds its
+    median: a value below it is below the median of the reference rows (more than half of them
+    lie in higher bins). Reasons read such a value as low ("'Cancel Flow Started' 5 days ago"
+    where most accounts never started one). Empty without a reference."""
+    out: dict[str, float] = {}
+    for f, entry in ((reference or {}).get("features") or {}).items():
+        if entry.get("kind") != "numeric" or not entry.get("edges"):
+            continue
+        shares = np.asarray(entry["shares"][:-1], float)  # the last bin: missing
+        if shares.sum() <= 0:
+            continue
+        middle = int(np.searchsorted(np.cumsum(shares) / shares.sum(), 0.5, side="left"))
+        if middle > 0:
+            out[f] = float(entry["edges"][middle - 1])
+    return out
+
+
 def tier_shares(tiers: pd.Series | np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
     tiers = pd.Series(np.asarray(tiers))
     return {t: float((tiers == t).mean()) if len(tiers) else 0.0 for t in names}

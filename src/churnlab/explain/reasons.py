@@ -7,6 +7,11 @@ only when its contribution reaches ``min_contribution`` and only for accounts in
 settings name (``ReasonsSpec``: by default high and medium, contribution >= 0.1 on the
 log-odds scale). Context features (country, plan, tenure, days to renewal) are not reasons to
 act on: those that raise the risk are listed apart, in ``context``.
+
+Only risk-raising contributions become reasons, so where a feature's low values can be what
+raises the risk, its ``if_low`` templates read a value below the model's ``typical`` one (a
+recent "Cancel Flow Started" reads "'Cancel Flow Started' 5 days ago", while a long absence of
+a good habit still reads "no 'like' for 23 days").
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def _pick(
     context: np.ndarray,
     templates: Mapping[str, ReasonTemplate],
     k: int,
+    typical: Mapping[str, float],
 ) -> tuple[list[tuple[int, str]], list[str]]:
     """One row's reasons (column index, text) and context texts, strongest first; a feature
     whose template gives no reason for its value (a missing value, a false flag) is passed."""
@@ -77,7 +83,9 @@ def _pick(
         if full:
             continue
         value = row.get(names[j])
-        text = _template(names[j], templates, value).render(value, row)
+        text = _template(names[j], templates, value).render(
+            value, row, low=_below(value, typical.get(names[j]))
+        )
         if text is None:
             continue
         if context[j]:
@@ -85,6 +93,16 @@ def _pick(
         else:
             picked.append((j, text))
     return picked, said
+
+
+def _below(value: Any, typical: float | None) -> bool:
+    """Whether ``value`` is a number below ``typical`` (False when either is unknown)."""
+    if typical is None or isinstance(value, bool | str):
+        return False
+    try:
+        return bool(float(value) < float(typical))
+    except (TypeError, ValueError):
+        return False
 
 
 def top_reasons(
@@ -96,12 +114,15 @@ def top_reasons(
     *,
     settings: ReasonsSpec | None = None,
     tiers: np.ndarray | None = None,
+    typical: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Per row of ``values`` (contributions) and ``data`` (feature values): ``reason_i``,
     ``feature_i``, ``driver_i``, ``contribution_i`` and ``hint_i`` for the ``k`` largest
     contributions at or above ``settings.min_contribution`` among features that are not
     context, and ``context``: up to two risk-raising context features in words. Rows whose
-    ``tiers`` are not in ``settings.tiers`` (and rows where nothing qualifies) get none."""
+    ``tiers`` are not in ``settings.tiers`` (and rows where nothing qualifies) get none.
+    ``typical``: feature -> the value below which it reads through its ``if_low`` templates
+    (:func:`churnlab.evaluation.profiles.typical_values` of the model's reference)."""
     settings = settings or ReasonsSpec()
     hints = settings.hint_map()
     names = list(values.columns)
@@ -120,7 +141,9 @@ def top_reasons(
     }
     out["context"] = [None] * n
     for r in np.flatnonzero(np.isfinite(strong).any(axis=1)):
-        picked, said = _pick(_Row(columns, r), names, order[r], strong[r], context, templates, k)
+        picked, said = _pick(
+            _Row(columns, r), names, order[r], strong[r], context, templates, k, typical or {}
+        )
         for i, (j, text) in enumerate(picked, start=1):
             driver = drivers.get(names[j], "other")
             out[f"reason_{i}"][r] = text

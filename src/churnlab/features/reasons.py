@@ -19,6 +19,9 @@ ratio: "fell 60%" / "rose 40%"), ``trend`` (a relative weekly slope: "falling 5%
 hold; any other leading ``[`` is text), and a feature
 may have several: the first whose guard holds and whose fields are all known is used. A
 missing value uses ``if_missing`` (e.g. "no NPS answer yet"), or gives no reason at all.
+``if_low`` templates are tried first when the value is below what is typical for the model (the
+median of its reference rows) and still raises the risk: a recent warning event reads
+"'Cancel Flow Started' 5 days ago", not "no 'Cancel Flow Started' for 5 days".
 Literal braces are doubled (``{{``), as in :meth:`str.format`; :func:`literal` escapes a name.
 
 ``context`` features (country, plan, tenure, days to renewal, ...) describe an account rather
@@ -169,20 +172,24 @@ NUMERIC_FORMATS = set(FORMATS) - {"", "text"}
 @dataclass(frozen=True)
 class ReasonTemplate:
     """How one feature reads as a reason: ``templates`` tried in order, ``if_missing`` for a
-    missing value ("" = no reason), ``context`` for account attributes shown as context."""
+    missing value ("" = no reason), ``context`` for account attributes shown as context,
+    ``if_low`` tried first for a value below the typical one (a low value that raises risk)."""
 
     templates: tuple[str, ...] = ()
     if_missing: str = ""
     context: bool = False
+    # a plain default: templates pickled before it existed read it from the class
+    if_low: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for text in (*self.templates, *([self.if_missing] if self.if_missing else [])):
+        texts = (*self.templates, *self.if_low, *([self.if_missing] if self.if_missing else []))
+        for text in texts:
             check_template(text)
 
     def fields(self) -> set[str]:
         """Every feature the templates read besides ``value``."""
         out: set[str] = set()
-        for text in (*self.templates, self.if_missing):
+        for text in (*self.templates, *self.if_low, self.if_missing):
             guard, body = _split_guard(text)
             names = [c[0] for c in guard]
             for _, name, _, _ in string.Formatter().parse(body):
@@ -190,12 +197,13 @@ class ReasonTemplate:
             out |= {n for n in names if n and n != "value"}
         return out
 
-    def render(self, value: Any, row: Mapping[str, Any]) -> str | None:
-        """The first template that reads well for ``value`` and the row's other features;
-        None when none does (the feature then gives no reason)."""
+    def render(self, value: Any, row: Mapping[str, Any], low: bool = False) -> str | None:
+        """The first template that reads well for ``value`` and the row's other features
+        (``low``: the value is below the typical one, ``if_low`` first); None when none does
+        (the feature then gives no reason)."""
         if _missing(value):
             return _render(self.if_missing, value, row) if self.if_missing else None
-        for text in self.templates:
+        for text in (*(self.if_low if low else ()), *self.templates):
             out = _render(text, value, row)
             if out is not None:
                 return out

@@ -59,7 +59,13 @@ class Feature:
     account's sign-up (:meth:`~churnlab.data.Dataset.log_start`) and the stretch reaches before
     that, the value is unknown (null) for the account instead of counting the days the log does
     not hold as no activity. Leave it None for a value the log's start does not bias: a ratio
-    or share within one window, or the time since the latest event seen."""
+    or share within one window, or the time since the latest event seen.
+
+    ``if_low`` is how the value reads when it is below the model's typical value and still
+    raises the risk (a recent warning event: "'Cancel Flow Started' 5 days ago"). ``driver``,
+    where set, replaces the builder's for this column (the per-type features of a failed-payment
+    event type count toward billing): reasons, hints, SHAP roll-ups and ``features.drivers``
+    read it."""
 
     name: str
     description: str
@@ -69,13 +75,22 @@ class Feature:
     if_missing: str = ""
     context: bool = False
     window: int | Literal["signup"] | None = None
+    if_low: str | tuple[str, ...] = ()
+    driver: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.driver is not None and self.driver not in DRIVERS:
+            raise ValueError(
+                f"feature {self.name!r}: unknown driver {self.driver!r}; expected one of {DRIVERS}"
+            )
 
     def reason_template(self) -> ReasonTemplate:
         """The feature's :class:`~churnlab.features.reasons.ReasonTemplate`."""
         texts = (self.reason,) if isinstance(self.reason, str) else tuple(self.reason)
         if not texts:
             return column_template(self.name, self.dtype == "category", self.context)
-        return ReasonTemplate(texts, self.if_missing, self.context)
+        low = (self.if_low,) if isinstance(self.if_low, str) else tuple(self.if_low)
+        return ReasonTemplate(texts, self.if_missing, self.context, low)
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,10 @@ class FeatureBuilder:
     params: dict[str, Any] = field(default_factory=dict)
     roles: tuple[str, ...] = ()
     expand: Callable[[Vocabulary], Iterable[Feature]] | None = None
+
+    def driver_of(self, feature: Feature) -> str:
+        """The driver ``feature`` counts toward: its own where set, else the builder's."""
+        return feature.driver or self.driver
 
     @property
     def uses_vocabulary(self) -> bool:
@@ -215,6 +234,11 @@ def static_names() -> set[str]:
     return {f.name for b in _REGISTRY.values() if b.expand is None for f in b.features}
 
 
+def _reads_as(template: ReasonTemplate) -> str:
+    """The templates, ``|`` between alternatives, those for a low value first marked ``[low]``."""
+    return " | ".join([*(f"[low] {t}" for t in template.if_low), *template.templates])
+
+
 def catalogue(
     drivers: Iterable[str] | None = None, vocabulary: Vocabulary | None = None
 ) -> list[dict[str, str]]:
@@ -226,11 +250,11 @@ def catalogue(
     return [
         {
             "name": f.name,
-            "driver": b.driver,
+            "driver": b.driver_of(f),
             "description": f.description,
             "dtype": f.dtype,
             "builder": b.name,
-            "reason": " | ".join(f.reason_template().templates),
+            "reason": _reads_as(f.reason_template()),
             "context": f.context,
         }
         for b in builders(drivers)
@@ -280,7 +304,9 @@ def _preamble() -> list[str]:
         "to `max_event_types`); a role (`session_start`, `core_action`, `contact`, "
         "`payment_failure`, `ignore`) tells the builders which types play it, and a builder "
         "whose role is not mapped is skipped with a notice. With no mapping at all, sessions "
-        "come from inactivity gaps and every per-type feature is still made.",
+        "come from inactivity gaps and every per-type feature is still made. The per-type "
+        "features of a type mapped to `payment_failure` count toward the billing driver, those "
+        "of a `contact` type toward support (their reasons get that driver's hint).",
         "",
         "For example, a consumer social app whose `events` section in `dataset.json` (or the "
         "experiment spec) reads",
@@ -305,7 +331,9 @@ def catalogue_markdown(drivers: Iterable[str] | None = None) -> str:
     lines = [
         *_preamble(),
         "Reasons read as the last column's template (`{value:days}` is the value in whole days, "
-        "alternatives are separated by `|`); *context* features describe the account and are "
+        "alternatives are separated by `|`; a `[low]` one is tried first when the value is "
+        "below the median of the model's reference rows and still raises the risk, e.g. a "
+        "recent warning event); *context* features describe the account and are "
         "shown as context, never as a reason to act on.",
         "",
         "| feature | driver | dtype | description | reads as |",

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.config import ReasonsSpec
+from churnlab.evaluation.profiles import typical_values
 from churnlab.explain import top_reasons
 from churnlab.features import FeatureSpec
 from churnlab.features.reasons import ReasonTemplate, column_template
@@ -97,6 +98,19 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         known = reason_templates(self.feature_spec.vocabulary)
         return {f: known.get(f) or column_template(f, categorical=False) for f in self.features}
 
+    def _upgrade_templates(self) -> None:
+        """A stored template with the same texts as its feature's registered one gains what
+        templates learnt since (``if_low``: models logged before it read a recent cancel flow
+        as "no 'Cancel Flow Started' for 5 days"); edited or unknown templates stay."""
+        stored = [f for f, t in self.reasons.items() if not t.if_low and not t.context]
+        if not stored or not self.feature_spec.builders:
+            return
+        known = reason_templates(self.feature_spec.vocabulary)
+        for f in stored:
+            new = known.get(f)
+            if new is not None and new.if_low and new.templates == self.reasons[f].templates:
+                self.reasons[f] = new
+
     def __setstate__(self, state: dict) -> None:
         # models logged before the feature spec was typed carry it as a plain dict
         if isinstance(state.get("feature_spec"), dict):
@@ -110,6 +124,8 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         # models logged before reasons had templates, settings and expected-loss tiers
         if "reasons" not in state:
             self.reasons = self._registry_templates()
+        else:
+            self._upgrade_templates()
         self.__dict__.setdefault("reason_settings", ReasonsSpec())
         self.__dict__.setdefault("tier_basis", "risk")
         self.__dict__.setdefault("loss_thresholds", {})
@@ -205,6 +221,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
             k=REASONS,
             settings=self.reason_settings,
             tiers=tier,
+            typical=typical_values(self.reference),
         )
         # missing texts are None, not NaN: pandas 3 infers a string dtype whose missing value is
         # NaN, which a Spark string column would turn into the text "nan"

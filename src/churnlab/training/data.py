@@ -261,7 +261,7 @@ def _build_events(
     meta = {
         "source": str(path),
         "observed_until": ds.observed_until.isoformat(),
-        "drivers": {f.name: b.driver for b in runnable for f in b.outputs(vocab)},
+        "drivers": {f.name: b.driver_of(f) for b in runnable for f in b.outputs(vocab)},
         "descriptions": {f.name: f.description for b in used for f in b.outputs(vocab)},
         "builders": [
             [b.name, dict(b.params), [f.name for f in b.outputs(vocab)]] for b in runnable

@@ -90,6 +90,19 @@ def _unclash(features: list[Feature]) -> list[Feature]:
     return [replace(f, name=f"{f.name}_by_type") if f.name in taken else f for f in features]
 
 
+# the driver a role's per-type features count toward (other types: the builder's); a recent
+# failed payment is a billing matter, whichever builder counted it
+ROLE_DRIVERS = {"payment_failure": "billing", "contact": "support"}
+
+
+def role_driver(vocabulary: Vocabulary, event_type: str) -> str | None:
+    """The driver of ``event_type``'s per-type features where its role has one, else None."""
+    for role, driver in ROLE_DRIVERS.items():
+        if event_type in vocabulary.role(role):
+            return driver
+    return None
+
+
 REASON_NAME = 40  # characters of an event type a reason quotes (a longer one is cut with "…")
 
 
@@ -106,6 +119,7 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
     out = []
     for t, s in type_slugs(vocabulary.types).items():
         q = quoted(t)
+        driver = role_driver(vocabulary, t)
         out += [
             *(
                 Feature(
@@ -115,6 +129,7 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                     0,
                     reason=f"{{value:int}} {q} event{{value:s}} in the last {w} days",
                     window=w,
+                    driver=driver,
                 )
                 for w in WINDOWS
             ),
@@ -124,6 +139,7 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                 "float",
                 0.0,
                 reason=f"{{value:num}} {q} per active day in the last 30 days",
+                driver=driver,
             ),
             Feature(
                 f"{s}_trend_30_60",
@@ -131,6 +147,7 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                 "float",
                 reason=f"{q} {{value:ratio}} in the last 30 days vs the 60 before",
                 window=90,
+                driver=driver,
             ),
             Feature(
                 f"{s}_share_30d",
@@ -138,6 +155,7 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                 "float",
                 reason=f"{q} is {{value:pct}} of the last 30 days' events",
                 if_missing="no events in the last 30 days",
+                driver=driver,
             ),
             Feature(
                 f"days_since_{s}",
@@ -151,6 +169,10 @@ def _activity_features(vocabulary: Vocabulary) -> list[Feature]:
                     f"[value>=2] no {q} for {{value:days}}",
                     f"last {q} {{value:days}} ago",
                 ),
+                # a recent event that raises the risk (a cancel flow, a failed payment) is news,
+                # not an absence
+                if_low=f"[value<{RECENCY_CAP:.0f}] {q} {{value:days}} ago",
+                driver=driver,
             ),
         ]
     return _unclash(out)
@@ -227,6 +249,7 @@ def _per_user_features(vocabulary: Vocabulary) -> list[Feature]:
                 "float",
                 0.0,
                 reason=f"{{value:num}} {quoted(t)} per active user in the last 30 days",
+                driver=role_driver(vocabulary, t),
             )
             for t, s in type_slugs(vocabulary.types).items()
         ]
@@ -291,6 +314,7 @@ def _ratio_features(vocabulary: Vocabulary) -> list[Feature]:
                 reason=f"{{value:num}} {' or '.join(quoted(t) for t in num)} per "
                 + _per(den, core)
                 + " in the last 30 days",
+                driver=role_driver(vocabulary, num[0]) if len(num) == 1 else None,
             )
             for num, den, name in _ratio_pairs(vocabulary)
         ]

@@ -476,6 +476,9 @@ def test_a_new_store_is_created_without_mlflow_info_lines(tmp_path, monkeypatch)
 def test_train_names_the_cutoffs_of_train_validation_and_test(tmp_path, monkeypatch):
     """The text output says which cutoffs trained, validated and tested the model (a baseline
     can then be put on the same test rows); --json has them in ``split``."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
     from churnlab.data.simulate import SimulationParams, simulate
 
     simulate(tmp_path / "sim", SimulationParams(accounts=300, months=10, seed=3))
@@ -484,15 +487,15 @@ def test_train_names_the_cutoffs_of_train_validation_and_test(tmp_path, monkeypa
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     args = ["train", "--data", str(tmp_path / "sim"), "--horizon", "30", "--model", "logistic"]
     args += ["--cutoffs", "2024-04-01:2024-09-01:1M"]
-    res = run(*args)
-    assert res.returncode == 0, res.stderr
+    res = CliRunner().invoke(app, args)  # in this process: no second start-up of the imports
+    assert res.exit_code == 0, res.output
     assert (
         "split: train 2024-04-01..2024-07-01 (4 cutoffs, " in res.stdout
         and "; validation 2024-08-01 (" in res.stdout
         and "; test 2024-09-01 (" in res.stdout
     ), res.stdout
-    res = run(*args, "--json")  # the same run, reused: its split is read back from the run
-    assert res.returncode == 0, res.stderr
+    res = CliRunner().invoke(app, [*args, "--json"])  # reused: its split read back from the run
+    assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["reused"]
     split = out["split"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import ibis.expr.operations as ops
 import pandas as pd
 import pytest
@@ -961,6 +963,79 @@ def test_churn_rate_is_over_the_accounts_that_ever_subscribed(tmp_path):
     s = ds.summary()
     assert (s["accounts"], s["subscribed_accounts"], s["churned_accounts"]) == (4, 3, 1)
     assert s["churn_rate"] == pytest.approx(1 / 3)
+
+
+def amplitude_json_events(folder, several: bool = False):
+    """``tiny_frames``' events as an Amplitude raw export writes them, gzipped JSON lines: the
+    account inside ``groups: {"company": ["<id>"]}`` (``{}`` for an anonymous event), the time
+    in ``event_time``, properties in a nested ``event_properties``. ``several``: one event's
+    list holds two companies."""
+    import gzip
+    import json
+
+    frames = tiny_frames()
+    folder = write_frames(frames, folder, "csv")
+    (folder / "events.csv").unlink()
+    with gzip.open(folder / "events.jsonl.gz", "wt") as out:
+        for i, r in enumerate(frames["events"].itertuples()):
+            company = [r.account_id, 99] if several and i == 1 else [r.account_id]
+            row = {
+                "user_id": r.user_id,
+                "event_time": str(r.ts),
+                "event_type": r.event_type,
+                "groups": {"company": company},
+                "event_properties": {"plan": "pro", "n": i},
+            }
+            out.write(json.dumps(row) + "\n")
+        anonymous = {"event_time": "2024-02-01 00:00:00", "event_type": "login", "groups": {}}
+        out.write(json.dumps(anonymous) + "\n")
+    return frames, folder
+
+
+def _map_events(folder, account_id: str) -> None:
+    mapping = {"events": {"account_id": account_id, "ts": "event_time"}}
+    (folder / "dataset.json").write_text(json.dumps({"columns": mapping}))
+
+
+def test_a_dotted_name_maps_a_field_inside_a_json_object(tmp_path):
+    """Amplitude's ``groups.company`` read as the account: a list of one value is that value;
+    objects nobody maps read as their JSON text."""
+    frames, folder = amplitude_json_events(tmp_path / "amp")
+    _map_events(folder, "groups.company")
+    ds = load_dataset(folder, observed_until=END)
+    got = ds.con.execute(ds["events"]).sort_values(["ts", "event_type"]).reset_index(drop=True)
+    want = frames["events"].sort_values(["ts", "event_type"]).reset_index(drop=True)
+    assert got.account_id.tolist() == want.account_id.tolist()  # the {} event left out
+    assert got.ts.tolist() == want.ts.tolist()
+    assert "plan" in got.event_properties[0]  # an object nobody maps: its text
+    assert "groups" in got.columns  # kept, as its text, named unread
+    assert [n for n in ds.notices if "groups" in n and "not read" in n]
+
+
+def test_a_mapped_json_object_or_list_of_several_values_is_a_problem_naming_it(tmp_path):
+    """``"account_id": "groups"`` names an object, not a value; a list holding two companies
+    cannot be one account: both are problems naming table, column and examples."""
+    _, folder = amplitude_json_events(tmp_path / "obj")
+    _map_events(folder, "groups")
+    with pytest.raises(DataValidationError) as err:
+        load_dataset(folder, observed_until=END)
+    assert "events.account_id: 'groups' is a nested object (fields ['company'])" in str(err.value)
+    assert "such as groups.company" in str(err.value)
+    _map_events(folder, "groups.firm")
+    with pytest.raises(
+        DataValidationError, match=r"'groups' has no field 'firm' \(it has \['company'\]\)"
+    ):
+        load_dataset(folder, observed_until=END)
+    _, folder = amplitude_json_events(tmp_path / "several", several=True)
+    _map_events(folder, "groups.company")
+    with pytest.raises(DataValidationError) as err:
+        load_dataset(folder, observed_until=END)
+    message = str(err.value)
+    assert (
+        "events.account_id: 'groups.company' is a list of several values in 1 row(s) of events"
+        in message
+    )
+    assert "99" in message and "flatten the table" in message
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json.gz"])

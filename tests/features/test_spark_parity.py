@@ -308,25 +308,58 @@ def test_duckdb_and_spark_read_yyyymmdd_dates_alike(spark, tmp_path):
 
 
 def test_duckdb_and_spark_agree_on_sessions_from_the_apps_own_ids(spark, tmp_path):
-    """tests/features/test_app_sessions.py's log: the same sessions on both engines (the
-    events DuckDB loaded, handed to Spark as they are: the session expression alone)."""
+    """tests/features/test_app_sessions.py's logs: the same sessions on both engines (the
+    events DuckDB loaded, handed to Spark as they are: the session expression alone), an
+    Amplitude log's -1 ids included (a day without a session id gets the gap sessions, an
+    event without one beside real sessions is in none)."""
     import dataclasses
 
     from churnlab.data.engines import connect
     from churnlab.features.cube import sessions_expr
-    from tests.features.test_app_sessions import app_log
+    from tests.features.test_app_sessions import amplitude_log, app_log
 
-    vocab = Vocabulary(types=("play",), session_gap_minutes=15)
-    duck = load_dataset(app_log(tmp_path / "ids"), observed_until="2024-04-01")
-    events = duck.con.execute(duck["events"])
     con = connect("spark")
-    spark.createDataFrame(events).createOrReplaceTempView("churnlab_test_app_sessions")
-    spk = dataclasses.replace(
-        duck, con=con, tables={"events": con.table("churnlab_test_app_sessions")}
-    )
-    out = []
-    for ds in (duck, spk):
-        s = ds.con.execute(sessions_expr(ds, vocab)).sort_values("start").reset_index(drop=True)
-        out.append(s.assign(start=s.start.astype("datetime64[us]")))
-    assert len(out[0]) == 3
-    pd.testing.assert_frame_equal(out[0], out[1], check_dtype=False)
+    cases = [
+        (app_log(tmp_path / "ids"), Vocabulary(types=("play",), session_gap_minutes=15), 4),
+        (amplitude_log(tmp_path / "amp"), Vocabulary(types=("view",), session_gap_minutes=30), 42),
+    ]
+    for i, (folder, vocab, n) in enumerate(cases):
+        duck = load_dataset(folder, observed_until="2024-04-01")
+        events = duck.con.execute(duck["events"])
+        spark.createDataFrame(events).createOrReplaceTempView(f"churnlab_test_app_sessions_{i}")
+        spk = dataclasses.replace(
+            duck, con=con, tables={"events": con.table(f"churnlab_test_app_sessions_{i}")}
+        )
+        out = []
+        for ds in (duck, spk):
+            s = ds.con.execute(sessions_expr(ds, vocab))
+            s = s.sort_values(["account_id", "start"]).reset_index(drop=True)
+            out.append(s.assign(start=s.start.astype("datetime64[us]")))
+        assert len(out[0]) == n
+        pd.testing.assert_frame_equal(out[0], out[1], check_dtype=False)
+
+
+def test_duckdb_and_spark_read_a_field_inside_a_json_object_alike(spark, tmp_path):
+    """Amplitude's gzipped JSON lines, the account mapped as ``groups.company`` (a list of one
+    value inside an object): both engines read the same events (Spark reads JSON itself, its
+    own nested types), and both refuse a list of several values."""
+    import json
+
+    from churnlab.data import DataValidationError
+    from tests.data.test_validate import amplitude_json_events
+
+    _, folder = amplitude_json_events(tmp_path / "amp")
+    mapping = {"events": {"account_id": "groups.company", "ts": "event_time"}}
+    (folder / "dataset.json").write_text(json.dumps({"columns": mapping}))
+    tables, _ = _read_on_both(folder)
+    cols = ["account_id", "user_id", "ts", "event_type"]
+    duck, spk = (tables[e][1][cols] for e in ("duckdb", "spark"))
+    assert len(duck) == 5  # the anonymous event ({} groups) left out
+    assert duck.account_id.tolist() == [1, 1, 2, 3, 3]
+    for col in cols:
+        assert duck[col].astype(str).tolist() == spk[col].astype(str).tolist(), col
+    _, folder = amplitude_json_events(tmp_path / "several", several=True)
+    (folder / "dataset.json").write_text(json.dumps({"columns": mapping}))
+    for engine in ("duckdb", "spark"):
+        with pytest.raises(DataValidationError, match="is a list of several values in 1 row"):
+            load_dataset(folder, engine=engine, observed_until="2024-07-01")

@@ -117,8 +117,10 @@ def _json_source(folder: Path, name: str) -> Path | None:
 
 def _read_json(con: Any, path: Path, name: str) -> ir.Table:
     """A JSON table read as text, as a CSV is (every value is then parsed and checked by the
-    same rules, epoch numbers by ``epoch_unit``; a nested value is its JSON text), an empty
-    string missing as an empty CSV field is."""
+    same rules, epoch numbers by ``epoch_unit``), an empty string missing as an empty CSV
+    field is. Nested objects and lists stay nested here, so that dataset.json may name a
+    field inside one (``groups.company``, :func:`nested_field`); whatever is left nested
+    after the mapping reads as its text (:func:`_nested_as_text`)."""
     if path.stat().st_size == 0:
         raise UnreadableTableError(str(path), "is an empty file: export the table again", name)
     try:
@@ -128,19 +130,69 @@ def _read_json(con: Any, path: Path, name: str) -> ir.Table:
         raise UnreadableTableError(
             str(path), f"is not JSON lines or a JSON array of objects ({reason})", name
         ) from None
-    # a field of mixed kinds is typed JSON: its strings unquoted, anything else as its JSON text
-    text = {
-        c: ibis.ifelse(raw[c].str.notnull(), raw[c].str, raw[c].cast("string"))
-        if raw.schema()[c].is_json()
-        else raw[c].cast("string")
-        for c in raw.columns
-    }
     table = raw.select(
-        **{c: ibis.ifelse(v.strip() == "", ibis.null("string"), v) for c, v in text.items()}
+        **{c: raw[c] if _is_nested(raw[c].type()) else _json_text(raw[c]) for c in raw.columns}
     )
     if con.name == "duckdb":  # typed once, as a CSV is
         return materialize(con, table, name, compress=True)
     return table
+
+
+def _is_nested(dtype: Any) -> bool:
+    return dtype.is_struct() or dtype.is_array() or dtype.is_map()
+
+
+def _json_text(value: ir.Value) -> ir.StringValue:
+    """A JSON value as text, blank missing: a field of mixed kinds is typed JSON (its strings
+    unquoted, anything else as its JSON text)."""
+    if value.type().is_json():
+        text = ibis.ifelse(value.str.notnull(), value.str, value.cast("string"))
+    else:
+        text = value.cast("string")
+    return ibis.ifelse(text.strip() == "", ibis.null("string"), text)
+
+
+def _nested_as_text(table: ir.Table) -> ir.Table:
+    """A JSON table's objects and lists that dataset.json did not reach into, as their text."""
+    nested = [c for c in table.columns if _is_nested(table[c].type())]
+    return table.mutate(**{c: _json_text(table[c]) for c in nested}) if nested else table
+
+
+def nested_field(table: ir.Table, name: str) -> tuple[ir.Value | None, list[ir.Value], str]:
+    """The field a dotted name reaches in a table's nested objects (``groups.company``: the
+    ``company`` field of the ``groups`` object), each list on the way read as its element (an
+    empty one as missing); the lists on the way, whose rows of several elements are a
+    problem; and, where the name reaches no single value, why (empty when it does)."""
+    if not isinstance(name, str):
+        return None, [], f"no column {name!r} (it has {list(table.columns)})"
+    parts = name.split(".")
+    heads = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    head = next((h for h in heads if h in table.columns), None)
+    if head is None:
+        return None, [], f"no column {name!r} (it has {list(table.columns)})"
+    value, lists, path = table[head], [], head
+    for key in [*parts[len(head.split(".")) :], None]:
+        while value.type().is_array():
+            lists.append(value)
+            value = ibis.ifelse(value.length() > 0, value[0], ibis.null(value.type().value_type))
+        if key is None:
+            break
+        if not value.type().is_struct():
+            return None, [], f"{path!r} has no field {key!r} (it is not an object)"
+        if key not in value.type().names:
+            return None, [], f"{path!r} has no field {key!r} (it has {list(value.type().names)})"
+        value, path = value[key], f"{path}.{key}"
+    if _is_nested(value.type()):
+        fields = list(value.type().names) if value.type().is_struct() else []
+        example = f", such as {name}.{fields[0]}" if fields else ""
+        return (
+            None,
+            [],
+            f"{name!r} is a nested object{f' (fields {fields[:8]})' if fields else ''}, not one "
+            f"value: name the field inside it with a dot{example}, or flatten the table "
+            "before (one column per field)",
+        )
+    return _json_text(value) if value.type().is_json() else value, lists, ""
 
 
 def _text_source(folder: Path, name: str) -> tuple[str, Path] | None:
@@ -266,7 +318,7 @@ def _read_raw(
     manifest = read_manifest(path)
     encoding = check_encoding(encoding or manifest.get("encoding") or "utf-8")
     con = connect(engine)
-    tables, separators = {}, {}
+    tables, separators, from_json = {}, {}, set()
     for name in names:
         try:
             found = _read_folder_table(con, path, name, encoding)
@@ -278,9 +330,15 @@ def _read_raw(
             ) from None
         if found is not None:
             tables[name], sep = found
+            if sep is not None and _json_source(path, name) is not None:
+                from_json.add(name)  # JSON is read before text (parquet gives no separator)
             if sep is not None:
                 separators[name] = sep
-    return con, _own_column_names(tables, manifest, path), manifest, separators
+    tables = _own_column_names(tables, manifest, path)
+    tables = {  # a JSON table's objects nobody reached into: their text, as before
+        n: _nested_as_text(t) if n in from_json else t for n, t in tables.items()
+    }
+    return con, tables, manifest, separators
 
 
 def _own_column_names(tables: dict[str, ir.Table], manifest: dict, path: Path) -> dict:
@@ -406,7 +464,10 @@ def notice_in_file_names(notice: str, mapping: dict[str, dict[str, str]]) -> str
 def _renamed(table: ir.Table, renames: dict[str, str]) -> ir.Table:
     """``table`` with churnlab's names for the columns mapped (one file column may serve two:
     a log whose userId is both the account and the user); the file's names are gone."""
-    mapped = {ours: table[theirs] for ours, theirs in renames.items()}
+    mapped = {
+        ours: table[theirs] if theirs in table.columns else nested_field(table, theirs)[0]
+        for ours, theirs in renames.items()
+    }
     rest = [c for c in table.columns if c not in set(renames.values()) | set(mapped)]
     return table.select(*rest, **mapped)
 
@@ -423,8 +484,10 @@ def _rename_problems(name: str, table: ir.Table | None, renames: dict[str, str])
         where = f"{name}.{ours}"
         if ours not in known:
             problems.append(f"{where}: {ours!r} is not a column churnlab reads (it reads {known})")
-        elif theirs not in table.columns:
-            problems.append(f"{where}: no column {theirs!r} (it has {list(table.columns)})")
+        elif (theirs not in table.columns or _is_nested(table[theirs].type())) and (
+            found := _nested_problems(name, table, theirs)
+        ):
+            problems += [f"{where}: {p}" for p in found]
         elif ours in table.columns and ours != theirs and ours not in renames.values():
             # a column of that name that is itself mapped away (Segment: user_id is the
             # account, anonymous_id the user) leaves the name free
@@ -433,6 +496,26 @@ def _rename_problems(name: str, table: ir.Table | None, renames: dict[str, str])
                 f"{ours!r} and {theirs!r}"
             )
     return problems
+
+
+def _nested_problems(name: str, table: ir.Table, theirs: str) -> list[str]:
+    """What keeps a column of dataset.json's mapping from being read where it is not a plain
+    column: absent, a nested object, or a list holding several values in some rows."""
+    value, lists, why = nested_field(table, theirs)
+    if value is None:
+        return [why]
+    found = []
+    for lst in lists:
+        several = table.filter(lst.length() > 1)
+        n = int(several.count().execute())
+        if n:
+            shown = several.select(v=lst.cast("string")).limit(3).execute().v.tolist()
+            found.append(
+                f"{theirs!r} is a list of several values in {n:,} row(s) of {name} (e.g. "
+                f"{', '.join(shown)}): a list of one value is read as that value; flatten the "
+                "table before, one row per value, or map another field"
+            )
+    return found
 
 
 def load_dataset(

@@ -155,7 +155,7 @@ EVENTS = TableSchema(
             "session_id",
             "id",
             description="the app's own session (sessions are its events, split at midnight, "
-            "instead of inactivity gaps)",
+            "instead of inactivity gaps); empty or negative (Amplitude's -1): none",
             noticed_missing=False,
         ),
         Column(

@@ -204,8 +204,47 @@ class Validator:
         if self._check_value_ranges(schema, typed, bad_parse, counts[_ROWS]):
             # anonymous and untyped events left out
             typed = typed.filter(typed.account_id.notnull() & typed.event_type.notnull())
+        if schema.name == "events" and "session_id" in typed.columns:
+            typed = self._usable_session_ids(typed)
         self._check_duplicate_keys(schema, typed, bad_parse)
         self.typed[schema.name] = typed
+
+    def _usable_session_ids(self, events: ir.Table) -> ir.Table:
+        """``events`` with the session ids that name no session missing: a negative number
+        (Amplitude writes -1 for an event outside a session; one value shared by every user
+        is no session) and an empty one. A notice counts the events without a session id and
+        says how they are read (:func:`churnlab.features.cube.sessions_expr`)."""
+        sid = events.session_id
+        if sid.type().is_numeric():
+            none = sid.isnull() | (sid < 0)
+        else:
+            text = sid.cast("string").strip()
+            none = (
+                sid.isnull()
+                | (text == "")
+                | text.lower().isin(MISSING_TEXT)
+                | text.re_search(r"^-\d+(\.\d*)?$")
+            )
+        counts = self._aggregate(events, {"rows": events.count(), "none": none.sum()})
+        rows, n_none = int(counts["rows"] or 0), int(counts["none"] or 0)
+        what = (
+            "session_id empty, or -1 or another negative number, as Amplitude writes for an "
+            "event outside a session"
+        )
+        if n_none and n_none == rows:
+            self.notices.append(
+                f"events: no event has a session id ({what}): sessions come from inactivity "
+                "gaps (session_gap_minutes), as without a session_id column"
+            )
+        elif n_none:
+            self.notices.append(
+                f"events: {n_none:,} of {rows:,} events ({n_none / rows:.0%}) have no session "
+                f"id ({what}): read as in no session on a day when the same user has events "
+                "with a session id (out-of-session events, such as server-side ones); on a day "
+                "without any, that user's sessions come from inactivity gaps "
+                "(session_gap_minutes), as without a session_id column"
+            )
+        return events.mutate(session_id=ibis.ifelse(none, ibis.null(sid.type()), sid))
 
     def _check_columns_present(self, schema: TableSchema, raw: ir.Table) -> bool:
         """Report missing required columns, note missing optional ones; False if any required.

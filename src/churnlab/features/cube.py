@@ -355,7 +355,11 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     With a ``session_id`` column (the app's own sessions), one per account, session id and day:
     its events, ignored types left out (a session past midnight is split there, as cutoffs
     are midnights); length = last minus first event time, plus the last event's
-    ``duration_s`` where present; events without an id are in no session. Else, with a
+    ``duration_s`` where present. Events without a session id (validation reads Amplitude's
+    -1, any negative id and an empty one as none) are in no session on a day when the same
+    user (account, where there is no ``user_id``) has events with one: out-of-session events,
+    such as server-side ones, beside real sessions; on a day without any, they make the
+    inactivity-gap sessions below, as without the column. Else, with a
     ``session_start`` role and a ``duration_s`` column, one per session-start event
     (its duration is the length). Otherwise derived from inactivity gaps: a new session after
     ``session_gap_minutes`` without events of the same user (of the account where there is no
@@ -377,24 +381,36 @@ def sessions_expr(ds: Dataset, vocabulary: Vocabulary) -> ir.Table:
     ignore = vocabulary.role("ignore")
     if ignore:
         ev = ev.filter(~ev.event_type.isin(ignore))
-    if own:
-        ev = ev.filter(ev.session_id.notnull())
-        part = ["account_id", "session_id", "day"]
-    else:
-        part = (
-            ["account_id", "user_id", "day"] if "user_id" in ev.columns else ["account_id", "day"]
-        )
+    part = ["account_id", "user_id", "day"] if "user_id" in ev.columns else ["account_id", "day"]
+    gap = float(vocabulary.session_gap_minutes) * 60.0
+    if not own:
+        return _gap_sessions(_timed(ev, part), part, gap)
+    # a user's day with a session id: its ids' sessions; without one: the gaps'
+    ev = ev.mutate(day=ev.ts.truncate("D"))
+    has_id = ibis.ifelse(ev.session_id.notnull(), 1, 0)
+    ev = ev.mutate(_day_has_id=has_id.max().over(ibis.window(group_by=part)))
+    with_id = ev.filter(ev.session_id.notnull())
+    own_part = ["account_id", "session_id", "day"]
+    by_id = _session_rows(_timed(with_id, own_part), own_part)
+    return by_id.union(_gap_sessions(_timed(ev.filter(ev._day_has_id == 0), part), part, gap))
+
+
+def _timed(ev: ir.Table, part: list[str]) -> ir.Table:
+    """The events with ``part`` (its last key is the day), ``ts``, ``_t`` (epoch seconds) and
+    ``_dur`` (the event's duration, 0 without ``duration_s``)."""
     dur = ev.duration_s.cast("float64") if "duration_s" in ev.columns else ibis.literal(0.0)
-    ev = ev.select(
+    return ev.select(
         *part[:-1],
         "ts",
         day=ev.ts.truncate("D"),
         _t=ev.ts.epoch_seconds().floor(),
         _dur=dur,
     )
-    if own:  # a session is its id's events of one day
-        return _session_rows(ev, part)
-    gap = float(vocabulary.session_gap_minutes) * 60.0
+
+
+def _gap_sessions(ev: ir.Table, part: list[str], gap: float) -> ir.Table:
+    """Sessions of ``ev`` (:func:`_timed`) per ``part``: a new one after ``gap`` seconds
+    without events."""
     lag = ev._t.lag().over(ibis.window(group_by=part, order_by="_t"))
     ev = ev.mutate(_new=ibis.ifelse(lag.isnull() | (ev._t - lag > gap), 1, 0))
     # events at the same second: the one that opens a session first, so that all of them

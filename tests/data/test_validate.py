@@ -814,8 +814,8 @@ def test_billing_periods_as_exports_write_them(tmp_path):
     )
     f = ds.con.execute(table).set_index("account_id")
     assert pd.isna(f.days_to_renewal.loc[1])  # weekly: no renewal date
-    assert f.days_to_renewal.loc[2] == pytest.approx(91.31 - (31 + 29 + 14) % 91.31)
-    assert f.days_to_renewal.loc[3] == pytest.approx(365 - 36)  # annual since 2024-03-10
+    assert f.days_to_renewal.loc[2] == 16.0  # quarterly since 2024-02-01: renews 05-01
+    assert f.days_to_renewal.loc[3] == 329.0  # annual since 2024-03-10
 
 
 def test_plan_changes_in_the_wording_of_an_export(tmp_path):

@@ -152,6 +152,42 @@ def test_days_to_renewal_is_the_next_calendar_anniversary(tmp_path):
     assert days[6, "2025-04-01"] == 59.25  # 2025-05-30 06:00
 
 
+def test_scheduled_cancellation_from_canceled_at(tmp_path):
+    """A cancellation asked for before the cutoff of a subscription still in force (Stripe's
+    cancel_at_period_end) is seen: before, only a later ended_at could say it, read as still in
+    force. One asked at or after the cutoff, or of a subscription that already ended, is not.
+    The column is named through dataset.json like any other."""
+    frames = tiny_frames()
+    ts = pd.Timestamp
+    frames["subscriptions"]["cancel_requested"] = [
+        ts("2024-02-20"),  # account 1's basic, ended 03-01: not in force at the cutoff
+        ts("2024-04-15"),  # account 1's pro: asked at the cutoff's instant, not seen
+        ts("2024-04-10 12:00"),  # account 2, ending 05-20
+        ts("2024-04-01"),  # account 3's open annual
+    ]
+    folder = write_frames(frames, tmp_path / "ds")
+    (folder / "dataset.json").write_text(
+        json.dumps({"columns": {"subscriptions": {"canceled_at": "cancel_requested"}}})
+    )
+    ds = load_dataset(folder, observed_until="2024-07-01")
+    table, used = build_features(ds, build_observations(ds, ["2024-04-15"], 30))
+    assert "cancellation_request" in {b.name for b in used}
+    f = ds.con.execute(table).set_index("account_id")
+    assert f.cancellation_scheduled.tolist() == [0, 1, 1]
+    assert pd.isna(f.days_since_cancellation_request.loc[1])
+    assert f.days_since_cancellation_request.loc[[2, 3]].tolist() == [4.5, 14.0]
+    # without the column (the simulator's data): left out with a notice, not a constant 0
+    plain = load_dataset(
+        write_frames(tiny_frames(), tmp_path / "plain"), observed_until="2024-07-01"
+    )
+    table, used = build_features(plain, build_observations(plain, ["2024-04-15"], 30))
+    assert "cancellation_scheduled" not in table.columns
+    assert any(
+        "cancellation_request skipped: needs subscriptions.canceled_at" in n for n in plain.notices
+    )
+    assert not [n for n in plain.notices if "optional column(s) canceled_at" in n]
+
+
 def test_accounts_without_events_are_kept_with_zeros(tmp_path):
     frames = tiny_frames()
     frames["events"] = frames["events"][frames["events"].account_id != 2]

@@ -1,4 +1,5 @@
-"""Billing: plan, MRR change, billing period, plan changes and failed payments."""
+"""Billing: plan, MRR change, billing period, scheduled cancellations, plan changes and failed
+payments."""
 
 from __future__ import annotations
 
@@ -146,6 +147,48 @@ def _days_to_renewal(
     at = cutoff.epoch_seconds().floor()
     renews = ibis.ifelse(anniversary(last) > at, anniversary(last), anniversary(last + every))
     return (renews - at).cast("float64") / SECONDS_PER_DAY
+
+
+@feature_builder(
+    "cancellation_request",
+    driver="billing",
+    description="a cancellation requested before the cutoff, effective later (canceled_at)",
+    requires=("subscriptions.canceled_at",),
+    features=[
+        Feature(
+            "cancellation_scheduled",
+            "1 when a subscription in force at the cutoff was canceled before it (canceled_at), "
+            "to end later (at its period's end)",
+            "int",
+            0,
+            reason=(
+                "[value==1] cancellation requested {days_since_cancellation_request:days} ago",
+                "[value==1] cancellation requested, effective at the period's end",
+            ),
+        ),
+        Feature(
+            "days_since_cancellation_request",
+            "days since the latest such request (null when none)",
+            "float",
+            reason="cancellation requested {value:days} ago",
+        ),
+    ],
+)
+def cancellation_request(ds: Dataset, keys: ir.Table) -> ir.Table:
+    # every subscription in force just before the cutoff (a plan, its add-ons), as in_force
+    # reads them; a request dated at or after the cutoff is not seen
+    j = keys.join(ds["subscriptions"], "account_id")
+    j = j.filter(
+        (j.started_at < j.cutoff)
+        & (j.ended_at.isnull() | (j.ended_at >= j.cutoff))
+        & (j.canceled_at < j.cutoff)
+    )
+    g = j.group_by(KEYS).agg(requested_at=j.canceled_at.max())
+    return g.select(
+        *KEYS,
+        cancellation_scheduled=ibis.literal(1, "int64"),
+        days_since_cancellation_request=days_between(g.cutoff, g.requested_at),
+    )
 
 
 @feature_builder(

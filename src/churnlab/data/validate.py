@@ -855,15 +855,15 @@ class Validator:
         if "canceled_at" not in subs.columns:
             return
         conds = {
-            "before they start": subs.canceled_at < subs.started_at,
-            "after they end": subs.canceled_at > subs.ended_at,
+            "start": subs.canceled_at < subs.started_at,
+            "end": subs.canceled_at > subs.ended_at,
         }
-        counts = self._count_many(subs, dict(zip(("before", "after"), conds.values())))
-        for (when, cond), n in zip(conds.items(), counts.values()):
+        for side, n in self._count_many(subs, conds).items():
             if n:
                 ex = self._examples(
-                    subs, cond, ["account_id", "started_at", "ended_at", "canceled_at"]
+                    subs, conds[side], ["account_id", "started_at", "ended_at", "canceled_at"]
                 )
+                when = "before they start" if side == "start" else "after they end"
                 self._problem(
                     "subscriptions",
                     "canceled_at",

@@ -282,6 +282,31 @@ def test_duplicate_keys(tmp_path):
     _find(problems, "tickets", "ticket_id")
 
 
+def test_cancellation_requested_outside_the_subscription(tmp_path):
+    """canceled_at (when the customer asked to cancel) before the start or after the end is a
+    problem naming the column and the rows; a request on the end's day (cancelled at once) or
+    before a later end (at the period's end) is not."""
+    frames = tiny_frames()
+    ts = pd.Timestamp
+    frames["subscriptions"]["canceled_at"] = [
+        ts("2024-03-01"),  # account 1's basic: canceled when it ended
+        ts("2024-05-02"),  # account 1's open pro: a cancellation scheduled for later
+        ts("2024-06-01"),  # account 2: after its end (2024-05-20)
+        ts("2024-02-01"),  # account 3: before its start (2024-03-10)
+    ]
+    problems = [p for p in _problems(tmp_path, frames) if p.column == "canceled_at"]
+    assert [(p.table, p.message.split(" (")[0]) for p in problems] == [
+        ("subscriptions", "1 subscription(s) canceled before they start"),
+        ("subscriptions", "1 subscription(s) canceled after they end"),
+    ]
+    assert problems[0].examples[0].startswith("account_id=3 ")
+    assert problems[1].examples[0].startswith("account_id=2 ")
+    assert "canceled_at=2024-06-01" in problems[1].examples[0]
+    frames["subscriptions"].loc[2:3, "canceled_at"] = [ts("2024-05-10"), ts("2024-04-01")]
+    ds = load_dataset(write_frames(frames, tmp_path / "ok"), observed_until=END)
+    assert ds.con.execute(ds["subscriptions"]).canceled_at.notna().all()
+
+
 def test_subscription_ending_before_start(tmp_path):
     frames = tiny_frames()
     subs = frames["subscriptions"]
@@ -855,8 +880,8 @@ def test_billing_periods_as_exports_write_them(tmp_path):
     )
     f = ds.con.execute(table).set_index("account_id")
     assert pd.isna(f.days_to_renewal.loc[1])  # weekly: no renewal date
-    assert f.days_to_renewal.loc[2] == pytest.approx(91.31 - (31 + 29 + 14) % 91.31)
-    assert f.days_to_renewal.loc[3] == pytest.approx(365 - 36)  # annual since 2024-03-10
+    assert f.days_to_renewal.loc[2] == 16.0  # quarterly since 2024-02-01: renews 05-01
+    assert f.days_to_renewal.loc[3] == 329.0  # annual since 2024-03-10
 
 
 def test_plan_changes_in_the_wording_of_an_export(tmp_path):

@@ -91,10 +91,101 @@ def test_tickets_nps_billing_by_hand(tiny_features):
     assert pd.isna(a3.last_nps) and a3.surveys_answered == 0  # its survey is after the cutoff
     assert (a1.plan, a1.current_mrr, a1.mrr_change_90d) == ("pro", 105.0, 60.0)
     assert a1.days_on_plan == pytest.approx(45.0) and a1.upgrades_365d == 1
-    assert a1.days_to_renewal == pytest.approx(30.44 - 45 % 30.44)
-    assert a3.billing_period == "annual" and a3.days_to_renewal == pytest.approx(365 - 36)
+    assert a1.days_to_renewal == 16.0  # monthly since 2024-03-01: renews 05-01
+    assert a3.billing_period == "annual" and a3.days_to_renewal == 329.0  # 2025-03-10
     assert pd.isna(a3.mrr_change_90d)
     assert a1.tenure_days == pytest.approx(101.0) and a3.segment == "enterprise"
+
+
+def _renewals(tmp_path, subscriptions: list[tuple[str, str, str]], cutoffs: list[str]):
+    """days_to_renewal of hand-made subscriptions (billing period, start, ...) held by accounts
+    1, 2, ..., at each cutoff."""
+    frames = tiny_frames()
+    ids = list(range(1, len(subscriptions) + 1))
+    frames["accounts"] = pd.DataFrame({"account_id": ids, "signup_at": pd.Timestamp("2023-01-01")})
+    frames["subscriptions"] = pd.DataFrame(
+        {
+            "account_id": ids,
+            "mrr": 100.0,
+            "billing_period": [period for period, _ in subscriptions],
+            "started_at": [pd.Timestamp(start) for _, start in subscriptions],
+            "ended_at": pd.NaT,
+        }
+    )
+    frames["events"] = pd.DataFrame(
+        {"account_id": ids, "ts": pd.Timestamp("2023-01-02"), "event_type": "login"}
+    )
+    for name in ("tickets", "surveys"):
+        del frames[name]
+    ds = load_dataset(write_frames(frames, tmp_path / "ds"), observed_until="2026-01-01")
+    table, _ = build_features(ds, build_observations(ds, cutoffs, 10), names=["billing_period"])
+    f = ds.con.execute(table)
+    return f.set_index(["account_id", f.cutoff.dt.strftime("%Y-%m-%d")]).days_to_renewal
+
+
+def test_days_to_renewal_is_the_next_calendar_anniversary(tmp_path):
+    """The next charge is the start's anniversary on the calendar (same day of the month, the
+    month's last day where it is shorter), strictly after the cutoff: before, a fixed 30.44-day
+    month and 365-day year put a renewal hours away about a whole period away."""
+    days = _renewals(
+        tmp_path,
+        [
+            ("monthly", "2024-12-01 18:00"),  # 1: renews 2025-02-01 18:00
+            ("annual", "2024-02-01 12:00"),  # 2: a year holding 29 February
+            ("monthly", "2024-01-31"),  # 3: renews on February's last day, then 31 March
+            ("annual", "2024-02-29"),  # 4: renews 2025-02-28
+            ("monthly", "2024-12-01"),  # 5: a renewal at the cutoff's instant is past
+            ("quarterly", "2024-11-30 06:00"),  # 6: 02-28, then 05-30
+        ],
+        ["2024-02-15", "2024-03-15", "2025-01-01", "2025-02-01", "2025-02-15", "2025-04-01"],
+    )
+    assert days[1, "2025-02-01"] == 0.75
+    assert days[1, "2025-04-01"] == 0.75
+    assert days[2, "2025-02-01"] == 0.5
+    assert days[2, "2025-04-01"] == 306.5  # to 2026-02-01 12:00
+    assert days[3, "2024-02-15"] == 14.0  # 2024-02-29
+    assert days[3, "2024-03-15"] == 16.0  # 2024-03-31
+    assert days[3, "2025-02-15"] == 13.0  # 2025-02-28
+    assert days[4, "2025-01-01"] == 58.0  # 2025-02-28
+    assert days[5, "2025-02-01"] == 28.0  # 2025-03-01
+    assert days[6, "2025-02-15"] == 13.25  # 2025-02-28 06:00
+    assert days[6, "2025-04-01"] == 59.25  # 2025-05-30 06:00
+
+
+def test_scheduled_cancellation_from_canceled_at(tmp_path):
+    """A cancellation asked for before the cutoff of a subscription still in force (Stripe's
+    cancel_at_period_end) is seen: before, only a later ended_at could say it, read as still in
+    force. One asked at or after the cutoff, or of a subscription that already ended, is not.
+    The column is named through dataset.json like any other."""
+    frames = tiny_frames()
+    ts = pd.Timestamp
+    frames["subscriptions"]["cancel_requested"] = [
+        ts("2024-02-20"),  # account 1's basic, ended 03-01: not in force at the cutoff
+        ts("2024-04-15"),  # account 1's pro: asked at the cutoff's instant, not seen
+        ts("2024-04-10 12:00"),  # account 2, ending 05-20
+        ts("2024-04-01"),  # account 3's open annual
+    ]
+    folder = write_frames(frames, tmp_path / "ds")
+    (folder / "dataset.json").write_text(
+        json.dumps({"columns": {"subscriptions": {"canceled_at": "cancel_requested"}}})
+    )
+    ds = load_dataset(folder, observed_until="2024-07-01")
+    table, used = build_features(ds, build_observations(ds, ["2024-04-15"], 30))
+    assert "cancellation_request" in {b.name for b in used}
+    f = ds.con.execute(table).set_index("account_id")
+    assert f.cancellation_scheduled.tolist() == [0, 1, 1]
+    assert pd.isna(f.days_since_cancellation_request.loc[1])
+    assert f.days_since_cancellation_request.loc[[2, 3]].tolist() == [4.5, 14.0]
+    # without the column (the simulator's data): left out with a notice, not a constant 0
+    plain = load_dataset(
+        write_frames(tiny_frames(), tmp_path / "plain"), observed_until="2024-07-01"
+    )
+    table, used = build_features(plain, build_observations(plain, ["2024-04-15"], 30))
+    assert "cancellation_scheduled" not in table.columns
+    assert any(
+        "cancellation_request skipped: needs subscriptions.canceled_at" in n for n in plain.notices
+    )
+    assert not [n for n in plain.notices if "optional column(s) canceled_at" in n]
 
 
 def test_accounts_without_events_are_kept_with_zeros(tmp_path):

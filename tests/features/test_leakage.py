@@ -135,7 +135,16 @@ def later_changes(draw):
     # change at the cutoff, not after it), so cancellations come at least a minute later
     churn_account_1_at = draw(st.one_of(st.none(), AFTER.filter(lambda t: t > CUTOFF)))
     resolve_open_ticket_at = draw(st.one_of(st.none(), AFTER))
-    return events, tickets, surveys, churn_account_1_at, resolve_open_ticket_at
+    # account 1 asks to cancel its open plan at or after the cutoff (canceled_at): not seen
+    request_cancel_1_at = draw(st.one_of(st.none(), AFTER))
+    return (
+        events,
+        tickets,
+        surveys,
+        churn_account_1_at,
+        resolve_open_ticket_at,
+        request_cancel_1_at,
+    )
 
 
 # Each example is WORLDS copies of the tiny data (account, user and ticket ids shifted per
@@ -149,6 +158,8 @@ def _copy(w: int) -> dict[str, pd.DataFrame]:
     """The tiny data's copy ``w``: account ids + 100 w, user ids + 100,000 w, ticket ids
     + 1,000 w (copy 0 is the tiny data itself)."""
     frames = tiny_frames()
+    # the optional canceled_at: account 3 asked before the cutoff to cancel its open annual
+    frames["subscriptions"]["canceled_at"] = [pd.NaT, pd.NaT, pd.NaT, pd.Timestamp("2024-04-01")]
     for df in frames.values():
         df["account_id"] += 100 * w
     frames["events"]["user_id"] += 100_000 * w
@@ -176,7 +187,7 @@ def _before(tmp_path_factory):
 
 def _changed(w: int, changes) -> dict[str, pd.DataFrame]:
     """Copy ``w`` with its later changes applied."""
-    events, tickets, surveys, churn_at, resolve_at = changes
+    events, tickets, surveys, churn_at, resolve_at, request_at = changes
     frames, shift = _copy(w), 100 * w
     events = events.assign(
         account_id=events.account_id + shift, user_id=events.user_id + 1000 * shift
@@ -198,6 +209,13 @@ def _changed(w: int, changes) -> dict[str, pd.DataFrame]:
             churn_at,
             "too_expensive",
         ]
+    if request_at is not None:  # no later than the end it asks for
+        subs = frames["subscriptions"]
+        asked = request_at if churn_at is None else min(request_at, churn_at)
+        subs.loc[
+            subs.account_id.eq(1 + shift) & subs.started_at.eq(pd.Timestamp("2024-03-01")),
+            "canceled_at",
+        ] = asked
     if resolve_at is not None:  # the ticket open at the cutoff gets resolved later
         frames["tickets"].loc[frames["tickets"].ticket_id == 11 + 10 * shift, "resolved_at"] = (
             resolve_at
@@ -215,6 +233,7 @@ def _changed(w: int, changes) -> dict[str, pd.DataFrame]:
 )
 def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, changes, which):
     keys, labels_before, features_before = _before(tmp_path_factory)
+    assert features_before[which].cancellation_scheduled.sum() == WORLDS  # account 3's
     frames = _worlds([_changed(w, c) for w, c in enumerate(changes)])
     after = load_dataset(
         write_frames(frames, tmp_path_factory.mktemp("after")), observed_until="2024-07-01"
@@ -226,7 +245,7 @@ def test_appending_rows_after_cutoff_changes_no_feature(tmp_path_factory, change
         build_observations(after, [CUTOFF], horizon_days=30)
     ).set_index(KEYS)
     assert labels_before.index.equals(labels_after.index)  # who is active at the cutoff
-    for w, (_, _, _, churn_at, _) in enumerate(changes):
+    for w, (_, _, _, churn_at, _, _) in enumerate(changes):
         accounts = labels_after.index.get_level_values("account_id")
         mine = (accounts >= 100 * w) & (accounts < 100 * (w + 1))
         if churn_at is None or churn_at > CUTOFF + pd.Timedelta(days=30):

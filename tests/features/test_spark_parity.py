@@ -86,6 +86,10 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
         started_at=pd.Timestamp("2024-04-14"), ended_at=pd.Timestamp("2024-06-20")
     )
     frames["subscriptions"] = pd.concat([subs, addon, renewal], ignore_index=True)
+    # account 3 asked to cancel its annual before the cutoff (canceled_at), effective later
+    canceled = [pd.NaT] * len(frames["subscriptions"])
+    canceled[3] = pd.Timestamp("2024-04-01 06:00")
+    frames["subscriptions"]["canceled_at"] = pd.Series(canceled, dtype="datetime64[us]")
     # the accounts' own attributes: numbers and dates written as text (as a CSV holds them)
     frames["accounts"] = frames["accounts"].assign(
         region=["north", None, "south"],
@@ -114,8 +118,61 @@ def test_duckdb_and_spark_agree_on_hand_made_data(spark, tmp_path):
     a3 = duck.set_index("account_id").loc[3]
     assert (a3.current_mrr, a3.plan, a3.billing_period) == (2700.0, "enterprise", "annual")
     assert duck.set_index("account_id").current_mrr.loc[2] == 15.0
+    assert duck.cancellation_scheduled.tolist() == [0, 0, 1]
+    assert a3.days_since_cancellation_request == 13.75
     assert duck.set_index("account_id").employees.loc[[1, 2]].tolist() == [12.0, 250.0]
     assert duck.onboarded_at.notna().tolist() == [True, False, True]  # 05-01: after the cutoff
+    _assert_equal(duck, spk)
+
+
+def test_duckdb_and_spark_agree_on_calendar_renewals(spark, tmp_path):
+    """days_to_renewal on both engines: month ends (31 January renews on February's last day),
+    a start on 29 February, a year holding 29 February, times of day, a renewal at the
+    cutoff's instant; and cancellations asked before and at the cutoff."""
+    frames = tiny_frames()
+    starts = [
+        ("monthly", "2024-01-31"),
+        ("annual", "2024-02-29"),
+        ("annual", "2024-02-01 12:00"),
+        ("monthly", "2024-12-01 18:00"),
+        ("quarterly", "2024-11-30 06:00"),
+        ("monthly", "2024-12-01"),
+        ("weekly", "2024-01-15"),
+    ]
+    ids = list(range(1, len(starts) + 1))
+    frames["accounts"] = pd.DataFrame({"account_id": ids, "signup_at": pd.Timestamp("2023-06-01")})
+    canceled = [pd.NaT] * len(ids)
+    canceled[1], canceled[4] = pd.Timestamp("2025-01-31 23:00"), pd.Timestamp("2025-02-01")
+    frames["subscriptions"] = pd.DataFrame(
+        {
+            "account_id": ids,
+            "mrr": 50.0,
+            "billing_period": [p for p, _ in starts],
+            "started_at": [pd.Timestamp(t) for _, t in starts],
+            "ended_at": pd.NaT,
+            "canceled_at": canceled,
+        }
+    )
+    frames["events"] = pd.DataFrame(
+        {"account_id": ids, "ts": pd.Timestamp("2023-06-02"), "event_type": "login"}
+    )
+    for name in ("tickets", "surveys"):
+        del frames[name]
+    for df in frames.values():  # Spark reads no nanosecond Parquet timestamps
+        for col in df.select_dtypes("datetime").columns:
+            df[col] = df[col].astype("datetime64[us]")
+    path = write_frames(frames, tmp_path / "renewals")
+    vocab = Vocabulary(types=("login",))
+    cutoffs = ["2024-02-15", "2024-03-31", "2025-01-01", "2025-02-01", "2025-02-28", "2028-02-29"]
+    duck = _table(path, "duckdb", cutoffs, 10, vocab, "2028-06-01")
+    spk = _table(path, "spark", cutoffs, 10, vocab, "2028-06-01")
+    days = duck.set_index(["account_id", duck.cutoff.dt.strftime("%Y-%m-%d")]).days_to_renewal
+    assert days[1, "2025-02-28"] == 31.0  # 2025-02-28 is its renewal's instant: next 03-31
+    assert days[1, "2024-02-15"] == 14.0 and days[2, "2028-02-29"] == 365.0  # 2029-02-28
+    assert days[3, "2025-02-01"] == 0.5 and days[4, "2025-02-01"] == 0.75
+    assert days[6, "2025-02-01"] == 28.0 and days[7].isna().all()
+    scheduled = duck.set_index(["account_id", "cutoff"]).cancellation_scheduled
+    assert scheduled.sum() == 3 + 2  # account 2 from 2025-02-01 on, account 5 from 02-28 on
     _assert_equal(duck, spk)
 
 

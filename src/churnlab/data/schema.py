@@ -139,6 +139,13 @@ SUBSCRIPTIONS = TableSchema(
             "string",
             description="null while active; upgrade/downgrade (plan change), a voluntary reason, or payment_failed",
         ),
+        Column(
+            "canceled_at",
+            "timestamp",
+            description="when the customer asked to cancel (Stripe, Chargebee, Recurly); the "
+            "subscription ends later, at ended_at (null if never canceled)",
+            noticed_missing=False,
+        ),
     ),
 )
 

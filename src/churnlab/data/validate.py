@@ -820,7 +820,8 @@ class Validator:
         self.notices.append(
             f"subscriptions: {n} subscription(s) end after the data's end "
             f"({self.observed_until}; a contract term or a cancellation scheduled for later), "
-            f"read as still in force then (e.g. {'; '.join(ex[:3])})"
+            f"read as still in force then (e.g. {'; '.join(ex[:3])}); a cancellation already "
+            "asked for is seen by the model through the canceled_at column (the request's date)"
         )
         ended = ibis.ifelse(after, ibis.null(subs.ended_at.type()), subs.ended_at)
         self.typed["subscriptions"] = subs.mutate(ended_at=ended)
@@ -853,6 +854,7 @@ class Validator:
                 "subscriptions", "ended_at", f"{n} subscription(s) end before they start", ex
             )
             return
+        self._check_cancellation_requests(subs)
         if n := counts["renewed"]:
             ex = self._examples(
                 renew,
@@ -890,6 +892,29 @@ class Validator:
                 "its cover ends: the last one in force ends with none following within the "
                 "grace days" + (f" (e.g. {'; '.join(ex[:3])})" if ex else "")
             )
+
+    def _check_cancellation_requests(self, subs: ir.Table) -> None:
+        """A cancellation requested (``canceled_at``) before the subscription started or after
+        it ended: the request belongs to another row, or the columns are swapped."""
+        if "canceled_at" not in subs.columns:
+            return
+        conds = {
+            "start": subs.canceled_at < subs.started_at,
+            "end": subs.canceled_at > subs.ended_at,
+        }
+        for side, n in self._count_many(subs, conds).items():
+            if n:
+                ex = self._examples(
+                    subs, conds[side], ["account_id", "started_at", "ended_at", "canceled_at"]
+                )
+                when = "before they start" if side == "start" else "after they end"
+                self._problem(
+                    "subscriptions",
+                    "canceled_at",
+                    f"{n} subscription(s) canceled {when} (canceled_at is when the customer asked "
+                    "to cancel: on or after started_at, on or before ended_at)",
+                    ex,
+                )
 
     def _check_ticket_order(self) -> None:
         """Tickets resolved before they were created."""

@@ -460,3 +460,35 @@ def test_an_out_that_is_an_input_file_is_refused_before_any_work(tmp_path):
     (data / "dataset.json").write_text("{}")
     with pytest.raises(FileExistsError, match="a table of the --data folder"):
         check_not_input(data / "dataset.json", {"--data": data}, DATASET_FILES)
+
+
+def test_ids_too_wide_for_int64_are_kept_as_written(trained, at_test_cutoff, features, tmp_path):
+    """22-digit account numbers in a CSV wrapped to -9223372036854775808 (two accounts on one
+    fabricated key, exit 0): the ids are kept as text, exactly as written, as the dataset
+    reader keeps ids that do not all fit a 64-bit integer; the scores are unchanged."""
+    rows = features.head(5).copy()
+    wide = ["1180591620717411303424", "1180591620717411303425"]
+    path = tmp_path / "wide.csv"
+    text = rows.to_csv(index=False).splitlines()
+    for i, big in enumerate(wide, start=1):
+        text[i] = big + text[i][text[i].index(",") :]
+    path.write_text("\n".join(text) + "\n")
+    got = score_job(trained.uri, features=path).scores
+    want = [*wide, *(str(i) for i in rows.account_id.iloc[2:])]
+    assert got.account_id.tolist() == want
+    expected = at_test_cutoff.scores.set_index("account_id").loc[rows.account_id, "p_churn"]
+    np.testing.assert_allclose(got.p_churn.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_an_integer_cutoff_is_read_as_yyyymmdd_not_nanoseconds(
+    trained, at_test_cutoff, features, tmp_path
+):
+    """A cutoff written 20250301 (as a CSV or warehouse keeps dates) was read as nanoseconds
+    since 1970: it is that date, as the dataset reader reads it."""
+    rows = features.head(3)
+    path = tmp_path / "basic.csv"
+    rows.assign(cutoff=rows.cutoff.dt.strftime("%Y%m%d").astype(int)).to_csv(path, index=False)
+    got = score_job(trained.uri, features=path).scores
+    assert (got.cutoff == rows.cutoff.to_numpy()).all()
+    want = at_test_cutoff.scores.set_index("account_id").loc[rows.account_id, "p_churn"]
+    np.testing.assert_allclose(got.p_churn.to_numpy(), want.to_numpy(), rtol=0, atol=1e-12)

@@ -58,3 +58,17 @@ def test_words_in_a_number_column_are_still_refused_naming_them():
     frame["TotalCharges"] = [" ", "1.5"]
     frame["Contract"] = ["none", " "]
     assert check_feature_table(frame, SCHEMA, "batch.csv").Contract.tolist()[0] == "none"
+
+
+def test_keys_are_compared_after_conversion_and_wide_ids_stay_distinct():
+    """Duplicates were looked for before the cast: ``7`` and ``"7"`` passed as two accounts,
+    and two 22-digit ids were cast onto one wrapped key. Keys are compared as converted, and
+    ids too wide for int64 are kept as text, so they stay two accounts."""
+    schema = Schema([ColSpec("long", "account_id"), ColSpec("datetime", "cutoff")])
+    same = pd.DataFrame({"account_id": [7, "7"], "cutoff": ["2025-03-01", "2025-03-01"]})
+    with pytest.raises(ScoringError, match=r"2 rows share duplicate key\(s\)"):
+        check_feature_table(same, schema)
+    wide = pd.DataFrame({"account_id": [2**70, 2**70 + 1], "cutoff": [20250301, 20250301]})
+    out = check_feature_table(wide, schema)
+    assert out.account_id.tolist() == [str(2**70), str(2**70 + 1)]
+    assert (out.cutoff == pd.Timestamp("2025-03-01")).all()

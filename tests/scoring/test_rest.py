@@ -166,3 +166,82 @@ def test_serving_an_alias_pins_its_version(trained):
         about["version"] == trained.version
         and about["model"] == trained.uri.split("/")[1].split("@")[0]
     )
+
+
+def _records(features, n: int = 2) -> list[dict]:
+    return json.loads(features.head(n).to_json(orient="records", date_format="iso"))
+
+
+def test_rest_keeps_ids_too_wide_for_int64_and_reads_an_integer_cutoff_as_yyyymmdd(
+    server, features
+):
+    """``2**70`` came back as -9223372036854775808 for two accounts at once, and a cutoff of
+    ``20250301`` was read as nanoseconds since 1970: wide ids are kept exactly, as text (as
+    batch scoring keeps them), and an integer cutoff is the yyyymmdd date it writes."""
+    url, _folder = server
+    records = _records(features)
+    status, text = _post(url, json.dumps({"dataframe_records": records}).encode())
+    assert status == 200, text
+    plain = _strict(text)["predictions"]
+    wide = [{**r, "account_id": 2**70 + i} for i, r in enumerate(records)]
+    status, text = _post(url, json.dumps({"dataframe_records": wide}).encode())
+    assert status == 200, text
+    got = _strict(text)["predictions"]
+    assert [p["account_id"] for p in got] == [str(2**70), str(2**70 + 1)]
+    assert [p["p_churn"] for p in got] == [p["p_churn"] for p in plain]
+    cutoff = pd.Timestamp(records[0]["cutoff"])
+    basic = [{**r, "cutoff": int(f"{cutoff:%Y%m%d}")} for r in records]
+    status, text = _post(url, json.dumps({"dataframe_records": basic}).encode())
+    assert status == 200, text
+    got = _strict(text)["predictions"]
+    assert [pd.Timestamp(p["cutoff"]) for p in got] == [cutoff, cutoff]
+    assert [p["p_churn"] for p in got] == [p["p_churn"] for p in plain]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "said"),
+    [
+        ("account_id", True, "'account_id' (long): true/false is not a whole number: rows [0]"),
+        ("account_id", [1], "a list or object where one value belongs: 'account_id' in 1 row(s)"),
+        ("account_id", {"a": 1}, "'account_id' in 1 row(s): rows [0], e.g. {'a': 1}"),
+        ("cutoff", ["2025-03-01"], "'cutoff' in 1 row(s): rows [0], e.g. ['2025-03-01']"),
+        ("cutoff", 12345, "a number is not a date unless it is one written yyyymmdd"),
+        ("cutoff", "9999-12-31", "out of range (dates from 1677-09-21 to 2262-04-11"),
+        ("cutoff", "2025-03-01T00:00:00Z", "times with a 'Z' or an offset in rows [0] beside"),
+    ],
+)
+def test_rest_refuses_bad_keys_with_400_naming_the_column_and_rows(
+    server, features, column, value, said
+):
+    """A list or object in a key column was a bare 500; ``true`` was account 1; a ``Z`` cutoff
+    beside naive ones or year 9999 was "wrong type" quoting valid cutoffs as bad examples."""
+    url, _folder = server
+    records = _records(features)
+    records[0][column] = value
+    status, text = _post(url, json.dumps({"dataframe_records": records}).encode())
+    assert status == 400, text
+    message = _strict(text)["message"]
+    assert said in message, message
+    assert "wrong type" not in message or column == "account_id", message
+    assert records[1]["cutoff"] not in message, message
+
+
+def test_rest_names_a_column_a_record_leaves_out_and_an_empty_record(server, features):
+    """A record without a column the model reads was scored as if null (200) although a
+    missing column is a 400; ``[{}]`` was answered "no rows" though it has one row."""
+    url, _folder = server
+    records = _records(features)
+    del records[1]["days_since_last_activity"]
+    status, text = _post(url, json.dumps({"dataframe_records": records}).encode())
+    assert status == 400, text
+    message = _strict(text)["message"]
+    assert "'days_since_last_activity' in 1 row(s): rows [1]" in message, message
+    assert "send null for a missing value" in message, message
+    del records[0]["mrr"], records[1]["mrr"]  # mrr may be left out, also per record
+    records[1]["days_since_last_activity"] = None
+    status, text = _post(url, json.dumps({"dataframe_records": records}).encode())
+    assert status == 200, text
+    status, text = _post(url, json.dumps({"dataframe_records": [{}]}).encode())
+    assert status == 400, text
+    message = _strict(text)["message"]
+    assert "no rows" not in message and "missing" in message, message

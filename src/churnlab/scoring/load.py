@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from pandas.api.types import is_numeric_dtype
@@ -30,9 +31,21 @@ class LoadedModel:
         """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
         the pyfunc's predict (signature enforced), as REST and Spark call it."""
         frame = check_feature_table(_dates_as_days(frame, self.model), self.input_schema, source)
+        ids = None
+        if "account_id" in frame.columns and not is_numeric_dtype(frame["account_id"]):
+            declared = self.input_schema.input_types_dict().get("account_id")
+            if str(getattr(declared, "name", declared)) in ("long", "integer"):
+                # ids too wide for the signature's integer, kept as text by the check: the
+                # pyfunc scores by position and the ids go back as written
+                ids = frame["account_id"].to_numpy()
+                frame = frame.assign(account_id=np.arange(len(frame), dtype="int64"))
         if isinstance(self.model, UpliftModel):  # no reasons to skip
-            return self.pyfunc.predict(frame)
-        return self.pyfunc.predict(frame, params={"reasons": reasons})
+            scores = self.pyfunc.predict(frame)
+        else:
+            scores = self.pyfunc.predict(frame, params={"reasons": reasons})
+        if ids is not None:
+            scores["account_id"] = ids
+        return scores
 
 
 def load_model(uri: str | Path, kind: type = ChurnModel) -> LoadedModel:

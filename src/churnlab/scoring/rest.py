@@ -58,7 +58,8 @@ def parse_request(body: bytes) -> tuple[pd.DataFrame, bool]:
         records = payload["dataframe_records"]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise ScoringError("request: dataframe_records must be a list of objects")
-        return pd.DataFrame.from_records(records), reasons
+        frame = pd.DataFrame.from_records(records, index=range(len(records)))
+        return frame.assign(**{ABSENT: _absent_keys(records, frame.columns)}), reasons
     split = payload["dataframe_split"]
     if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
         raise ScoringError("request: dataframe_split must be an object with columns and data")
@@ -68,6 +69,40 @@ def parse_request(body: bytes) -> tuple[pd.DataFrame, bool]:
     ):
         raise ScoringError("request: every dataframe_split data row must list every column")
     return pd.DataFrame(data, columns=split["columns"]), reasons
+
+
+ABSENT = "__churnlab_absent_keys__"  # per row of dataframe_records: the keys it left out
+
+
+def _absent_keys(records: list[dict], columns: pd.Index) -> list[tuple[str, ...]]:
+    """Per record, the request's columns it does not name (most records name them all)."""
+    n = len(columns)
+    return [() if len(r) == n else tuple(c for c in columns if c not in r) for r in records]
+
+
+def _refuse_absent_keys(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
+    """``frame`` without the bookkeeping column, or a ScoringError naming the columns the
+    model reads that some records leave out, with their rows: a missing column is refused
+    as documented (send null for a missing value); only ``mrr`` may be left out."""
+    if ABSENT not in frame.columns:
+        return frame
+    absent = frame.pop(ABSENT)
+    reads = set(model.input_schema.input_names()) - {"mrr"}
+    rows: dict[str, list[int]] = {}
+    for i, keys in enumerate(absent):
+        for key in keys:
+            if key in reads:
+                rows.setdefault(key, []).append(i)
+    if rows:
+        said = "; ".join(
+            f"{key!r} in {len(at)} row(s): rows {at[:5]}{' and more' if len(at) > 5 else ''}"
+            for key, at in rows.items()
+        )
+        raise ScoringError(
+            f"request: record(s) without a column the model reads: {said} "
+            "(send null for a missing value)"
+        )
+    return frame
 
 
 def _jsonable(value: Any) -> Any:
@@ -104,6 +139,7 @@ def answer(
     decisions over the request's rows added)."""
     try:
         frame, reasons = parse_request(body)
+        frame = _refuse_absent_keys(frame, model)
         scores = model.predict(frame, reasons=reasons, source="request")
         if uplift is not None:
             scores = add_decisions(scores, frame, uplift, policy or ContactPolicy(), "request")

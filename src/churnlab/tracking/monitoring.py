@@ -230,7 +230,7 @@ def log_monitoring(
     """One run in the ``monitoring`` experiment: per batch its numeric results as metrics at
     the batch date (step = batch index, timestamp = batch date), the overall verdict as tags,
     the whole result as ``monitor.json`` and each batch's feature drift as a table."""
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, MONITORING_EXPERIMENT)
     tags = {
         KIND_TAG: "monitoring",
@@ -289,7 +289,7 @@ def swap_champion(model_name: str, expected: str, challenger: str) -> bool:
 
 def log_retrain(result: dict[str, Any]) -> str:
     """The champion/challenger comparison as a run of the ``monitoring`` experiment."""
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, MONITORING_EXPERIMENT)
     tags = {
         KIND_TAG: "retrain",

@@ -204,7 +204,7 @@ def log_scoring_run(
     """Record a finished scoring job as its own MLflow run (never the training run);
     ``data_digest``: of the data or feature table it scored, so a batch logged again from the
     same data can be told apart from one whose data changed."""
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, experiment)
     tags = {
         KIND_TAG: "scoring",

@@ -93,6 +93,8 @@ MODEL_TAG = "churnlab.registered_model"
 # training run's data digest has the same tag)
 BATCH_DATE_TAG = "churnlab.batch_date"
 DATA_DIGEST_TAG = "churnlab.data_digest"
+# the absolute path of the data folder or feature table a scoring run scored
+SCORED_FROM_TAG = "churnlab.scored_from"
 
 
 def registered_model_name(experiment: str = DEFAULT_EXPERIMENT) -> str:
@@ -123,6 +125,7 @@ __all__ = [
     "NAME_PATTERN",
     "OBSERVATION_COLUMNS",
     "PREVIOUS",
+    "SCORED_FROM_TAG",
     "SIMULATOR_PROFILES",
     "SIMULATOR_SCENARIOS",
     "SURVIVAL_FAMILIES",

@@ -3,6 +3,7 @@ first; changed data or a different horizon is a new key, never a stale table."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -61,3 +62,26 @@ def test_changed_data_or_horizon_is_a_new_entry(small_sim, tmp_path, monkeypatch
     assert len(_entries()) == 3
     monkeypatch.setenv("CHURNLAB_FEATURE_CACHE", "0")
     pd.testing.assert_frame_equal(load_training_data(_spec(changed)).frame, fresh.frame)
+
+
+def test_an_entry_that_is_not_churnlabs_is_rebuilt_and_replaced(
+    small_sim, tmp_path, monkeypatch, caplog
+):
+    """fuzz11 repro_2: an entry's JSON of ``{}`` or ``null`` (valid JSON, not churnlab's)
+    crashed every build (KeyError 'dtypes', AttributeError) until data/cache was deleted."""
+    monkeypatch.setenv("CHURNLAB_CACHE", str(tmp_path / "cache"))
+    first = load_training_data(_spec(small_sim))
+    (entry,) = _entries()
+    meta = entry.with_suffix(".json")
+    kept = meta.read_text()
+    for bad in ("{}", "null", '{"dtypes": {"no_such_column": "int64"}}', '{"dtypes": {}}'):
+        meta.write_text(bad)
+        with caplog.at_level("WARNING", logger="churnlab.features.cache"):
+            again = load_training_data(_spec(small_sim))
+        assert "unreadable" in caplog.text and "rebuilding" in caplog.text, bad
+        caplog.clear()
+        # rebuilt: equal up to the last bits of a float sum (DuckDB's parallel aggregation)
+        pd.testing.assert_frame_equal(first.frame, again.frame, check_exact=False, rtol=1e-9)
+        # replaced by a good entry: read from the cache again, no warning
+        assert json.loads(meta.read_text()).keys() == json.loads(kept).keys()
+        assert cache.load(entry.stem) is not None and "unreadable" not in caplog.text

@@ -181,3 +181,64 @@ def test_in_sample_and_repeated_batches_are_named_and_kept_out(champion, tmp_pat
     line = _in_sample_line(result.overall)  # what `churnlab monitor` prints
     assert line.startswith(f"left out 1 in-sample batch(es), dated on or before {validation}")
     assert line.endswith(f": {validation} (run {back_fill})")
+
+
+def _without_accounts(data, out, drop) -> None:
+    """A copy of the dataset folder ``data`` at ``out`` with the accounts ``drop`` removed
+    from every table (as a GDPR deletion or a wrong export would)."""
+    import shutil
+
+    shutil.copytree(data, out)
+    for table in out.glob("*.parquet"):
+        frame = pd.read_parquet(table)
+        if "account_id" in frame.columns:
+            frame[~frame.account_id.isin(drop)].to_parquet(table, index=False)
+
+
+def test_labels_of_other_accounts_are_refused_not_a_retrain(unchanged, champion, tmp_path):
+    """fuzz11 repro_3: realized metrics were computed on whichever stored predictions shared an
+    account id with --data (112 of 181 rows of another business, 97 of 181 with half the
+    accounts removed), silently, and the verdict became retrain (exit 3)."""
+    from churnlab.monitoring import MonitoringError
+
+    root, data, result = unchanged
+    first = next(b for b in result.batches if b["matured"])
+    assert first["labels"]["missing"] == 0
+    assert first["labels"]["labelled"] == first["labels"]["batch_rows"] == first["rows"]
+    scored = _stored_predictions(first["run_id"]).account_id
+    accounts = pd.read_parquet(data / "accounts.parquet").account_id
+    half = tmp_path / "half"
+    _without_accounts(data, half, accounts.iloc[::2])
+    mp = _project(root)
+    try:
+        with pytest.raises(MonitoringError) as caught:
+            monitor(champion.uri, data=half, log_run=False)
+        # a few accounts deleted since: measured, and the shortfall reported
+        few = tmp_path / "few"
+        _without_accounts(data, few, scored.iloc[:3])
+        partial = monitor(champion.uri, data=few, log_run=False)
+    finally:
+        mp.undo()
+    message = str(caught.value)
+    assert f"batch {first['batch_date']} of {NAME} version {champion.version}" in message
+    assert f"of its {first['rows']} scored accounts have no label in {half}" in message
+    assert f"scored from {data.resolve()}" in message and "e.g. account_id " in message
+    same = next(b for b in partial.batches if b["batch_date"] == first["batch_date"])
+    assert same["labels"]["missing"] == 3 and same["labels"]["labelled"] == first["rows"] - 3
+    assert same["realized"]["labelled_rows"] == first["rows"] - 3
+    assert same["labels"]["missing_examples"] == [str(v) for v in scored.iloc[:3]]
+    # the scheduled job: an error it can tell from a retrain, one line on stderr; text output
+    # names a partial match
+    cli = [sys.executable, "-m", "churnlab.cli", "monitor", "--model", champion.uri, "--no-log"]
+    done = subprocess.run(
+        [*cli, "--data", str(half)], capture_output=True, text=True, timeout=300, cwd=root
+    )
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert done.stderr.startswith("error: batch ") and "Traceback" not in done.stderr
+    text = subprocess.run(
+        [*cli, "--data", str(few)], capture_output=True, text=True, timeout=300, cwd=root
+    ).stdout
+    assert (
+        f"batch {first['batch_date']}: realized on {first['rows'] - 3:,} of its "
+        f"{first['rows']:,} scored accounts; 3 have no label in {few}" in text
+    ), text

@@ -104,6 +104,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _store_locked(exc: BaseException) -> str | None:
+    """One line for a SQLite MLflow store another process holds locked, else None."""
+    from churnlab.config import tracking_uri
+    from churnlab.tracking.store import is_locked
+
+    if not is_locked(exc):
+        return None
+    return (
+        f"the MLflow store {tracking_uri()} is locked by another process (SQLite: database is "
+        "locked; a running `mlflow ui` or migration, a backup, a stuck writer?): this command "
+        "stopped before it finished; run it again once that process has released the store"
+    )
+
+
 def _io_problem(exc: BaseException) -> str | None:
     """One line for an I/O failure (no permission, disk full, a DuckDB I/O error) or DuckDB
     running out of memory, else None."""
@@ -142,7 +156,7 @@ def errors_reported() -> Iterator[None]:
     except Exception as exc:
         if type(exc).__name__ == "InterruptException":
             raise KeyboardInterrupt(str(exc)) from None
-        message = _io_problem(exc)
+        message = _store_locked(exc) or _io_problem(exc)
         if message is None:
             raise
         fail(message)

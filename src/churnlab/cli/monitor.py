@@ -53,6 +53,18 @@ def _in_sample_line(overall: dict[str, Any]) -> str:
     )
 
 
+def _partial_labels(batches: list[dict[str, Any]], data: Path | None) -> list[str]:
+    """One line per matured batch some of whose accounts have no label in ``data`` (within
+    the tolerance; beyond it monitor refuses)."""
+    return [
+        f"batch {b['batch_date']}: realized on {c['labelled']:,} of its {c['batch_rows']:,} "
+        f"scored accounts; {c['missing']:,} have no label in {data} (e.g. account_id "
+        f"{', '.join(c['missing_examples'])})"
+        for b in batches
+        if (c := b.get("labels")) and c["missing"]
+    ]
+
+
 @app.command()
 def monitor(
     model: Annotated[
@@ -74,7 +86,8 @@ def monitor(
 
     Every logged batch against the model's reference profile: data drift per feature and driver, prediction drift, realized performance where labels
     have matured, estimated performance where they have not. Exit code 0 for ok or warn,
-    3 for retrain."""
+    3 for retrain, 1 on an error (among them a matured batch whose accounts are not in
+    --data)."""
     from churnlab.cli.train import interrupts_reported
     from churnlab.monitoring import monitor as run_monitor
 
@@ -103,6 +116,8 @@ def monitor(
         )
         for reason in overall["reasons"]:
             console.print(f"  - {reason}")
+        for line in _partial_labels(result.batches, data):
+            console.print(line, soft_wrap=True)
         if overall.get("in_sample"):
             console.print(_in_sample_line(overall), soft_wrap=True)
         if result.run_id:

@@ -86,20 +86,28 @@ def _paths(key: str) -> tuple[Path, Path]:
     return folder / f"{key}.parquet", folder / f"{key}.json"
 
 
-def load(key: str) -> tuple[pd.DataFrame, dict[str, Any]] | None:
-    """The frame and metadata stored under ``key``, or None."""
+def load(key: str, required: Sequence[str] = ()) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+    """The frame and metadata stored under ``key``, or None; ``required``: metadata keys the
+    caller reads. An entry that cannot be read, or is not what churnlab stored (a zeroed or
+    hand-edited file, another layout, a column that no longer casts), is a miss: the caller
+    rebuilds it and :func:`store` replaces it."""
     table, meta = _paths(key)
     if not (enabled() and table.exists() and meta.exists()):
         return None
     try:
         info = json.loads(meta.read_text())
         frame = pd.read_parquet(table)
-    except (OSError, ValueError) as exc:  # a damaged entry is rebuilt
+        if not isinstance(info, dict) or not isinstance(info.get("dtypes"), dict):
+            raise ValueError(f"{meta.name} is not a feature cache entry (no 'dtypes')")
+        absent = [k for k in required if k not in info]
+        if absent:
+            raise ValueError(f"{meta.name} lacks {', '.join(map(repr, absent))}")
+        for column, dtype in info.pop("dtypes").items():
+            if str(frame[column].dtype) != dtype:
+                frame[column] = frame[column].astype(dtype)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged entry is rebuilt
         log.warning("feature cache entry %s unreadable (%s); rebuilding", key, exc)
         return None
-    for column, dtype in info.pop("dtypes").items():
-        if str(frame[column].dtype) != dtype:
-            frame[column] = frame[column].astype(dtype)
     log.info("features from the cache (%s)", table)
     return frame, info
 

@@ -38,6 +38,10 @@ from churnlab.tracking.monitoring import (
 log = logging.getLogger(__name__)
 # the exit code of `churnlab monitor` when the verdict is retrain (errors exit 1, usage 2)
 EXIT_RETRAIN = 3
+# the share of a matured batch's accounts that may have no label in --data (accounts deleted
+# since, a late correction) before monitor refuses to measure it: beyond it the labels are of
+# other accounts (another folder, another business with the same ids, a re-keyed export)
+MAX_UNLABELLED_SHARE = 0.05
 
 
 class MonitoringError(ChurnlabError):
@@ -98,6 +102,45 @@ def realized_labels(
     return obs[["account_id", "cutoff", "churned_within_h", "mrr"]]
 
 
+def label_coverage(batch: LoggedBatch, own: pd.DataFrame) -> dict[str, Any]:
+    """How many of a matured batch's scored accounts have a label in the data: the batch's
+    rows, those labelled, those missing and up to five of their ids."""
+    ids = batch.predictions.account_id
+    missing = ids[~ids.isin(own.account_id[own.churned_within_h.notna()])]
+    return {
+        "batch_rows": len(ids),
+        "labelled": len(ids) - len(missing),
+        "missing": len(missing),
+        "missing_examples": [str(v) for v in missing.head(5)],
+    }
+
+
+def _check_coverage(
+    batch: LoggedBatch, coverage: dict[str, Any], data: str | Path, ref: ModelRef
+) -> None:
+    """Refuse to measure a batch whose accounts are mostly not in ``data``: realized metrics on
+    whichever rows happen to share an id would be of other accounts, and could call for a
+    retrain."""
+    rows, missing = coverage["batch_rows"], coverage["missing"]
+    if not rows or missing / rows <= MAX_UNLABELLED_SHARE:
+        return
+    given = Path(data).resolve()
+    source = batch.source
+    scored = ""
+    if source:
+        scored = f"; the batch was scored from {source}"
+        if Path(source) == given:
+            scored += " (the same path: have accounts been removed or re-keyed since?)"
+    raise MonitoringError(
+        f"batch {batch.batch_date.date()} of {ref.name} version {ref.version} (run "
+        f"{batch.run_id}): {missing} of its {rows} scored accounts have no label in {data} at "
+        f"that date (e.g. account_id {', '.join(coverage['missing_examples'])}), more than "
+        f"{MAX_UNLABELLED_SHARE:.0%}{scored}; realized performance would be measured on other "
+        "accounts, so nothing was measured: give --data the data folder the batch was scored "
+        "from (a later export of it)"
+    )
+
+
 def _flat_metrics(batch: dict[str, Any]) -> dict[str, float]:
     """The batch's numbers as MLflow metrics (one time series each)."""
     d, pred = batch["drift"], batch["prediction"]
@@ -119,14 +162,12 @@ def _flat_metrics(batch: dict[str, Any]) -> dict[str, float]:
 def _one_batch(
     batch: LoggedBatch,
     reference: dict[str, Any],
-    labels: pd.DataFrame | None,
     settings: MonitoringSpec,
     previous: LoggedBatch | None,
     repeated: list[str] | None = None,
+    own: pd.DataFrame | None = None,
+    coverage: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    own = None
-    if labels is not None and (labels.cutoff == batch.batch_date).any():
-        own = labels[labels.cutoff == batch.batch_date].drop(columns="cutoff")
     checks, table = check_batch(
         reference,
         batch.profile,
@@ -143,6 +184,7 @@ def _one_batch(
         "batch_date": str(batch.batch_date.date()),
         "run_id": batch.run_id,
         "matured": own is not None,
+        "labels": coverage,
         **checks,
         "verdict": verdict,
         "reasons": reasons,
@@ -224,10 +266,19 @@ def monitor(
     batches, in_sample = _production(ref, batches, fitted_until(reference))
     labels = None if data is None else realized_labels(data, batches, reference, until)
     repeated = repeat_reasons(batches)
+    own: dict[int, pd.DataFrame] = {}
+    coverage: dict[int, dict[str, Any]] = {}
+    for i, batch in enumerate(batches):
+        if labels is not None and (labels.cutoff == batch.batch_date).any():
+            own[i] = labels[labels.cutoff == batch.batch_date].drop(columns="cutoff")
+            coverage[i] = label_coverage(batch, own[i])
+            _check_coverage(batch, coverage[i], data, ref)
     results, tables = [], {}
     for i, batch in enumerate(batches):
         previous = batches[i - 1] if i else None
-        out, table = _one_batch(batch, reference, labels, settings, previous, repeated.get(i))
+        out, table = _one_batch(
+            batch, reference, settings, previous, repeated.get(i), own.get(i), coverage.get(i)
+        )
         results.append(out)
         tables[out["batch_date"]] = table
     result = MonitorResult(ref=ref, overall=_overall(results), batches=results, tables=tables)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +87,13 @@ def summarize(scores: pd.DataFrame, ref: ModelRef | None = None, top: int = 5) -
     }
 
 
-def write_scores(scores: pd.DataFrame, out: str | Path) -> Path:
+def write_scores(
+    scores: pd.DataFrame, out: str | Path, before_replace: Callable[[], None] | None = None
+) -> Path:
     """Write ``scores`` to Parquet or CSV atomically: a temp file beside ``out``, then rename.
-    An existing ``out`` is replaced only when the new file is complete."""
+    An existing ``out`` is replaced only when the new file is complete, and only if
+    ``before_replace`` (called once the file is written; ``score --log`` logs the batch there)
+    does not raise: otherwise ``out`` is left as it was."""
     out = Path(out)
     if out.suffix not in (".parquet", ".csv"):
         raise ScoringError(f"{out}: expected a .parquet or .csv output file")
@@ -96,6 +102,8 @@ def write_scores(scores: pd.DataFrame, out: str | Path) -> Path:
             scores.to_parquet(tmp, index=False)
         else:
             scores.to_csv(tmp, index=False)
+        if before_replace is not None:
+            before_replace()
     return out
 
 
@@ -221,17 +229,36 @@ def score_job(
         summary["uplift"] = decided
     summary["population"] = describe_population(loaded.model.feature_spec.population)
     summary["notices"] = []  # about the logged batch (``log_run``)
-    written = None
-    if out is not None:
-        t3 = time.perf_counter()
-        written = write_scores(scores, out)
-        seconds["write"] = time.perf_counter() - t3
-    seconds["total"] = time.perf_counter() - t0
-    summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
-    result = ScoreResult(scores=scores, summary=summary, out=written, seconds=seconds)
+    result = ScoreResult(
+        scores=scores, summary=summary, out=None if out is None else Path(out), seconds=seconds
+    )
+    log_job = None
     if log_run:
-        _log_job(result, loaded, frame, data=data, features=features, as_of=as_of)
+        log_job = partial(
+            _log_job, result, loaded, frame, data=data, features=features, as_of=as_of
+        )
+    _write_and_log(result, t0, log_job)
     return result
+
+
+def _write_and_log(result: ScoreResult, t0: float, log_job: Callable[[], None] | None) -> None:
+    """Write ``result.out`` and log the job (``log_job``), the run before ``out`` is replaced:
+    a job whose logging fails (a locked store) leaves the previous scores in place, never new
+    scores that no logged batch describes."""
+    seconds, t3 = result.seconds, time.perf_counter()
+
+    def finish() -> None:
+        if result.out is not None:
+            seconds["write"] = time.perf_counter() - t3
+        seconds["total"] = time.perf_counter() - t0
+        result.summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
+        if log_job is not None:
+            log_job()
+
+    if result.out is None:
+        finish()
+    else:
+        write_scores(result.scores, result.out, before_replace=finish)
 
 
 def _log_job(

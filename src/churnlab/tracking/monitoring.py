@@ -21,7 +21,14 @@ from churnlab.tracking.registry import champion_version
 from churnlab.tracking.runs import tracked_run
 from churnlab.tracking.store import connect, ensure_experiment, store_lock
 from churnlab.tracking.uris import ModelRef, RegistryError
-from churnlab.vocab import BATCH_DATE_TAG, CHAMPION, DATA_DIGEST_TAG, KIND_TAG, PREVIOUS
+from churnlab.vocab import (
+    BATCH_DATE_TAG,
+    CHAMPION,
+    DATA_DIGEST_TAG,
+    KIND_TAG,
+    PREVIOUS,
+    SCORED_FROM_TAG,
+)
 
 MONITORING_EXPERIMENT = "monitoring"
 SCORING_EXPERIMENT = "scoring"
@@ -55,6 +62,7 @@ class LoggedBatch:
     logged_at: pd.Timestamp | None = None
     data_digest: str | None = None
     earlier: list[BatchRun] = field(default_factory=list)
+    source: str | None = None  # the --data (or --features) it was scored from, as given
 
     @property
     def run(self) -> BatchRun:
@@ -177,9 +185,17 @@ def logged_batches(ref: ModelRef, until: pd.Timestamp | None = None) -> list[Log
                     logged_at=newest.logged_at,
                     data_digest=newest.data_digest,
                     earlier=[_batch_run(r) for r in runs[1:]],
+                    source=_scored_from(runs[0]),
                 )
             )
     return out
+
+
+def _scored_from(run: Any) -> str | None:
+    """The data folder (or feature table) a scoring run scored, as ``score --log`` recorded
+    it: absolute where the run recorded its own, else the path as given."""
+    params = run.data.params
+    return run.data.tags.get(SCORED_FROM_TAG) or params.get("data") or params.get("features")
 
 
 def _batch_artifacts(run: Any) -> tuple[dict[str, Any], pd.DataFrame] | None:
@@ -214,7 +230,7 @@ def log_monitoring(
     """One run in the ``monitoring`` experiment: per batch its numeric results as metrics at
     the batch date (step = batch index, timestamp = batch date), the overall verdict as tags,
     the whole result as ``monitor.json`` and each batch's feature drift as a table."""
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, MONITORING_EXPERIMENT)
     tags = {
         KIND_TAG: "monitoring",
@@ -273,7 +289,7 @@ def swap_champion(model_name: str, expected: str, challenger: str) -> bool:
 
 def log_retrain(result: dict[str, Any]) -> str:
     """The champion/challenger comparison as a run of the ``monitoring`` experiment."""
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, MONITORING_EXPERIMENT)
     tags = {
         KIND_TAG: "retrain",

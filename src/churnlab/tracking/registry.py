@@ -194,7 +194,7 @@ def log_leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
     """The leaderboard, also logged (JSON and CSV) as a run of
     :func:`leaderboard_experiment`, never as a run of ``experiment`` itself."""
     board = leaderboard(experiment, metric)
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, leaderboard_experiment(experiment))
     tags = {KIND_TAG: "leaderboard", "metric": metric, "churnlab.experiment": experiment}
     with tracked_run(exp_id, f"{experiment}-by-{metric}", tags):

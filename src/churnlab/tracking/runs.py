@@ -25,7 +25,7 @@ from churnlab import __version__, config
 from churnlab.config import ExperimentSpec
 from churnlab.tracking.store import HOST_TAG, PID_TAG, connect, ensure_experiment
 from churnlab.tracking.uris import ModelRef
-from churnlab.vocab import BATCH_DATE_TAG, DATA_DIGEST_TAG, KIND_TAG, MODEL_TAG
+from churnlab.vocab import BATCH_DATE_TAG, DATA_DIGEST_TAG, KIND_TAG, MODEL_TAG, SCORED_FROM_TAG
 
 if TYPE_CHECKING:
     from churnlab.training import TrainingData
@@ -204,7 +204,7 @@ def log_scoring_run(
     """Record a finished scoring job as its own MLflow run (never the training run);
     ``data_digest``: of the data or feature table it scored, so a batch logged again from the
     same data can be told apart from one whose data changed."""
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, experiment)
     tags = {
         KIND_TAG: "scoring",
@@ -214,6 +214,9 @@ def log_scoring_run(
     }
     if data_digest:
         tags[DATA_DIGEST_TAG] = data_digest
+    scored = data if data is not None else features
+    if isinstance(scored, str | Path):
+        tags[SCORED_FROM_TAG] = str(Path(scored).resolve())
     name = f"score-{ref.name}-v{ref.version}"
     with tracked_run(exp_id, name, tags) as run:
         mlflow.log_params(

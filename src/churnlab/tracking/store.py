@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnlab import config
+from churnlab.errors import ChurnlabError
 from churnlab.files import file_lock, process_alive
 
 log = logging.getLogger(__name__)
@@ -25,24 +26,91 @@ def _local_store(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
-def connect() -> MlflowClient:
-    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the project's SQLite store (registry included)."""
+class StoreError(ChurnlabError):
+    """The MLflow store cannot be used: a malformed or unknown tracking URI, or no store where
+    a command that only reads looks for one."""
+
+
+# the tracking URI schemes MLflow serves (a database with an optional +driver, a server, a
+# folder); anything else is taken for a typo
+_SCHEMES = {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "file"}
+_EXAMPLES = (
+    "sqlite:///relative/path/mlflow.db, sqlite:////absolute/path/mlflow.db, "
+    "postgresql://HOST/DB, http(s)://SERVER or a folder"
+)
+
+
+def _where(uri: str) -> str:
+    named = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the store URI"
+    return f"{named}={uri}"
+
+
+def check_tracking_uri(uri: str) -> None:
+    """Refuse a tracking URI MLflow would fail on with a traceback: an unknown scheme
+    (``sqllite:///...``) or a SQLite URI without its three slashes (``sqlite:/x.db``)."""
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    if scheme == "sqlite" and not uri.startswith("sqlite:///"):
+        raise StoreError(
+            f"{_where(uri)}: a malformed SQLite URI (sqlite: is followed by three slashes and "
+            "the path: sqlite:///relative/path/mlflow.db or sqlite:////absolute/path/mlflow.db)"
+        )
+    if "://" in uri and scheme.split("+")[0] not in _SCHEMES:
+        raise StoreError(f"{_where(uri)}: unknown scheme {scheme!r}; expected {_EXAMPLES}")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative paths from the working folder),
+    else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    raw = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if raw in ("", ":memory:") else Path(raw)
+
+
+def connect(create: bool = False) -> MlflowClient:
+    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the project's SQLite store (registry
+    included). Only ``create`` (a command that logs) makes a SQLite store that does not exist
+    yet; a command that only reads says there is none rather than leave an empty store (and
+    its folders) behind on a mistyped path."""
     # quiet MLflow's own chatter (telemetry, emoji run links) in batch jobs
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = config.tracking_uri()
+    check_tracking_uri(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if uri in _READY:
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    db = sqlite_path(uri)
+    if db is not None and not create and not db.is_file():
+        raise StoreError(
+            f"no MLflow store at {db.resolve()} ({_where(uri)}): nothing is tracked there yet; "
+            "train a model first, or point MLFLOW_TRACKING_URI at the store"
+        )
     # opening a SQLite store the first time creates and migrates its tables (alembic); two
     # processes doing that at once fail ("duplicate column name"), so one at a time
     with store_lock("init"):
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        client.search_registered_models(max_results=1)
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_registered_models(max_results=1)
+        except MlflowException as exc:
+            if is_locked(exc):
+                raise
+            raise StoreError(f"cannot open the MLflow store {_where(uri)}: {exc.message}") from exc
     _READY.add(uri)
     return client
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is SQLite's "database is locked": another process
+    holds a write transaction on the store for longer than the driver waits."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if "database is locked" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def lock_path(purpose: str) -> Path:

@@ -300,12 +300,12 @@ def train_and_log(
     data, splits, data_seconds = checked_data(spec, root, say)
     key = run_key(spec, data_digest(spec, root), code_version(root), command="train")
     if not force:
-        reused = find_reusable(connect(), spec.experiment, key)
+        reused = find_reusable(connect(create=True), spec.experiment, key)
         if reused is not None:
             reused.seconds["total"] = time.perf_counter() - started
             return reused
 
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, spec.experiment)
     with tracked_run(exp_id, spec.name, run_tags(spec, data, root)) as run:
         result = train(spec, data=data, root=root, progress=say, splits=splits)

@@ -244,7 +244,7 @@ def reused_tuning(
 
 
 def _reused(spec: ExperimentSpec, root: Path, key: str) -> TuneSummary | None:
-    client = connect()
+    client = connect(create=True)
     run = find_reusable(client, spec.experiment, key)
     if run is None:
         return None
@@ -311,7 +311,7 @@ def tune_and_log(
     storage = None if in_memory else optuna_storage(root)
     study = open_study(spec, data, storage, fresh=fresh)  # a changed spec fails before any run
 
-    client = connect()
+    client = connect(create=True)
     exp_id = ensure_experiment(client, spec.experiment)
     tags = run_tags(
         spec,

@@ -150,7 +150,7 @@ def _events(spec: ExperimentSpec, path: Path, check_split: bool = False) -> Trai
     key = feature_cache.frame_key(
         digest, cutoffs, h, lead, spec.data.engine, builders(), vocabulary_inputs(spec)
     )
-    cached = feature_cache.load(key)
+    cached = feature_cache.load(key, required=("drivers", "vocabulary", "notices", "builders"))
     if cached is None:
         frame, meta = _build_events(spec, path, cutoffs, check_split)
         feature_cache.store(key, frame, meta)

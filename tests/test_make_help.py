@@ -41,3 +41,26 @@ def test_help_expands_variables_and_prints_no_ansi_codes_when_piped():
     assert re.search(r"^run: \$\(RUN_STEPS\) ##", makefile, re.M)
     # a value given on the command line is the one shown
     assert "/tmp/mine" in {ln.split()[0]: ln for ln in _help("DATA=/tmp/mine").splitlines()}["data"]
+
+
+@pytest.mark.parametrize(("verdict", "expected_rc", "retrained"), [(3, 0, True), (0, 0, False), (1, 2, False)])  # fmt: skip
+def test_make_watch_retrains_on_the_retrain_exit_code_only(
+    tmp_path, verdict, expected_rc, retrained
+):
+    """make turns every failing exit code into 2, so a scheduler cannot branch on
+    `make monitor`'s 3; `make watch` branches itself (the CLI stands in for churnlab here: what
+    is tested is the target's logic, the commands are tested elsewhere)."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "churnlab"
+    fake.write_text(
+        f'#!/bin/sh\necho "$1" >> {calls}\n[ "$1" = monitor ] && exit {verdict}\nexit 0\n'
+    )
+    fake.chmod(0o755)
+    res = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), "watch", f"CHURNLAB={fake}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == expected_rc, res.stderr
+    assert calls.read_text().split() == (["monitor", "retrain"] if retrained else ["monitor"])

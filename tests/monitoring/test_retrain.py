@@ -84,3 +84,17 @@ def test_promotion_follows_the_comparison(price_project, champion):
     run = mlflow.MlflowClient().get_run(result.run_id)
     assert run.data.metrics["challenger_pr_auc"] == pytest.approx(result.challenger["pr_auc"])
     assert run.data.tags["churnlab.promoted"] == str(result.promoted).lower()
+
+
+def test_a_challenger_that_is_the_champion_itself_is_not_compared(price_project, champion):
+    root, data = price_project
+    first = retrain(_spec(data), root=root)  # its run reused when an earlier test trained it
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(NAME, "champion", first.challenger_version)
+    again = retrain(_spec(data), root=root)  # same spec, data, code and seed: the same version
+    assert again.challenger_version == again.champion_version == first.challenger_version
+    assert not again.promoted
+    assert "the champion itself" in again.message, again.message
+    assert again.champion == again.challenger == {}
+    kept = client.get_model_version_by_alias(NAME, "champion")
+    assert str(kept.version) == first.challenger_version

@@ -4,6 +4,7 @@ output contract, bad input, atomic writes and the optional scoring run."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -492,3 +493,30 @@ def test_an_integer_cutoff_is_read_as_yyyymmdd_not_nanoseconds(
     assert (got.cutoff == rows.cutoff.to_numpy()).all()
     want = at_test_cutoff.scores.set_index("account_id").loc[rows.account_id, "p_churn"]
     np.testing.assert_allclose(got.p_churn.to_numpy(), want.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_unit_change_upstream_gets_a_notice_on_the_scores(trained, features, tmp_path):
+    """MRR exported in cents from one day on (x100) and a feature in other units (x1000) score
+    without error, but every account would land in the top tier: the job says so. The same
+    rows as exported get no such notice."""
+    from churnlab.scoring import load_model
+
+    plain = score_job(trained.uri, features=_parquet(features, tmp_path / "plain.parquet"))
+    assert not [n for n in plain.summary["notices"] if "mrr:" in n or "at the edge" in n]
+    reference = load_model(trained.uri).model.reference["features"]
+    wide = [
+        f
+        for f, e in reference.items()
+        if e["kind"] == "numeric" and len(e["edges"]) >= 8 and (features[f] > 0).mean() > 0.95
+    ]
+    shifted = features.assign(mrr=features.mrr * 100, **{wide[0]: features[wide[0]] * 1000})
+    job = score_job(trained.uri, features=_parquet(shifted, tmp_path / "shifted.parquet"))
+    text = " | ".join(job.summary["notices"])
+    factor = re.search(r"mrr: this batch's median is [\d,.]+, ([\d,.]+)x the", text)
+    assert factor and float(factor.group(1).replace(",", "")) > 50, text
+    assert f"{wide[0]!r} (" in text and "at the edge of what the model was validated on" in text
+
+
+def _parquet(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_parquet(path)
+    return path

@@ -150,9 +150,13 @@ def retrain(
         emit_json(result.as_dict())
         return
     verb = "promoted" if result.promoted else "kept the champion"
+    compared = (
+        f"compared on {result.window} ({result.extra['rows']:,} accounts)"
+        if result.challenger
+        else "not compared"
+    )
     console.print(
         f"{result.model_name}: champion version {result.champion_version}, challenger version "
-        f"{result.challenger_version}, compared on {result.window} ({result.extra['rows']:,} "
-        f"accounts): {verb}"
+        f"{result.challenger_version}, {compared}: {verb}"
     )
     console.print(f"  {result.message}")

@@ -162,6 +162,32 @@ def retrain(
         raise
 
 
+def _itself(
+    spec: ExperimentSpec, summary: Any, current: Any, cutoffs: str, cutoff: pd.Timestamp
+) -> RetrainResult:
+    """The result when the challenger is the champion itself: nothing compared or promoted."""
+    result = RetrainResult(
+        model_name=spec.model_name,
+        champion_version=str(current.version),
+        challenger_version=summary.model_version,
+        promoted=False,
+        metric=spec.metric,
+        window=str(cutoff.date()),
+        champion={},
+        challenger={},
+        cutoffs=cutoffs.split(","),
+        message=(
+            f"the challenger is the champion itself (version {current.version}, trained on the "
+            "same spec, data, code and seed, so its run was reused): nothing to compare until "
+            "the data has new complete cutoffs"
+        ),
+        training_run_id=summary.run_id,
+        extra={"rows": 0},
+    )
+    result.run_id = log_retrain(result.as_dict())
+    return result
+
+
 def _challenge(
     spec: ExperimentSpec,
     summary: Any,
@@ -174,6 +200,10 @@ def _challenge(
     promoted only if it wins; the comparison logged as a run."""
     test = run_table(summary.run_id, "predictions/test.json")
     cutoff = pd.Timestamp(test.cutoff.max())
+    if str(summary.model_version) == str(current.version):
+        # the challenger's run was reused (same spec, data, code and seed) and is the version
+        # a previous retrain promoted: comparing it with itself would say "does not beat"
+        return _itself(spec, summary, current, cutoffs, cutoff)
     window = test[test.cutoff == cutoff]
     say(f"scoring champion version {current.version} on {cutoff.date()}")
     both = champion_on(f"models:/{spec.model_name}/{current.version}", data, window, cutoff)

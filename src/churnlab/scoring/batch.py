@@ -33,6 +33,7 @@ from churnlab.files import atomic_file, check_not_input, check_writable, file_di
 from churnlab.model import UpliftModel
 from churnlab.scoring.features import build_scoring_features, in_population, read_scoring_table
 from churnlab.scoring.load import LoadedModel, ScoringError, load_model
+from churnlab.scoring.ranges import range_notices
 from churnlab.scoring.uplift import ContactPolicy, add_decisions, decision_summary
 from churnlab.tracking import ModelRef, log_scoring_run
 from churnlab.tracking.monitoring import batch_runs
@@ -228,7 +229,9 @@ def score_job(
     if decided is not None:
         summary["uplift"] = decided
     summary["population"] = describe_population(loaded.model.feature_spec.population)
-    summary["notices"] = []  # about the logged batch (``log_run``)
+    # numbers far off the training range (a unit changed upstream), then, when the job is
+    # logged, what concerns the logged batch (``log_run``)
+    summary["notices"] = range_notices(loaded.model, frame)
     result = ScoreResult(
         scores=scores, summary=summary, out=None if out is None else Path(out), seconds=seconds
     )

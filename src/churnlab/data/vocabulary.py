@@ -315,7 +315,8 @@ def fit_vocabulary(
         section, set(every.event_type) | set(merges), dataset.source, dataset.anonymous_types
     )
     section = _merged_section(section, merges)
-    if notice := spellings_notice(every.attrs["spelled"]):
+    notice = spellings_notice(every.attrs["spelled"])
+    if notice and notice not in dataset.notices:  # once, however often it is fitted
         dataset.notices.append(notice)
     return Vocabulary(
         types=tuple(kept_types(stats, section, _merged(churn_types(dataset), merges))),

@@ -15,8 +15,10 @@ from churnlab.data import (
     load_dataset,
     near_duplicate_types,
     numbered_types,
+    with_names,
 )
 from churnlab.features import build_features, build_observations
+from churnlab.features.registry import get_builder
 from tests.conftest import add_events_mapping, tiny_frames, write_frames
 
 END = "2024-07-01"
@@ -105,6 +107,12 @@ def test_scoring_replays_the_stored_merge_and_reads_a_new_spelling_as_the_type(t
     f = _features(batch, stored)
     assert f.loc[[1, 2, 3], "n_task_created_30d"].tolist() == [3, 1, 2]
     assert not [c for c in f.columns if re.search(r"task_created_[23](_|$)", c)]
+    # a vocabulary stored before spellings were merged counted them apart: scoring does too
+    old = Vocabulary.from_dict({k: v for k, v in stored.to_dict().items() if k != "spellings"})
+    types = batch.con.execute(with_names(batch, old)["events"].event_type.value_counts())
+    assert "task-created" in set(types.event_type)
+    types = batch.con.execute(with_names(batch, stored)["events"].event_type.value_counts())
+    assert set(types.event_type) == {"Task Created", "login"}
 
 
 def test_a_spelling_given_a_name_of_its_own_under_group_stays_apart(tmp_path):
@@ -115,6 +123,16 @@ def test_a_spelling_given_a_name_of_its_own_under_group_stays_apart(tmp_path):
     f = _features(ds, vocab)
     assert f.loc[[1, 2, 3], "n_task_created_30d"].tolist() == [2, 0, 2]
     assert f.loc[[1, 2, 3], "n_task_created_mobile_30d"].tolist() == [1, 1, 0]
+    # kept apart under its own spelling: the two types still share a stem, and the columns of
+    # the second say which type they count
+    ds = _dataset(
+        tmp_path / "same", _spelled_frames(), {"group": {"task_created": ["task_created"]}}
+    )
+    vocab = fit_vocabulary(ds)
+    assert set(vocab.types) == {"Task Created", "task_created", "login"}
+    outputs = {f.name: f.description for f in get_builder("event_type_activity").outputs(vocab)}
+    assert outputs["n_task_created_30d"] == "Task Created events in the last 30 days"
+    assert outputs["n_task_created_2_30d"] == "task_created events in the last 30 days"
 
 
 def _suggested(notice: str) -> dict:

@@ -55,6 +55,9 @@ class Vocabulary:
     # punctuation (:func:`spelling_key`), each as the most frequent spelling: applied after
     # ``groups`` (:func:`with_names`)
     spellings: tuple[tuple[str, str], ...] = ()
+    # whether a new spelling of a type it names is read as that type at scoring: not for a
+    # vocabulary stored before spellings were merged (its training counted them apart)
+    merges_spellings: bool = True
 
     def role(self, name: str) -> tuple[str, ...]:
         return tuple(self.roles.get(name, ()))
@@ -69,7 +72,7 @@ class Vocabulary:
             "attributes": [list(a) for a in self.attributes],
             "groups": {name: list(patterns) for name, patterns in self.groups},
             **({"counted": True} if self.counted else {}),
-            **({"spellings": dict(self.spellings)} if self.spellings else {}),
+            **({"spellings": dict(self.spellings)} if self.merges_spellings else {}),
         }
 
     @classmethod
@@ -85,6 +88,7 @@ class Vocabulary:
             groups=tuple((n, tuple(p)) for n, p in (raw.get("groups") or {}).items()),
             counted=bool(raw.get("counted", False)),
             spellings=tuple((k, v) for k, v in (raw.get("spellings") or {}).items()),
+            merges_spellings="spellings" in raw or not raw,
         )
 
 
@@ -180,7 +184,8 @@ def with_names(dataset, vocabulary: Vocabulary):
     (:func:`with_groups`), then each stored spelling as its type; a spelling the fitted log
     did not have (a new client's ``TASK_CREATED``) whose :func:`spelling_key` is that of one
     type the vocabulary names (kept, in a role, or merged) is read as that type too (one
-    query for the log's distinct types)."""
+    query for the log's distinct types; not for a vocabulary stored before spellings were
+    merged)."""
     dataset = with_groups(dataset, vocabulary.groups)
     if not dataset.has("events"):
         return dataset
@@ -191,7 +196,7 @@ def with_names(dataset, vocabulary: Vocabulary):
     targets: dict[str, set[str]] = {}
     for name in named - apart:
         targets.setdefault(spelling_key(name), set()).add(name)
-    if targets:
+    if targets and vocabulary.merges_spellings:
         ev = dataset["events"]
         present = dataset.con.execute(ev.select("event_type").distinct())["event_type"]
         for name in present.dropna().astype(str):

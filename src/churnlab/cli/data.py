@@ -159,6 +159,7 @@ def validate(
     from churnlab.data import (
         DataValidationError,
         describe_vocabulary,
+        events_section,
         load_customer_table,
         load_dataset,
         near_duplicate_types,
@@ -188,8 +189,10 @@ def validate(
                 dataset.notices.extend(table_column_notices(dataset))
             if dataset.kind == "events":
                 summary["vocabulary"] = describe_vocabulary(dataset)
-                types = [v["event_type"] for v in summary["vocabulary"]]
-                for notice in (near_duplicate_types(types), numbered_types(types)):
+                rows = summary["vocabulary"]
+                types = [v["event_type"] for v in rows]
+                groups = events_section(dataset).group
+                for notice in (near_duplicate_types(rows), numbered_types(types, groups)):
                     if notice:
                         dataset.notices.append(notice)
         except DataValidationError as exc:

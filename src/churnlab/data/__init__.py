@@ -29,8 +29,11 @@ from churnlab.data.vocabulary import (
     fit_vocabulary,
     near_duplicate_types,
     numbered_types,
+    spelling_key,
+    spellings_notice,
     unused_account_columns,
     with_groups,
+    with_names,
 )
 
 __all__ = [
@@ -66,6 +69,9 @@ __all__ = [
     "read_raw",
     "simulate",
     "spark_session",
+    "spelling_key",
+    "spellings_notice",
     "unused_account_columns",
     "with_groups",
+    "with_names",
 ]

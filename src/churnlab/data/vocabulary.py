@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -50,6 +51,13 @@ class Vocabulary:
     # whether the events had a ``count`` column (a rolled-up log): scoring refuses a batch
     # without one, whose rows would each count as one event
     counted: bool = False
+    # (spelling, type) of the names read as one type for differing only in case, spaces or
+    # punctuation (:func:`spelling_key`), each as the most frequent spelling: applied after
+    # ``groups`` (:func:`with_names`)
+    spellings: tuple[tuple[str, str], ...] = ()
+    # whether a new spelling of a type it names is read as that type at scoring: not for a
+    # vocabulary stored before spellings were merged (its training counted them apart)
+    merges_spellings: bool = True
 
     def role(self, name: str) -> tuple[str, ...]:
         return tuple(self.roles.get(name, ()))
@@ -64,6 +72,7 @@ class Vocabulary:
             "attributes": [list(a) for a in self.attributes],
             "groups": {name: list(patterns) for name, patterns in self.groups},
             **({"counted": True} if self.counted else {}),
+            **({"spellings": dict(self.spellings)} if self.merges_spellings else {}),
         }
 
     @classmethod
@@ -78,6 +87,8 @@ class Vocabulary:
             attributes=tuple(tuple(a) for a in raw.get("attributes", ())),
             groups=tuple((n, tuple(p)) for n, p in (raw.get("groups") or {}).items()),
             counted=bool(raw.get("counted", False)),
+            spellings=tuple((k, v) for k, v in (raw.get("spellings") or {}).items()),
+            merges_spellings="spellings" in raw or not raw,
         )
 
 
@@ -128,15 +139,95 @@ def _groups(section: EventsSpec) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((name, tuple(patterns)) for name, patterns in section.group.items())
 
 
-def event_type_stats(dataset, before: pd.Timestamp | None = None) -> pd.DataFrame:
+def fold_name(text: str) -> str:
+    """Case-folded, compatibility forms unified (full-width letters are ASCII ones), and the
+    accents of Latin letters dropped (``é`` is ``e``); the marks of other scripts are part of
+    their letters (``ビ`` stays ``ビ``, ``й`` stays ``й``) and are kept."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKD", text.casefold()):
+        if unicodedata.combining(ch) and out and out[-1].isascii():
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def spelling_key(name: str) -> str:
+    """What spellings of one event type share: the name folded (:func:`fold_name`), every run
+    of characters but letters and digits one ``_``, none at either end (``Task Created``,
+    ``task_created`` and ``TASK CREATED `` all give ``task_created``). The feature-name stem
+    is this key, cut to its length."""
+    return re.sub(r"[\W_]+", "_", fold_name(str(name))).strip("_")
+
+
+def spelling_merges(
+    events: dict[str, tuple[int, int]], apart: Iterable[str] = ()
+) -> dict[str, str]:
+    """Spelling -> the type it is read as, for names of one :func:`spelling_key`: the
+    spelling with the most events (``events``: name -> (events before the fitting time, all
+    events)) names the type. Names in ``apart`` (the ``group`` names) are left alone."""
+    apart = set(apart)
+    by_key: dict[str, list[str]] = {}
+    for name in events:
+        if name not in apart and spelling_key(name):
+            by_key.setdefault(spelling_key(name), []).append(name)
+    out: dict[str, str] = {}
+    for names in by_key.values():
+        if len(names) < 2:
+            continue
+        first = min(names, key=lambda n: (-events[n][0], -events[n][1], n))
+        out.update({n: first for n in names if n != first})
+    return out
+
+
+def with_names(dataset, vocabulary: Vocabulary):
+    """``dataset`` with its events' types read as ``vocabulary`` reads them: grouped
+    (:func:`with_groups`), then each stored spelling as its type; a spelling the fitted log
+    did not have (a new client's ``TASK_CREATED``) whose :func:`spelling_key` is that of one
+    type the vocabulary names (kept, in a role, or merged) is read as that type too (one
+    query for the log's distinct types; not for a vocabulary stored before spellings were
+    merged)."""
+    dataset = with_groups(dataset, vocabulary.groups)
+    if not dataset.has("events"):
+        return dataset
+    mapping = dict(vocabulary.spellings)
+    apart = {name for name, _ in vocabulary.groups}
+    named = {*vocabulary.types, *mapping.values()}
+    named |= {n for names in vocabulary.roles.values() for n in names}
+    targets: dict[str, set[str]] = {}
+    for name in named - apart:
+        targets.setdefault(spelling_key(name), set()).add(name)
+    if targets and vocabulary.merges_spellings:
+        ev = dataset["events"]
+        present = dataset.con.execute(ev.select("event_type").distinct())["event_type"]
+        for name in present.dropna().astype(str):
+            if name in mapping or name in named or name in apart:
+                continue
+            one = targets.get(spelling_key(name), set())
+            if len(one) == 1:  # two types of one key (kept apart by a group): neither
+                mapping[name] = next(iter(one))
+    if not mapping:
+        return dataset
+    ev = dataset["events"]
+    events = ev.mutate(event_type=ev.event_type.substitute(mapping))
+    return replace(dataset, tables={**dataset.tables, "events": events})
+
+
+def event_type_stats(
+    dataset, before: pd.Timestamp | None = None, apart: Iterable[str] = ()
+) -> pd.DataFrame:
     """Per event type: events and distinct accounts (dated before ``before`` if given), most
-    used first; ``attrs["accounts"]`` holds the accounts with any event."""
-    return _stats_pair(dataset, before)[1]
+    used first, the spellings of one type merged (but names in ``apart``);
+    ``attrs["accounts"]`` holds the accounts with any event."""
+    return _stats_pair(dataset, before, apart)[1]
 
 
-def _stats_pair(dataset, before: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _stats_pair(
+    dataset, before: pd.Timestamp | None, apart: Iterable[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`event_type_stats` of all events and of those dated before ``before``, from one
-    pass over the events (per event type and account, then summed here)."""
+    pass over the events (per event type and account, then summed here), the spellings of a
+    type merged (:func:`spelling_merges`; ``attrs["spellings"]`` maps each to its type,
+    ``attrs["spelled"]`` holds each merged type's spellings and their events)."""
     ev = dataset["events"]
     early = None if before is None else ev.ts < pd.Timestamp(before).to_pydatetime()
     if "count" in ev.columns:  # a rolled-up log: the events its rows stand for
@@ -151,7 +242,24 @@ def _stats_pair(dataset, before: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.
     per = per.to_pandas()
     if before is None:
         per["events_before"] = per["events"]
-    return _stats(per, "events"), _stats(per, "events_before")
+    totals = per.groupby("event_type")[["events_before", "events"]].sum()
+    merges = spelling_merges(
+        {str(t): (int(r.events_before), int(r.events)) for t, r in totals.iterrows()}, apart
+    )
+    spelled: dict[str, dict[str, int]] = {}
+    if merges:
+        for t, r in totals.iterrows():
+            if (to := merges.get(t)) is not None:
+                spelled.setdefault(to, {to: int(totals.events.get(to, 0))})[t] = int(r.events)
+        per = per.assign(event_type=per.event_type.replace(merges))
+        per = per.groupby(["event_type", "account_id"], as_index=False)[
+            ["events", "events_before"]
+        ].sum()
+    out = _stats(per, "events"), _stats(per, "events_before")
+    for stats in out:
+        stats.attrs["spellings"] = merges
+        stats.attrs["spelled"] = spelled  # type -> {spelling: events in the whole log}
+    return out
 
 
 def _stats(per: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -205,10 +313,18 @@ def fit_vocabulary(
 ) -> Vocabulary:
     """The vocabulary of ``dataset`` fitted on events dated before ``before`` (all if None)."""
     section = events_section(dataset, section)
-    every, stats = _stats_pair(with_groups(dataset, _groups(section)), before)
-    check_names(section, set(every.event_type), dataset.source, dataset.anonymous_types)
+    grouped = with_groups(dataset, _groups(section))
+    every, stats = _stats_pair(grouped, before, section.group)
+    merges = every.attrs["spellings"]
+    check_names(
+        section, set(every.event_type) | set(merges), dataset.source, dataset.anonymous_types
+    )
+    section = _merged_section(section, merges)
+    notice = spellings_notice(every.attrs["spelled"])
+    if notice and notice not in dataset.notices:  # once, however often it is fitted
+        dataset.notices.append(notice)
     return Vocabulary(
-        types=tuple(kept_types(stats, section, churn_types(dataset))),
+        types=tuple(kept_types(stats, section, _merged(churn_types(dataset), merges))),
         roles={r: tuple(getattr(section.roles, r)) for r in ROLES if getattr(section.roles, r)},
         session_gap_minutes=float(section.session_gap_minutes),
         ratios=tuple(tuple(p) for p in section.ratios),
@@ -216,7 +332,25 @@ def fit_vocabulary(
         attributes=account_attributes(dataset),
         groups=_groups(section),
         counted="count" in dataset["events"].columns,
+        spellings=tuple(sorted(merges.items())),
     )
+
+
+def _merged(names: Iterable[str], merges: dict[str, str]) -> list[str]:
+    """``names`` each as the type its spelling is read as, once each, in order."""
+    return list(dict.fromkeys(merges.get(n, n) for n in names))
+
+
+def _merged_section(section: EventsSpec, merges: dict[str, str]) -> EventsSpec:
+    """``section`` whose roles and ratios name each spelling's type (a role naming any one
+    spelling applies to the merged type)."""
+    if not merges:
+        return section
+    roles = section.roles.model_copy(
+        update={r: _merged(getattr(section.roles, r), merges) for r in ROLES}
+    )
+    ratios = [(merges.get(a, a), merges.get(b, b)) for a, b in section.ratios]
+    return section.model_copy(update={"roles": roles, "ratios": ratios})
 
 
 ATTRIBUTES_KEY = "account_attributes"  # the dataset.json key naming them
@@ -319,10 +453,14 @@ def describe_vocabulary(dataset, section: EventsSpec | None = None) -> list[dict
     """Per event type in the whole log: events, accounts using it, its role(s) and whether the
     vocabulary (fitted on all of it) keeps it: what ``churnlab validate`` prints."""
     section = events_section(dataset, section)
-    stats = event_type_stats(with_groups(dataset, _groups(section)))
+    stats = event_type_stats(with_groups(dataset, _groups(section)), apart=section.group)
+    merges, spelled = stats.attrs["spellings"], stats.attrs["spelled"]
     # as fitting will
-    check_names(section, set(stats.event_type), dataset.source, dataset.anonymous_types)
-    churn = churn_types(dataset)
+    check_names(
+        section, set(stats.event_type) | set(merges), dataset.source, dataset.anonymous_types
+    )
+    section = _merged_section(section, merges)
+    churn = set(_merged(churn_types(dataset), merges))
     kept = set(kept_types(stats, section, churn))
     roles: dict[str, list[str]] = {name: ["churn"] for name in churn}
     for r in ROLES:
@@ -335,27 +473,38 @@ def describe_vocabulary(dataset, section: EventsSpec | None = None) -> list[dict
             "accounts": int(row.accounts),
             "role": ",".join(roles.get(row.event_type, [])) or None,
             "kept": row.event_type in kept,
+            **({"spellings": spelled[row.event_type]} if row.event_type in spelled else {}),
         }
         for row in stats.itertuples()
     ]
 
 
-def near_duplicate_types(types: list[str]) -> str | None:
-    """A notice naming event types that differ only in case or spaces (``Play Song``,
-    ``play song``, ``  Play Song``): they are counted apart, each its own features, which is
-    rarely what was meant (two clients logging one event). None when there are none."""
-    groups: dict[str, list[str]] = {}
-    for t in types:
-        groups.setdefault(" ".join(str(t).split()).casefold(), []).append(str(t))
-    twins = [names for names in groups.values() if len(names) > 1]
-    if not twins:
+def spellings_notice(spelled: dict[str, dict[str, int]]) -> str | None:
+    """The notice naming the event types read as one for differing only in case, spaces or
+    punctuation (``spelled``: type -> {spelling: events}, as :func:`describe_vocabulary`'s
+    rows and :func:`event_type_stats` give them), every spelling with its events, and how to
+    keep a spelling apart. None when there are none."""
+    if not spelled:
         return None
-    shown = "; ".join(" / ".join(repr(n) for n in names) for names in twins[:5])
-    more = f" and {len(twins) - 5} more group(s)" if len(twins) > 5 else ""
-    return (
-        f"event types that differ only in case or spaces are counted apart: {shown}{more} "
-        "(write them as one name in the data, or list the extra ones under roles.ignore)"
+    shown = "; ".join(
+        f"{t!r} ({sum(counts.values()):,} events) = "
+        + " + ".join(f"{n!r} {c:,}" for n, c in sorted(counts.items(), key=lambda x: -x[1]))
+        for t, counts in spelled.items()
     )
+    t, counts = next(iter(spelled.items()))
+    other = max((n for n in counts if n != t), key=lambda n: (counts[n], n))
+    example = json.dumps({"group": {f"{spelling_key(other)}_apart": [other]}}, ensure_ascii=False)
+    return (
+        "event types whose names differ only in case, spaces or punctuation are read as one "
+        f"type, named by the most frequent spelling: {shown}. If a spelling is a different "
+        "event, give it a name of its own under group in the events section of dataset.json "
+        f"(or the spec), e.g. {example[1:-1]} (a group's type is never merged)"
+    )
+
+
+def near_duplicate_types(rows: list[dict[str, Any]]) -> str | None:
+    """:func:`spellings_notice` of :func:`describe_vocabulary`'s rows."""
+    return spellings_notice({r["event_type"]: r["spellings"] for r in rows if r.get("spellings")})
 
 
 # ids inside an event name: UUIDs, long hex strings, then any run of digits
@@ -366,17 +515,26 @@ _ID_IN_NAME = re.compile(
 MIN_NUMBERED = 10  # this many names of one shape: an id in the name, not distinct events
 
 
-def numbered_types(types: list[str]) -> str | None:
+def numbered_types(types: list[str], groups: dict[str, list[str]] | None = None) -> str | None:
     """A notice naming event types that differ only in the numbers or ids they carry
     (``page_view /products/17``, ``page_view /products/18``, ...: at least
     :data:`MIN_NUMBERED` of one shape): each is counted apart, so most are too rare to become
-    features and the family as a whole is lost. None when there are none."""
-    groups: dict[str, list[str]] = {}
+    features and the family as a whole is lost. It ends with one ``group`` mapping for every
+    family, ready to paste: each named by the fixed parts of its shape (``/projects/#/edit``
+    gives ``projects_edit``), no name twice nor one of ``groups`` (the section's own, whose
+    families are not suggested again). None when there are none."""
+    groups = groups or {}
+    patterns = {p for ps in groups.values() for p in ps}
+    by_shape: dict[str, list[str]] = {}
     for t in types:
-        groups.setdefault(_ID_IN_NAME.sub("#", str(t)), []).append(str(t))
+        by_shape.setdefault(_ID_IN_NAME.sub("#", str(t)), []).append(str(t))
     families = sorted(
-        ((shape, names) for shape, names in groups.items() if len(names) >= MIN_NUMBERED),
-        key=lambda g: -len(g[1]),
+        (
+            (shape, names)
+            for shape, names in by_shape.items()
+            if len(names) >= MIN_NUMBERED and shape.replace("#", "*") not in patterns
+        ),
+        key=lambda g: (-len(g[1]), g[0]),
     )
     if not families:
         return None
@@ -385,11 +543,18 @@ def numbered_types(types: list[str]) -> str | None:
         for shape, names in families[:3]
     )
     more = f" and {len(families) - 3} more shape(s)" if len(families) > 3 else ""
-    shape = families[0][0]
-    name = shape.split("#", 1)[0].rstrip(" _-/:.#") or shape.replace("#", "").strip() or "grouped"
-    group = json.dumps({"group": {name: [shape.replace("#", "*")]}}, ensure_ascii=False)
+    taken = set(groups)
+    mapping: dict[str, list[str]] = {}
+    for shape, _ in families:
+        base = spelling_key(shape.replace("#", " ")) or "grouped"
+        name, i = base, 2
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        taken.add(name)
+        mapping[name] = [shape.replace("#", "*")]
+    group = json.dumps({"group": {**groups, **mapping}}, ensure_ascii=False)
     return (
         f"event types that differ only in a number or id they carry are counted apart, most "
-        f"too rare to become features: {shown}{more}; group them under one name in the "
-        f"events section of dataset.json (or the spec), e.g. {group[1:-1]}"
+        f"too rare to become features: {shown}{more}; group them under one name each in the "
+        f"events section of dataset.json (or the spec), replacing its group: {group}"
     )

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from churnlab.data import Dataset, Materializer, Vocabulary, with_groups
+from churnlab.data import Dataset, Materializer, Vocabulary, with_names
 from churnlab.features.cube import with_cube, with_windows
 from churnlab.features.observations import days_between
 from churnlab.features.registry import Feature, FeatureBuilder, builders
@@ -62,8 +62,8 @@ def build_features(
     (:mod:`churnlab.features.cube`) that the window builders read.
     """
     log_start = dataset.log_start()
-    if vocabulary is not None:  # event types read as the names they are grouped into
-        dataset = with_groups(dataset, vocabulary.groups)
+    if vocabulary is not None:  # event types read as the types they are grouped or spelled as
+        dataset = with_names(dataset, vocabulary)
     chosen, notices = select_builders(dataset, drivers, names, vocabulary)
     for notice in notices:  # the caller shows the dataset's notices (the CLI once, as notices)
         log.info(notice)

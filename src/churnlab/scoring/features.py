@@ -92,10 +92,10 @@ def vocabulary_drift(ds, vocabulary, as_of: pd.Timestamp) -> list[str]:
     habit), and types it does not know that carry a large share of the events (ignored)."""
     if not vocabulary.types or not ds.has("events"):
         return []
-    from churnlab.data.vocabulary import with_groups
+    from churnlab.data.vocabulary import with_names
     from churnlab.features.cube import count_events
 
-    ev = with_groups(ds, vocabulary.groups)["events"]
+    ev = with_names(ds, vocabulary)["events"]
     start = (as_of - pd.Timedelta(days=RECENT_DAYS)).to_pydatetime()
     ev = ev.filter((ev.ts < as_of.to_pydatetime()) & (ev.ts >= start))
     recent = ds.con.execute(ev.group_by("event_type").agg(n=count_events(ev)))

@@ -22,14 +22,13 @@ Formulas (``n_t(w)``: events of type ``t`` in the last ``w`` days):
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import replace
 
 import ibis
 import ibis.expr.types as ir
 
 from churnlab.data import Dataset, Vocabulary
+from churnlab.data.vocabulary import spelling_key
 from churnlab.features.builtin.common import KEYS, WINDOWS, type_windows, with_tenure
 from churnlab.features.cube import (
     RECENCY_DAYS,
@@ -52,22 +51,10 @@ def slug(name: str) -> str:
     ``"Vidéo vue"`` -> ``"video_vue"``, ``"Straße"`` -> ``"strasse"``, ``"Просмотр"`` ->
     ``"просмотр"``, ``"再生"`` -> ``"再生"`` (an event log in any language keeps readable
     names, never a row of underscores)."""
-    s = re.sub(r"[\W_]+", "_", _fold(str(name))).strip("_")[:MAX_NAME].strip("_")
+    s = spelling_key(name)[:MAX_NAME].strip("_")
     if not s:
         return "type"
     return f"t_{s}"[:MAX_NAME] if s[0].isdigit() else s
-
-
-def _fold(text: str) -> str:
-    """Case-folded, compatibility forms unified (full-width letters are ASCII ones), and the
-    accents of Latin letters dropped (``é`` is ``e``); the marks of other scripts are part of
-    their letters (``ビ`` stays ``ビ``, ``й`` stays ``й``) and are kept."""
-    out: list[str] = []
-    for ch in unicodedata.normalize("NFKD", text.casefold()):
-        if unicodedata.combining(ch) and out and out[-1].isascii():
-            continue
-        out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
 
 
 def type_slugs(types: tuple[str, ...] | list[str]) -> dict[str, str]:

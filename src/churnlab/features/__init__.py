@@ -17,6 +17,7 @@ from churnlab.features.frames import (
 from churnlab.features.observations import (
     active_accounts,
     build_observations,
+    check_cutoffs_end,
     cutoff_range,
     days_between,
     default_as_of,
@@ -53,6 +54,7 @@ __all__ = [
     "active_accounts",
     "build_features",
     "build_observations",
+    "check_cutoffs_end",
     "builders",
     "catalogue",
     "catalogue_json",

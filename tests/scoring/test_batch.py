@@ -172,6 +172,47 @@ def test_features_built_for_the_model_score_like_raw_data(trained, at_test_cutof
     assert f"churnlab features --model {trained.uri}" in str(exc.value)
 
 
+def test_features_for_the_model_at_the_data_end_are_the_rows_score_reads(trained, tmp_path):
+    """`score` dates a batch at the data's end by default; `features --model` builds that
+    date too, the very rows `score` scores, so a batch can be rebuilt for REST or `score
+    --features`. A date after the end is refused, and so is the end without --model
+    (training rows need a label window), before the model or the data are loaded."""
+    from churnlab.scoring import build_scoring_features
+
+    end = trained.observed_until
+    path = tmp_path / "at_end.parquet"
+    args = ["features", "--data", str(trained.data), "--out", str(path), "--model", trained.uri]
+    res = runner.invoke(app, [*args, "--cutoffs", end])
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(path)
+    assert not table.label_complete.any()
+    model = load_model(trained.uri).model
+    scored = build_scoring_features(model, trained.data, end)  # what `score` scores
+    assert (scored.cutoff == pd.Timestamp(end)).all()
+    ours = table.set_index("account_id").loc[scored.account_id].reset_index()
+    pd.testing.assert_frame_equal(
+        ours[model.input_columns()], scored, check_dtype=False, check_categorical=False
+    )
+    assert len(table) == len(scored)
+
+    # checked against dataset.json's end before loading anything: this folder holds no table
+    named_only = tmp_path / "named_only"
+    named_only.mkdir()
+    (named_only / "dataset.json").write_bytes((trained.data / "dataset.json").read_bytes())
+    after = str((pd.Timestamp(end) + pd.Timedelta(days=1)).date())
+    for extra, date, says in (
+        (["--model", "models:/churn-nope@champion"], after, "after the end of observation"),
+        ([], end, "on or after the end of observation"),
+    ):
+        res = runner.invoke(
+            app, ["features", "--data", str(named_only), "--cutoffs", date, *extra,
+                  "--out", str(tmp_path / "no.parquet")],
+        )  # fmt: skip
+        assert res.exit_code == 1, res.output
+        assert says in res.output and date in res.output and "observed_until" in res.output
+    assert not (tmp_path / "no.parquet").exists()
+
+
 def test_accounts_without_events_are_scored(trained, tmp_path):
     data = tmp_path / "quiet"
     data.mkdir()

@@ -159,6 +159,56 @@ def test_leaderboard_promotion_and_export(trained, project, tmp_path):
     np.testing.assert_allclose(exported, live.predict(live.input_example).p_churn.round(12))
 
 
+def test_compare_and_promote_name_runs_whose_spec_chose_another_metric(trained, project):
+    """Runs may be trained for different metrics (a CLI run with the default pr_auc, a spec
+    asking for roc_auc): compare and promote rank by one (the latest spec's, or --metric)
+    and say so in one notice line naming the runs whose spec chose another."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+    from churnlab.vocab import KIND_TAG, MODEL_TAG
+
+    client = MlflowClient()
+    source = client.get_model_version("churn-small", trained["lightgbm"].model_version).source
+    exp = client.create_experiment("mixed")
+    start = 1_700_000_000_000
+    for i, (name, chose, pr, roc) in enumerate(
+        (("cli-run", "pr_auc", 0.536, 0.80), ("roc-spec", "roc_auc", 0.528, 0.81))
+    ):
+        run = client.create_run(exp, start_time=start + i * 60_000, run_name=name,
+                                tags={KIND_TAG: "training", MODEL_TAG: "churn-mixed"})  # fmt: skip
+        run_id = run.info.run_id
+        client.log_param(run_id, "metric", chose)
+        client.log_metric(run_id, "test_pr_auc", pr)
+        client.log_metric(run_id, "test_roc_auc", roc)
+        if i == 0:
+            client.create_registered_model("churn-mixed")
+        version = client.create_model_version("churn-mixed", source, run_id=run_id).version
+        client.set_tag(run_id, "churnlab.model_version", str(version))
+        client.set_terminated(run_id)
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["compare", "--experiment", "mixed", "--json"])
+    assert res.exit_code == 0, res.output
+    assert [r["run_name"] for r in json.loads(res.stdout)] == ["roc-spec", "cli-run"]
+    line = "ranked by roc_auc (the metric of the latest run's spec); 1 of 2 run(s) chose"
+    assert line in res.stderr and "cli-run v1 (pr_auc)" in res.stderr
+    assert "roc-spec" not in res.stderr
+    res = runner.invoke(app, ["compare", "--experiment", "mixed", "--metric", "pr_auc"])
+    assert res.exit_code == 0, res.output
+    assert "ranked by pr_auc (--metric)" in res.stderr and "roc-spec v2 (roc_auc)" in res.stderr
+
+    res = runner.invoke(app, ["promote", "--experiment", "mixed", "--model", "churn-mixed"])
+    assert res.exit_code == 0, res.output
+    assert "version 2 (roc-spec, roc_auc 0.8100) is now 'champion'" in res.stdout
+    assert line in res.stderr and "cli-run v1 (pr_auc)" in res.stderr
+    res = runner.invoke(
+        app, ["promote", "--experiment", "mixed", "--model", "churn-mixed", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "cli-run v1 (pr_auc)" in json.loads(res.stdout)["notices"][0]
+
+
 def test_failed_training_ends_failed_and_registers_nothing(project, small_sim):
     client = connect()
     before = len(client.search_model_versions("name='churn-small'"))

@@ -70,6 +70,10 @@ def features(
         check_writable(out)
         check_not_input(out, {"--data": data}, DATASET_FILES)
         cut = parse_cutoffs(cutoffs)
+        # rows a model scores may be dated at the data's end, as `score` dates them; training
+        # rows (without --model) need a label window after their cutoff
+        for_scoring = model is not None
+        _check_named_end(data, cut, for_scoring)  # before loading the model or the data
         spec = None
         if model is not None:
             spec = _events_model(model)
@@ -79,7 +83,7 @@ def features(
         with err.status(styled(f"loading {data}"), spinner="dots") as status:
             dataset = load_dataset(data, engine=engine)
             status.update(styled(f"planning features at {len(cut)} cutoffs"))
-            obs = build_observations(dataset, cut, horizon, lead or 0)
+            obs = build_observations(dataset, cut, horizon, lead or 0, for_scoring=for_scoring)
             if spec is not None:
                 table, used = feature_table(dataset, obs, spec.builders, spec.vocabulary)
             else:
@@ -113,6 +117,27 @@ def features(
         f"{summary['rows']:,} rows, {summary['accounts']:,} accounts, {summary['cutoffs']} cutoffs, "
         f"{summary['features']} features in {elapsed:.1f}s"
     )
+
+
+def _check_named_end(data: Path, cutoffs: list, for_scoring: bool) -> None:
+    """Cutoffs past the end of observation that the folder's ``dataset.json`` names, refused
+    before anything is loaded (a large log takes a while; a dataset that names no end ends at
+    its latest event, known only once loaded)."""
+    import pandas as pd
+
+    from churnlab.data.load import read_manifest
+    from churnlab.features import check_cutoffs_end
+
+    named = read_manifest(data).get("observed_until") if data.is_dir() else None
+    try:
+        end = pd.Timestamp(named) if named is not None else None
+    except (TypeError, ValueError):  # loading names what is wrong with it
+        return
+    if end is None or pd.isna(end):
+        return
+    if end.tzinfo is not None:  # the data are read in UTC
+        end = end.tz_convert("UTC").tz_localize(None)
+    check_cutoffs_end(cutoffs, end, for_scoring, f"{data}/dataset.json names it observed_until")
 
 
 def _events_model(uri: str):

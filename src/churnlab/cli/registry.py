@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from churnlab.cli.app import app, console, emit_json, errors_reported, styled
+from churnlab.cli.app import app, console, emit_json, errors_reported, notices, styled
 from churnlab.vocab import DEFAULT_EXPERIMENT, champion_uri, registered_model_name
 
 
@@ -26,10 +26,14 @@ def compare(
 
     Every finished training run with its test metrics, best first."""
     from churnlab.tracking import log_leaderboard, spec_metric
+    from churnlab.tracking.registry import metric_notice
 
     with errors_reported():
+        given = metric is not None
         metric = metric or spec_metric(experiment)
         board = log_leaderboard(experiment, metric)
+    notice = metric_notice(board, metric, given)
+    notices([notice] if notice else [])  # on stderr: --json's output stays the board
     if as_json:
         emit_json(json.loads(board.to_json(orient="records", date_format="iso")))
         return
@@ -75,9 +79,11 @@ def promote(
     from churnlab.tracking import spec_metric
 
     with errors_reported():
+        given = metric is not None
         metric = metric or spec_metric(experiment)
         name = model_name or registered_model_name(experiment)
-        outcome = do_promote(experiment, name, metric, force)
+        outcome = do_promote(experiment, name, metric, force, metric_given=given)
+    notices(outcome.notices)
     if as_json:
         emit_json(asdict(outcome))
         return

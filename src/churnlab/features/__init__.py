@@ -17,6 +17,7 @@ from churnlab.features.frames import (
 from churnlab.features.observations import (
     active_accounts,
     build_observations,
+    check_cutoffs_end,
     cutoff_range,
     days_between,
     default_as_of,
@@ -57,6 +58,7 @@ __all__ = [
     "catalogue",
     "catalogue_json",
     "catalogue_markdown",
+    "check_cutoffs_end",
     "cutoff_range",
     "days_between",
     "default_as_of",

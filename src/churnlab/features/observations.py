@@ -139,23 +139,39 @@ def subscribed_at(dataset: Dataset, cut: ir.Table) -> ir.Table:
     ).select("account_id", "cutoff", "mrr", "started_at", "churned_at")
 
 
+def check_cutoffs_end(
+    cutoffs: Sequence[pd.Timestamp], end: pd.Timestamp, for_scoring: bool, covers: str
+) -> None:
+    """A :class:`ChurnlabError` naming the cutoffs past the data's end ``end``: on or after it
+    for training rows (labels), after it for scoring rows (the end itself is scoring's date)."""
+    late = [c for c in cutoffs if (c > end if for_scoring else c >= end)]
+    if late:
+        when = "after" if for_scoring else "on or after"
+        raise ChurnlabError(
+            f"cutoffs {when} the end of observation ({end.date()}): "
+            f"{[str(c.date()) for c in late]}; {covers}"
+        )
+
+
 def build_observations(
     dataset: Dataset,
     cutoffs: Sequence[pd.Timestamp] | str,
     horizon_days: int,
     lead_days: int = 0,
+    *,
+    for_scoring: bool = False,
 ) -> ir.Table:
-    """The observation table for ``cutoffs`` (an Ibis expression on the dataset's engine)."""
+    """The observation table for ``cutoffs`` (an Ibis expression on the dataset's engine).
+
+    A cutoff must lie before the end of observation: at the end itself no label has begun.
+    ``for_scoring`` (features a model scores, ``churnlab features --model``) also takes the
+    end itself, as :func:`active_accounts` does (scoring's default date where the data end at
+    a midnight); its rows' labels are all incomplete."""
     cutoffs = parse_cutoffs(cutoffs)
     if horizon_days < 1 or lead_days < 0:
         raise ValueError("horizon_days must be >= 1 and lead_days >= 0")
     end = dataset.observed_until
-    late = [c for c in cutoffs if c >= end]
-    if late:
-        raise ChurnlabError(
-            f"cutoffs on or after the end of observation ({end.date()}): "
-            f"{[str(c.date()) for c in late]}; {dataset.covers()}"
-        )
+    check_cutoffs_end(cutoffs, end, for_scoring, dataset.covers())
     first = dataset.first_signup()
     if first is not None and all(c <= first for c in cutoffs):
         raise ChurnlabError(

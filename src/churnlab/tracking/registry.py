@@ -4,7 +4,7 @@ model to a self-contained folder under ``models/``."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -42,6 +42,8 @@ def leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
             "model_version": runs.get("tags.churnlab.model_version"),
             "registered_model": runs.get(f"tags.{MODEL_TAG}"),
             "started": runs["start_time"],
+            # the ranking metric the run's spec chose (runs logged without one: missing)
+            "spec_metric": runs.get("params.metric"),
         }
     )
     for m in BOARD_METRICS:
@@ -57,6 +59,27 @@ def leaderboard(experiment: str, metric: str = "pr_auc") -> pd.DataFrame:
     return board.reset_index(drop=True)
 
 
+def metric_notice(board: pd.DataFrame, metric: str, given: bool) -> str | None:
+    """One line naming the metric that ranks ``board`` and the runs whose spec chose another
+    (they were tuned and early-stopped for it); None when every spec chose ``metric``."""
+    chose = board.get("spec_metric", pd.Series(dtype=object))
+    other = board[chose.notna() & (chose != metric)]
+    if other.empty:
+        return None
+    named = [
+        f"{r.run_name or r.run_id}"
+        + (f" v{r.model_version}" if isinstance(r.model_version, str) else "")
+        + f" ({r.spec_metric})"
+        for r in other.itertuples()
+    ]
+    shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+    why = "--metric" if given else "the metric of the latest run's spec"
+    return (
+        f"ranked by {metric} ({why}); {len(named)} of {len(board)} run(s) chose another "
+        f"metric in their spec: {shown}; --metric ranks by another"
+    )
+
+
 @dataclass
 class Promotion:
     model_name: str
@@ -67,6 +90,7 @@ class Promotion:
     value: float
     champion_value: float | None
     message: str
+    notices: list[str] = field(default_factory=list)
 
 
 def champion_version(client: MlflowClient, model_name: str) -> ModelVersion | None:
@@ -82,21 +106,32 @@ def _better(a: float, b: float, metric: str) -> bool:
 
 
 def promote(
-    experiment: str, model_name: str, metric: str = "pr_auc", force: bool = False
+    experiment: str,
+    model_name: str,
+    metric: str = "pr_auc",
+    force: bool = False,
+    metric_given: bool = True,
 ) -> Promotion:
     """Point ``champion`` at the best version by test ``metric`` if it beats the current
-    champion (or ``force``); the replaced champion keeps the alias ``previous``.
+    champion (or ``force``); the replaced champion keeps the alias ``previous``. Its
+    ``notices`` name the candidates whose spec chose another metric (:func:`metric_notice`;
+    ``metric_given``: the caller chose ``metric``, rather than taking the latest spec's).
 
     Promotions are serialised (a lock beside the store): each one reads the champion, decides
     and moves the aliases before the next reads, so none is lost and ``previous`` is always
     the champion it displaced."""
     client = connect()
     with store_lock("promote"):
-        return _promote(client, experiment, model_name, metric, force)
+        return _promote(client, experiment, model_name, metric, force, metric_given)
 
 
 def _promote(
-    client: MlflowClient, experiment: str, model_name: str, metric: str, force: bool
+    client: MlflowClient,
+    experiment: str,
+    model_name: str,
+    metric: str,
+    force: bool,
+    metric_given: bool,
 ) -> Promotion:
     board = leaderboard(experiment, metric)
     board = board[board.model_version.notna() & (board.registered_model == model_name)]
@@ -104,6 +139,15 @@ def _promote(
         raise RegistryError(
             f"experiment {experiment!r} has no runs registered as versions of {model_name!r}"
         )
+    outcome = _decide(client, board, model_name, metric, force)
+    notice = metric_notice(board, metric, metric_given)
+    outcome.notices = [notice] if notice else []
+    return outcome
+
+
+def _decide(
+    client: MlflowClient, board: pd.DataFrame, model_name: str, metric: str, force: bool
+) -> Promotion:
     best = board.iloc[0]
     version, value = str(best.model_version), float(best[metric])
     leaks = client.get_run(best.run_id).data.tags.get(LEAK_TAG)

@@ -480,6 +480,32 @@ def test_spellings_of_one_category_are_read_as_one(tmp_path):
     assert "'Region' ('NORTH ' as 'North', 'north' as 'North')" in notice
 
 
+def test_blanks_in_a_text_column_are_missing_in_training_and_scoring_with_a_notice(tmp_path):
+    """A CRM export writes a missing channel as " ": it was a category of its own (1,211
+    insurance rows, a reason reading 'channel:  ') while a number column read it as missing.
+    Blank and spaces-only values of a text column are missing too, named with their count;
+    scoring reads them the same way. A Parquet column's empty strings alike."""
+    from churnlab.data.single_table import read_customer_rows
+
+    text = (
+        "id,channel,amount,Churn\n"
+        "1,agent,1.5,Yes\n2, ,2.5,No\n3,online, ,No\n4,   ,4.0,Yes\n5,online,5.5,No\n"
+    )
+    path = _write(tmp_path, text)
+    ds = load_customer_table(path, id_col="id", label_col="Churn")
+    df = ds.con.execute(ds["customers"]).set_index("id")
+    assert df.channel.isna().tolist() == [False, True, False, True, False]
+    assert df.amount.isna().sum() == 1
+    (notice,) = [n for n in ds.notices if "only spaces" in n]
+    assert notice.startswith("column(s) 'channel' (2 x blank): ")
+    rows = read_customer_rows(path, {"id": "id"}, ["channel"])
+    assert rows.channel.isna().sum() == 2
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "kind": ["x", "", "y"], "Churn": [1, 0, 0]})
+    frame.to_parquet(tmp_path / "t.parquet")
+    ds = load_customer_table(tmp_path / "t.parquet", id_col="id", label_col="Churn")
+    assert ds.con.execute(ds["customers"]).kind.isna().sum() == 1
+
+
 def test_a_number_column_with_a_few_words_is_said_to_be_read_as_categories(tmp_path):
     rows = [f"C{i},{20 + i % 50},{'Yes' if i % 4 == 0 else 'No'}" for i in range(100)]
     rows[3] = "C3,unlimited,No"

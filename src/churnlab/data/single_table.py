@@ -668,7 +668,9 @@ def load_customer_table(
     if problems:
         raise DataValidationError(src, problems)
 
-    formatted, dates, marked = _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    formatted, dates, marked, blanks = _parse_attributes(
+        out, skip=(id_col, label_col, duration_col)
+    )
     other_order = other_order_dates(out, skip=(id_col, label_col, duration_col))
     folded = fold_spellings(out, skip=(id_col, label_col, duration_col, mrr_col))
     problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
@@ -701,6 +703,7 @@ def load_customer_table(
                 notice,
                 formatted_notice(formatted),
                 _markers_notice(marked),
+                _blanks_notice(blanks),
                 dates_notice(dates, other_order),
                 _spellings_notice(folded),
                 words_among_numbers_notice(out, skip=(id_col, label_col, duration_col)),
@@ -1176,16 +1179,17 @@ def _parse_attributes(
     skip: tuple[str | None, ...],
     orders: dict[str, str] | None = None,
     read_as_dates: tuple[str, ...] | None = None,
-) -> tuple[list[str], dict[str, str | None], dict[str, pd.Series]]:
+) -> tuple[list[str], dict[str, str | None], dict[str, pd.Series], dict[str, int]]:
     """In place: text attribute columns become floats when numeric, dates (text in ISO form,
     in a decided day/month order, or datetime columns) days since 1970-01-01
     (:func:`date_days`; ``orders``: the day/month order a column's dates were read in before;
     ``read_as_dates``: where given, the only columns read as dates, as training read them),
     strings otherwise. Returns the columns read from numbers written for people
     (:func:`formatted_numbers`), the date columns with their day/month order (None for ISO
-    dates and datetimes), and the number columns with missing-value markers (NA, N/A, -,
-    unknown) with the count of each marker."""
-    formatted, dates, marked = [], {}, {}
+    dates and datetimes), the number columns with missing-value markers (NA, N/A, -,
+    unknown) with the count of each marker, and the text columns whose blank values (empty or
+    spaces only) were read as missing, with their count."""
+    formatted, dates, marked, blanks = [], {}, {}, {}
     orders = orders or {}
     for col in out.columns:
         if col in skip:
@@ -1205,8 +1209,21 @@ def _parse_attributes(
             markers = _per_distinct(out[col], _is_marker)
             if parsed is not None and markers.any():
                 marked[col] = out[col][markers].astype("string").str.strip().value_counts()
-            out[col] = parsed if parsed is not None else out[col].astype("string")
-    return formatted, dates, marked
+            if parsed is not None:
+                out[col] = parsed
+                continue
+            text = out[col].astype("string")
+            blank = _per_distinct(text, _is_blank)
+            if blank.any():  # " " is missing here as in a number column, not a category
+                blanks[col] = int(blank.sum())
+                text = text.mask(blank)
+            out[col] = text
+    return formatted, dates, marked, blanks
+
+
+def _is_blank(values: pd.Series) -> pd.Series:
+    """Where a text value is empty or spaces only (a CRM export's blank, ``" "``)."""
+    return values.astype("string").str.strip().eq("").fillna(False).astype(bool)
 
 
 def other_order_dates(out: pd.DataFrame, skip: tuple[str | None, ...]) -> list[str]:
@@ -1329,6 +1346,18 @@ def _markers_notice(columns: dict[str, pd.Series]) -> str | None:
     return (
         f"column(s) {', '.join(said)}: numbers with missing-value markers among them; "
         "those are read as missing values"
+    )
+
+
+def _blanks_notice(columns: dict[str, int]) -> str | None:
+    """The notice naming the text columns whose blank values (empty, or spaces only such as
+    ``" "``) were read as missing, with how many each had."""
+    if not columns:
+        return None
+    said = ", ".join(f"{col!r} ({n:,} x blank)" for col, n in columns.items())
+    return (
+        f"column(s) {said}: values that are empty or only spaces are read as missing values, "
+        "not as a category"
     )
 
 

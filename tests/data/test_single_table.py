@@ -404,6 +404,23 @@ def test_duration_unit_notice(top, unit, looks_like):
         assert "--duration-unit" in notice
 
 
+def test_a_long_tail_of_months_is_no_sign_of_another_unit():
+    """Insurance tenures in months (median 40) with a few 28-year policies (341 months) got
+    'looks like days or weeks' from their largest value; a high quantile decides, so the tail
+    passes while the same customers' tenures in days, given as months, are still named."""
+    from churnlab.data import duration_unit_notice
+
+    rng = np.random.default_rng(0)
+    months = pd.Series(np.minimum(rng.exponential(55, 2_000).round() + 1, 341))
+    months.iloc[:20] = 341
+    assert months.median() < 45 and months.max() == 341
+    assert duration_unit_notice(months, "months", "tenure_months") is None
+    days = months * 30.4
+    notice = duration_unit_notice(days, "months", "tenure_months")
+    assert notice is not None and "looks like days or weeks" in notice
+    assert "a tenth of its values are above" in notice and "median" in notice
+
+
 @pytest.mark.parametrize(
     ("values", "order"),
     [

@@ -303,32 +303,42 @@ def _decode_problem(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
     return f"is not {encoding} text (byte 0x{byte}{where}); {ENCODING_HINT}"
 
 
-# a duration column whose largest value is outside these bounds probably counts another unit
+# a duration column outside these bounds probably counts another unit: a largest value under
+# the low one (in days, nobody followed 100 days), or a high quantile (HIGH_QUANTILE) above
+# the high one (in months, a tenth of the customers over ~20 years): a real long tail, a few
+# 28-year policies among tenures of 40 months, is no sign of another unit
 LIKELY_RANGE = {
     "days": (100, None),
     "weeks": (None, 1_100),
     "months": (None, 250),
     "years": (None, 60),
 }
+HIGH_QUANTILE = 0.9
 
 
 def duration_unit_notice(durations: pd.Series, unit: str, column: str) -> str | None:
     """A notice when the durations look like another unit than ``unit``: in days, a largest
-    value under 100 (e.g. a tenure of at most 72 is months); in weeks or months, one above
-    ~20 years; in years, one above 60. None when they look plausible (or there are none)."""
-    top = pd.to_numeric(durations, errors="coerce").max()
-    if not np.isfinite(top):
+    value under 100 (e.g. a tenure of at most 72 is months); in weeks or months, a 90th
+    percentile above ~20 years; in years, one above 60 (a few long tenures do not count).
+    None when they look plausible (or there are none)."""
+    values = pd.to_numeric(durations, errors="coerce").astype("float64").dropna()
+    if values.empty:
         return None
     low, high = LIKELY_RANGE[unit]
+    top, quantile = float(values.max()), float(values.quantile(HIGH_QUANTILE))
     if low is not None and top < low:
-        hint = "months or weeks"
-    elif high is not None and top > high:
+        hint, said = "months or weeks", f"its largest value is {top:g}"
+    elif high is not None and quantile > high:
         hint = {"weeks": "days", "months": "days or weeks"}.get(unit, "months")
+        said = (
+            f"a tenth of its values are above {quantile:g} (median {values.median():g}, "
+            f"largest {top:g})"
+        )
     else:
         return None
     return (
         f"duration column {column!r} is read in {unit} (durations are converted to days) but "
-        f"its largest value is {top:g}, which looks like {hint}; set the unit with "
+        f"{said}, which looks like {hint}; set the unit with "
         "--duration-unit days|weeks|months|years (data.duration_unit in a spec)"
     )
 

@@ -734,3 +734,64 @@ def test_two_flagged_customers_are_not_each_others_totals(tmp_path):
     ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="churn")
     assert ds.summary()["customers"] == 6
     assert not [n for n in ds.notices if "totals row" in n]
+
+
+def test_declared_missing_value_codes_are_missing_in_training_scoring_and_validate(
+    tmp_path, monkeypatch
+):
+    """An insurance export writes an unknown age as -1 and a channel as '?': read as a
+    number, -1 cost the model half a point of ROC-AUC. --na-values (data.na_values) declares
+    such codes: missing in every column but the id and the label (a 1/-1 label stays a
+    label), counted per column in a notice, kept in the spec and the model for scoring."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+    from churnlab.config import parse_spec, spec_from_options
+    from churnlab.data.single_table import read_customer_rows
+    from churnlab.features.spec import FeatureSpec
+
+    text = (
+        "id,age,channel,premium,Churn\n"
+        "-1,-1,agent,10,1\n2,34,?,-1.0,-1\n3, -1 ,online,12,-1\n4,51,agent,999,1\n5,28,?,9,-1\n"
+    )
+    path = _write(tmp_path, text)
+    ds = load_customer_table(
+        path, id_col="id", label_col="Churn", positive="1", na_values="-1, ?,unused"
+    )
+    df = ds.con.execute(ds["customers"]).set_index("id")
+    assert df.index.tolist() == ["-1", "2", "3", "4", "5"]  # the id is kept as written
+    assert df.Churn.tolist() == [1, 0, 0, 1, 0]  # and so is the label
+    assert df.age.isna().tolist() == [True, False, True, False, False]
+    assert df.age.dtype == "float64" and df.channel.isna().sum() == 2
+    assert df.premium.isna().tolist() == [False, True, False, False, False]
+    (notice,) = [n for n in ds.notices if "--na-values" in n]
+    assert notice == (
+        "column(s) 'age' (2 x '-1'), 'channel' (2 x '?'), 'premium' (1 x '-1.0'): read as "
+        "missing values (--na-values); --na-values 'unused': no value of the table is one"
+    )
+    assert ds.manifest["na_values"] == ["-1", "?", "unused"]
+    rows = read_customer_rows(path, {"id": "id"}, ["age", "channel"], na_values=("-1", "?"))
+    assert rows.age.isna().sum() == 2 and rows.channel.isna().sum() == 2
+    kept = FeatureSpec(kind="customers", features=("age",), roles={"id": "id"}, na_values=("-1",))
+    assert FeatureSpec.from_dict(kept.to_dict()).na_values == ("-1",)  # the model keeps them
+    # the spec key, as a list or one string, and the train option
+    data = {"table": str(path), "id": "id", "label": "Churn"}
+    for given in ([-1, "?"], "-1,?"):
+        spec = parse_spec(
+            {"name": "t", "data": {**data, "na_values": given}, "model": {"family": "logistic"}}
+        )
+        assert spec.data.na_values == ("-1", "?")
+    options = dict(data=None, cutoffs=None, horizon=None, lead=None, duration=None, mrr=None)
+    spec = spec_from_options(
+        None, table=path, id_col="id", label="Churn", model="logistic", na_values="-1,?",
+        experiment=None, name=None, seed=None, **options,
+    )  # fmt: skip
+    assert spec.resolved()["data"]["na_values"] == ["-1", "?"]
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(
+        app,
+        ["validate", "--table", str(path), "--id", "id", "--label", "Churn", "--positive", "1",
+         "--na-values", "-1,?"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "'age' (2 x '-1')" in " ".join(res.output.split())

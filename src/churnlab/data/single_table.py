@@ -35,7 +35,7 @@ from churnlab.data.encoding import (
 from churnlab.data.engines import connect
 from churnlab.data.schema import COMMA_LOCALE_GROUPS, CURRENCY_SYMBOLS
 from churnlab.data.validate import MISSING_MARKERS as VALIDATE_MARKERS
-from churnlab.vocab import OBSERVATION_COLUMNS
+from churnlab.vocab import OBSERVATION_COLUMNS, na_value_list
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,65 @@ MISSING_MARKERS = frozenset({*VALIDATE_MARKERS, "null", "\\n"})
 def _is_marker(col: pd.Series) -> pd.Series:
     """Where a value is one of :data:`MISSING_MARKERS` (any case, spaces around ignored)."""
     return col.astype("string").str.strip().str.casefold().isin(MISSING_MARKERS).fillna(False)
+
+
+def _declared(values: pd.Series, codes: tuple[str, ...]) -> pd.Series:
+    """Where a value is one of the declared missing-value ``codes``: as written (spaces around
+    ignored), or as a number equal to a numeric code (``-1.0`` for ``-1``; a Parquet column
+    of numbers)."""
+    numbers = [float(n) for c in codes if not np.isnan(n := pd.to_numeric(c, errors="coerce"))]
+    if pd.api.types.is_bool_dtype(values):
+        return pd.Series(False, index=values.index)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.isin(numbers).fillna(False).astype(bool) if numbers else values.isna() & False
+    text = values.astype("string").str.strip()
+    hit = text.isin(codes).fillna(False).astype(bool)
+    if numbers:
+        hit |= pd.to_numeric(text, errors="coerce").isin(numbers).fillna(False).astype(bool)
+    return hit
+
+
+def declared_missing(
+    df: pd.DataFrame, codes: tuple[str, ...], skip: tuple[str | None, ...]
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """``df`` with the values that are declared missing-value codes (``--na-values``) made
+    missing in every column but ``skip`` (the id and the label, read as written), and per
+    column changed the count of each code as written."""
+    if not codes:
+        return df, {}
+    out, found = df.copy(), {}
+    for col in df.columns:
+        if col in skip or pd.api.types.is_datetime64_any_dtype(df[col]):
+            continue
+        hit = _per_distinct(df[col], lambda v: _declared(v, codes))
+        if hit is not None and hit.any():
+            written = df[col][hit]
+            if pd.api.types.is_numeric_dtype(written):
+                written = written.map(lambda v: f"{v:g}")
+            found[col] = written.astype("string").str.strip().value_counts()
+            out[col] = df[col].mask(hit)
+    out.attrs = dict(df.attrs)
+    return out, found
+
+
+def _declared_notice(codes: tuple[str, ...], found: dict[str, pd.Series]) -> str | None:
+    """The notice naming, per column, the declared missing-value codes read as missing and how
+    often, and the codes no value matched."""
+    if not codes:
+        return None
+    said = [
+        f"{col!r} (" + ", ".join(f"{n:,} x {word!r}" for word, n in counts.items()) + ")"
+        for col, counts in found.items()
+    ]
+    seen = {w for counts in found.values() for w in counts.index}
+    matched = {c for c in codes if c in seen or any(_declared(pd.Series(list(seen)), (c,)))}
+    unmatched = [c for c in codes if c not in matched]
+    parts = []
+    if said:
+        parts.append(f"column(s) {', '.join(said)}: read as missing values (--na-values)")
+    if unmatched:
+        parts.append(f"--na-values {', '.join(map(repr, unmatched))}: no value of the table is one")
+    return "; ".join(parts)
 
 
 def _per_distinct(col: pd.Series, values_of) -> pd.Series | None:
@@ -636,6 +695,7 @@ def load_customer_table(
     duration_unit: str = "days",
     positive: str | None = None,
     mrr_col: str | None = None,
+    na_values: tuple[str, ...] | str | None = None,
 ) -> Dataset:
     """Read and validate a single customer table. Raises DataValidationError with every problem.
     ``mrr_col``: the monthly revenue column (``--mrr``), which must then be a number >= 0
@@ -645,7 +705,9 @@ def load_customer_table(
     for many spreadsheet exports); a file that is not in it is refused with a hint.
     ``duration_unit`` (days, weeks, months or years) is what the duration column counts; a notice
     (``Dataset.notices``) says when its values look like another unit. ``positive`` is the
-    label value that means churned, for labels in other words (:func:`map_label`)."""
+    label value that means churned, for labels in other words (:func:`map_label`).
+    ``na_values`` are missing-value codes (``-1``, ``?``, ``999``; :func:`na_value_list`): read
+    as missing in every column but the id and the label, with a notice counting them."""
     if duration_unit not in LIKELY_RANGE:
         raise ValueError(
             f"duration unit must be days, weeks, months or years, not {duration_unit!r}"
@@ -653,7 +715,11 @@ def load_customer_table(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
-    df, empty_rows = _without_empty_rows(_read(path, encoding, keep=(id_col,)))
+    codes = na_value_list(na_values)
+    df, declared = declared_missing(
+        _read(path, encoding, keep=(id_col,)), codes, skip=(id_col, label_col)
+    )
+    df, empty_rows = _without_empty_rows(df)
     src = str(path)
 
     problems = _missing_role_columns(df, id_col, label_col, duration_col)
@@ -705,6 +771,7 @@ def load_customer_table(
         notices=[
             n
             for n in (
+                _declared_notice(codes, declared),
                 empty_rows,
                 summary_rows,
                 decimal_comma_notice(df.attrs),
@@ -724,6 +791,7 @@ def load_customer_table(
             **({"duration_unit": duration_unit} if duration_col is not None else {}),
             "date_columns": list(dates),
             "date_orders": {c: o for c, o in dates.items() if o},
+            **({"na_values": list(codes)} if codes else {}),
         },
     )
 
@@ -735,18 +803,23 @@ def read_customer_rows(
     encoding: str = "utf-8",
     date_orders: dict[str, str] | None = None,
     dates: tuple[str, ...] | None = None,
+    na_values: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """The rows of a customer table to score with a model trained on such a table, read and
     parsed as training read its own (numbers written for people included): the id column as
     ``account_id``, the MRR column (where the model has one) as ``mrr``, then ``columns``. The
     label column may be absent; the table the model was trained on scores as it stands. The
     columns training read as dates (``dates``; where given, no other) are read as dates, those
-    written 03/04/2024 in ``date_orders`` (the order training read them in)."""
+    written 03/04/2024 in ``date_orders`` (the order training read them in); the missing-value
+    codes training was given (``na_values``) are missing here too."""
     path = Path(path)
     # the id as written (account_id too, where it stands in for the id and is no feature)
     keep = (roles["id"], *(() if "account_id" in columns else ("account_id",)))
-    df, _ = _without_empty_rows(_read(path, encoding, keep))
     id_col, mrr_col = roles["id"], roles.get("mrr")
+    df, found = declared_missing(_read(path, encoding, keep), tuple(na_values), skip=keep)
+    if found:
+        log.info(_declared_notice(tuple(na_values), found))
+    df, _ = _without_empty_rows(df)
     df = _with_model_names(df, [c for c in (id_col, mrr_col, *columns) if c])
     # a table already in churnlab's shape (the id as account_id, MRR as mrr) scores too
     if id_col not in df.columns and "account_id" in df.columns:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -749,6 +750,7 @@ def test_declared_missing_value_codes_are_missing_in_training_scoring_and_valida
     from churnlab.config import parse_spec, spec_from_options
     from churnlab.data.single_table import read_customer_rows
     from churnlab.features.spec import FeatureSpec
+    from churnlab.scoring.load import _declared_missing as _served_missing
 
     text = (
         "id,age,channel,premium,Churn\n"
@@ -774,6 +776,10 @@ def test_declared_missing_value_codes_are_missing_in_training_scoring_and_valida
     assert rows.age.isna().sum() == 2 and rows.channel.isna().sum() == 2
     kept = FeatureSpec(kind="customers", features=("age",), roles={"id": "id"}, na_values=("-1",))
     assert FeatureSpec.from_dict(kept.to_dict()).na_values == ("-1",)  # the model keeps them
+    served = _served_missing(  # rows a REST client sends as written
+        pd.DataFrame({"account_id": [-1, 2], "age": [-1, 30]}), SimpleNamespace(feature_spec=kept)
+    )
+    assert served.account_id.tolist() == [-1, 2] and served.age.isna().tolist() == [True, False]
     # the spec key, as a list or one string, and the train option
     data = {"table": str(path), "id": "id", "label": "Churn"}
     for given in ([-1, "?"], "-1,?"):

@@ -30,6 +30,7 @@ from churnlab.vocab import (
     NAME_PATTERN,
     SURVIVAL_FAMILIES,
     UPLIFT_FAMILIES,
+    na_value_list,
     registered_model_name,
 )
 
@@ -129,6 +130,18 @@ class TableData(_Strict):
     encoding: str = Field(
         "utf-8", description="text encoding of a CSV/TSV table (e.g. latin-1, cp1252)"
     )
+    na_values: tuple[str, ...] = Field(
+        (),
+        description="missing-value codes (e.g. [-1, '?'] or '-1,?'): read as missing in every "
+        "column but the id and the label",
+    )
+
+    @field_validator("na_values", mode="before")
+    @classmethod
+    def _na_value_list(cls, value: Any) -> tuple[str, ...]:
+        if value is not None and not isinstance(value, (str, int, float, list, tuple)):
+            raise ValueError("a list of values (or one string of them separated by commas)")
+        return na_value_list(value)
 
     @model_validator(mode="after")
     def _unit_needs_duration(self) -> TableData:
@@ -716,6 +729,7 @@ def _table_options(
     duration_unit: str | None,
     mrr: str | None,
     encoding: str | None,
+    na_values: str | None = None,
 ) -> dict[str, Any]:
     """The ``data`` section of a spec made from ``--table`` and its options."""
     if not (id_col and label):
@@ -729,7 +743,16 @@ def _table_options(
         "duration_unit": duration_unit or "days",
         "mrr": mrr,
         "encoding": encoding or "utf-8",
+        "na_values": na_values,
     }
+
+
+def _no_table_options(positive: str | None, na_values: str | None) -> None:
+    """A :class:`SpecError` for an option of ``--table`` given without one."""
+    if positive is not None:
+        raise SpecError("--positive applies to --table (the value of its --label column)")
+    if na_values is not None:
+        raise SpecError("--na-values applies to --table (a single customer table)")
 
 
 def spec_from_options(
@@ -748,6 +771,7 @@ def spec_from_options(
     positive: str | None = None,
     duration_unit: str | None = None,
     encoding: str | None = None,
+    na_values: str | None = None,
     exclude: list[str] | None = None,
     experiment: str | None,
     name: str | None,
@@ -762,7 +786,7 @@ def spec_from_options(
             "--data": data, "--cutoffs": cutoffs, "--lead": lead, "--table": table,
             "--id": id_col, "--label": label, "--duration": duration, "--mrr": mrr,
             "--model": model, "--duration-unit": duration_unit, "--encoding": encoding,
-            "--exclude": exclude or None, "--positive": positive,
+            "--exclude": exclude or None, "--positive": positive, "--na-values": na_values,
         }  # fmt: skip
         overrides = {"experiment": experiment, "name": name, "seed": seed, "horizon_days": horizon}
         return _spec_file_with_options(spec_file, given, overrides, tune)
@@ -772,11 +796,11 @@ def spec_from_options(
     # spec file's paths are the project's, relative to its root)
     table = Path(table).absolute() if table is not None else None
     data = Path(data).absolute() if data is not None else None
-    if positive is not None and table is None:
-        raise SpecError("--positive applies to --table (the value of its --label column)")
+    if table is None:
+        _no_table_options(positive, na_values)
     if table is not None:
         source = _table_options(
-            table, id_col, label, positive, duration, duration_unit, mrr, encoding
+            table, id_col, label, positive, duration, duration_unit, mrr, encoding, na_values
         )
     elif data is not None:
         if not cutoffs:

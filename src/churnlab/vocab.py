@@ -134,5 +134,18 @@ __all__ = [
     "UPLIFT_FAMILIES",
     "UPLIFT_METRICS",
     "champion_uri",
+    "na_value_list",
     "registered_model_name",
 ]
+
+
+def na_value_list(values: str | int | float | list | tuple | None) -> tuple[str, ...]:
+    """The missing-value codes a user declared (``--na-values "-1,?"``; ``data.na_values``
+    in a spec, a list or such a string), as text without spaces around, empty ones and
+    repeats dropped: ``"-1, ?"`` and ``[-1, "?"]`` are ``("-1", "?")``."""
+    if values is None:
+        return ()
+    items = values.split(",") if isinstance(values, str) else values
+    if isinstance(items, (int, float)):
+        items = [items]
+    return tuple(dict.fromkeys(t for v in items if (t := str(v).strip())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -404,6 +405,23 @@ def test_duration_unit_notice(top, unit, looks_like):
         assert "--duration-unit" in notice
 
 
+def test_a_long_tail_of_months_is_no_sign_of_another_unit():
+    """Insurance tenures in months (median 40) with a few 28-year policies (341 months) got
+    'looks like days or weeks' from their largest value; a high quantile decides, so the tail
+    passes while the same customers' tenures in days, given as months, are still named."""
+    from churnlab.data import duration_unit_notice
+
+    rng = np.random.default_rng(0)
+    months = pd.Series(np.minimum(rng.exponential(55, 2_000).round() + 1, 341))
+    months.iloc[:20] = 341
+    assert months.median() < 45 and months.max() == 341
+    assert duration_unit_notice(months, "months", "tenure_months") is None
+    days = months * 30.4
+    notice = duration_unit_notice(days, "months", "tenure_months")
+    assert notice is not None and "looks like days or weeks" in notice
+    assert "a tenth of its values are above" in notice and "median" in notice
+
+
 @pytest.mark.parametrize(
     ("values", "order"),
     [
@@ -478,6 +496,32 @@ def test_spellings_of_one_category_are_read_as_one(tmp_path):
     assert {"C0", "c0"} <= set(df.id)  # ids are never folded
     (notice,) = [n for n in ds.notices if "differ only in case" in n]
     assert "'Region' ('NORTH ' as 'North', 'north' as 'North')" in notice
+
+
+def test_blanks_in_a_text_column_are_missing_in_training_and_scoring_with_a_notice(tmp_path):
+    """A CRM export writes a missing channel as " ": it was a category of its own (1,211
+    insurance rows, a reason reading 'channel:  ') while a number column read it as missing.
+    Blank and spaces-only values of a text column are missing too, named with their count;
+    scoring reads them the same way. A Parquet column's empty strings alike."""
+    from churnlab.data.single_table import read_customer_rows
+
+    text = (
+        "id,channel,amount,Churn\n"
+        "1,agent,1.5,Yes\n2, ,2.5,No\n3,online, ,No\n4,   ,4.0,Yes\n5,online,5.5,No\n"
+    )
+    path = _write(tmp_path, text)
+    ds = load_customer_table(path, id_col="id", label_col="Churn")
+    df = ds.con.execute(ds["customers"]).set_index("id")
+    assert df.channel.isna().tolist() == [False, True, False, True, False]
+    assert df.amount.isna().sum() == 1
+    (notice,) = [n for n in ds.notices if "only spaces" in n]
+    assert notice.startswith("column(s) 'channel' (2 x blank): ")
+    rows = read_customer_rows(path, {"id": "id"}, ["channel"])
+    assert rows.channel.isna().sum() == 2
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "kind": ["x", "", "y"], "Churn": [1, 0, 0]})
+    frame.to_parquet(tmp_path / "t.parquet")
+    ds = load_customer_table(tmp_path / "t.parquet", id_col="id", label_col="Churn")
+    assert ds.con.execute(ds["customers"]).kind.isna().sum() == 1
 
 
 def test_a_number_column_with_a_few_words_is_said_to_be_read_as_categories(tmp_path):
@@ -691,3 +735,69 @@ def test_two_flagged_customers_are_not_each_others_totals(tmp_path):
     ds = load_customer_table(_write(tmp_path, text), id_col="id", label_col="churn")
     assert ds.summary()["customers"] == 6
     assert not [n for n in ds.notices if "totals row" in n]
+
+
+def test_declared_missing_value_codes_are_missing_in_training_scoring_and_validate(
+    tmp_path, monkeypatch
+):
+    """An insurance export writes an unknown age as -1 and a channel as '?': read as a
+    number, -1 cost the model half a point of ROC-AUC. --na-values (data.na_values) declares
+    such codes: missing in every column but the id and the label (a 1/-1 label stays a
+    label), counted per column in a notice, kept in the spec and the model for scoring."""
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+    from churnlab.config import parse_spec, spec_from_options
+    from churnlab.data.single_table import read_customer_rows
+    from churnlab.features.spec import FeatureSpec
+    from churnlab.scoring.load import _declared_missing as _served_missing
+
+    text = (
+        "id,age,channel,premium,Churn\n"
+        "-1,-1,agent,10,1\n2,34,?,-1.0,-1\n3, -1 ,online,12,-1\n4,51,agent,999,1\n5,28,?,9,-1\n"
+    )
+    path = _write(tmp_path, text)
+    ds = load_customer_table(
+        path, id_col="id", label_col="Churn", positive="1", na_values="-1, ?,unused"
+    )
+    df = ds.con.execute(ds["customers"]).set_index("id")
+    assert df.index.tolist() == ["-1", "2", "3", "4", "5"]  # the id is kept as written
+    assert df.Churn.tolist() == [1, 0, 0, 1, 0]  # and so is the label
+    assert df.age.isna().tolist() == [True, False, True, False, False]
+    assert df.age.dtype == "float64" and df.channel.isna().sum() == 2
+    assert df.premium.isna().tolist() == [False, True, False, False, False]
+    (notice,) = [n for n in ds.notices if "--na-values" in n]
+    assert notice == (
+        "column(s) 'age' (2 x '-1'), 'channel' (2 x '?'), 'premium' (1 x '-1.0'): read as "
+        "missing values (--na-values); --na-values 'unused': no value of the table is one"
+    )
+    assert ds.manifest["na_values"] == ["-1", "?", "unused"]
+    rows = read_customer_rows(path, {"id": "id"}, ["age", "channel"], na_values=("-1", "?"))
+    assert rows.age.isna().sum() == 2 and rows.channel.isna().sum() == 2
+    kept = FeatureSpec(kind="customers", features=("age",), roles={"id": "id"}, na_values=("-1",))
+    assert FeatureSpec.from_dict(kept.to_dict()).na_values == ("-1",)  # the model keeps them
+    served = _served_missing(  # rows a REST client sends as written
+        pd.DataFrame({"account_id": [-1, 2], "age": [-1, 30]}), SimpleNamespace(feature_spec=kept)
+    )
+    assert served.account_id.tolist() == [-1, 2] and served.age.isna().tolist() == [True, False]
+    # the spec key, as a list or one string, and the train option
+    data = {"table": str(path), "id": "id", "label": "Churn"}
+    for given in ([-1, "?"], "-1,?"):
+        spec = parse_spec(
+            {"name": "t", "data": {**data, "na_values": given}, "model": {"family": "logistic"}}
+        )
+        assert spec.data.na_values == ("-1", "?")
+    options = dict(data=None, cutoffs=None, horizon=None, lead=None, duration=None, mrr=None)
+    spec = spec_from_options(
+        None, table=path, id_col="id", label="Churn", model="logistic", na_values="-1,?",
+        experiment=None, name=None, seed=None, **options,
+    )  # fmt: skip
+    assert spec.resolved()["data"]["na_values"] == ["-1", "?"]
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(
+        app,
+        ["validate", "--table", str(path), "--id", "id", "--label", "Churn", "--positive", "1",
+         "--na-values", "-1,?"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "'age' (2 x '-1')" in " ".join(res.output.split())

@@ -116,6 +116,30 @@ def test_durations_in_whole_months_are_evaluated_at_whole_months():
     assert {"auc_4w", "auc_9w", "auc_13w"} <= set(weeks)
 
 
+def test_an_auc_time_with_no_churner_yet_is_nan_with_a_reason_and_no_raw_warning(caplog):
+    """Whole-month tenures (1 to 72) whose test rows ended in the first month are all still
+    active: at 1 month there is no churner to rank. scikit-survival divided by zero there,
+    printing numpy's 'invalid value encountered in divide' and an unexplained auc_1mo nan;
+    the metric is NaN with a warning that says why, and the other times are computed."""
+    import logging
+    import warnings
+
+    rng = np.random.default_rng(3)
+    months = lambda n: rng.integers(1, 73, n) * DAYS_PER_MONTH  # noqa: E731
+    d, dtr = months(400), months(800)
+    e, etr = rng.random(400) < 0.3, rng.random(800) < 0.3
+    e[d <= DAYS_PER_MONTH] = False  # nobody in the test rows churned in the first month
+    assert (d == DAYS_PER_MONTH).any() and (e & (d <= 2 * DAYS_PER_MONTH)).any()
+    rate = (len(d) - np.argsort(np.argsort(d + 1e-3 * ~e))) / len(d)
+    model = lambda times: np.exp(-np.asarray(times)[None, :] * rate[:, None] / 90)  # noqa: E731
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING):
+        warnings.simplefilter("error", RuntimeWarning)
+        m = survival_metrics(dtr, etr, d, e, model, 3 * DAYS_PER_MONTH, unit="months")
+    assert np.isnan(m["auc_1mo"]) and np.isfinite(m["auc_2mo"]) and np.isfinite(m["auc_3mo"])
+    (said,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auc_1mo")]
+    assert "no test customer churned within" in said and "(1 month)" in said
+
+
 def test_durations_in_whole_years_are_evaluated_at_whole_years():
     """A bank's tenure in whole years (0 to 10): evaluated at 1, 2 and 3 years."""
     rng = np.random.default_rng(2)

@@ -146,6 +146,14 @@ def validate(
         str | None,
         typer.Option(help="what --duration counts: days (default), weeks, months or years"),
     ] = None,
+    na_values: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VALUES",
+            help="missing-value codes of --table, separated by commas (e.g. '-1,?,999'): read "
+            "as missing in every column but the id and the label",
+        ),
+    ] = None,
     observed_until: Annotated[
         str | None,
         typer.Option("--end", help="end of observation (default: manifest or last event)"),
@@ -166,7 +174,7 @@ def validate(
         numbered_types,
     )
 
-    _check_sources(data, table, id_col, label, duration, duration_unit, positive, mrr)
+    _check_sources(data, table, id_col, label, duration, duration_unit, positive, mrr, na_values)
     with errors_reported():
         try:
             if table is not None:
@@ -179,6 +187,7 @@ def validate(
                     encoding=encoding or "utf-8",
                     duration_unit=duration_unit or "days",
                     mrr_col=mrr,
+                    na_values=na_values,
                 )
             else:
                 dataset = load_dataset(data, observed_until=observed_until, encoding=encoding)
@@ -218,6 +227,7 @@ def _check_sources(
     duration_unit: str | None,
     positive: str | None,
     mrr: str | None = None,
+    na_values: str | None = None,
 ) -> None:
     """Usage errors of ``validate`` (exit 2)."""
     if (data is None) == (table is None):
@@ -226,6 +236,8 @@ def _check_sources(
         fail("--positive applies to --table (the value of its --label column)", code=2)
     if mrr is not None and table is None:
         fail("--mrr applies to --table (a folder's MRR is the subscriptions' mrr)", code=2)
+    if na_values is not None and table is None:
+        fail("--na-values applies to --table (a single customer table)", code=2)
     if table is not None and not (id_col and label):
         fail("--table needs --id and --label", code=2)
     if duration_unit is not None and duration is None:

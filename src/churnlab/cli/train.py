@@ -92,6 +92,14 @@ def train(
         str | None,
         typer.Option(help="text encoding of a CSV --table: utf-8 (default), latin-1, cp1252, ..."),
     ] = None,
+    na_values: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VALUES",
+            help="missing-value codes of a --table, separated by commas (e.g. '-1,?,999'): read "
+            "as missing in every column but the id and the label (data.na_values in a spec)",
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(help="model family: logistic, lightgbm, cox or lightgbm_survival"),
@@ -147,6 +155,7 @@ def train(
         duration_unit=duration_unit,
         mrr=mrr,
         encoding=encoding,
+        na_values=na_values,
         model=model,
         exclude=exclude,
         experiment=experiment,

@@ -677,5 +677,6 @@ def load_source(source: Any, root: str | Path | None = None) -> Dataset:
             encoding=source.encoding,
             duration_unit=source.duration_unit,
             mrr_col=source.mrr,
+            na_values=source.na_values,
         )
     return load_dataset(path, engine=source.engine)

@@ -35,7 +35,7 @@ from churnlab.data.encoding import (
 from churnlab.data.engines import connect
 from churnlab.data.schema import COMMA_LOCALE_GROUPS, CURRENCY_SYMBOLS
 from churnlab.data.validate import MISSING_MARKERS as VALIDATE_MARKERS
-from churnlab.vocab import OBSERVATION_COLUMNS
+from churnlab.vocab import OBSERVATION_COLUMNS, na_value_list
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,65 @@ MISSING_MARKERS = frozenset({*VALIDATE_MARKERS, "null", "\\n"})
 def _is_marker(col: pd.Series) -> pd.Series:
     """Where a value is one of :data:`MISSING_MARKERS` (any case, spaces around ignored)."""
     return col.astype("string").str.strip().str.casefold().isin(MISSING_MARKERS).fillna(False)
+
+
+def _declared(values: pd.Series, codes: tuple[str, ...]) -> pd.Series:
+    """Where a value is one of the declared missing-value ``codes``: as written (spaces around
+    ignored), or as a number equal to a numeric code (``-1.0`` for ``-1``; a Parquet column
+    of numbers)."""
+    numbers = [float(n) for c in codes if not np.isnan(n := pd.to_numeric(c, errors="coerce"))]
+    if pd.api.types.is_bool_dtype(values):
+        return pd.Series(False, index=values.index)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.isin(numbers).fillna(False).astype(bool) if numbers else values.isna() & False
+    text = values.astype("string").str.strip()
+    hit = text.isin(codes).fillna(False).astype(bool)
+    if numbers:
+        hit |= pd.to_numeric(text, errors="coerce").isin(numbers).fillna(False).astype(bool)
+    return hit
+
+
+def declared_missing(
+    df: pd.DataFrame, codes: tuple[str, ...], skip: tuple[str | None, ...]
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """``df`` with the values that are declared missing-value codes (``--na-values``) made
+    missing in every column but ``skip`` (the id and the label, read as written), and per
+    column changed the count of each code as written."""
+    if not codes:
+        return df, {}
+    out, found = df.copy(), {}
+    for col in df.columns:
+        if col in skip or pd.api.types.is_datetime64_any_dtype(df[col]):
+            continue
+        hit = _per_distinct(df[col], lambda v: _declared(v, codes))
+        if hit is not None and hit.any():
+            written = df[col][hit]
+            if pd.api.types.is_numeric_dtype(written):
+                written = written.map(lambda v: f"{v:g}")
+            found[col] = written.astype("string").str.strip().value_counts()
+            out[col] = df[col].mask(hit)
+    out.attrs = dict(df.attrs)
+    return out, found
+
+
+def _declared_notice(codes: tuple[str, ...], found: dict[str, pd.Series]) -> str | None:
+    """The notice naming, per column, the declared missing-value codes read as missing and how
+    often, and the codes no value matched."""
+    if not codes:
+        return None
+    said = [
+        f"{col!r} (" + ", ".join(f"{n:,} x {word!r}" for word, n in counts.items()) + ")"
+        for col, counts in found.items()
+    ]
+    seen = {w for counts in found.values() for w in counts.index}
+    matched = {c for c in codes if c in seen or any(_declared(pd.Series(list(seen)), (c,)))}
+    unmatched = [c for c in codes if c not in matched]
+    parts = []
+    if said:
+        parts.append(f"column(s) {', '.join(said)}: read as missing values (--na-values)")
+    if unmatched:
+        parts.append(f"--na-values {', '.join(map(repr, unmatched))}: no value of the table is one")
+    return "; ".join(parts)
 
 
 def _per_distinct(col: pd.Series, values_of) -> pd.Series | None:
@@ -303,32 +362,42 @@ def _decode_problem(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
     return f"is not {encoding} text (byte 0x{byte}{where}); {ENCODING_HINT}"
 
 
-# a duration column whose largest value is outside these bounds probably counts another unit
+# a duration column outside these bounds probably counts another unit: a largest value under
+# the low one (in days, nobody followed 100 days), or a high quantile (HIGH_QUANTILE) above
+# the high one (in months, a tenth of the customers over ~20 years): a real long tail, a few
+# 28-year policies among tenures of 40 months, is no sign of another unit
 LIKELY_RANGE = {
     "days": (100, None),
     "weeks": (None, 1_100),
     "months": (None, 250),
     "years": (None, 60),
 }
+HIGH_QUANTILE = 0.9
 
 
 def duration_unit_notice(durations: pd.Series, unit: str, column: str) -> str | None:
     """A notice when the durations look like another unit than ``unit``: in days, a largest
-    value under 100 (e.g. a tenure of at most 72 is months); in weeks or months, one above
-    ~20 years; in years, one above 60. None when they look plausible (or there are none)."""
-    top = pd.to_numeric(durations, errors="coerce").max()
-    if not np.isfinite(top):
+    value under 100 (e.g. a tenure of at most 72 is months); in weeks or months, a 90th
+    percentile above ~20 years; in years, one above 60 (a few long tenures do not count).
+    None when they look plausible (or there are none)."""
+    values = pd.to_numeric(durations, errors="coerce").astype("float64").dropna()
+    if values.empty:
         return None
     low, high = LIKELY_RANGE[unit]
+    top, quantile = float(values.max()), float(values.quantile(HIGH_QUANTILE))
     if low is not None and top < low:
-        hint = "months or weeks"
-    elif high is not None and top > high:
+        hint, said = "months or weeks", f"its largest value is {top:g}"
+    elif high is not None and quantile > high:
         hint = {"weeks": "days", "months": "days or weeks"}.get(unit, "months")
+        said = (
+            f"a tenth of its values are above {quantile:g} (median {values.median():g}, "
+            f"largest {top:g})"
+        )
     else:
         return None
     return (
         f"duration column {column!r} is read in {unit} (durations are converted to days) but "
-        f"its largest value is {top:g}, which looks like {hint}; set the unit with "
+        f"{said}, which looks like {hint}; set the unit with "
         "--duration-unit days|weeks|months|years (data.duration_unit in a spec)"
     )
 
@@ -626,6 +695,7 @@ def load_customer_table(
     duration_unit: str = "days",
     positive: str | None = None,
     mrr_col: str | None = None,
+    na_values: tuple[str, ...] | str | None = None,
 ) -> Dataset:
     """Read and validate a single customer table. Raises DataValidationError with every problem.
     ``mrr_col``: the monthly revenue column (``--mrr``), which must then be a number >= 0
@@ -635,7 +705,9 @@ def load_customer_table(
     for many spreadsheet exports); a file that is not in it is refused with a hint.
     ``duration_unit`` (days, weeks, months or years) is what the duration column counts; a notice
     (``Dataset.notices``) says when its values look like another unit. ``positive`` is the
-    label value that means churned, for labels in other words (:func:`map_label`)."""
+    label value that means churned, for labels in other words (:func:`map_label`).
+    ``na_values`` are missing-value codes (``-1``, ``?``, ``999``; :func:`na_value_list`): read
+    as missing in every column but the id and the label, with a notice counting them."""
     if duration_unit not in LIKELY_RANGE:
         raise ValueError(
             f"duration unit must be days, weeks, months or years, not {duration_unit!r}"
@@ -643,7 +715,11 @@ def load_customer_table(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
-    df, empty_rows = _without_empty_rows(_read(path, encoding, keep=(id_col,)))
+    codes = na_value_list(na_values)
+    df, declared = declared_missing(
+        _read(path, encoding, keep=(id_col,)), codes, skip=(id_col, label_col)
+    )
+    df, empty_rows = _without_empty_rows(df)
     src = str(path)
 
     problems = _missing_role_columns(df, id_col, label_col, duration_col)
@@ -668,7 +744,9 @@ def load_customer_table(
     if problems:
         raise DataValidationError(src, problems)
 
-    formatted, dates, marked = _parse_attributes(out, skip=(id_col, label_col, duration_col))
+    formatted, dates, marked, blanks = _parse_attributes(
+        out, skip=(id_col, label_col, duration_col)
+    )
     other_order = other_order_dates(out, skip=(id_col, label_col, duration_col))
     folded = fold_spellings(out, skip=(id_col, label_col, duration_col, mrr_col))
     problems = _infinite_attributes(df, out, id_col, skip=(id_col, label_col, duration_col))
@@ -693,6 +771,7 @@ def load_customer_table(
         notices=[
             n
             for n in (
+                _declared_notice(codes, declared),
                 empty_rows,
                 summary_rows,
                 decimal_comma_notice(df.attrs),
@@ -701,6 +780,7 @@ def load_customer_table(
                 notice,
                 formatted_notice(formatted),
                 _markers_notice(marked),
+                _blanks_notice(blanks),
                 dates_notice(dates, other_order),
                 _spellings_notice(folded),
                 words_among_numbers_notice(out, skip=(id_col, label_col, duration_col)),
@@ -711,6 +791,7 @@ def load_customer_table(
             **({"duration_unit": duration_unit} if duration_col is not None else {}),
             "date_columns": list(dates),
             "date_orders": {c: o for c, o in dates.items() if o},
+            **({"na_values": list(codes)} if codes else {}),
         },
     )
 
@@ -722,18 +803,23 @@ def read_customer_rows(
     encoding: str = "utf-8",
     date_orders: dict[str, str] | None = None,
     dates: tuple[str, ...] | None = None,
+    na_values: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """The rows of a customer table to score with a model trained on such a table, read and
     parsed as training read its own (numbers written for people included): the id column as
     ``account_id``, the MRR column (where the model has one) as ``mrr``, then ``columns``. The
     label column may be absent; the table the model was trained on scores as it stands. The
     columns training read as dates (``dates``; where given, no other) are read as dates, those
-    written 03/04/2024 in ``date_orders`` (the order training read them in)."""
+    written 03/04/2024 in ``date_orders`` (the order training read them in); the missing-value
+    codes training was given (``na_values``) are missing here too."""
     path = Path(path)
     # the id as written (account_id too, where it stands in for the id and is no feature)
     keep = (roles["id"], *(() if "account_id" in columns else ("account_id",)))
-    df, _ = _without_empty_rows(_read(path, encoding, keep))
     id_col, mrr_col = roles["id"], roles.get("mrr")
+    df, found = declared_missing(_read(path, encoding, keep), tuple(na_values), skip=keep)
+    if found:
+        log.info(_declared_notice(tuple(na_values), found))
+    df, _ = _without_empty_rows(df)
     df = _with_model_names(df, [c for c in (id_col, mrr_col, *columns) if c])
     # a table already in churnlab's shape (the id as account_id, MRR as mrr) scores too
     if id_col not in df.columns and "account_id" in df.columns:
@@ -1176,16 +1262,17 @@ def _parse_attributes(
     skip: tuple[str | None, ...],
     orders: dict[str, str] | None = None,
     read_as_dates: tuple[str, ...] | None = None,
-) -> tuple[list[str], dict[str, str | None], dict[str, pd.Series]]:
+) -> tuple[list[str], dict[str, str | None], dict[str, pd.Series], dict[str, int]]:
     """In place: text attribute columns become floats when numeric, dates (text in ISO form,
     in a decided day/month order, or datetime columns) days since 1970-01-01
     (:func:`date_days`; ``orders``: the day/month order a column's dates were read in before;
     ``read_as_dates``: where given, the only columns read as dates, as training read them),
     strings otherwise. Returns the columns read from numbers written for people
     (:func:`formatted_numbers`), the date columns with their day/month order (None for ISO
-    dates and datetimes), and the number columns with missing-value markers (NA, N/A, -,
-    unknown) with the count of each marker."""
-    formatted, dates, marked = [], {}, {}
+    dates and datetimes), the number columns with missing-value markers (NA, N/A, -,
+    unknown) with the count of each marker, and the text columns whose blank values (empty or
+    spaces only) were read as missing, with their count."""
+    formatted, dates, marked, blanks = [], {}, {}, {}
     orders = orders or {}
     for col in out.columns:
         if col in skip:
@@ -1205,8 +1292,21 @@ def _parse_attributes(
             markers = _per_distinct(out[col], _is_marker)
             if parsed is not None and markers.any():
                 marked[col] = out[col][markers].astype("string").str.strip().value_counts()
-            out[col] = parsed if parsed is not None else out[col].astype("string")
-    return formatted, dates, marked
+            if parsed is not None:
+                out[col] = parsed
+                continue
+            text = out[col].astype("string")
+            blank = _per_distinct(text, _is_blank)
+            if blank.any():  # " " is missing here as in a number column, not a category
+                blanks[col] = int(blank.sum())
+                text = text.mask(blank)
+            out[col] = text
+    return formatted, dates, marked, blanks
+
+
+def _is_blank(values: pd.Series) -> pd.Series:
+    """Where a text value is empty or spaces only (a CRM export's blank, ``" "``)."""
+    return values.astype("string").str.strip().eq("").fillna(False).astype(bool)
 
 
 def other_order_dates(out: pd.DataFrame, skip: tuple[str | None, ...]) -> list[str]:
@@ -1329,6 +1429,18 @@ def _markers_notice(columns: dict[str, pd.Series]) -> str | None:
     return (
         f"column(s) {', '.join(said)}: numbers with missing-value markers among them; "
         "those are read as missing values"
+    )
+
+
+def _blanks_notice(columns: dict[str, int]) -> str | None:
+    """The notice naming the text columns whose blank values (empty, or spaces only such as
+    ``" "``) were read as missing, with how many each had."""
+    if not columns:
+        return None
+    said = ", ".join(f"{col!r} ({n:,} x blank)" for col, n in columns.items())
+    return (
+        f"column(s) {said}: values that are empty or only spaces are read as missing values, "
+        "not as a category"
     )
 
 

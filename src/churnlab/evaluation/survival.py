@@ -14,7 +14,9 @@
 
 The risk score for the rank metrics is 1 - S(horizon | x), so C-indices of every family
 compare the same quantity. Times outside the test follow-up give NaN (scikit-survival needs
-them inside the observed range) and are logged as a warning, never dropped silently. Test rows
+them inside the observed range), and so does an AUC time by which no test customer churned
+(no case to rank: scikit-survival would divide by zero); each is logged as a warning naming
+the reason, never dropped silently. Test rows
 followed longer than any training row (where the training censoring distribution, which the
 IPCW metrics weigh by, is unknown) are taken as censored just before the longest training
 follow-up, with a warning: no metric at an earlier time changes.
@@ -96,8 +98,21 @@ def survival_metrics(
             log.warning("%s: %g days is outside the test follow-up [%g, %g)", name, t, low, high)
             out[name] = float("nan")
             continue
+        if not (event & (duration <= t)).any():
+            # no case to rank (scikit-survival divides by zero): whole-month tenures whose
+            # shortest test duration is the first month, with no churner among those rows
+            log.warning(
+                "%s: no test customer churned within %g days (%d %s), so there is no churner to "
+                "rank: not computed (NaN)",
+                name, t, n, _unit_word(unit, n),
+            )  # fmt: skip
+            out[name] = float("nan")
+            continue
         s = survival_at(np.array([float(t)]))[:, 0]
-        out[name] = float(cumulative_dynamic_auc(y_train, y_test, 1 - s, [t])[0][0])
+        with np.errstate(invalid="ignore", divide="ignore"):  # said below, not as numpy's
+            out[name] = float(cumulative_dynamic_auc(y_train, y_test, 1 - s, [t])[0][0])
+        if not np.isfinite(out[name]):
+            log.warning("%s: scikit-survival gave no value at %g days (NaN)", name, t)
     grid = np.arange(max(1.0, np.ceil(low)), min(float(horizon_days), high - 1e-6) + 1e-9, 1.0)
     grid = grid[grid < high]
     if len(grid) < 2:
@@ -108,6 +123,11 @@ def survival_metrics(
     km = np.tile(km_reference(train_duration, train_event, grid), (len(duration), 1))
     out["ibs_km_reference"] = float(integrated_brier_score(y_train, y_test, km, grid))
     return out
+
+
+def _unit_word(unit: str, n: int) -> str:
+    """``"month"``/``"months"`` (``unit`` is the plural) for ``n`` of them."""
+    return unit if n != 1 else unit.removesuffix("s")
 
 
 def _within_training_follow_up(

@@ -54,6 +54,9 @@ class FeatureSpec:
     # the text encoding a customer table was trained from (``data.encoding``): scoring falls
     # back to it for a batch that is not UTF-8, so the file trained on scores unchanged
     encoding: str = "utf-8"
+    # the missing-value codes a customer table was trained with (``data.na_values``): scoring
+    # reads them as missing too
+    na_values: tuple[str, ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -91,11 +94,13 @@ class FeatureSpec:
                 "dates": list(self.dates),
                 "date_orders": dict(self.date_orders),
                 "encoding": self.encoding,
+                "na_values": list(self.na_values),
             }
         out.pop("roles")
         out.pop("dates")
         out.pop("date_orders")
         out.pop("encoding")
+        out.pop("na_values")
         out["cutoffs"] = list(self.cutoffs) if isinstance(self.cutoffs, tuple) else self.cutoffs
         return out
 
@@ -116,6 +121,7 @@ class FeatureSpec:
                 dates=tuple(raw.get("dates") or ()),
                 date_orders=tuple((raw.get("date_orders") or {}).items()),
                 encoding=raw.get("encoding") or "utf-8",
+                na_values=tuple(raw.get("na_values") or ()),
             )
         cutoffs = raw.get("cutoffs")
         return cls(

@@ -178,6 +178,7 @@ def read_scoring_table(
             encoding=text_encoding,
             date_orders=dict(spec.date_orders),
             dates=tuple(spec.dates),
+            na_values=tuple(getattr(spec, "na_values", ())),  # specs pickled before it
         )
 
     trained = getattr(spec, "encoding", "utf-8")  # specs pickled before it was recorded

@@ -30,7 +30,8 @@ class LoadedModel:
     ) -> pd.DataFrame:
         """Check ``frame`` (:func:`check_feature_table`: clear errors, signature types), then
         the pyfunc's predict (signature enforced), as REST and Spark call it."""
-        frame = check_feature_table(_dates_as_days(frame, self.model), self.input_schema, source)
+        frame = _declared_missing(_dates_as_days(frame, self.model), self.model)
+        frame = check_feature_table(frame, self.input_schema, source)
         ids = None
         if "account_id" in frame.columns and not is_numeric_dtype(frame["account_id"]):
             declared = self.input_schema.input_types_dict().get("account_id")
@@ -71,6 +72,15 @@ def load_model(uri: str | Path, kind: type = ChurnModel) -> LoadedModel:
     if schema is None:
         raise ScoringError(f"model {ref.uri} has no input signature")
     return LoadedModel(ref=ref, pyfunc=pyfunc, model=model, input_schema=schema)
+
+
+def _declared_missing(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """A customer-table model's missing-value codes (``data.na_values``: ``-1``, ``?``) as
+    missing values, as training read them (a REST client sends the batch as written)."""
+    from churnlab.data.single_table import declared_missing
+
+    codes = tuple(getattr(getattr(model, "feature_spec", None), "na_values", ()) or ())
+    return declared_missing(frame, codes, skip=("account_id",))[0] if codes else frame
 
 
 def _dates_as_days(frame: pd.DataFrame, model: Any) -> pd.DataFrame:

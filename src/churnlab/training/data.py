@@ -667,6 +667,7 @@ def _customers(spec: ExperimentSpec, ds: Dataset) -> TrainingData:
             dates=tuple(c for c in chosen if c in dates),
             date_orders=tuple((c, o) for c, o in orders.items() if c in chosen),
             encoding=d.encoding,
+            na_values=tuple(d.na_values),
         ),
         descriptions={c: f"{c} (customer table column)" for c in chosen},
         drivers=dict.fromkeys(chosen, "account"),

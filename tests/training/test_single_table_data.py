@@ -640,9 +640,7 @@ def _export_with_signup(tmp_path, n=600, seed=5):
 
 
 @pytest.mark.parametrize("family", ["cox", "lightgbm_survival"])
-def test_columns_that_determine_the_duration_are_left_out_of_survival_models_only(
-    tmp_path, family
-):
+def test_columns_that_determine_the_duration_are_left_out_of_survival_models_only(tmp_path, family):
     table = _export_with_signup(tmp_path)
     spec = _spec(table, family, duration_unit="months")
     data, _, _ = checked_data(spec, tmp_path, lambda _: None)

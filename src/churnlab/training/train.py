@@ -471,7 +471,10 @@ def _leave_out_duration_twins(data: TrainingData, rows: np.ndarray) -> None:
     log.warning(data.notices[-1])
     leave_out(
         data,
-        {c: f"nearly determines the duration: |Spearman| {rho:.3f}" for c, (rho, _) in twins.items()},
+        {
+            c: f"nearly determines the duration: |Spearman| {rho:.3f}"
+            for c, (rho, _) in twins.items()
+        },
     )
 
 

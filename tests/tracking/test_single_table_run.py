@@ -219,8 +219,10 @@ def test_a_table_model_takes_dates_as_written_and_no_revenue_column(tmp_path, mo
 
 
 def test_a_run_on_a_leaky_column_records_it_and_promote_refuses_it(tmp_path, monkeypatch):
-    """A churn date recorded after the outcome separates churners on its own: the run says so
-    in --json and in a tag, and promote will not make its version champion without --force."""
+    """A churn date recorded after the outcome separates churners on its own; days since the
+    last login, measured after the outcome for all but a few rows (logged late for 3%), ranks
+    them at ROC-AUC 0.95-0.99 alone, under the leak bar. The run records both (--json and
+    tags), and promote will not make its version champion without --force for either."""
     from typer.testing import CliRunner
 
     from churnlab.cli import app
@@ -231,6 +233,10 @@ def test_a_run_on_a_leaky_column_records_it_and_promote_refuses_it(tmp_path, mon
     _crm(project / "crm.tsv", n=800)
     table = pd.read_csv(project / "crm.tsv", sep="\t")
     table["churn_date"] = np.where(table.Churn == "Yes", "2024-05-01", None)
+    rng = np.random.default_rng(7)
+    late = rng.random(len(table)) < 0.03
+    after = (table.Churn == "Yes") != late
+    table["days_since_login"] = np.where(after, rng.integers(15, 60, len(table)), 3)
     table.to_csv(project / "crm.tsv", sep="\t", index=False)
     monkeypatch.setenv("CHURNLAB_HOME", str(project))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
@@ -242,13 +248,28 @@ def test_a_run_on_a_leaky_column_records_it_and_promote_refuses_it(tmp_path, mon
     assert (
         list(out["leak_suspects"]) == ["churn_date"] and out["leak_suspects"]["churn_date"] > 0.99
     )
-    tag = mlflow.get_run(out["run_id"]).data.tags["churnlab.leak_suspects"]
-    assert list(json.loads(tag)) == ["churn_date"]
+    assert list(out["strong_suspects"]) == ["days_since_login"]
+    auc = out["strong_suspects"]["days_since_login"]
+    assert 0.95 <= auc < 0.99
+    tags = mlflow.get_run(out["run_id"]).data.tags
+    assert list(json.loads(tags["churnlab.leak_suspects"])) == ["churn_date"]
+    assert list(json.loads(tags["churnlab.strong_suspects"])) == ["days_since_login"]
 
     refused = CliRunner().invoke(app, ["promote", "--experiment", "leaky"])
     assert refused.exit_code == 1
-    assert "'churn_date' (ROC-AUC 1.000)" in refused.output and "--force" in refused.output
+    said = " ".join(refused.output.split())
+    assert "'churn_date' (ROC-AUC 1.000)" in said and "--force" in said
+    assert f"'days_since_login' (ROC-AUC {auc:.3f})" in said
+    assert "--exclude churn_date --exclude days_since_login" in said
     client = mlflow.tracking.MlflowClient()
+    assert not client.get_registered_model(out["model_name"]).aliases
+    # a run whose only suspect is under the leak bar (as the same run without churn_date
+    # would be) is refused all the same
+    client.delete_tag(out["run_id"], "churnlab.leak_suspects")
+    refused = CliRunner().invoke(app, ["promote", "--experiment", "leaky"])
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 1 and f"'days_since_login' (ROC-AUC {auc:.3f})" in said
+    assert "churn_date" not in said
     assert not client.get_registered_model(out["model_name"]).aliases
     forced = CliRunner().invoke(app, ["promote", "--experiment", "leaky", "--force"])
     assert forced.exit_code == 0, forced.output

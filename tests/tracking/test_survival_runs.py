@@ -91,12 +91,15 @@ def test_train_single_table_survival_cli(tmp_path, monkeypatch):
     usage = rng.normal(0, 1, n)
     rate = np.exp(-4.5 + 1.2 * (contract == "monthly") - 0.7 * usage)
     t = rng.exponential(1 / rate)
-    follow = rng.uniform(30, 400, n)
+    follow = rng.uniform(30, 400, n)  # days from signup to the export date
+    signup = pd.Timestamp("2025-06-30") - pd.to_timedelta(follow.round(), "D")
     pd.DataFrame(
         {
             "id": [f"C{i}" for i in range(n)],
             "contract": contract,
             "usage": usage,
+            # the export date minus the tenure for every active customer: the target again
+            "signup_date": signup.strftime("%Y-%m-%d"),
             "tenure_days": np.minimum(t, follow).round(1),
             "churned": (t <= follow).astype(int),
         }
@@ -113,8 +116,16 @@ def test_train_single_table_survival_cli(tmp_path, monkeypatch):
         app, [*args, "--duration", "tenure_days", "--model", "cox", "--experiment", "crm", "--json"]
     )
     assert res.exit_code == 0, res.output
-    m = json.loads(res.stdout)["test_metrics"]
+    out = json.loads(res.stdout)
+    m = out["test_metrics"]
     assert m["c_index_harrell"] > 0.65 and m["roc_auc"] > 0.65
+    # the signup date is left out of the cox model, said and recorded; usage is kept
+    (notice,) = [n for n in out["notices"] if "nearly determine the duration" in n]
+    assert "'signup_date' (|Spearman| 1.000" in notice and "usage" not in notice
+    tags = mlflow.get_run(out["run_id"]).data.tags
+    assert list(json.loads(tags["churnlab.duration_twins"])) == ["signup_date"]
+    assert tags["churnlab.features_dropped"] == "signup_date"
+    assert mlflow.get_run(out["run_id"]).data.params["n_features"] == "2"
     # without a duration column a survival family is refused before any run starts
     res = CliRunner().invoke(app, [*args, "--model", "lightgbm_survival", "--experiment", "crm"])
     assert res.exit_code == 1 and "data.duration" in res.output

@@ -270,6 +270,7 @@ def test_a_near_copy_of_the_label_gets_a_notice_below_the_leak_bar(tmp_path):
     ).to_csv(table, index=False)
     data, _, _ = checked_data(_table_spec(table, "logistic"), tmp_path, lambda _: None)
     assert not data.leaks
+    assert list(data.strong) == ["Complain"] and 0.95 <= data.strong["Complain"] < 0.99
     (notice,) = [m for m in data.notices if "almost perfectly" in m]
     assert "'Complain' (ROC-AUC 0.9" in notice and "tenure" not in notice
     assert "train --exclude COLUMN" in notice
@@ -606,3 +607,59 @@ def test_a_table_trained_from_cp1252_scores_without_and_with_encoding(tmp_path):
         app, ["score", "--encoding", "cp1252", "--features", str(table), "--out", str(table)]
     )
     assert result.exit_code == 1 and "this command reads" in result.output
+
+
+def _export_with_signup(tmp_path, n=600, seed=5):
+    """A CRM export: tenure in months to the export date (actives) or to the churn date, a
+    signup date that is that end date minus the tenure, the tenure again in years, and three
+    honest covariates of the duration (age, plan price, logins in the last 30 days)."""
+    rng = np.random.default_rng(seed)
+    price = rng.choice([9.0, 19.0, 49.0], n)
+    logins = rng.poisson(8, n)
+    age = rng.normal(42, 12, n).round()
+    rate = np.exp(-2.0 + 0.02 * price - 0.3 * logins - 0.01 * (age - 42))
+    lifetime = rng.exponential(1 / rate)
+    months_since_signup = rng.integers(1, 73, n)  # to the export date
+    churned = lifetime < months_since_signup
+    tenure = np.where(churned, np.ceil(lifetime), months_since_signup).astype(int)
+    signup = pd.Timestamp("2025-06-30") - pd.to_timedelta(months_since_signup * 30.44, "D")
+    table = tmp_path / "export.csv"
+    pd.DataFrame(
+        {
+            "id": [f"C{i:04d}" for i in range(n)],
+            "signup_date": signup.strftime("%Y-%m-%d"),
+            "tenure_years": (tenure / 12).round(2),
+            "age": age,
+            "plan_price": price,
+            "logins_30d": logins,
+            "tenure": tenure,
+            "churn": np.where(churned, "Yes", "No"),
+        }
+    ).to_csv(table, index=False)
+    return table
+
+
+@pytest.mark.parametrize("family", ["cox", "lightgbm_survival"])
+def test_columns_that_determine_the_duration_are_left_out_of_survival_models_only(tmp_path, family):
+    table = _export_with_signup(tmp_path)
+    spec = _spec(table, family, duration_unit="months")
+    data, _, _ = checked_data(spec, tmp_path, lambda _: None)
+    # the signup date is the export date minus the tenure for every active customer, and
+    # tenure_years the duration again: the survival model's target, so not its features
+    assert data.features == ["age", "plan_price", "logins_30d"]  # honest covariates kept
+    assert set(data.duration_twins) == {"signup_date", "tenure_years"}
+    assert min(data.duration_twins.values()) >= 0.95
+    assert data.dropped["signup_date"].startswith("nearly determines the duration: |Spearman|")
+    assert data.feature_spec.features == ("age", "plan_price", "logins_30d")
+    assert data.feature_spec.dates == ()
+    assert "signup_date" not in data.frame and set(data.reasons) == set(data.features)
+    (notice,) = [m for m in data.notices if "nearly determine the duration" in m]
+    assert "'signup_date' (|Spearman| 1.000 on the training rows still active" in notice
+    assert "'tenure_years' (|Spearman| 1.000 on the training rows" in notice
+    assert "age" not in notice and "logins" not in notice
+
+    # a classifier keeps them all: tenure predicts churn, and is no classifier's target
+    data, _, _ = checked_data(_spec(table, "logistic", duration_unit="months"), tmp_path, print)
+    assert {"signup_date", "tenure_years", "tenure", "age"} <= set(data.features)
+    assert not data.duration_twins
+    assert not [m for m in data.notices if "nearly determine the duration" in m]

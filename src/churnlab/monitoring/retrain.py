@@ -212,6 +212,13 @@ def _challenge(
     champ = classification_metrics(y, both.p_churn.to_numpy(dtype=float), mrr)
     chall = classification_metrics(y, both.p.to_numpy(dtype=float), mrr)
     promoted, message = _compare(champ, chall, spec.metric, spec)
+    suspects = {**summary.leak_suspects, **summary.strong_suspects}
+    if promoted and suspects:  # as promote refuses it without --force
+        promoted = False
+        message = (
+            f"{message}; but the challenger was trained on column(s) that alone separate "
+            f"churners, or nearly ({', '.join(suspects)}): kept the champion"
+        )
     if promoted:
         promoted = swap_champion(spec.model_name, str(current.version), summary.model_version)
         if not promoted:

@@ -4,6 +4,7 @@ model to a self-contained folder under ``models/``."""
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnlab.files import replace_folder, temp_folder
-from churnlab.tracking.runs import LEAK_TAG, tracked_run
+from churnlab.tracking.runs import LEAK_TAG, STRONG_TAG, tracked_run
 from churnlab.tracking.store import connect, end_stale_runs, ensure_experiment, store_lock
 from churnlab.tracking.uris import RegistryError, resolve_model, stamp_version
 from churnlab.vocab import BOARD_METRICS, CHAMPION, KIND_TAG, LOWER_IS_BETTER, MODEL_TAG, PREVIOUS
@@ -101,6 +102,27 @@ def champion_version(client: MlflowClient, model_name: str) -> ModelVersion | No
         return None
 
 
+def suspect_refusal(tags: dict[str, str]) -> str | None:
+    """Why a training run's model must not become champion unasked, from its tags: the
+    columns that alone separated churners (:data:`LEAK_TAG`, from ROC-AUC 0.99) or ranked
+    them almost perfectly (:data:`STRONG_TAG`, from 0.95), named with their ROC-AUC and the
+    command that leaves them out; None for a run with neither."""
+    suspects = {
+        **json.loads(tags.get(LEAK_TAG) or "{}"),
+        **json.loads(tags.get(STRONG_TAG) or "{}"),
+    }
+    if not suspects:
+        return None
+    named = ", ".join(f"{c!r} (ROC-AUC {a:.3f})" for c, a in suspects.items())
+    exclude = " ".join(f"--exclude {shlex.quote(c)}" for c in suspects)
+    return (
+        f"column(s) that alone separate churners from the others, or nearly: {named}; in a "
+        "customer table that is nearly always a value recorded after the outcome, so its "
+        "test metrics say nothing about new customers. Retrain without them "
+        f"({exclude}, or features.exclude in a spec)"
+    )
+
+
 def _better(a: float, b: float, metric: str) -> bool:
     return a < b if metric in LOWER_IS_BETTER else a > b
 
@@ -150,15 +172,10 @@ def _decide(
 ) -> Promotion:
     best = board.iloc[0]
     version, value = str(best.model_version), float(best[metric])
-    leaks = client.get_run(best.run_id).data.tags.get(LEAK_TAG)
-    if leaks and not force:
-        named = ", ".join(f"{c!r} (ROC-AUC {a:.3f})" for c, a in json.loads(leaks).items())
+    if not force and (refusal := suspect_refusal(client.get_run(best.run_id).data.tags)):
         raise RegistryError(
             f"version {version} ({best.run_name}, {metric} {value:.4f}) was trained on "
-            f"column(s) that alone separate churners from the others: {named}; in a customer "
-            "table that is nearly always a value recorded after the outcome, so its test "
-            "metrics say nothing about new customers. Retrain with --exclude COLUMN, or "
-            "promote it anyway with --force"
+            f"{refusal}, or promote it anyway with --force"
         )
     current = champion_version(client, model_name)
     champion_value = None

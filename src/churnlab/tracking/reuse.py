@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from churnlab import __version__
 from churnlab.config import ExperimentSpec
-from churnlab.tracking.runs import LEAK_TAG, RunSummary, git_commit
+from churnlab.tracking.runs import LEAK_TAG, STRONG_TAG, RunSummary, git_commit
 from churnlab.vocab import MODEL_TAG
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def find_reusable(client: MlflowClient, experiment: str, key: str) -> RunSummary
             seconds={},
             reused=True,
             leak_suspects=json.loads(run.data.tags.get(LEAK_TAG, "{}")),
+            strong_suspects=json.loads(run.data.tags.get(STRONG_TAG, "{}")),
         )
     return None
 

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # a training run's columns that alone separated churners (JSON: column -> ROC-AUC)
 LEAK_TAG = "churnlab.leak_suspects"
+# ... and those that alone ranked churners almost perfectly, from STRONG_AUC up to LEAK_AUC
+# (JSON: column -> ROC-AUC); promote refuses a version with either tag without --force
+STRONG_TAG = "churnlab.strong_suspects"
+# columns left out of a survival family for nearly determining the duration (JSON: -> |Spearman|)
+DURATION_TWIN_TAG = "churnlab.duration_twins"
 # what a logged scoring batch keeps of its scores: enough to join realized labels later
 BATCH_PREDICTION_COLUMNS = ["account_id", "cutoff", "p_churn", "risk_tier", "revenue_at_risk"]
 
@@ -50,6 +55,8 @@ class RunSummary:
     reused: bool = False  # an earlier run with the same spec, data, code and seed
     # columns that alone separated churners on the training rows -> ROC-AUC (:data:`LEAK_TAG`)
     leak_suspects: dict[str, float] = field(default_factory=dict)
+    # columns that alone ranked churners almost perfectly, below the leak bar (:data:`STRONG_TAG`)
+    strong_suspects: dict[str, float] = field(default_factory=dict)
     # what training warned of on stderr (columns left out, few churners, leaks, how values
     # were read), for ``train --json``: a script reads them without parsing the log
     notices: list[str] = field(default_factory=list)
@@ -73,6 +80,7 @@ class RunSummary:
                 if k.startswith("validation_")
             },
             "leak_suspects": self.leak_suspects,
+            "strong_suspects": self.strong_suspects,
             "notices": self.notices,
         }
 

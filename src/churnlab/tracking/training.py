@@ -34,7 +34,15 @@ from churnlab.tracking.artifacts import installed_pins, jsonable, log_figure, mo
 from churnlab.tracking.artifacts import pip_requirements as _requirements
 from churnlab.tracking.artifacts import quiet as _quiet
 from churnlab.tracking.reuse import REUSE_TAG, code_version, find_reusable, run_key
-from churnlab.tracking.runs import LEAK_TAG, RunSummary, flat_params, run_tags, tracked_run
+from churnlab.tracking.runs import (
+    DURATION_TWIN_TAG,
+    LEAK_TAG,
+    STRONG_TAG,
+    RunSummary,
+    flat_params,
+    run_tags,
+    tracked_run,
+)
 from churnlab.tracking.store import connect, ensure_experiment
 from churnlab.tracking.uplift import log_uplift_artifacts, log_uplift_model
 from churnlab.training import TrainResult, checked_data, data_digest, train
@@ -134,6 +142,15 @@ def _log_run(result: TrainResult, spec_text: str) -> None:
     _log_fit_choices(result.estimator.fit_choices())
     if data.leaks:  # promote refuses such a run's version without --force
         mlflow.set_tag(LEAK_TAG, json.dumps({c: round(float(a), 4) for c, a in data.leaks.items()}))
+    if data.strong:  # so does it below the leak bar, from STRONG_AUC
+        mlflow.set_tag(
+            STRONG_TAG, json.dumps({c: round(float(a), 4) for c, a in data.strong.items()})
+        )
+    if data.duration_twins:  # left out of a survival family (also in features_dropped)
+        mlflow.set_tag(
+            DURATION_TWIN_TAG,
+            json.dumps({c: round(float(r), 4) for c, r in data.duration_twins.items()}),
+        )
     if data.dropped:  # degenerate columns, named (the full list: features/catalogue.json)
         mlflow.set_tag("churnlab.features_dropped", ", ".join(data.dropped)[:4000])
     mlflow.log_text(yaml.safe_dump(spec.resolved(), sort_keys=False), "spec.yaml")
@@ -260,6 +277,7 @@ def log_and_summarize(
         split=result.split.describe(),
         seconds={**result.seconds, **extra_seconds},
         leak_suspects=dict(result.data.leaks),
+        strong_suspects=dict(result.data.strong),
         notices=list(result.data.notices),
     )
 

@@ -69,6 +69,10 @@ class TrainingData:
     dropped: dict[str, str] = field(default_factory=dict)  # degenerate feature -> why
     # columns that alone separate churners on the training rows -> their ROC-AUC
     leaks: dict[str, float] = field(default_factory=dict)
+    # columns that alone rank churners almost perfectly (from STRONG_AUC, below LEAK_AUC)
+    strong: dict[str, float] = field(default_factory=dict)
+    # columns left out of a survival family's features for tracking its duration -> |Spearman|
+    duration_twins: dict[str, float] = field(default_factory=dict)
 
     @property
     def categorical(self) -> list[str]:
@@ -561,8 +565,91 @@ def strong_notice(strong: dict[str, float], rows: str) -> str:
         f"{len(strong)} column(s) alone rank churners on {rows} almost perfectly: "
         + ", ".join(f"{c!r} (ROC-AUC {auc:.3f})" for c, auc in strong.items())
         + "; check each is known before the outcome (not a complaint, status or flag written "
-        "when the customer left), else leave it out (train --exclude COLUMN)"
+        "when the customer left), else leave it out (train --exclude COLUMN); promote will "
+        "not make a model trained on them champion without --force"
     )
+
+
+# a column whose ranks follow the duration's this closely (|Spearman|) is the duration again
+DURATION_TWIN_RHO = 0.95
+MIN_TWIN_ROWS = 30  # fewer rows than this (all, or still active) are not judged
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x), rankdata(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def duration_twins(
+    frame: pd.DataFrame, features: list[str], rows: np.ndarray
+) -> dict[str, tuple[float, str]]:
+    """Number and date columns (dates are days since 1970-01-01) that nearly determine the
+    duration on ``rows`` (the training rows): column -> (|Spearman| with ``duration_days``,
+    the rows it was measured on), when at least :data:`DURATION_TWIN_RHO` on all the rows with
+    both values or on those still active (censored, ``event`` 0). A CRM export's signup date is
+    the export date minus the tenure for every active customer (and the churn date minus the
+    tenure for a churner): on the active rows it ranks exactly against the duration, whatever
+    the churners do. So are the tenure in another unit and a contract's end date. A survival
+    family fitted on such a column learns its target back and its C-index says nothing; an age,
+    a price or a count of recent logins relates to the duration far more loosely (below 0.9)."""
+    duration = frame.loc[rows, "duration_days"].to_numpy(dtype="float64", na_value=np.nan)
+    censored = frame.loc[rows, "event"].to_numpy() == 0
+    out = {}
+    for col in features:
+        values = frame.loc[rows, col]
+        if is_categorical(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        both = np.isfinite(x) & np.isfinite(duration)
+        best = (0.0, "")
+        for subset, where in (
+            (both, "the training rows"),
+            (both & censored, "the training rows still active (censored)"),
+        ):
+            if subset.sum() < MIN_TWIN_ROWS:
+                continue
+            rho = abs(_spearman(x[subset], duration[subset]))
+            if rho == rho and rho > best[0]:
+                best = (rho, where)
+        if best[0] >= DURATION_TWIN_RHO:
+            out[col] = best
+    return out
+
+
+def duration_twin_notice(twins: dict[str, tuple[float, str]], duration: str | None) -> str:
+    """The notice naming the columns :func:`duration_twins` leaves out of a survival family."""
+    said = f"the duration {duration!r}" if duration else "the duration"
+    return (
+        f"{len(twins)} column(s) left out of the survival model's features, for their values "
+        f"nearly determine {said}, its target (a signup date is the export date minus the "
+        "tenure): "
+        + ", ".join(f"{c!r} (|Spearman| {rho:.3f} on {where})" for c, (rho, where) in twins.items())
+        + f"; a column is left out from |Spearman| {DURATION_TWIN_RHO:g}. Classifiers keep them"
+    )
+
+
+def leave_out(data: TrainingData, gone: dict[str, str]) -> None:
+    """In place: the columns ``gone`` (column -> why) out of ``data``'s features, frame and
+    feature spec, and into its ``dropped`` (logged with the run)."""
+    data.features = [c for c in data.features if c not in gone]
+    if not data.features:
+        raise SpecError(f"data.table: no column of {data.source} is usable as a feature")
+    data.dropped.update(gone)
+    data.frame = data.frame.drop(columns=[c for c in gone if c in data.frame])
+    fs = data.feature_spec
+    data.feature_spec = replace(
+        fs,
+        features=tuple(data.features),
+        dates=tuple(c for c in fs.dates if c not in gone),
+        date_orders=tuple((c, o) for c, o in fs.date_orders if c not in gone),
+    )
+    for held in (data.descriptions, data.drivers, data.reasons):
+        for c in gone:
+            held.pop(c, None)
 
 
 def vocabulary_inputs(spec: ExperimentSpec) -> dict:

@@ -23,8 +23,11 @@ from churnlab.modeling import UpliftEstimator, check_model_params, estimator_for
 from churnlab.training.calibration import CalibratedChurnModel
 from churnlab.training.data import (
     TrainingData,
+    duration_twin_notice,
+    duration_twins,
     label_leaks,
     leak_notice,
+    leave_out,
     load_training_data,
     strong_columns,
     strong_notice,
@@ -405,6 +408,8 @@ def checked_data(
         data.notices.append(few)
         log.warning(few)
     if data.kind == "customers":  # event features are point in time by construction
+        if spec.model.family in SURVIVAL_FAMILIES:
+            _leave_out_duration_twins(data, splits[0].masks["train"])
         _warn_of_leaks(data, splits[0].masks["train"])
     elif silence := _silence_notice(data, splits[-1].masks["test"]):
         data.notices.append(silence)
@@ -454,6 +459,25 @@ def _silence_notice(data: TrainingData, rows: np.ndarray) -> str | None:
     )
 
 
+def _leave_out_duration_twins(data: TrainingData, rows: np.ndarray) -> None:
+    """A survival family's target is the duration: columns that nearly determine it on the
+    training rows (:func:`~churnlab.training.data.duration_twins`: a signup date) are left out
+    of its features, named in a notice and recorded (``dropped``, ``duration_twins``)."""
+    twins = duration_twins(data.frame, data.features, rows)
+    if not twins:
+        return
+    data.duration_twins = {c: rho for c, (rho, _) in twins.items()}
+    data.notices.append(duration_twin_notice(twins, data.feature_spec.roles.get("duration")))
+    log.warning(data.notices[-1])
+    leave_out(
+        data,
+        {
+            c: f"nearly determines the duration: |Spearman| {rho:.3f}"
+            for c, (rho, _) in twins.items()
+        },
+    )
+
+
 def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:
     leaks = label_leaks(data.frame, data.features, rows)
     data.leaks = dict(leaks)
@@ -461,6 +485,7 @@ def _warn_of_leaks(data: TrainingData, rows: np.ndarray) -> None:
         data.notices.append(leak_notice(leaks, "the training rows"))
         log.warning(data.notices[-1])
     strong = strong_columns(data.frame, data.features, rows, leaks)
+    data.strong = dict(strong)  # promote refuses the version without --force, as for leaks
     if strong:
         data.notices.append(strong_notice(strong, "the training rows"))
         log.warning(data.notices[-1])

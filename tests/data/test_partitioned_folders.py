@@ -22,11 +22,12 @@ def _hadoop_litter(folder):
     tiny_frames()["events"].to_parquet(folder / "_temporary" / "0" / "part-9.parquet")
 
 
-def partitioned_folder(folder):
-    """The tiny dataset with its events partitioned by day and hour (Parquet, ``dt`` kept in
-    no file) and its subscriptions partitioned by plan as CSV parts (``plan`` in the
-    directory names only), each beside Hadoop's litter; the other tables flat."""
-    frames = tiny_frames()
+def partitioned_folder(folder, frames=None, date_form=None):
+    """The tiny dataset (or ``frames``) with its events partitioned by day and hour (Parquet,
+    ``dt`` kept in no file) and its subscriptions partitioned by plan as CSV parts (``plan``
+    in the directory names only; dates written ``date_form`` where given), each beside
+    Hadoop's litter; the other tables flat."""
+    frames = frames or tiny_frames()
     write_frames({k: v for k, v in frames.items() if k not in {"events", "subscriptions"}}, folder)
     events = frames["events"]
     for i, row in events.iterrows():
@@ -36,7 +37,10 @@ def partitioned_folder(folder):
         events.loc[[i]].to_parquet(part / name)
         (part / f".{name}.crc").write_bytes(b"crc")
     _hadoop_litter(folder / "events")
-    subs = frames["subscriptions"]
+    subs = frames["subscriptions"].copy()
+    if date_form:
+        for col in ("started_at", "ended_at"):
+            subs[col] = subs[col].map(lambda t: "" if pd.isna(t) else f"{t:{date_form}}")
     for plan, rows in subs.groupby("plan"):
         part = folder / "subscriptions" / f"plan={plan}"
         part.mkdir(parents=True)

@@ -55,49 +55,51 @@ def _read_folder_table(
     """A folder's table ``name`` (None if it has none) and, read from text, its field
     separator (``;``, a tab or ``,``; the validator reads decimal commas after the first two)."""
     parquet_file = folder / f"{name}.parquet"
-    parts = None if parquet_file.exists() else table_parts(folder / name, name)
-    if parquet_file.exists() or (parts is not None and parts.form == ".parquet"):
-        files = [parquet_file] if parts is None else parts.files
-        for file in files:
-            if repeated := repeated_parquet_names(file):
-                raise UnreadableTableError(
-                    str(file), f"names the column(s) {repeated} more than once: rename one", name
-                )
-        if parts is not None:
-            parts.check_parquet_schemas()
-        keyed = parts is not None and bool(parts.keys)
-        table = _read_files(con, "parquet", files, name, {}, keyed)
-        return (table if parts is None else parts.with_keys(table)), None
+    if parquet_file.exists():
+        return _read_parquet(con, TableParts(folder, name, [parquet_file], ".parquet", [])), None
+    parts = table_parts(folder / name, name)
+    if parts is not None and parts.form == ".parquet":
+        return _read_parquet(con, parts), None
     if (json_file := _json_source(folder, name)) is not None:
         return _read_json(con, json_file, name), ","
     text_file = next((f for s in TEXT_SUFFIXES if (f := folder / f"{name}{s}").exists()), None)
-    if text_file is None and parts is None:
-        return None
-    files = [text_file] if text_file is not None else parts.files
+    if text_file is not None:
+        parts = TableParts(folder, name, [text_file], _form(text_file) or "", [], single=True)
+    return None if parts is None else _read_text(con, parts, encoding)
+
+
+def _read_parquet(con: Any, parts: TableParts) -> ir.Table:
+    """A table's Parquet file or parts, checked: a column named twice, parts that disagree."""
+    for file in parts.files:
+        if repeated := repeated_parquet_names(file):
+            raise UnreadableTableError(
+                str(file), f"names the column(s) {repeated} more than once: rename one", parts.name
+            )
+    parts.check_parquet_schemas()
+    return parts.with_keys(_read_files(con, "parquet", parts.files, parts.name, {}, parts.keys))
+
+
+def _read_text(con: Any, parts: TableParts, encoding: str) -> tuple[ir.Table, str]:
+    """A table's text file or parts, as text, and its field separator."""
+    name, files = parts.name, parts.files
     sample = next((f for f in files if f.stat().st_size > 0), files[0])
     # one file of 0 bytes is a failed export: say so, not "required column missing" (a folder
     # of parts may hold empty ones: Spark writes a file per partition)
-    if text_file is not None and text_file.stat().st_size == 0:
+    if parts.single and sample.stat().st_size == 0:
         raise UnreadableTableError(
-            str(text_file),
-            "is an empty file (not even a header line): export the table again",
-            name,
+            str(sample), "is an empty file (not even a header line): export the table again", name
         )
     sep = "\t" if ".tsv" in sample.name.lower() else header_separator(sample, encoding)
-    for file in files if parts is None else [sample]:
-        if repeated := repeated_header_names(file, sep, encoding):
-            raise UnreadableTableError(
-                str(file), f"the header line names {repeated} more than once: rename one", name
-            )
-    if parts is not None:
-        parts.check_text_headers(sep, encoding)
-    source = str(files[0]) if parts is None else str(folder / name)
-    with_keys = parts.with_keys if parts is not None else (lambda t: t)
-    keyed = parts is not None and bool(parts.keys)
+    if repeated := repeated_header_names(sample, sep, encoding):
+        raise UnreadableTableError(
+            str(sample), f"the header line names {repeated} more than once: rename one", name
+        )
+    parts.check_text_headers(sep, encoding)
+    source = str(sample) if parts.single else str(parts.folder)
     # raw text, so bad values are reported instead of silently re-typed
     if con.name == "duckdb":  # its reader finds the separator and the compression itself
         options = {"all_varchar": True, "encoding": duckdb_encoding(encoding, source)}
-        table = with_keys(_read_files(con, "csv", files, f"{name}_text", options, keyed))
+        table = parts.with_keys(_read_files(con, "csv", files, f"{name}_text", options, parts.keys))
         # parsed once into the work database: validation and a build read a table a few
         # dozen times, and a CSV view is parsed again by each (800k rows: 56 s against 9 s)
         return materialize(con, table, name, compress=True), sep
@@ -110,7 +112,7 @@ def _read_folder_table(
         )
     # Spark is told the separator (the one DuckDB finds); it decompresses gzip itself
     options = {"header": True, "inferSchema": False, "encoding": encoding, "sep": sep}
-    return with_keys(_read_files(con, "csv", files, name, options, keyed)), sep
+    return parts.with_keys(_read_files(con, "csv", files, name, options, parts.keys)), sep
 
 
 # a directory ``key=value`` of a partitioned table (Spark's partitionBy, Hive, warehouses)
@@ -141,8 +143,17 @@ class TableParts:
     files left out; the partition keys, which become text columns where the files have no
     column of that name (a key the files also hold is theirs: the files' column is read)."""
 
-    def __init__(self, folder: Path, name: str, files: list[Path], form: str, keys: list[str]):
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        files: list[Path],
+        form: str,
+        keys: list[str],
+        single: bool = False,
+    ):
         self.folder, self.name, self.files, self.form, self.keys = folder, name, files, form, keys
+        self.single = single  # one file NAME.csv (or NAME.parquet), not a folder of parts
 
     def _problem(self, message: str) -> UnreadableTableError:
         return UnreadableTableError(str(self.folder), message, self.name)
@@ -163,6 +174,8 @@ class TableParts:
                 )
 
     def check_parquet_schemas(self) -> None:
+        if len(self.files) < 2:
+            return
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -188,6 +201,8 @@ class TableParts:
         self._check_columns(found)
 
     def check_text_headers(self, sep: str, encoding: str) -> None:
+        if len(self.files) < 2:
+            return
         import csv
         import gzip
 
@@ -268,13 +283,13 @@ def table_parts(folder: Path, name: str) -> TableParts | None:
 
 
 def _read_files(
-    con: Any, kind: str, files: list[Path], name: str, options: dict, keyed: bool
+    con: Any, kind: str, files: list[Path], name: str, options: dict, keys: list[str]
 ) -> ir.Table:
     """``files`` (Parquet or CSV) read as one table ``name``, each path given to the engine as
     a value (never pasted into SQL), partition directories not read into columns by the
     engine (:meth:`TableParts.with_keys` does that); a partitioned table's rows carry their
     file's path in :data:`FILE_COLUMN`."""
-    paths = [f.resolve().as_posix() for f in files]
+    paths, keyed = [f.resolve().as_posix() for f in files], bool(keys)
     if con.name == "duckdb":
         extra = {"hive_partitioning": False, **({"filename": FILE_COLUMN} if keyed else {})}
         read = con.read_parquet if kind == "parquet" else con.read_csv

@@ -361,9 +361,7 @@ class Validator:
         second one is day first, the other way round month first; one scan. A notice per
         column says how it was read; an undecided column stays a parse problem."""
         cols = [
-            c
-            for c in schema.timestamp_columns
-            if c in raw.columns and raw[c].type().is_string()
+            c for c in schema.timestamp_columns if c in raw.columns and raw[c].type().is_string()
         ]
         conds = {}
         for col in cols:
@@ -1264,8 +1262,10 @@ def _parsed_text(
         aware = text.try_cast("timestamp('UTC')").cast("timestamp")
         parsed = ibis.ifelse(has_offset(text), aware, text.try_cast("timestamp"))
         parsed = parsed.coalesce(basic_date(text))
-        if order is not None:  # 13.01.2025, 01/13/2025: the column's values decided the order
-            parsed = parsed.coalesce(_other_date(text.upper(), order))
+        # 13.01.2025, 01/13/2025: in the order the column's values decided, else unparsed
+        # (DuckDB's own cast would read 01/05/24 as the year 1)
+        other = _other_date(text.upper(), order) if order else ibis.null("timestamp")
+        parsed = ibis.ifelse(text.upper().re_search(OTHER_DATE), other, parsed)
         if epoch_unit is not None:
             number = text.try_cast("float64")
             parsed = ibis.ifelse(number.notnull(), from_epoch(number, epoch_unit), parsed)
@@ -1392,9 +1392,7 @@ def _other_date(text: ir.StringValue, order: str) -> ir.TimestampValue:
     second = text.re_extract(r"^\d{1,2}[./](\d{1,2})", 1).lpad(2, "0")
     year = text.re_extract(r"^\d{1,2}[./]\d{1,2}[./](\d+)", 1)
     short = year.try_cast("int64")
-    year = ibis.ifelse(
-        year.length() == 2, ibis.ifelse(short < 69, "20" + year, "19" + year), year
-    )
+    year = ibis.ifelse(year.length() == 2, ibis.ifelse(short < 69, "20" + year, "19" + year), year)
     day, month = (first, second) if order == "day_first" else (second, first)
     hour = text.re_extract(r"[ T](\d{1,2}):\d{2}", 1)
     minute = text.re_extract(r"[ T]\d{1,2}:(\d{2})", 1)
@@ -1405,7 +1403,9 @@ def _other_date(text: ir.StringValue, order: str) -> ir.TimestampValue:
         " " + hour.lpad(2, "0") + ":" + minute + ":" + ibis.ifelse(sec == "", "00", sec),
     )
     iso = year + "-" + month + "-" + day + clock
-    return ibis.ifelse(text.re_search(OTHER_DATE), iso.try_cast("timestamp"), ibis.null("timestamp"))
+    return ibis.ifelse(
+        text.re_search(OTHER_DATE), iso.try_cast("timestamp"), ibis.null("timestamp")
+    )
 
 
 def basic_date(text: ir.StringValue) -> ir.TimestampValue:

@@ -420,3 +420,29 @@ def test_duckdb_and_spark_read_a_field_inside_a_json_object_alike(spark, tmp_pat
     for engine in ("duckdb", "spark"):
         with pytest.raises(DataValidationError, match="is a list of several values in 1 row"):
             load_dataset(folder, engine=engine, observed_until="2024-07-01")
+
+
+def test_duckdb_and_spark_read_a_partitioned_table_folder_alike(spark, tmp_path):
+    """Events in ``dt=/hour=`` directories of Parquet parts, subscriptions in ``plan=``
+    directories of CSV parts, Hadoop's ``_SUCCESS``, ``.crc`` and ``_temporary/`` beside them:
+    the same rows and partition columns on both engines (Spark discovers no partitions of its
+    own from the files churnlab gives it); the subscriptions' dates written day first
+    (15.03.2024 09:30, as a European Excel writes them) read alike."""
+    from tests.data.test_dataset_dates import _decided_frames
+    from tests.data.test_partitioned_folders import partitioned_folder
+
+    folder = partitioned_folder(tmp_path / "hive", _decided_frames(), "%d.%m.%Y %H:%M")
+    for crc in folder.rglob(".*.crc"):  # Hadoop checks a part against its .crc: no fake ones
+        crc.unlink()
+    got = []
+    for engine in ("duckdb", "spark"):
+        ds = load_dataset(folder, engine=engine, observed_until="2024-07-01")
+        events = ds.con.execute(ds["events"].order_by(["account_id", "ts"]))
+        subs = ds.con.execute(ds["subscriptions"].order_by(["account_id", "started_at"]))
+        got.append((events, subs))
+    for duck, spk in zip(got[0], got[1], strict=True):
+        assert list(duck.columns) == list(spk.columns)
+        pd.testing.assert_frame_equal(duck, spk, check_dtype=False)
+    assert got[1][0].dt.tolist()[0] == "2024-01-05" and len(got[1][0]) == 5
+    assert sorted(got[1][1].plan) == ["basic", "basic", "enterprise", "pro"]
+    assert got[1][1].started_at.max() == pd.Timestamp("2024-03-15 09:30")

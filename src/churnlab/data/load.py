@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +31,7 @@ from churnlab.data.encoding import (
     repeated_header_names,
     repeated_parquet_names,
 )
-from churnlab.data.engines import connect, materialize
+from churnlab.data.engines import connect, materialize, spark_session
 from churnlab.data.schema import TABLES
 from churnlab.data.validate import MISSING_MARKERS, Validator, number_from_text
 
@@ -53,25 +54,38 @@ def _read_folder_table(
 ) -> tuple[ir.Table, str | None] | None:
     """A folder's table ``name`` (None if it has none) and, read from text, its field
     separator (``;``, a tab or ``,``; the validator reads decimal commas after the first two)."""
-    parquet_file, parquet_dir = folder / f"{name}.parquet", folder / name
-    parts = sorted(parquet_dir.glob("*.parquet")) if parquet_dir.is_dir() else []
-    if parquet_file.exists() or parts:
-        sample = parquet_file if parquet_file.exists() else parts[0]
-        if repeated := repeated_parquet_names(sample):
-            raise UnreadableTableError(
-                str(sample), f"names the column(s) {repeated} more than once: rename one", name
-            )
-        source = parquet_file if parquet_file.exists() else parquet_dir / "*.parquet"
-        return con.read_parquet(str(source), table_name=name), None
+    parquet_file = folder / f"{name}.parquet"
+    if parquet_file.exists():
+        return _read_parquet(con, TableParts(folder, name, [parquet_file], ".parquet", [])), None
+    parts = table_parts(folder / name, name)
+    if parts is not None and parts.form == ".parquet":
+        return _read_parquet(con, parts), None
     if (json_file := _json_source(folder, name)) is not None:
         return _read_json(con, json_file, name), ","
-    found = _text_source(folder, name)
-    if found is None:
-        return None
-    source, sample = found
+    text_file = next((f for s in TEXT_SUFFIXES if (f := folder / f"{name}{s}").exists()), None)
+    if text_file is not None:
+        parts = TableParts(folder, name, [text_file], _form(text_file) or "", [], single=True)
+    return None if parts is None else _read_text(con, parts, encoding)
+
+
+def _read_parquet(con: Any, parts: TableParts) -> ir.Table:
+    """A table's Parquet file or parts, checked: a column named twice, parts that disagree."""
+    for file in parts.files:
+        if repeated := repeated_parquet_names(file):
+            raise UnreadableTableError(
+                str(file), f"names the column(s) {repeated} more than once: rename one", parts.name
+            )
+    parts.check_parquet_schemas()
+    return parts.with_keys(_read_files(con, "parquet", parts.files, parts.name, {}, parts.keys))
+
+
+def _read_text(con: Any, parts: TableParts, encoding: str) -> tuple[ir.Table, str]:
+    """A table's text file or parts, as text, and its field separator."""
+    name, files = parts.name, parts.files
+    sample = next((f for f in files if f.stat().st_size > 0), files[0])
     # one file of 0 bytes is a failed export: say so, not "required column missing" (a folder
     # of parts may hold empty ones: Spark writes a file per partition)
-    if source == str(sample) and sample.stat().st_size == 0:
+    if parts.single and sample.stat().st_size == 0:
         raise UnreadableTableError(
             str(sample), "is an empty file (not even a header line): export the table again", name
         )
@@ -80,14 +94,12 @@ def _read_folder_table(
         raise UnreadableTableError(
             str(sample), f"the header line names {repeated} more than once: rename one", name
         )
+    parts.check_text_headers(sep, encoding)
+    source = str(sample) if parts.single else str(parts.folder)
     # raw text, so bad values are reported instead of silently re-typed
     if con.name == "duckdb":  # its reader finds the separator and the compression itself
-        table = con.read_csv(
-            source,
-            table_name=f"{name}_text",
-            all_varchar=True,
-            encoding=duckdb_encoding(encoding, source),
-        )
+        options = {"all_varchar": True, "encoding": duckdb_encoding(encoding, source)}
+        table = parts.with_keys(_read_files(con, "csv", files, f"{name}_text", options, parts.keys))
         # parsed once into the work database: validation and a build read a table a few
         # dozen times, and a CSV view is parsed again by each (800k rows: 56 s against 9 s)
         return materialize(con, table, name, compress=True), sep
@@ -99,15 +111,200 @@ def _read_folder_table(
             name,
         )
     # Spark is told the separator (the one DuckDB finds); it decompresses gzip itself
-    table = con.read_csv(
-        source,
-        table_name=name,
-        header=True,
-        inferSchema=False,
-        encoding=encoding,
-        sep=sep,
+    options = {"header": True, "inferSchema": False, "encoding": encoding, "sep": sep}
+    return parts.with_keys(_read_files(con, "csv", files, name, options, parts.keys)), sep
+
+
+# a directory ``key=value`` of a partitioned table (Spark's partitionBy, Hive, warehouses)
+PARTITION_DIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+# the column a partitioned table's file path is read into, dropped once its keys are read
+FILE_COLUMN = "__churnlab_file"
+# how Hive and Spark write a missing partition value
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _hidden(name: str) -> bool:
+    """A file or directory Spark, Hadoop and the OS leave beside the data (``_SUCCESS``,
+    ``.part-0.crc``, ``_temporary/``, ``.DS_Store``), never read, as Spark reads none: a
+    name starting with ``.``, or with ``_`` unless it is a partition ``_key=value``."""
+    return name.startswith(".") or (name.startswith("_") and "=" not in name)
+
+
+def _form(path: Path) -> str | None:
+    """A part's format by its name (``.parquet`` or a text suffix), None for anything else."""
+    lower = path.name.lower()
+    forms = (".parquet", *sorted(TEXT_SUFFIXES, key=len, reverse=True))
+    return next((s for s in forms if lower.endswith(s)), None)
+
+
+class TableParts:
+    """A table given as a folder ``NAME/``: its Parquet or text parts at any depth (as Spark
+    and warehouses export them, partitioned in ``key=value`` directories or not), hidden
+    files left out; the partition keys, which become text columns where the files have no
+    column of that name (a key the files also hold is theirs: the files' column is read)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        files: list[Path],
+        form: str,
+        keys: list[str],
+        single: bool = False,
+    ):
+        self.folder, self.name, self.files, self.form, self.keys = folder, name, files, form, keys
+        self.single = single  # one file NAME.csv (or NAME.parquet), not a folder of parts
+
+    def _problem(self, message: str) -> UnreadableTableError:
+        return UnreadableTableError(str(self.folder), message, self.name)
+
+    def _rel(self, file: Path) -> str:
+        return file.relative_to(self.folder).as_posix()
+
+    def _check_columns(self, found: dict[Path, tuple]) -> None:
+        """An error naming two files whose columns (names, or names and types) differ."""
+        first = next(iter(found))
+        for file, columns in found.items():
+            if columns != found[first]:
+                a, b = found[first], columns
+                raise self._problem(
+                    f"its files disagree on their columns: {self._rel(first)} has "
+                    f"{_said(a)}, {self._rel(file)} has {_said(b)}; every part of a table "
+                    "must have the same columns (export it again in one go)"
+                )
+
+    def check_parquet_schemas(self) -> None:
+        if len(self.files) < 2:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        def column(field: Any) -> tuple[str, str]:
+            kind = field.type
+            if pa.types.is_integer(kind):
+                return field.name, "integer"
+            if pa.types.is_floating(kind):
+                return field.name, "float"
+            if pa.types.is_timestamp(kind):
+                return field.name, f"timestamp{'' if kind.tz is None else ' ' + kind.tz}"
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                return field.name, "string"
+            return field.name, str(kind)
+
+        found = {}
+        for file in self.files:
+            schema = pq.read_schema(file)
+            # a column all missing in one part (pandas writes it typed null) agrees with any
+            found[file] = tuple(sorted(column(f) for f in schema if not pa.types.is_null(f.type)))
+        names = {f: sorted(pq.read_schema(f).names) for f in self.files}
+        self._check_columns({f: tuple(n) for f, n in names.items()})
+        self._check_columns(found)
+
+    def check_text_headers(self, sep: str, encoding: str) -> None:
+        if len(self.files) < 2:
+            return
+        import csv
+        import gzip
+
+        found = {}
+        for file in self.files:
+            lower = file.name.lower()
+            if lower.endswith(".zst") or file.stat().st_size == 0:
+                continue  # DuckDB reads zstd itself; an empty part is a partition with no rows
+            opener = gzip.open if lower.endswith(".gz") else open
+            with opener(file, "rt", encoding=encoding, errors="replace", newline="") as fh:
+                header = next(csv.reader(fh, delimiter=sep), [])
+            found[file] = tuple(sorted(h.strip().lstrip("\ufeff") for h in header))
+        if found:
+            self._check_columns(found)
+
+    def with_keys(self, table: ir.Table) -> ir.Table:
+        """``table`` (read with its files' paths) with each partition key the files lack as a
+        text column (Hive's missing value, or none, missing), the paths dropped."""
+        if FILE_COLUMN not in table.columns:
+            return table
+        path = table[FILE_COLUMN]
+        added = {}
+        for key in self.keys:
+            if key in table.columns:
+                continue  # the files' own column of that name is read
+            # the last directory of that key (one above the dataset may share its name)
+            value = path.re_extract(f"^.*/{re.escape(key)}=([^/]*)/", 1)
+            added[key] = ibis.ifelse(
+                (value == "") | (value == HIVE_NULL), ibis.null("string"), value
+            )
+        return table.mutate(**added).drop(FILE_COLUMN)
+
+
+def _said(columns: tuple) -> str:
+    shown = [f"{c[0]} ({c[1]})" if isinstance(c, tuple) else c for c in columns[:8]]
+    return "[" + ", ".join(shown) + (", ..." if len(columns) > 8 else "") + "]"
+
+
+def table_parts(folder: Path, name: str) -> TableParts | None:
+    """The parts of the table folder ``folder`` (None if it is no folder or holds none); a
+    folder mixing formats, or whose parts are partitioned by different keys, is an error
+    naming the table and example files."""
+    if not folder.is_dir():
+        return None
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _hidden(d))
+        files += [Path(root) / f for f in sorted(names) if not _hidden(f)]
+    files = [f for f in files if _form(f) is not None]
+    if not files:
+        return None
+    by_form: dict[str, Path] = {}
+    for file in files:
+        by_form.setdefault(_form(file), file)
+    if len(by_form) > 1:
+        said = ", ".join(f.relative_to(folder).as_posix() for f in by_form.values())
+        raise UnreadableTableError(
+            str(folder),
+            f"mixes file formats ({said}): a table's parts must all be Parquet, or all one "
+            "kind of text",
+            name,
+        )
+    keys_of = {}
+    for file in files:
+        dirs = file.relative_to(folder).parts[:-1]
+        keys_of[file] = [m.group(1) for d in dirs if (m := PARTITION_DIR.fullmatch(d))]
+    first = files[0]
+    for file in files:
+        if keys_of[file] != keys_of[first]:
+            raise UnreadableTableError(
+                str(folder),
+                f"its files are partitioned differently: {first.relative_to(folder).as_posix()} "
+                f"by {keys_of[first] or 'nothing'}, {file.relative_to(folder).as_posix()} by "
+                f"{keys_of[file] or 'nothing'}",
+                name,
+            )
+    return TableParts(folder, name, files, _form(first), keys_of[first])
+
+
+def _read_files(
+    con: Any, kind: str, files: list[Path], name: str, options: dict, keys: list[str]
+) -> ir.Table:
+    """``files`` (Parquet or CSV) read as one table ``name``, each path given to the engine as
+    a value (never pasted into SQL), partition directories not read into columns by the
+    engine (:meth:`TableParts.with_keys` does that); a partitioned table's rows carry their
+    file's path in :data:`FILE_COLUMN`."""
+    paths, keyed = [f.resolve().as_posix() for f in files], bool(keys)
+    if con.name == "duckdb":
+        extra = {"hive_partitioning": False, **({"filename": FILE_COLUMN} if keyed else {})}
+        read = con.read_parquet if kind == "parquet" else con.read_csv
+        return read(paths, table_name=name, **options, **extra)
+    # Spark: files given one by one discover no partitions; their paths from input_file_name
+    session = spark_session()
+    frame = (
+        session.read.parquet(*paths) if kind == "parquet" else session.read.csv(paths, **options)
     )
-    return table, sep
+    if keyed:
+        from pyspark.sql import functions as F
+
+        frame = frame.withColumn(FILE_COLUMN, F.input_file_name())
+    frame.createOrReplaceTempView(name)
+    return con.table(name)
 
 
 def _json_source(folder: Path, name: str) -> Path | None:
@@ -195,26 +392,17 @@ def nested_field(table: ir.Table, name: str) -> tuple[ir.Value | None, list[ir.V
     return _json_text(value) if value.type().is_json() else value, lists, ""
 
 
-def _text_source(folder: Path, name: str) -> tuple[str, Path] | None:
-    """Where a table's text is (a file, or a glob over a folder ``NAME/`` of text parts, as
-    Spark and warehouse exports write them) and one file of it; None if there is none."""
-    for suffix in TEXT_SUFFIXES:
-        if (file := folder / f"{name}{suffix}").exists():
-            return str(file), file
-    parts_dir = folder / name
-    if parts_dir.is_dir():
-        for suffix in TEXT_SUFFIXES:
-            parts = sorted(parts_dir.glob(f"*{suffix}"))
-            if parts:
-                return str(parts_dir / f"*{suffix}"), parts[0]
-    return None
-
-
 def missing_table_hint(folder: Path, name: str) -> str:
     """What a folder holds under a table's name that churnlab does not read (``Events.CSV``,
     ``events.json``, ``event.csv``), for the missing-table problem; empty if nothing."""
     if not folder.is_dir():
         return ""
+    if (folder / name).is_dir():  # a table folder with no part churnlab reads
+        return (
+            f" ({name}/ holds no Parquet or text part at any depth: its parts are read from "
+            f"*.parquet or *{', *'.join(TEXT_SUFFIXES)} files, names starting with . or _ "
+            "left out)"
+        )
     stems = {name, name.rstrip("s"), f"{name}s"}
     near = sorted(
         f.name

@@ -177,7 +177,8 @@ class Validator:
             return
         raw = self._integer_ids(schema, raw)
         comma, mixed = self._decimal_comma_columns(schema, raw)
-        typed, parse_fail, written = _typed_table(schema, raw, self.epoch_unit, comma)
+        orders = self._date_orders(schema, raw)
+        typed, parse_fail, written = _typed_table(schema, raw, self.epoch_unit, comma, orders)
         offsets = _offset_conditions(schema, raw)
         written = {f"{col}__written": cond for col, cond in written.items()}
         # the rows, the values that did not parse, the amounts written for people and the
@@ -352,6 +353,46 @@ class Validator:
         comma_cols = [c for c in cols if counts[f"{c}__comma"] and not counts[f"{c}__point"]]
         mixed = {c: conds[c] for c in cols if counts[f"{c}__comma"] and counts[f"{c}__point"]}
         return comma_cols, mixed
+
+    def _date_orders(self, schema: TableSchema, raw: ir.Table) -> dict[str, str]:
+        """The timestamp columns held as text with dates written 13.01.2025 or 01/13/2025
+        (:data:`OTHER_DATE`) whose values decide the order, as a customer table decides
+        (:func:`churnlab.data.single_table.date_order`): some first field above 12 and no
+        second one is day first, the other way round month first; one scan. A notice per
+        column says how it was read; an undecided column stays a parse problem."""
+        cols = [
+            c for c in schema.timestamp_columns if c in raw.columns and raw[c].type().is_string()
+        ]
+        conds = {}
+        for col in cols:
+            text = _present_text(raw[col]).upper()
+            shaped = text.re_search(OTHER_DATE)
+            first = text.re_extract(r"^(\d{1,2})", 1).try_cast("int64")
+            second = text.re_extract(r"^\d{1,2}[./](\d{1,2})", 1).try_cast("int64")
+            conds[f"{col}__other"] = shaped
+            conds[f"{col}__day"] = shaped & (first > 12)
+            conds[f"{col}__month"] = shaped & (second > 12)
+        if not conds:
+            return {}
+        counts = self._count_many(raw, conds)
+        orders = {}
+        for col in cols:
+            day, month = counts[f"{col}__day"] > 0, counts[f"{col}__month"] > 0
+            if not counts[f"{col}__other"] or day == month:
+                continue
+            order = "day_first" if day else "month_first"
+            orders[col] = order
+            deciding = conds[f"{col}__day" if day else f"{col}__month"]
+            example = self.con.execute(raw.filter(deciding).select(col).limit(1))[col].iloc[0]
+            read = self.con.execute(_other_date(ibis.literal(example.strip().upper()), order))
+            shown = f"{example.strip()!r}" + (f" is {read:%Y-%m-%d}" if pd.notna(read) else "")
+            said = "day first (dd.mm.yyyy, dd/mm/yyyy)" if day else "month first (mm/dd/yyyy)"
+            self.notices.append(
+                f"{schema.name}.{col}: {counts[f'{col}__other']:,} date(s) read {said}, as "
+                f"the column's values decide ({shown}: a {'day' if day else 'month'} above 12, "
+                f"and no {'month' if day else 'day'} is)"
+            )
+        return orders
 
     def _note_written_amounts(
         self,
@@ -1011,20 +1052,24 @@ def _typed_table(
     raw: ir.Table,
     epoch_unit: str | None = None,
     comma: list[str] = (),
+    orders: dict[str, str] | None = None,
 ) -> tuple[ir.Table, dict[str, ir.BooleanValue], dict[str, ir.BooleanValue]]:
     """The schema's columns in canonical types (extra columns kept as they are), per column
     the condition marking values that failed to parse, and per amount column read as text the
     condition marking values written for people (``$1,234.50``; in the columns ``comma``,
     numbers written with a decimal comma or thousands dots, :func:`_comma_amount`), read as
     numbers. Numbers in timestamp columns are epoch times in ``epoch_unit``
-    (:func:`from_epoch`), or fail."""
+    (:func:`from_epoch`), or fail; text dates written 13.01.2025 are read in the order
+    ``orders`` gives their column (:func:`_other_date`), or fail."""
     typed_cols: dict[str, ir.Value] = {}
     parse_fail: dict[str, ir.BooleanValue] = {}
     written: dict[str, ir.BooleanValue] = {}
     for col in schema.columns:
         if col.name not in raw.columns:
             continue
-        value, failed = _canonical(raw[col.name], col.kind, epoch_unit, col.name in comma)
+        value, failed = _canonical(
+            raw[col.name], col.kind, epoch_unit, col.name in comma, (orders or {}).get(col.name)
+        )
         if col.name == "billing_period":
             value = _billing_period(value)
         if col.allowed:  # 'Bug', 'How To', 'how-to', ' HIGH ' as the values churnlab knows
@@ -1105,7 +1150,11 @@ def _finite(value: ir.NumericValue) -> ir.BooleanValue:
 
 
 def _canonical(
-    value: ir.Value, kind: str, epoch_unit: str | None = None, decimal_comma: bool = False
+    value: ir.Value,
+    kind: str,
+    epoch_unit: str | None = None,
+    decimal_comma: bool = False,
+    order: str | None = None,
 ) -> tuple[ir.Value, ir.BooleanValue | None]:
     """The value in its canonical type, and the condition marking values that failed to parse:
     text that is not a number or timestamp, NaN and infinities (never a valid amount, count or
@@ -1121,7 +1170,7 @@ def _canonical(
     if kind == "bool":
         return _canonical_bool(value)
     if dtype.is_string():
-        return _parsed_text(value, kind, epoch_unit, decimal_comma)
+        return _parsed_text(value, kind, epoch_unit, decimal_comma, order)
     if kind == "timestamp":
         return _canonical_timestamp(value, epoch_unit)
     if dtype.is_floating():
@@ -1198,7 +1247,11 @@ def _present_text(value: ir.Value) -> ir.StringValue:
 
 
 def _parsed_text(
-    value: ir.StringValue, kind: str, epoch_unit: str | None = None, decimal_comma: bool = False
+    value: ir.StringValue,
+    kind: str,
+    epoch_unit: str | None = None,
+    decimal_comma: bool = False,
+    order: str | None = None,
 ) -> tuple[ir.Value, ir.BooleanValue]:
     """Text (CSV) parsed as a number or a timestamp; timestamps with a UTC offset are converted
     to UTC, those without are taken as UTC already; with ``epoch_unit``, a timestamp written as
@@ -1209,6 +1262,10 @@ def _parsed_text(
         aware = text.try_cast("timestamp('UTC')").cast("timestamp")
         parsed = ibis.ifelse(has_offset(text), aware, text.try_cast("timestamp"))
         parsed = parsed.coalesce(basic_date(text))
+        # 13.01.2025, 01/13/2025: in the order the column's values decided, else unparsed
+        # (DuckDB's own cast would read 01/05/24 as the year 1)
+        other = _other_date(text.upper(), order) if order else ibis.null("timestamp")
+        parsed = ibis.ifelse(text.upper().re_search(OTHER_DATE), other, parsed)
         if epoch_unit is not None:
             number = text.try_cast("float64")
             parsed = ibis.ifelse(number.notnull(), from_epoch(number, epoch_unit), parsed)
@@ -1318,6 +1375,37 @@ def _canonical_timestamp(
         parsed = from_epoch(value, epoch_unit)
         return parsed, value.notnull() & parsed.isnull()
     return value.cast("timestamp"), None
+
+
+# a date written 13.01.2025, 13/01/2025 or 13/01/25 (a dotted year has four digits: 2.13.20 is
+# a version), with a time of day or not: as single_table.date_order reads them (AM/PM aside)
+OTHER_DATE = r"^\d{1,2}(/\d{1,2}/(\d{4}|\d{2})|\.\d{1,2}\.\d{4})([ T]\d{1,2}:\d{2}(:\d{2})?)?$"
+
+
+def _other_date(text: ir.StringValue, order: str) -> ir.TimestampValue:
+    """A date written 13.01.2025 or 01/13/2025 (:data:`OTHER_DATE`) in ``order``
+    (``"day_first"`` or ``"month_first"``) as a timestamp; null for anything else, an
+    impossible date (31.02.2025) included. A two-digit year is 2000-2068 or 1969-1999, as
+    pandas reads it for a customer table. Rearranged into ISO text, so DuckDB and Spark read
+    it alike."""
+    first = text.re_extract(r"^(\d{1,2})", 1).lpad(2, "0")
+    second = text.re_extract(r"^\d{1,2}[./](\d{1,2})", 1).lpad(2, "0")
+    year = text.re_extract(r"^\d{1,2}[./]\d{1,2}[./](\d+)", 1)
+    short = year.try_cast("int64")
+    year = ibis.ifelse(year.length() == 2, ibis.ifelse(short < 69, "20" + year, "19" + year), year)
+    day, month = (first, second) if order == "day_first" else (second, first)
+    hour = text.re_extract(r"[ T](\d{1,2}):\d{2}", 1)
+    minute = text.re_extract(r"[ T]\d{1,2}:(\d{2})", 1)
+    sec = text.re_extract(r"[ T]\d{1,2}:\d{2}:(\d{2})$", 1)
+    clock = ibis.ifelse(
+        hour == "",
+        "",
+        " " + hour.lpad(2, "0") + ":" + minute + ":" + ibis.ifelse(sec == "", "00", sec),
+    )
+    iso = year + "-" + month + "-" + day + clock
+    return ibis.ifelse(
+        text.re_search(OTHER_DATE), iso.try_cast("timestamp"), ibis.null("timestamp")
+    )
 
 
 def basic_date(text: ir.StringValue) -> ir.TimestampValue:

@@ -161,6 +161,7 @@ def validate(
         describe_vocabulary,
         load_customer_table,
         load_dataset,
+        log_notices,
         near_duplicate_types,
         numbered_types,
     )
@@ -187,6 +188,7 @@ def validate(
 
                 dataset.notices.extend(table_column_notices(dataset))
             if dataset.kind == "events":
+                dataset.notices.extend(log_notices(dataset))
                 summary["vocabulary"] = describe_vocabulary(dataset)
                 types = [v["event_type"] for v in summary["vocabulary"]]
                 for notice in (near_duplicate_types(types), numbered_types(types)):

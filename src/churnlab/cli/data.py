@@ -170,6 +170,7 @@ def validate(
         events_section,
         load_customer_table,
         load_dataset,
+        log_notices,
         near_duplicate_types,
         numbered_types,
     )
@@ -197,6 +198,7 @@ def validate(
 
                 dataset.notices.extend(table_column_notices(dataset))
             if dataset.kind == "events":
+                dataset.notices.extend(log_notices(dataset))
                 summary["vocabulary"] = describe_vocabulary(dataset)
                 rows = summary["vocabulary"]
                 types = [v["event_type"] for v in rows]

@@ -8,6 +8,7 @@ from churnlab.data.dataset import (
     coverage_spells,
     in_force,
 )
+from churnlab.data.duplicates import distinct_events, log_notices
 from churnlab.data.engines import Materializer, connect, materialize, spark_session
 from churnlab.data.load import load_dataset, load_source, read_raw
 from churnlab.data.schema import TABLES, Column, TableSchema
@@ -52,6 +53,7 @@ __all__ = [
     "connect",
     "coverage_spells",
     "describe_vocabulary",
+    "distinct_events",
     "duration_unit_notice",
     "event_type_stats",
     "events_section",
@@ -60,6 +62,7 @@ __all__ = [
     "load_customer_table",
     "load_dataset",
     "load_source",
+    "log_notices",
     "map_label",
     "materialize",
     "near_duplicate_types",

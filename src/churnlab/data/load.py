@@ -440,7 +440,7 @@ def log_alone_hint(problems: list[Problem], tables: set[str]) -> list[Problem]:
 MANIFEST_KEYS = (
     "observed_until", "encoding", "events", "account_attributes", "epoch_unit", "churn",
     "columns", "generator", "profile", "scenario", "change_at", "start", "params", "rows",
-    "code", "files", "description", "notes",
+    "code", "files", "events_unique", "description", "notes",
 )  # fmt: skip
 
 

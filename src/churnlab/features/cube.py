@@ -31,7 +31,7 @@ from itertools import count
 import ibis
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset, Vocabulary, materialize
+from churnlab.data import Dataset, Vocabulary, distinct_events, materialize
 from churnlab.features.observations import days_between
 from churnlab.vocab import KEYS as _KEYS
 
@@ -71,7 +71,8 @@ def count_events(ev: ir.Table) -> ir.IntegerScalar:
 
 
 def cube_expr(ds: Dataset) -> ir.Table:
-    ev = ds["events"]
+    # exact duplicate rows (at-least-once delivery) counted once, in the same query
+    ev = distinct_events(ds)
     aggs = {"n_events": count_events(ev), "last_ts": ev.ts.max()}
     if (
         "duration_s" in ev.columns and "count" not in ev.columns

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset, Vocabulary
+from churnlab.data import Dataset, Vocabulary, distinct_events
 from churnlab.features.builtin.common import KEYS, before
 from churnlab.features.cube import count_events, sessions
 from churnlab.features.observations import days_between
@@ -67,7 +67,8 @@ def core_action(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Table
     ev = ds["events"]
     if "count" in ev.columns:  # a log rolled up per day: sign-up counts from its day too
         acc = acc.mutate(signup_at=acc.signup_at.truncate("D"))
-    early = ev.filter(ev.event_type.isin(vocabulary.role("core_action"))).join(acc, "account_id")
+    core = distinct_events(ds, ev.filter(ev.event_type.isin(vocabulary.role("core_action"))))
+    early = core.join(acc, "account_id")
     early = early.filter(early.ts < early.signup_at + ibis.interval(days=30))
     ev = before(keys, early, "ts")
     return ev.group_by(KEYS).agg(

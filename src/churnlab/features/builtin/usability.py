@@ -6,7 +6,7 @@ import math
 
 import ibis.expr.types as ir
 
-from churnlab.data import Dataset, Vocabulary
+from churnlab.data import Dataset, Vocabulary, distinct_events
 from churnlab.features.builtin.common import KEYS, active_population, cutoff_dates
 from churnlab.features.cube import calendar, flag, for_keys, task_windows
 from churnlab.features.registry import EACH_EVENT, Feature, feature_builder
@@ -57,7 +57,9 @@ def time_on_task(ds: Dataset, keys: ir.Table, vocabulary: Vocabulary) -> ir.Tabl
     # after dropping the tasks faster than twice the lowest baseline of their type (they are
     # slow at no cutoff)
     ev = ds["events"]
-    tasks = ev.filter((ev.duration_s > 0) & ~ev.event_type.isin(system or [""]))
+    tasks = distinct_events(
+        ds, ev.filter((ev.duration_s > 0) & ~ev.event_type.isin(system or [""]))
+    )
     tasks = tasks.select(
         "account_id", "event_type", day=tasks.ts.truncate("D"), log_s=tasks.duration_s.ln()
     )

@@ -27,11 +27,19 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ["01-explore-data", "02-build-features", "03-train-and-compare", "04-explain", "05-score-and-act", "06-target-campaigns"]  # fmt: skip
 
 
+_OTHER_SPECS = shutil.ignore_patterns("cox.yaml", "logistic.yaml")
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     root = tmp_path_factory.mktemp("nbproject")
     new_project(root)
-    shutil.copytree(REPO / "experiments", root / "experiments")
+    # notebook 03 trains the project's paid-churn specs it finds here: two of them, one survival
+    # and one classification family (a leaderboard of both kinds, as the demo's), not all four
+    # (cox and logistic took 52 of its 88 s under load; every family trains in tests/tracking).
+    # lightgbm_survival is the four's champion on this data (pr_auc 0.259 against 0.248, 0.242,
+    # 0.239), so notebooks 04 to 06 and the report still explain and score the same model.
+    shutil.copytree(REPO / "experiments", root / "experiments", ignore=_OTHER_SPECS)
     simulate(root / "data" / "tiny", SimulationParams(accounts=800, months=15, seed=7))
     mp = pytest.MonkeyPatch()
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -74,6 +82,7 @@ def test_every_notebook_runs_top_to_bottom(executed):
     texts = {n: _text(nbformat.read(root / "out" / f"{n}.ipynb", as_version=4)) for n in NOTEBOOKS}
     assert "0 mismatching values" in texts["02-build-features"]
     assert "is now 'champion'" in texts["03-train-and-compare"]
+    assert "(lightgbm_survival, pr_auc " in texts["03-train-and-compare"]  # see `executed`
     assert re.search(r"scored [\d,]+ accounts at", texts["05-score-and-act"])
     # notebook 06: every policy's best contact list, the risk policies from 03's champion,
     # valued with the simulator's true uplift

@@ -230,17 +230,27 @@ def test_labels_of_other_accounts_are_refused_not_a_retrain(unchanged, champion,
     assert same["realized"]["labelled_rows"] == first["rows"] - 3
     assert same["labels"]["missing_examples"] == [str(v) for v in scored.iloc[:3]]
     # the scheduled job: an error it can tell from a retrain, one line on stderr; text output
-    # names a partial match
-    cli = [sys.executable, "-m", "churnlab.cli", "monitor", "--model", champion.uri, "--no-log"]
-    done = subprocess.run(
-        [*cli, "--data", str(half)], capture_output=True, text=True, timeout=300, cwd=root
+    # names a partial match (in-process: test_cli_json_and_exit_code runs the real process)
+    from typer.testing import CliRunner
+
+    from churnlab.cli import app
+
+    cli = ["monitor", "--model", champion.uri, "--no-log"]
+    mp = _project(root)
+    try:
+        done = CliRunner().invoke(app, [*cli, "--data", str(half)])
+        text = CliRunner().invoke(app, [*cli, "--data", str(few)])
+    finally:
+        mp.undo()
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit), (
+        done.exception,
+        done.stdout,
+        done.stderr,
     )
-    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     assert done.stderr.startswith("error: batch ") and "Traceback" not in done.stderr
-    text = subprocess.run(
-        [*cli, "--data", str(few)], capture_output=True, text=True, timeout=300, cwd=root
-    ).stdout
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert text.exception is None or isinstance(text.exception, SystemExit), text.exception
     assert (
         f"batch {first['batch_date']}: realized on {first['rows'] - 3:,} of its "
-        f"{first['rows']:,} scored accounts; 3 have no label in {few}" in text
-    ), text
+        f"{first['rows']:,} scored accounts; 3 have no label in {few}" in text.stdout
+    ), text.stdout

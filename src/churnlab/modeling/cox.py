@@ -210,7 +210,7 @@ class CoxChurnModel(SurvivalChurnEstimator):
         fit_options = {"step_size": step_size}
         if params.get("max_steps"):
             fit_options["max_steps"] = params["max_steps"]
-        cph = CoxPHFitter(penalizer=penalizer, l1_ratio=params["l1_ratio"])
+        cph = _fast_fitter()(penalizer=penalizer, l1_ratio=params["l1_ratio"])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             try:
@@ -227,6 +227,9 @@ class CoxChurnModel(SurvivalChurnEstimator):
             ):
                 return None, "Newton-Raphson failed to converge"
         # the penalized log-likelihood at the optimum is at least the null model's (beta = 0)
+        cph.__class__ = CoxPHFitter  # pickled (and scored) as lifelines' own fitters
+        if hasattr(cph, "_model"):
+            cph._model.__class__ = cph._model.__class__.__bases__[0]
         if cph.log_likelihood_ratio_test().test_statistic < 0:
             return None, "Newton-Raphson diverged (log-likelihood below the null model's)"
         return cph, None
@@ -296,3 +299,70 @@ def _penalizer(value: Any) -> float:
     if not penalizer >= 0:
         raise ValueError(f'cox: penalizer must be "auto" or a number >= 0, got {value!r}')
     return penalizer
+
+
+def _fast_fitter():
+    """lifelines' ``CoxPHFitter`` whose Newton-Raphson steps take :func:`efron_values`; the
+    fitted objects are given back their lifelines classes after the fit."""
+    from lifelines import CoxPHFitter
+    from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
+
+    class _SemiParametric(SemiParametricPHFitter):
+        _get_efron_values_batch = efron_values
+
+    class _Cox(CoxPHFitter):
+        def _fit_model_breslow(self, *args, **kwargs):
+            model = _SemiParametric(
+                penalizer=self.penalizer,
+                l1_ratio=self.l1_ratio,
+                strata=self.strata,
+                alpha=self.alpha,
+                label=self._label,
+            )
+            model.fit(*args, **kwargs)
+            return model
+
+    return _Cox
+
+
+def efron_values(self, X, T, E, weights, entries, beta):
+    """The Hessian, gradient and log partial likelihood of the Efron-tied Cox model at
+    ``beta``: lifelines' ``CoxPHFitter._get_efron_values_batch`` (rows sorted by duration,
+    deaths last within a tie) with the same sums, vectorized. lifelines loops over the
+    distinct durations adding d x d matrices at each (1.5 s per Newton step on a 10,000-row
+    table with 300 design columns); here the risk sets are cumulative sums and the two d x d
+    sums one matrix product each: the same numbers up to floating-point rounding."""
+    X, T = X.to_numpy(dtype=float), T.to_numpy()
+    E, w = E.to_numpy().astype(bool), weights.to_numpy(dtype=float)
+    phi = w * np.exp(X @ beta)
+    # groups of tied durations, ascending; a row is at risk at its group and every earlier one
+    starts = np.flatnonzero(np.r_[True, T[1:] != T[:-1]])
+    group = np.cumsum(np.r_[True, T[1:] != T[:-1]]) - 1
+
+    def at_risk(values):  # per group, the sum over rows whose group is this one or later
+        return np.add.reduceat(values, starts, axis=0)[::-1].cumsum(axis=0)[::-1]
+
+    risk_phi, risk_phi_x = at_risk(phi), at_risk(phi[:, None] * X)
+    deaths = np.bincount(group, weights=E, minlength=len(starts)).astype(int)
+    tie_phi = np.bincount(group, weights=phi * E, minlength=len(starts))
+    tie_phi_x = np.add.reduceat(np.where(E[:, None], phi[:, None] * X, 0.0), starts, axis=0)
+    mean_weight = np.bincount(group, weights=w * E, minlength=len(starts))
+    mean_weight = np.divide(mean_weight, deaths, out=np.zeros_like(mean_weight), where=deaths > 0)
+    # one row per death: its group g and k = 0..m_g-1 (Efron's k/m share of the tied risk)
+    g = np.repeat(np.arange(len(starts)), deaths)
+    first = np.repeat(np.cumsum(deaths) - deaths, deaths)
+    share = (np.arange(len(g)) - first) / deaths[g]
+    denom = 1.0 / (risk_phi[g] - share * tie_phi[g])
+    summand = (risk_phi_x[g] - share[:, None] * tie_phi_x[g]) * denom[:, None]
+    wa = mean_weight[g]
+    # sum over groups of wa * (risk_phi_x_x * sum_k denom - tie_phi_x_x * sum_k k/m denom),
+    # as one X' diag(v) X: each row's weight sums over the groups whose risk set holds it
+    per_group = np.bincount(g, weights=wa * denom, minlength=len(starts))
+    tie_part = np.bincount(g, weights=wa * share * denom, minlength=len(starts))
+    v = phi * np.cumsum(per_group)[group] - np.where(E, phi * tie_part[group], 0.0)
+    a1 = (X * v[:, None]).T @ X
+    a2 = summand.T @ (summand * wa[:, None])
+    x_death_sum = (X * np.where(E, w, 0.0)[:, None]).sum(axis=0)
+    gradient = x_death_sum - (summand * wa[:, None]).sum(axis=0)
+    log_lik = x_death_sum @ beta + (wa * np.log(denom)).sum()
+    return a2 - a1, gradient, log_lik

@@ -272,3 +272,32 @@ def test_cox_converges_on_collinear_constant_and_separating_columns():
     ours = concordance_index(d[te], -cox.predict_log_hazard(X[te]), e[te])
     truth = concordance_index(d[te], -true_log_hazard[te], e[te])
     assert ours > truth - 0.08, (ours, truth)
+
+
+def test_cox_efron_values_are_lifelines_own(fitted):
+    """The vectorized Efron Hessian, gradient and log-likelihood churnlab's Cox fit steps
+    with are lifelines' ``_get_efron_values_batch`` up to rounding (ties of up to 20 deaths,
+    weights), and the fitted model keeps lifelines' own classes (pickles as before)."""
+    from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
+
+    from churnlab.modeling.cox import efron_values
+
+    rng = np.random.default_rng(0)
+    n, d = 600, 12
+    order = pd.DataFrame({"T": rng.integers(1, 40, n), "E": rng.random(n) < 0.4})
+    order = order.sort_values(["T", "E"]).reset_index(drop=True)  # deaths last within a tie
+    args = (
+        pd.DataFrame(rng.normal(size=(n, d))),
+        order["T"].astype(float),
+        order["E"],
+        pd.Series(rng.uniform(0.5, 2.0, n)),
+        None,
+        rng.normal(size=d) * 0.3,
+    )
+    theirs = SemiParametricPHFitter()._get_efron_values_batch(*args)
+    ours = efron_values(None, *args)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    cox = fitted[0]["cox"]
+    assert type(cox.cph_) is CoxPHFitter
+    assert type(cox.cph_._model) is SemiParametricPHFitter

@@ -8,7 +8,7 @@ import pandas as pd
 from churnlab.features.builtin.event_types import type_slugs
 from churnlab.monitoring import monitor
 from churnlab.scoring import load_model
-from tests.monitoring.conftest import score_batches, scenario_project
+from tests.monitoring.conftest import scenario_project, score_batches
 
 RENAMED_FROM = "2025-03-01"
 

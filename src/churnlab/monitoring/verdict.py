@@ -137,7 +137,11 @@ def event_type_reason(
     event reads 0 for everyone), not the customers, and a retrain cannot learn a new name
     until its labels mature: the fix is a mapping at scoring."""
     stems = sorted(
-        (f[: -len(SHARE_SUFFIX)] for f in reference.get("features", {}) if f.endswith(SHARE_SUFFIX)),
+        (
+            f[: -len(SHARE_SUFFIX)]
+            for f in reference.get("features", {})
+            if f.endswith(SHARE_SUFFIX)
+        ),
         key=len,
         reverse=True,
     )

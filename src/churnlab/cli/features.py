@@ -82,6 +82,10 @@ def features(
         horizon = 90 if horizon is None else horizon
         with err.status(styled(f"loading {data}"), spinner="dots") as status:
             dataset = load_dataset(data, engine=engine)
+            if spec is not None:  # the export's own events.group first, as score reads it
+                from churnlab.scoring.features import batch_groups
+
+                dataset = batch_groups(dataset, spec.vocabulary, [])
             status.update(styled(f"planning features at {len(cut)} cutoffs"))
             obs = build_observations(dataset, cut, horizon, lead or 0, for_scoring=for_scoring)
             if spec is not None:

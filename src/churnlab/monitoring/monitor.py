@@ -24,7 +24,13 @@ from churnlab.errors import ChurnlabError
 from churnlab.evaluation.profiles import fitted_until
 from churnlab.features import build_observations
 from churnlab.monitoring.checks import check_batch
-from churnlab.monitoring.verdict import VERDICTS, batch_verdict, repeat_reasons, worst
+from churnlab.monitoring.verdict import (
+    VERDICTS,
+    batch_verdict,
+    event_type_reason,
+    repeat_reasons,
+    worst,
+)
 from churnlab.tracking import ModelRef, resolve_model
 from churnlab.tracking.monitoring import (
     LoggedBatch,
@@ -178,6 +184,9 @@ def _one_batch(
         previous=previous.profile if previous is not None else None,
     )
     verdict, reasons = batch_verdict(checks, reference, settings)
+    renamed = event_type_reason(table, reference, settings.feature_psi)
+    if renamed is not None:  # what drifted is the log's vocabulary: say so, and the fix
+        reasons.append(renamed)
     if repeated:  # the batch was logged again: a stale export or a job run twice
         verdict, reasons = worst([verdict, "warn"]), [*repeated, *reasons]
     out = {

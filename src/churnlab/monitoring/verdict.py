@@ -10,6 +10,8 @@ import numpy as np
 from churnlab.config import MonitoringSpec
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from churnlab.tracking.monitoring import LoggedBatch
 
 VERDICTS = ("ok", "warn", "retrain")
@@ -118,6 +120,67 @@ def _realized_reason(
     return level, (
         f"realized {METRIC_NAMES[s.metric]} {now:.2f} against {before:.2f} on the test cutoff "
         f"({-drop / before:+.0%}; noise +/-{se:.2f})"
+    )
+
+
+SHARE_SUFFIX = "_share_30d"  # each event type the model reads has one: its column stem
+EVENT_TYPES_SHOWN = 3
+
+
+def event_type_reason(
+    table: pd.DataFrame, reference: dict[str, Any], feature_psi: float
+) -> str | None:
+    """One reason naming the event types whose own features drifted most (at least two, and
+    at least half of them, at or above ``feature_psi``), or ``None``. Each event type the
+    model reads has a family of columns named by its stem (``n_<stem>_7d``, ``<stem>_share_30d``,
+    ...); where a family moves together the log's vocabulary changed (a renamed or retired
+    event reads 0 for everyone), not the customers, and a retrain cannot learn a new name
+    until its labels mature: the fix is a mapping at scoring."""
+    stems = sorted(
+        (
+            f[: -len(SHARE_SUFFIX)]
+            for f in reference.get("features", {})
+            if f.endswith(SHARE_SUFFIX)
+        ),
+        key=len,
+        reverse=True,
+    )
+    if not stems or table.empty:
+        return None
+    per: dict[str, list[float]] = {}
+    for f, value in zip(table.feature, table.psi.to_numpy(dtype=float), strict=True):
+        stem = next((s for s in stems if _of_stem(str(f), s)), None)
+        if stem is not None:
+            per.setdefault(stem, []).append(value)
+    moved = []
+    for stem, values in per.items():
+        psi = np.asarray(values, float)
+        drifted = int((psi >= feature_psi).sum())
+        if drifted >= 2 and drifted >= 0.5 * len(psi):
+            moved.append((drifted, float(np.nanmax(psi)), stem, len(psi)))
+    if not moved:
+        return None
+    moved.sort(reverse=True)
+    said = ", ".join(
+        f"{stem!r} ({k} of its {n} features, PSI up to {top:.2g})"
+        for k, top, stem, n in moved[:EVENT_TYPES_SHOWN]
+    )
+    return (
+        f"event type(s) whose own features drifted together: {said}: the log's event "
+        "vocabulary likely changed (a renamed or retired event reads 0 for every account), not "
+        "the customers, and a retrain cannot learn a new name until its labels mature; the "
+        "batch's scoring notices (score --json) name the old and new names: map the new name "
+        "onto the model's in the batch's dataset.json events.group and score again"
+    )
+
+
+def _of_stem(feature: str, stem: str) -> bool:
+    """Whether ``feature`` is one of the columns of the event type with column stem ``stem``."""
+    return (
+        feature.startswith(f"{stem}_")
+        or feature.startswith(f"n_{stem}_")
+        or f"_{stem}_" in feature
+        or feature.endswith(f"_{stem}")
     )
 
 

@@ -202,6 +202,7 @@ def score_job(
 
     t1 = time.perf_counter()
     frame = None
+    notices: list[str] = []  # on the batch's event types (build_scoring_features)
     if engine == "spark":
         from churnlab.scoring.spark import score_spark  # pyspark is an optional extra
 
@@ -214,7 +215,7 @@ def score_job(
             frame = _prepared_rows(loaded.model, features, model_uri, encoding)
             source = str(features)
         else:
-            frame = build_scoring_features(loaded.model, data, as_of)
+            frame = build_scoring_features(loaded.model, data, as_of, notices=notices)
             source = f"features of {data} at {as_of}"
         seconds["features"] = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -231,7 +232,7 @@ def score_job(
     summary["population"] = describe_population(loaded.model.feature_spec.population)
     # numbers far off the training range (a unit changed upstream), then, when the job is
     # logged, what concerns the logged batch (``log_run``)
-    summary["notices"] = range_notices(loaded.model, frame)
+    summary["notices"] = [*notices, *range_notices(loaded.model, frame)]
     result = ScoreResult(
         scores=scores, summary=summary, out=None if out is None else Path(out), seconds=seconds
     )
@@ -359,7 +360,8 @@ def score_batches(
     features in one pass: backfilling a monitoring history. Nothing is written to files."""
     loaded = load_model(model_uri)
     when = sorted(pd.Timestamp(d) for d in dates)
-    frame = build_scoring_features(loaded.model, data, when)
+    notices: list[str] = []
+    frame = build_scoring_features(loaded.model, data, when, notices=notices)
     digest = _digest(data)
     out = []
     for date in when:
@@ -368,6 +370,7 @@ def score_batches(
             part, reasons=reasons, source=f"features of {data} at {date.date()}"
         )
         result = ScoreResult(scores=scores, summary=summarize(scores, loaded.ref))
+        result.summary["notices"] = list(notices)
         result.profile = _batch_profile(loaded.model, part, scores)
         _batch_notices(result, loaded, digest)
         result.run_id = log_scoring_run(

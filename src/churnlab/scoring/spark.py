@@ -16,6 +16,7 @@ import pandas as pd
 from churnlab.data import load_dataset, spark_session
 from churnlab.features import active_accounts, default_refs, feature_table
 from churnlab.features.population import extra_builders, population_filter
+from churnlab.scoring.features import batch_groups
 from churnlab.scoring.load import LoadedModel, ScoringError
 
 SPARK_TYPES = {
@@ -35,7 +36,7 @@ def spark_features(loaded: LoadedModel, data: str | Path, as_of: Any) -> Any:
     spec = loaded.model.feature_spec
     if spec.kind != "events":
         raise ScoringError("--engine spark scores event data; this model uses a customer table")
-    ds = load_dataset(data, engine="spark")
+    ds = batch_groups(load_dataset(data, engine="spark"), spec.vocabulary, [])
     try:
         obs = active_accounts(ds, as_of)
     except ValueError as exc:

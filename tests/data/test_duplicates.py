@@ -66,3 +66,29 @@ def test_a_clean_log_gets_none_of_these_notices(tmp_path):
     text = "\n".join(json.loads(res.output)["notices"])
     assert "duplicate" not in text and "no event at all" not in text
     assert "more than one account" not in text
+
+
+def test_validate_counts_repeated_event_ids_and_id_less_copies(tmp_path):
+    frames = tiny_frames()
+    ev = frames["events"].assign(insert_id=["a-0", "a-1", "a-2", "a-3", "a-4"])
+    # account 1's create_report re-sent twice (received later, another duration); account 3's
+    # export written twice without an id
+    resent = ev.iloc[[1, 1]].assign(ts=pd.Timestamp("2024-04-01 00:05"), duration_s=1.0)
+    bare = ev.iloc[[4, 4]].assign(insert_id="")
+    frames["events"] = pd.concat([ev, resent, bare], ignore_index=True)
+    folder = write_frames(frames, tmp_path / "ds")
+    (folder / "dataset.json").write_text(
+        json.dumps({"columns": {"events": {"event_id": "insert_id"}}})
+    )
+    res = CliRunner().invoke(app, ["validate", str(folder), "--end", END, "--json"])
+    assert res.exit_code == 0, res.output
+    dup = [n for n in json.loads(res.output)["notices"] if "duplicate" in n]
+    assert len(dup) == 1, dup
+    assert dup[0].startswith(
+        "events: 2 row(s) repeat the event_id of another row of the same account "
+        "(22.2% of 9; 1 id(s) written more than once), e.g. account_id=1 event_id='a-1' "
+        "event_type='create_report' (3 rows, ts 2024-04-01 00:00:00 to 2024-04-01 00:05:00)"
+    )
+    assert "1 exact duplicate row(s) without an event_id (11.1% of 9;" in dup[0]
+    assert "account_id=3 ts=2024-06-29 00:00:00 event_type='export' (2 rows)" in dup[0]
+    assert "features count each event_id once (its earliest row)" in dup[0]

@@ -446,3 +446,41 @@ def test_duckdb_and_spark_read_a_partitioned_table_folder_alike(spark, tmp_path)
     assert got[1][0].dt.tolist()[0] == "2024-01-05" and len(got[1][0]) == 5
     assert sorted(got[1][1].plan) == ["basic", "basic", "enterprise", "pro"]
     assert got[1][1].started_at.max() == pd.Timestamp("2024-03-15 09:30")
+
+
+def test_duckdb_and_spark_keep_the_same_copy_of_a_resent_event_id(spark, tmp_path):
+    """The events of one (account, event_id) are one, the same copy kept on both engines (the
+    earliest; of copies at one time, missing values last), and rows without an id count once
+    per exact copy: the events DuckDB loaded, handed to Spark, through distinct_events alone."""
+    import dataclasses
+
+    from churnlab.data import distinct_events
+    from churnlab.data.engines import connect
+
+    frames = tiny_frames()
+    ev = frames["events"].assign(event_id=["e0", "e1", "e2", "e3", "e4"])
+    t = ev.ts.iloc[1]
+    copies = ev.iloc[[1, 1, 1, 2, 2]].assign(
+        ts=[t + pd.Timedelta(hours=1), t, t, ev.ts.iloc[2], ev.ts.iloc[2]],
+        user_id=[1002.0, np.nan, 1002.0, 2001.0, 2001.0],
+        duration_s=[1.0, 2.0, 3.0, 20.0, 20.0],
+        event_id=["e1", "e1", "e1", None, None],
+    )
+    frames["events"] = pd.concat([copies, ev], ignore_index=True)
+    duck = load_dataset(write_frames(frames, tmp_path / "ids"), observed_until="2024-07-01")
+    con = connect("spark")
+    spark.createDataFrame(duck.con.execute(duck["events"])).createOrReplaceTempView(
+        "churnlab_test_event_ids"
+    )
+    spk = dataclasses.replace(
+        duck, con=con, tables={"events": con.table("churnlab_test_event_ids")}
+    )
+    out = []
+    for ds in (duck, spk):
+        e = ds.con.execute(distinct_events(ds)).sort_values(["account_id", "ts", "event_id"])
+        out.append(e.reset_index(drop=True).assign(ts=lambda d: d.ts.astype("datetime64[us]")))
+    assert len(out[0]) == 6
+    kept = out[0][out[0].event_id == "e1"]
+    # e1 at its earliest time: user_id 1002 before the missing one, then the lower duration
+    assert kept.duration_s.tolist() == [3.0]
+    pd.testing.assert_frame_equal(out[0], out[1], check_dtype=False)

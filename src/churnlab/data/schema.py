@@ -173,6 +173,14 @@ EVENTS = TableSchema(
             "total of its events)",
         ),
         Column(
+            "event_id",
+            "id",
+            description="the tracker's id of the event (Segment's messageId, Amplitude's "
+            "$insert_id, Snowplow's event_id): rows of one account with the same id are one "
+            "event re-sent, counted once; empty: none",
+            noticed_missing=False,
+        ),
+        Column(
             "count",
             "int",
             nullable=False,

@@ -207,6 +207,8 @@ class Validator:
             typed = typed.filter(typed.account_id.notnull() & typed.event_type.notnull())
         if schema.name == "events" and "session_id" in typed.columns:
             typed = self._usable_session_ids(typed)
+        if schema.name == "events" and "event_id" in typed.columns:
+            typed = _usable_event_ids(typed)
         self._check_duplicate_keys(schema, typed, bad_parse)
         self.typed[schema.name] = typed
 
@@ -1147,6 +1149,19 @@ def has_offset(text: ir.StringValue) -> ir.BooleanValue:
 
 def _finite(value: ir.NumericValue) -> ir.BooleanValue:
     return ~(value.isnan() | value.isinf())
+
+
+def _usable_event_ids(events: ir.Table) -> ir.Table:
+    """``events`` with an empty event id (or one written as missing: ``NULL``, ``N/A``)
+    missing: such a row falls back to the exact-duplicate rule
+    (:func:`churnlab.data.duplicates.distinct_events`), never one event with every other
+    id-less row of its account."""
+    eid = events.event_id
+    if not eid.type().is_string():
+        return events
+    text = eid.strip()
+    none = (text == "") | text.lower().isin(MISSING_TEXT)
+    return events.mutate(event_id=ibis.ifelse(none, ibis.null("string"), eid))
 
 
 def _canonical(
